@@ -1,0 +1,11 @@
+/* hvp: Hard View Pretraining on OpenCL devices. The umbrella header. */
+#ifndef HVP_HVP_H
+#define HVP_HVP_H
+
+#include "hvp/status.h"
+#include "hvp/runtime.h"
+#include "hvp/tensor.h"
+#include "hvp/rng.h"
+#include "hvp/ops.h"
+
+#endif

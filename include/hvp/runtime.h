@@ -1,0 +1,150 @@
+/* OpenCL runtime: device choice, one context and in-order queue per device, programs
+ * built from the embedded cl/ sources with an on-disk binary cache, kernel launches,
+ * profiling, and device memory arenas. Knows nothing of layers or methods. */
+#ifndef HVP_RUNTIME_H
+#define HVP_RUNTIME_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "hvp/status.h"
+
+/* What we know of one device; the quirks the kernels care about are derived from these
+ * queried capabilities, never from vendor names. */
+typedef struct hvp_device_info {
+    int index; /* position in the list hvp_list_devices() returns */
+    cl_platform_id platform;
+    cl_device_id device;
+    char platform_name[128];
+    char platform_version[128];
+    char device_name[128];
+    char device_version[128];
+    char driver_version[128];
+    char opencl_c_version[128];
+    cl_device_type type;
+    cl_ulong global_mem_bytes;
+    cl_ulong max_alloc_bytes;
+    cl_ulong local_mem_bytes;
+    cl_uint compute_units;
+    cl_uint base_align_bits; /* CL_DEVICE_MEM_BASE_ADDR_ALIGN is in bits */
+    size_t max_work_group_size;
+    int has_fp16;
+    int has_fp64;
+    int has_subgroups;
+} hvp_device_info;
+
+/* Every device of every platform; *out is malloc'd, free() it. A platform that fails to
+ * enumerate is skipped rather than failing the whole list. */
+hvp_status hvp_list_devices(hvp_device_info **out, int *count);
+
+/* Picks a device: selector is an index into hvp_list_devices(), or a case-insensitive
+ * substring of "platform name / device name". NULL or "" means $HVP_DEVICE, and if that is
+ * unset, the first GPU, else the first device. */
+hvp_status hvp_find_device(const char *selector, hvp_device_info *out);
+
+typedef struct hvp_arena hvp_arena;
+typedef struct hvp_programs hvp_programs;
+typedef struct hvp_profile hvp_profile;
+
+typedef struct hvp_ctx {
+    hvp_device_info info;
+    cl_context context;
+    cl_command_queue queue; /* the only queue: in order, synchronised at step boundaries */
+    hvp_programs *programs; /* built programs and kernels, by name */
+    hvp_profile *profile;   /* per-kernel times when HVP_PROFILE=1, else NULL */
+    hvp_arena *params;      /* parameters, gradients, optimizer state: lives for the run */
+    hvp_arena *acts;        /* activations and scratch: reset every step */
+} hvp_ctx;
+
+hvp_status hvp_ctx_create(const char *selector, hvp_ctx **out);
+/* Prints the profile table (if profiling) and releases everything. NULL is fine. */
+void hvp_ctx_destroy(hvp_ctx *ctx);
+/* Waits for the queue to drain; the step boundary. */
+hvp_status hvp_ctx_finish(hvp_ctx *ctx);
+
+/* ---- programs and kernels ---------------------------------------------------------- */
+
+/* The embedded source of cl/<name>.cl, or the file under $HVP_CL_DIR when that is set. */
+hvp_status hvp_cl_source(const char *name, char **out_source);
+/* Names of all embedded programs, NULL-terminated. */
+const char *const *hvp_cl_program_names(void);
+
+typedef struct hvp_kernel {
+    cl_kernel kernel;
+    size_t max_work_group_size; /* CL_KERNEL_WORK_GROUP_SIZE on this device */
+    size_t preferred_multiple;  /* CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE */
+    char name[64];
+} hvp_kernel;
+
+/* The kernel `kernel` of program `program` (cl/<program>.cl), building the program on
+ * first use. Programs are built once per context; the pointer stays valid until destroy. */
+hvp_status hvp_kernel_get(hvp_ctx *ctx, const char *program, const char *kernel, hvp_kernel **out);
+/* Builds every embedded program now, so that no step ever waits for a compiler. */
+hvp_status hvp_build_all_programs(hvp_ctx *ctx);
+
+/* Kernel arguments, set in order; the first failure is kept and reported at launch. */
+typedef struct hvp_args {
+    hvp_kernel *k;
+    cl_uint next;
+    cl_int err;
+    cl_uint failed_index;
+} hvp_args;
+
+hvp_args hvp_args_begin(hvp_kernel *k);
+void hvp_arg_mem(hvp_args *a, cl_mem m);
+void hvp_arg_int(hvp_args *a, int v);
+void hvp_arg_uint(hvp_args *a, unsigned v);
+void hvp_arg_float(hvp_args *a, float v);
+void hvp_arg_local(hvp_args *a, size_t bytes);
+
+/* Enqueues the kernel. global is rounded up to a multiple of local (kernels guard their
+ * index); local NULL picks a size from the kernel's own maximum. */
+hvp_status hvp_launch(hvp_ctx *ctx, hvp_args *a, cl_uint dims, const size_t *global,
+                      const size_t *local);
+/* One work-item per element, n of them. */
+hvp_status hvp_launch_1d(hvp_ctx *ctx, hvp_args *a, size_t n);
+
+/* ---- errors and profiling --------------------------------------------------------- */
+
+const char *hvp_cl_error_name(cl_int err);
+const char *hvp_clblast_error_name(int status);
+
+/* Fails with the symbolic name of a non-zero OpenCL error and the call that produced it. */
+#define CL_CHECK(call)                                                                   \
+    do {                                                                                 \
+        cl_int cl_check_e_ = (call);                                                     \
+        if (cl_check_e_ != CL_SUCCESS)                                                   \
+            return HVP_FAIL(HVP_ERR_CL, "%s failed: %s", #call,                          \
+                            hvp_cl_error_name(cl_check_e_));                             \
+    } while (0)
+
+/* The event pointer to hand to an enqueue when profiling, else NULL (no event made). */
+cl_event *hvp_profile_event(hvp_ctx *ctx, const char *name);
+/* Prints time per kernel, most expensive first. */
+void hvp_profile_report(hvp_ctx *ctx, FILE *f);
+
+/* ---- device memory arenas --------------------------------------------------------- */
+
+/* A mark to rewind an arena to (everything allocated after it is released). */
+typedef struct hvp_arena_mark {
+    int block;
+    size_t offset;
+} hvp_arena_mark;
+
+/* An arena hands out (buffer, byte offset) pieces of large blocks; no sub-buffers. */
+hvp_status hvp_arena_create(hvp_ctx *ctx, const char *name, size_t block_bytes, hvp_arena **out);
+void hvp_arena_destroy(hvp_arena *a);
+/* `what` names the allocation in the out-of-memory message. */
+hvp_status hvp_arena_alloc(hvp_arena *a, size_t bytes, const char *what, cl_mem *buf,
+                           size_t *byte_offset);
+hvp_arena_mark hvp_arena_get_mark(const hvp_arena *a);
+void hvp_arena_rewind(hvp_arena *a, hvp_arena_mark m);
+void hvp_arena_reset(hvp_arena *a);
+size_t hvp_arena_used(const hvp_arena *a);
+size_t hvp_arena_peak(const hvp_arena *a);
+
+#endif

@@ -1,0 +1,51 @@
+/* The hvp program: `hvp CONFIG [section.key=value ...]` trains; other verbs below. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "config.h"
+#include "hvp/hvp.h"
+
+int hvp_cli_error(const char *what)
+{
+    fprintf(stderr, "hvp: %s: %s\n", what, hvp_last_error());
+    return 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: hvp COMMAND [ARGS]\n"
+            "\n"
+            "commands:\n"
+            "  devices            list OpenCL platforms and devices (* marks the one used)\n"
+            "  --version          print the version\n"
+            "\n"
+            "environment:\n"
+            "  HVP_DEVICE         device index or part of its platform/device name\n"
+            "  HVP_PROFILE=1      print time per kernel at exit\n"
+            "  HVP_CL_DIR         load kernels from this folder instead of the embedded ones\n"
+            "  HVP_CACHE_DIR      kernel binary cache (default ~/.cache/hvp); HVP_NO_CACHE=1 off\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "devices") == 0)
+        return hvp_cmd_devices(argc - 1, argv + 1);
+    if (strcmp(cmd, "--version") == 0) {
+        printf("hvp %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "hvp: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

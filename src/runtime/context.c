@@ -1,0 +1,97 @@
+/* One context and one in-order queue per device, with its programs, profile and arenas. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <clblast_c.h>
+
+#include "hvp/runtime.h"
+#include "runtime/programs.h"
+
+/* Arena blocks: big enough that a step needs few, small enough to fit any device's
+ * CL_DEVICE_MAX_MEM_ALLOC_SIZE (at least a quarter of global memory). */
+#define PARAMS_BLOCK_BYTES ((size_t)64 << 20)
+#define ACTS_BLOCK_BYTES ((size_t)256 << 20)
+
+hvp_status hvp_ctx_create(const char *selector, hvp_ctx **out)
+{
+    *out = NULL;
+    hvp_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+    hvp_status s = hvp_find_device(selector, &ctx->info);
+    if (s != HVP_OK) {
+        free(ctx);
+        return s;
+    }
+    cl_int err;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->info.platform,
+                                     0};
+    ctx->context = clCreateContext(props, 1, &ctx->info.device, NULL, NULL, &err);
+    if (!ctx->context || err != CL_SUCCESS) {
+        s = HVP_FAIL(HVP_ERR_CL, "clCreateContext on %s failed: %s", ctx->info.device_name,
+                     hvp_cl_error_name(err));
+        free(ctx);
+        return s;
+    }
+    const char *prof = getenv("HVP_PROFILE");
+    int profiling = prof && *prof && strcmp(prof, "0") != 0;
+    /* clCreateCommandQueue is deprecated in 2.0 but is the one call every 1.2+ device has. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    ctx->queue = clCreateCommandQueue(ctx->context, ctx->info.device,
+                                      profiling ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
+#pragma GCC diagnostic pop
+    if (!ctx->queue || err != CL_SUCCESS) {
+        s = HVP_FAIL(HVP_ERR_CL, "clCreateCommandQueue failed: %s", hvp_cl_error_name(err));
+        hvp_ctx_destroy(ctx);
+        return s;
+    }
+    s = hvp_programs_create(&ctx->programs);
+    if (s == HVP_OK && profiling)
+        s = hvp_profile_create(&ctx->profile);
+    size_t acts_block = ACTS_BLOCK_BYTES;
+    if (acts_block > ctx->info.max_alloc_bytes && ctx->info.max_alloc_bytes > 0)
+        acts_block = (size_t)ctx->info.max_alloc_bytes;
+    if (s == HVP_OK)
+        s = hvp_arena_create(ctx, "parameters", PARAMS_BLOCK_BYTES, &ctx->params);
+    if (s == HVP_OK)
+        s = hvp_arena_create(ctx, "activations", acts_block, &ctx->acts);
+    if (s != HVP_OK) {
+        hvp_ctx_destroy(ctx);
+        return s;
+    }
+    *out = ctx;
+    return HVP_OK;
+}
+
+hvp_status hvp_ctx_finish(hvp_ctx *ctx)
+{
+    CL_CHECK(clFinish(ctx->queue));
+    if (ctx->profile)
+        hvp_profile_collect(ctx->profile);
+    return HVP_OK;
+}
+
+void hvp_ctx_destroy(hvp_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    if (ctx->queue)
+        clFinish(ctx->queue);
+    if (ctx->profile) {
+        hvp_profile_collect(ctx->profile);
+        hvp_profile_report(ctx, stderr);
+        hvp_profile_destroy(ctx->profile);
+    }
+    hvp_arena_destroy(ctx->acts);
+    hvp_arena_destroy(ctx->params);
+    hvp_programs_destroy(ctx->programs);
+    /* CLBlast caches programs per context; release them while the context lives, not in
+     * CLBlast's exit-time destructor (which crashes Oclgrind). */
+    CLBlastClearCache();
+    if (ctx->queue)
+        clReleaseCommandQueue(ctx->queue);
+    if (ctx->context)
+        clReleaseContext(ctx->context);
+    free(ctx);
+}
