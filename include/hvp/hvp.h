@@ -7,5 +7,6 @@
 #include "hvp/tensor.h"
 #include "hvp/rng.h"
 #include "hvp/ops.h"
+#include "hvp/image.h"
 
 #endif
