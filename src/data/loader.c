@@ -434,6 +434,7 @@ hvp_status hvp_loader_next(hvp_loader *l, const hvp_image_batch **batch)
         pthread_mutex_unlock(&l->mu);
         return HVP_FAIL(e, "%s", msg);
     }
+    s->ready = 0; /* taken: the slot is ready again only when refilled */
     l->holding = 1;
     l->consumed++;
     l->stats.batches++;
