@@ -19,6 +19,7 @@ static void usage(FILE *f)
             "\n"
             "commands:\n"
             "  devices            list OpenCL platforms and devices (* marks the one used)\n"
+            "  bench data-decode ROOT [--workers N]  images/s decoded from a dataset\n"
             "  --version          print the version\n"
             "\n"
             "environment:\n"
@@ -37,6 +38,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "devices") == 0)
         return hvp_cmd_devices(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0 && argc > 2 && strcmp(argv[2], "data-decode") == 0)
+        return hvp_cmd_bench_data_decode(argc - 2, argv + 2);
     if (strcmp(cmd, "--version") == 0) {
         printf("hvp %s\n", PACKAGE_VERSION);
         return 0;
