@@ -160,6 +160,29 @@ HVP_TEST(data_jpeg_decode)
         hvp_decoder_destroy(dec);
         hvp_dataset_close(ds);
     }
+    /* A grayscale JPEG read as RGB: the gray plane, replicated. */
+    td_cleanup();
+    d = td_dir();
+    uint8_t *gray = td_pattern(h, w, 1, 8);
+    jpeg = td_write_jpeg(td_path(d, "g.jpg"), gray, h, w, 1, &n);
+    uint8_t *want = test_alloc((size_t)h * w);
+    tjhandle tj = tjInitDecompress();
+    EXPECT(tjDecompress2(tj, jpeg, (unsigned long)n, want, w, 0, h, TJPF_GRAY, 0) == 0, "gray");
+    tjDestroy(tj);
+    hvp_dataset *ds;
+    REQUIRE_OK(open_ds(d, HVP_DATA_FOLDER, NULL, 3, &ds));
+    hvp_decoder *dec;
+    REQUIRE_OK(hvp_decoder_create(&dec));
+    hvp_decoded img = {0};
+    REQUIRE_OK(hvp_dataset_decode(ds, dec, 0, &img));
+    int bad = 0;
+    for (int p = 0; p < h * w; p++)
+        for (int k = 0; k < 3; k++)
+            bad += img.pixels[3 * p + k] != want[p];
+    EXPECT(img.channels == 3 && bad == 0, "gray JPEG as RGB: %d values differ", bad);
+    hvp_decoded_free(&img);
+    hvp_decoder_destroy(dec);
+    hvp_dataset_close(ds);
     td_cleanup();
 }
 

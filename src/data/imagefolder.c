@@ -239,7 +239,9 @@ static hvp_status decode_pnm(hvp_decoder *dec, const char *path, size_t size, in
         !pnm_number(b, size, &pos, &maxval) || pos >= size || maxval == 0 || maxval > 65535)
         return HVP_FAIL(HVP_ERR_FORMAT, "corrupt PPM/PGM header in '%s'", path);
     pos++; /* the single whitespace after maxval */
-    HVP_TRY(hvp_decoded_reserve(img, (int)h, (int)w, channels));
+    hvp_status st = hvp_decoded_reserve(img, (int)h, (int)w, channels);
+    if (st != HVP_OK)
+        return HVP_FAIL(st, "PPM/PGM '%s': %s", path, hvp_last_error());
     size_t samples = (size_t)w * h * (size_t)file_ch, bps = maxval > 255 ? 2 : 1;
     if (size - pos < samples * bps)
         return HVP_FAIL(HVP_ERR_FORMAT, "truncated PPM/PGM '%s': %zu bytes of pixels, want %zu",
