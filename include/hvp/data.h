@@ -126,7 +126,8 @@ hvp_status hvp_loader_order(int64_t n, uint64_t seed, int64_t epoch, int shuffle
 typedef struct hvp_loader_stats {
     int64_t batches, images; /* delivered so far this epoch */
     int64_t skipped;         /* bad files met this epoch (each slot's own file, see below) */
-    double wait_seconds;     /* time hvp_loader_next spent waiting for a batch */
+    double wait_seconds;     /* time hvp_loader_next spent waiting for a batch (with 0
+                              * workers: the decoding it did itself) */
     double decode_seconds;   /* summed over workers: time spent decoding */
 } hvp_loader_stats;
 
@@ -141,7 +142,8 @@ void hvp_loader_destroy(hvp_loader *l);
 /* Batches in an epoch for this rank. */
 int64_t hvp_loader_num_batches(const hvp_loader *l);
 
-/* Begins an epoch (abandoning what is left of the current one) and starts decoding. */
+/* Begins an epoch (abandoning what is left of the current one) and starts decoding.
+ * Decoding does not run ahead across epochs: the first batches of an epoch are waited for. */
 hvp_status hvp_loader_start_epoch(hvp_loader *l, int64_t epoch);
 
 /* The next batch of the epoch, or *batch = NULL after the last. The batch stays valid until
