@@ -732,20 +732,21 @@ const hvp_config_key *hvp_config_diff(const hvp_config *a, const hvp_config *b)
 
 void hvp_config_print_help(FILE *f)
 {
-    fprintf(f, "Configuration keys (INI sections; override any as section.key=value):\n");
+    fprintf(f, "Configuration keys: KEY = DEFAULT, what it takes, what it does.\n"
+               "Set them in the INI file's [section], or on the command line as section.key=value.\n");
     for (int s = 0; hvp_config_sections[s]; s++) {
         fprintf(f, "\n[%s]\n", hvp_config_sections[s]);
         for (int i = 0; i < hvp_config_nkeys; i++) {
             const hvp_config_key *k = &hvp_config_keys[i];
             if (strcmp(k->section, hvp_config_sections[s]) != 0)
                 continue;
-            static const char *const types[] = {"int", "float", "bool", "string", "enum", "floats"};
-            char form[256];
-            fprintf(f, "  %-28s %-6s default %s\n", k->key, types[k->type],
-                    k->def[0] ? k->def : "\"\"");
-            fprintf(f, "  %-28s %s\n", "", k->help);
-            if (k->type != HVP_CFG_STRING && k->type != HVP_CFG_BOOL)
-                fprintf(f, "  %-28s expects %s\n", "", expected_form(k, form, sizeof form));
+            char lhs[128], form[256];
+            snprintf(lhs, sizeof lhs, "%s = %s", k->key, k->def[0] ? k->def : "\"\"");
+            if (k->type == HVP_CFG_STRING)
+                snprintf(form, sizeof form, "a string");
+            else
+                expected_form(k, form, sizeof form);
+            fprintf(f, "  %-34s %s\n      %s\n", lhs, form, k->help);
         }
     }
 }
