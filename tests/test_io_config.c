@@ -227,6 +227,20 @@ HVP_TEST(io_config_overrides)
     REQUIRE_OK(load_text("[optim]\nlr = 0.2\n", &c, NULL));
     REQUIRE_OK(hvp_config_override(&c, "optim.lr=0.3"));
     EXPECT(c.optim.lr == 0.3, "override after file: %g", c.optim.lr);
+
+    /* the whole command line: file, overrides in order, cross-key checks */
+    char *dir = tmpdir();
+    const char *path = write_file(dir, "cli.ini", "[data]\nimage_size = 32\n");
+    char *ok[] = {"optim.lr=0.4", "optim.lr=0.5", "hvp.views=6"};
+    REQUIRE_OK(hvp_config_from_cli(&c, path, 3, ok));
+    EXPECT(c.optim.lr == 0.5 && c.hvp.views == 6 && c.data.image_size == 32, "from_cli values");
+    char *bad[] = {"hvp.views=6", "hvp.select_resolution=64"};
+    EXPECT(hvp_config_from_cli(&c, path, 2, bad) == HVP_ERR_ARG, "from_cli skipped the checks");
+    EXPECT_MSG("data.image_size = 32");
+    char *typo[] = {"hvp.view=6"};
+    EXPECT(hvp_config_from_cli(&c, NULL, 1, typo) == HVP_ERR_FORMAT, "from_cli typo");
+    EXPECT_MSG("Did you mean 'hvp.views'?");
+    cleanup(dir);
 }
 
 HVP_TEST(io_config_require_and_checks)

@@ -327,4 +327,15 @@ HVP_TEST(io_progress_line)
         lines += *s == '\n';
     EXPECT(lines == 2, "%d newlines in place", lines);
     free(out);
+
+    /* off: nothing at all */
+    out = NULL;
+    f = open_memstream(&out, &size);
+    hvp_progress_init(&p, f, 3, 1, 6, 0);
+    for (int g = 1; g <= 6; g++)
+        hvp_progress_step(&p, g, 1, 1, g, 6, 0.5, 0.1, 8);
+    hvp_progress_break(&p);
+    fclose(f);
+    EXPECT(size == 0, "progress off printed '%s'", out);
+    free(out);
 }

@@ -150,6 +150,10 @@ hvp_status hvp_config_set(hvp_config *c, const char *section, const char *key,
                           const char *value, const char *where, int line);
 /* One `section.key=value` override from the command line. */
 hvp_status hvp_config_override(hvp_config *c, const char *assignment);
+/* What `hvp CONFIG section.key=value ...` does: defaults, then the file (path may be
+ * NULL), then each override in order, then hvp_config_check(). */
+hvp_status hvp_config_from_cli(hvp_config *c, const char *path, int noverrides,
+                               char *const *overrides);
 /* Checks that hold between keys (e.g. hvp.select_resolution <= data.image_size). */
 hvp_status hvp_config_check(const hvp_config *c);
 /* Fails unless "section.key" was given a value (a string that is not empty, or any other

@@ -9,4 +9,10 @@
 #include "hvp/ops.h"
 #include "hvp/image.h"
 
+/* io: config, safetensors, checkpoints, logs */
+#include "hvp/config.h"
+#include "hvp/safetensors.h"
+#include "hvp/checkpoint.h"
+#include "hvp/logs.h"
+
 #endif

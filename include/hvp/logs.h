@@ -38,7 +38,7 @@ typedef struct hvp_tb hvp_tb;
 /* Creates DIR/events.out.tfevents.<seconds>.<hostname> (DIR is created) and writes the
  * first event (file_version "brain.Event:2"). */
 hvp_status hvp_tb_open(const char *dir, hvp_tb **tb);
-/* One scalar summary event (wall_time now). */
+/* One scalar summary event (wall_time now), flushed so TensorBoard sees it at once. */
 hvp_status hvp_tb_scalar(hvp_tb *tb, const char *tag, int64_t step, double value);
 hvp_status hvp_tb_flush(hvp_tb *tb);
 hvp_status hvp_tb_close(hvp_tb *tb); /* NULL is fine */
@@ -57,7 +57,8 @@ typedef struct hvp_progress {
     int line_open;  /* a '\r' line is on screen */
 } hvp_progress;
 
-/* mode: 0 auto (in place when out is a terminal), 1 in place, 2 plain lines. */
+/* mode as log.progress (hvp_progress_mode): 0 auto (in place when out is a terminal),
+ * 1 in place, 2 plain lines, 3 off (nothing is printed). */
 void hvp_progress_init(hvp_progress *p, FILE *out, int mode, int every, int64_t total_steps,
                        int64_t first_step);
 /* Called after every step with its global step (1-based count of steps done), the epoch

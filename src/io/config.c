@@ -567,6 +567,18 @@ hvp_status hvp_config_override(hvp_config *c, const char *assignment)
     return hvp_config_set(c, s, k, v, "command line", 0);
 }
 
+hvp_status hvp_config_from_cli(hvp_config *c, const char *path, int noverrides,
+                               char *const *overrides)
+{
+    if (path)
+        HVP_TRY(hvp_config_load(path, c));
+    else
+        hvp_config_defaults(c);
+    for (int i = 0; i < noverrides; i++)
+        HVP_TRY(hvp_config_override(c, overrides[i]));
+    return hvp_config_check(c);
+}
+
 /* Where a key's value came from, for messages: "cfg.ini:12", "command line", "default". */
 static const char *origin(const hvp_config *c, const char *name, char *buf, size_t size)
 {

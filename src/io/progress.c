@@ -17,8 +17,8 @@ void hvp_progress_init(hvp_progress *p, FILE *out, int mode, int every, int64_t 
                        int64_t first_step)
 {
     memset(p, 0, sizeof *p);
-    p->out = out;
-    p->in_place = mode == 1 || (mode == 0 && isatty(fileno(out)));
+    p->out = mode == 3 ? NULL : out;
+    p->in_place = p->out && (mode == 1 || (mode == 0 && isatty(fileno(out))));
     p->every = every > 0 ? every : 1;
     p->total_steps = total_steps;
     p->t_start = p->t_last = now_s();
@@ -87,7 +87,7 @@ void hvp_progress_step(hvp_progress *p, int64_t global_step, int epoch, int epoc
 
 void hvp_progress_break(hvp_progress *p)
 {
-    if (p->line_open) {
+    if (p->out && p->line_open) {
         fputc('\n', p->out);
         fflush(p->out);
         p->line_open = 0;

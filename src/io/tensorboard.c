@@ -176,7 +176,8 @@ hvp_status hvp_tb_scalar(hvp_tb *tb, const char *tag, int64_t step, double value
     pb_bytes(&e, 5, s.b, s.n);
     if (v.overflow || s.overflow || e.overflow)
         return HVP_FAIL(HVP_ERR_ARG, "TensorBoard event for '%s' too large", tag);
-    return write_record(tb, e.b, e.n);
+    HVP_TRY(write_record(tb, e.b, e.n));
+    return hvp_tb_flush(tb);
 }
 
 hvp_status hvp_tb_flush(hvp_tb *tb)
