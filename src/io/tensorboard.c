@@ -4,6 +4,7 @@
  *   Event   { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5; }
  *   Summary { repeated Value value = 1; }   Value { string tag = 1; float simple_value = 2; } */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@
 #include "hvp/logs.h"
 
 static uint32_t crc_table[256];
-static int crc_ready;
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
 static void crc_init(void)
 {
@@ -25,13 +26,11 @@ static void crc_init(void)
             c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1; /* Castagnoli, reflected */
         crc_table[i] = c;
     }
-    crc_ready = 1;
 }
 
 uint32_t hvp_crc32c(const void *data, size_t n)
 {
-    if (!crc_ready)
-        crc_init(); /* idempotent: a race writes the same values */
+    pthread_once(&crc_once, crc_init);
     const unsigned char *p = data;
     uint32_t c = 0xFFFFFFFFu;
     for (size_t i = 0; i < n; i++)
