@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "hvp/data.h" /* hvp_data_format */
 #include "hvp/status.h"
 
 #define HVP_CFG_STR 512      /* bytes of a string value, including the terminator */
@@ -22,12 +23,10 @@ typedef struct hvp_cfg_floats {
 } hvp_cfg_floats;
 
 /* Enumerations: the order matches the allowed names in the table. */
-typedef enum { HVP_DATA_AUTO, HVP_DATA_IMAGEFOLDER, HVP_DATA_CIFAR10, HVP_DATA_CIFAR100,
-               HVP_DATA_IDX } hvp_data_format;
 typedef enum { HVP_ARCH_RESNET18, HVP_ARCH_RESNET34, HVP_ARCH_RESNET50, HVP_ARCH_VIT_TINY,
                HVP_ARCH_VIT_SMALL, HVP_ARCH_VIT_BASE } hvp_arch;
 typedef enum { HVP_METHOD_SIMSIAM, HVP_METHOD_SIMCLR, HVP_METHOD_DINO,
-               HVP_METHOD_IBOT } hvp_method;
+               HVP_METHOD_IBOT } hvp_method_kind;
 typedef enum { HVP_OPTIM_SGD, HVP_OPTIM_LARS, HVP_OPTIM_ADAMW } hvp_optim_name;
 typedef enum { HVP_SCHED_COSINE, HVP_SCHED_CONSTANT } hvp_schedule;
 typedef enum { HVP_PROGRESS_AUTO, HVP_PROGRESS_TTY, HVP_PROGRESS_PLAIN,
@@ -63,7 +62,7 @@ typedef struct hvp_config {
         double drop_path;
     } model;
     struct {
-        hvp_method name;
+        hvp_method_kind name;
         int proj_dim, proj_hidden_dim, proj_layers, pred_dim;
         double temperature;
         int out_dim, bottleneck_dim, norm_last_layer;

@@ -14,7 +14,7 @@
 #include "hvp/checkpoint.h"
 #include "hvp/config.h"
 
-_Static_assert(sizeof(hvp_arch) == sizeof(int) && sizeof(hvp_method) == sizeof(int) &&
+_Static_assert(sizeof(hvp_arch) == sizeof(int) && sizeof(hvp_method_kind) == sizeof(int) &&
                    sizeof(hvp_data_format) == sizeof(int) && sizeof(hvp_optim_name) == sizeof(int),
                "enum fields are stored as int");
 

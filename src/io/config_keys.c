@@ -23,7 +23,7 @@
 const char *const hvp_config_sections[] = {"run", "device", "data", "model", "method", "hvp",
                                            "optim", "train", "eval", "log", NULL};
 
-static const char *const formats[] = {"auto", "imagefolder", "cifar10", "cifar100", "idx", NULL};
+static const char *const formats[] = {"auto", "imagefolder", "folder", "cifar10", "cifar100", "idx", NULL};
 static const char *const archs[] = {"resnet18", "resnet34", "resnet50",
                                     "vit_tiny", "vit_small", "vit_base", NULL};
 static const char *const methods[] = {"simsiam", "simclr", "dino", "ibot", NULL};
