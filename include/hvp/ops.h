@@ -43,4 +43,29 @@ hvp_status hvp_relu_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *y);
 hvp_status hvp_relu_bwd(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *dy,
                         const hvp_tensor *dx);
 
+/* ---- CNN ops: conv2d, batch norm, max pool, global average pool ------------------- */
+
+/* conv2d (src/ops/conv2d.c): x [n, c_in, h, w], w [c_out, c_in, kh, kw] (PyTorch OIHW),
+ * optional bias [c_out], y [n, c_out, ho, wo] with ho = (h + 2 pad - kh) / stride + 1 (the
+ * same for wo); zero padding. Forward: im2col + GEMM over chunks of the batch (the column
+ * matrix stays under 64 MiB of ctx->acts scratch, rewound before returning); 1x1 stride-1
+ * convolutions multiply the input directly. */
+typedef struct hvp_conv2d_desc {
+    int n, c_in, h, w, c_out, kh, kw, stride, pad;
+} hvp_conv2d_desc;
+
+int hvp_conv2d_out_h(const hvp_conv2d_desc *d);
+int hvp_conv2d_out_w(const hvp_conv2d_desc *d);
+/* b may be NULL (no bias). */
+hvp_status hvp_conv2d_fwd(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *x,
+                          const hvp_tensor *w, const hvp_tensor *b, const hvp_tensor *y);
+/* dx = d(loss)/dx (skipped when dx is NULL, e.g. the first layer); dw += ...; db += ...
+ * when db is not NULL. All reductions are in a fixed order (no atomics). */
+hvp_status hvp_conv2d_bwd(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *x,
+                          const hvp_tensor *w, const hvp_tensor *dy, const hvp_tensor *dx,
+                          const hvp_tensor *dw, const hvp_tensor *db);
+/* Sets the scratch bound (floats per call; 16M = 64 MiB by default; 0 leaves it) and
+ * returns the previous one. A single image whose column matrix is larger still runs. */
+size_t hvp_conv2d_scratch_limit(size_t floats);
+
 #endif
