@@ -32,5 +32,18 @@ void ref_maxpool_fwd(const double *x, double *y, int *idx, int n, int c, int h, 
                      int s, int p);
 /* global average pool: x [n, c, hw] -> y [n, c]. */
 void ref_avgpool_fwd(const double *x, double *y, int n, int c, int hw);
+/* transformer / MLP ops */
+void ref_linear_fwd(const double *x, const double *w, const double *b, double *y, int m, int n,
+                    int k);
+void ref_layernorm_fwd(const double *x, const double *w, const double *b, double eps, double *y,
+                       double *mean, double *rstd, int m, int d);
+void ref_gelu_fwd(const double *x, double *y, size_t n);
+void ref_softmax_fwd(const double *x, double scale, double *y, int m, int n);
+void ref_attention_fwd(const double *qkv, double *out, int B, int T, int H, int Dh);
+void ref_dropout_mask(double *mask, size_t n, double p, unsigned long long seed, unsigned step,
+                      unsigned layer);
+void ref_drop_path_mask(double *mask, int samples, double p, unsigned long long seed,
+                        unsigned step, unsigned layer);
+void ref_add_fwd(const double *a, const double *b, double *y, size_t n);
 
 #endif
