@@ -15,5 +15,6 @@
 #include "hvp/safetensors.h"
 #include "hvp/checkpoint.h"
 #include "hvp/logs.h"
+#include "hvp/optim.h"
 
 #endif

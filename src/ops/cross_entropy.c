@@ -1,0 +1,83 @@
+/* Cross-entropy with hard labels or soft targets and a temperature (cl/cross_entropy.cl). */
+#include "hvp/ops.h"
+#include "ops/op_util.h"
+#include "ops/row_util.h"
+
+static hvp_status check(const char *op, const hvp_tensor *logits, const hvp_tensor *labels,
+                        const hvp_tensor *targets, float temperature, int *rows, int *cols)
+{
+    HVP_TRY(hvp_rows_cols(logits, op, "logits", rows, cols));
+    HVP_TRY(hvp_expect_numel(logits, hvp_numel(logits), op, "logits"));
+    if ((labels == NULL) == (targets == NULL))
+        return HVP_FAIL(HVP_ERR_ARG, "%s: give exactly one of labels and targets", op);
+    if (labels)
+        HVP_TRY(hvp_expect_i32(labels, (size_t)*rows, op, "labels"));
+    else
+        HVP_TRY(hvp_expect_numel(targets, hvp_numel(logits), op, "targets"));
+    if (!(temperature > 0))
+        return HVP_FAIL(HVP_ERR_ARG, "%s: temperature %g must be positive", op,
+                        (double)temperature);
+    return HVP_OK;
+}
+
+/* The arguments the two kernels share, up to and including tau. */
+static void common_args(hvp_args *a, int rows, int cols, const hvp_tensor *logits,
+                        const hvp_tensor *labels, const hvp_tensor *targets, float temperature)
+{
+    hvp_arg_int(a, rows);
+    hvp_arg_int(a, cols);
+    hvp_arg_tensor(a, logits);
+    /* The unused one of labels / targets gets the logits' buffer as a stand-in. */
+    hvp_arg_tensor(a, labels ? labels : logits);
+    hvp_arg_tensor(a, targets ? targets : logits);
+    hvp_arg_int(a, targets != NULL);
+    hvp_arg_float(a, temperature);
+}
+
+hvp_status hvp_cross_entropy_fwd(hvp_ctx *ctx, const hvp_tensor *logits, const hvp_tensor *labels,
+                                 const hvp_tensor *targets, float temperature,
+                                 const hvp_tensor *losses, const hvp_tensor *mean)
+{
+    const char *op = "cross_entropy_fwd";
+    int rows = 0, cols = 0;
+    HVP_TRY(check(op, logits, labels, targets, temperature, &rows, &cols));
+    if (!losses && !mean)
+        return HVP_FAIL(HVP_ERR_ARG, "%s: neither losses nor mean asked for", op);
+    hvp_tensor scratch;
+    if (losses)
+        HVP_TRY(hvp_expect_numel(losses, (size_t)rows, op, "losses"));
+    else {
+        HVP_TRY(hvp_alloc_f32(ctx->acts, "cross_entropy losses", &scratch, 1, &rows));
+        losses = &scratch;
+    }
+    if (mean)
+        HVP_TRY(hvp_expect_numel(mean, 1, op, "mean"));
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "cross_entropy", op, &k));
+    size_t local = hvp_row_group_size(k, (size_t)cols);
+    hvp_args a = hvp_args_begin(k);
+    common_args(&a, rows, cols, logits, labels, targets, temperature);
+    hvp_arg_tensor(&a, losses);
+    hvp_arg_local(&a, local * sizeof(float));
+    HVP_TRY(hvp_launch_rows(ctx, &a, (size_t)rows, local));
+    return mean ? hvp_reduce(ctx, HVP_REDUCE_MEAN, losses, mean) : HVP_OK;
+}
+
+hvp_status hvp_cross_entropy_bwd(hvp_ctx *ctx, const hvp_tensor *logits, const hvp_tensor *labels,
+                                 const hvp_tensor *targets, float temperature, float scale,
+                                 const hvp_tensor *dlogits)
+{
+    const char *op = "cross_entropy_bwd";
+    int rows = 0, cols = 0;
+    HVP_TRY(check(op, logits, labels, targets, temperature, &rows, &cols));
+    HVP_TRY(hvp_expect_numel(dlogits, hvp_numel(logits), op, "dlogits"));
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "cross_entropy", op, &k));
+    size_t local = hvp_row_group_size(k, (size_t)cols);
+    hvp_args a = hvp_args_begin(k);
+    common_args(&a, rows, cols, logits, labels, targets, temperature);
+    hvp_arg_float(&a, (float)((double)scale / ((double)rows * (double)temperature)));
+    hvp_arg_tensor(&a, dlogits);
+    hvp_arg_local(&a, local * sizeof(float));
+    return hvp_launch_rows(ctx, &a, (size_t)rows, local);
+}

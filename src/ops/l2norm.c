@@ -1,0 +1,42 @@
+/* Row L2 normalisation (cl/l2norm.cl). */
+#include "hvp/ops.h"
+#include "ops/op_util.h"
+#include "ops/row_util.h"
+
+static hvp_status launch(hvp_ctx *ctx, const char *name, const hvp_tensor *x,
+                         const hvp_tensor *dy, const hvp_tensor *out, float eps)
+{
+    int rows = 0, cols = 0;
+    HVP_TRY(hvp_rows_cols(x, name, "x", &rows, &cols));
+    size_t n = hvp_numel(x);
+    HVP_TRY(hvp_expect_numel(x, n, name, "x"));
+    if (dy)
+        HVP_TRY(hvp_expect_numel(dy, n, name, "dy"));
+    HVP_TRY(hvp_expect_numel(out, n, name, dy ? "dx" : "y"));
+    if (!(eps > 0))
+        return HVP_FAIL(HVP_ERR_ARG, "%s: eps %g must be positive", name, (double)eps);
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "l2norm", name, &k));
+    size_t local = hvp_row_group_size(k, (size_t)cols);
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_int(&a, rows);
+    hvp_arg_int(&a, cols);
+    hvp_arg_tensor(&a, x);
+    if (dy)
+        hvp_arg_tensor(&a, dy);
+    hvp_arg_tensor(&a, out);
+    hvp_arg_float(&a, eps);
+    hvp_arg_local(&a, local * sizeof(float));
+    return hvp_launch_rows(ctx, &a, (size_t)rows, local);
+}
+
+hvp_status hvp_l2norm_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *y, float eps)
+{
+    return launch(ctx, "l2norm_fwd", x, NULL, y, eps);
+}
+
+hvp_status hvp_l2norm_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *dy,
+                          const hvp_tensor *dx, float eps)
+{
+    return launch(ctx, "l2norm_bwd", x, dy, dx, eps);
+}

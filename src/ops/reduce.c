@@ -1,0 +1,51 @@
+/* Deterministic whole-tensor sums (cl/reduce.cl): per-work-group partials, then one group
+ * sums them. The launch shape depends only on n and the kernel's maximum work-group size,
+ * so the order of additions, and the result, is the same on every run on a device. */
+#include "hvp/ops.h"
+#include "ops/op_util.h"
+#include "ops/row_util.h"
+
+/* Partials at most: enough groups to fill a device, few enough for one final group. */
+#define MAX_PARTIALS 256
+
+static hvp_status stage(hvp_ctx *ctx, hvp_kernel *k, int n, const hvp_tensor *x, int square,
+                        const hvp_tensor *out, int take_sqrt, float div, size_t groups,
+                        size_t local)
+{
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_int(&a, n);
+    hvp_arg_tensor(&a, x);
+    hvp_arg_int(&a, square);
+    hvp_arg_tensor(&a, out);
+    hvp_arg_int(&a, take_sqrt);
+    hvp_arg_float(&a, div);
+    hvp_arg_local(&a, local * sizeof(float));
+    return hvp_launch_rows(ctx, &a, groups, local);
+}
+
+hvp_status hvp_reduce(hvp_ctx *ctx, hvp_reduce_op op, const hvp_tensor *x, const hvp_tensor *out)
+{
+    size_t n = hvp_numel(x);
+    HVP_TRY(hvp_expect_numel(x, n, "reduce", "x"));
+    HVP_TRY(hvp_expect_numel(out, 1, "reduce", "out"));
+    if (n == 0 || n > INT_MAX)
+        return HVP_FAIL(HVP_ERR_ARG, "reduce: %zu elements (1 to 2^31-1 supported)", n);
+    int square = op == HVP_REDUCE_SUMSQ || op == HVP_REDUCE_NORM2;
+    int take_sqrt = op == HVP_REDUCE_NORM2;
+    float div = op == HVP_REDUCE_MEAN ? (float)n : 1.0f;
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "reduce", "reduce_fwd", &k));
+    size_t local = hvp_row_group_size(k, n);
+    /* About 4 elements per item before the tree, at most MAX_PARTIALS groups. */
+    size_t groups = (n + 4 * local - 1) / (4 * local);
+    if (groups > MAX_PARTIALS)
+        groups = MAX_PARTIALS;
+    if (groups == 1)
+        return stage(ctx, k, (int)n, x, square, out, take_sqrt, div, 1, local);
+    hvp_tensor part;
+    int np = (int)groups;
+    HVP_TRY(hvp_alloc_f32(ctx->acts, "reduce partials", &part, 1, &np));
+    HVP_TRY(stage(ctx, k, (int)n, x, square, &part, 0, 1.0f, groups, local));
+    return stage(ctx, k, np, &part, 0, out, take_sqrt, div, 1,
+                 hvp_row_group_size(k, (size_t)np));
+}

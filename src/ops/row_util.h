@@ -1,0 +1,58 @@
+/* Launch helpers for the kernels that reduce one row per work-group (l2norm, cosine,
+ * cross_entropy, reduce). */
+#ifndef HVP_ROW_UTIL_H
+#define HVP_ROW_UTIL_H
+
+#include <limits.h>
+
+#include "hvp/tensor.h"
+
+/* A work-group size for reducing rows of `cols` elements: a power of two, at most the
+ * kernel's maximum and 256, and no larger than the row needs. The kernels are correct for
+ * any size; this one only keeps small rows from idling most of a group. */
+static inline size_t hvp_row_group_size(const hvp_kernel *k, size_t cols)
+{
+    size_t cap = k->max_work_group_size < 256 ? k->max_work_group_size : 256, l = 1;
+    while (l * 2 <= cap && l < cols)
+        l *= 2;
+    return l;
+}
+
+/* One work-group of `local` items per row; `scratch` floats of local memory are the
+ * kernel's last argument (already appended by the caller). */
+static inline hvp_status hvp_launch_rows(hvp_ctx *ctx, hvp_args *a, size_t rows, size_t local)
+{
+    size_t global = rows * local;
+    return hvp_launch(ctx, a, 1, &global, &local);
+}
+
+/* rows = the first dimension, cols = the rest; fails for fewer than 2 dimensions or an
+ * empty tensor. */
+static inline hvp_status hvp_rows_cols(const hvp_tensor *t, const char *op, const char *what,
+                                       int *rows, int *cols)
+{
+    if (t->ndim < 2 || t->shape[0] <= 0 || hvp_numel(t) == 0) {
+        char s[64];
+        return HVP_FAIL(HVP_ERR_ARG, "%s: %s has shape %s, expected [rows, ...] with rows > 0",
+                        op, what, hvp_shape_str(t, s, sizeof s));
+    }
+    *rows = t->shape[0];
+    *cols = (int)(hvp_numel(t) / (size_t)t->shape[0]);
+    return HVP_OK;
+}
+
+/* Fails unless t is I32 with exactly n elements. */
+static inline hvp_status hvp_expect_i32(const hvp_tensor *t, size_t n, const char *op,
+                                        const char *what)
+{
+    if (t->dtype != HVP_I32 || hvp_numel(t) != n) {
+        char s[64];
+        return HVP_FAIL(HVP_ERR_ARG, "%s: %s is %s %s, expected I32 with %zu elements", op, what,
+                        hvp_dtype_name(t->dtype), hvp_shape_str(t, s, sizeof s), n);
+    }
+    if (t->off + n > INT_MAX)
+        return HVP_FAIL(HVP_ERR_ARG, "%s: %s reaches past element 2^31 of its buffer", op, what);
+    return HVP_OK;
+}
+
+#endif

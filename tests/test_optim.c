@@ -1,0 +1,287 @@
+/* Optimizer steps against double-precision references of the PyTorch (and solo-learn LARS)
+ * formulas, over several steps with state carried; EMA; gradient clipping. */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+#include "ref/ref.h"
+
+#define NP 4
+static const int full_sizes[NP] = {1, 7, 1000, 4097};
+static const int tiny_sizes[NP] = {1, 7, 33, 65};
+
+static int param_size(int i) { return test_tiny() ? tiny_sizes[i] : full_sizes[i]; }
+
+/* Parameters p0..p3 with values and grads; odd ones are "biases" (no_decay). */
+static void make_params(hvp_param *ps, double **p_ref, int zero_p2)
+{
+    for (int i = 0; i < NP; i++) {
+        int n = param_size(i);
+        memset(&ps[i], 0, sizeof ps[i]);
+        snprintf(ps[i].name, sizeof ps[i].name, "p%d.%s", i, i % 2 ? "bias" : "weight");
+        ps[i].no_decay = i % 2;
+        float *v = test_floats((size_t)n);
+        if (!(zero_p2 && i == 2))
+            test_fill_uniform(v, (size_t)n, -1, 1);
+        ps[i].value = test_tensor(1, &n, v);
+        ps[i].grad = test_tensor(1, &n, NULL);
+        p_ref[i] = test_to_double(v, (size_t)n);
+    }
+}
+
+/* New random grads on the device; their double copies in g_ref. */
+static void new_grads(hvp_param *ps, double **g_ref)
+{
+    for (int i = 0; i < NP; i++) {
+        int n = param_size(i);
+        float *g = test_floats((size_t)n);
+        test_fill_uniform(g, (size_t)n, -1, 1);
+        if (hvp_tensor_upload(test_ctx(), &ps[i].grad, g) != HVP_OK)
+            TEST_FAIL("upload: %s", hvp_last_error());
+        g_ref[i] = test_to_double(g, (size_t)n);
+    }
+}
+
+/* The update p_after - p_before against the reference's. The device stores p in float, so
+ * the measured update carries up to about one ulp of |p| of rounding whatever the update's
+ * size: the bound is FWD_TOL of the largest update plus 2 ulps of the largest |p|. */
+static void expect_update(const char *what, const float *delta, const double *want,
+                          const float *p, size_t n)
+{
+    double dmax = 0, pmax = 0, worst = 0;
+    size_t wi = 0;
+    for (size_t j = 0; j < n; j++) {
+        dmax = fmax(dmax, fabs(want[j]));
+        pmax = fmax(pmax, fabs((double)p[j]));
+    }
+    for (size_t j = 0; j < n; j++) {
+        double e = fabs((double)delta[j] - want[j]);
+        if (!(e <= worst)) {
+            worst = isnan(e) ? INFINITY : e;
+            wi = j;
+        }
+    }
+    double bound = FWD_TOL * dmax + 2 * FLT_EPSILON * pmax;
+    EXPECT(worst <= bound, "%s: error %.3g > %.3g at [%zu]: got %.9g, want %.9g", what, worst,
+           bound, wi, (double)delta[wi], want[wi]);
+}
+
+typedef struct {
+    hvp_optim_config cfg;
+    float lr, wd;
+    int zero_p2;
+    const char *what;
+} optim_case;
+
+static void run_case(const optim_case *oc)
+{
+    hvp_ctx *ctx = test_ctx();
+    hvp_arena_mark mark = hvp_arena_get_mark(ctx->params);
+    hvp_param ps[NP];
+    double *p_ref[NP], *g_ref[NP], *s1[NP], *s2[NP];
+    make_params(ps, p_ref, oc->zero_p2);
+    for (int i = 0; i < NP; i++) {
+        s1[i] = test_doubles((size_t)param_size(i));
+        s2[i] = test_doubles((size_t)param_size(i));
+    }
+    hvp_optim *o;
+    REQUIRE_OK(hvp_optim_create(ctx, &oc->cfg, ps, NP, &o));
+    /* Group 1 (p3) at half the lr and twice the weight decay. */
+    EXPECT(hvp_optim_set_group(o, "p3.", 1) == 1, "%s: group of p3", oc->what);
+    o->groups[0].lr = oc->lr;
+    o->groups[0].weight_decay = oc->wd;
+    o->groups[1].lr = oc->lr * 0.5f;
+    o->groups[1].weight_decay = oc->wd * 2;
+    const hvp_optim_config *c = &oc->cfg;
+    for (int step = 1; step <= 4; step++) {
+        new_grads(ps, g_ref);
+        float *before[NP];
+        double *ref_before[NP];
+        for (int i = 0; i < NP; i++) {
+            before[i] = test_read(&ps[i].value);
+            ref_before[i] = test_doubles((size_t)param_size(i));
+            memcpy(ref_before[i], p_ref[i], (size_t)param_size(i) * sizeof(double));
+        }
+        REQUIRE_OK(hvp_optim_step(ctx, o));
+        for (int i = 0; i < NP; i++) {
+            size_t n = (size_t)param_size(i);
+            double lr = i == 3 ? (double)(oc->lr * 0.5f) : oc->lr;
+            double wd = i == 3 ? (double)(oc->wd * 2) : oc->wd;
+            double wd_eff = ps[i].no_decay && !c->decay_all ? 0 : wd;
+            if (c->kind == HVP_OPTIM_SGD)
+                ref_sgd_step(p_ref[i], g_ref[i], s1[i], n, lr, wd_eff, c->momentum);
+            else if (c->kind == HVP_OPTIM_LARS)
+                ref_lars_step(p_ref[i], g_ref[i], s1[i], n, lr, wd, c->momentum, c->lars_eta,
+                              c->lars_eps, c->lars_clip_lr,
+                              !(ps[i].no_decay && c->lars_exclude_bias_n_norm));
+            else
+                ref_adamw_step(p_ref[i], g_ref[i], s1[i], s2[i], n, lr, wd_eff, c->beta1,
+                               c->beta2, c->eps, step);
+            float *after = test_read(&ps[i].value), *delta = test_floats(n);
+            double *ref_delta = test_doubles(n);
+            for (size_t j = 0; j < n; j++) {
+                delta[j] = after[j] - before[i][j];
+                ref_delta[j] = p_ref[i][j] - ref_before[i][j];
+            }
+            char what[192];
+            snprintf(what, sizeof what, "%.40s step %d %.96s", oc->what, step, ps[i].name);
+            EXPECT_CLOSE(what, after, p_ref[i], n, FWD_TOL);
+            snprintf(what, sizeof what, "%.40s step %d %.96s update", oc->what, step, ps[i].name);
+            expect_update(what, delta, ref_delta, after, n);
+        }
+    }
+    /* The state, by its checkpoint names. */
+    int want_state = c->kind == HVP_OPTIM_ADAMW ? 2 * NP : c->momentum != 0 ? NP : 0;
+    EXPECT(o->nstate == want_state, "%s: %d state tensors, want %d", oc->what, o->nstate,
+           want_state);
+    EXPECT(o->step == 4, "%s: step %ld", oc->what, o->step);
+    for (int s = 0; s < o->nstate && s < want_state; s++) {
+        int i = c->kind == HVP_OPTIM_ADAMW ? s / 2 : s;
+        char want_name[128];
+        snprintf(want_name, sizeof want_name, "%s.%s", ps[i].name,
+                 c->kind != HVP_OPTIM_ADAMW ? "momentum_buffer"
+                 : s % 2                    ? "exp_avg_sq"
+                                            : "exp_avg");
+        EXPECT(strcmp(o->state[s].name, want_name) == 0, "state %d named %s, want %s", s,
+               o->state[s].name, want_name);
+        double *want = c->kind == HVP_OPTIM_ADAMW && s % 2 ? s2[i] : s1[i];
+        EXPECT_CLOSE(want_name, test_read(&o->state[s].value), want, (size_t)param_size(i),
+                     FWD_TOL);
+    }
+    hvp_optim_destroy(o);
+    hvp_arena_rewind(ctx->params, mark);
+}
+
+HVP_TEST(optim_sgd)
+{
+    optim_case oc = {hvp_optim_defaults(HVP_OPTIM_SGD), 0.05f, 0.1f, 0, "sgd wd"};
+    run_case(&oc);
+    oc.wd = 0;
+    oc.what = "sgd no wd";
+    run_case(&oc);
+    oc.wd = 0.1f;
+    oc.cfg.decay_all = 1;
+    oc.what = "sgd decay_all";
+    run_case(&oc);
+    oc.cfg = hvp_optim_defaults(HVP_OPTIM_SGD);
+    oc.cfg.momentum = 0;
+    oc.what = "sgd no momentum";
+    run_case(&oc);
+}
+
+HVP_TEST(optim_lars)
+{
+    optim_case oc = {hvp_optim_defaults(HVP_OPTIM_LARS), 0.3f, 0.05f, 1, "lars"};
+    run_case(&oc);
+    oc.wd = 0;
+    oc.what = "lars no wd";
+    run_case(&oc);
+    oc.wd = 0.05f;
+    oc.cfg.lars_clip_lr = 1;
+    oc.what = "lars clip_lr";
+    run_case(&oc);
+    oc.cfg = hvp_optim_defaults(HVP_OPTIM_LARS);
+    oc.cfg.lars_exclude_bias_n_norm = 0;
+    oc.cfg.lars_eta = 0.5f;
+    oc.what = "lars all adapted";
+    run_case(&oc);
+}
+
+HVP_TEST(optim_adamw)
+{
+    optim_case oc = {hvp_optim_defaults(HVP_OPTIM_ADAMW), 0.01f, 0.05f, 0, "adamw"};
+    run_case(&oc);
+    oc.wd = 0;
+    oc.what = "adamw no wd";
+    run_case(&oc);
+    oc.wd = 0.3f;
+    oc.cfg.decay_all = 1;
+    oc.cfg.beta2 = 0.95f;
+    oc.what = "adamw decay_all";
+    run_case(&oc);
+}
+
+HVP_TEST(optim_ema)
+{
+    hvp_param t[NP], s[NP];
+    double *t_ref[NP], *s_ref[NP];
+    make_params(t, t_ref, 0);
+    make_params(s, s_ref, 0);
+    const float m[3] = {0.996f, 0.9f, 0.5f};
+    for (int step = 0; step < 3; step++) {
+        REQUIRE_OK(hvp_ema_update(test_ctx(), t, s, NP, m[step]));
+        for (int i = 0; i < NP; i++) {
+            size_t n = (size_t)param_size(i);
+            for (size_t j = 0; j < n; j++)
+                t_ref[i][j] = m[step] * t_ref[i][j] + (1 - (double)m[step]) * s_ref[i][j];
+            EXPECT_CLOSE("ema teacher", test_read(&t[i].value), t_ref[i], n, FWD_TOL);
+        }
+        /* The student moves on (as after an optimizer step). */
+        new_grads(s, s_ref);
+        for (int i = 0; i < NP; i++)
+            REQUIRE_OK(hvp_tensor_copy(test_ctx(), &s[i].value, &s[i].grad));
+    }
+    /* Plain tensors: m = 0 copies, m = 1 keeps. */
+    hvp_tensor tt[2] = {t[2].value, t[3].value}, ss[2] = {s[2].value, s[3].value};
+    float *keep = test_read(&tt[1]);
+    REQUIRE_OK(hvp_ema_tensors(test_ctx(), tt, ss, 1, 0.0f));
+    EXPECT_CLOSE("ema m=0", test_read(&tt[0]), s_ref[2], (size_t)param_size(2), 0.0);
+    REQUIRE_OK(hvp_ema_tensors(test_ctx(), tt + 1, ss + 1, 1, 1.0f));
+    EXPECT(memcmp(test_read(&tt[1]), keep, (size_t)param_size(3) * sizeof(float)) == 0,
+           "ema m=1 changed the teacher");
+}
+
+/* Grads before and after clipping against the reference, for max norms above and below. */
+static void check_clip(int per_param, float max_norm, int want_clipped)
+{
+    hvp_param ps[NP];
+    double *p_ref[NP], *g_ref[NP], norms[NP], total = 0;
+    make_params(ps, p_ref, 0);
+    new_grads(ps, g_ref);
+    for (int i = 0; i < NP; i++) {
+        norms[i] = sqrt(ref_sumsq(g_ref[i], (size_t)param_size(i)));
+        total += norms[i] * norms[i];
+    }
+    total = sqrt(total);
+    float *before[NP];
+    for (int i = 0; i < NP; i++)
+        before[i] = test_read(&ps[i].grad);
+    hvp_tensor out = test_tensor(1, (int[]){per_param ? NP : 1}, NULL);
+    if (per_param)
+        REQUIRE_OK(hvp_clip_grad_per_param(test_ctx(), ps, NP, max_norm, &out));
+    else
+        REQUIRE_OK(hvp_clip_grad_norm(test_ctx(), ps, NP, max_norm, &out));
+    EXPECT_CLOSE(per_param ? "clip norms" : "clip total norm", test_read(&out),
+                 per_param ? norms : &total, per_param ? NP : 1, FWD_TOL);
+    int clipped = 0;
+    for (int i = 0; i < NP; i++) {
+        size_t n = (size_t)param_size(i);
+        double c = max_norm / ((per_param ? norms[i] : total) + 1e-6);
+        float *got = test_read(&ps[i].grad);
+        if (c < 1) {
+            clipped++;
+            for (size_t j = 0; j < n; j++)
+                g_ref[i][j] *= c;
+            EXPECT_CLOSE("clipped grad", got, g_ref[i], n, FWD_TOL);
+        } else {
+            EXPECT(memcmp(got, before[i], n * sizeof(float)) == 0, "%s: grad of %s changed",
+                   per_param ? "per param" : "global", ps[i].name);
+        }
+    }
+    /* want_clipped -1: some but not all. */
+    EXPECT(want_clipped < 0 ? clipped > 0 && clipped < NP : clipped == want_clipped,
+           "%s max %g: %d tensors clipped, want %d", per_param ? "per param" : "global",
+           (double)max_norm, clipped, want_clipped);
+}
+
+HVP_TEST(optim_clip_grad_norm)
+{
+    /* Norms of the tiny/full grads: total about 6 / 41; per param from at most 1 (one
+     * element) to 4.7 / 37. */
+    check_clip(0, 2.0f, NP);   /* clips */
+    check_clip(0, 1000.0f, 0); /* does not */
+    check_clip(1, 1.0f, -1);   /* clips some, not others */
+    check_clip(1, 1000.0f, 0);
+}
