@@ -56,7 +56,7 @@ typedef struct hvp_conv2d_desc {
 
 int hvp_conv2d_out_h(const hvp_conv2d_desc *d);
 int hvp_conv2d_out_w(const hvp_conv2d_desc *d);
-/* b may be NULL (no bias). */
+/* b may be NULL (no bias). y must not overlap x. */
 hvp_status hvp_conv2d_fwd(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *x,
                           const hvp_tensor *w, const hvp_tensor *b, const hvp_tensor *y);
 /* dx = d(loss)/dx (skipped when dx is NULL, e.g. the first layer); dw += ...; db += ...
