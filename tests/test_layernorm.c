@@ -28,8 +28,9 @@ static void check_ln_fwd(int m, int d, int affine)
 
 HVP_TEST(layernorm_fwd)
 {
-    static const int shapes[][2] = {{1, 3}, {7, 17}, {33, 192}, {7, 384}, {1, 1000}};
-    int ns = test_tiny() ? 2 : 5;
+    /* Rows longer than 16 get several work-items each (see src/ops/layernorm.c). */
+    static const int shapes[][2] = {{1, 3}, {2, 50}, {7, 17}, {33, 192}, {7, 384}, {1, 1000}};
+    int ns = test_tiny() ? 2 : 6;
     for (int s = 0; s < ns; s++)
         for (int affine = 0; affine < 2; affine++)
             check_ln_fwd(shapes[s][0], shapes[s][1], affine);
@@ -99,6 +100,7 @@ HVP_TEST(layernorm_bwd)
     if (test_tiny()) {
         check_ln_bwd(2, 3, 1);
         check_ln_bwd(1, 5, 0);
+        check_ln_bwd(2, 37, 1);
         return;
     }
     for (int affine = 0; affine < 2; affine++) {

@@ -24,7 +24,7 @@ size_t hvp_attention_saved_numel(const hvp_attn_shape *s)
     return 3 * bh * t * (size_t)s->Dh + bh * t * t;
 }
 
-/* Launches one of the layout kernels over parts * B*H*T*Dh destination elements. */
+/* Launches one of the layout kernels over (Dh, T, B); each work-item moves parts*H floats. */
 static hvp_status layout(hvp_ctx *ctx, const char *kernel, int parts, const hvp_attn_shape *s,
                          cl_mem src, size_t src_off, cl_mem dst, size_t dst_off)
 {
@@ -40,9 +40,8 @@ static hvp_status layout(hvp_ctx *ctx, const char *kernel, int parts, const hvp_
     hvp_arg_int(&a, (int)src_off);
     hvp_arg_mem(&a, dst);
     hvp_arg_int(&a, (int)dst_off);
-    return hvp_launch_1d(ctx, &a,
-                         (size_t)parts * (size_t)s->B * (size_t)s->H * (size_t)s->T *
-                             (size_t)s->Dh);
+    size_t global[3] = {(size_t)s->Dh, (size_t)s->T, (size_t)s->B};
+    return hvp_launch(ctx, &a, 3, global, NULL);
 }
 
 static hvp_mat at(const hvp_tensor *t, size_t elem, int ld)

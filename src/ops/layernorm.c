@@ -3,11 +3,11 @@
 #include "hvp/ops.h"
 #include "ops/op_util.h"
 
-/* As in softmax.c: a power of two within the kernel's limit, no wider than the row. */
+/* As in softmax.c: a power of two within the kernel's limit, ~16 elements per work-item. */
 static size_t row_local_size(const hvp_kernel *k, int n)
 {
     size_t cap = k->max_work_group_size < 256 ? k->max_work_group_size : 256, l = 1;
-    while (l * 2 <= cap && (int)l < n)
+    while (l * 2 <= cap && (int)l * 16 < n)
         l *= 2;
     return l;
 }
