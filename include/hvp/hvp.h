@@ -8,5 +8,12 @@
 #include "hvp/rng.h"
 #include "hvp/ops.h"
 #include "hvp/image.h"
+#include "hvp/data.h"
+
+/* io: config, safetensors, checkpoints, logs */
+#include "hvp/config.h"
+#include "hvp/safetensors.h"
+#include "hvp/checkpoint.h"
+#include "hvp/logs.h"
 
 #endif

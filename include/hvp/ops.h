@@ -43,4 +43,170 @@ hvp_status hvp_relu_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *y);
 hvp_status hvp_relu_bwd(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *dy,
                         const hvp_tensor *dx);
 
+/* ---- CNN ops: conv2d, batch norm, max pool, global average pool ------------------- */
+
+/* conv2d (src/ops/conv2d.c): x [n, c_in, h, w], w [c_out, c_in, kh, kw] (PyTorch OIHW),
+ * optional bias [c_out], y [n, c_out, ho, wo] with ho = (h + 2 pad - kh) / stride + 1 (the
+ * same for wo); zero padding. Forward: im2col + GEMM over chunks of the batch (the column
+ * matrix stays under 64 MiB of ctx->acts scratch, rewound before returning); 1x1 stride-1
+ * convolutions multiply the input directly. */
+typedef struct hvp_conv2d_desc {
+    int n, c_in, h, w, c_out, kh, kw, stride, pad;
+} hvp_conv2d_desc;
+
+int hvp_conv2d_out_h(const hvp_conv2d_desc *d);
+int hvp_conv2d_out_w(const hvp_conv2d_desc *d);
+/* b may be NULL (no bias). */
+hvp_status hvp_conv2d_fwd(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *x,
+                          const hvp_tensor *w, const hvp_tensor *b, const hvp_tensor *y);
+/* dx = d(loss)/dx (skipped when dx is NULL, e.g. the first layer); dw += ...; db += ...
+ * when db is not NULL. All reductions are in a fixed order (no atomics). */
+hvp_status hvp_conv2d_bwd(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *x,
+                          const hvp_tensor *w, const hvp_tensor *dy, const hvp_tensor *dx,
+                          const hvp_tensor *dw, const hvp_tensor *db);
+/* Sets the scratch bound (floats per call; 16M = 64 MiB by default; 0 leaves it) and
+ * returns the previous one. A single image whose column matrix is larger still runs. */
+size_t hvp_conv2d_scratch_limit(size_t floats);
+
+/* batch norm (src/ops/batchnorm.c), one implementation for 2-d (x [n, c, h, w]: hw = h*w)
+ * and 1-d (x [n, c]: hw = 1), statistics per channel over (n, hw). PyTorch semantics:
+ * eps 1e-5 and momentum 0.1 by default (HVP_BATCHNORM_DESC). gamma/beta NULL: no affine. */
+typedef struct hvp_batchnorm_desc {
+    int n, c, hw;
+    float eps, momentum;
+} hvp_batchnorm_desc;
+#define HVP_BATCHNORM_DESC(n_, c_, hw_) ((hvp_batchnorm_desc){(n_), (c_), (hw_), 1e-5f, 0.1f})
+
+/* Train mode: normalise with the batch mean and biased variance; save_mean/save_invstd [c]
+ * keep them for the backward (invstd = 1/sqrt(var + eps)). When running_mean/var are given
+ * (both or neither) they are updated in place: r = (1 - momentum) r + momentum stat, with
+ * the unbiased variance. Needs n*hw >= 2. y may be x. Reductions in a fixed order. */
+hvp_status hvp_batchnorm_fwd_train(hvp_ctx *ctx, const hvp_batchnorm_desc *d,
+                                   const hvp_tensor *x, const hvp_tensor *gamma,
+                                   const hvp_tensor *beta, const hvp_tensor *running_mean,
+                                   const hvp_tensor *running_var, const hvp_tensor *y,
+                                   const hvp_tensor *save_mean, const hvp_tensor *save_invstd);
+/* Eval mode: y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta; y may be x. */
+hvp_status hvp_batchnorm_fwd_eval(hvp_ctx *ctx, const hvp_batchnorm_desc *d,
+                                  const hvp_tensor *x, const hvp_tensor *gamma,
+                                  const hvp_tensor *beta, const hvp_tensor *running_mean,
+                                  const hvp_tensor *running_var, const hvp_tensor *y);
+/* Train-mode backward from the forward's input and saved statistics: dx = ...;
+ * dgamma += ..., dbeta += ... when affine (gamma, dgamma, dbeta all given or all NULL).
+ * dx may be dy. */
+hvp_status hvp_batchnorm_bwd(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hvp_tensor *x,
+                             const hvp_tensor *gamma, const hvp_tensor *save_mean,
+                             const hvp_tensor *save_invstd, const hvp_tensor *dy,
+                             const hvp_tensor *dx, const hvp_tensor *dgamma,
+                             const hvp_tensor *dbeta);
+
+/* max pool (src/ops/maxpool.c): k x k window, stride, padding (pad <= k/2; pads count as
+ * -inf, as in PyTorch; floor mode): x [n, c, h, w] -> y [n, c, ho, wo], ho = (h + 2 pad - k)
+ * / stride + 1. The forward saves the argmax of each window (I32, position ih * w + iw in
+ * its input plane, first maximum in row-major order); the backward is a gather
+ * (dx = ..., deterministic). ResNet stem: k 3, stride 2, pad 1. */
+typedef struct hvp_maxpool_desc {
+    int n, c, h, w, k, stride, pad;
+} hvp_maxpool_desc;
+
+int hvp_maxpool_out(int size, int k, int stride, int pad);
+hvp_status hvp_maxpool_fwd(hvp_ctx *ctx, const hvp_maxpool_desc *d, const hvp_tensor *x,
+                           const hvp_tensor *y, const hvp_tensor *idx);
+hvp_status hvp_maxpool_bwd(hvp_ctx *ctx, const hvp_maxpool_desc *d, const hvp_tensor *dy,
+                           const hvp_tensor *idx, const hvp_tensor *dx);
+
+/* global average pool (src/ops/avgpool.c): x [n, c, hw] -> y [n, c]; backward
+ * dx[i, ch, j] = dy[i, ch] / hw. */
+hvp_status hvp_avgpool_fwd(hvp_ctx *ctx, int n, int c, int hw, const hvp_tensor *x,
+                           const hvp_tensor *y);
+hvp_status hvp_avgpool_bwd(hvp_ctx *ctx, int n, int c, int hw, const hvp_tensor *dy,
+                           const hvp_tensor *dx);
+
+/* ---- transformer / MLP ops (src/ops/{linear,layernorm,gelu,softmax,attention,dropout,
+ * add}.c) ------------------------------------------------------------------------------ */
+
+#include <stdint.h>
+
+/* Linear, PyTorch layout: y[M, N] = x[M, K] . w[N, K]^T + b[N]. x and y may have any shape
+ * with M*K and M*N elements (e.g. [B, T, K]); K and N come from w, which is [N, K]. b may
+ * be NULL (no bias). */
+hvp_status hvp_linear_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *w,
+                          const hvp_tensor *b, const hvp_tensor *y);
+/* dx = dy . w (dx NULL: skipped), dw += dy^T . x, db += column sums of dy (db NULL: no
+ * bias). The bias sum is a fixed-order reduction (bitwise reproducible). */
+hvp_status hvp_linear_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *w,
+                          const hvp_tensor *dy, const hvp_tensor *dx, const hvp_tensor *dw,
+                          const hvp_tensor *db);
+
+/* Layer norm over the last dimension D of x (M rows of D; D = x's last dimension):
+ * y = (x - mean) / sqrt(var + eps) * w + b, biased variance, eps e.g. 1e-6 as in timm ViT.
+ * w, b: [D] or NULL (no affine weight / bias). Saves mean[M] and rstd[M] for backward. */
+hvp_status hvp_layernorm_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *w,
+                             const hvp_tensor *b, float eps, const hvp_tensor *y,
+                             const hvp_tensor *mean, const hvp_tensor *rstd);
+/* dx = ..., dw += sum over rows of dy * xhat, db += sum over rows of dy (column reductions
+ * in a fixed order); dw / db NULL to skip, w NULL when the forward had none. dx may be dy. */
+hvp_status hvp_layernorm_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *w,
+                             const hvp_tensor *mean, const hvp_tensor *rstd,
+                             const hvp_tensor *dy, const hvp_tensor *dx, const hvp_tensor *dw,
+                             const hvp_tensor *db);
+
+/* GELU, exact erf form: y = 0.5 x (1 + erf(x / sqrt 2)); y may be x. */
+hvp_status hvp_gelu_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *y);
+/* dx = dy * gelu'(x), from the forward's INPUT x; dx may be dy. */
+hvp_status hvp_gelu_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *dy,
+                        const hvp_tensor *dx);
+
+/* Row softmax over the last dimension N of x: y = softmax(scale * x), stable; y may be x. */
+hvp_status hvp_softmax_fwd(hvp_ctx *ctx, const hvp_tensor *x, float scale, const hvp_tensor *y);
+/* dx = scale * y * (dy - rowsum(dy * y)), from the forward's output y; dx may be dy. */
+hvp_status hvp_softmax_bwd(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *dy, float scale,
+                           const hvp_tensor *dx);
+
+/* Multi-head scaled dot-product attention as in timm's ViT Attention (without the qkv and
+ * proj Linears): qkv [B, T, 3*D] is read as (B, T, 3, H, Dh), D = H*Dh; per head
+ * O = softmax(Q K^T / sqrt(Dh)) V, heads merged back as (B, T, H, Dh) into out [B, T, D]. */
+typedef struct hvp_attn_shape {
+    int B, T, H, Dh;
+} hvp_attn_shape;
+/* Floats of the state the forward saves for the backward: q, k, v split per head
+ * ([3, B*H, T, Dh]) followed by the probabilities P ([B*H, T, T]). The caller provides this
+ * tensor (any shape with this many elements), e.g. from ctx->acts. */
+size_t hvp_attention_saved_numel(const hvp_attn_shape *s);
+hvp_status hvp_attention_fwd(hvp_ctx *ctx, const hvp_attn_shape *s, const hvp_tensor *qkv,
+                             const hvp_tensor *saved, const hvp_tensor *out);
+/* dqkv [B, T, 3*D] = gradient of the forward with respect to qkv (overwritten). Scratch of
+ * 4*B*H*T*Dh + B*H*T*T floats is taken from ctx->acts and given back before returning
+ * (safe: the queue is in order). */
+hvp_status hvp_attention_bwd(hvp_ctx *ctx, const hvp_attn_shape *s, const hvp_tensor *saved,
+                             const hvp_tensor *dout, const hvp_tensor *dqkv);
+
+/* Dropout with a mask regenerated from Philox, never stored: element i is kept when
+ * hvp_u32_to_unit(word_i) >= p, word_i = hvp_philox(seed, i / 4, step, layer, 0).v[i % 4];
+ * kept values are scaled by 1 / (1 - p). Give every dropout site its own `layer` and every
+ * step its own `step`; the backward takes the same (seed, step, layer, p). 0 <= p < 1;
+ * y may be x, dx may be dy. */
+hvp_status hvp_dropout_fwd(hvp_ctx *ctx, const hvp_tensor *x, float p, uint64_t seed,
+                           uint32_t step, uint32_t layer, const hvp_tensor *y);
+hvp_status hvp_dropout_bwd(hvp_ctx *ctx, const hvp_tensor *dy, float p, uint64_t seed,
+                           uint32_t step, uint32_t layer, const hvp_tensor *dx);
+/* The words behind dropout masks (U32 stored in an I32 tensor, n = its size), for tests. */
+hvp_status hvp_dropout_bits(hvp_ctx *ctx, uint64_t seed, uint32_t step, uint32_t layer,
+                            const hvp_tensor *out);
+/* Drop-path (stochastic depth, timm DropPath): sample n (the first dimension of x) is kept
+ * when hvp_u32_to_unit(hvp_philox(seed, n, step, layer, 1).v[0]) >= p, and the whole row
+ * is scaled by 1 / (1 - p), else zeroed. */
+hvp_status hvp_drop_path_fwd(hvp_ctx *ctx, const hvp_tensor *x, float p, uint64_t seed,
+                             uint32_t step, uint32_t layer, const hvp_tensor *y);
+hvp_status hvp_drop_path_bwd(hvp_ctx *ctx, const hvp_tensor *dy, float p, uint64_t seed,
+                             uint32_t step, uint32_t layer, const hvp_tensor *dx);
+
+/* Residual add: y = a + b; y may be a or b. Backward is the identity for both inputs
+ * (da = dy, db = dy): no kernel; to sum the gradients reaching a tensor from a residual
+ * branch and the main path, use hvp_add_acc. */
+hvp_status hvp_add_fwd(hvp_ctx *ctx, const hvp_tensor *a, const hvp_tensor *b,
+                       const hvp_tensor *y);
+/* y += x */
+hvp_status hvp_add_acc(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *x);
+
 #endif

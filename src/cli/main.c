@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "config.h"
+#include "hvp/config.h"
 #include "hvp/hvp.h"
 
 int hvp_cli_error(const char *what)
@@ -19,7 +20,9 @@ static void usage(FILE *f)
             "\n"
             "commands:\n"
             "  devices            list OpenCL platforms and devices (* marks the one used)\n"
+            "  bench data-decode ROOT [--workers N]  images/s decoded from a dataset\n"
             "  --version          print the version\n"
+            "  --help-config      list every configuration key: type, default, range, help\n"
             "\n"
             "environment:\n"
             "  HVP_DEVICE         device index or part of its platform/device name\n"
@@ -37,8 +40,14 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "devices") == 0)
         return hvp_cmd_devices(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0 && argc > 2 && strcmp(argv[2], "data-decode") == 0)
+        return hvp_cmd_bench_data_decode(argc - 2, argv + 2);
     if (strcmp(cmd, "--version") == 0) {
         printf("hvp %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "--help-config") == 0) {
+        hvp_config_print_help(stdout);
         return 0;
     }
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

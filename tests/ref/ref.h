@@ -13,4 +13,37 @@ void ref_gemm(int trans_a, int trans_b, int m, int n, int k, double alpha, const
 /* relu */
 void ref_relu_fwd(const double *x, double *y, size_t n);
 
+/* CNN ops: conv2d, batch norm, max pool, global average pool (NCHW). */
+/* conv2d: x [n,c_in,h,w], w [c_out,c_in,kh,kw], b [c_out] or NULL, y [n,c_out,ho,wo]. */
+void ref_conv2d_fwd(const double *x, const double *w, const double *b, double *y, int n,
+                    int c_in, int h, int wd, int c_out, int kh, int kw, int stride, int pad);
+/* batch norm over (n, hw) per channel of x [n, c, hw]; gamma/beta NULL = no affine. Train
+ * mode normalises with the batch mean and biased variance, returned in mean/var (may be
+ * NULL); eval mode with the given running statistics. */
+void ref_batchnorm_fwd_train(const double *x, const double *gamma, const double *beta,
+                             double *y, double *mean, double *var, int n, int c, int hw,
+                             double eps);
+void ref_batchnorm_fwd_eval(const double *x, const double *gamma, const double *beta,
+                            const double *run_mean, const double *run_var, double *y, int n,
+                            int c, int hw, double eps);
+/* max pool k x k, stride s, padding p (pads are -inf); idx (may be NULL) gets the argmax
+ * h * w + col within the input plane, first maximum in row-major window order. */
+void ref_maxpool_fwd(const double *x, double *y, int *idx, int n, int c, int h, int w, int k,
+                     int s, int p);
+/* global average pool: x [n, c, hw] -> y [n, c]. */
+void ref_avgpool_fwd(const double *x, double *y, int n, int c, int hw);
+/* transformer / MLP ops */
+void ref_linear_fwd(const double *x, const double *w, const double *b, double *y, int m, int n,
+                    int k);
+void ref_layernorm_fwd(const double *x, const double *w, const double *b, double eps, double *y,
+                       double *mean, double *rstd, int m, int d);
+void ref_gelu_fwd(const double *x, double *y, size_t n);
+void ref_softmax_fwd(const double *x, double scale, double *y, int m, int n);
+void ref_attention_fwd(const double *qkv, double *out, int B, int T, int H, int Dh);
+void ref_dropout_mask(double *mask, size_t n, double p, unsigned long long seed, unsigned step,
+                      unsigned layer);
+void ref_drop_path_mask(double *mask, int samples, double p, unsigned long long seed,
+                        unsigned step, unsigned layer);
+void ref_add_fwd(const double *a, const double *b, double *y, size_t n);
+
 #endif

@@ -1,0 +1,80 @@
+/* Dropout and drop-path with masks drawn from Philox (cl/common.cl), so the backward
+ * regenerates the forward's mask instead of storing it, and a mask depends only on
+ * (seed, step, layer, index), never on work-group sizes. An element (or sample) is kept
+ * when its uniform draw u32_to_unit(word) >= p; kept values are scaled by 1 / (1 - p).
+ *   dropout:   word of element i = philox(seed, (i / 4, step, layer, 0))[i % 4]
+ *   drop-path: word of sample s  = philox(seed, (s, step, layer, 1))[0]
+ * src/ops/dropout.c and the host reference (hvp_philox) follow the same formulas. */
+
+/* One work-item per 4 consecutive elements (one Philox call). dx = dy * mask * scale is the
+ * same map, so the backward runs this kernel body too. out may be in. */
+inline void dropout_apply(int n, uint seed_lo, uint seed_hi, uint step, uint layer, float p,
+                          float scale, global const float *in, int in_off, global float *out,
+                          int out_off)
+{
+    int g = get_global_id(0);
+    if (g >= (n + 3) / 4)
+        return;
+    uint4 w = philox4x32((uint2)(seed_lo, seed_hi), (uint4)((uint)g, step, layer, 0u));
+    uint words[4] = {w.x, w.y, w.z, w.w};
+    for (int k = 0; k < 4; k++) {
+        int i = 4 * g + k;
+        if (i < n)
+            out[out_off + i] = u32_to_unit(words[k]) >= p ? in[in_off + i] * scale : 0.0f;
+    }
+}
+
+kernel void dropout_fwd(int n, uint seed_lo, uint seed_hi, uint step, uint layer, float p,
+                        float scale, global const float *x, int x_off, global float *y, int y_off)
+{
+    dropout_apply(n, seed_lo, seed_hi, step, layer, p, scale, x, x_off, y, y_off);
+}
+
+kernel void dropout_bwd(int n, uint seed_lo, uint seed_hi, uint step, uint layer, float p,
+                        float scale, global const float *dy, int dy_off, global float *dx,
+                        int dx_off)
+{
+    dropout_apply(n, seed_lo, seed_hi, step, layer, p, scale, dy, dy_off, dx, dx_off);
+}
+
+/* The raw words behind dropout masks (word i as above), to check host and device agree. */
+kernel void dropout_bits(int n, uint seed_lo, uint seed_hi, uint step, uint layer,
+                         global uint *out, int out_off)
+{
+    int g = get_global_id(0);
+    if (g >= (n + 3) / 4)
+        return;
+    uint4 w = philox4x32((uint2)(seed_lo, seed_hi), (uint4)((uint)g, step, layer, 0u));
+    uint words[4] = {w.x, w.y, w.z, w.w};
+    for (int k = 0; k < 4; k++)
+        if (4 * g + k < n)
+            out[out_off + 4 * g + k] = words[k];
+}
+
+/* Drop-path over [samples, per]: one work-item per element, whole samples kept or dropped. */
+inline void drop_path_apply(int samples, int per, uint seed_lo, uint seed_hi, uint step,
+                            uint layer, float p, float scale, global const float *in, int in_off,
+                            global float *out, int out_off)
+{
+    int i = get_global_id(0);
+    if (i >= samples * per)
+        return;
+    uint s = (uint)(i / per);
+    uint w = philox4x32((uint2)(seed_lo, seed_hi), (uint4)(s, step, layer, 1u)).x;
+    out[out_off + i] = u32_to_unit(w) >= p ? in[in_off + i] * scale : 0.0f;
+}
+
+kernel void dropout_fwd_path(int samples, int per, uint seed_lo, uint seed_hi, uint step,
+                             uint layer, float p, float scale, global const float *x, int x_off,
+                             global float *y, int y_off)
+{
+    drop_path_apply(samples, per, seed_lo, seed_hi, step, layer, p, scale, x, x_off, y, y_off);
+}
+
+kernel void dropout_bwd_path(int samples, int per, uint seed_lo, uint seed_hi, uint step,
+                             uint layer, float p, float scale, global const float *dy, int dy_off,
+                             global float *dx, int dx_off)
+{
+    drop_path_apply(samples, per, seed_lo, seed_hi, step, layer, p, scale, dy, dy_off, dx,
+                    dx_off);
+}

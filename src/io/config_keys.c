@@ -1,0 +1,162 @@
+/* The table of every configuration key: section, key, type, field, default, range, help.
+ * Adding a key = one field in hvp_config (include/hvp/config.h) + one line here. */
+#include <stddef.h>
+
+#include "hvp/config.h"
+
+#define OFF(field) offsetof(hvp_config, field)
+#define INT(s, k, field, def, lo, hi, help) \
+    {s, k, HVP_CFG_INT, OFF(field), def, lo, hi, 0, 0, NULL, help}
+#define FLT(s, k, field, def, lo, hi, help) \
+    {s, k, HVP_CFG_FLOAT, OFF(field), def, lo, hi, 0, 0, NULL, help}
+#define BOOL(s, k, field, def, help) \
+    {s, k, HVP_CFG_BOOL, OFF(field), def, 0, 1, 0, 0, NULL, help}
+#define STR(s, k, field, def, help) \
+    {s, k, HVP_CFG_STRING, OFF(field), def, 0, 0, 0, 0, NULL, help}
+#define ENUM(s, k, field, def, choices, help) \
+    {s, k, HVP_CFG_ENUM, OFF(field), def, 0, 0, 0, 0, choices, help}
+#define FLTS(s, k, field, def, lo, hi, nmin, nmax, help) \
+    {s, k, HVP_CFG_FLOATS, OFF(field), def, lo, hi, nmin, nmax, NULL, help}
+
+#define BIG 1e9 /* "no practical upper bound" for ints */
+
+const char *const hvp_config_sections[] = {"run", "device", "data", "model", "method", "hvp",
+                                           "optim", "train", "eval", "log", NULL};
+
+static const char *const formats[] = {"auto", "imagefolder", "folder", "cifar10", "cifar100", "idx", NULL};
+static const char *const archs[] = {"resnet18", "resnet34", "resnet50",
+                                    "vit_tiny", "vit_small", "vit_base", NULL};
+static const char *const methods[] = {"simsiam", "simclr", "dino", "ibot", NULL};
+static const char *const optims[] = {"sgd", "lars", "adamw", NULL};
+static const char *const schedules[] = {"cosine", "constant", NULL};
+static const char *const progress[] = {"auto", "tty", "plain", "off", NULL};
+
+const hvp_config_key hvp_config_keys[] = {
+    /* [run] */
+    STR("run", "name", run.name, "hvp", "name of the run (names its directory)"),
+    STR("run", "dir", run.dir, "", "run directory for logs and checkpoints; empty: runs/<name>"),
+    INT("run", "seed", run.seed, "0", 0, 2147483647, "seed of every random draw (views, init, order)"),
+
+    /* [device] */
+    STR("device", "select", device.select, "",
+        "device index (as `hvp devices` lists) or part of its platform/device name; empty: $HVP_DEVICE or the first"),
+    BOOL("device", "profile", device.profile, "false", "print time per kernel at exit"),
+
+    /* [data] */
+    ENUM("data", "format", data.format, "auto", formats,
+         "dataset layout; auto: guessed from the files under root"),
+    STR("data", "root", data.root, "", "dataset directory (ImageFolder: root/CLASS/*.jpg)"),
+    INT("data", "channels", data.channels, "0", 0, 3, "image channels, 1 or 3; 0: from the dataset"),
+    INT("data", "workers", data.workers, "2", 0, 256, "decoding threads; 0: decode on the main thread"),
+    INT("data", "prefetch", data.prefetch, "2", 1, 64, "batches decoded ahead"),
+    INT("data", "batch_size", data.batch_size, "256", 1, 1048576, "images per step (before views)"),
+    BOOL("data", "drop_last", data.drop_last, "true", "drop the last incomplete batch of an epoch"),
+    INT("data", "image_size", data.image_size, "224", 8, 4096, "side of a training view in pixels"),
+    INT("data", "num_classes", data.num_classes, "0", 0, 1000000, "classes (for evaluation); 0: from the dataset"),
+    FLTS("data", "crop_scale", data.crop_scale, "0.2, 1.0", 0.0, 1.0, 2, 2,
+         "random resized crop: area fraction range (min, max)"),
+    FLT("data", "hflip_prob", data.hflip_prob, "0.5", 0, 1, "probability of a horizontal flip"),
+    FLTS("data", "color_jitter", data.color_jitter, "0.4, 0.4, 0.4, 0.1", 0.0, 1.0, 4, 4,
+         "colour jitter strength: brightness, contrast, saturation, hue"),
+    FLT("data", "jitter_prob", data.jitter_prob, "0.8", 0, 1, "probability of colour jitter"),
+    FLT("data", "grayscale_prob", data.grayscale_prob, "0.2", 0, 1, "probability of grayscale"),
+    FLT("data", "blur_prob", data.blur_prob, "0.5", 0, 1, "probability of Gaussian blur"),
+    FLTS("data", "blur_sigma", data.blur_sigma, "0.1, 2.0", 0.0, 100.0, 2, 2,
+         "Gaussian blur sigma range (min, max), in pixels at 224 px"),
+    FLT("data", "solarize_prob", data.solarize_prob, "0.0", 0, 1, "probability of solarization"),
+    FLTS("data", "mean", data.mean, "0.485, 0.456, 0.406", -10.0, 10.0, 1, 3,
+         "per-channel mean subtracted after augmentation (one value or one per channel)"),
+    FLTS("data", "std", data.std, "0.229, 0.224, 0.225", 1e-6, 100.0, 1, 3,
+         "per-channel standard deviation divided by (one value or one per channel)"),
+    INT("data", "local_crops", data.local_crops, "0", 0, 64, "DINO/iBOT: number of small local crops"),
+    INT("data", "local_image_size", data.local_image_size, "96", 8, 4096, "DINO/iBOT: side of a local crop"),
+    FLTS("data", "local_crop_scale", data.local_crop_scale, "0.05, 0.4", 0.0, 1.0, 2, 2,
+         "DINO/iBOT: area fraction range of local crops"),
+
+    /* [model] */
+    ENUM("model", "arch", model.arch, "resnet50", archs, "backbone (torchvision / timm names and layouts)"),
+    BOOL("model", "cifar_stem", model.cifar_stem, "false",
+         "ResNet: 3x3 stride-1 first convolution and no max pool (small images)"),
+    FLT("model", "width", model.width, "1.0", 0.03125, 8.0, "ResNet: width multiplier (1.0: 64 channels in the stem)"),
+    BOOL("model", "zero_init_residual", model.zero_init_residual, "true",
+         "ResNet: last BN of each residual block starts at zero (as official SimSiam)"),
+    INT("model", "patch_size", model.patch_size, "16", 1, 256, "ViT: patch side in pixels"),
+    FLT("model", "drop_path", model.drop_path, "0.1", 0, 1, "ViT: stochastic depth rate"),
+
+    /* [method] */
+    ENUM("method", "name", method.name, "simsiam", methods, "self-supervised method"),
+    INT("method", "proj_dim", method.proj_dim, "2048", 1, 1048576, "projector output dimension"),
+    INT("method", "proj_hidden_dim", method.proj_hidden_dim, "2048", 1, 1048576, "projector hidden dimension"),
+    INT("method", "proj_layers", method.proj_layers, "3", 1, 16, "projector layers"),
+    INT("method", "pred_dim", method.pred_dim, "512", 1, 1048576, "SimSiam: predictor hidden dimension"),
+    FLT("method", "temperature", method.temperature, "0.1", 1e-4, 100, "SimCLR: NT-Xent temperature"),
+    INT("method", "out_dim", method.out_dim, "65536", 1, 1048576, "DINO/iBOT: prototypes of the head"),
+    INT("method", "bottleneck_dim", method.bottleneck_dim, "256", 1, 1048576, "DINO/iBOT: head bottleneck dimension"),
+    BOOL("method", "norm_last_layer", method.norm_last_layer, "true", "DINO/iBOT: weight-normalised last layer with fixed norm"),
+    FLT("method", "teacher_temp", method.teacher_temp, "0.04", 1e-4, 100, "DINO/iBOT: teacher temperature after warm-up"),
+    FLT("method", "warmup_teacher_temp", method.warmup_teacher_temp, "0.04", 1e-4, 100,
+        "DINO/iBOT: teacher temperature at the start"),
+    INT("method", "warmup_teacher_temp_epochs", method.warmup_teacher_temp_epochs, "0", 0, 1000000,
+        "DINO/iBOT: epochs of linear teacher temperature warm-up"),
+    FLT("method", "student_temp", method.student_temp, "0.1", 1e-4, 100, "DINO/iBOT: student temperature"),
+    FLT("method", "teacher_momentum", method.teacher_momentum, "0.996", 0, 1,
+        "DINO/iBOT: EMA momentum of the teacher at the start (cosine to 1)"),
+    FLT("method", "center_momentum", method.center_momentum, "0.9", 0, 1, "DINO/iBOT: EMA momentum of the center"),
+    INT("method", "patch_out_dim", method.patch_out_dim, "8192", 1, 1048576, "iBOT: prototypes of the patch head"),
+    FLTS("method", "mask_ratio", method.mask_ratio, "0.1, 0.5", 0.0, 1.0, 2, 2, "iBOT: range of the masked patch fraction"),
+    FLT("method", "mask_prob", method.mask_prob, "0.5", 0, 1, "iBOT: probability that a view is masked"),
+
+    /* [hvp] */
+    BOOL("hvp", "enabled", hvp.enabled, "false", "hard view selection: train on the hardest pair of views"),
+    INT("hvp", "views", hvp.views, "4", 2, 64, "candidate views per image"),
+    INT("hvp", "select_every", hvp.select_every, "1", 1, 1000000000, "select every k-th step, a random pair otherwise"),
+    INT("hvp", "select_resolution", hvp.select_resolution, "0", 0, 4096,
+        "score candidates at this side in pixels; 0: data.image_size"),
+    FLT("hvp", "random_fraction", hvp.random_fraction, "0.0", 0, 1, "share of samples that keep a random pair"),
+
+    /* [optim] */
+    ENUM("optim", "name", optim.name, "sgd", optims, "optimizer"),
+    FLT("optim", "lr", optim.lr, "0.05", 0, 1000, "base learning rate (times batch_size/256 when scale_lr)"),
+    BOOL("optim", "scale_lr", optim.scale_lr, "true", "scale lr linearly by batch_size/256"),
+    ENUM("optim", "schedule", optim.schedule, "cosine", schedules, "learning rate schedule after warm-up"),
+    FLT("optim", "momentum", optim.momentum, "0.9", 0, 1, "SGD/LARS momentum"),
+    FLT("optim", "weight_decay", optim.weight_decay, "1e-4", 0, 10, "weight decay"),
+    BOOL("optim", "fix_pred_lr", optim.fix_pred_lr, "true", "SimSiam: predictor keeps the base lr (no decay)"),
+    INT("optim", "warmup_epochs", optim.warmup_epochs, "0", 0, 1000000, "epochs of linear lr warm-up"),
+    FLT("optim", "min_lr", optim.min_lr, "0.0", 0, 1000, "learning rate at the end of the cosine schedule"),
+    FLT("optim", "clip_grad", optim.clip_grad, "0.0", 0, 1e9, "clip the global gradient norm to this; 0: off"),
+    FLTS("optim", "betas", optim.betas, "0.9, 0.999", 0.0, 1.0, 2, 2, "AdamW: (beta1, beta2)"),
+    FLT("optim", "eps", optim.eps, "1e-8", 0, 1, "AdamW: epsilon"),
+    FLT("optim", "lars_eta", optim.lars_eta, "0.001", 0, 1, "LARS: trust coefficient"),
+    BOOL("optim", "lars_exclude_bias_bn", optim.lars_exclude_bias_bn, "true",
+         "LARS: no adaptation or weight decay for biases and norm parameters"),
+
+    /* [train] */
+    INT("train", "epochs", train.epochs, "100", 1, 1000000, "epochs to train"),
+    INT("train", "save_every", train.save_every, "10", 0, 1000000,
+        "save a checkpoint every N epochs (and always at the end); 0: only at the end"),
+    INT("train", "keep_last", train.keep_last, "0", 0, 1000000, "checkpoints kept in the run directory; 0: all"),
+    INT("train", "max_steps", train.max_steps, "0", 0, 2147483647, "stop after this many steps in total; 0: all"),
+    STR("train", "resume", train.resume, "auto",
+        "auto: continue from the latest checkpoint of the run dir; none: start afresh; or a checkpoint path"),
+
+    /* [eval] */
+    INT("eval", "every", eval.every, "10", 0, 1000000, "kNN evaluation every N epochs (and at the end); 0: never"),
+    INT("eval", "knn_k", eval.knn_k, "20", 1, 100000, "kNN: neighbours that vote"),
+    FLT("eval", "knn_temperature", eval.knn_temperature, "0.07", 1e-4, 100, "kNN: temperature of the vote weights"),
+    STR("eval", "test_root", eval.test_root, "", "test split; empty: the dataset's own test split"),
+    INT("eval", "batch_size", eval.batch_size, "0", 0, 1048576, "images per feature batch; 0: data.batch_size"),
+
+    /* [log] */
+    INT("log", "every", log.every, "10", 1, 1000000000, "steps between progress lines and step metrics"),
+    BOOL("log", "tensorboard", log.tensorboard, "true", "write TensorBoard event files to the run directory"),
+    BOOL("log", "csv", log.csv, "true", "write steps.csv and epochs.csv"),
+    BOOL("log", "jsonl", log.jsonl, "true", "write steps.jsonl and epochs.jsonl"),
+    ENUM("log", "progress", log.progress, "auto", progress,
+         "progress line: auto (in place on a terminal), tty, plain lines, off"),
+};
+
+const int hvp_config_nkeys = (int)(sizeof hvp_config_keys / sizeof hvp_config_keys[0]);
+
+_Static_assert(sizeof hvp_config_keys / sizeof hvp_config_keys[0] <= HVP_CFG_MAX_KEYS,
+               "raise HVP_CFG_MAX_KEYS");

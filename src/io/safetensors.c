@@ -1,0 +1,903 @@
+/* safetensors reader and writer with a small, strict JSON parser for the header subset. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hvp/checkpoint.h"
+#include "hvp/safetensors.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "safetensors data is little-endian; this host is not"
+#endif
+
+#define MAX_HEADER (100u << 20) /* HuggingFace's limit */
+
+static const struct {
+    const char *name;
+    size_t size;
+} dtypes[] = {
+    [HVP_ST_F64] = {"F64", 8}, [HVP_ST_F32] = {"F32", 4}, [HVP_ST_F16] = {"F16", 2},
+    [HVP_ST_BF16] = {"BF16", 2}, [HVP_ST_I64] = {"I64", 8}, [HVP_ST_I32] = {"I32", 4},
+    [HVP_ST_I16] = {"I16", 2}, [HVP_ST_I8] = {"I8", 1}, [HVP_ST_U8] = {"U8", 1},
+    [HVP_ST_BOOL] = {"BOOL", 1},
+};
+#define NDTYPES ((int)(sizeof dtypes / sizeof dtypes[0]))
+
+const char *hvp_st_dtype_name(hvp_st_dtype t)
+{
+    return (int)t >= 0 && (int)t < NDTYPES ? dtypes[t].name : "?";
+}
+size_t hvp_st_dtype_size(hvp_st_dtype t)
+{
+    return (int)t >= 0 && (int)t < NDTYPES ? dtypes[t].size : 0;
+}
+
+static const char *shape_str(int ndim, const int64_t *shape, char *buf, size_t size)
+{
+    size_t n = (size_t)snprintf(buf, size, "[");
+    for (int i = 0; i < ndim && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (n < size)
+        snprintf(buf + n, size - n, "]");
+    return buf;
+}
+
+/* numel * element size, or 0 with *ok = 0 on overflow. */
+static size_t tensor_bytes(hvp_st_dtype dtype, int ndim, const int64_t *shape, int *ok)
+{
+    size_t n = hvp_st_dtype_size(dtype);
+    *ok = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0 || (shape[i] && n > SIZE_MAX / (size_t)shape[i])) {
+            *ok = 0;
+            return 0;
+        }
+        n *= (size_t)shape[i];
+    }
+    return n;
+}
+
+/* ---- writing ----------------------------------------------------------------------- */
+typedef struct w_tensor {
+    char *name;
+    hvp_st_dtype dtype;
+    int ndim;
+    int64_t shape[HVP_ST_MAX_DIMS];
+    size_t nbytes;
+    void *data;
+} w_tensor;
+
+struct hvp_st_writer {
+    w_tensor *t;
+    int n, cap;
+    char **meta; /* key, value, key, value, ... */
+    int nmeta, capmeta;
+};
+
+hvp_status hvp_st_writer_new(hvp_st_writer **w)
+{
+    *w = calloc(1, sizeof **w);
+    return *w ? HVP_OK : HVP_FAIL(HVP_ERR_NOMEM, "safetensors writer");
+}
+
+void hvp_st_writer_free(hvp_st_writer *w)
+{
+    if (!w)
+        return;
+    for (int i = 0; i < w->n; i++) {
+        free(w->t[i].name);
+        free(w->t[i].data);
+    }
+    for (int i = 0; i < 2 * w->nmeta; i++)
+        free(w->meta[i]);
+    free(w->t);
+    free(w->meta);
+    free(w);
+}
+
+hvp_status hvp_st_add(hvp_st_writer *w, const char *name, hvp_st_dtype dtype, int ndim,
+                      const int64_t *shape, const void *data)
+{
+    char sb[128];
+    if (!name || !*name || strcmp(name, "__metadata__") == 0)
+        return HVP_FAIL(HVP_ERR_ARG, "safetensors: invalid tensor name '%s'", name ? name : "(null)");
+    if ((int)dtype < 0 || (int)dtype >= NDTYPES)
+        return HVP_FAIL(HVP_ERR_ARG, "safetensors: tensor '%s': unknown dtype %d", name, (int)dtype);
+    if (ndim < 0 || ndim > HVP_ST_MAX_DIMS)
+        return HVP_FAIL(HVP_ERR_ARG, "safetensors: tensor '%s': %d dimensions (at most %d)", name,
+                        ndim, HVP_ST_MAX_DIMS);
+    int ok;
+    size_t nbytes = tensor_bytes(dtype, ndim, shape, &ok);
+    if (!ok)
+        return HVP_FAIL(HVP_ERR_ARG, "safetensors: tensor '%s': invalid shape %s", name,
+                        shape_str(ndim, shape, sb, sizeof sb));
+    for (int i = 0; i < w->n; i++)
+        if (strcmp(w->t[i].name, name) == 0)
+            return HVP_FAIL(HVP_ERR_ARG, "safetensors: tensor '%s' added twice", name);
+    if (w->n == w->cap) {
+        int cap = w->cap ? 2 * w->cap : 64;
+        w_tensor *nt = realloc(w->t, (size_t)cap * sizeof *nt);
+        if (!nt)
+            return HVP_FAIL(HVP_ERR_NOMEM, "safetensors writer");
+        w->t = nt;
+        w->cap = cap;
+    }
+    w_tensor *t = &w->t[w->n];
+    memset(t, 0, sizeof *t);
+    t->name = strdup(name);
+    t->data = malloc(nbytes ? nbytes : 1);
+    if (!t->name || !t->data) {
+        free(t->name);
+        free(t->data);
+        return HVP_FAIL(HVP_ERR_NOMEM, "safetensors: tensor '%s' (%zu bytes)", name, nbytes);
+    }
+    if (nbytes)
+        memcpy(t->data, data, nbytes);
+    t->dtype = dtype;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++)
+        t->shape[i] = shape[i];
+    t->nbytes = nbytes;
+    w->n++;
+    return HVP_OK;
+}
+
+hvp_status hvp_st_add_f32(hvp_st_writer *w, const char *name, int ndim, const int *shape,
+                          const float *data)
+{
+    int64_t s[HVP_ST_MAX_DIMS];
+    if (ndim < 0 || ndim > HVP_ST_MAX_DIMS)
+        return HVP_FAIL(HVP_ERR_ARG, "safetensors: tensor '%s': %d dimensions", name, ndim);
+    for (int i = 0; i < ndim; i++)
+        s[i] = shape[i];
+    return hvp_st_add(w, name, HVP_ST_F32, ndim, s, data);
+}
+
+hvp_status hvp_st_set_metadata(hvp_st_writer *w, const char *key, const char *value)
+{
+    for (int i = 0; i < w->nmeta; i++)
+        if (strcmp(w->meta[2 * i], key) == 0) {
+            char *v = strdup(value);
+            if (!v)
+                return HVP_FAIL(HVP_ERR_NOMEM, "safetensors metadata");
+            free(w->meta[2 * i + 1]);
+            w->meta[2 * i + 1] = v;
+            return HVP_OK;
+        }
+    if (w->nmeta == w->capmeta) {
+        int cap = w->capmeta ? 2 * w->capmeta : 8;
+        char **nm = realloc(w->meta, (size_t)cap * 2 * sizeof *nm);
+        if (!nm)
+            return HVP_FAIL(HVP_ERR_NOMEM, "safetensors metadata");
+        w->meta = nm;
+        w->capmeta = cap;
+    }
+    char *k = strdup(key), *v = strdup(value);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        return HVP_FAIL(HVP_ERR_NOMEM, "safetensors metadata");
+    }
+    w->meta[2 * w->nmeta] = k;
+    w->meta[2 * w->nmeta + 1] = v;
+    w->nmeta++;
+    return HVP_OK;
+}
+
+/* A JSON string literal. */
+static void put_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", f); break;
+        case '\\': fputs("\\\\", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\r': fputs("\\r", f); break;
+        case '\t': fputs("\\t", f); break;
+        case '\b': fputs("\\b", f); break;
+        case '\f': fputs("\\f", f); break;
+        default:
+            if (*p < 0x20)
+                fprintf(f, "\\u%04x", *p);
+            else
+                fputc(*p, f);
+        }
+    }
+    fputc('"', f);
+}
+
+static int order_cmp(const void *a, const void *b)
+{
+    const w_tensor *x = *(const w_tensor *const *)a, *y = *(const w_tensor *const *)b;
+    size_t sx = hvp_st_dtype_size(x->dtype), sy = hvp_st_dtype_size(y->dtype);
+    if (sx != sy)
+        return sx > sy ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+hvp_status hvp_st_save(hvp_st_writer *w, const char *path)
+{
+    w_tensor **order = malloc((size_t)(w->n ? w->n : 1) * sizeof *order);
+    if (!order)
+        return HVP_FAIL(HVP_ERR_NOMEM, "safetensors writer");
+    for (int i = 0; i < w->n; i++)
+        order[i] = &w->t[i];
+    qsort(order, (size_t)w->n, sizeof *order, order_cmp);
+
+    char *header = NULL;
+    size_t hsize = 0;
+    FILE *h = open_memstream(&header, &hsize);
+    if (!h) {
+        free(order);
+        return HVP_FAIL(HVP_ERR_NOMEM, "safetensors header");
+    }
+    fputc('{', h);
+    int first = 1;
+    if (w->nmeta) {
+        fputs("\"__metadata__\":{", h);
+        for (int i = 0; i < w->nmeta; i++) {
+            if (i)
+                fputc(',', h);
+            put_json_string(h, w->meta[2 * i]);
+            fputc(':', h);
+            put_json_string(h, w->meta[2 * i + 1]);
+        }
+        fputc('}', h);
+        first = 0;
+    }
+    size_t off = 0;
+    for (int i = 0; i < w->n; i++) {
+        const w_tensor *t = order[i];
+        if (!first)
+            fputc(',', h);
+        first = 0;
+        put_json_string(h, t->name);
+        fprintf(h, ":{\"dtype\":\"%s\",\"shape\":[", hvp_st_dtype_name(t->dtype));
+        for (int d = 0; d < t->ndim; d++)
+            fprintf(h, "%s%lld", d ? "," : "", (long long)t->shape[d]);
+        fprintf(h, "],\"data_offsets\":[%zu,%zu]}", off, off + t->nbytes);
+        off += t->nbytes;
+    }
+    fputc('}', h);
+    /* pad with spaces to a multiple of 8 */
+    while ((ftell(h)) % 8)
+        fputc(' ', h);
+    if (fclose(h) != 0) {
+        free(header);
+        free(order);
+        return HVP_FAIL(HVP_ERR_NOMEM, "safetensors header");
+    }
+
+    hvp_atomic_file af;
+    hvp_status st = hvp_atomic_open(path, &af);
+    if (st == HVP_OK) {
+        unsigned char len[8];
+        for (int i = 0; i < 8; i++)
+            len[i] = (unsigned char)((uint64_t)hsize >> (8 * i));
+        int ok = fwrite(len, 1, 8, af.f) == 8 && fwrite(header, 1, hsize, af.f) == hsize;
+        for (int i = 0; ok && i < w->n; i++)
+            ok = order[i]->nbytes == 0 ||
+                 fwrite(order[i]->data, 1, order[i]->nbytes, af.f) == order[i]->nbytes;
+        if (!ok) {
+            int e = errno;
+            hvp_atomic_abort(&af);
+            st = HVP_FAIL(HVP_ERR_IO, "writing '%s': %s", path, strerror(e));
+        } else {
+            st = hvp_atomic_commit(&af);
+        }
+    }
+    free(header);
+    free(order);
+    return st;
+}
+
+/* ---- reading ----------------------------------------------------------------------- */
+struct hvp_st_file {
+    char *name;        /* for messages */
+    unsigned char *buf; /* the whole file */
+    size_t size;
+    hvp_st_tensor *t;
+    int n;
+    char **meta; /* key, value, ... */
+    int nmeta;
+    char *strings; /* names and metadata, owned */
+};
+
+void hvp_st_close(hvp_st_file *f)
+{
+    if (!f)
+        return;
+    for (int i = 0; i < f->n; i++)
+        free((char *)f->t[i].name);
+    for (int i = 0; i < 2 * f->nmeta; i++)
+        free(f->meta[i]);
+    free(f->t);
+    free(f->meta);
+    free(f->buf);
+    free(f->name);
+    free(f);
+}
+
+/* The JSON parser: a cursor over the header bytes. */
+typedef struct json {
+    const char *s, *end, *start;
+    const char *file;
+    hvp_status st; /* first error */
+} json;
+
+static hvp_status jfail(json *j, const char *what)
+{
+    if (j->st == HVP_OK)
+        j->st = HVP_FAIL(HVP_ERR_FORMAT, "%s: malformed safetensors header at byte %zu: %s",
+                         j->file, (size_t)(j->s - j->start) + 8, what);
+    return j->st;
+}
+
+static void jws(json *j)
+{
+    while (j->s < j->end && (*j->s == ' ' || *j->s == '\t' || *j->s == '\n' || *j->s == '\r'))
+        j->s++;
+}
+
+static int jpeek(json *j, char c)
+{
+    jws(j);
+    return j->s < j->end && *j->s == c;
+}
+
+static int jexpect(json *j, char c)
+{
+    if (!jpeek(j, c)) {
+        char what[32];
+        snprintf(what, sizeof what, "expected '%c'", c);
+        jfail(j, what);
+        return 0;
+    }
+    j->s++;
+    return 1;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* A string literal, unescaped into a malloc'ed UTF-8 string (NULL on error). */
+static char *jstring(json *j)
+{
+    if (!jexpect(j, '"'))
+        return NULL;
+    size_t cap = 32, n = 0;
+    char *out = malloc(cap);
+    if (!out) {
+        jfail(j, "out of memory");
+        return NULL;
+    }
+    for (;;) {
+        if (j->s >= j->end) {
+            jfail(j, "unterminated string");
+            break;
+        }
+        unsigned char c = (unsigned char)*j->s++;
+        char tmp[4];
+        int len = 1;
+        if (c == '"') {
+            out[n] = 0;
+            return out;
+        }
+        if (c < 0x20) {
+            jfail(j, "control character in a string");
+            break;
+        }
+        if (c == '\\') {
+            if (j->s >= j->end) {
+                jfail(j, "unterminated escape");
+                break;
+            }
+            char e = *j->s++;
+            switch (e) {
+            case '"': tmp[0] = '"'; break;
+            case '\\': tmp[0] = '\\'; break;
+            case '/': tmp[0] = '/'; break;
+            case 'b': tmp[0] = '\b'; break;
+            case 'f': tmp[0] = '\f'; break;
+            case 'n': tmp[0] = '\n'; break;
+            case 'r': tmp[0] = '\r'; break;
+            case 't': tmp[0] = '\t'; break;
+            case 'u': {
+                unsigned cp = 0;
+                for (int k = 0; k < 4; k++) {
+                    int h = j->s < j->end ? hexval(*j->s) : -1;
+                    if (h < 0) {
+                        jfail(j, "bad \\u escape");
+                        free(out);
+                        return NULL;
+                    }
+                    cp = cp * 16 + (unsigned)h;
+                    j->s++;
+                }
+                if (cp >= 0xD800 && cp <= 0xDFFF) {
+                    /* surrogate pairs: take a high one followed by a low one */
+                    unsigned lo = 0;
+                    if (cp >= 0xDC00 || j->end - j->s < 6 || j->s[0] != '\\' || j->s[1] != 'u') {
+                        jfail(j, "unpaired surrogate in \\u escape");
+                        free(out);
+                        return NULL;
+                    }
+                    j->s += 2;
+                    for (int k = 0; k < 4; k++) {
+                        int h = hexval(*j->s);
+                        if (h < 0) {
+                            jfail(j, "bad \\u escape");
+                            free(out);
+                            return NULL;
+                        }
+                        lo = lo * 16 + (unsigned)h;
+                        j->s++;
+                    }
+                    if (lo < 0xDC00 || lo > 0xDFFF) {
+                        jfail(j, "unpaired surrogate in \\u escape");
+                        free(out);
+                        return NULL;
+                    }
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                }
+                if (cp == 0) {
+                    jfail(j, "NUL character in a string");
+                    free(out);
+                    return NULL;
+                }
+                if (cp < 0x80) {
+                    tmp[0] = (char)cp;
+                } else if (cp < 0x800) {
+                    tmp[0] = (char)(0xC0 | (cp >> 6));
+                    tmp[1] = (char)(0x80 | (cp & 0x3F));
+                    len = 2;
+                } else if (cp < 0x10000) {
+                    tmp[0] = (char)(0xE0 | (cp >> 12));
+                    tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                    tmp[2] = (char)(0x80 | (cp & 0x3F));
+                    len = 3;
+                } else {
+                    tmp[0] = (char)(0xF0 | (cp >> 18));
+                    tmp[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+                    tmp[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                    tmp[3] = (char)(0x80 | (cp & 0x3F));
+                    len = 4;
+                }
+                break;
+            }
+            default: jfail(j, "unknown escape in a string"); free(out); return NULL;
+            }
+        } else {
+            tmp[0] = (char)c;
+        }
+        if (n + (size_t)len + 1 > cap) {
+            cap *= 2;
+            char *no = realloc(out, cap);
+            if (!no) {
+                jfail(j, "out of memory");
+                break;
+            }
+            out = no;
+        }
+        memcpy(out + n, tmp, (size_t)len);
+        n += (size_t)len;
+    }
+    free(out);
+    return NULL;
+}
+
+/* A non-negative integer (the only numbers the format has). */
+static int juint(json *j, uint64_t *v)
+{
+    jws(j);
+    if (j->s >= j->end || *j->s < '0' || *j->s > '9')
+        return jfail(j, "expected a non-negative integer"), 0;
+    if (*j->s == '0' && j->s + 1 < j->end && j->s[1] >= '0' && j->s[1] <= '9')
+        return jfail(j, "leading zero in a number"), 0;
+    uint64_t x = 0;
+    while (j->s < j->end && *j->s >= '0' && *j->s <= '9') {
+        if (x > (UINT64_MAX - 9) / 10)
+            return jfail(j, "number too large"), 0;
+        x = x * 10 + (uint64_t)(*j->s++ - '0');
+    }
+    if (j->s < j->end && (*j->s == '.' || *j->s == 'e' || *j->s == 'E' || *j->s == '-'))
+        return jfail(j, "expected an integer"), 0;
+    *v = x;
+    return 1;
+}
+
+/* [n, n, ...] into v[0..max); count into *n. */
+static int juint_array(json *j, uint64_t *v, int max, int *n)
+{
+    *n = 0;
+    if (!jexpect(j, '['))
+        return 0;
+    if (jpeek(j, ']')) {
+        j->s++;
+        return 1;
+    }
+    for (;;) {
+        if (*n == max)
+            return jfail(j, "array too long"), 0;
+        if (!juint(j, &v[(*n)++]))
+            return 0;
+        if (jpeek(j, ',')) {
+            j->s++;
+            continue;
+        }
+        return jexpect(j, ']');
+    }
+}
+
+static hvp_status parse_header(hvp_st_file *f, const char *hdr, size_t hlen, size_t data_size)
+{
+    json j = {hdr, hdr + hlen, hdr, f->name, HVP_OK};
+    int cap = 0, capmeta = 0, seen_meta = 0;
+    uint64_t (*offs)[2] = NULL;
+    if (!jexpect(&j, '{'))
+        return j.st;
+    if (jpeek(&j, '}'))
+        j.s++;
+    else
+        for (;;) {
+            char *key = jstring(&j);
+            if (!key || !jexpect(&j, ':')) {
+                free(key);
+                break;
+            }
+            if (strcmp(key, "__metadata__") == 0) {
+                free(key);
+                if (seen_meta++) {
+                    jfail(&j, "__metadata__ appears twice");
+                    break;
+                }
+                if (!jexpect(&j, '{'))
+                    break;
+                if (jpeek(&j, '}'))
+                    j.s++;
+                else
+                    for (;;) {
+                        char *k = jstring(&j), *v = NULL;
+                        if (k && jexpect(&j, ':'))
+                            v = jpeek(&j, '"') ? jstring(&j)
+                                               : (jfail(&j, "metadata values must be strings"), NULL);
+                        if (!k || !v) {
+                            free(k);
+                            free(v);
+                            break;
+                        }
+                        if (f->nmeta == capmeta) {
+                            capmeta = capmeta ? 2 * capmeta : 8;
+                            char **nm = realloc(f->meta, (size_t)capmeta * 2 * sizeof *nm);
+                            if (!nm) {
+                                free(k);
+                                free(v);
+                                jfail(&j, "out of memory");
+                                break;
+                            }
+                            f->meta = nm;
+                        }
+                        f->meta[2 * f->nmeta] = k;
+                        f->meta[2 * f->nmeta + 1] = v;
+                        f->nmeta++;
+                        if (jpeek(&j, ',')) {
+                            j.s++;
+                            continue;
+                        }
+                        jexpect(&j, '}');
+                        break;
+                    }
+            } else {
+                /* a tensor entry */
+                for (int i = 0; i < f->n; i++)
+                    if (strcmp(f->t[i].name, key) == 0) {
+                        jfail(&j, "a tensor name appears twice");
+                        break;
+                    }
+                if (f->n == cap && j.st == HVP_OK) {
+                    cap = cap ? 2 * cap : 64;
+                    hvp_st_tensor *nt = realloc(f->t, (size_t)cap * sizeof *nt);
+                    uint64_t(*no)[2] = realloc(offs, (size_t)cap * sizeof *no);
+                    if (nt)
+                        f->t = nt;
+                    if (no)
+                        offs = no;
+                    if (!nt || !no)
+                        jfail(&j, "out of memory");
+                }
+                if (j.st != HVP_OK) {
+                    free(key);
+                    break;
+                }
+                hvp_st_tensor *t = &f->t[f->n];
+                memset(t, 0, sizeof *t);
+                t->name = key;
+                f->n++;
+                int have_dtype = 0, have_shape = 0, have_offsets = 0;
+                if (!jexpect(&j, '{'))
+                    break;
+                for (;;) {
+                    char *field = jstring(&j);
+                    if (!field || !jexpect(&j, ':')) {
+                        free(field);
+                        break;
+                    }
+                    if (strcmp(field, "dtype") == 0 && !have_dtype) {
+                        char *d = jstring(&j);
+                        int found = -1;
+                        for (int k = 0; d && k < NDTYPES; k++)
+                            if (strcmp(d, dtypes[k].name) == 0)
+                                found = k;
+                        if (d && found < 0) {
+                            char what[96];
+                            snprintf(what, sizeof what, "tensor '%.40s': unsupported dtype '%.16s'",
+                                     key, d);
+                            jfail(&j, what);
+                        }
+                        free(d);
+                        t->dtype = (hvp_st_dtype)found;
+                        have_dtype = 1;
+                    } else if (strcmp(field, "shape") == 0 && !have_shape) {
+                        uint64_t s[HVP_ST_MAX_DIMS];
+                        if (juint_array(&j, s, HVP_ST_MAX_DIMS, &t->ndim))
+                            for (int k = 0; k < t->ndim; k++) {
+                                if (s[k] > (uint64_t)INT64_MAX)
+                                    jfail(&j, "dimension too large");
+                                t->shape[k] = (int64_t)s[k];
+                            }
+                        have_shape = 1;
+                    } else if (strcmp(field, "data_offsets") == 0 && !have_offsets) {
+                        int n2;
+                        if (juint_array(&j, offs[f->n - 1], 2, &n2) && n2 != 2)
+                            jfail(&j, "data_offsets must have 2 entries");
+                        have_offsets = 1;
+                    } else {
+                        char what[128];
+                        snprintf(what, sizeof what, "tensor '%.40s': unexpected or repeated field '%.20s'",
+                                 key, field);
+                        jfail(&j, what);
+                    }
+                    free(field);
+                    if (j.st != HVP_OK)
+                        break;
+                    if (jpeek(&j, ',')) {
+                        j.s++;
+                        continue;
+                    }
+                    jexpect(&j, '}');
+                    break;
+                }
+                if (j.st == HVP_OK && !(have_dtype && have_shape && have_offsets)) {
+                    char what[128];
+                    snprintf(what, sizeof what, "tensor '%.40s' lacks %s", key,
+                             !have_dtype ? "dtype" : !have_shape ? "shape" : "data_offsets");
+                    jfail(&j, what);
+                }
+            }
+            if (j.st != HVP_OK)
+                break;
+            if (jpeek(&j, ',')) {
+                j.s++;
+                continue;
+            }
+            jexpect(&j, '}');
+            break;
+        }
+    if (j.st == HVP_OK) {
+        jws(&j);
+        if (j.s != j.end)
+            jfail(&j, "unexpected bytes after the header object");
+    }
+    if (j.st != HVP_OK) {
+        free(offs);
+        return j.st;
+    }
+
+    /* Offsets: each tensor's span must match its size, and the spans, sorted, must tile
+     * the data exactly (no overlap, no hole, nothing past the end). */
+    for (int i = 0; i < f->n; i++) {
+        hvp_st_tensor *t = &f->t[i];
+        int ok;
+        size_t want = tensor_bytes(t->dtype, t->ndim, t->shape, &ok);
+        char sb[128];
+        if (!ok || offs[i][1] < offs[i][0] || offs[i][1] - offs[i][0] != want) {
+            hvp_status st = HVP_FAIL(HVP_ERR_FORMAT,
+                            "%s: tensor '%s' (%s %s) has data_offsets [%llu, %llu]: expected "
+                            "%zu bytes",
+                            f->name, t->name, hvp_st_dtype_name(t->dtype),
+                            shape_str(t->ndim, t->shape, sb, sizeof sb),
+                            (unsigned long long)offs[i][0], (unsigned long long)offs[i][1], want);
+            free(offs);
+            return st;
+        }
+        t->nbytes = want;
+    }
+    /* sort tensors by begin offset (insertion sort keeps it simple; files have ~hundreds) */
+    for (int i = 1; i < f->n; i++) {
+        hvp_st_tensor t = f->t[i];
+        uint64_t o0 = offs[i][0], o1 = offs[i][1];
+        int k = i;
+        while (k > 0 && (offs[k - 1][0] > o0 || (offs[k - 1][0] == o0 && offs[k - 1][1] > o1))) {
+            f->t[k] = f->t[k - 1];
+            offs[k][0] = offs[k - 1][0];
+            offs[k][1] = offs[k - 1][1];
+            k--;
+        }
+        f->t[k] = t;
+        offs[k][0] = o0;
+        offs[k][1] = o1;
+    }
+    uint64_t pos = 0;
+    for (int i = 0; i < f->n; i++) {
+        if (offs[i][0] != pos) {
+            hvp_status st = HVP_FAIL(HVP_ERR_FORMAT, "%s: tensor '%s' starts at data offset %llu; "
+                                     "expected %llu (overlap or hole)",
+                                     f->name, f->t[i].name, (unsigned long long)offs[i][0],
+                                     (unsigned long long)pos);
+            free(offs);
+            return st;
+        }
+        pos = offs[i][1];
+        f->t[i].data = (const unsigned char *)hdr + hlen + offs[i][0];
+    }
+    free(offs);
+    if (pos != data_size)
+        return HVP_FAIL(HVP_ERR_FORMAT, "%s: the tensors cover %llu bytes of data but the file "
+                        "holds %zu after the header (%s)",
+                        f->name, (unsigned long long)pos, data_size,
+                        pos > data_size ? "truncated file?" : "trailing bytes");
+    return HVP_OK;
+}
+
+static hvp_status parse_owned(unsigned char *buf, size_t size, const char *name, hvp_st_file **out)
+{
+    *out = NULL;
+    hvp_st_file *f = calloc(1, sizeof *f);
+    if (!f || !(f->name = strdup(name))) {
+        free(f);
+        free(buf);
+        return HVP_FAIL(HVP_ERR_NOMEM, "reading %s", name);
+    }
+    f->buf = buf;
+    f->size = size;
+    if (size < 8) {
+        hvp_st_close(f);
+        return HVP_FAIL(HVP_ERR_FORMAT, "%s: %zu bytes: too short for a safetensors file", name, size);
+    }
+    uint64_t hlen = 0;
+    for (int i = 0; i < 8; i++)
+        hlen |= (uint64_t)buf[i] << (8 * i);
+    if (hlen > MAX_HEADER || hlen > size - 8) {
+        hvp_status st = HVP_FAIL(HVP_ERR_FORMAT, "%s: header length %llu %s (file has %zu bytes)",
+                                 name, (unsigned long long)hlen,
+                                 hlen > MAX_HEADER ? "exceeds 100 MB" : "runs past the end", size);
+        hvp_st_close(f);
+        return st;
+    }
+    if (hlen < 2 || buf[8] != '{') {
+        hvp_st_close(f);
+        return HVP_FAIL(HVP_ERR_FORMAT, "%s: the header does not start with '{': not a "
+                        "safetensors file", name);
+    }
+    hvp_status st = parse_header(f, (const char *)buf + 8, (size_t)hlen, size - 8 - (size_t)hlen);
+    if (st != HVP_OK) {
+        hvp_st_close(f);
+        return st;
+    }
+    *out = f;
+    return HVP_OK;
+}
+
+hvp_status hvp_st_parse(const void *bytes, size_t size, const char *name, hvp_st_file **f)
+{
+    unsigned char *buf = malloc(size ? size : 1);
+    if (!buf)
+        return HVP_FAIL(HVP_ERR_NOMEM, "reading %s (%zu bytes)", name, size);
+    if (size)
+        memcpy(buf, bytes, size);
+    return parse_owned(buf, size, name, f);
+}
+
+hvp_status hvp_st_open(const char *path, hvp_st_file **f)
+{
+    *f = NULL;
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return HVP_FAIL(errno == ENOENT ? HVP_ERR_NOTFOUND : HVP_ERR_IO, "cannot open '%s': %s",
+                        path, strerror(errno));
+    if (fseek(fp, 0, SEEK_END) != 0) {
+        fclose(fp);
+        return HVP_FAIL(HVP_ERR_IO, "cannot seek in '%s'", path);
+    }
+    long size = ftell(fp);
+    rewind(fp);
+    if (size < 0) {
+        fclose(fp);
+        return HVP_FAIL(HVP_ERR_IO, "cannot size '%s'", path);
+    }
+    unsigned char *buf = malloc(size ? (size_t)size : 1);
+    if (!buf) {
+        fclose(fp);
+        return HVP_FAIL(HVP_ERR_NOMEM, "reading '%s' (%ld bytes)", path, size);
+    }
+    size_t got = fread(buf, 1, (size_t)size, fp);
+    int e = ferror(fp);
+    fclose(fp);
+    if (got != (size_t)size || e) {
+        free(buf);
+        return HVP_FAIL(HVP_ERR_IO, "reading '%s': short read", path);
+    }
+    return parse_owned(buf, (size_t)size, path, f);
+}
+
+int hvp_st_count(const hvp_st_file *f) { return f->n; }
+
+const hvp_st_tensor *hvp_st_at(const hvp_st_file *f, int i)
+{
+    return i >= 0 && i < f->n ? &f->t[i] : NULL;
+}
+
+const hvp_st_tensor *hvp_st_find(const hvp_st_file *f, const char *name)
+{
+    for (int i = 0; i < f->n; i++)
+        if (strcmp(f->t[i].name, name) == 0)
+            return &f->t[i];
+    return NULL;
+}
+
+const char *hvp_st_metadata(const hvp_st_file *f, const char *key)
+{
+    for (int i = 0; i < f->nmeta; i++)
+        if (strcmp(f->meta[2 * i], key) == 0)
+            return f->meta[2 * i + 1];
+    return NULL;
+}
+
+int hvp_st_metadata_count(const hvp_st_file *f) { return f->nmeta; }
+
+void hvp_st_metadata_at(const hvp_st_file *f, int i, const char **key, const char **value)
+{
+    *key = f->meta[2 * i];
+    *value = f->meta[2 * i + 1];
+}
+
+hvp_status hvp_st_get(const hvp_st_file *f, const char *name, hvp_st_dtype dtype, int ndim,
+                      const int64_t *shape, void *dst)
+{
+    const hvp_st_tensor *t = hvp_st_find(f, name);
+    if (!t)
+        return HVP_FAIL(HVP_ERR_NOTFOUND, "%s: no tensor '%s'", f->name, name);
+    int same = t->dtype == dtype && t->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++)
+        same = t->shape[i] == shape[i];
+    if (!same) {
+        char a[128], b[128];
+        return HVP_FAIL(HVP_ERR_FORMAT, "%s: tensor '%s': expected %s %s, found %s %s", f->name,
+                        name, hvp_st_dtype_name(dtype), shape_str(ndim, shape, a, sizeof a),
+                        hvp_st_dtype_name(t->dtype), shape_str(t->ndim, t->shape, b, sizeof b));
+    }
+    if (t->nbytes)
+        memcpy(dst, t->data, t->nbytes);
+    return HVP_OK;
+}
+
+hvp_status hvp_st_get_f32(const hvp_st_file *f, const char *name, int ndim, const int *shape,
+                          float *dst)
+{
+    int64_t s[HVP_ST_MAX_DIMS];
+    if (ndim < 0 || ndim > HVP_ST_MAX_DIMS)
+        return HVP_FAIL(HVP_ERR_ARG, "tensor '%s': %d dimensions", name, ndim);
+    for (int i = 0; i < ndim; i++)
+        s[i] = shape[i];
+    return hvp_st_get(f, name, HVP_ST_F32, ndim, s, dst);
+}

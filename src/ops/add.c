@@ -1,0 +1,35 @@
+/* Residual add (cl/add.cl). The backward of y = a + b is da = dy, db = dy: callers pass dy
+ * on (or sum it into an existing gradient with hvp_add_acc); there is no backward kernel. */
+#include "hvp/ops.h"
+#include "ops/op_util.h"
+
+hvp_status hvp_add_fwd(hvp_ctx *ctx, const hvp_tensor *a, const hvp_tensor *b,
+                       const hvp_tensor *y)
+{
+    size_t n = hvp_numel(y);
+    HVP_TRY(hvp_expect_numel(a, n, "add_fwd", "a"));
+    HVP_TRY(hvp_expect_numel(b, n, "add_fwd", "b"));
+    HVP_TRY(hvp_expect_numel(y, n, "add_fwd", "y"));
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "add", "add_fwd", &k));
+    hvp_args args = hvp_args_begin(k);
+    hvp_arg_int(&args, (int)n);
+    hvp_arg_tensor(&args, a);
+    hvp_arg_tensor(&args, b);
+    hvp_arg_tensor(&args, y);
+    return hvp_launch_1d(ctx, &args, n);
+}
+
+hvp_status hvp_add_acc(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *x)
+{
+    size_t n = hvp_numel(y);
+    HVP_TRY(hvp_expect_numel(y, n, "add_acc", "y"));
+    HVP_TRY(hvp_expect_numel(x, n, "add_acc", "x"));
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "add", "add_fwd_acc", &k));
+    hvp_args args = hvp_args_begin(k);
+    hvp_arg_int(&args, (int)n);
+    hvp_arg_tensor(&args, y);
+    hvp_arg_tensor(&args, x);
+    return hvp_launch_1d(ctx, &args, n);
+}

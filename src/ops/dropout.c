@@ -1,0 +1,104 @@
+/* Dropout and drop-path (cl/dropout.cl), masks regenerated from Philox in the backward. */
+#include "hvp/ops.h"
+#include "ops/op_util.h"
+
+static hvp_status check_p(const char *op, float p)
+{
+    if (!(p >= 0.0f && p < 1.0f))
+        return HVP_FAIL(HVP_ERR_ARG, "%s: drop probability %g outside [0, 1)", op, (double)p);
+    return HVP_OK;
+}
+
+static void arg_key(hvp_args *a, uint64_t seed, uint32_t step, uint32_t layer)
+{
+    hvp_arg_uint(a, (unsigned)(uint32_t)seed);
+    hvp_arg_uint(a, (unsigned)(uint32_t)(seed >> 32));
+    hvp_arg_uint(a, step);
+    hvp_arg_uint(a, layer);
+}
+
+static hvp_status dropout_run(hvp_ctx *ctx, const char *op, const char *kernel,
+                              const hvp_tensor *in, float p, uint64_t seed, uint32_t step,
+                              uint32_t layer, const hvp_tensor *out)
+{
+    HVP_TRY(check_p(op, p));
+    size_t n = hvp_numel(in);
+    HVP_TRY(hvp_expect_numel(in, n, op, "input"));
+    HVP_TRY(hvp_expect_numel(out, n, op, "output"));
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "dropout", kernel, &k));
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_int(&a, (int)n);
+    arg_key(&a, seed, step, layer);
+    hvp_arg_float(&a, p);
+    hvp_arg_float(&a, 1.0f / (1.0f - p));
+    hvp_arg_tensor(&a, in);
+    hvp_arg_tensor(&a, out);
+    return hvp_launch_1d(ctx, &a, (n + 3) / 4);
+}
+
+hvp_status hvp_dropout_fwd(hvp_ctx *ctx, const hvp_tensor *x, float p, uint64_t seed,
+                           uint32_t step, uint32_t layer, const hvp_tensor *y)
+{
+    return dropout_run(ctx, "dropout_fwd", "dropout_fwd", x, p, seed, step, layer, y);
+}
+
+hvp_status hvp_dropout_bwd(hvp_ctx *ctx, const hvp_tensor *dy, float p, uint64_t seed,
+                           uint32_t step, uint32_t layer, const hvp_tensor *dx)
+{
+    return dropout_run(ctx, "dropout_bwd", "dropout_bwd", dy, p, seed, step, layer, dx);
+}
+
+hvp_status hvp_dropout_bits(hvp_ctx *ctx, uint64_t seed, uint32_t step, uint32_t layer,
+                            const hvp_tensor *out)
+{
+    size_t n = hvp_numel(out);
+    if (out->dtype != HVP_I32)
+        return HVP_FAIL(HVP_ERR_ARG, "dropout_bits: out is %s, expected I32",
+                        hvp_dtype_name(out->dtype));
+    if (out->off + n > INT_MAX)
+        return HVP_FAIL(HVP_ERR_ARG, "dropout_bits: out reaches past element 2^31");
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "dropout", "dropout_bits", &k));
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_int(&a, (int)n);
+    arg_key(&a, seed, step, layer);
+    hvp_arg_tensor(&a, out);
+    return hvp_launch_1d(ctx, &a, (n + 3) / 4);
+}
+
+static hvp_status drop_path_run(hvp_ctx *ctx, const char *op, const char *kernel,
+                                const hvp_tensor *in, float p, uint64_t seed, uint32_t step,
+                                uint32_t layer, const hvp_tensor *out)
+{
+    HVP_TRY(check_p(op, p));
+    size_t n = hvp_numel(in);
+    if (in->ndim < 1 || in->shape[0] <= 0)
+        return HVP_FAIL(HVP_ERR_ARG, "%s: input has no samples", op);
+    HVP_TRY(hvp_expect_numel(in, n, op, "input"));
+    HVP_TRY(hvp_expect_numel(out, n, op, "output"));
+    int samples = in->shape[0], per = (int)(n / (size_t)samples);
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "dropout", kernel, &k));
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_int(&a, samples);
+    hvp_arg_int(&a, per);
+    arg_key(&a, seed, step, layer);
+    hvp_arg_float(&a, p);
+    hvp_arg_float(&a, 1.0f / (1.0f - p));
+    hvp_arg_tensor(&a, in);
+    hvp_arg_tensor(&a, out);
+    return hvp_launch_1d(ctx, &a, n);
+}
+
+hvp_status hvp_drop_path_fwd(hvp_ctx *ctx, const hvp_tensor *x, float p, uint64_t seed,
+                             uint32_t step, uint32_t layer, const hvp_tensor *y)
+{
+    return drop_path_run(ctx, "drop_path_fwd", "dropout_fwd_path", x, p, seed, step, layer, y);
+}
+
+hvp_status hvp_drop_path_bwd(hvp_ctx *ctx, const hvp_tensor *dy, float p, uint64_t seed,
+                             uint32_t step, uint32_t layer, const hvp_tensor *dx)
+{
+    return drop_path_run(ctx, "drop_path_bwd", "dropout_bwd_path", dy, p, seed, step, layer, dx);
+}

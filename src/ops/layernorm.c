@@ -1,0 +1,113 @@
+/* Layer norm over the last dimension (cl/layernorm.cl): row kernels one work-group per row,
+ * parameter gradients one work-item per column. */
+#include "hvp/ops.h"
+#include "ops/op_util.h"
+
+/* As in softmax.c: a power of two within the kernel's limit, no wider than the row. */
+static size_t row_local_size(const hvp_kernel *k, int n)
+{
+    size_t cap = k->max_work_group_size < 256 ? k->max_work_group_size : 256, l = 1;
+    while (l * 2 <= cap && (int)l < n)
+        l *= 2;
+    return l;
+}
+
+static hvp_status ln_dims(const char *op, const hvp_tensor *x, const hvp_tensor *w,
+                          const hvp_tensor *mean, const hvp_tensor *rstd, int *rows, int *d)
+{
+    if (x->ndim < 1 || x->shape[x->ndim - 1] <= 0) {
+        char s[64];
+        return HVP_FAIL(HVP_ERR_ARG, "%s: x %s has no rows", op, hvp_shape_str(x, s, sizeof s));
+    }
+    *d = x->shape[x->ndim - 1];
+    *rows = (int)(hvp_numel(x) / (size_t)*d);
+    HVP_TRY(hvp_expect_numel(x, hvp_numel(x), op, "x"));
+    if (w)
+        HVP_TRY(hvp_expect_numel(w, (size_t)*d, op, "w"));
+    HVP_TRY(hvp_expect_numel(mean, (size_t)*rows, op, "mean"));
+    HVP_TRY(hvp_expect_numel(rstd, (size_t)*rows, op, "rstd"));
+    return HVP_OK;
+}
+
+/* An absent optional tensor is passed as x's buffer with a flag of 0 (never read). */
+static void arg_optional(hvp_args *a, const hvp_tensor *t, const hvp_tensor *stand_in)
+{
+    hvp_arg_tensor(a, t ? t : stand_in);
+    hvp_arg_int(a, t != NULL);
+}
+
+hvp_status hvp_layernorm_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *w,
+                             const hvp_tensor *b, float eps, const hvp_tensor *y,
+                             const hvp_tensor *mean, const hvp_tensor *rstd)
+{
+    int rows, d;
+    HVP_TRY(ln_dims("layernorm_fwd", x, w, mean, rstd, &rows, &d));
+    if (b)
+        HVP_TRY(hvp_expect_numel(b, (size_t)d, "layernorm_fwd", "b"));
+    HVP_TRY(hvp_expect_numel(y, hvp_numel(x), "layernorm_fwd", "y"));
+    if (!(eps >= 0.0f))
+        return HVP_FAIL(HVP_ERR_ARG, "layernorm_fwd: eps %g is negative", (double)eps);
+    if (rows == 0)
+        return HVP_OK;
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "layernorm", "layernorm_fwd", &k));
+    size_t local = row_local_size(k, d), global = (size_t)rows * local;
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_int(&a, rows);
+    hvp_arg_int(&a, d);
+    hvp_arg_float(&a, eps);
+    hvp_arg_tensor(&a, x);
+    arg_optional(&a, w, x);
+    arg_optional(&a, b, x);
+    hvp_arg_tensor(&a, y);
+    hvp_arg_tensor(&a, mean);
+    hvp_arg_tensor(&a, rstd);
+    hvp_arg_local(&a, local * sizeof(float));
+    return hvp_launch(ctx, &a, 1, &global, &local);
+}
+
+hvp_status hvp_layernorm_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *w,
+                             const hvp_tensor *mean, const hvp_tensor *rstd,
+                             const hvp_tensor *dy, const hvp_tensor *dx, const hvp_tensor *dw,
+                             const hvp_tensor *db)
+{
+    int rows, d;
+    HVP_TRY(ln_dims("layernorm_bwd", x, w, mean, rstd, &rows, &d));
+    HVP_TRY(hvp_expect_numel(dy, hvp_numel(x), "layernorm_bwd", "dy"));
+    HVP_TRY(hvp_expect_numel(dx, hvp_numel(x), "layernorm_bwd", "dx"));
+    if (dw)
+        HVP_TRY(hvp_expect_numel(dw, (size_t)d, "layernorm_bwd", "dw"));
+    if (db)
+        HVP_TRY(hvp_expect_numel(db, (size_t)d, "layernorm_bwd", "db"));
+    if (rows == 0)
+        return HVP_OK;
+    /* Parameter gradients first: dx may overwrite dy. */
+    if (dw || db) {
+        hvp_kernel *kp;
+        HVP_TRY(hvp_kernel_get(ctx, "layernorm", "layernorm_bwd_params", &kp));
+        hvp_args a = hvp_args_begin(kp);
+        hvp_arg_int(&a, rows);
+        hvp_arg_int(&a, d);
+        hvp_arg_tensor(&a, x);
+        hvp_arg_tensor(&a, mean);
+        hvp_arg_tensor(&a, rstd);
+        hvp_arg_tensor(&a, dy);
+        arg_optional(&a, dw, dy);
+        arg_optional(&a, db, dy);
+        HVP_TRY(hvp_launch_1d(ctx, &a, (size_t)d));
+    }
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "layernorm", "layernorm_bwd_dx", &k));
+    size_t local = row_local_size(k, d), global = (size_t)rows * local;
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_int(&a, rows);
+    hvp_arg_int(&a, d);
+    hvp_arg_tensor(&a, x);
+    arg_optional(&a, w, x);
+    hvp_arg_tensor(&a, mean);
+    hvp_arg_tensor(&a, rstd);
+    hvp_arg_tensor(&a, dy);
+    hvp_arg_tensor(&a, dx);
+    hvp_arg_local(&a, local * sizeof(float));
+    return hvp_launch(ctx, &a, 1, &global, &local);
+}

@@ -1,0 +1,71 @@
+/* Row softmax over the last dimension (cl/softmax.cl): one work-group per row. */
+#include "hvp/ops.h"
+#include "ops/op_util.h"
+
+/* A power of two no larger than the kernel allows (and 256), nor than needed to cover a
+ * row of n with one element per work-item. The kernels are correct for any size. */
+static size_t row_local_size(const hvp_kernel *k, int n)
+{
+    size_t cap = k->max_work_group_size < 256 ? k->max_work_group_size : 256, l = 1;
+    while (l * 2 <= cap && (int)l < n)
+        l *= 2;
+    return l;
+}
+
+static hvp_status row_dims(const char *op, const hvp_tensor *t, int *rows, int *n)
+{
+    if (t->ndim < 1 || t->shape[t->ndim - 1] <= 0) {
+        char s[64];
+        return HVP_FAIL(HVP_ERR_ARG, "%s: %s has no rows", op, hvp_shape_str(t, s, sizeof s));
+    }
+    *n = t->shape[t->ndim - 1];
+    *rows = (int)(hvp_numel(t) / (size_t)*n);
+    return HVP_OK;
+}
+
+hvp_status hvp_softmax_fwd(hvp_ctx *ctx, const hvp_tensor *x, float scale, const hvp_tensor *y)
+{
+    int rows, n;
+    HVP_TRY(row_dims("softmax_fwd", x, &rows, &n));
+    size_t total = (size_t)rows * (size_t)n;
+    HVP_TRY(hvp_expect_numel(x, total, "softmax_fwd", "x"));
+    HVP_TRY(hvp_expect_numel(y, total, "softmax_fwd", "y"));
+    if (rows == 0)
+        return HVP_OK;
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "softmax", "softmax_fwd", &k));
+    size_t local = row_local_size(k, n), global = (size_t)rows * local;
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_int(&a, rows);
+    hvp_arg_int(&a, n);
+    hvp_arg_float(&a, scale);
+    hvp_arg_tensor(&a, x);
+    hvp_arg_tensor(&a, y);
+    hvp_arg_local(&a, local * sizeof(float));
+    return hvp_launch(ctx, &a, 1, &global, &local);
+}
+
+hvp_status hvp_softmax_bwd(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *dy, float scale,
+                           const hvp_tensor *dx)
+{
+    int rows, n;
+    HVP_TRY(row_dims("softmax_bwd", y, &rows, &n));
+    size_t total = (size_t)rows * (size_t)n;
+    HVP_TRY(hvp_expect_numel(y, total, "softmax_bwd", "y"));
+    HVP_TRY(hvp_expect_numel(dy, total, "softmax_bwd", "dy"));
+    HVP_TRY(hvp_expect_numel(dx, total, "softmax_bwd", "dx"));
+    if (rows == 0)
+        return HVP_OK;
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "softmax", "softmax_bwd", &k));
+    size_t local = row_local_size(k, n), global = (size_t)rows * local;
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_int(&a, rows);
+    hvp_arg_int(&a, n);
+    hvp_arg_float(&a, scale);
+    hvp_arg_tensor(&a, y);
+    hvp_arg_tensor(&a, dy);
+    hvp_arg_tensor(&a, dx);
+    hvp_arg_local(&a, local * sizeof(float));
+    return hvp_launch(ctx, &a, 1, &global, &local);
+}

@@ -1,0 +1,64 @@
+#include "harness.h"
+#include "ref/ref.h"
+
+static const int sizes[] = {1, 7, 33, 257, 4099};
+
+HVP_TEST(add_fwd)
+{
+    for (int s = 0; s < (test_tiny() ? 2 : 5); s++) {
+        int n = sizes[s];
+        float *a = test_floats((size_t)n), *b = test_floats((size_t)n);
+        test_fill_uniform(a, (size_t)n, -1, 1);
+        test_fill_uniform(b, (size_t)n, -1, 1);
+        hvp_tensor ta = test_tensor(1, &n, a), tb = test_tensor(1, &n, b),
+                   ty = test_tensor(1, &n, NULL);
+        double *want = test_doubles((size_t)n);
+        ref_add_fwd(test_to_double(a, (size_t)n), test_to_double(b, (size_t)n), want, (size_t)n);
+        REQUIRE_OK(hvp_add_fwd(test_ctx(), &ta, &tb, &ty));
+        EXPECT_CLOSE("add y", test_read(&ty), want, (size_t)n, FWD_TOL);
+        REQUIRE_OK(hvp_add_fwd(test_ctx(), &ta, &tb, &ta)); /* y aliases a */
+        EXPECT_CLOSE("add y = a", test_read(&ta), want, (size_t)n, FWD_TOL);
+        REQUIRE_OK(hvp_add_acc(test_ctx(), &tb, &ty)); /* b += (a + b) */
+        for (int i = 0; i < n; i++)
+            want[i] += b[i];
+        EXPECT_CLOSE("add_acc", test_read(&tb), want, (size_t)n, FWD_TOL);
+    }
+}
+
+typedef struct {
+    double *a, *b, *dy, *y;
+    size_t n;
+    int shared; /* a and b are the same tensor (a residual: y = x + x) */
+} add_loss;
+
+static double add_loss_fn(void *u)
+{
+    add_loss *l = u;
+    ref_add_fwd(l->a, l->shared ? l->a : l->b, l->y, l->n);
+    return test_dot(l->dy, l->y, l->n);
+}
+
+/* The documented backward (da = dy, db = dy; a tensor on both paths sums them with
+ * hvp_add_acc) against finite differences of the reference. */
+HVP_TEST(add_bwd_identity)
+{
+    int n = test_tiny() ? 9 : 257;
+    size_t un = (size_t)n;
+    float *a = test_floats(un), *b = test_floats(un), *dy = test_floats(un);
+    test_fill_uniform(a, un, -1, 1);
+    test_fill_uniform(b, un, -1, 1);
+    test_fill_uniform(dy, un, -1, 1);
+    add_loss l = {test_to_double(a, un), test_to_double(b, un), test_to_double(dy, un),
+                  test_doubles(un), un, 0};
+    double *ga = test_doubles(un), *gb = test_doubles(un);
+    test_fd_grad(l.a, un, add_loss_fn, &l, 1e-6, ga);
+    test_fd_grad(l.b, un, add_loss_fn, &l, 1e-6, gb);
+    EXPECT_CLOSE("add da = dy", dy, ga, un, GRAD_TOL);
+    EXPECT_CLOSE("add db = dy", dy, gb, un, GRAD_TOL);
+    /* y = x + x: the gradient reaching x is dy from each path, summed by hvp_add_acc. */
+    l.shared = 1;
+    test_fd_grad(l.a, un, add_loss_fn, &l, 1e-6, ga);
+    hvp_tensor tdy = test_tensor(1, &n, dy), tdx = test_tensor(1, &n, dy);
+    REQUIRE_OK(hvp_add_acc(test_ctx(), &tdx, &tdy));
+    EXPECT_CLOSE("residual dx = dy + dy", test_read(&tdx), ga, un, GRAD_TOL);
+}

@@ -1,0 +1,212 @@
+#include <math.h>
+
+#include "harness.h"
+#include "ref/ref.h"
+
+/* n, c, hw: 1-d (hw = 1) and 2-d, sizes that divide no work-group size. */
+static const int shapes[][3] = {{2, 1, 1}, {1, 3, 7}, {33, 5, 1}, {4, 7, 13}, {8, 13, 49},
+                                {3, 2, 257}, {2, 33, 1}};
+#define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
+
+typedef struct {
+    hvp_batchnorm_desc d;
+    size_t total;
+    float *x, *g, *b, *rm, *rv;
+    hvp_tensor tx, tg, tb, trm, trv, ty, tmean, tinv;
+} bn_case;
+
+static void make_case(bn_case *t, int n, int c, int hw, float x_scale, float x_shift)
+{
+    t->d = HVP_BATCHNORM_DESC(n, c, hw);
+    t->total = (size_t)n * c * hw;
+    int total = (int)t->total;
+    t->x = test_floats(t->total);
+    for (size_t i = 0; i < t->total; i++)
+        t->x[i] = x_shift + x_scale * test_uniform(-1, 1);
+    t->g = test_floats((size_t)c);
+    t->b = test_floats((size_t)c);
+    t->rm = test_floats((size_t)c);
+    t->rv = test_floats((size_t)c);
+    test_fill_uniform(t->g, (size_t)c, 0.5f, 1.5f);
+    test_fill_uniform(t->b, (size_t)c, -1, 1);
+    test_fill_uniform(t->rm, (size_t)c, -1, 1);
+    test_fill_uniform(t->rv, (size_t)c, 0.5f, 2);
+    t->tx = test_tensor(1, &total, t->x);
+    t->tg = test_tensor(1, &c, t->g);
+    t->tb = test_tensor(1, &c, t->b);
+    t->trm = test_tensor(1, &c, t->rm);
+    t->trv = test_tensor(1, &c, t->rv);
+    t->ty = test_tensor(1, &total, NULL);
+    t->tmean = test_tensor(1, &c, NULL);
+    t->tinv = test_tensor(1, &c, NULL);
+}
+
+/* Train forward: y, saved statistics, and the running-statistics update. */
+static void check_train(int n, int c, int hw, int affine, float x_scale, float x_shift)
+{
+    bn_case t;
+    make_case(&t, n, c, hw, x_scale, x_shift);
+    REQUIRE_OK(hvp_batchnorm_fwd_train(test_ctx(), &t.d, &t.tx, affine ? &t.tg : NULL,
+                                       affine ? &t.tb : NULL, &t.trm, &t.trv, &t.ty, &t.tmean,
+                                       &t.tinv));
+    double *y = test_doubles(t.total), *mean = test_doubles((size_t)c),
+           *var = test_doubles((size_t)c), *inv = test_doubles((size_t)c),
+           *rm = test_doubles((size_t)c), *rv = test_doubles((size_t)c);
+    ref_batchnorm_fwd_train(test_to_double(t.x, t.total),
+                            affine ? test_to_double(t.g, (size_t)c) : NULL,
+                            affine ? test_to_double(t.b, (size_t)c) : NULL, y, mean, var, n, c,
+                            hw, 1e-5);
+    double m = (double)n * hw;
+    for (int ch = 0; ch < c; ch++) {
+        inv[ch] = 1.0 / sqrt(var[ch] + 1e-5);
+        rm[ch] = 0.9 * t.rm[ch] + 0.1 * mean[ch];
+        rv[ch] = 0.9 * t.rv[ch] + 0.1 * var[ch] * m / (m - 1);
+    }
+    char what[96];
+    snprintf(what, sizeof what, "bn train n=%d c=%d hw=%d affine=%d: y", n, c, hw, affine);
+    EXPECT_CLOSE(what, test_read(&t.ty), y, t.total, FWD_TOL);
+    snprintf(what, sizeof what, "bn train n=%d c=%d hw=%d: mean", n, c, hw);
+    EXPECT_CLOSE(what, test_read(&t.tmean), mean, (size_t)c, FWD_TOL);
+    snprintf(what, sizeof what, "bn train n=%d c=%d hw=%d: invstd", n, c, hw);
+    EXPECT_CLOSE(what, test_read(&t.tinv), inv, (size_t)c, FWD_TOL);
+    snprintf(what, sizeof what, "bn train n=%d c=%d hw=%d: running_mean", n, c, hw);
+    EXPECT_CLOSE(what, test_read(&t.trm), rm, (size_t)c, FWD_TOL);
+    snprintf(what, sizeof what, "bn train n=%d c=%d hw=%d: running_var", n, c, hw);
+    EXPECT_CLOSE(what, test_read(&t.trv), rv, (size_t)c, FWD_TOL);
+}
+
+HVP_TEST(batchnorm_fwd_train)
+{
+    int ns = test_tiny() ? 2 : NSHAPES;
+    for (int s = 0; s < ns; s++) {
+        check_train(shapes[s][0], shapes[s][1], shapes[s][2], s % 2, 1.0f, 0.0f);
+        if (!test_tiny())
+            check_train(shapes[s][0], shapes[s][1], shapes[s][2], !(s % 2), 2.0f, 0.5f);
+    }
+}
+
+/* ~1e5 values per channel, with a mean far from zero: the reductions must stay accurate. */
+HVP_TEST(batchnorm_fwd_train_large)
+{
+    if (test_tiny())
+        check_train(2, 2, 300, 1, 1.0f, 10.0f);
+    else
+        check_train(8, 3, 112 * 112, 1, 1.0f, 10.0f);
+}
+
+HVP_TEST(batchnorm_no_running_update)
+{
+    bn_case t;
+    make_case(&t, 3, 4, 5, 1.0f, 0.0f);
+    REQUIRE_OK(hvp_batchnorm_fwd_train(test_ctx(), &t.d, &t.tx, &t.tg, &t.tb, NULL, NULL, &t.ty,
+                                       &t.tmean, &t.tinv));
+    double *rm = test_to_double(t.rm, 4), *rv = test_to_double(t.rv, 4);
+    EXPECT_CLOSE("running_mean untouched", test_read(&t.trm), rm, 4, 0.0);
+    EXPECT_CLOSE("running_var untouched", test_read(&t.trv), rv, 4, 0.0);
+}
+
+HVP_TEST(batchnorm_fwd_eval)
+{
+    int ns = test_tiny() ? 2 : NSHAPES;
+    for (int s = 0; s < ns; s++) {
+        int n = shapes[s][0], c = shapes[s][1], hw = shapes[s][2];
+        for (int affine = 0; affine < 2; affine++) {
+            bn_case t;
+            make_case(&t, n, c, hw, 1.0f, 0.0f);
+            REQUIRE_OK(hvp_batchnorm_fwd_eval(test_ctx(), &t.d, &t.tx, affine ? &t.tg : NULL,
+                                              affine ? &t.tb : NULL, &t.trm, &t.trv, &t.ty));
+            double *y = test_doubles(t.total);
+            ref_batchnorm_fwd_eval(test_to_double(t.x, t.total),
+                                   affine ? test_to_double(t.g, (size_t)c) : NULL,
+                                   affine ? test_to_double(t.b, (size_t)c) : NULL,
+                                   test_to_double(t.rm, (size_t)c),
+                                   test_to_double(t.rv, (size_t)c), y, n, c, hw, 1e-5);
+            char what[96];
+            snprintf(what, sizeof what, "bn eval n=%d c=%d hw=%d affine=%d", n, c, hw, affine);
+            EXPECT_CLOSE(what, test_read(&t.ty), y, t.total, FWD_TOL);
+        }
+    }
+}
+
+typedef struct {
+    int n, c, hw;
+    double *x, *g, *b, *dy, *y;
+} bn_loss;
+
+static double bn_loss_fn(void *u)
+{
+    bn_loss *l = u;
+    ref_batchnorm_fwd_train(l->x, l->g, l->b, l->y, NULL, NULL, l->n, l->c, l->hw, 1e-5);
+    return test_dot(l->dy, l->y, (size_t)l->n * l->c * l->hw);
+}
+
+static void check_bwd(int n, int c, int hw, int affine, int in_place)
+{
+    bn_case t;
+    make_case(&t, n, c, hw, 1.0f, 0.3f);
+    int total = (int)t.total;
+    float *dy = test_floats(t.total), *dg0 = test_floats((size_t)c), *db0 = test_floats((size_t)c);
+    test_fill_uniform(dy, t.total, -1, 1);
+    test_fill_uniform(dg0, (size_t)c, -1, 1);
+    test_fill_uniform(db0, (size_t)c, -1, 1);
+    hvp_tensor tdy = test_tensor(1, &total, dy), tdx = test_tensor(1, &total, NULL),
+               tdg = test_tensor(1, &c, dg0), tdb = test_tensor(1, &c, db0);
+    const hvp_tensor *g = affine ? &t.tg : NULL;
+    REQUIRE_OK(hvp_batchnorm_fwd_train(test_ctx(), &t.d, &t.tx, g, affine ? &t.tb : NULL, NULL,
+                                       NULL, &t.ty, &t.tmean, &t.tinv));
+    const hvp_tensor *dx = in_place ? &tdy : &tdx;
+    REQUIRE_OK(hvp_batchnorm_bwd(test_ctx(), &t.d, &t.tx, g, &t.tmean, &t.tinv, &tdy, dx,
+                                 affine ? &tdg : NULL, affine ? &tdb : NULL));
+    bn_loss l = {n,
+                 c,
+                 hw,
+                 test_to_double(t.x, t.total),
+                 affine ? test_to_double(t.g, (size_t)c) : NULL,
+                 affine ? test_to_double(t.b, (size_t)c) : NULL,
+                 test_to_double(dy, t.total),
+                 test_doubles(t.total)};
+    double *gx = test_doubles(t.total);
+    test_fd_grad(l.x, t.total, bn_loss_fn, &l, 1e-6, gx);
+    char what[96];
+    snprintf(what, sizeof what, "bn dx n=%d c=%d hw=%d affine=%d in_place=%d", n, c, hw, affine,
+             in_place);
+    EXPECT_CLOSE(what, test_read(dx), gx, t.total, GRAD_TOL);
+    if (!affine)
+        return;
+    double *gg = test_doubles((size_t)c), *gb = test_doubles((size_t)c);
+    test_fd_grad(l.g, (size_t)c, bn_loss_fn, &l, 1e-6, gg);
+    test_fd_grad(l.b, (size_t)c, bn_loss_fn, &l, 1e-6, gb);
+    for (int i = 0; i < c; i++) {
+        gg[i] += dg0[i];
+        gb[i] += db0[i];
+    }
+    snprintf(what, sizeof what, "bn dgamma += n=%d c=%d hw=%d", n, c, hw);
+    EXPECT_CLOSE(what, test_read(&tdg), gg, (size_t)c, GRAD_TOL);
+    snprintf(what, sizeof what, "bn dbeta += n=%d c=%d hw=%d", n, c, hw);
+    EXPECT_CLOSE(what, test_read(&tdb), gb, (size_t)c, GRAD_TOL);
+}
+
+HVP_TEST(batchnorm_bwd)
+{
+    check_bwd(2, 2, 3, 1, 0);
+    check_bwd(3, 2, 1, 0, 0);
+    if (test_tiny())
+        return;
+    check_bwd(4, 3, 7, 1, 0);
+    check_bwd(4, 3, 7, 0, 1);
+    check_bwd(17, 5, 1, 1, 1); /* 1-d */
+    check_bwd(2, 7, 33, 1, 0);
+}
+
+HVP_TEST(batchnorm_rejects_bad_args)
+{
+    bn_case t;
+    make_case(&t, 1, 2, 1, 1.0f, 0.0f); /* one value per channel */
+    EXPECT(hvp_batchnorm_fwd_train(test_ctx(), &t.d, &t.tx, NULL, NULL, NULL, NULL, &t.ty,
+                                   &t.tmean, &t.tinv) == HVP_ERR_ARG,
+           "one value per channel in train mode");
+    make_case(&t, 2, 2, 1, 1.0f, 0.0f);
+    EXPECT(hvp_batchnorm_fwd_train(test_ctx(), &t.d, &t.tx, &t.tg, NULL, NULL, NULL, &t.ty,
+                                   &t.tmean, &t.tinv) == HVP_ERR_ARG,
+           "gamma without beta");
+}

@@ -1,0 +1,195 @@
+#include "harness.h"
+#include "ref/ref.h"
+
+/* n, c_in, h, w, c_out, kh, kw, stride, pad */
+static const int fwd_shapes[][9] = {
+    {1, 1, 1, 1, 1, 1, 1, 1, 0},    /* smallest */
+    {2, 3, 7, 7, 5, 3, 3, 1, 1},    /* 3x3 s1 p1 */
+    {2, 1, 5, 5, 1, 3, 3, 2, 0},    /* tiny stride 2 */
+    {2, 7, 13, 13, 33, 3, 3, 2, 1}, /* stride 2, odd input */
+    {2, 3, 33, 33, 8, 7, 7, 2, 3},  /* the ResNet stem */
+    {3, 13, 7, 7, 7, 1, 1, 1, 0},   /* 1x1 s1: no im2col */
+    {2, 33, 13, 13, 7, 1, 1, 2, 0}, /* 1x1 s2 (downsample) */
+    {1, 4, 9, 11, 6, 3, 5, 2, 2},   /* non-square kernel and input */
+    {4, 16, 17, 17, 32, 3, 3, 1, 1},
+};
+#define NSHAPES (int)(sizeof fwd_shapes / sizeof fwd_shapes[0])
+
+static hvp_conv2d_desc desc_of(const int *s)
+{
+    hvp_conv2d_desc d = {s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]};
+    return d;
+}
+
+static size_t x_len(const hvp_conv2d_desc *d) { return (size_t)d->n * d->c_in * d->h * d->w; }
+static size_t w_len(const hvp_conv2d_desc *d)
+{
+    return (size_t)d->c_out * d->c_in * d->kh * d->kw;
+}
+static size_t y_len(const hvp_conv2d_desc *d)
+{
+    return (size_t)d->n * d->c_out * hvp_conv2d_out_h(d) * hvp_conv2d_out_w(d);
+}
+
+static void check_fwd(const hvp_conv2d_desc *d, int with_bias)
+{
+    size_t nx = x_len(d), nw = w_len(d), ny = y_len(d);
+    float *x = test_floats(nx), *w = test_floats(nw), *b = test_floats((size_t)d->c_out);
+    test_fill_uniform(x, nx, -1, 1);
+    test_fill_uniform(w, nw, -1, 1);
+    test_fill_uniform(b, (size_t)d->c_out, -1, 1);
+    int ix = (int)nx, iw = (int)nw, iy = (int)ny;
+    hvp_tensor tx = test_tensor(1, &ix, x), tw = test_tensor(1, &iw, w),
+               tb = test_tensor(1, &d->c_out, b), ty = test_tensor(1, &iy, NULL);
+    REQUIRE_OK(hvp_conv2d_fwd(test_ctx(), d, &tx, &tw, with_bias ? &tb : NULL, &ty));
+    double *want = test_doubles(ny);
+    ref_conv2d_fwd(test_to_double(x, nx), test_to_double(w, nw),
+                   with_bias ? test_to_double(b, (size_t)d->c_out) : NULL, want, d->n, d->c_in,
+                   d->h, d->w, d->c_out, d->kh, d->kw, d->stride, d->pad);
+    char what[128];
+    snprintf(what, sizeof what, "conv2d y n=%d %d->%d %dx%d k=%dx%d s=%d p=%d bias=%d", d->n,
+             d->c_in, d->c_out, d->h, d->w, d->kh, d->kw, d->stride, d->pad, with_bias);
+    EXPECT_CLOSE(what, test_read(&ty), want, ny, FWD_TOL);
+}
+
+HVP_TEST(conv2d_fwd)
+{
+    int n = test_tiny() ? 3 : NSHAPES;
+    for (int s = 0; s < n; s++) {
+        hvp_conv2d_desc d = desc_of(fwd_shapes[s]);
+        check_fwd(&d, s % 2);
+        if (!test_tiny())
+            check_fwd(&d, !(s % 2));
+    }
+}
+
+/* A scratch bound of a few images' columns forces the chunked path (and a short last
+ * chunk: 5 images in chunks of 2). */
+HVP_TEST(conv2d_fwd_chunked)
+{
+    hvp_conv2d_desc d = {5, 3, 6, 6, 4, 3, 3, 1, 1};
+    if (test_tiny())
+        d.h = d.w = 3;
+    size_t per_image = (size_t)(27 + 4) * d.h * d.w;
+    size_t old = hvp_conv2d_scratch_limit(2 * per_image + 1);
+    check_fwd(&d, 1);
+    hvp_conv2d_scratch_limit(old);
+}
+
+HVP_TEST(conv2d_out_size)
+{
+    hvp_conv2d_desc stem = {1, 3, 224, 224, 64, 7, 7, 2, 3};
+    EXPECT(hvp_conv2d_out_h(&stem) == 112 && hvp_conv2d_out_w(&stem) == 112, "stem 112");
+    hvp_conv2d_desc odd = {1, 3, 13, 13, 4, 3, 3, 2, 1};
+    EXPECT(hvp_conv2d_out_h(&odd) == 7, "13 -> 7 with 3x3 s2 p1");
+    hvp_conv2d_desc down = {1, 3, 7, 7, 4, 1, 1, 2, 0};
+    EXPECT(hvp_conv2d_out_w(&down) == 4, "7 -> 4 with 1x1 s2");
+}
+
+typedef struct {
+    hvp_conv2d_desc d;
+    double *x, *w, *b, *dy, *y;
+} conv_loss;
+
+static double conv_loss_fn(void *u)
+{
+    conv_loss *l = u;
+    const hvp_conv2d_desc *d = &l->d;
+    ref_conv2d_fwd(l->x, l->w, l->b, l->y, d->n, d->c_in, d->h, d->w, d->c_out, d->kh, d->kw,
+                   d->stride, d->pad);
+    return test_dot(l->dy, l->y, y_len(d));
+}
+
+/* dx, dw and db against finite differences; dw and db start from random values, which the
+ * backward must add to; with_dx = 0 checks that dx may be skipped. */
+static void check_bwd(const hvp_conv2d_desc *d, int with_dx)
+{
+    size_t nx = x_len(d), nw = w_len(d), ny = y_len(d), nb = (size_t)d->c_out;
+    float *x = test_floats(nx), *w = test_floats(nw), *b = test_floats(nb),
+          *dy = test_floats(ny), *dw0 = test_floats(nw), *db0 = test_floats(nb);
+    test_fill_uniform(x, nx, -1, 1);
+    test_fill_uniform(w, nw, -1, 1);
+    test_fill_uniform(b, nb, -1, 1);
+    test_fill_uniform(dy, ny, -1, 1);
+    test_fill_uniform(dw0, nw, -1, 1);
+    test_fill_uniform(db0, nb, -1, 1);
+    int ix = (int)nx, iw = (int)nw, iy = (int)ny;
+    hvp_tensor tx = test_tensor(1, &ix, x), tw = test_tensor(1, &iw, w),
+               tdy = test_tensor(1, &iy, dy), tdx = test_tensor(1, &ix, NULL),
+               tdw = test_tensor(1, &iw, dw0), tdb = test_tensor(1, &d->c_out, db0);
+    REQUIRE_OK(hvp_conv2d_bwd(test_ctx(), d, &tx, &tw, &tdy, with_dx ? &tdx : NULL, &tdw, &tdb));
+
+    conv_loss l = {*d,
+                   test_to_double(x, nx),
+                   test_to_double(w, nw),
+                   test_to_double(b, nb),
+                   test_to_double(dy, ny),
+                   test_doubles(ny)};
+    char what[128];
+    snprintf(what, sizeof what, "n=%d %d->%d %dx%d k=%dx%d s=%d p=%d", d->n, d->c_in, d->c_out,
+             d->h, d->w, d->kh, d->kw, d->stride, d->pad);
+    char name[160];
+    if (with_dx) {
+        double *gx = test_doubles(nx);
+        test_fd_grad(l.x, nx, conv_loss_fn, &l, 1e-6, gx);
+        snprintf(name, sizeof name, "conv2d dx %s", what);
+        EXPECT_CLOSE(name, test_read(&tdx), gx, nx, GRAD_TOL);
+    }
+    double *gw = test_doubles(nw), *gb = test_doubles(nb);
+    test_fd_grad(l.w, nw, conv_loss_fn, &l, 1e-6, gw);
+    test_fd_grad(l.b, nb, conv_loss_fn, &l, 1e-6, gb);
+    for (size_t i = 0; i < nw; i++)
+        gw[i] += dw0[i];
+    for (size_t i = 0; i < nb; i++)
+        gb[i] += db0[i];
+    snprintf(name, sizeof name, "conv2d dw += %s", what);
+    EXPECT_CLOSE(name, test_read(&tdw), gw, nw, GRAD_TOL);
+    snprintf(name, sizeof name, "conv2d db += %s", what);
+    EXPECT_CLOSE(name, test_read(&tdb), gb, nb, GRAD_TOL);
+}
+
+static const int bwd_shapes[][9] = {
+    {1, 1, 3, 3, 1, 3, 3, 1, 1},  /* tiny 3x3 s1 p1 */
+    {2, 2, 3, 3, 3, 1, 1, 1, 0},  /* tiny 1x1 s1 */
+    {2, 3, 5, 5, 4, 3, 3, 1, 1},  /* 3x3 s1 p1 */
+    {2, 3, 7, 7, 2, 3, 3, 2, 1},  /* stride 2, odd input */
+    {2, 4, 5, 5, 3, 1, 1, 1, 0},  /* 1x1 s1 */
+    {1, 2, 7, 7, 3, 1, 1, 2, 0},  /* 1x1 s2 */
+    {1, 2, 9, 9, 2, 7, 7, 2, 3},  /* 7x7 s2 p3 */
+    {1, 2, 6, 7, 3, 2, 3, 2, 1},  /* non-square, kernel smaller than stride span */
+};
+
+HVP_TEST(conv2d_bwd)
+{
+    int n = test_tiny() ? 2 : (int)(sizeof bwd_shapes / sizeof bwd_shapes[0]);
+    for (int s = 0; s < n; s++) {
+        hvp_conv2d_desc d = desc_of(bwd_shapes[s]);
+        check_bwd(&d, 1);
+    }
+}
+
+HVP_TEST(conv2d_bwd_no_dx_and_chunked)
+{
+    hvp_conv2d_desc d = {3, 2, 5, 5, 3, 3, 3, 1, 1};
+    if (test_tiny())
+        d.h = d.w = 3;
+    check_bwd(&d, 0);
+    /* Chunks of one image (the bound is below one image's scratch). */
+    size_t old = hvp_conv2d_scratch_limit(1);
+    check_bwd(&d, 1);
+    hvp_conv2d_desc pw = {3, 2, 3, 3, 2, 1, 1, 1, 0};
+    check_bwd(&pw, 1);
+    hvp_conv2d_scratch_limit(old);
+}
+
+HVP_TEST(conv2d_rejects_bad_shapes)
+{
+    hvp_conv2d_desc d = {1, 2, 3, 3, 2, 3, 3, 1, 1};
+    int nx = 18, nw = 36, ny = 17; /* y should have 18 */
+    hvp_tensor tx = test_tensor(1, &nx, NULL), tw = test_tensor(1, &nw, NULL),
+               ty = test_tensor(1, &ny, NULL);
+    EXPECT(hvp_conv2d_fwd(test_ctx(), &d, &tx, &tw, NULL, &ty) == HVP_ERR_ARG, "y too small");
+    hvp_conv2d_desc big = {1, 2, 3, 3, 2, 5, 5, 1, 0};
+    EXPECT(hvp_conv2d_fwd(test_ctx(), &big, &tx, &tw, NULL, &ty) == HVP_ERR_ARG,
+           "kernel larger than input");
+}
