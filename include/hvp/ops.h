@@ -208,5 +208,8 @@ hvp_status hvp_add_fwd(hvp_ctx *ctx, const hvp_tensor *a, const hvp_tensor *b,
                        const hvp_tensor *y);
 /* y += x */
 hvp_status hvp_add_acc(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *x);
+/* y = alpha a + beta b; y may be a or b. */
+hvp_status hvp_axpby(hvp_ctx *ctx, float alpha, const hvp_tensor *a, float beta,
+                     const hvp_tensor *b, const hvp_tensor *y);
 
 #endif

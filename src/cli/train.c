@@ -22,6 +22,16 @@ int hvp_cli_load_config(int argc, char **argv, hvp_config *cfg)
         hvp_cli_error("config");
         return 0;
     }
+    /* Only the IDX format has a default place (Debian's Fashion-MNIST package). */
+    if (cfg->data.format != HVP_DATA_AUTO && cfg->data.format != HVP_DATA_IDX &&
+        hvp_config_require(cfg, "data.root",
+                           "point it at an ImageFolder (ROOT/train/<class>/*.jpg and "
+                           "ROOT/test/..., or ROOT/<class>/*.jpg), e.g. `hvp CONFIG "
+                           "data.root=/data/imagenet`; configs/quickstart.ini runs on the "
+                           "bundled Fashion-MNIST") != HVP_OK) {
+        hvp_cli_error("config");
+        return 0;
+    }
     return 1;
 }
 

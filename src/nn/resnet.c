@@ -198,8 +198,8 @@ hvp_status hvp_resnet_forward(hvp_resnet *m, const hvp_pass *p, const hvp_tensor
         h = n;
     } else {
         m->pool = (hvp_maxpool_desc){n.shape[0], n.shape[1], n.shape[2], n.shape[3], 3, 2, 1};
-        int shape[4] = {n.shape[0], n.shape[1], hvp_maxpool_out_h(&m->pool),
-                        hvp_maxpool_out_w(&m->pool)};
+        int shape[4] = {n.shape[0], n.shape[1], hvp_maxpool_out(n.shape[2], 3, 2, 1),
+                        hvp_maxpool_out(n.shape[3], 3, 2, 1)};
         HVP_TRY(hvp_act(ctx, "max pool output", &h, 4, shape));
         HVP_TRY(hvp_tensor_alloc(ctx->acts, HVP_I32, 4, shape, "max pool indices", &m->pool_idx));
         HVP_TRY(hvp_maxpool_fwd(ctx, &m->pool, &n, &h, &m->pool_idx));
@@ -216,14 +216,14 @@ hvp_status hvp_resnet_forward(hvp_resnet *m, const hvp_pass *p, const hvp_tensor
     }
     m->last = h;
     HVP_TRY(hvp_act(ctx, "resnet features", features, 2, (int[]){h.shape[0], h.shape[1]}));
-    return hvp_avgpool_fwd(ctx, &h, features);
+    return hvp_avgpool_fwd(ctx, h.shape[0], h.shape[1], h.shape[2] * h.shape[3], &h, features);
 }
 
 hvp_status hvp_resnet_backward(hvp_resnet *m, hvp_ctx *ctx, const hvp_tensor *dfeatures)
 {
     hvp_tensor g;
     HVP_TRY(hvp_act_like(ctx, "resnet last gradient", &m->last, &g));
-    HVP_TRY(hvp_avgpool_bwd(ctx, dfeatures, &g));
+    HVP_TRY(hvp_avgpool_bwd(ctx, g.shape[0], g.shape[1], g.shape[2] * g.shape[3], dfeatures, &g));
     for (int i = m->nblocks - 1; i >= 0; i--) {
         hvp_tensor d;
         HVP_TRY(block_backward(&m->blocks[i], ctx, &g, &d));
@@ -234,7 +234,7 @@ hvp_status hvp_resnet_backward(hvp_resnet *m, hvp_ctx *ctx, const hvp_tensor *df
         dstem = g;
     } else {
         HVP_TRY(hvp_act_like(ctx, "max pool input gradient", &m->stem_out, &dstem));
-        HVP_TRY(hvp_maxpool_bwd(ctx, &m->pool, &m->pool_idx, &g, &dstem));
+        HVP_TRY(hvp_maxpool_bwd(ctx, &m->pool, &g, &m->pool_idx, &dstem));
     }
     HVP_TRY(hvp_relu_bwd(ctx, &m->stem_out, &dstem, &dstem));
     hvp_tensor dbn;

@@ -42,8 +42,7 @@ static hvp_status pair_loss(hvp_ctx *ctx, const hvp_tensor *pred, const hvp_tens
                zj = rows(z, j * b, b);
     HVP_TRY(hvp_cosine_fwd(ctx, &pi, &zj, &s1, 1e-8f));
     HVP_TRY(hvp_cosine_fwd(ctx, &pj, &zi, &s2, 1e-8f));
-    HVP_TRY(hvp_add_fwd(ctx, &s1, &s2, out));
-    return hvp_scale(ctx, out, -0.5f);
+    return hvp_axpby(ctx, -0.5f, &s1, -0.5f, &s2, out);
 }
 
 static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *views, int nviews,

@@ -10,7 +10,7 @@ hvp_status hvp_train_open_dataset(const hvp_config *cfg, const char *split, int 
     memset(&o, 0, sizeof o);
     o.format = cfg->data.format;
     o.root = is_test && cfg->eval.test_root[0] ? cfg->eval.test_root : cfg->data.root;
-    if (!o.root[0])
+    if (!o.root[0] && (o.format == HVP_DATA_AUTO || o.format == HVP_DATA_IDX))
         o.root = HVP_DATA_DEFAULT_ROOT;
     o.split = split;
     o.channels = cfg->data.channels;
