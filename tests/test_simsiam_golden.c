@@ -25,11 +25,13 @@ static double meta_double(const hvp_st_file *f, const char *key)
     return v ? atof(v) : -1;
 }
 
-/* Compares a device tensor with a float array of the golden file. */
+/* Compares a device tensor with a float array of the golden file. Statistics that are
+ * exactly zero (the running mean behind a BN without affine) are judged on the scale of
+ * the activations they come from, O(1). */
 static void expect_tensor(const char *what, const hvp_tensor *t, const float *want, double tol)
 {
     size_t n = hvp_numel(t);
-    EXPECT_CLOSE(what, test_read(t), test_to_double(want, n), n, tol);
+    EXPECT_CLOSE_FLOOR(what, test_read(t), test_to_double(want, n), n, tol, 1.0);
 }
 
 HVP_TEST(simsiam_golden_step)
@@ -88,8 +90,23 @@ HVP_TEST(simsiam_golden_step)
     expect_tensor("loss", &loss, hvp_st_find(f, "loss")->data, 1e-4);
 
     /* Parameters after the step, and their change (the step is small against the values,
-     * so the change is checked on its own scale too). */
+     * so the change is checked on its own scale too, with the largest change of the step
+     * as the floor: a parameter whose gradient is zero in exact arithmetic, like the bias
+     * before SimSiam's last BN, moves by float noise of the gradients' scale). */
     char name[200];
+    double max_update = 0;
+    for (int i = 0; i < m->state.nparams; i++) {
+        const char *pn = m->state.params[i].name;
+        snprintf(name, sizeof name, "after.%s", pn);
+        const hvp_st_tensor *after = hvp_st_find(f, name);
+        snprintf(name, sizeof name, "init.%s", pn);
+        const hvp_st_tensor *before = hvp_st_find(f, name);
+        for (size_t j = 0; after && before && j < hvp_numel(&m->state.params[i].value); j++) {
+            double d = fabs((double)((const float *)after->data)[j] -
+                            ((const float *)before->data)[j]);
+            max_update = d > max_update ? d : max_update;
+        }
+    }
     for (int i = 0; i < m->state.nparams; i++) {
         const hvp_param *p = &m->state.params[i];
         size_t k = hvp_numel(&p->value);
@@ -110,7 +127,7 @@ HVP_TEST(simsiam_golden_step)
             dwant[j] = (double)((const float *)after->data)[j] - ((const float *)before->data)[j];
         }
         snprintf(name, sizeof name, "update of %s", p->name);
-        EXPECT_CLOSE(name, dgot, dwant, k, 2e-3);
+        EXPECT_CLOSE_FLOOR(name, dgot, dwant, k, 2e-3, 0.1 * max_update);
     }
     for (int i = 0; i < m->state.nbuffers; i++) {
         const hvp_buffer *bf = &m->state.buffers[i];

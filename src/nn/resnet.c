@@ -19,7 +19,7 @@ static hvp_status block_init(hvp_resnet_block *b, hvp_state *s, hvp_ctx *ctx, co
     memset(b, 0, sizeof *b);
     b->bottleneck = bottleneck;
     int out = bottleneck ? planes * 4 : planes;
-    char n[96];
+    char n[128]; /* name (< 96) + ".downsample.0" */
     /* torchvision registers conv1, bn1, conv2, bn2, [conv3, bn3], downsample. */
     int nconv = bottleneck ? 3 : 2;
     for (int i = 0; i < nconv; i++) {

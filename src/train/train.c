@@ -395,7 +395,7 @@ static hvp_status run(trainer *t, hvp_train_result *res)
             HVP_TRY(hvp_loader_next(t->loader, &b));
             if (!b)
                 break;
-            double loss, lr = lr_at(t, t->step);
+            double loss = 0, lr = lr_at(t, t->step);
             HVP_TRY(train_step(t, b, &loss));
             sum += loss;
             steps++;
