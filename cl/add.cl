@@ -16,3 +16,12 @@ kernel void add_fwd_acc(int n, global float *y, int y_off, global const float *x
     if (i < n)
         y[y_off + i] += x[x_off + i];
 }
+
+/* y = alpha a + beta b */
+kernel void add_axpby(int n, float alpha, global const float *a, int a_off, float beta,
+                      global const float *b, int b_off, global float *y, int y_off)
+{
+    int i = get_global_id(0);
+    if (i < n)
+        y[y_off + i] = alpha * a[a_off + i] + beta * b[b_off + i];
+}

@@ -126,7 +126,13 @@ float *test_read(const hvp_tensor *t)
 int test_close_at(const char *file, int line, const char *what, const float *got,
                   const double *want, size_t n, double tol)
 {
-    double scale = 1e-6, worst = 0;
+    return test_close_floor_at(file, line, what, got, want, n, tol, 1e-6);
+}
+
+int test_close_floor_at(const char *file, int line, const char *what, const float *got,
+                        const double *want, size_t n, double tol, double floor)
+{
+    double scale = floor, worst = 0;
     size_t worst_i = 0;
     for (size_t i = 0; i < n; i++)
         if (fabs(want[i]) > scale)

@@ -68,6 +68,12 @@ int test_close_at(const char *file, int line, const char *what, const float *got
                   const double *want, size_t n, double tol);
 #define EXPECT_CLOSE(what, got, want, n, tol)                                           \
     test_close_at(__FILE__, __LINE__, what, got, want, n, tol)
+/* The same relative to max(floor, max|want|): for values that are zero in exact arithmetic
+ * but computed from quantities of size `floor` (float rounding leaves ~1e-7 * floor). */
+int test_close_floor_at(const char *file, int line, const char *what, const float *got,
+                        const double *want, size_t n, double tol, double floor);
+#define EXPECT_CLOSE_FLOOR(what, got, want, n, tol, floor)                              \
+    test_close_floor_at(__FILE__, __LINE__, what, got, want, n, tol, floor)
 
 /* Central finite differences of loss() with respect to x[0..n), in double:
  * grad[i] = (loss(x + eps e_i) - loss(x - eps e_i)) / (2 eps). x is restored. */

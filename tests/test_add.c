@@ -62,3 +62,20 @@ HVP_TEST(add_bwd_identity)
     REQUIRE_OK(hvp_add_acc(test_ctx(), &tdx, &tdy));
     EXPECT_CLOSE("residual dx = dy + dy", test_read(&tdx), ga, un, GRAD_TOL);
 }
+
+HVP_TEST(add_axpby)
+{
+    int sizes[] = {1, 7, 1000};
+    for (int s = 0; s < (test_tiny() ? 2 : 3); s++) {
+        int n = sizes[s];
+        float *a = test_floats((size_t)n), *b = test_floats((size_t)n);
+        test_fill_uniform(a, (size_t)n, -1, 1);
+        test_fill_uniform(b, (size_t)n, -1, 1);
+        hvp_tensor ta = test_tensor(1, &n, a), tb = test_tensor(1, &n, b), ty = test_tensor(1, &n, NULL);
+        REQUIRE_OK(hvp_axpby(test_ctx(), -0.5f, &ta, 2.0f, &tb, &ty));
+        double *want = test_doubles((size_t)n);
+        for (int i = 0; i < n; i++)
+            want[i] = -0.5 * a[i] + 2.0 * b[i];
+        EXPECT_CLOSE("axpby", test_read(&ty), want, (size_t)n, FWD_TOL);
+    }
+}

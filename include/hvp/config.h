@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "hvp/data.h" /* hvp_data_format */
+#include "hvp/data.h"  /* hvp_data_format */
+#include "hvp/optim.h" /* hvp_optim_kind */
 #include "hvp/status.h"
 
 #define HVP_CFG_STR 512      /* bytes of a string value, including the terminator */
@@ -27,7 +28,6 @@ typedef enum { HVP_ARCH_RESNET18, HVP_ARCH_RESNET34, HVP_ARCH_RESNET50, HVP_ARCH
                HVP_ARCH_VIT_SMALL, HVP_ARCH_VIT_BASE } hvp_arch;
 typedef enum { HVP_METHOD_SIMSIAM, HVP_METHOD_SIMCLR, HVP_METHOD_DINO,
                HVP_METHOD_IBOT } hvp_method_kind;
-typedef enum { HVP_OPTIM_SGD, HVP_OPTIM_LARS, HVP_OPTIM_ADAMW } hvp_optim_name;
 typedef enum { HVP_SCHED_COSINE, HVP_SCHED_CONSTANT } hvp_schedule;
 typedef enum { HVP_PROGRESS_AUTO, HVP_PROGRESS_TTY, HVP_PROGRESS_PLAIN,
                HVP_PROGRESS_OFF } hvp_progress_mode;
@@ -78,7 +78,7 @@ typedef struct hvp_config {
         double random_fraction;
     } hvp;
     struct {
-        hvp_optim_name name;
+        hvp_optim_kind name;
         double lr;
         int scale_lr;
         hvp_schedule schedule;
@@ -97,7 +97,7 @@ typedef struct hvp_config {
         int every, knn_k;
         double knn_temperature;
         char test_root[HVP_CFG_STR];
-        int batch_size;
+        int batch_size, knn_train_limit, knn_test_limit;
     } eval;
     struct {
         int every, tensorboard, csv, jsonl;

@@ -273,5 +273,8 @@ static inline hvp_status hvp_mean(hvp_ctx *ctx, const hvp_tensor *x, const hvp_t
 {
     return hvp_reduce(ctx, HVP_REDUCE_MEAN, x, out);
 }
+/* y = alpha a + beta b; y may be a or b. */
+hvp_status hvp_axpby(hvp_ctx *ctx, float alpha, const hvp_tensor *a, float beta,
+                     const hvp_tensor *b, const hvp_tensor *y);
 
 #endif

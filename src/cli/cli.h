@@ -4,6 +4,12 @@
 
 int hvp_cmd_devices(int argc, char **argv);
 int hvp_cmd_bench_data_decode(int argc, char **argv);
+int hvp_cmd_train(int argc, char **argv);
+
+/* Loads argv[0] as a config file and applies the overrides argv[1..]; on failure prints
+ * the error and returns 0. */
+struct hvp_config;
+int hvp_cli_load_config(int argc, char **argv, struct hvp_config *cfg);
 
 /* Prints "hvp: <message>" for the last library error and returns 1. */
 int hvp_cli_error(const char *what);

@@ -16,7 +16,8 @@ int hvp_cli_error(const char *what)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: hvp COMMAND [ARGS]\n"
+            "usage: hvp CONFIG.ini [section.key=value ...]   train (resumes per train.resume)\n"
+            "       hvp COMMAND [ARGS]\n"
             "\n"
             "commands:\n"
             "  devices            list OpenCL platforms and devices (* marks the one used)\n"
@@ -54,6 +55,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (strchr(cmd, '.') || strchr(cmd, '/')) /* a config file */
+        return hvp_cmd_train(argc - 1, argv + 1);
     fprintf(stderr, "hvp: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

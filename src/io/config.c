@@ -15,7 +15,7 @@
 #include "hvp/config.h"
 
 _Static_assert(sizeof(hvp_arch) == sizeof(int) && sizeof(hvp_method_kind) == sizeof(int) &&
-                   sizeof(hvp_data_format) == sizeof(int) && sizeof(hvp_optim_name) == sizeof(int),
+                   sizeof(hvp_data_format) == sizeof(int) && sizeof(hvp_optim_kind) == sizeof(int),
                "enum fields are stored as int");
 
 static void *field(hvp_config *c, const hvp_config_key *k) { return (char *)c + k->offset; }

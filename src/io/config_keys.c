@@ -146,6 +146,8 @@ const hvp_config_key hvp_config_keys[] = {
     FLT("eval", "knn_temperature", eval.knn_temperature, "0.07", 1e-4, 100, "kNN: temperature of the vote weights"),
     STR("eval", "test_root", eval.test_root, "", "test split; empty: the dataset's own test split"),
     INT("eval", "batch_size", eval.batch_size, "0", 0, 1048576, "images per feature batch; 0: data.batch_size"),
+    INT("eval", "knn_train_limit", eval.knn_train_limit, "0", 0, 2147483647, "kNN: use the first N training images as the memory bank; 0: all"),
+    INT("eval", "knn_test_limit", eval.knn_test_limit, "0", 0, 2147483647, "kNN: classify the first N test images; 0: all"),
 
     /* [log] */
     INT("log", "every", log.every, "10", 1, 1000000000, "steps between progress lines and step metrics"),

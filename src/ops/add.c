@@ -33,3 +33,22 @@ hvp_status hvp_add_acc(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *x)
     hvp_arg_tensor(&args, x);
     return hvp_launch_1d(ctx, &args, n);
 }
+
+hvp_status hvp_axpby(hvp_ctx *ctx, float alpha, const hvp_tensor *a, float beta,
+                     const hvp_tensor *b, const hvp_tensor *y)
+{
+    size_t n = hvp_numel(y);
+    HVP_TRY(hvp_expect_numel(a, n, "axpby", "a"));
+    HVP_TRY(hvp_expect_numel(b, n, "axpby", "b"));
+    HVP_TRY(hvp_expect_numel(y, n, "axpby", "y"));
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "add", "add_axpby", &k));
+    hvp_args args = hvp_args_begin(k);
+    hvp_arg_int(&args, (int)n);
+    hvp_arg_float(&args, alpha);
+    hvp_arg_tensor(&args, a);
+    hvp_arg_float(&args, beta);
+    hvp_arg_tensor(&args, b);
+    hvp_arg_tensor(&args, y);
+    return hvp_launch_1d(ctx, &args, n);
+}

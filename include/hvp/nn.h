@@ -1,0 +1,182 @@
+/* Modules with parameters: Conv, BatchNorm, Linear, the ResNet backbone and MLP heads.
+ * A module is a struct holding its parameters (in the model's state), their gradients and
+ * the activations its forward saved; forward and backward live side by side. There is no
+ * general autograd: a model's backward calls its modules' backwards in reverse.
+ * Parameter names follow torchvision and timm, so weights travel to and from PyTorch. */
+#ifndef HVP_NN_H
+#define HVP_NN_H
+
+#include "hvp/ops.h"
+#include "hvp/optim.h"
+
+/* How a forward pass runs. */
+typedef struct hvp_pass {
+    hvp_ctx *ctx;
+    int train;        /* batch norm uses batch statistics (else running statistics) */
+    int keep;         /* keep activations for a backward; when 0 every module gives its
+                       * scratch back to ctx->acts as soon as its output is written */
+    int groups;       /* batch norm statistics per group of n/groups consecutive samples:
+                       * two views in one batch behave as two separate forwards */
+    int update_stats; /* train mode: update batch-norm running statistics */
+} hvp_pass;
+
+/* ---- a model's state: parameters and buffers in state-dict order ------------------- */
+
+typedef struct hvp_buffer {
+    char name[96];
+    hvp_tensor value;  /* unused for counts */
+    int is_count;      /* num_batches_tracked: counted on the host, I64 in PyTorch files */
+    long long count;
+} hvp_buffer;
+
+typedef struct hvp_state {
+    hvp_param *params;
+    int nparams, cap_params;
+    hvp_buffer *buffers;
+    int nbuffers, cap_buffers;
+    uint64_t init_seed; /* parameter initialisation draws from (init_seed, parameter index) */
+} hvp_state;
+
+void hvp_state_init(hvp_state *s, uint64_t init_seed);
+void hvp_state_free(hvp_state *s);
+
+typedef enum hvp_init {
+    HVP_INIT_ZERO,
+    HVP_INIT_ONE,
+    HVP_INIT_KAIMING_FAN_OUT, /* normal, std sqrt(2 / fan_out): torchvision's conv init */
+    HVP_INIT_LINEAR_DEFAULT,  /* uniform +-1/sqrt(fan_in): nn.Linear's weight and bias */
+    HVP_INIT_TRUNC_NORMAL_02  /* truncated normal, std 0.02, at +-2 std: timm's ViT init */
+} hvp_init;
+
+/* Allocates a parameter and its gradient in ctx->params, initialised on the host from the
+ * counter-based RNG and uploaded. fan is fan-in or fan-out as the init needs. The tensor
+ * is returned by value (tensors are handles); the state keeps the same handle. */
+hvp_status hvp_state_param(hvp_state *s, hvp_ctx *ctx, const char *name, int ndim,
+                           const int *shape, hvp_init init, int fan, int no_decay,
+                           hvp_param *out);
+hvp_status hvp_state_buffer(hvp_state *s, hvp_ctx *ctx, const char *name, int ndim,
+                            const int *shape, hvp_init init, hvp_tensor *out);
+/* A host-side counter saved with the buffers; returns its index in s->buffers. */
+hvp_status hvp_state_counter(hvp_state *s, const char *name, int *index);
+/* The parameter or buffer called name, or NULL. */
+hvp_param *hvp_state_find_param(hvp_state *s, const char *name);
+hvp_buffer *hvp_state_find_buffer(hvp_state *s, const char *name);
+/* Number of scalars in all parameters. */
+size_t hvp_state_numel(const hvp_state *s);
+
+/* ---- Conv2d (bias optional) -------------------------------------------------------- */
+
+typedef struct hvp_conv {
+    int c_in, c_out, k, stride, pad;
+    hvp_param w, b; /* b.value.buf == NULL when there is no bias */
+    hvp_conv2d_desc desc; /* of the last forward */
+    hvp_tensor x;         /* saved input */
+} hvp_conv;
+
+hvp_status hvp_conv_init(hvp_conv *m, hvp_state *s, hvp_ctx *ctx, const char *name, int c_in,
+                         int c_out, int k, int stride, int pad, int bias);
+/* y is allocated from ctx->acts. */
+hvp_status hvp_conv_forward(hvp_conv *m, const hvp_pass *p, const hvp_tensor *x, hvp_tensor *y);
+/* dx NULL: not wanted (first layer); else allocated from ctx->acts. */
+hvp_status hvp_conv_backward(hvp_conv *m, hvp_ctx *ctx, const hvp_tensor *dy, hvp_tensor *dx);
+
+/* ---- BatchNorm 1-d / 2-d ----------------------------------------------------------- */
+
+typedef struct hvp_bn {
+    int c, affine;
+    float eps, momentum;
+    hvp_param w, b;                     /* when affine */
+    hvp_tensor running_mean, running_var;
+    hvp_state *state;
+    int num_batches_tracked; /* index of the counter in state->buffers */
+    hvp_batchnorm_desc desc; /* per group, of the last forward */
+    int groups;
+    hvp_tensor x, mean, invstd; /* saved: input, per-group statistics [groups, c] */
+} hvp_bn;
+
+hvp_status hvp_bn_init(hvp_bn *m, hvp_state *s, hvp_ctx *ctx, const char *name, int c,
+                       int affine);
+/* x is [n, c] or [n, c, h, w]; y may be x (in place) only when the pass keeps nothing. */
+hvp_status hvp_bn_forward(hvp_bn *m, const hvp_pass *p, const hvp_tensor *x, hvp_tensor *y);
+hvp_status hvp_bn_backward(hvp_bn *m, hvp_ctx *ctx, const hvp_tensor *dy, hvp_tensor *dx);
+
+/* ---- Linear ------------------------------------------------------------------------ */
+
+typedef struct hvp_linear {
+    int in, out;
+    hvp_param w, b;
+    hvp_tensor x;
+} hvp_linear;
+
+hvp_status hvp_linear_init(hvp_linear *m, hvp_state *s, hvp_ctx *ctx, const char *name, int in,
+                           int out, int bias);
+hvp_status hvp_linear_forward(hvp_linear *m, const hvp_pass *p, const hvp_tensor *x,
+                              hvp_tensor *y);
+hvp_status hvp_linear_backward(hvp_linear *m, hvp_ctx *ctx, const hvp_tensor *dy,
+                               hvp_tensor *dx);
+
+/* ---- MLP heads: Linear, optional BN, optional ReLU per layer ----------------------- */
+
+#define HVP_MLP_MAX_LAYERS 4
+typedef struct hvp_mlp_layer_spec {
+    int out, bias, bn, bn_affine, relu;
+} hvp_mlp_layer_spec;
+
+typedef struct hvp_mlp {
+    int nlayers, in;
+    hvp_mlp_layer_spec spec[HVP_MLP_MAX_LAYERS];
+    hvp_linear fc[HVP_MLP_MAX_LAYERS];
+    hvp_bn bn[HVP_MLP_MAX_LAYERS];
+    hvp_tensor act[HVP_MLP_MAX_LAYERS]; /* saved ReLU outputs */
+} hvp_mlp;
+
+/* Layer i is named "<name>.<index>" with torch.nn.Sequential numbering: the modules of
+ * each layer (Linear, BN, ReLU) take consecutive indices, as in SimSiam's projector. */
+hvp_status hvp_mlp_init(hvp_mlp *m, hvp_state *s, hvp_ctx *ctx, const char *name, int in,
+                        int nlayers, const hvp_mlp_layer_spec *spec);
+hvp_status hvp_mlp_forward(hvp_mlp *m, const hvp_pass *p, const hvp_tensor *x, hvp_tensor *y);
+hvp_status hvp_mlp_backward(hvp_mlp *m, hvp_ctx *ctx, const hvp_tensor *dy, hvp_tensor *dx);
+
+/* ---- ResNet (torchvision layout) --------------------------------------------------- */
+
+typedef struct hvp_resnet_config {
+    int depth;              /* 18, 34 or 50 */
+    int in_channels;        /* 1 or 3 */
+    int cifar_stem;         /* 3x3 stride-1 first conv and no max pool */
+    float width;            /* channel multiplier (1 = torchvision; 0.25 for small runs) */
+    int zero_init_residual; /* last BN of each block starts at weight 0 */
+} hvp_resnet_config;
+
+typedef struct hvp_resnet_block {
+    int bottleneck, has_downsample;
+    hvp_conv conv[3];
+    hvp_bn bn[3];
+    hvp_conv down_conv;
+    hvp_bn down_bn;
+    hvp_tensor x, act[2], out; /* saved: input, inner ReLU outputs, block output */
+} hvp_resnet_block;
+
+typedef struct hvp_resnet {
+    hvp_resnet_config cfg;
+    hvp_conv conv1;
+    hvp_bn bn1;
+    hvp_tensor stem_out, pool_idx; /* saved */
+    hvp_maxpool_desc pool;         /* of the last forward */
+    hvp_resnet_block *blocks;
+    int nblocks;
+    int feature_dim;   /* channels after layer4 (512 or 2048, times width) */
+    hvp_tensor last;   /* saved layer4 output (for the average pool backward) */
+} hvp_resnet;
+
+/* Parameters are registered in torchvision's state-dict order ("conv1.weight",
+ * "bn1.weight", ..., "layer4.1.bn2.running_var"); no fc layer (SSL heads replace it). */
+hvp_status hvp_resnet_init(hvp_resnet *m, hvp_state *s, hvp_ctx *ctx, const char *prefix,
+                           const hvp_resnet_config *cfg);
+void hvp_resnet_free(hvp_resnet *m);
+/* x [n, in_channels, h, w] -> features [n, feature_dim] (after global average pooling). */
+hvp_status hvp_resnet_forward(hvp_resnet *m, const hvp_pass *p, const hvp_tensor *x,
+                              hvp_tensor *features);
+/* dx is not computed (the input needs no gradient). */
+hvp_status hvp_resnet_backward(hvp_resnet *m, hvp_ctx *ctx, const hvp_tensor *dfeatures);
+
+#endif

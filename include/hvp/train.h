@@ -1,0 +1,30 @@
+/* The training run behind `hvp CONFIG`: data, views, hard view selection, the method's
+ * step, the optimizer and its schedule, kNN evaluation, checkpoints and logs. */
+#ifndef HVP_TRAIN_H
+#define HVP_TRAIN_H
+
+#include <stdio.h>
+
+#include "hvp/config.h"
+
+typedef struct hvp_train_result {
+    long steps;            /* optimizer steps taken in total (resumed ones included) */
+    double final_loss;     /* mean loss of the last epoch */
+    double knn_top1;       /* last kNN evaluation, -1 when none ran */
+    double knn_top5;
+    double seconds;        /* wall time of this invocation */
+    char run_dir[1024];
+} hvp_train_result;
+
+/* Runs (or resumes, per train.resume) the training that cfg describes. Messages and the
+ * progress line go to out (NULL: silent). A NaN or Inf loss stops the run with an error
+ * naming the step; the last checkpoint written stays intact. */
+hvp_status hvp_train(const hvp_config *cfg, FILE *out, hvp_train_result *result);
+
+/* kNN top-1/top-5 of a method's backbone features, as the run's evaluation computes it
+ * (used by `hvp knn`). train_limit/test_limit cap the samples used (0: all). */
+struct hvp_method;
+hvp_status hvp_eval_knn_method(hvp_ctx *ctx, struct hvp_method *m, const hvp_config *cfg,
+                               long train_limit, long test_limit, double *top1, double *top5);
+
+#endif

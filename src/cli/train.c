@@ -1,0 +1,54 @@
+/* `hvp CONFIG [section.key=value ...]`: load, override, check, save and train. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "hvp/config.h"
+#include "hvp/train.h"
+
+/* Loads CONFIG and the overrides that follow it; prints the error and returns 0 on failure. */
+int hvp_cli_load_config(int argc, char **argv, hvp_config *cfg)
+{
+    if (hvp_config_load(argv[0], cfg) != HVP_OK) {
+        hvp_cli_error("config");
+        return 0;
+    }
+    for (int i = 1; i < argc; i++)
+        if (hvp_config_override(cfg, argv[i]) != HVP_OK) {
+            hvp_cli_error("override");
+            return 0;
+        }
+    if (hvp_config_check(cfg) != HVP_OK) {
+        hvp_cli_error("config");
+        return 0;
+    }
+    /* Only the IDX format has a default place (Debian's Fashion-MNIST package). */
+    if (cfg->data.format != HVP_DATA_AUTO && cfg->data.format != HVP_DATA_IDX &&
+        hvp_config_require(cfg, "data.root",
+                           "point it at an ImageFolder (ROOT/train/<class>/*.jpg and "
+                           "ROOT/test/..., or ROOT/<class>/*.jpg), e.g. `hvp CONFIG "
+                           "data.root=/data/imagenet`; configs/quickstart.ini runs on the "
+                           "bundled Fashion-MNIST") != HVP_OK) {
+        hvp_cli_error("config");
+        return 0;
+    }
+    return 1;
+}
+
+int hvp_cmd_train(int argc, char **argv)
+{
+    hvp_config cfg;
+    if (!hvp_cli_load_config(argc, argv, &cfg))
+        return 2;
+    printf("# resolved configuration (saved in the run directory as config.ini)\n");
+    hvp_config_write(&cfg, stdout, 1);
+    fflush(stdout);
+    hvp_train_result r;
+    if (hvp_train(&cfg, stdout, &r) != HVP_OK)
+        return hvp_cli_error("training stopped");
+    printf("done: %ld steps in %.1f s, final loss %.4f", r.steps, r.seconds, r.final_loss);
+    if (r.knn_top1 >= 0)
+        printf(", kNN top-1 %.2f%%", r.knn_top1);
+    printf("; run directory %s\n", r.run_dir);
+    return 0;
+}

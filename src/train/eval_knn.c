@@ -1,0 +1,127 @@
+/* kNN evaluation of a method's backbone: features of the training and test images in eval
+ * mode (the whole image, resized; larger images are centre-cropped as Resize(256) +
+ * CenterCrop(224) would), then weighted kNN (src/eval/knn.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hvp/augment.h"
+#include "hvp/data.h"
+#include "hvp/eval.h"
+#include "hvp/ssl.h"
+#include "hvp/train.h"
+#include "train/train_util.h"
+
+/* The eval view of an h x w image at `size` pixels. */
+static void eval_params(int h, int w, int size, hvp_view_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->brightness = p->contrast = p->saturation = 1.0f;
+    int side = h < w ? h : w;
+    if (size >= side) { /* small images (CIFAR, MNIST): the whole image */
+        p->crop_h = h;
+        p->crop_w = w;
+        return;
+    }
+    int crop = (int)(side * 0.875 + 0.5);
+    p->crop_h = p->crop_w = crop;
+    p->crop_top = (h - crop) / 2;
+    p->crop_left = (w - crop) / 2;
+}
+
+/* Features [n, d] of the first `limit` images of ds (dataset order) and their labels. */
+static hvp_status extract(hvp_ctx *ctx, hvp_method *m, const hvp_config *cfg,
+                          const hvp_dataset *ds, long limit, hvp_tensor *feats, int **labels)
+{
+    long n = (long)hvp_dataset_size(ds);
+    if (limit > 0 && limit < n)
+        n = limit;
+    int batch = cfg->eval.batch_size > 0 ? cfg->eval.batch_size : cfg->data.batch_size;
+    hvp_view_config vc;
+    hvp_train_view_config(cfg, 1, &vc);
+    hvp_augment *aug = NULL;
+    hvp_loader *loader = NULL;
+    hvp_view_params *params = malloc((size_t)batch * sizeof *params);
+    *labels = malloc((size_t)n * sizeof **labels);
+    hvp_status st = params && *labels ? HVP_OK : HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+    if (st == HVP_OK)
+        st = hvp_alloc_f32(ctx->acts, "kNN features", feats, 2, (int[]){(int)n, m->feature_dim});
+    if (st == HVP_OK)
+        st = hvp_augment_create(ctx, &vc, &aug);
+    hvp_loader_opts lo = {batch, cfg->data.workers, 0, 0, 0, 0, 0, 1, NULL, NULL};
+    if (st == HVP_OK)
+        st = hvp_loader_create(ds, &lo, &loader);
+    if (st == HVP_OK)
+        st = hvp_loader_start_epoch(loader, 0);
+    long done = 0;
+    while (st == HVP_OK && done < n) {
+        const hvp_image_batch *b;
+        st = hvp_loader_next(loader, &b);
+        if (st != HVP_OK || !b)
+            break;
+        int take = b->count < n - done ? b->count : (int)(n - done);
+        for (int i = 0; i < b->count; i++)
+            eval_params(b->heights[i], b->widths[i], vc.slot[0].size, &params[i]);
+        hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
+        hvp_tensor views, unused, f;
+        st = hvp_augment_apply(aug, b, params, &views, &unused);
+        if (st == HVP_OK) {
+            hvp_tensor x = views;
+            x.ndim = 4; /* [1, count, C, S, S] -> [count, C, S, S] */
+            for (int d = 0; d < 4; d++)
+                x.shape[d] = views.shape[d + 1];
+            st = m->ops->features(m, ctx, &x, &f);
+        }
+        if (st == HVP_OK) {
+            hvp_tensor src = hvp_tensor_view(&f, 0, 2, (int[]){take, m->feature_dim});
+            hvp_tensor dst = hvp_tensor_view(feats, (size_t)done * (size_t)m->feature_dim, 2,
+                                             (int[]){take, m->feature_dim});
+            st = hvp_tensor_copy(ctx, &dst, &src);
+        }
+        if (st == HVP_OK)
+            st = hvp_ctx_finish(ctx);
+        hvp_arena_rewind(ctx->acts, mark);
+        for (int i = 0; i < take; i++)
+            (*labels)[done + i] = b->labels[i];
+        done += take;
+    }
+    hvp_loader_destroy(loader);
+    hvp_augment_destroy(aug);
+    free(params);
+    if (st == HVP_OK && done < n)
+        st = HVP_FAIL(HVP_ERR_IO, "kNN: the loader delivered %ld of %ld images", done, n);
+    return st;
+}
+
+hvp_status hvp_eval_knn_method(hvp_ctx *ctx, hvp_method *m, const hvp_config *cfg,
+                               long train_limit, long test_limit, double *top1, double *top5)
+{
+    hvp_dataset *train = NULL, *test = NULL;
+    int *train_labels = NULL, *test_labels = NULL;
+    hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
+    hvp_status st = hvp_train_open_dataset(cfg, "train", 0, &train);
+    if (st == HVP_OK)
+        st = hvp_train_open_dataset(cfg, "test", 1, &test);
+    if (st == HVP_OK && hvp_dataset_num_classes(train) < 1)
+        st = HVP_FAIL(HVP_ERR_ARG, "kNN evaluation needs labels; %s has none (set eval.every=0)",
+                      hvp_dataset_root(train));
+    hvp_tensor ftrain, ftest;
+    if (st == HVP_OK)
+        st = extract(ctx, m, cfg, train, train_limit, &ftrain, &train_labels);
+    if (st == HVP_OK)
+        st = extract(ctx, m, cfg, test, test_limit, &ftest, &test_labels);
+    hvp_knn_result r;
+    if (st == HVP_OK)
+        st = hvp_knn_classify(ctx, &ftrain, train_labels, &ftest, test_labels,
+                              hvp_dataset_num_classes(train), cfg->eval.knn_k,
+                              (float)cfg->eval.knn_temperature, &r);
+    if (st == HVP_OK) {
+        *top1 = r.top1;
+        *top5 = r.top5;
+    }
+    hvp_arena_rewind(ctx->acts, mark);
+    free(train_labels);
+    free(test_labels);
+    hvp_dataset_close(train);
+    hvp_dataset_close(test);
+    return st;
+}

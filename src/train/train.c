@@ -1,0 +1,432 @@
+/* The training loop: for each batch, cut the candidate views on the device, choose the
+ * hardest pair per image (when HVP is on), run the method's step and the optimizer, and
+ * at epoch ends evaluate, log and checkpoint. One sync per step (the loss read back). */
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hvp/augment.h"
+#include "hvp/checkpoint.h"
+#include "hvp/data.h"
+#include "hvp/logs.h"
+#include "hvp/model_io.h"
+#include "hvp/select.h"
+#include "hvp/train.h"
+#include "train/train_util.h"
+
+typedef struct trainer {
+    const hvp_config *cfg;
+    FILE *out;
+    hvp_ctx *ctx;
+    hvp_dataset *data;
+    hvp_loader *loader;
+    hvp_augment *aug;
+    hvp_method *method;
+    hvp_optim *optim;
+    hvp_selector *sel;
+    hvp_tensor loss;     /* one float, outside the per-step arena */
+    char run_dir[1024];
+    hvp_metrics *steps_csv, *epochs_csv, *epochs_jsonl;
+    hvp_tb *tb;
+    hvp_progress progress;
+    long step;           /* optimizer steps done */
+    int epoch;           /* epochs done */
+    long steps_per_epoch, total_steps;
+    double base_lr;
+    long skipped_files;
+} trainer;
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void say(trainer *t, const char *fmt, ...)
+{
+    if (!t->out)
+        return;
+    hvp_progress_break(&t->progress);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(t->out, fmt, ap);
+    va_end(ap);
+    fflush(t->out);
+}
+
+static void warn_bad_file(void *user, const char *item, const char *why)
+{
+    trainer *t = user;
+    t->skipped_files++;
+    say(t, "warning: skipping %s: %s\n", item, why);
+}
+
+/* Linear warm-up, then cosine decay to optim.min_lr, by step. */
+static double lr_at(const trainer *t, long step)
+{
+    const hvp_config *c = t->cfg;
+    double warm = (double)c->optim.warmup_epochs * (double)t->steps_per_epoch;
+    if (step < warm)
+        return t->base_lr * (double)(step + 1) / warm;
+    if (c->optim.schedule == HVP_SCHED_CONSTANT)
+        return t->base_lr;
+    double progress = (double)(step - warm) / fmax(1.0, (double)t->total_steps - warm);
+    return c->optim.min_lr + (t->base_lr - c->optim.min_lr) * 0.5 * (1.0 + cos(M_PI * progress));
+}
+
+static hvp_status make_method(trainer *t)
+{
+    const hvp_config *c = t->cfg;
+    if (c->method.name != HVP_METHOD_SIMSIAM)
+        return HVP_FAIL(HVP_ERR_ARG, "method.name: only simsiam is implemented so far");
+    static const int depth[] = {18, 34, 50};
+    if (c->model.arch > HVP_ARCH_RESNET50)
+        return HVP_FAIL(HVP_ERR_ARG, "model.arch: SimSiam runs on resnet18, resnet34 or resnet50");
+    hvp_simsiam_config sc;
+    memset(&sc, 0, sizeof sc);
+    sc.backbone.depth = depth[c->model.arch];
+    sc.backbone.in_channels = hvp_dataset_channels(t->data);
+    sc.backbone.cifar_stem = c->model.cifar_stem;
+    sc.backbone.width = (float)c->model.width;
+    sc.backbone.zero_init_residual = c->model.zero_init_residual;
+    sc.proj_dim = c->method.proj_dim;
+    sc.proj_hidden_dim = c->method.proj_hidden_dim;
+    sc.pred_dim = c->method.pred_dim;
+    sc.seed = (uint64_t)c->run.seed;
+    return hvp_simsiam_create(t->ctx, &sc, &t->method);
+}
+
+static hvp_status make_optimizer(trainer *t)
+{
+    const hvp_config *c = t->cfg;
+    hvp_optim_config oc = hvp_optim_defaults(c->optim.name);
+    oc.momentum = (float)c->optim.momentum;
+    oc.decay_all = 1; /* SimSiam's official code decays every parameter */
+    HVP_TRY(hvp_optim_create(t->ctx, &oc, t->method->state.params, t->method->state.nparams,
+                             &t->optim));
+    if (c->optim.fix_pred_lr)
+        hvp_optim_set_group(t->optim, "predictor.", 1);
+    for (int g = 0; g < HVP_OPTIM_MAX_GROUPS; g++)
+        t->optim->groups[g].weight_decay = (float)c->optim.weight_decay;
+    t->base_lr = c->optim.lr * (c->optim.scale_lr ? c->data.batch_size / 256.0 : 1.0);
+    return HVP_OK;
+}
+
+static hvp_status open_logs(trainer *t)
+{
+    char path[1200];
+    const hvp_config *c = t->cfg;
+    HVP_TRY(hvp_mkdirs(t->run_dir));
+    snprintf(path, sizeof path, "%s/config.ini", t->run_dir);
+    HVP_TRY(hvp_config_save(c, path));
+    if (c->log.csv) {
+        snprintf(path, sizeof path, "%s/steps.csv", t->run_dir);
+        HVP_TRY(hvp_metrics_open(path, HVP_METRICS_CSV, &t->steps_csv));
+        snprintf(path, sizeof path, "%s/epochs.csv", t->run_dir);
+        HVP_TRY(hvp_metrics_open(path, HVP_METRICS_CSV, &t->epochs_csv));
+    }
+    if (c->log.jsonl) {
+        snprintf(path, sizeof path, "%s/epochs.jsonl", t->run_dir);
+        HVP_TRY(hvp_metrics_open(path, HVP_METRICS_JSONL, &t->epochs_jsonl));
+    }
+    if (c->log.tensorboard) {
+        snprintf(path, sizeof path, "%s/tb", t->run_dir);
+        HVP_TRY(hvp_tb_open(path, &t->tb));
+    }
+    return HVP_OK;
+}
+
+static hvp_status save_checkpoint(trainer *t)
+{
+    hvp_ckpt_tx tx;
+    char path[1200];
+    HVP_TRY(hvp_ckpt_begin(t->run_dir, t->step, &tx));
+    hvp_st_writer *w = NULL;
+    hvp_status st = hvp_st_writer_new(&w);
+    if (st == HVP_OK)
+        st = hvp_state_write(t->ctx, &t->method->state, w);
+    if (st == HVP_OK)
+        st = hvp_st_set_metadata(w, "format", "hvp");
+    if (st == HVP_OK)
+        st = hvp_st_save(w, hvp_ckpt_file(&tx, HVP_CKPT_WEIGHTS, path, sizeof path));
+    hvp_st_writer_free(w);
+    w = NULL;
+    if (st == HVP_OK)
+        st = hvp_st_writer_new(&w);
+    if (st == HVP_OK)
+        st = hvp_optim_write(t->ctx, t->optim, w);
+    char num[64];
+    snprintf(num, sizeof num, "%ld", t->step);
+    if (st == HVP_OK)
+        st = hvp_st_set_metadata(w, "step", num);
+    snprintf(num, sizeof num, "%d", t->epoch);
+    if (st == HVP_OK)
+        st = hvp_st_set_metadata(w, "epoch", num);
+    char *text = st == HVP_OK ? hvp_config_to_string(t->cfg) : NULL;
+    if (st == HVP_OK && text)
+        st = hvp_st_set_metadata(w, "config", text);
+    free(text);
+    if (st == HVP_OK)
+        st = hvp_st_save(w, hvp_ckpt_file(&tx, HVP_CKPT_STATE, path, sizeof path));
+    hvp_st_writer_free(w);
+    if (st == HVP_OK)
+        st = hvp_ckpt_commit(&tx);
+    else
+        hvp_ckpt_abort(&tx);
+    if (st == HVP_OK && t->cfg->train.keep_last > 0)
+        st = hvp_ckpt_prune(t->run_dir, t->cfg->train.keep_last);
+    return st;
+}
+
+static hvp_status resume(trainer *t)
+{
+    char dir[1100], path[1300];
+    HVP_TRY(hvp_ckpt_resolve(t->cfg->train.resume, t->run_dir, dir, sizeof dir));
+    if (!dir[0])
+        return HVP_OK;
+    hvp_st_file *f = NULL;
+    snprintf(path, sizeof path, "%s/%s", dir, HVP_CKPT_WEIGHTS);
+    HVP_TRY(hvp_st_open(path, &f));
+    hvp_status st = hvp_state_read(t->ctx, &t->method->state, f, NULL, 1);
+    hvp_st_close(f);
+    HVP_TRY(st);
+    snprintf(path, sizeof path, "%s/%s", dir, HVP_CKPT_STATE);
+    HVP_TRY(hvp_st_open(path, &f));
+    st = hvp_optim_read(t->ctx, t->optim, f);
+    const char *step = hvp_st_metadata(f, "step"), *epoch = hvp_st_metadata(f, "epoch");
+    if (st == HVP_OK && (!step || !epoch))
+        st = HVP_FAIL(HVP_ERR_FORMAT, "%s: no step/epoch in the metadata", path);
+    if (st == HVP_OK) {
+        t->step = atol(step);
+        t->epoch = atoi(epoch);
+    }
+    hvp_st_close(f);
+    HVP_TRY(st);
+    say(t, "resumed from %s (epoch %d, step %ld)\n", dir, t->epoch, t->step);
+    return HVP_OK;
+}
+
+static hvp_status setup(trainer *t)
+{
+    const hvp_config *c = t->cfg;
+    HVP_TRY(hvp_ctx_create(c->device.select, &t->ctx));
+    say(t, "device: %s / %s\n", t->ctx->info.platform_name, t->ctx->info.device_name);
+    HVP_TRY(hvp_build_all_programs(t->ctx));
+    HVP_TRY(hvp_train_open_dataset(c, "train", 0, &t->data));
+    say(t, "data: %s (%s, %lld images, %d channels, %d classes)\n", hvp_dataset_root(t->data),
+        hvp_data_format_name(hvp_dataset_format(t->data)), (long long)hvp_dataset_size(t->data),
+        hvp_dataset_channels(t->data), hvp_dataset_num_classes(t->data));
+    hvp_loader_opts lo = {c->data.batch_size, c->data.workers, c->data.prefetch, 1,
+                          c->data.drop_last, (uint64_t)c->run.seed, 0, 1, warn_bad_file, t};
+    HVP_TRY(hvp_loader_create(t->data, &lo, &t->loader));
+    t->steps_per_epoch = (long)hvp_loader_num_batches(t->loader);
+    if (t->steps_per_epoch < 1)
+        return HVP_FAIL(HVP_ERR_ARG, "data.batch_size %d leaves no batch of %lld images",
+                        c->data.batch_size, (long long)hvp_dataset_size(t->data));
+    t->total_steps = t->steps_per_epoch * c->train.epochs;
+    if (c->train.max_steps > 0 && c->train.max_steps < t->total_steps)
+        t->total_steps = c->train.max_steps;
+
+    int nviews = c->hvp.enabled ? c->hvp.views : 2;
+    hvp_view_config vc;
+    hvp_train_view_config(c, nviews, &vc);
+    HVP_TRY(hvp_views_validate(&vc));
+    HVP_TRY(hvp_augment_create(t->ctx, &vc, &t->aug));
+    HVP_TRY(make_method(t));
+    say(t, "model: SimSiam on ResNet-%d, %.2f M parameters\n",
+        c->model.arch == HVP_ARCH_RESNET18 ? 18 : c->model.arch == HVP_ARCH_RESNET34 ? 34 : 50,
+        (double)hvp_state_numel(&t->method->state) / 1e6);
+    HVP_TRY(make_optimizer(t));
+    if (c->hvp.enabled) {
+        hvp_select_config sc = {c->hvp.views, c->hvp.select_every, (float)c->hvp.random_fraction,
+                                (uint64_t)c->run.seed ^ 0x48565053454cULL};
+        HVP_TRY(hvp_selector_create(&sc, &t->sel));
+    }
+    HVP_TRY(hvp_alloc_f32(t->ctx->params, "loss", &t->loss, 1, (int[]){1}));
+    hvp_config_run_dir(c, t->run_dir, sizeof t->run_dir);
+    HVP_TRY(resume(t));
+    HVP_TRY(open_logs(t));
+    int off = c->log.progress == HVP_PROGRESS_OFF;
+    hvp_progress_init(&t->progress, t->out ? t->out : stderr, off ? 2 : (int)c->log.progress,
+                      off ? INT_MAX : c->log.every, t->total_steps, t->step);
+    return HVP_OK;
+}
+
+static void teardown(trainer *t)
+{
+    hvp_progress_break(&t->progress);
+    hvp_metrics_close(t->steps_csv);
+    hvp_metrics_close(t->epochs_csv);
+    hvp_metrics_close(t->epochs_jsonl);
+    hvp_tb_close(t->tb);
+    hvp_selector_destroy(t->sel);
+    hvp_optim_destroy(t->optim);
+    hvp_method_destroy(t->method);
+    hvp_augment_destroy(t->aug);
+    hvp_loader_destroy(t->loader);
+    hvp_dataset_close(t->data);
+    hvp_ctx_destroy(t->ctx);
+}
+
+/* One optimizer step on one batch; *loss gets its value (read back: the step's sync). */
+static hvp_status train_step(trainer *t, const hvp_image_batch *b, double *loss)
+{
+    hvp_ctx *ctx = t->ctx;
+    const hvp_config *c = t->cfg;
+    hvp_arena_reset(ctx->acts);
+    hvp_tensor global, local;
+    HVP_TRY(hvp_augment_batch(t->aug, b, (uint64_t)c->run.seed, t->epoch, &global, &local));
+    /* [V, B, C, S, S] -> [V*B, C, S, S]: view v of image i is row v*B + i. */
+    hvp_tensor views = global;
+    views.ndim = 4;
+    views.shape[0] = global.shape[0] * global.shape[1];
+    for (int d = 1; d < 4; d++)
+        views.shape[d] = global.shape[d + 1];
+    hvp_tensor x12;
+    if (t->sel) {
+        HVP_TRY(hvp_select(t->sel, ctx, t->method, &views, t->step, &x12));
+    } else {
+        x12 = views; /* views 0 and 1 are the first 2B rows */
+        x12.shape[0] = 2 * b->count;
+    }
+    HVP_TRY(hvp_params_zero_grad(ctx, t->method->state.params, t->method->state.nparams));
+    HVP_TRY(t->method->ops->train_step(t->method, ctx, &x12, &t->loss));
+    double lr = lr_at(t, t->step);
+    t->optim->groups[0].lr = (float)lr;
+    t->optim->groups[1].lr = (float)t->base_lr; /* fix_pred_lr: the predictor keeps base lr */
+    HVP_TRY(hvp_optim_step(ctx, t->optim));
+    if (t->method->ops->after_step)
+        HVP_TRY(t->method->ops->after_step(t->method, ctx, t->step));
+    float value;
+    HVP_TRY(hvp_tensor_download(ctx, &t->loss, &value)); /* waits for the step */
+    if (t->sel)
+        hvp_selector_collect(t->sel);
+    if (!isfinite(value))
+        return HVP_FAIL(HVP_ERR_NUMERIC, "the loss is %g at step %ld (epoch %d): stopping; the "
+                        "last checkpoint in %s/checkpoints is intact", (double)value, t->step + 1,
+                        t->epoch + 1, t->run_dir);
+    *loss = value;
+    t->step++;
+    return HVP_OK;
+}
+
+static hvp_status log_step(trainer *t, double loss, double lr, int images)
+{
+    hvp_metric row[] = {{"step", (double)t->step}, {"epoch", t->epoch + 1},
+                        {"loss", loss}, {"lr", lr}};
+    if (t->steps_csv && t->step % (t->cfg->log.every > 0 ? t->cfg->log.every : 1) == 0)
+        HVP_TRY(hvp_metrics_row(t->steps_csv, row, 4));
+    if (t->tb) {
+        HVP_TRY(hvp_tb_scalar(t->tb, "train/loss", t->step, loss));
+        HVP_TRY(hvp_tb_scalar(t->tb, "train/lr", t->step, lr));
+    }
+    (void)images;
+    return HVP_OK;
+}
+
+static hvp_status end_epoch(trainer *t, double mean_loss, double seconds, long images,
+                            hvp_train_result *res)
+{
+    const hvp_config *c = t->cfg;
+    hvp_loader_stats ls = hvp_loader_get_stats(t->loader);
+    double top1 = -1, top5 = -1;
+    int last = t->epoch == c->train.epochs || t->step >= t->total_steps;
+    if (c->eval.every > 0 && (t->epoch % c->eval.every == 0 || last)) {
+        double t0 = now();
+        HVP_TRY(hvp_eval_knn_method(t->ctx, t->method, c, c->eval.knn_train_limit,
+                                    c->eval.knn_test_limit, &top1, &top5));
+        res->knn_top1 = top1;
+        res->knn_top5 = top5;
+        say(t, "epoch %d: kNN top-1 %.2f%% top-5 %.2f%% (k=%d, %.1f s)\n", t->epoch, top1, top5,
+            c->eval.knn_k, now() - t0);
+    }
+    double chosen = -1, all = -1;
+    if (t->sel && t->sel->scored_samples) {
+        chosen = t->sel->sum_chosen_loss / (double)t->sel->scored_samples;
+        all = t->sel->sum_all_loss / (double)t->sel->scored_samples;
+        say(t, "epoch %d: hard views: mean loss of chosen pairs %.4f vs all pairs %.4f; wins",
+            t->epoch, chosen, all);
+        for (int k = 0; k < t->sel->npairs; k++)
+            say(t, " (%d,%d):%ld", t->sel->pairs[k][0], t->sel->pairs[k][1], t->sel->wins[k]);
+        say(t, "\n");
+    }
+    say(t, "epoch %d: loss %.4f, %.1f img/s, waited %.1f s for data, %lld files skipped\n",
+        t->epoch, mean_loss, (double)images / seconds, ls.wait_seconds, (long long)ls.skipped);
+    hvp_metric row[] = {{"epoch", t->epoch},         {"step", (double)t->step},
+                        {"loss", mean_loss},         {"knn_top1", top1},
+                        {"knn_top5", top5},          {"hvp_chosen_loss", chosen},
+                        {"hvp_all_loss", all},       {"img_per_s", images / seconds},
+                        {"data_wait_s", ls.wait_seconds}, {"skipped_files", (double)ls.skipped}};
+    int n = sizeof row / sizeof row[0];
+    if (t->epochs_csv)
+        HVP_TRY(hvp_metrics_row(t->epochs_csv, row, n));
+    if (t->epochs_jsonl)
+        HVP_TRY(hvp_metrics_row(t->epochs_jsonl, row, n));
+    if (t->tb) {
+        HVP_TRY(hvp_tb_scalar(t->tb, "epoch/loss", t->step, mean_loss));
+        if (top1 >= 0)
+            HVP_TRY(hvp_tb_scalar(t->tb, "eval/knn_top1", t->step, top1));
+        if (chosen >= 0) {
+            HVP_TRY(hvp_tb_scalar(t->tb, "hvp/chosen_pair_loss", t->step, chosen));
+            HVP_TRY(hvp_tb_scalar(t->tb, "hvp/all_pairs_loss", t->step, all));
+        }
+        HVP_TRY(hvp_tb_flush(t->tb));
+    }
+    if (t->sel)
+        hvp_selector_reset_stats(t->sel);
+    if (last || (c->train.save_every > 0 && t->epoch % c->train.save_every == 0))
+        HVP_TRY(save_checkpoint(t));
+    return HVP_OK;
+}
+
+static hvp_status run(trainer *t, hvp_train_result *res)
+{
+    const hvp_config *c = t->cfg;
+    while (t->epoch < c->train.epochs && t->step < t->total_steps) {
+        HVP_TRY(hvp_loader_start_epoch(t->loader, t->epoch));
+        double t0 = now(), sum = 0;
+        long images = 0, steps = 0;
+        for (long s = 0; s < t->steps_per_epoch && t->step < t->total_steps; s++) {
+            const hvp_image_batch *b;
+            HVP_TRY(hvp_loader_next(t->loader, &b));
+            if (!b)
+                break;
+            double loss = 0, lr = lr_at(t, t->step);
+            HVP_TRY(train_step(t, b, &loss));
+            sum += loss;
+            steps++;
+            images += b->count;
+            hvp_progress_step(&t->progress, t->step, t->epoch + 1, c->train.epochs, (int)s + 1,
+                              (int)t->steps_per_epoch, loss, lr, b->count);
+            HVP_TRY(log_step(t, loss, lr, b->count));
+        }
+        t->epoch++;
+        res->final_loss = steps ? sum / (double)steps : 0;
+        HVP_TRY(end_epoch(t, res->final_loss, now() - t0, images, res));
+    }
+    return HVP_OK;
+}
+
+hvp_status hvp_train(const hvp_config *cfg, FILE *out, hvp_train_result *result)
+{
+    trainer t;
+    memset(&t, 0, sizeof t);
+    memset(result, 0, sizeof *result);
+    result->knn_top1 = result->knn_top5 = -1;
+    t.cfg = cfg;
+    t.out = out;
+    hvp_progress_init(&t.progress, out ? out : stderr, 2, 1, 1, 0);
+    double t0 = now();
+    hvp_status st = setup(&t);
+    if (st == HVP_OK)
+        st = run(&t, result);
+    result->steps = t.step;
+    result->seconds = now() - t0;
+    snprintf(result->run_dir, sizeof result->run_dir, "%s", t.run_dir);
+    teardown(&t); /* sets no error: the failure's message stays */
+    return st;
+}

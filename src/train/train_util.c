@@ -1,0 +1,49 @@
+/* Config -> datasets and view settings. */
+#include <string.h>
+
+#include "train/train_util.h"
+
+hvp_status hvp_train_open_dataset(const hvp_config *cfg, const char *split, int is_test,
+                                  hvp_dataset **out)
+{
+    hvp_dataset_opts o;
+    memset(&o, 0, sizeof o);
+    o.format = cfg->data.format;
+    o.root = is_test && cfg->eval.test_root[0] ? cfg->eval.test_root : cfg->data.root;
+    if (!o.root[0] && (o.format == HVP_DATA_AUTO || o.format == HVP_DATA_IDX))
+        o.root = HVP_DATA_DEFAULT_ROOT;
+    o.split = split;
+    o.channels = cfg->data.channels;
+    return hvp_dataset_open(&o, out);
+}
+
+static double item(const hvp_cfg_floats *f, int i, double fallback)
+{
+    return i < f->n ? f->v[i] : fallback;
+}
+
+void hvp_train_view_config(const hvp_config *cfg, int nviews, hvp_view_config *vc)
+{
+    hvp_views_preset_simsiam(vc, nviews, cfg->data.image_size);
+    vc->out_channels = cfg->data.channels > 0 ? cfg->data.channels : 3;
+    for (int v = 0; v < nviews; v++) {
+        hvp_view_slot *s = &vc->slot[v];
+        s->scale_min = item(&cfg->data.crop_scale, 0, s->scale_min);
+        s->scale_max = item(&cfg->data.crop_scale, 1, s->scale_max);
+        s->flip_p = cfg->data.hflip_prob;
+        s->jitter_p = cfg->data.jitter_prob;
+        s->brightness = item(&cfg->data.color_jitter, 0, s->brightness);
+        s->contrast = item(&cfg->data.color_jitter, 1, s->contrast);
+        s->saturation = item(&cfg->data.color_jitter, 2, s->saturation);
+        s->hue = item(&cfg->data.color_jitter, 3, s->hue);
+        s->gray_p = cfg->data.grayscale_prob;
+        s->blur_p = cfg->data.blur_prob;
+        s->sigma_min = item(&cfg->data.blur_sigma, 0, s->sigma_min);
+        s->sigma_max = item(&cfg->data.blur_sigma, 1, s->sigma_max);
+        s->solarize_p = cfg->data.solarize_prob;
+        for (int c = 0; c < 3; c++) {
+            s->mean[c] = (float)item(&cfg->data.mean, c < cfg->data.mean.n ? c : 0, s->mean[c]);
+            s->std[c] = (float)item(&cfg->data.std, c < cfg->data.std.n ? c : 0, s->std[c]);
+        }
+    }
+}

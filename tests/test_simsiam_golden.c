@@ -1,0 +1,151 @@
+/* One SimSiam step with hard view selection against PyTorch (tools/make_simsiam_golden.py
+ * made tests/data/simsiam_golden.safetensors once, in double precision): the selection
+ * losses and winners, the loss, and every parameter and running statistic after SGD. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "hvp/model_io.h"
+#include "hvp/select.h"
+
+#ifndef HVP_TEST_DATA
+#define HVP_TEST_DATA "tests/data"
+#endif
+
+static int meta_int(const hvp_st_file *f, const char *key)
+{
+    const char *v = hvp_st_metadata(f, key);
+    return v ? atoi(v) : -1;
+}
+
+static double meta_double(const hvp_st_file *f, const char *key)
+{
+    const char *v = hvp_st_metadata(f, key);
+    return v ? atof(v) : -1;
+}
+
+/* Compares a device tensor with a float array of the golden file. Statistics that are
+ * exactly zero (the running mean behind a BN without affine) are judged on the scale of
+ * the activations they come from, O(1). */
+static void expect_tensor(const char *what, const hvp_tensor *t, const float *want, double tol)
+{
+    size_t n = hvp_numel(t);
+    EXPECT_CLOSE_FLOOR(what, test_read(t), test_to_double(want, n), n, tol, 1.0);
+}
+
+HVP_TEST(simsiam_golden_step)
+{
+    hvp_ctx *ctx = test_ctx();
+    hvp_st_file *f = NULL;
+    REQUIRE_OK(hvp_st_open(HVP_TEST_DATA "/simsiam_golden.safetensors", &f));
+    int b = meta_int(f, "B"), n = meta_int(f, "N"), c = meta_int(f, "C"), s = meta_int(f, "S");
+    hvp_simsiam_config sc;
+    memset(&sc, 0, sizeof sc);
+    sc.backbone = (hvp_resnet_config){18, c, 1, (float)meta_double(f, "width"), 0};
+    sc.proj_dim = meta_int(f, "proj_dim");
+    sc.pred_dim = meta_int(f, "pred_dim");
+    hvp_method *m = NULL;
+    hvp_selector *sel = NULL;
+    hvp_optim *opt = NULL;
+    hvp_status st = hvp_simsiam_create(ctx, &sc, &m);
+    if (st == HVP_OK)
+        st = hvp_state_read(ctx, &m->state, f, "init.", 0);
+    hvp_select_config selc = {n, 1, 0.0f, 1};
+    if (st == HVP_OK)
+        st = hvp_selector_create(&selc, &sel);
+    hvp_optim_config oc = hvp_optim_defaults(HVP_OPTIM_SGD);
+    oc.momentum = (float)meta_double(f, "momentum");
+    oc.decay_all = 1;
+    if (st == HVP_OK)
+        st = hvp_optim_create(ctx, &oc, m->state.params, m->state.nparams, &opt);
+    if (st != HVP_OK) {
+        TEST_FAIL("setup: %s", hvp_last_error());
+        goto done;
+    }
+    hvp_optim_set_group(opt, "predictor.", 1);
+    for (int g = 0; g < 2; g++) {
+        opt->groups[g].lr = (float)meta_double(f, "lr");
+        opt->groups[g].weight_decay = (float)meta_double(f, "weight_decay");
+    }
+
+    const hvp_st_tensor *views_st = hvp_st_find(f, "views");
+    hvp_tensor views = test_tensor(4, (int[]){n * b, c, s, s}, views_st->data);
+    hvp_tensor x12, loss;
+    REQUIRE_OK(hvp_alloc_f32(ctx->acts, "loss", &loss, 1, (int[]){1}));
+    REQUIRE_OK(hvp_params_zero_grad(ctx, m->state.params, m->state.nparams));
+    REQUIRE_OK(hvp_select(sel, ctx, m, &views, 0, &x12));
+    REQUIRE_OK(m->ops->train_step(m, ctx, &x12, &loss));
+    REQUIRE_OK(hvp_optim_step(ctx, opt));
+    REQUIRE_OK(hvp_ctx_finish(ctx));
+    hvp_selector_collect(sel);
+
+    const float *scores = hvp_st_find(f, "scores")->data;
+    const int *chosen = hvp_st_find(f, "chosen")->data;
+    EXPECT_CLOSE("pair losses", sel->scores_host, test_to_double(scores, (size_t)sel->npairs * b),
+                 (size_t)sel->npairs * b, 1e-4);
+    for (int i = 0; i < b; i++)
+        EXPECT(sel->chosen_host[i] == chosen[i], "sample %d chose pair %d, PyTorch %d", i,
+               sel->chosen_host[i], chosen[i]);
+    expect_tensor("loss", &loss, hvp_st_find(f, "loss")->data, 1e-4);
+
+    /* Parameters after the step, and their change (the step is small against the values,
+     * so the change is checked on its own scale too, with the largest change of the step
+     * as the floor: a parameter whose gradient is zero in exact arithmetic, like the bias
+     * before SimSiam's last BN, moves by float noise of the gradients' scale). */
+    char name[200];
+    double max_update = 0;
+    for (int i = 0; i < m->state.nparams; i++) {
+        const char *pn = m->state.params[i].name;
+        snprintf(name, sizeof name, "after.%s", pn);
+        const hvp_st_tensor *after = hvp_st_find(f, name);
+        snprintf(name, sizeof name, "init.%s", pn);
+        const hvp_st_tensor *before = hvp_st_find(f, name);
+        for (size_t j = 0; after && before && j < hvp_numel(&m->state.params[i].value); j++) {
+            double d = fabs((double)((const float *)after->data)[j] -
+                            ((const float *)before->data)[j]);
+            max_update = d > max_update ? d : max_update;
+        }
+    }
+    for (int i = 0; i < m->state.nparams; i++) {
+        const hvp_param *p = &m->state.params[i];
+        size_t k = hvp_numel(&p->value);
+        snprintf(name, sizeof name, "after.%s", p->name);
+        const hvp_st_tensor *after = hvp_st_find(f, name);
+        snprintf(name, sizeof name, "init.%s", p->name);
+        const hvp_st_tensor *before = hvp_st_find(f, name);
+        if (!after || !before) {
+            TEST_FAIL("%s missing from the golden file", p->name);
+            continue;
+        }
+        float *got = test_read(&p->value);
+        EXPECT_CLOSE(p->name, got, test_to_double(after->data, k), k, 1e-4);
+        float *dgot = test_floats(k);
+        double *dwant = test_doubles(k);
+        for (size_t j = 0; j < k; j++) {
+            dgot[j] = got[j] - ((const float *)before->data)[j];
+            dwant[j] = (double)((const float *)after->data)[j] - ((const float *)before->data)[j];
+        }
+        snprintf(name, sizeof name, "update of %s", p->name);
+        EXPECT_CLOSE_FLOOR(name, dgot, dwant, k, 2e-3, 0.1 * max_update);
+    }
+    for (int i = 0; i < m->state.nbuffers; i++) {
+        const hvp_buffer *bf = &m->state.buffers[i];
+        snprintf(name, sizeof name, "after.%s", bf->name);
+        const hvp_st_tensor *after = hvp_st_find(f, name);
+        if (!after) {
+            TEST_FAIL("%s missing from the golden file", bf->name);
+            continue;
+        }
+        if (bf->is_count)
+            EXPECT(bf->count == *(const int64_t *)after->data, "%s = %lld, PyTorch %lld",
+                   bf->name, bf->count, (long long)*(const int64_t *)after->data);
+        else
+            expect_tensor(bf->name, &bf->value, after->data, 1e-4);
+    }
+done:
+    hvp_optim_destroy(opt);
+    hvp_selector_destroy(sel);
+    hvp_method_destroy(m);
+    hvp_st_close(f);
+}
