@@ -8,5 +8,6 @@
 #include "hvp/rng.h"
 #include "hvp/ops.h"
 #include "hvp/image.h"
+#include "hvp/augment.h"
 
 #endif
