@@ -145,7 +145,7 @@ inline float3 hue_shift(float3 px, float factor)
  * The local size is a power of two (the launcher computes it); contrast's grayscale mean is a
  * fixed-order tree reduction in local memory, so runs are bitwise reproducible. Every
  * work-item reaches every barrier: the reduction runs at each of the four steps whatever the
- * op (PoCL miscompiled barriers inside the op branches, although they were group-uniform). */
+ * op, so no barrier sits in control flow that depends on the drawn op. */
 kernel void augment_color(int nv, int S, int C, global const int *vp, int vp_off,
                           global float *work, int work_off, local float *red)
 {
@@ -172,12 +172,16 @@ kernel void augment_color(int nv, int S, int C, global const int *vp, int vp_off
         }
         float mean = red[0] / (float)np;
         barrier(CLK_LOCAL_MEM_FENCE); /* everyone has read red[0] before the next step */
+        /* Every loop walks the item's own pixels (all channels of pixel i), so no item
+         * ever reads what another wrote: no global barrier is needed between steps. */
         if (op == 0 && f != 1.0f) {
-            for (int i = lid; i < np * C; i += L)
-                im[i] = blend01(im[i], 0.0f, f);
+            for (int i = lid; i < np; i += L)
+                for (int c = 0; c < C; c++)
+                    im[c * np + i] = blend01(im[c * np + i], 0.0f, f);
         } else if (contrast) {
-            for (int i = lid; i < np * C; i += L)
-                im[i] = blend01(im[i], mean, f);
+            for (int i = lid; i < np; i += L)
+                for (int c = 0; c < C; c++)
+                    im[c * np + i] = blend01(im[c * np + i], mean, f);
         } else if (op == 2 && f != 1.0f && C == 3) {
             for (int i = lid; i < np; i += L) {
                 float r = im[i], g = im[np + i], b = im[2 * np + i];

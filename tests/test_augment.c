@@ -207,7 +207,7 @@ HVP_TEST(augment_golden_torchvision)
         if (!fp)
             continue;
         files++;
-        int32_t hd[22];
+        int32_t hd[20];
         float fl[11];
         int ok = fread(hd, sizeof hd, 1, fp) == 1 && fread(fl, sizeof fl, 1, fp) == 1 &&
                  hd[0] == 0x47415648;
@@ -224,14 +224,14 @@ HVP_TEST(augment_golden_torchvision)
         hvp_view_config cfg = {0};
         cfg.n_global = 1;
         cfg.out_channels = C;
-        cfg.slot[0] = test_slot(S, hd[19], hd[5]);
+        cfg.slot[0] = test_slot(S, hd[18], hd[5]);
         for (int c = 0; c < 3; c++) {
             cfg.slot[0].mean[c] = fl[5 + c];
             cfg.slot[0].std[c] = fl[8 + c];
         }
         hvp_view_params p = {hd[6], hd[7], hd[8], hd[9], hd[10], hd[11],
                              {hd[12], hd[13], hd[14], hd[15]},
-                             fl[0], fl[1], fl[2], fl[3], hd[16], hd[17], fl[4], hd[20]};
+                             fl[0], fl[1], fl[2], fl[3], hd[16], hd[17], fl[4], hd[19]};
         hvp_image_batch b = {0};
         size_t off = 0;
         int64_t idx = 0;
