@@ -16,5 +16,6 @@
 #include "hvp/checkpoint.h"
 #include "hvp/logs.h"
 #include "hvp/optim.h"
+#include "hvp/augment.h"
 
 #endif

@@ -67,5 +67,14 @@ void ref_lars_step(double *p, const double *g, double *buf, size_t n, double lr,
 /* One step of torch.optim.AdamW; step counts from 1. */
 void ref_adamw_step(double *p, const double *g, double *m, double *v, size_t n, double lr,
                     double wd, double beta1, double beta2, double eps, int step);
+/* augmentations (tests/ref/ref_augment.c): one view of an h x w x C uint8 image with the
+ * slot's settings and the given drawn parameters, into out[out_c][S][S]; and the
+ * torchvision Gaussian blur (kernel k, reflect padding) of im[C][S][S] in place. */
+struct hvp_view_slot;
+struct hvp_view_params;
+void ref_augment_view(const unsigned char *img, int h, int w, int C,
+                      const struct hvp_view_slot *slot, const struct hvp_view_params *p,
+                      int out_c, double *out);
+void ref_augment_blur(double *im, int C, int S, int k, double sigma);
 
 #endif
