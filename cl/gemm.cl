@@ -22,89 +22,184 @@
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 
-#define GEMM_REG_KERNEL(NAME, TM, VW, NV)                                                       \
-    kernel void NAME(int m, int n, int k, float alpha, float beta, global const float *A,    \
-                     int a_off, int a_rs, int a_cs, int a_bs, global const float *B, int b_off, \
-                     int b_rs, int b_cs, int b_bs, global float *C, int c_off, int ldc,       \
-                     int c_bs)                                                                \
-    {                                                                                         \
-        const int j0 = (int)get_global_id(0) * (VW * NV);                                     \
-        const int i0 = (int)get_global_id(1) * TM;                                            \
-        const int z = (int)get_global_id(2);                                                  \
-        if (i0 >= m || j0 >= n)                                                               \
-            return;                                                                           \
-        A += a_off + z * a_bs;                                                                \
-        B += b_off + z * b_bs;                                                                \
-        C += c_off + z * c_bs;                                                                \
-        CAT(float, VW) acc[TM][NV];                                                           \
-        int arow[TM];                                                                         \
-        for (int r = 0; r < TM; r++) {                                                        \
-            arow[r] = min(i0 + r, m - 1) * a_rs;                                              \
-            for (int v = 0; v < NV; v++)                                                      \
-                acc[r][v] = (CAT(float, VW))(0.0f);                                           \
-        }                                                                                     \
-        const int full_n = j0 + VW * NV <= n;                                                 \
-        if (full_n && b_cs == 1) {                                                            \
-            const global float *bp = B + j0;                                                  \
-            const global float *ap = A;                                                       \
-            for (int p = 0; p < k; p++) {                                                     \
-                CAT(float, VW) b[NV];                                                         \
-                for (int v = 0; v < NV; v++)                                                  \
-                    b[v] = CAT(vload, VW)(v, bp);                                             \
-                for (int r = 0; r < TM; r++) {                                                \
-                    const float a = ap[arow[r]];                                              \
-                    for (int v = 0; v < NV; v++)                                              \
-                        acc[r][v] += a * b[v];                                                \
-                }                                                                             \
-                bp += b_rs;                                                                   \
-                ap += a_cs;                                                                   \
-            }                                                                                 \
-        } else {                                                                              \
-            for (int p = 0; p < k; p++) {                                                     \
-                float bt[VW * NV];                                                            \
-                for (int jj = 0; jj < VW * NV; jj++)                                          \
-                    bt[jj] = j0 + jj < n ? B[p * b_rs + (j0 + jj) * b_cs] : 0.0f;             \
-                CAT(float, VW) b[NV];                                                         \
-                for (int v = 0; v < NV; v++)                                                  \
-                    b[v] = CAT(vload, VW)(v, bt);                                             \
-                for (int r = 0; r < TM; r++) {                                                \
-                    const float a = A[arow[r] + p * a_cs];                                    \
-                    for (int v = 0; v < NV; v++)                                              \
-                        acc[r][v] += a * b[v];                                                \
-                }                                                                             \
-            }                                                                                 \
-        }                                                                                     \
-        for (int r = 0; r < TM; r++) {                                                        \
-            if (i0 + r >= m)                                                                  \
-                break;                                                                        \
-            global float *cp = C + (i0 + r) * ldc + j0;                                       \
-            if (full_n) {                                                                     \
-                for (int v = 0; v < NV; v++) {                                                \
-                    CAT(float, VW) c = alpha * acc[r][v];                                     \
-                    if (beta != 0.0f)                                                         \
-                        c += beta * CAT(vload, VW)(v, cp);                                    \
-                    CAT(vstore, VW)(c, v, cp);                                                \
-                }                                                                             \
-            } else {                                                                          \
-                float ct[VW * NV];                                                            \
-                for (int v = 0; v < NV; v++)                                                  \
-                    CAT(vstore, VW)(acc[r][v], v, ct);                                        \
-                for (int jj = 0; jj < VW * NV && j0 + jj < n; jj++) {                         \
-                    float c = alpha * ct[jj];                                                 \
-                    if (beta != 0.0f)                                                         \
-                        c += beta * cp[jj];                                                   \
-                    cp[jj] = c;                                                               \
-                }                                                                             \
-            }                                                                                 \
-        }                                                                                     \
+/* The tile is unrolled by hand into named registers (compilers keep private arrays of
+ * vectors in memory): before each instantiation ROWS(X) lists X(r) for the TM rows, VECS(X, r)
+ * lists X(r, v) for the NV vectors, VT is the vector type of VW floats. */
+#define DECL_ACC_V(r, v) VT acc##r##_##v = (VT)(0.0f);
+#define DECL_ACC(r) VECS(DECL_ACC_V, r)                                                        \
+    const global float *ap##r = A + min(i0 + r, m - 1) * a_rs;
+#define LOAD_B(r, v) const VT b##v = VLOAD(v, bp);
+#define LOAD_BT(r, v) const VT b##v = VLOAD(v, bt);
+#define FMA_V(r, v) acc##r##_##v += a##r * b##v;
+#define FMA_ROW(r)                                                                             \
+    const float a##r = ap##r[p * a_cs];                                                        \
+    VECS(FMA_V, r)
+#define STORE_FULL(r, v)                                                                       \
+    {                                                                                          \
+        VT c = alpha * acc##r##_##v;                                                           \
+        if (beta != 0.0f)                                                                      \
+            c += beta * VLOAD(v, cp);                                                          \
+        VSTORE(c, v, cp);                                                                      \
+    }
+#define SPILL(r, v) VSTORE(acc##r##_##v, v, ct);
+#define STORE_ROW(r)                                                                           \
+    if (i0 + r < m) {                                                                          \
+        global float *cp = C + (i0 + r) * ldc + j0;                                            \
+        if (full_n) {                                                                          \
+            VECS(STORE_FULL, r)                                                                \
+        } else {                                                                               \
+            float ct[TN];                                                                      \
+            VECS(SPILL, r)                                                                     \
+            for (int jj = 0; jj < TN && j0 + jj < n; jj++) {                                   \
+                float c = alpha * ct[jj];                                                      \
+                if (beta != 0.0f)                                                              \
+                    c += beta * cp[jj];                                                        \
+                cp[jj] = c;                                                                    \
+            }                                                                                  \
+        }                                                                                      \
     }
 
-GEMM_REG_KERNEL(gemm_reg_4x32, 4, 16, 2)
-GEMM_REG_KERNEL(gemm_reg_8x32, 8, 16, 2)
-GEMM_REG_KERNEL(gemm_reg_6x32, 6, 16, 2)
-GEMM_REG_KERNEL(gemm_reg_8x16, 8, 16, 1)
-GEMM_REG_KERNEL(gemm_reg_4x16, 4, 16, 1)
-GEMM_REG_KERNEL(gemm_reg_4x8, 4, 8, 1)
+#define GEMM_REG_KERNEL(NAME)                                                                  \
+    kernel void NAME(int m, int n, int k, float alpha, float beta, global const float *A,     \
+                     int a_off, int a_rs, int a_cs, int a_bs, global const float *B, int b_off, \
+                     int b_rs, int b_cs, int b_bs, global float *C, int c_off, int ldc,        \
+                     int c_bs, int b_panel)                                                    \
+    {                                                                                          \
+        /* Row tiles in dimension 0: consecutive work-groups share a panel of op(B). */       \
+        const int i0 = (int)get_global_id(0) * TM;                                             \
+        const int j0 = (int)get_global_id(1) * TN;                                             \
+        const int z = (int)get_global_id(2);                                                   \
+        if (i0 >= m || j0 >= n)                                                                \
+            return;                                                                            \
+        A += a_off + z * a_bs;                                                                 \
+        B += b_off + z * b_bs;                                                                 \
+        C += c_off + z * c_bs;                                                                 \
+        ROWS(DECL_ACC)                                                                         \
+        const int full_n = j0 + TN <= n;                                                       \
+        if ((full_n && b_cs == 1) || b_panel) {                                                \
+            const global float *bp = B + (b_panel ? j0 * k : j0);                              \
+            for (int p = 0; p < k; p++) {                                                      \
+                VECS(LOAD_B, 0)                                                                \
+                ROWS(FMA_ROW)                                                                  \
+                bp += b_rs;                                                                    \
+            }                                                                                  \
+        } else {                                                                               \
+            for (int p = 0; p < k; p++) {                                                      \
+                float bt[TN];                                                                  \
+                for (int jj = 0; jj < TN; jj++)                                                \
+                    bt[jj] = j0 + jj < n ? B[p * b_rs + (j0 + jj) * b_cs] : 0.0f;              \
+                VECS(LOAD_BT, 0)                                                               \
+                ROWS(FMA_ROW)                                                                  \
+            }                                                                                  \
+        }                                                                                      \
+        ROWS(STORE_ROW)                                                                        \
+    }
+
+#define ROWS4(X) X(0) X(1) X(2) X(3)
+#define ROWS6(X) ROWS4(X) X(4) X(5)
+#define ROWS8(X) ROWS6(X) X(6) X(7)
+#define VECS1(X, r) X(r, 0)
+#define VECS2(X, r) X(r, 0) X(r, 1)
+
+#define VT float16
+#define VLOAD vload16
+#define VSTORE vstore16
+#define TM 4
+#define TN 32
+#define ROWS ROWS4
+#define VECS VECS2
+GEMM_REG_KERNEL(gemm_reg_4x32)
+#undef TM
+#undef ROWS
+#define TM 6
+#define ROWS ROWS6
+GEMM_REG_KERNEL(gemm_reg_6x32)
+#undef TM
+#undef ROWS
+#define TM 8
+#define ROWS ROWS8
+GEMM_REG_KERNEL(gemm_reg_8x32)
+#undef TN
+#undef VECS
+#define TN 16
+#define VECS VECS1
+GEMM_REG_KERNEL(gemm_reg_8x16)
+#undef TM
+#undef ROWS
+#define TM 4
+#define ROWS ROWS4
+GEMM_REG_KERNEL(gemm_reg_4x16)
+#undef VT
+#undef VLOAD
+#undef VSTORE
+#undef TN
+#define VT float8
+#define VLOAD vload8
+#define VSTORE vstore8
+#define TN 8
+GEMM_REG_KERNEL(gemm_reg_4x8)
+#undef VT
+#undef VLOAD
+#undef VSTORE
+#undef TM
+#undef TN
+#undef ROWS
+#undef VECS
+
+/* Dot-product form for op(A) with contiguous rows and op(B) with contiguous columns (the
+ * A x W^T of a linear layer at a small batch): each work-item computes a 4 x 4 tile of C as
+ * 16 dot products along k in vectors of 8, with no packing of B. Other layouts take a
+ * guarded scalar path. Rows and columns beyond the matrix are clamped and never stored. */
+#define DOT_DECL_C(r, c) float8 acc##r##c = (float8)(0.0f);
+#define DOT_DECL(r)                                                                            \
+    const global float *ap##r = A + min(i0 + r, m - 1) * a_rs;                                 \
+    const global float *bp##r = B + min(j0 + r, n - 1) * b_cs;                                 \
+    COLS4(DOT_DECL_C, r)
+#define DOT_LOAD(r)                                                                            \
+    const float8 a##r = vload8(0, ap##r + p), b##r = vload8(0, bp##r + p);
+#define DOT_FMA_C(r, c) acc##r##c += a##r * b##c;
+#define DOT_FMA(r) COLS4(DOT_FMA_C, r)
+#define DOT_TAIL_C(r, c) acc##r##c.s0 += ap##r[p * a_cs] * bp##c[p * b_rs];
+#define DOT_TAIL(r) COLS4(DOT_TAIL_C, r)
+#define DOT_STORE_C(r, c)                                                                      \
+    if (j0 + c < n) {                                                                          \
+        const float8 v = acc##r##c;                                                            \
+        const float sum = ((v.s0 + v.s1) + (v.s2 + v.s3)) + ((v.s4 + v.s5) + (v.s6 + v.s7));   \
+        global float *cp = C + (i0 + r) * ldc + j0 + c;                                        \
+        *cp = beta != 0.0f ? alpha * sum + beta * *cp : alpha * sum;                           \
+    }
+#define DOT_STORE(r)                                                                           \
+    if (i0 + r < m) {                                                                          \
+        COLS4(DOT_STORE_C, r)                                                                  \
+    }
+#define COLS4(X, r) X(r, 0) X(r, 1) X(r, 2) X(r, 3)
+
+kernel void gemm_dot_4x4(int m, int n, int k, float alpha, float beta, global const float *A,
+                         int a_off, int a_rs, int a_cs, int a_bs, global const float *B,
+                         int b_off, int b_rs, int b_cs, int b_bs, global float *C, int c_off,
+                         int ldc, int c_bs, int unused)
+{
+    const int i0 = (int)get_global_id(0) * 4;
+    const int j0 = (int)get_global_id(1) * 4;
+    const int z = (int)get_global_id(2);
+    if (i0 >= m || j0 >= n)
+        return;
+    A += a_off + z * a_bs;
+    B += b_off + z * b_bs;
+    C += c_off + z * c_bs;
+    ROWS4(DOT_DECL)
+    int p = 0;
+    if (a_cs == 1 && b_rs == 1) {
+        for (; p + 8 <= k; p += 8) {
+            ROWS4(DOT_LOAD)
+            ROWS4(DOT_FMA)
+        }
+    }
+    for (; p < k; p++) {
+        ROWS4(DOT_TAIL)
+    }
+    ROWS4(DOT_STORE)
+}
 
 /* Work-group tiled GEMM through local memory. The work-group (LX, LY) computes a tile of
  * (LY * LDS_R) rows by (LX * LDS_R) columns; work-item (lx, ly) owns rows ly + r * LY and
@@ -186,14 +281,23 @@ kernel void gemm_lds(int m, int n, int k, float alpha, float beta, global const 
     }
 }
 
-/* P(p, j) = op(B)(p, j) for j < n, 0 for n <= j < ldp: op(B) as a dense [k, ldp] matrix
- * with contiguous rows, so that the register kernels take their fast path. */
-kernel void gemm_pack(int k, int n, int ldp, global const float *B, int b_off, int b_rs,
-                      int b_cs, int b_bs, global float *P, int p_off, int p_bs)
+/* Copies op(B) (k x n) into column panels P[n_pad / panel][k][panel], zero-padded to whole
+ * panels, which a register kernel's work-group then reads front to back (b_panel = 1).
+ * One work-item per (panel, p): a row of `panel` floats (a multiple of 8). */
+kernel void gemm_pack(int k, int n, int npanels, int panel, global const float *B, int b_off,
+                      int b_rs, int b_cs, int b_bs, global float *P, int p_off, int p_bs)
 {
-    const int j = (int)get_global_id(0), p = (int)get_global_id(1), z = (int)get_global_id(2);
-    if (j >= ldp || p >= k)
+    const int t = (int)get_global_id(0), p = (int)get_global_id(1), z = (int)get_global_id(2);
+    if (t >= npanels || p >= k)
         return;
-    P[p_off + z * p_bs + p * ldp + j] =
-        j < n ? B[b_off + z * b_bs + p * b_rs + j * b_cs] : 0.0f;
+    const global float *src = B + b_off + z * b_bs + p * b_rs;
+    global float *dst = P + p_off + z * p_bs + (t * k + p) * panel;
+    const int j0 = t * panel;
+    if (b_cs == 1 && j0 + panel <= n) {
+        for (int q = 0; q < panel; q += 8)
+            vstore8(vload8(0, src + j0 + q), 0, dst + q);
+    } else {
+        for (int jj = 0; jj < panel; jj++)
+            dst[jj] = j0 + jj < n ? src[(j0 + jj) * b_cs] : 0.0f;
+    }
 }

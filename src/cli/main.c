@@ -19,11 +19,14 @@ static void usage(FILE *f)
             "\n"
             "commands:\n"
             "  devices            list OpenCL platforms and devices (* marks the one used)\n"
+            "  bench ops          time each op (GEMM: own kernel, CLBlast, host OpenBLAS)\n"
+            "  tune               measure GEMM algorithms, store the fastest per device\n"
             "  --version          print the version\n"
             "\n"
             "environment:\n"
             "  HVP_DEVICE         device index or part of its platform/device name\n"
             "  HVP_PROFILE=1      print time per kernel at exit\n"
+            "  HVP_GEMM           force one GEMM algorithm (clblast, reg4x32, lds16, ...)\n"
             "  HVP_CL_DIR         load kernels from this folder instead of the embedded ones\n"
             "  HVP_CACHE_DIR      kernel binary cache (default ~/.cache/hvp); HVP_NO_CACHE=1 off\n");
 }
@@ -37,6 +40,10 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "devices") == 0)
         return hvp_cmd_devices(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0)
+        return hvp_cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "tune") == 0)
+        return hvp_cmd_tune(argc - 1, argv + 1);
     if (strcmp(cmd, "--version") == 0) {
         printf("hvp %s\n", PACKAGE_VERSION);
         return 0;

@@ -40,6 +40,7 @@ static const gemm_algo ALGOS[] = {
     {"reg4x16", ALGO_REG, "gemm_reg_4x16", 4, 16, 1},
     {"reg4x8g", ALGO_REG, "gemm_reg_4x8", 4, 8, 0},
     {"reg4x16g", ALGO_REG, "gemm_reg_4x16", 4, 16, 0},
+    {"dot4x4", ALGO_REG, "gemm_dot_4x4", 4, 4, 1},
     {"lds16", ALGO_LDS, "gemm_lds", 4, 4, 16},
     {"lds8", ALGO_LDS, "gemm_lds", 4, 4, 8},
 };
@@ -48,7 +49,7 @@ static const gemm_algo ALGOS[] = {
 #define LDS_KT 16 /* as in cl/gemm.cl */
 
 static const char *const ALGO_NAMES[] = {"clblast", "reg4x32", "reg6x32", "reg8x32", "reg8x16",
-                                         "reg4x16", "reg4x8g", "reg4x16g", "lds16", "lds8",
+                                         "reg4x16", "reg4x8g", "reg4x16g", "dot4x4", "lds16", "lds8",
                                          NULL};
 
 const char *const *hvp_gemm_algo_names(void) { return ALGO_NAMES; }
@@ -297,12 +298,17 @@ static hvp_status run_reg(hvp_ctx *ctx, const gemm_algo *al, int ta, int tb, int
 {
     int a_rs = ta ? 1 : a.ld, a_cs = ta ? a.ld : 1;
     int b_rs = tb ? 1 : b.ld, b_cs = tb ? b.ld : 1;
+    /* A few rows against a transposed B (a linear layer at a small batch): packing B would
+     * cost more than the product, so take dot products along k instead. */
+    if (strncmp(al->name, "reg", 3) == 0 && !ta && tb && m < 16)
+        al = &ALGOS[algo_index("dot4x4")];
+    int is_dot = strcmp(al->kernel, "gemm_dot_4x4") == 0;
     hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
     /* op(B) with strided rows, or a ragged last column tile over many rows: copy op(B) into
      * a dense [k, ldp] scratch matrix padded with zeros to whole tiles (once when the batch
      * shares B). The arena is rewound at once: the in-order queue runs the GEMM before any
      * later user of that memory. */
-    int pack = k > 0 && (b_cs != 1 || (n % al->tn != 0 && m >= 32));
+    int pack = !is_dot && k > 0 && (b_cs != 1 || n % al->tn != 0 || m > 2 * al->tm);
     if (pack) {
         int ldp = (int)cdiv((size_t)n, (size_t)al->tn) * al->tn;
         int pb = sb == 0 ? 1 : batch;
@@ -319,7 +325,8 @@ static hvp_status run_reg(hvp_ctx *ctx, const gemm_algo *al, int ta, int tb, int
             hvp_args g = hvp_args_begin(kp);
             hvp_arg_int(&g, k);
             hvp_arg_int(&g, n);
-            hvp_arg_int(&g, ldp);
+            hvp_arg_int(&g, ldp / al->tn);
+            hvp_arg_int(&g, al->tn);
             hvp_arg_mem(&g, b.buf);
             hvp_arg_int(&g, (int)b.off);
             hvp_arg_int(&g, b_rs);
@@ -328,7 +335,7 @@ static hvp_status run_reg(hvp_ctx *ctx, const gemm_algo *al, int ta, int tb, int
             hvp_arg_mem(&g, pbuf);
             hvp_arg_int(&g, (int)(pbytes / sizeof(float)));
             hvp_arg_int(&g, sb == 0 ? 0 : k * ldp);
-            size_t gp[3] = {(size_t)ldp, (size_t)k, (size_t)pb};
+            size_t gp[3] = {(size_t)(ldp / al->tn), (size_t)k, (size_t)pb};
             hvp_status s = hvp_launch(ctx, &g, 3, gp, NULL);
             if (s != HVP_OK) {
                 hvp_arena_rewind(ctx->acts, mark);
@@ -337,7 +344,7 @@ static hvp_status run_reg(hvp_ctx *ctx, const gemm_algo *al, int ta, int tb, int
             b.buf = pbuf;
             b.off = pbytes / sizeof(float);
             b.ld = ldp;
-            b_rs = ldp;
+            b_rs = al->tn;
             b_cs = 1;
             sb = sb == 0 ? 0 : (size_t)k * (size_t)ldp;
         }
@@ -347,7 +354,9 @@ static hvp_status run_reg(hvp_ctx *ctx, const gemm_algo *al, int ta, int tb, int
     if (s == HVP_OK) {
         hvp_args g = hvp_args_begin(kr);
         gemm_args(&g, m, n, k, alpha, beta, a, a_rs, a_cs, sa, b, b_rs, b_cs, sb, c, sc);
-        size_t gl[3] = {cdiv((size_t)n, (size_t)al->tn), cdiv((size_t)m, (size_t)al->tm),
+        hvp_arg_int(&g, pack);
+        /* Row tiles in dimension 0: consecutive work-groups share a panel of op(B). */
+        size_t gl[3] = {cdiv((size_t)m, (size_t)al->tm), cdiv((size_t)n, (size_t)al->tn),
                         (size_t)batch};
         size_t one[3] = {1, 1, 1};
         s = hvp_launch(ctx, &g, 3, gl, al->local == 1 ? one : NULL);
