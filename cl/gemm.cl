@@ -27,7 +27,7 @@
  * lists X(r, v) for the NV vectors, VT is the vector type of VW floats. */
 #define DECL_ACC_V(r, v) VT acc##r##_##v = (VT)(0.0f);
 #define DECL_ACC(r) VECS(DECL_ACC_V, r)                                                        \
-    const global float *ap##r = A + min(i0 + r, m - 1) * a_rs;
+    const global float *ap##r = A + (a_panel ? i0 * k + r : min(i0 + r, m - 1) * a_rs);
 #define LOAD_B(r, v) const VT b##v = VLOAD(v, bp);
 #define LOAD_BT(r, v) const VT b##v = VLOAD(v, bt);
 #define FMA_V(r, v) acc##r##_##v += a##r * b##v;
@@ -63,7 +63,7 @@
     kernel void NAME(int m, int n, int k, float alpha, float beta, global const float *A,     \
                      int a_off, int a_rs, int a_cs, int a_bs, global const float *B, int b_off, \
                      int b_rs, int b_cs, int b_bs, global float *C, int c_off, int ldc,        \
-                     int c_bs, int b_panel)                                                    \
+                     int c_bs, int a_panel, int b_panel)                                       \
     {                                                                                          \
         /* Row tiles in dimension 0: consecutive work-groups share a panel of op(B). */       \
         const int i0 = (int)get_global_id(0) * TM;                                             \
@@ -177,7 +177,7 @@ GEMM_REG_KERNEL(gemm_reg_4x8)
 kernel void gemm_dot_4x4(int m, int n, int k, float alpha, float beta, global const float *A,
                          int a_off, int a_rs, int a_cs, int a_bs, global const float *B,
                          int b_off, int b_rs, int b_cs, int b_bs, global float *C, int c_off,
-                         int ldc, int c_bs, int unused)
+                         int ldc, int c_bs, int a_panel, int b_panel)
 {
     const int i0 = (int)get_global_id(0) * 4;
     const int j0 = (int)get_global_id(1) * 4;
@@ -283,7 +283,8 @@ kernel void gemm_lds(int m, int n, int k, float alpha, float beta, global const 
 
 /* Copies op(B) (k x n) into column panels P[n_pad / panel][k][panel], zero-padded to whole
  * panels, which a register kernel's work-group then reads front to back (b_panel = 1).
- * One work-item per (panel, p): a row of `panel` floats (a multiple of 8). */
+ * Called with op(A)^T as B, it makes the row panels of op(A) (a_panel = 1).
+ * One work-item per (panel, p): a row of `panel` floats. */
 kernel void gemm_pack(int k, int n, int npanels, int panel, global const float *B, int b_off,
                       int b_rs, int b_cs, int b_bs, global float *P, int p_off, int p_bs)
 {
@@ -293,9 +294,12 @@ kernel void gemm_pack(int k, int n, int npanels, int panel, global const float *
     const global float *src = B + b_off + z * b_bs + p * b_rs;
     global float *dst = P + p_off + z * p_bs + (t * k + p) * panel;
     const int j0 = t * panel;
-    if (b_cs == 1 && j0 + panel <= n) {
+    if (b_cs == 1 && j0 + panel <= n && panel % 8 == 0) {
         for (int q = 0; q < panel; q += 8)
             vstore8(vload8(0, src + j0 + q), 0, dst + q);
+    } else if (b_cs == 1 && j0 + panel <= n) {
+        for (int q = 0; q < panel; q++)
+            dst[q] = src[j0 + q];
     } else {
         for (int jj = 0; jj < panel; jj++)
             dst[jj] = j0 + jj < n ? src[(j0 + jj) * b_cs] : 0.0f;

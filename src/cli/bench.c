@@ -25,6 +25,7 @@
 typedef struct bench_gemm {
     int ta, tb, m, n, k;
     int m_per_image; /* m is multiplied by the batch size (tokens of all images) */
+    int k_per_image; /* k is multiplied by the batch size (weight gradients) */
     int batch_mult;  /* strided batch = batch_mult * batch size (0: no strided batch) */
     int share_a;     /* the batch shares A (convolution weights): stride_a = 0 */
 } bench_gemm;
@@ -44,23 +45,24 @@ typedef struct bench_case {
 
 typedef struct gemm_state {
     bench_gemm g;
-    int m, batch;
+    int m, k, batch;
     size_t sa, sb, sc;
     hvp_tensor a, b, c;
 } gemm_state;
 
-static void gemm_dims(const bench_gemm *g, int batch, int *m, int *nb)
+static void gemm_dims(const bench_gemm *g, int batch, int *m, int *k, int *nb)
 {
     *m = g->m_per_image ? g->m * batch : g->m;
+    *k = g->k_per_image ? g->k * batch : g->k;
     *nb = g->batch_mult ? g->batch_mult * batch : 1;
 }
 
 static double gemm_flops(const void *arg, int batch)
 {
     const bench_gemm *g = arg;
-    int m, nb;
-    gemm_dims(g, batch, &m, &nb);
-    return 2.0 * m * (double)g->n * g->k * nb;
+    int m, k, nb;
+    gemm_dims(g, batch, &m, &k, &nb);
+    return 2.0 * m * (double)g->n * k * nb;
 }
 
 static hvp_status gemm_setup(hvp_ctx *ctx, const void *arg, int batch, void **state)
@@ -70,12 +72,12 @@ static hvp_status gemm_setup(hvp_ctx *ctx, const void *arg, int batch, void **st
         return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
     *state = s;
     s->g = *(const bench_gemm *)arg;
-    gemm_dims(&s->g, batch, &s->m, &s->batch);
+    gemm_dims(&s->g, batch, &s->m, &s->k, &s->batch);
     const bench_gemm *g = &s->g;
-    s->sa = g->share_a ? 0 : (size_t)s->m * g->k;
-    s->sb = (size_t)g->k * g->n;
+    s->sa = g->share_a ? 0 : (size_t)s->m * s->k;
+    s->sb = (size_t)s->k * g->n;
     s->sc = (size_t)s->m * g->n;
-    size_t na = (size_t)s->m * g->k * (g->share_a ? 1 : (size_t)s->batch);
+    size_t na = (size_t)s->m * s->k * (g->share_a ? 1 : (size_t)s->batch);
     HVP_TRY(hvp_alloc_f32(ctx->acts, "bench A", &s->a, 1, (int[]){(int)na}));
     HVP_TRY(hvp_alloc_f32(ctx->acts, "bench B", &s->b, 1, (int[]){(int)(s->sb * s->batch)}));
     HVP_TRY(hvp_alloc_f32(ctx->acts, "bench C", &s->c, 1, (int[]){(int)(s->sc * s->batch)}));
@@ -88,15 +90,19 @@ static hvp_status gemm_run(hvp_ctx *ctx, void *state, const char *algo)
 {
     gemm_state *s = state;
     const bench_gemm *g = &s->g;
-    int lda = g->ta ? s->m : g->k, ldb = g->tb ? g->k : g->n;
-    return hvp_gemm_strided_batched_with(ctx, algo, g->ta, g->tb, s->m, g->n, g->k, 1.0f,
+    int lda = g->ta ? s->m : s->k, ldb = g->tb ? s->k : g->n;
+    return hvp_gemm_strided_batched_with(ctx, algo, g->ta, g->tb, s->m, g->n, s->k, 1.0f,
                                          hvp_mat_of(&s->a, lda), s->sa, hvp_mat_of(&s->b, ldb),
                                          s->sb, 0.0f, hvp_mat_of(&s->c, g->n), s->sc, s->batch);
 }
 
-#define GEMM(name, ta, tb, m, n, k, m_per_image, batch_mult, share_a)                       \
+/* m_per_image / k_per_image: m or k is multiplied by the batch size; batch_mult: a strided
+ * batch of batch_mult * batch size; share_a: the batch shares A. */
+#define GEMM_EX(name, ta, tb, m, n, k, m_per_image, k_per_image, batch_mult, share_a)          \
     {name, gemm_setup, gemm_run, gemm_flops,                                                \
-     &(const bench_gemm){ta, tb, m, n, k, m_per_image, batch_mult, share_a}, 1}
+     &(const bench_gemm){ta, tb, m, n, k, m_per_image, k_per_image, batch_mult, share_a}, 1}
+#define GEMM(name, ta, tb, m, n, k, m_per_image, batch_mult, share_a)                       \
+    GEMM_EX(name, ta, tb, m, n, k, m_per_image, 0, batch_mult, share_a)
 
 /* ---- other ops: one entry each --------------------------------------------------------- */
 
@@ -144,11 +150,14 @@ static const bench_case CASES[] = {
     GEMM("resnet50 layer1 1x1 64>256", 0, 0, 256, 3136, 64, 0, 1, 1),
     GEMM("resnet50 layer1 3x3 64", 0, 0, 64, 3136, 576, 0, 1, 1),
     GEMM("resnet50 layer4 3x3 512", 0, 0, 512, 49, 4608, 0, 1, 1),
+    GEMM("resnet50 layer1 3x3 dcol", 1, 0, 576, 3136, 64, 0, 1, 1), /* W^T dY */
     GEMM("resnet50 fc 2048>1000", 0, 1, 1, 1000, 2048, 1, 0, 0),
     GEMM("vit-s16 qkv", 0, 1, 197, 1152, 384, 1, 0, 0),
     GEMM("vit-s16 proj", 0, 1, 197, 384, 384, 1, 0, 0),
     GEMM("vit-s16 mlp fc1", 0, 1, 197, 1536, 384, 1, 0, 0),
     GEMM("vit-s16 mlp fc2", 0, 1, 197, 384, 1536, 1, 0, 0),
+    GEMM("vit-s16 mlp fc2 dx", 0, 0, 197, 1536, 384, 1, 0, 0),          /* dY W */
+    GEMM_EX("vit-s16 mlp fc2 dw", 1, 0, 384, 1536, 197, 0, 1, 0, 0),    /* dY^T X */
     GEMM("vit-s16 attn q.k^T", 0, 1, 197, 197, 64, 0, 6, 0),
     GEMM("vit-s16 attn p.v", 0, 0, 197, 64, 197, 0, 6, 0),
     {"relu resnet50 layer1", relu_setup, relu_run, relu_flops, RELU_RESNET_LAYER1, 0},
@@ -205,11 +214,11 @@ static hvp_status time_device(hvp_ctx *ctx, const bench_case *bc, void *state, c
 /* The same GEMM with the host's OpenBLAS (strided batches as a loop of calls). */
 static int time_openblas(const bench_gemm *g, int batch, int runs, double *sec)
 {
-    int m, nb;
-    gemm_dims(g, batch, &m, &nb);
-    size_t sa = g->share_a ? 0 : (size_t)m * g->k, sb = (size_t)g->k * g->n,
+    int m, k, nb;
+    gemm_dims(g, batch, &m, &k, &nb);
+    size_t sa = g->share_a ? 0 : (size_t)m * k, sb = (size_t)k * g->n,
            sc = (size_t)m * g->n;
-    size_t na = (size_t)m * g->k * (g->share_a ? 1 : (size_t)nb);
+    size_t na = (size_t)m * k * (g->share_a ? 1 : (size_t)nb);
     float *a = malloc(na * sizeof *a), *b = malloc(sb * nb * sizeof *b),
           *c = malloc(sc * nb * sizeof *c);
     if (!a || !b || !c) {
@@ -222,13 +231,13 @@ static int time_openblas(const bench_gemm *g, int batch, int runs, double *sec)
         a[i] = 0.01f;
     for (size_t i = 0; i < sb * nb; i++)
         b[i] = 0.02f;
-    int lda = g->ta ? m : g->k, ldb = g->tb ? g->k : g->n;
+    int lda = g->ta ? m : k, ldb = g->tb ? k : g->n;
     double t[64];
     for (int r = -1; r < runs; r++) {
         double t0 = now_s();
         for (int i = 0; i < nb; i++)
             cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
-                        g->tb ? CblasTrans : CblasNoTrans, m, g->n, g->k, 1.0f, a + i * sa, lda,
+                        g->tb ? CblasTrans : CblasNoTrans, m, g->n, k, 1.0f, a + i * sa, lda,
                         b + i * sb, ldb, 0.0f, c + i * sc, g->n);
         double dt = now_s() - t0;
         if (r < 0 && dt > 1.0 && runs > 3)
@@ -339,9 +348,9 @@ int hvp_cmd_bench(int argc, char **argv)
                        flops / sec * 1e-9);
         } else {
             const bench_gemm *g = bc->arg;
-            int m, nb;
-            gemm_dims(g, batch, &m, &nb);
-            const char *chosen = hvp_gemm_chosen(ctx, g->ta, g->tb, m, g->n, g->k, nb);
+            int m, k, nb;
+            gemm_dims(g, batch, &m, &k, &nb);
+            const char *chosen = hvp_gemm_chosen(ctx, g->ta, g->tb, m, g->n, k, nb);
             const char *own = own_forced ? own_forced
                               : is_own(chosen)
                                   ? chosen
@@ -361,7 +370,7 @@ int hvp_cmd_bench(int argc, char **argv)
 #endif
             char shape[64];
             snprintf(shape, sizeof shape, "%c%c %d %d %d", g->ta ? 'T' : 'N', g->tb ? 'T' : 'N',
-                     m, g->n, g->k);
+                     m, g->n, k);
             if (nb > 1)
                 snprintf(shape + strlen(shape), sizeof shape - strlen(shape), " x%d%s", nb,
                          g->share_a ? " sharedA" : "");

@@ -292,6 +292,48 @@ static void gemm_args(hvp_args *g, int m, int n, int k, float alpha, float beta,
 
 static size_t cdiv(size_t a, size_t b) { return (a + b - 1) / b; }
 
+/* Copies the k x n matrix X(p, j) = x[off + z * stride + p * rs + j * cs] into zero-padded
+ * column panels [cdiv(n, tile)][k][tile] in scratch from ctx->acts, and points x at them
+ * (rs = tile, cs = 1, stride between batch entries). *packed is cleared, and x left alone,
+ * when the panels would not fit int indexing. */
+static hvp_status pack(hvp_ctx *ctx, int k, int n, int tile, hvp_mat *x, int *rs, int *cs,
+                       size_t *stride, int batch, int *packed)
+{
+    size_t npanels = cdiv((size_t)n, (size_t)tile);
+    int pb = *stride == 0 ? 1 : batch;
+    size_t per = (size_t)k * npanels * (size_t)tile, elems = per * (size_t)pb;
+    if (elems > INT_MAX) {
+        *packed = 0;
+        return HVP_OK;
+    }
+    cl_mem pbuf;
+    size_t pbytes;
+    HVP_TRY(hvp_arena_alloc(ctx->acts, elems * sizeof(float), "gemm panels", &pbuf, &pbytes));
+    hvp_kernel *kp;
+    HVP_TRY(hvp_kernel_get(ctx, "gemm", "gemm_pack", &kp));
+    hvp_args g = hvp_args_begin(kp);
+    hvp_arg_int(&g, k);
+    hvp_arg_int(&g, n);
+    hvp_arg_int(&g, (int)npanels);
+    hvp_arg_int(&g, tile);
+    hvp_arg_mem(&g, x->buf);
+    hvp_arg_int(&g, (int)x->off);
+    hvp_arg_int(&g, *rs);
+    hvp_arg_int(&g, *cs);
+    hvp_arg_int(&g, (int)*stride);
+    hvp_arg_mem(&g, pbuf);
+    hvp_arg_int(&g, (int)(pbytes / sizeof(float)));
+    hvp_arg_int(&g, *stride == 0 ? 0 : (int)per);
+    size_t gp[3] = {npanels, (size_t)k, (size_t)pb};
+    HVP_TRY(hvp_launch(ctx, &g, 3, gp, NULL));
+    x->buf = pbuf;
+    x->off = pbytes / sizeof(float);
+    *rs = tile;
+    *cs = 1;
+    *stride = *stride == 0 ? 0 : per;
+    return HVP_OK;
+}
+
 static hvp_status run_reg(hvp_ctx *ctx, const gemm_algo *al, int ta, int tb, int m, int n, int k,
                           float alpha, hvp_mat a, size_t sa, hvp_mat b, size_t sb, float beta,
                           hvp_mat c, size_t sc, int batch)
@@ -304,57 +346,34 @@ static hvp_status run_reg(hvp_ctx *ctx, const gemm_algo *al, int ta, int tb, int
         al = &ALGOS[algo_index("dot4x4")];
     int is_dot = strcmp(al->kernel, "gemm_dot_4x4") == 0;
     hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
-    /* op(B) with strided rows, or a ragged last column tile over many rows: copy op(B) into
-     * a dense [k, ldp] scratch matrix padded with zeros to whole tiles (once when the batch
-     * shares B). The arena is rewound at once: the in-order queue runs the GEMM before any
-     * later user of that memory. */
-    int pack = !is_dot && k > 0 && (b_cs != 1 || n % al->tn != 0 || m > 2 * al->tm);
-    if (pack) {
-        int ldp = (int)cdiv((size_t)n, (size_t)al->tn) * al->tn;
-        int pb = sb == 0 ? 1 : batch;
-        size_t elems = (size_t)k * (size_t)ldp * (size_t)pb;
-        if (elems > INT_MAX)
-            pack = 0;
-        else {
-            cl_mem pbuf;
-            size_t pbytes;
-            HVP_TRY(hvp_arena_alloc(ctx->acts, elems * sizeof(float), "gemm packed B", &pbuf,
-                                    &pbytes));
-            hvp_kernel *kp;
-            HVP_TRY(hvp_kernel_get(ctx, "gemm", "gemm_pack", &kp));
-            hvp_args g = hvp_args_begin(kp);
-            hvp_arg_int(&g, k);
-            hvp_arg_int(&g, n);
-            hvp_arg_int(&g, ldp / al->tn);
-            hvp_arg_int(&g, al->tn);
-            hvp_arg_mem(&g, b.buf);
-            hvp_arg_int(&g, (int)b.off);
-            hvp_arg_int(&g, b_rs);
-            hvp_arg_int(&g, b_cs);
-            hvp_arg_int(&g, (int)sb);
-            hvp_arg_mem(&g, pbuf);
-            hvp_arg_int(&g, (int)(pbytes / sizeof(float)));
-            hvp_arg_int(&g, sb == 0 ? 0 : k * ldp);
-            size_t gp[3] = {(size_t)(ldp / al->tn), (size_t)k, (size_t)pb};
-            hvp_status s = hvp_launch(ctx, &g, 3, gp, NULL);
-            if (s != HVP_OK) {
-                hvp_arena_rewind(ctx->acts, mark);
-                return s;
-            }
-            b.buf = pbuf;
-            b.off = pbytes / sizeof(float);
-            b.ld = ldp;
-            b_rs = al->tn;
-            b_cs = 1;
-            sb = sb == 0 ? 0 : (size_t)k * (size_t)ldp;
-        }
+    /* op(B) with strided rows, a ragged last column tile, or B reused by several row tiles:
+     * copy op(B) into zero-padded column panels [n / tn][k][tn] that a work-group reads
+     * front to back (once when the batch shares B); likewise a transposed op(A) reused by
+     * several column tiles into row panels [m / tm][k][tm]. The arena is rewound at once:
+     * the in-order queue runs the GEMM before any later user of that memory. */
+    int pack_b = !is_dot && k > 0 && (b_cs != 1 || n % al->tn != 0 || m > 2 * al->tm);
+    int pack_a = !is_dot && k > 0 && a_cs != 1 && n > 2 * al->tn;
+    hvp_status s = HVP_OK;
+    if (pack_b)
+        s = pack(ctx, k, n, al->tn, &b, &b_rs, &b_cs, &sb, batch, &pack_b);
+    if (s == HVP_OK && pack_a) {
+        /* op(A)^T (k x m) is B-shaped: element (p, i) at i * a_rs + p * a_cs. */
+        int rs = a_cs, cs = a_rs;
+        s = pack(ctx, k, m, al->tm, &a, &rs, &cs, &sa, batch, &pack_a);
+        if (pack_a)
+            a_cs = al->tm;
+    }
+    if (s != HVP_OK) {
+        hvp_arena_rewind(ctx->acts, mark);
+        return s;
     }
     hvp_kernel *kr;
-    hvp_status s = hvp_kernel_get(ctx, "gemm", al->kernel, &kr);
+    s = hvp_kernel_get(ctx, "gemm", al->kernel, &kr);
     if (s == HVP_OK) {
         hvp_args g = hvp_args_begin(kr);
         gemm_args(&g, m, n, k, alpha, beta, a, a_rs, a_cs, sa, b, b_rs, b_cs, sb, c, sc);
-        hvp_arg_int(&g, pack);
+        hvp_arg_int(&g, pack_a);
+        hvp_arg_int(&g, pack_b);
         /* Row tiles in dimension 0: consecutive work-groups share a panel of op(B). */
         size_t gl[3] = {cdiv((size_t)m, (size_t)al->tm), cdiv((size_t)n, (size_t)al->tn),
                         (size_t)batch};
