@@ -305,3 +305,30 @@ kernel void gemm_pack(int k, int n, int npanels, int panel, global const float *
             dst[jj] = j0 + jj < n ? src[(j0 + jj) * b_cs] : 0.0f;
     }
 }
+
+/* gemm_pack for a source contiguous along p (rs == 1, a transposed operand): one work-item
+ * per (column j, 8 consecutive p), reading along p and writing down the panel. */
+kernel void gemm_pack_t(int k, int n, int npanels, int panel, global const float *B, int b_off,
+                        int b_cs, int b_bs, global float *P, int p_off, int p_bs)
+{
+    const int j = (int)get_global_id(0), p0 = (int)get_global_id(1) * 8,
+              z = (int)get_global_id(2);
+    if (j >= npanels * panel || p0 >= k)
+        return;
+    const global float *src = B + b_off + z * b_bs + j * b_cs;
+    global float *dst = P + p_off + z * p_bs + (j / panel) * k * panel + j % panel;
+    if (j < n && p0 + 8 <= k) {
+        const float8 v = vload8(0, src + p0);
+        dst[(p0 + 0) * panel] = v.s0;
+        dst[(p0 + 1) * panel] = v.s1;
+        dst[(p0 + 2) * panel] = v.s2;
+        dst[(p0 + 3) * panel] = v.s3;
+        dst[(p0 + 4) * panel] = v.s4;
+        dst[(p0 + 5) * panel] = v.s5;
+        dst[(p0 + 6) * panel] = v.s6;
+        dst[(p0 + 7) * panel] = v.s7;
+    } else {
+        for (int p = p0; p < k && p < p0 + 8; p++)
+            dst[p * panel] = j < n ? src[p] : 0.0f;
+    }
+}

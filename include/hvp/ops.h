@@ -73,7 +73,7 @@ hvp_status hvp_gemm_table_path(const hvp_ctx *ctx, char *path, size_t size);
 hvp_status hvp_gemm_time(hvp_ctx *ctx, const char *algo, int trans_a, int trans_b, int m, int n,
                          int k, int batch, int share_a, int runs, double *seconds);
 /* Times every algorithm on representative shapes of each class, writes the winners to the
- * device's tune table and uses them from now on; progress goes to log (may be NULL). */
-hvp_status hvp_gemm_tune(hvp_ctx *ctx, int quick, FILE *log);
+ * device's tune table and uses them from now on; progress goes to out (may be NULL). */
+hvp_status hvp_gemm_tune(hvp_ctx *ctx, int quick, FILE *out);
 
 #endif

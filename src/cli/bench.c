@@ -354,7 +354,7 @@ int hvp_cmd_bench(int argc, char **argv)
             const char *own = own_forced ? own_forced
                               : is_own(chosen)
                                   ? chosen
-                                  : ((ctx->info.type & CL_DEVICE_TYPE_CPU) ? "reg4x32" : "lds16");
+                                  : ((ctx->info.type & CL_DEVICE_TYPE_CPU) ? "reg8x32" : "lds16");
             double t_own = NAN, t_clb = NAN, t_ob = NAN;
             if (time_device(ctx, bc, state, own, runs, &t_own) != HVP_OK) {
                 printf("%-28s %s failed: %s\n", bc->name, own, hvp_last_error());

@@ -27,7 +27,8 @@ int hvp_cmd_tune(int argc, char **argv)
     hvp_gemm_describe(ctx, desc, sizeof desc);
     printf("device: %s / %s\n", ctx->info.platform_name, ctx->info.device_name);
     printf("gemm path before tuning: %s\n", desc);
-    printf("GFLOP/s per algorithm (median of %d runs after a warm-up):\n", quick ? 1 : 3);
+    printf("GFLOP/s per algorithm (fastest of %d interleaved rounds, each after a warm-up):\n",
+           quick ? 2 : 5);
     fflush(stdout);
     if (hvp_gemm_tune(ctx, quick, stdout) != HVP_OK) {
         hvp_ctx_destroy(ctx);
