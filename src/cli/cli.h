@@ -10,6 +10,8 @@ int hvp_cmd_train(int argc, char **argv);
  * the error and returns 0. */
 struct hvp_config;
 int hvp_cli_load_config(int argc, char **argv, struct hvp_config *cfg);
+int hvp_cmd_bench(int argc, char **argv);
+int hvp_cmd_tune(int argc, char **argv);
 
 /* Prints "hvp: <message>" for the last library error and returns 1. */
 int hvp_cli_error(const char *what);

@@ -22,12 +22,15 @@ static void usage(FILE *f)
             "commands:\n"
             "  devices            list OpenCL platforms and devices (* marks the one used)\n"
             "  bench data-decode ROOT [--workers N]  images/s decoded from a dataset\n"
+            "  bench ops          time each op (GEMM: own kernel, CLBlast, host OpenBLAS)\n"
+            "  tune               measure GEMM algorithms, store the fastest per device\n"
             "  --version          print the version\n"
             "  --help-config      list every configuration key: type, default, range, help\n"
             "\n"
             "environment:\n"
             "  HVP_DEVICE         device index or part of its platform/device name\n"
             "  HVP_PROFILE=1      print time per kernel at exit\n"
+            "  HVP_GEMM           force one GEMM algorithm (clblast, reg4x32, lds16, ...)\n"
             "  HVP_CL_DIR         load kernels from this folder instead of the embedded ones\n"
             "  HVP_CACHE_DIR      kernel binary cache (default ~/.cache/hvp); HVP_NO_CACHE=1 off\n");
 }
@@ -43,6 +46,10 @@ int main(int argc, char **argv)
         return hvp_cmd_devices(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0 && argc > 2 && strcmp(argv[2], "data-decode") == 0)
         return hvp_cmd_bench_data_decode(argc - 2, argv + 2);
+    if (strcmp(cmd, "bench") == 0)
+        return hvp_cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "tune") == 0)
+        return hvp_cmd_tune(argc - 1, argv + 1);
     if (strcmp(cmd, "--version") == 0) {
         printf("hvp %s\n", PACKAGE_VERSION);
         return 0;
