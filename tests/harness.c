@@ -17,6 +17,7 @@ static struct {
 static int ntests;
 
 static int current_failures;
+static const char *current_skip;
 static void **allocations;
 static size_t nallocations, cap_allocations;
 static uint64_t rng_state;
@@ -47,6 +48,8 @@ void test_fail_at(const char *file, int line, const char *fmt, ...)
 }
 
 hvp_ctx *test_ctx(void) { return ctx; }
+
+void test_skip(const char *why) { current_skip = why; }
 
 int test_tiny(void)
 {
@@ -223,11 +226,12 @@ int main(int argc, char **argv)
     }
     printf("device: %s / %s (%s)%s\n", ctx->info.platform_name, ctx->info.device_name,
            ctx->info.device_version, test_tiny() ? ", tiny shapes" : "");
-    int passed = 0, failed = 0;
+    int passed = 0, failed = 0, skipped = 0;
     for (int t = 0; t < ntests; t++) {
         if (!selected(tests[t].name, argc, argv))
             continue;
         current_failures = 0;
+        current_skip = NULL;
         rng_state = hash_name(tests[t].name);
         hvp_arena_reset(ctx->acts);
         struct timespec t0, t1;
@@ -240,7 +244,10 @@ int main(int argc, char **argv)
             free(allocations[i]);
         nallocations = 0;
         double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
-        if (current_failures) {
+        if (current_skip && !current_failures) {
+            skipped++;
+            printf("skip %s: %s\n", tests[t].name, current_skip);
+        } else if (current_failures) {
             failed++;
             printf("FAIL %s (%.0f ms)\n", tests[t].name, ms);
         } else {
@@ -251,6 +258,9 @@ int main(int argc, char **argv)
     }
     hvp_ctx_destroy(ctx);
     free(allocations);
-    printf("%d passed, %d failed\n", passed, failed);
+    if (skipped)
+        printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+    else
+        printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -43,6 +43,10 @@ void test_fail_at(const char *file, int line, const char *fmt, ...)
         }                                                                               \
     } while (0)
 
+/* Ends nothing by itself: marks the running test skipped (reported and counted apart),
+ * e.g. a whole-model test under Oclgrind, whose kernels the op tests already cover. */
+void test_skip(const char *why);
+
 /* The device under test (HVP_DEVICE picks it); the activation arena is reset before each
  * test and may be used freely. */
 hvp_ctx *test_ctx(void);
