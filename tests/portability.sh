@@ -44,7 +44,7 @@ done <"$log/devices"
 
 if command -v oclgrind >/dev/null 2>&1; then
     echo "== Oclgrind (tiny shapes, --data-races --uninitialized --check-api)"
-    HVP_TEST_TINY=1 oclgrind --data-races --uninitialized --check-api --log "$log/oclgrind" \
+    HVP_TEST_TINY=1 HVP_ARENA_BLOCK_MB=4 oclgrind --data-races --uninitialized --check-api --log "$log/oclgrind" \
         "$test_bin" "$@" >"$log/run" 2>&1
     grep -E '^(FAIL|    )' "$log/run"
     tail -n 1 "$log/run"

@@ -49,11 +49,16 @@ hvp_status hvp_ctx_create(const char *selector, hvp_ctx **out)
     s = hvp_programs_create(&ctx->programs);
     if (s == HVP_OK && profiling)
         s = hvp_profile_create(&ctx->profile);
-    size_t acts_block = ACTS_BLOCK_BYTES;
+    size_t params_block = PARAMS_BLOCK_BYTES, acts_block = ACTS_BLOCK_BYTES;
+    /* HVP_ARENA_BLOCK_MB sets both: small blocks keep simulators (Oclgrind tracks every
+     * byte of a buffer) lean; large ones mean fewer buffers on a real device. */
+    const char *mb = getenv("HVP_ARENA_BLOCK_MB");
+    if (mb && atoi(mb) > 0)
+        params_block = acts_block = (size_t)atoi(mb) << 20;
     if (acts_block > ctx->info.max_alloc_bytes && ctx->info.max_alloc_bytes > 0)
         acts_block = (size_t)ctx->info.max_alloc_bytes;
     if (s == HVP_OK)
-        s = hvp_arena_create(ctx, "parameters", PARAMS_BLOCK_BYTES, &ctx->params);
+        s = hvp_arena_create(ctx, "parameters", params_block, &ctx->params);
     if (s == HVP_OK)
         s = hvp_arena_create(ctx, "activations", acts_block, &ctx->acts);
     if (s != HVP_OK) {

@@ -1,0 +1,233 @@
+/* Whole runs of the hvp program on a tiny ImageFolder: the same config twice gives
+ * identical weights; a run killed with SIGKILL mid-epoch and resumed ends with the weights
+ * of an uninterrupted run; configs/simsiam_r50.ini trains on any ImageFolder. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "hvp/checkpoint.h"
+#include "test_data_util.h"
+
+#ifndef HVP_BIN
+#define HVP_BIN "./hvp"
+#endif
+#ifndef HVP_SRCDIR
+#define HVP_SRCDIR "."
+#endif
+
+/* root/{train,test}/{a,b}/NN.ppm: per_class 16x16 RGB images per class and split. */
+static void make_folder(const char *root, int per_class)
+{
+    static const char *const splits[] = {"train", "test"}, *const classes[] = {"a", "b"};
+    char dir[1024], file[1100];
+    for (int s = 0; s < 2; s++) {
+        snprintf(dir, sizeof dir, "%s/%s", root, splits[s]);
+        td_mkdir(dir);
+        for (int c = 0; c < 2; c++) {
+            snprintf(dir, sizeof dir, "%s/%s/%s", root, splits[s], classes[c]);
+            td_mkdir(dir);
+            for (int i = 0; i < per_class; i++) {
+                snprintf(file, sizeof file, "%s/%02d.ppm", dir, i);
+                td_write_ppm(file, td_pattern(16, 16, 3, 100 * s + 10 * c + i), 16, 16, 3);
+            }
+        }
+    }
+}
+
+static void write_config(const char *path, const char *root, int epochs)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return;
+    fprintf(f, "[data]\nformat = imagefolder\nroot = %s\nbatch_size = 8\nworkers = 2\n"
+               "image_size = 16\nblur_prob = 0\nmean = 0.5\nstd = 0.25\n"
+               "[model]\narch = resnet18\ncifar_stem = true\nwidth = 0.125\n"
+               "[method]\nproj_dim = 16\nproj_hidden_dim = 16\npred_dim = 8\n"
+               "[hvp]\nenabled = true\nviews = 3\n"
+               "[train]\nepochs = %d\nsave_every = 1\n"
+               "[eval]\nevery = 0\n[log]\nprogress = off\n",
+            root, epochs);
+    fclose(f);
+}
+
+/* Starts `hvp args...` with its output in log; returns the pid. */
+static pid_t spawn(const char *log, const char *const *args)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *out = freopen(log, "w", stdout);
+        if (out)
+            dup2(fileno(stdout), 2);
+        const char *argv[16] = {HVP_BIN};
+        for (int i = 0; args[i] && i < 14; i++)
+            argv[i + 1] = args[i];
+        execv(HVP_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int finish(pid_t pid)
+{
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int run(const char *log, const char *const *args)
+{
+    return finish(spawn(log, args));
+}
+
+static long lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long n = 0;
+    int ch;
+    if (!f)
+        return 0;
+    while ((ch = fgetc(f)) != EOF)
+        n += ch == '\n';
+    fclose(f);
+    return n;
+}
+
+/* The weights of the run's latest checkpoint, read whole; NULL if none. */
+static unsigned char *final_weights(const char *run_dir, size_t *size, int64_t *step)
+{
+    char dir[1024], path[1200];
+    if (hvp_ckpt_find_latest(run_dir, dir, sizeof dir, step) != HVP_OK)
+        return NULL;
+    snprintf(path, sizeof path, "%s/" HVP_CKPT_WEIGHTS, dir);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *bytes = test_alloc(*size);
+    if (fread(bytes, 1, *size, f) != *size)
+        bytes = NULL;
+    fclose(f);
+    return bytes;
+}
+
+static void show_log(const char *log)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "tail -n 5 '%s'", log);
+    if (system(cmd) != 0)
+        TEST_FAIL("could not show %s", log);
+}
+
+HVP_TEST(train_deterministic_and_resumes_after_sigkill)
+{
+    if (test_tiny()) {
+        test_skip("whole runs; their kernels are checked by the op tests");
+        return;
+    }
+    const char *root = td_dir();
+    make_folder(root, 12); /* 24 training images: 3 steps of 8 per epoch */
+    char cfg[1024], log[1024], dir_a[1024], dir_b[1024], dir_c[1024], over[3][1100];
+    snprintf(cfg, sizeof cfg, "%s/tiny.ini", root);
+    snprintf(log, sizeof log, "%s/log.txt", root);
+    write_config(cfg, root, 4);
+    snprintf(dir_a, sizeof dir_a, "%s/run_a", root);
+    snprintf(dir_b, sizeof dir_b, "%s/run_b", root);
+    snprintf(dir_c, sizeof dir_c, "%s/run_c", root);
+
+    snprintf(over[0], sizeof over[0], "run.dir=%s", dir_a);
+    int rc = run(log, (const char *[]){cfg, over[0], NULL});
+    if (rc != 0) {
+        show_log(log);
+        TEST_FAIL("hvp exited with %d", rc);
+        return;
+    }
+    snprintf(over[1], sizeof over[1], "run.dir=%s", dir_b);
+    rc = run(log, (const char *[]){cfg, over[1], NULL});
+    EXPECT(rc == 0, "second run exited with %d", rc);
+
+    /* Kill the third run with SIGKILL in its third epoch (steps.csv has a header line). */
+    snprintf(over[2], sizeof over[2], "run.dir=%s", dir_c);
+    char steps[1200];
+    snprintf(steps, sizeof steps, "%s/steps.csv", dir_c);
+    pid_t pid = spawn(log, (const char *[]){cfg, over[2], "log.every=1", NULL});
+    struct timespec nap = {0, 2000000};
+    for (int i = 0; i < 60000 && lines(steps) < 1 + 7; i++)
+        nanosleep(&nap, NULL);
+    kill(pid, SIGKILL);
+    rc = finish(pid);
+    EXPECT(rc == 128 + SIGKILL, "the run to kill ended by itself (%d) before its third epoch",
+           rc);
+    int64_t killed_at = 0;
+    size_t size_k;
+    EXPECT(final_weights(dir_c, &size_k, &killed_at) && killed_at < 12,
+           "the killed run should have left a checkpoint before its end (latest: step %lld)",
+           (long long)killed_at);
+    rc = run(log, (const char *[]){cfg, over[2], "log.every=1", NULL}); /* resume = auto */
+    EXPECT(rc == 0, "the resumed run exited with %d", rc);
+
+    size_t size_a = 0, size_b = 0, size_c = 0;
+    int64_t step_a = 0, step_b = 0, step_c = 0;
+    unsigned char *a = final_weights(dir_a, &size_a, &step_a);
+    unsigned char *b = final_weights(dir_b, &size_b, &step_b);
+    unsigned char *c = final_weights(dir_c, &size_c, &step_c);
+    if (!a || !b || !c) {
+        TEST_FAIL("a run left no final checkpoint");
+        return;
+    }
+    EXPECT(step_a == 12 && step_b == 12 && step_c == 12, "final steps %lld %lld %lld, want 12",
+           (long long)step_a, (long long)step_b, (long long)step_c);
+    EXPECT(size_a == size_b && memcmp(a, b, size_a) == 0,
+           "the same config twice gave different weights");
+    EXPECT(size_a == size_c && memcmp(a, c, size_a) == 0,
+           "killed at step %lld and resumed: weights differ from the uninterrupted run",
+           (long long)killed_at);
+    td_cleanup();
+}
+
+HVP_TEST(train_simsiam_r50_config_on_an_imagefolder)
+{
+    if (test_tiny()) {
+        test_skip("a whole run; its kernels are checked by the op tests");
+        return;
+    }
+    const char *root = td_dir();
+    make_folder(root, 4);
+    char log[1024], over_root[1100], over_dir[1100];
+    snprintf(log, sizeof log, "%s/log.txt", root);
+    snprintf(over_root, sizeof over_root, "data.root=%s", root);
+    snprintf(over_dir, sizeof over_dir, "run.dir=%s/r50", root);
+    /* The paper's config, shrunk to one step of 4 images at 32 px for a CPU test. */
+    int rc = run(log, (const char *[]){HVP_SRCDIR "/configs/simsiam_r50.ini", over_root, over_dir,
+                                       "data.batch_size=4", "data.image_size=32",
+                                       "train.max_steps=1", "eval.every=0", "log.progress=off",
+                                       "data.workers=1", NULL});
+    if (rc != 0)
+        show_log(log);
+    EXPECT(rc == 0, "hvp configs/simsiam_r50.ini data.root=DIR exited with %d", rc);
+    size_t size;
+    int64_t step;
+    char run_dir[1100];
+    snprintf(run_dir, sizeof run_dir, "%s/r50", root);
+    EXPECT(final_weights(run_dir, &size, &step) && step == 1, "no checkpoint after the step");
+
+    /* Without data.root the config says what to do. */
+    rc = run(log, (const char *[]){HVP_SRCDIR "/configs/simsiam_r50.ini", NULL});
+    EXPECT(rc != 0, "simsiam_r50.ini without data.root should fail");
+    FILE *f = fopen(log, "r");
+    char text[4096] = "";
+    size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    text[n] = 0;
+    if (f)
+        fclose(f);
+    EXPECT(strstr(text, "data.root") && strstr(text, "quickstart"),
+           "the error should name data.root and the quick-start config: %s", text);
+    td_cleanup();
+}
