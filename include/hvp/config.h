@@ -97,7 +97,7 @@ typedef struct hvp_config {
         int every, knn_k;
         double knn_temperature;
         char test_root[HVP_CFG_STR];
-        int batch_size, knn_train_limit, knn_test_limit;
+        int batch_size, knn_train_limit, knn_test_limit, at_start;
     } eval;
     struct {
         int every, tensorboard, csv, jsonl;

@@ -12,6 +12,7 @@ typedef struct hvp_train_result {
     double final_loss;     /* mean loss of the last epoch */
     double knn_top1;       /* last kNN evaluation, -1 when none ran */
     double knn_top5;
+    double knn_init_top1;  /* eval.at_start: kNN top-1 before training, else -1 */
     double seconds;        /* wall time of this invocation */
     char run_dir[1024];
 } hvp_train_result;
@@ -21,9 +22,15 @@ typedef struct hvp_train_result {
  * naming the step; the last checkpoint written stays intact. */
 hvp_status hvp_train(const hvp_config *cfg, FILE *out, hvp_train_result *result);
 
-/* kNN top-1/top-5 of a method's backbone features, as the run's evaluation computes it
- * (used by `hvp knn`). train_limit/test_limit cap the samples used (0: all). */
+/* The method the config describes (only SimSiam on a ResNet so far), for images of
+ * `channels` channels, initialised from run.seed. */
 struct hvp_method;
+hvp_status hvp_train_make_method(hvp_ctx *ctx, const hvp_config *cfg, int channels,
+                                 struct hvp_method **out);
+
+/* kNN top-1/top-5 of a method's backbone features, as the run's evaluation computes it
+ * (used by `hvp knn`). train_limit/test_limit cap the samples used (0: all). m NULL:
+ * the normalised pixels themselves are the features (the raw-pixel baseline). */
 hvp_status hvp_eval_knn_method(hvp_ctx *ctx, struct hvp_method *m, const hvp_config *cfg,
                                long train_limit, long test_limit, double *top1, double *top5);
 

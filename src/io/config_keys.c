@@ -147,6 +147,7 @@ const hvp_config_key hvp_config_keys[] = {
     STR("eval", "test_root", eval.test_root, "", "test split; empty: the dataset's own test split"),
     INT("eval", "batch_size", eval.batch_size, "0", 0, 1048576, "images per feature batch; 0: data.batch_size"),
     INT("eval", "knn_train_limit", eval.knn_train_limit, "0", 0, 2147483647, "kNN: use the first N training images as the memory bank; 0: all"),
+    BOOL("eval", "at_start", eval.at_start, "false", "also evaluate before the first step (the network at initialisation)"),
     INT("eval", "knn_test_limit", eval.knn_test_limit, "0", 0, 2147483647, "kNN: classify the first N test images; 0: all"),
 
     /* [log] */

@@ -33,6 +33,7 @@ static hvp_status extract(hvp_ctx *ctx, hvp_method *m, const hvp_config *cfg,
                           const hvp_dataset *ds, long limit, hvp_tensor *feats, int **labels)
 {
     long n = (long)hvp_dataset_size(ds);
+    int dim = m ? m->feature_dim : 0;
     if (limit > 0 && limit < n)
         n = limit;
     int batch = cfg->eval.batch_size > 0 ? cfg->eval.batch_size : cfg->data.batch_size;
@@ -43,8 +44,10 @@ static hvp_status extract(hvp_ctx *ctx, hvp_method *m, const hvp_config *cfg,
     hvp_view_params *params = malloc((size_t)batch * sizeof *params);
     *labels = malloc((size_t)n * sizeof **labels);
     hvp_status st = params && *labels ? HVP_OK : HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+    if (!m) /* raw pixels: the normalised view itself is the feature */
+        dim = vc.out_channels * vc.slot[0].size * vc.slot[0].size;
     if (st == HVP_OK)
-        st = hvp_alloc_f32(ctx->acts, "kNN features", feats, 2, (int[]){(int)n, m->feature_dim});
+        st = hvp_alloc_f32(ctx->acts, "kNN features", feats, 2, (int[]){(int)n, dim});
     if (st == HVP_OK)
         st = hvp_augment_create(ctx, &vc, &aug);
     hvp_loader_opts lo = {batch, cfg->data.workers, 0, 0, 0, 0, 0, 1, NULL, NULL};
@@ -69,12 +72,15 @@ static hvp_status extract(hvp_ctx *ctx, hvp_method *m, const hvp_config *cfg,
             x.ndim = 4; /* [1, count, C, S, S] -> [count, C, S, S] */
             for (int d = 0; d < 4; d++)
                 x.shape[d] = views.shape[d + 1];
-            st = m->ops->features(m, ctx, &x, &f);
+            if (m)
+                st = m->ops->features(m, ctx, &x, &f);
+            else
+                f = x;
         }
         if (st == HVP_OK) {
-            hvp_tensor src = hvp_tensor_view(&f, 0, 2, (int[]){take, m->feature_dim});
-            hvp_tensor dst = hvp_tensor_view(feats, (size_t)done * (size_t)m->feature_dim, 2,
-                                             (int[]){take, m->feature_dim});
+            hvp_tensor src = hvp_tensor_view(&f, 0, 2, (int[]){take, dim});
+            hvp_tensor dst = hvp_tensor_view(feats, (size_t)done * (size_t)dim, 2,
+                                             (int[]){take, dim});
             st = hvp_tensor_copy(ctx, &dst, &src);
         }
         if (st == HVP_OK)

@@ -78,28 +78,6 @@ static double lr_at(const trainer *t, long step)
     return c->optim.min_lr + (t->base_lr - c->optim.min_lr) * 0.5 * (1.0 + cos(M_PI * progress));
 }
 
-static hvp_status make_method(trainer *t)
-{
-    const hvp_config *c = t->cfg;
-    if (c->method.name != HVP_METHOD_SIMSIAM)
-        return HVP_FAIL(HVP_ERR_ARG, "method.name: only simsiam is implemented so far");
-    static const int depth[] = {18, 34, 50};
-    if (c->model.arch > HVP_ARCH_RESNET50)
-        return HVP_FAIL(HVP_ERR_ARG, "model.arch: SimSiam runs on resnet18, resnet34 or resnet50");
-    hvp_simsiam_config sc;
-    memset(&sc, 0, sizeof sc);
-    sc.backbone.depth = depth[c->model.arch];
-    sc.backbone.in_channels = hvp_dataset_channels(t->data);
-    sc.backbone.cifar_stem = c->model.cifar_stem;
-    sc.backbone.width = (float)c->model.width;
-    sc.backbone.zero_init_residual = c->model.zero_init_residual;
-    sc.proj_dim = c->method.proj_dim;
-    sc.proj_hidden_dim = c->method.proj_hidden_dim;
-    sc.pred_dim = c->method.pred_dim;
-    sc.seed = (uint64_t)c->run.seed;
-    return hvp_simsiam_create(t->ctx, &sc, &t->method);
-}
-
 static hvp_status make_optimizer(trainer *t)
 {
     const hvp_config *c = t->cfg;
@@ -236,7 +214,7 @@ static hvp_status setup(trainer *t)
     hvp_train_view_config(c, nviews, &vc);
     HVP_TRY(hvp_views_validate(&vc));
     HVP_TRY(hvp_augment_create(t->ctx, &vc, &t->aug));
-    HVP_TRY(make_method(t));
+    HVP_TRY(hvp_train_make_method(t->ctx, c, hvp_dataset_channels(t->data), &t->method));
     say(t, "model: SimSiam on ResNet-%d, %.2f M parameters\n",
         c->model.arch == HVP_ARCH_RESNET18 ? 18 : c->model.arch == HVP_ARCH_RESNET34 ? 34 : 50,
         (double)hvp_state_numel(&t->method->state) / 1e6);
@@ -386,6 +364,13 @@ static hvp_status end_epoch(trainer *t, double mean_loss, double seconds, long i
 static hvp_status run(trainer *t, hvp_train_result *res)
 {
     const hvp_config *c = t->cfg;
+    if (c->eval.at_start && t->step == 0) {
+        double top1, top5;
+        HVP_TRY(hvp_eval_knn_method(t->ctx, t->method, c, c->eval.knn_train_limit,
+                                    c->eval.knn_test_limit, &top1, &top5));
+        say(t, "at initialisation: kNN top-1 %.2f%% top-5 %.2f%%\n", top1, top5);
+        res->knn_init_top1 = top1;
+    }
     while (t->epoch < c->train.epochs && t->step < t->total_steps) {
         HVP_TRY(hvp_loader_start_epoch(t->loader, t->epoch));
         double t0 = now(), sum = 0;
@@ -416,7 +401,7 @@ hvp_status hvp_train(const hvp_config *cfg, FILE *out, hvp_train_result *result)
     trainer t;
     memset(&t, 0, sizeof t);
     memset(result, 0, sizeof *result);
-    result->knn_top1 = result->knn_top5 = -1;
+    result->knn_top1 = result->knn_top5 = result->knn_init_top1 = -1;
     t.cfg = cfg;
     t.out = out;
     hvp_progress_init(&t.progress, out ? out : stderr, 2, 1, 1, 0);

@@ -1,6 +1,8 @@
 /* Config -> datasets and view settings. */
 #include <string.h>
 
+#include "hvp/ssl.h"
+#include "hvp/train.h"
 #include "train/train_util.h"
 
 hvp_status hvp_train_open_dataset(const hvp_config *cfg, const char *split, int is_test,
@@ -46,4 +48,26 @@ void hvp_train_view_config(const hvp_config *cfg, int nviews, hvp_view_config *v
             s->std[c] = (float)item(&cfg->data.std, c < cfg->data.std.n ? c : 0, s->std[c]);
         }
     }
+}
+
+hvp_status hvp_train_make_method(hvp_ctx *ctx, const hvp_config *c, int channels,
+                                 hvp_method **out)
+{
+    if (c->method.name != HVP_METHOD_SIMSIAM)
+        return HVP_FAIL(HVP_ERR_ARG, "method.name: only simsiam is implemented so far");
+    static const int depth[] = {18, 34, 50};
+    if (c->model.arch > HVP_ARCH_RESNET50)
+        return HVP_FAIL(HVP_ERR_ARG, "model.arch: SimSiam runs on resnet18, resnet34 or resnet50");
+    hvp_simsiam_config sc;
+    memset(&sc, 0, sizeof sc);
+    sc.backbone.depth = depth[c->model.arch];
+    sc.backbone.in_channels = channels;
+    sc.backbone.cifar_stem = c->model.cifar_stem;
+    sc.backbone.width = (float)c->model.width;
+    sc.backbone.zero_init_residual = c->model.zero_init_residual;
+    sc.proj_dim = c->method.proj_dim;
+    sc.proj_hidden_dim = c->method.proj_hidden_dim;
+    sc.pred_dim = c->method.pred_dim;
+    sc.seed = (uint64_t)c->run.seed;
+    return hvp_simsiam_create(ctx, &sc, out);
 }

@@ -1,0 +1,104 @@
+/* `hvp knn PATH [--pixels] [section.key=value ...]`: kNN top-1/top-5 on the test split.
+ * PATH is a run directory (its latest checkpoint), a checkpoint directory, or a config
+ * file (the network at initialisation; with --pixels, the raw pixels as features). */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "hvp/checkpoint.h"
+#include "hvp/config.h"
+#include "hvp/hvp.h"
+#include "hvp/model_io.h"
+#include "hvp/ssl.h"
+#include "hvp/train.h"
+
+static int is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The config file and checkpoint directory ("" for none) behind PATH. */
+static int locate(const char *path, char *config, size_t csize, char *ckpt, size_t ksize)
+{
+    char probe[2048];
+    ckpt[0] = 0;
+    if (is_file(path)) {
+        snprintf(config, csize, "%s", path);
+        return 1;
+    }
+    snprintf(probe, sizeof probe, "%s/" HVP_CKPT_WEIGHTS, path);
+    if (is_file(probe)) { /* RUN/checkpoints/step-N */
+        snprintf(ckpt, ksize, "%s", path);
+        snprintf(config, csize, "%s/../../config.ini", path);
+        return 1;
+    }
+    snprintf(config, csize, "%s/config.ini", path);
+    int64_t step;
+    if (is_file(config) && hvp_ckpt_find_latest(path, ckpt, ksize, &step) == HVP_OK)
+        return 1;
+    fprintf(stderr, "hvp knn: %s is neither a run directory with checkpoints, a checkpoint "
+                    "directory, nor a config file\n", path);
+    return 0;
+}
+
+int hvp_cmd_knn(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: hvp knn RUN_DIR|CHECKPOINT_DIR|CONFIG.ini [--pixels] "
+                        "[section.key=value ...]\n");
+        return 2;
+    }
+    int pixels = 0, n = 0;
+    char *args[64];
+    char config[2048], ckpt[1100];
+    if (!locate(argv[1], config, sizeof config, ckpt, sizeof ckpt))
+        return 2;
+    args[n++] = config;
+    for (int i = 2; i < argc && n < 63; i++) {
+        if (strcmp(argv[i], "--pixels") == 0)
+            pixels = 1;
+        else
+            args[n++] = argv[i];
+    }
+    hvp_config cfg;
+    if (!hvp_cli_load_config(n, args, &cfg))
+        return 2;
+    hvp_ctx *ctx = NULL;
+    hvp_method *m = NULL;
+    hvp_st_file *f = NULL;
+    hvp_dataset *ds = NULL;
+    double top1 = 0, top5 = 0;
+    hvp_status st = hvp_ctx_create(cfg.device.select, &ctx);
+    if (st == HVP_OK && !pixels) {
+        hvp_dataset_opts o = {cfg.data.format, cfg.data.root[0] ? cfg.data.root
+                                                                 : HVP_DATA_DEFAULT_ROOT,
+                              "train", cfg.data.channels};
+        st = hvp_dataset_open(&o, &ds);
+        if (st == HVP_OK)
+            st = hvp_train_make_method(ctx, &cfg, hvp_dataset_channels(ds), &m);
+        char weights[1200];
+        snprintf(weights, sizeof weights, "%s/" HVP_CKPT_WEIGHTS, ckpt);
+        if (st == HVP_OK && ckpt[0])
+            st = hvp_st_open(weights, &f);
+        if (st == HVP_OK && ckpt[0])
+            st = hvp_state_read(ctx, &m->state, f, NULL, 1);
+    }
+    if (st == HVP_OK)
+        st = hvp_eval_knn_method(ctx, m, &cfg, cfg.eval.knn_train_limit, cfg.eval.knn_test_limit,
+                                 &top1, &top5);
+    int rc = 0;
+    if (st == HVP_OK)
+        printf("kNN (k=%d, T=%g) of %s: top-1 %.2f%%, top-5 %.2f%%\n", cfg.eval.knn_k,
+               cfg.eval.knn_temperature,
+               pixels ? "raw pixels" : ckpt[0] ? ckpt : "the network at initialisation", top1,
+               top5);
+    else
+        rc = hvp_cli_error("knn");
+    hvp_st_close(f);
+    hvp_method_destroy(m);
+    hvp_dataset_close(ds);
+    hvp_ctx_destroy(ctx);
+    return rc;
+}
