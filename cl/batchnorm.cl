@@ -88,8 +88,8 @@ kernel void batchnorm_fwd_stats(int n, int c, int hw, float eps, float momentum,
     }
 }
 
-/* Global (hw, n * c). y = (x - mean[ch]) * invstd[ch] * gamma[ch] + beta[ch] (gamma 1, beta 0 without affine);
- * y may be x. */
+/* y = (x - mean[ch]) * invstd[ch] * gamma[ch] + beta[ch] (gamma 1, beta 0 without
+ * affine); y may be x. Global (hw, n * c). */
 kernel void batchnorm_fwd_apply(int n, int c, int hw, global const float *x, int x_off,
                                 global const float *mean, int mean_off,
                                 global const float *invstd, int invstd_off,

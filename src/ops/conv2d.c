@@ -16,8 +16,15 @@ size_t hvp_conv2d_scratch_limit(size_t floats)
     return old;
 }
 
-int hvp_conv2d_out_h(const hvp_conv2d_desc *d) { return (d->h + 2 * d->pad - d->kh) / d->stride + 1; }
-int hvp_conv2d_out_w(const hvp_conv2d_desc *d) { return (d->w + 2 * d->pad - d->kw) / d->stride + 1; }
+int hvp_conv2d_out_h(const hvp_conv2d_desc *d)
+{
+    return (d->h + 2 * d->pad - d->kh) / d->stride + 1;
+}
+
+int hvp_conv2d_out_w(const hvp_conv2d_desc *d)
+{
+    return (d->w + 2 * d->pad - d->kw) / d->stride + 1;
+}
 
 static hvp_status check_desc(const hvp_conv2d_desc *d, const char *op)
 {
