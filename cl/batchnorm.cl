@@ -3,6 +3,32 @@
  * channel, for any local size: each item sums a fixed strided subset with compensated
  * (Kahan) summation, then a tree over local memory. No atomics: bitwise reproducible. */
 
+/* Walks the values lid, lid + L, lid + 2L, ... of one channel as (image i, position j)
+ * without a division per step (divisions per element made these kernels slow on PoCL). */
+typedef struct {
+    int i, j, di, dj;
+} walk;
+
+static walk walk_start(int lid, int L, int hw)
+{
+    walk w;
+    w.i = lid / hw;
+    w.j = lid - w.i * hw;
+    w.di = L / hw;
+    w.dj = L - w.di * hw;
+    return w;
+}
+
+static void walk_next(walk *w, int hw)
+{
+    w->i += w->di;
+    w->j += w->dj;
+    if (w->j >= hw) {
+        w->j -= hw;
+        w->i++;
+    }
+}
+
 /* Sums part[0..L) into part[0]; every item of the group must call it. */
 static void group_sum(local float *part, int lid, int L)
 {
@@ -29,8 +55,8 @@ kernel void batchnorm_fwd_stats(int n, int c, int hw, float eps, float momentum,
     int lid = get_local_id(0), L = get_local_size(0);
     int m = n * hw;
     float s = 0.0f, comp = 0.0f;
-    for (int e = lid; e < m; e += L) {
-        float v = x[x_off + e + (e / hw) * (c - 1) * hw + ch * hw] - comp;
+    for (walk w = walk_start(lid, L, hw); w.i < n; walk_next(&w, hw)) {
+        float v = x[x_off + (w.i * c + ch) * hw + w.j] - comp;
         float t = s + v;
         comp = (t - s) - v;
         s = t;
@@ -41,8 +67,8 @@ kernel void batchnorm_fwd_stats(int n, int c, int hw, float eps, float momentum,
     barrier(CLK_LOCAL_MEM_FENCE); /* everyone has read part[0] before it is reused */
     s = 0.0f;
     comp = 0.0f;
-    for (int e = lid; e < m; e += L) {
-        float d = x[x_off + e + (e / hw) * (c - 1) * hw + ch * hw] - mu;
+    for (walk w = walk_start(lid, L, hw); w.i < n; walk_next(&w, hw)) {
+        float d = x[x_off + (w.i * c + ch) * hw + w.j] - mu;
         float v = d * d - comp;
         float t = s + v;
         comp = (t - s) - v;
@@ -62,37 +88,37 @@ kernel void batchnorm_fwd_stats(int n, int c, int hw, float eps, float momentum,
     }
 }
 
-/* y = (x - mean[ch]) * invstd[ch] * gamma[ch] + beta[ch] (gamma 1, beta 0 without affine);
- * y may be x. */
-kernel void batchnorm_fwd_apply(int total, int c, int hw, global const float *x, int x_off,
+/* y = (x - mean[ch]) * invstd[ch] * gamma[ch] + beta[ch] (gamma 1, beta 0 without
+ * affine); y may be x. Global (hw, n * c). */
+kernel void batchnorm_fwd_apply(int n, int c, int hw, global const float *x, int x_off,
                                 global const float *mean, int mean_off,
                                 global const float *invstd, int invstd_off,
                                 global const float *gamma, int gamma_off,
                                 global const float *beta, int beta_off, int affine,
                                 global float *y, int y_off)
 {
-    int e = get_global_id(0);
-    if (e >= total)
+    int j = get_global_id(0), q = get_global_id(1); /* q = image * c + channel */
+    if (j >= hw || q >= n * c)
         return;
-    int ch = (e / hw) % c;
+    int ch = q - (q / c) * c, e = q * hw + j;
     float v = (x[x_off + e] - mean[mean_off + ch]) * invstd[invstd_off + ch];
     if (affine)
         v = v * gamma[gamma_off + ch] + beta[beta_off + ch];
     y[y_off + e] = v;
 }
 
-/* Eval mode: the running statistics. y may be x. */
-kernel void batchnorm_fwd_eval(int total, int c, int hw, float eps, global const float *x,
+/* Eval mode: the running statistics. Global (hw, n * c). y may be x. */
+kernel void batchnorm_fwd_eval(int n, int c, int hw, float eps, global const float *x,
                                int x_off, global const float *run_mean, int rm_off,
                                global const float *run_var, int rv_off,
                                global const float *gamma, int gamma_off,
                                global const float *beta, int beta_off, int affine,
                                global float *y, int y_off)
 {
-    int e = get_global_id(0);
-    if (e >= total)
+    int j = get_global_id(0), q = get_global_id(1); /* q = image * c + channel */
+    if (j >= hw || q >= n * c)
         return;
-    int ch = (e / hw) % c;
+    int ch = q - (q / c) * c, e = q * hw + j;
     float v = (x[x_off + e] - run_mean[rm_off + ch]) / sqrt(run_var[rv_off + ch] + eps);
     if (affine)
         v = v * gamma[gamma_off + ch] + beta[beta_off + ch];
@@ -114,8 +140,8 @@ kernel void batchnorm_bwd(int n, int c, int hw, global const float *x, int x_off
     int m = n * hw;
     float mu = mean[mean_off + ch], is = invstd[invstd_off + ch];
     float s1 = 0.0f, c1 = 0.0f, s2 = 0.0f, c2 = 0.0f;
-    for (int e = lid; e < m; e += L) {
-        int i = e + (e / hw) * (c - 1) * hw + ch * hw; /* ((e / hw) * c + ch) * hw + e % hw */
+    for (walk w = walk_start(lid, L, hw); w.i < n; walk_next(&w, hw)) {
+        int i = (w.i * c + ch) * hw + w.j;
         float g = dy[dy_off + i];
         float v = g - c1;
         float t = s1 + v;
@@ -135,8 +161,8 @@ kernel void batchnorm_bwd(int n, int c, int hw, global const float *x, int x_off
     float sum_dy_xhat = part[0];
     float scale = (affine ? gamma[gamma_off + ch] : 1.0f) * is;
     float a = sum_dy / (float)m, b = sum_dy_xhat / (float)m;
-    for (int e = lid; e < m; e += L) {
-        int i = e + (e / hw) * (c - 1) * hw + ch * hw; /* ((e / hw) * c + ch) * hw + e % hw */
+    for (walk w = walk_start(lid, L, hw); w.i < n; walk_next(&w, hw)) {
+        int i = (w.i * c + ch) * hw + w.j;
         float xhat = (x[x_off + i] - mu) * is;
         dx[dx_off + i] = scale * (dy[dy_off + i] - a - xhat * b);
     }

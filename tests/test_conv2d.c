@@ -153,17 +153,20 @@ static void check_bwd(const hvp_conv2d_desc *d, int with_dx)
 static const int bwd_shapes[][9] = {
     {1, 1, 3, 3, 1, 3, 3, 1, 1},  /* tiny 3x3 s1 p1 */
     {2, 2, 3, 3, 3, 1, 1, 1, 0},  /* tiny 1x1 s1 */
+    {2, 1, 23, 23, 2, 3, 3, 1, 1}, /* P = 529 >= 512: weight gradient image by image */
     {2, 3, 5, 5, 4, 3, 3, 1, 1},  /* 3x3 s1 p1 */
     {2, 3, 7, 7, 2, 3, 3, 2, 1},  /* stride 2, odd input */
     {2, 4, 5, 5, 3, 1, 1, 1, 0},  /* 1x1 s1 */
     {1, 2, 7, 7, 3, 1, 1, 2, 0},  /* 1x1 s2 */
     {1, 2, 9, 9, 2, 7, 7, 2, 3},  /* 7x7 s2 p3 */
     {1, 2, 6, 7, 3, 2, 3, 2, 1},  /* non-square, kernel smaller than stride span */
+    {2, 2, 45, 45, 2, 3, 3, 2, 1}, /* per image, stride 2 */
+    {2, 3, 24, 24, 2, 1, 1, 1, 0}, /* per image, 1x1 s1 */
 };
 
 HVP_TEST(conv2d_bwd)
 {
-    int n = test_tiny() ? 2 : (int)(sizeof bwd_shapes / sizeof bwd_shapes[0]);
+    int n = test_tiny() ? 3 : (int)(sizeof bwd_shapes / sizeof bwd_shapes[0]);
     for (int s = 0; s < n; s++) {
         hvp_conv2d_desc d = desc_of(bwd_shapes[s]);
         check_bwd(&d, 1);
@@ -185,6 +188,8 @@ HVP_TEST(conv2d_bwd_no_dx_and_chunked)
     if (!test_tiny()) {
         hvp_conv2d_desc pw = {3, 2, 3, 3, 2, 1, 1, 1, 0};
         check_bwd(&pw, 1);
+        hvp_conv2d_desc big = {3, 1, 23, 23, 2, 3, 3, 1, 1}; /* per image */
+        check_bwd(&big, 1);
     }
     hvp_conv2d_scratch_limit(old);
 }
@@ -202,10 +207,8 @@ HVP_TEST(conv2d_rejects_bad_shapes)
 }
 
 /* Two identical backward passes give bitwise identical gradients (no atomics). */
-HVP_TEST(conv2d_bwd_deterministic)
+static void check_deterministic(hvp_conv2d_desc d)
 {
-    hvp_conv2d_desc d = test_tiny() ? (hvp_conv2d_desc){2, 2, 3, 3, 2, 3, 3, 1, 1}
-                                    : (hvp_conv2d_desc){4, 8, 15, 15, 16, 3, 3, 2, 1};
     size_t nx = x_len(&d), nw = w_len(&d), ny = y_len(&d);
     float *x = test_floats(nx), *w = test_floats(nw), *dy = test_floats(ny);
     test_fill_uniform(x, nx, -1, 1);
@@ -229,4 +232,14 @@ HVP_TEST(conv2d_bwd_deterministic)
     EXPECT(memcmp(out[0][1], out[1][1], nw * sizeof(float)) == 0, "dw differs between runs");
     EXPECT(memcmp(out[0][2], out[1][2], (size_t)d.c_out * sizeof(float)) == 0,
            "db differs between runs");
+}
+
+HVP_TEST(conv2d_bwd_deterministic)
+{
+    if (test_tiny()) {
+        check_deterministic((hvp_conv2d_desc){2, 2, 3, 3, 2, 3, 3, 1, 1});
+        return;
+    }
+    check_deterministic((hvp_conv2d_desc){4, 8, 15, 15, 16, 3, 3, 2, 1}); /* one wide GEMM */
+    check_deterministic((hvp_conv2d_desc){4, 8, 47, 47, 16, 3, 3, 2, 1}); /* per image */
 }

@@ -16,8 +16,15 @@ size_t hvp_conv2d_scratch_limit(size_t floats)
     return old;
 }
 
-int hvp_conv2d_out_h(const hvp_conv2d_desc *d) { return (d->h + 2 * d->pad - d->kh) / d->stride + 1; }
-int hvp_conv2d_out_w(const hvp_conv2d_desc *d) { return (d->w + 2 * d->pad - d->kw) / d->stride + 1; }
+int hvp_conv2d_out_h(const hvp_conv2d_desc *d)
+{
+    return (d->h + 2 * d->pad - d->kh) / d->stride + 1;
+}
+
+int hvp_conv2d_out_w(const hvp_conv2d_desc *d)
+{
+    return (d->w + 2 * d->pad - d->kw) / d->stride + 1;
+}
 
 static hvp_status check_desc(const hvp_conv2d_desc *d, const char *op)
 {
@@ -95,7 +102,8 @@ static hvp_status im2col(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tenso
     hvp_arg_tensor(&a, col);
     hvp_arg_int(&a, ld);
     hvp_arg_int(&a, img_stride);
-    return hvp_launch_1d(ctx, &a, (size_t)d->c_in * d->kh * d->kw * nb * ho * wo);
+    size_t global[2] = {(size_t)ho, (size_t)d->c_in * d->kh * d->kw * nb};
+    return hvp_launch(ctx, &a, 2, global, NULL);
 }
 
 /* dst [d1, d0, P] = src [d0, d1, P] with src/dst given as (buffer, element offset). */
@@ -112,23 +120,24 @@ static hvp_status swap01(hvp_ctx *ctx, int d0, int d1, int P, cl_mem src, size_t
     hvp_arg_int(&a, (int)src_off);
     hvp_arg_mem(&a, dst);
     hvp_arg_int(&a, (int)dst_off);
-    return hvp_launch_1d(ctx, &a, (size_t)d0 * d1 * P);
+    size_t global[2] = {(size_t)P, (size_t)d0 * d1};
+    return hvp_launch(ctx, &a, 2, global, NULL);
 }
 
 static hvp_status add_bias(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *b,
                            const hvp_tensor *y)
 {
     int P = hvp_conv2d_out_h(d) * hvp_conv2d_out_w(d);
-    size_t total = (size_t)d->n * d->c_out * P;
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "conv2d", "conv2d_fwd_bias", &k));
     hvp_args a = hvp_args_begin(k);
-    hvp_arg_int(&a, (int)total);
+    hvp_arg_int(&a, d->n);
     hvp_arg_int(&a, d->c_out);
     hvp_arg_int(&a, P);
     hvp_arg_tensor(&a, y);
     hvp_arg_tensor(&a, b);
-    return hvp_launch_1d(ctx, &a, total);
+    size_t global[2] = {(size_t)P, (size_t)d->n * d->c_out};
+    return hvp_launch(ctx, &a, 2, global, NULL);
 }
 
 /* Forward with one [K, P] column matrix per image and a strided batched GEMM straight into
@@ -212,42 +221,82 @@ static hvp_status col2im(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tenso
     hvp_arg_int(&a, img_stride);
     hvp_arg_mem(&a, dx->buf);
     hvp_arg_int(&a, (int)(dx->off + (size_t)i0 * d->c_in * d->h * d->w));
-    return hvp_launch_1d(ctx, &a, (size_t)nb * d->c_in * d->h * d->w);
+    size_t global[2] = {(size_t)d->h, (size_t)nb * d->c_in};
+    return hvp_launch(ctx, &a, 2, global, NULL);
 }
 
-/* Per chunk: dyT = dy as [c_out, nb*P]; col = im2col(x); dw += dyT col^T; then
- * dcol = w^T dyT (into col's memory, which the dw GEMM has read by then: in-order queue)
- * and dx = col2im(dcol). 1x1 stride-1: dx = w^T dy per image by one batched GEMM. */
+/* dw += sum over i < nb of part[i] (each [c_out * K]), in a fixed order. */
+static hvp_status sum_partials(hvp_ctx *ctx, const hvp_tensor *part, int nb, int len,
+                               const hvp_tensor *dw)
+{
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "conv2d", "conv2d_bwd_sum", &k));
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_int(&a, nb);
+    hvp_arg_int(&a, len);
+    hvp_arg_tensor(&a, part);
+    hvp_arg_tensor(&a, dw);
+    return hvp_launch_1d(ctx, &a, (size_t)len);
+}
+
+/* Output pixels per image from which the weight gradient is taken image by image (a
+ * batched GEMM with k = P, then a sum of the per-image parts) rather than by one GEMM with
+ * k = nb*P: CLBlast runs its k loop serially, and on PoCL the single GEMM was 1.5x slower
+ * at 28x28 and 3.6x (56x56) to 6x (stem, 112x112) slower, but 1.35x faster at 14x14. */
+#define DW_PER_IMAGE_MIN_P 512
+
+/* Backward, per chunk of nb images, in one of two layouts.
+ * Per image (P >= DW_PER_IMAGE_MIN_P): col_i = im2col(x_i) as [K, P]; part_i = dy_i col_i^T
+ * (batched GEMM); dw += sum_i part_i; dcol_i = w^T dy_i (batched GEMM, into col's memory,
+ * which the dw GEMM has read by then: the queue is in order); dx = col2im(dcol).
+ * Wide: dyT = dy as [c_out, nb*P]; col = im2col(x) as [K, nb*P]; dw += dyT col^T (one
+ * GEMM); dcol = w^T dyT (into col's memory); dx = col2im(dcol).
+ * 1x1 stride-1 convolutions take dx = w^T dy per image by one batched GEMM, no col2im. */
 static hvp_status bwd(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *x,
                       const hvp_tensor *w, const hvp_tensor *dy, const hvp_tensor *dx,
                       const hvp_tensor *dw, const hvp_tensor *db)
 {
     int P = hvp_conv2d_out_h(d) * hvp_conv2d_out_w(d), K = d->c_in * d->kh * d->kw;
     size_t ystride = (size_t)d->c_out * P, xstride = (size_t)d->c_in * d->h * d->w;
-    int nb = chunk_images(d, (size_t)(K + d->c_out) * P);
-    hvp_tensor col, dyt;
+    size_t wlen = (size_t)d->c_out * K;
+    int per_image = P >= DW_PER_IMAGE_MIN_P;
+    int nb = chunk_images(d, (size_t)K * P + (per_image ? wlen : (size_t)d->c_out * P));
+    hvp_tensor col, other; /* other: the dw parts (per image) or dyT (wide) */
     HVP_TRY(scratch(ctx, (size_t)K * nb * P, "conv2d column matrix", &col));
-    HVP_TRY(scratch(ctx, (size_t)d->c_out * nb * P, "conv2d transposed dy", &dyt));
+    HVP_TRY(scratch(ctx, (per_image ? wlen : (size_t)d->c_out * P) * nb,
+                    per_image ? "conv2d weight-gradient parts" : "conv2d transposed dy", &other));
     for (int i0 = 0; i0 < d->n; i0 += nb) {
         int cb = d->n - i0 < nb ? d->n - i0 : nb;
         int cols = cb * P;
-        HVP_TRY(swap01(ctx, cb, d->c_out, P, dy->buf, dy->off + (size_t)i0 * ystride, dyt.buf,
-                       dyt.off));
-        HVP_TRY(im2col(ctx, d, x, i0, cb, &col, cols, P));
-        HVP_TRY(hvp_gemm(ctx, 0, 1, d->c_out, K, cols, 1.0f, hvp_mat_of(&dyt, cols),
-                         hvp_mat_of(&col, cols), 1.0f, hvp_mat_of(dw, K)));
+        hvp_mat dyc = {dy->buf, dy->off + (size_t)i0 * ystride, P};
+        int ld = per_image ? P : cols, img_stride = per_image ? K * P : P;
+        HVP_TRY(im2col(ctx, d, x, i0, cb, &col, ld, img_stride));
+        if (per_image) {
+            HVP_TRY(hvp_gemm_strided_batched(ctx, 0, 1, d->c_out, K, P, 1.0f, dyc, ystride,
+                                             hvp_mat_of(&col, P), (size_t)K * P, 0.0f,
+                                             hvp_mat_of(&other, K), wlen, cb));
+            HVP_TRY(sum_partials(ctx, &other, cb, (int)wlen, dw));
+        } else {
+            HVP_TRY(swap01(ctx, cb, d->c_out, P, dyc.buf, dyc.off, other.buf, other.off));
+            HVP_TRY(hvp_gemm(ctx, 0, 1, d->c_out, K, cols, 1.0f, hvp_mat_of(&other, cols),
+                             hvp_mat_of(&col, cols), 1.0f, hvp_mat_of(dw, K)));
+        }
         if (!dx)
             continue;
         if (is_pointwise(d)) {
-            hvp_mat dyc = {dy->buf, dy->off + (size_t)i0 * ystride, P};
             hvp_mat dxc = {dx->buf, dx->off + (size_t)i0 * xstride, P};
             HVP_TRY(hvp_gemm_strided_batched(ctx, 1, 0, K, P, d->c_out, 1.0f, hvp_mat_of(w, K), 0,
                                              dyc, ystride, 0.0f, dxc, xstride, cb));
-        } else {
-            HVP_TRY(hvp_gemm(ctx, 1, 0, K, cols, d->c_out, 1.0f, hvp_mat_of(w, K),
-                             hvp_mat_of(&dyt, cols), 0.0f, hvp_mat_of(&col, cols)));
-            HVP_TRY(col2im(ctx, d, &col, cols, P, i0, cb, dx));
+            continue;
         }
+        if (per_image)
+            HVP_TRY(hvp_gemm_strided_batched(ctx, 1, 0, K, P, d->c_out, 1.0f, hvp_mat_of(w, K), 0,
+                                             dyc, ystride, 0.0f, hvp_mat_of(&col, P),
+                                             (size_t)K * P, cb));
+        else
+            HVP_TRY(hvp_gemm(ctx, 1, 0, K, cols, d->c_out, 1.0f, hvp_mat_of(w, K),
+                             hvp_mat_of(&other, cols), 0.0f, hvp_mat_of(&col, cols)));
+        HVP_TRY(col2im(ctx, d, &col, ld, img_stride, i0, cb, dx));
     }
     return db ? bias_grad(ctx, d, dy, db) : HVP_OK;
 }
