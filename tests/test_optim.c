@@ -252,6 +252,13 @@ static void check_clip(int per_param, float max_norm, int want_clipped)
         total += norms[i] * norms[i];
     }
     total = sqrt(total);
+    if (max_norm < 0) { /* relative to the largest norm clipped against */
+        double big = total;
+        if (per_param)
+            for (int i = 0, first = 1; i < NP; i++, first = 0)
+                big = first || norms[i] > big ? norms[i] : big;
+        max_norm = (float)(-max_norm * big);
+    }
     float *before[NP];
     for (int i = 0; i < NP; i++)
         before[i] = test_read(&ps[i].grad);
@@ -291,4 +298,7 @@ HVP_TEST(optim_clip_grad_norm)
     check_clip(0, 1000.0f, 0); /* does not */
     check_clip(1, 1.0f, -1);   /* clips some, not others */
     check_clip(1, 1000.0f, 0);
+    /* Thresholds just above the norms (scale factors between 1 and 2 must not apply). */
+    check_clip(0, -1.5f, 0);
+    check_clip(1, -1.5f, 0);
 }
