@@ -1,3 +1,5 @@
+#include <math.h>
+
 #include "harness.h"
 #include "ref/ref.h"
 
@@ -41,12 +43,25 @@ static double cos_loss_fn(void *u)
     return test_dot(l->w, l->s, (size_t)l->rows);
 }
 
+/* scale_a > 0: a uniform in [-scale_a, scale_a]. scale_a < 0: a = |scale_a| b / ||b|| plus
+ * noise, so that ||a|| stays under eps while the cosine is large (the clamped branch). */
 static void check_bwd(int rows, int cols, double eps, float scale_a)
 {
     int n = rows * cols;
     float *a = test_floats((size_t)n), *b = test_floats((size_t)n), *ds = test_floats((size_t)rows);
-    test_fill_uniform(a, (size_t)n, -scale_a, scale_a);
+    test_fill_uniform(a, (size_t)n, -fabsf(scale_a), fabsf(scale_a));
     test_fill_uniform(b, (size_t)n, -1, 1);
+    if (scale_a < 0)
+        for (int r = 0; r < rows; r++) {
+            double nb = 0;
+            for (int j = 0; j < cols; j++)
+                nb += (double)b[r * cols + j] * b[r * cols + j];
+            nb = sqrt(nb);
+            EXPECT(nb > 1.2 * eps, "row %d: ||b|| %g too near eps", r, nb);
+            for (int j = 0; j < cols; j++)
+                a[r * cols + j] = (float)(-scale_a * b[r * cols + j] / nb) + 0.1f * a[r * cols + j];
+        }
+    scale_a = fabsf(scale_a);
     test_fill_uniform(ds, (size_t)rows, -1, 1);
     hvp_tensor ta = test_tensor(2, (int[]){rows, cols}, a), tb = test_tensor(2, (int[]){rows, cols}, b);
     hvp_tensor tds = test_tensor(1, &rows, ds);
@@ -75,4 +90,5 @@ HVP_TEST(cosine_bwd)
         check_bwd(5, 70, 1e-8, 1.0f);
     /* ||a|| under eps: a's norm is clamped and passes no gradient. */
     check_bwd(2, 5, 0.05, 1e-3f);
+    check_bwd(3, 5, 0.5, -0.15f);
 }

@@ -45,3 +45,16 @@ HVP_TEST(reduce_fwd)
         for (int op = HVP_REDUCE_SUM; op <= HVP_REDUCE_NORM2; op++)
             check(sizes[s], (hvp_reduce_op)op);
 }
+
+/* As torch: an empty sum is 0 and an empty mean NaN. */
+HVP_TEST(reduce_empty)
+{
+    hvp_tensor x, out = test_tensor(1, (int[]){1}, (float[]){5});
+    REQUIRE_OK(hvp_alloc_f32(test_ctx()->acts, "empty", &x, 1, (int[]){0}));
+    REQUIRE_OK(hvp_sum(test_ctx(), &x, &out));
+    float *got = test_read(&out);
+    EXPECT(got[0] == 0.0f, "empty sum %g", (double)got[0]);
+    REQUIRE_OK(hvp_mean(test_ctx(), &x, &out));
+    got = test_read(&out);
+    EXPECT(isnan(got[0]), "empty mean %g", (double)got[0]);
+}

@@ -1,6 +1,8 @@
 /* Deterministic whole-tensor sums (cl/reduce.cl): per-work-group partials, then one group
  * sums them. The launch shape depends only on n and the kernel's maximum work-group size,
  * so the order of additions, and the result, is the same on every run on a device. */
+#include <math.h>
+
 #include "hvp/ops.h"
 #include "ops/op_util.h"
 #include "ops/row_util.h"
@@ -28,8 +30,10 @@ hvp_status hvp_reduce(hvp_ctx *ctx, hvp_reduce_op op, const hvp_tensor *x, const
     size_t n = hvp_numel(x);
     HVP_TRY(hvp_expect_numel(x, n, "reduce", "x"));
     HVP_TRY(hvp_expect_numel(out, 1, "reduce", "out"));
-    if (n == 0 || n > INT_MAX)
-        return HVP_FAIL(HVP_ERR_ARG, "reduce: %zu elements (1 to 2^31-1 supported)", n);
+    if (n > INT_MAX - 4096) /* the kernel's int indices step past the end by a group */
+        return HVP_FAIL(HVP_ERR_ARG, "reduce: %zu elements (at most 2^31 - 4097 supported)", n);
+    if (n == 0) /* as torch: an empty sum is 0, an empty mean NaN */
+        return hvp_tensor_fill_f32(ctx, out, op == HVP_REDUCE_MEAN ? NAN : 0.0f);
     int square = op == HVP_REDUCE_SUMSQ || op == HVP_REDUCE_NORM2;
     int take_sqrt = op == HVP_REDUCE_NORM2;
     float div = op == HVP_REDUCE_MEAN ? (float)n : 1.0f;

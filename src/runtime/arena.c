@@ -23,6 +23,8 @@ struct hvp_arena {
     size_t peak;
 };
 
+static hvp_status new_block(hvp_arena *a, size_t bytes, const char *what);
+
 hvp_status hvp_arena_create(hvp_ctx *ctx, const char *name, size_t block_bytes, hvp_arena **out)
 {
     hvp_arena *a = calloc(1, sizeof *a);
@@ -36,6 +38,14 @@ hvp_status hvp_arena_create(hvp_ctx *ctx, const char *name, size_t block_bytes, 
     a->align = ctx->info.base_align_bits / 8;
     if (a->align < 256)
         a->align = 256;
+    /* The first block is made now, at context creation, before any upload's staging buffer
+     * exists: Oclgrind 21.10 loses track of the initialised bytes of a buffer created after
+     * another buffer was released (every write to it then reads back as uninitialised). */
+    hvp_status s = new_block(a, block_bytes, name);
+    if (s != HVP_OK) {
+        hvp_arena_destroy(a);
+        return s;
+    }
     *out = a;
     return HVP_OK;
 }
