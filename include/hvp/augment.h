@@ -121,6 +121,13 @@ hvp_status hvp_augment_apply(hvp_augment *a, const hvp_image_batch *b,
                              const hvp_view_params *params, hvp_tensor *global,
                              hvp_tensor *local);
 
+/* clFFT's library state is set up on the first FFT blur and torn down when the last augment
+ * object using it is destroyed (before the OpenCL context goes, as clFFT needs). A program
+ * that creates and destroys many augment objects calls hvp_augment_fft_keep(1) once to keep
+ * clFFT (and its compiled kernels) alive between them, and hvp_augment_fft_keep(0) before
+ * destroying its context. */
+hvp_status hvp_augment_fft_keep(int keep);
+
 /* ---- looking at it (src/data/grid.c) ---------------------------------------------- */
 
 /* Writes a grid: one row per image, first column the whole original resized to the view

@@ -76,6 +76,21 @@ static void clfft_release(void)
                             (int)fft_e_, hvp_cl_error_name((cl_int)fft_e_));             \
     } while (0)
 
+hvp_status hvp_augment_fft_keep(int keep)
+{
+    static int kept;
+    if (keep && !kept) {
+        clfftStatus st = clfft_acquire();
+        if (st != CLFFT_SUCCESS)
+            return HVP_FAIL(HVP_ERR_CL, "clfftSetup failed: status %d", (int)st);
+        kept = 1;
+    } else if (!keep && kept) {
+        clfft_release();
+        kept = 0;
+    }
+    return HVP_OK;
+}
+
 hvp_status hvp_blur_create(hvp_ctx *ctx, hvp_blur **out)
 {
     hvp_blur *b = calloc(1, sizeof *b);
