@@ -60,8 +60,12 @@ kernel void blur_h(int nb, int S, int C, int kmax, global const int *list, int l
     global const float *row = work + work_off + ((size_t)n * C + c) * S * S + (size_t)y * S;
     global const float *wj = w + w_off + j * kmax;
     float acc = 0.0f;
-    for (int t = 0; t < k; t++)
-        acc += wj[t] * row[reflect_index(x + t - r, S)];
+    if (x >= r && x + r < S) /* interior: no reflection (same sum, same order) */
+        for (int t = 0; t < k; t++)
+            acc += wj[t] * row[x + t - r];
+    else
+        for (int t = 0; t < k; t++)
+            acc += wj[t] * row[reflect_index(x + t - r, S)];
     tmp[tmp_off + (size_t)jc * S * S + pix] = acc;
 }
 
@@ -80,8 +84,12 @@ kernel void blur_v(int nb, int S, int C, int kmax, global const int *list, int l
     global const float *col = tmp + tmp_off + (size_t)jc * S * S + x;
     global const float *wj = w + w_off + j * kmax;
     float acc = 0.0f;
-    for (int t = 0; t < k; t++)
-        acc += wj[t] * col[(size_t)reflect_index(y + t - r, S) * S];
+    if (y >= r && y + r < S)
+        for (int t = 0; t < k; t++)
+            acc += wj[t] * col[(size_t)(y + t - r) * S];
+    else
+        for (int t = 0; t < k; t++)
+            acc += wj[t] * col[(size_t)reflect_index(y + t - r, S) * S];
     work[work_off + ((size_t)n * C + c) * S * S + pix] = acc;
 }
 
