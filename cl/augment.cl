@@ -1,3 +1,6 @@
+/* Oclgrind 21.10 cannot run LLVM's `freeze`, which the optimiser emits when a kernel takes
+ * both a / b and a % b: remainders are written as a - (a / b) * b instead. */
+
 /* Augmentation stages, each one launch over every view of a batch (see hvp/augment.h).
  * Views of one size group live in a working buffer work[n][C][S][S] (float, [0, 1] data),
  * n = view slot * images + image. vp[n * VP_STRIDE + ...] holds view n's drawn parameters
@@ -63,7 +66,7 @@ kernel void augment_crop(int nv, int S, int C, global const uchar *src, int src_
     if (pix >= S * S || n >= nv)
         return;
     global const int *p = vp + vp_off + n * VP_STRIDE;
-    int y = pix / S, x = pix % S;
+    int y = pix / S, x = pix - y * S;
     if (p[VP_FLIP])
         x = S - 1 - x;
     int bicubic = p[VP_INTERP];

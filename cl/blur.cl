@@ -1,3 +1,6 @@
+/* Oclgrind 21.10 cannot run LLVM's `freeze`, which the optimiser emits when a kernel takes
+ * both a / b and a % b: remainders are written as a - (a / b) * b instead. */
+
 /* GaussianBlur with torchvision's kernel (exp(-x^2 / 2 sigma^2) at integer x in
  * [-(k-1)/2, (k-1)/2], normalised) and reflect padding, for the views listed in
  * list[0..nb): view list[j] of work[n][C][S][S]. Its sigma and kernel size come from its
@@ -50,15 +53,19 @@ kernel void blur_h(int nb, int S, int C, int kmax, global const int *list, int l
     int pix = get_global_id(0), jc = get_global_id(1);
     if (pix >= S * S || jc >= nb * C)
         return;
-    int j = jc / C, c = jc % C;
+    int j = jc / C, c = jc - j * C;
     int n = list[list_off + j];
     int k = vp[vp_off + n * VP_STRIDE + VP_KSIZE], r = k / 2;
-    int y = pix / S, x = pix % S;
+    int y = pix / S, x = pix - y * S;
     global const float *row = work + work_off + ((size_t)n * C + c) * S * S + (size_t)y * S;
     global const float *wj = w + w_off + j * kmax;
     float acc = 0.0f;
-    for (int t = 0; t < k; t++)
-        acc += wj[t] * row[reflect_index(x + t - r, S)];
+    if (x >= r && x + r < S) /* interior: no reflection (same sum, same order) */
+        for (int t = 0; t < k; t++)
+            acc += wj[t] * row[x + t - r];
+    else
+        for (int t = 0; t < k; t++)
+            acc += wj[t] * row[reflect_index(x + t - r, S)];
     tmp[tmp_off + (size_t)jc * S * S + pix] = acc;
 }
 
@@ -70,15 +77,19 @@ kernel void blur_v(int nb, int S, int C, int kmax, global const int *list, int l
     int pix = get_global_id(0), jc = get_global_id(1);
     if (pix >= S * S || jc >= nb * C)
         return;
-    int j = jc / C, c = jc % C;
+    int j = jc / C, c = jc - j * C;
     int n = list[list_off + j];
     int k = vp[vp_off + n * VP_STRIDE + VP_KSIZE], r = k / 2;
-    int y = pix / S, x = pix % S;
+    int y = pix / S, x = pix - y * S;
     global const float *col = tmp + tmp_off + (size_t)jc * S * S + x;
     global const float *wj = w + w_off + j * kmax;
     float acc = 0.0f;
-    for (int t = 0; t < k; t++)
-        acc += wj[t] * col[(size_t)reflect_index(y + t - r, S) * S];
+    if (y >= r && y + r < S)
+        for (int t = 0; t < k; t++)
+            acc += wj[t] * col[(size_t)(y + t - r) * S];
+    else
+        for (int t = 0; t < k; t++)
+            acc += wj[t] * col[(size_t)reflect_index(y + t - r, S) * S];
     work[work_off + ((size_t)n * C + c) * S * S + pix] = acc;
 }
 
@@ -92,8 +103,8 @@ kernel void blur_fft_pad(int nb, int first, int chunk, int S, int C, int P, int 
     int pix = get_global_id(0), q = get_global_id(1);
     if (pix >= P * P || q >= chunk * C)
         return;
-    int jj = q / C, c = q % C, j = first + jj;
-    int yy = pix / P, xx = pix % P;
+    int jj = q / C, c = q - jj * C, j = first + jj;
+    int yy = pix / P, xx = pix - yy * P;
     float v = 0.0f;
     if (j < nb && yy < S + 2 * pad && xx < S + 2 * pad) {
         int n = list[list_off + j];
@@ -137,7 +148,7 @@ kernel void blur_fft_mul(int chunk, int C, int P, global const float *H, int H_o
     int W = P / 2 + 1;
     if (bin >= W * P || q >= chunk * C)
         return;
-    int jj = q / C, fy = bin / W, fx = bin % W;
+    int jj = q / C, fy = bin / W, fx = bin - fy * W;
     float g = H[H_off + jj * P + fy] * H[H_off + jj * P + fx];
     size_t at = (size_t)spec_off + ((size_t)q * W * P + bin) * 2;
     spec[at] *= g;
@@ -152,11 +163,11 @@ kernel void blur_fft_crop(int nb, int first, int chunk, int S, int C, int P, int
     int pix = get_global_id(0), q = get_global_id(1);
     if (pix >= S * S || q >= chunk * C)
         return;
-    int jj = q / C, c = q % C, j = first + jj;
+    int jj = q / C, c = q - jj * C, j = first + jj;
     if (j >= nb)
         return;
     int n = list[list_off + j];
-    int y = pix / S, x = pix % S;
+    int y = pix / S, x = pix - y * S;
     work[work_off + ((size_t)n * C + c) * S * S + pix] =
         plane[plane_off + (size_t)q * P * P + (size_t)(y + pad) * P + (x + pad)];
 }

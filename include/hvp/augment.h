@@ -111,7 +111,11 @@ hvp_blur_mode hvp_augment_blur_choice(const hvp_augment *a, int size, int kernel
 
 /* Samples every view of every image of the batch and cuts them. Outputs come from ctx->acts:
  * global [n_global, count, out_channels, S, S] and local [n_local, count, C, s, s] (local is
- * left zero-sized when n_local is 0); view v of image i is global[v][i]. Enqueued only. */
+ * left zero-sized when n_local is 0); view v of image i is global[v][i]. The images and
+ * parameters are uploaded (blocking, once per batch); the kernels are only enqueued. With
+ * HVP_BLUR_AUTO the first batch of each (size, kernel) also times both blur paths and
+ * waits; the two paths agree to ~1e-6, so fix the mode for bitwise reproducibility across
+ * processes (within a process the choice is kept). */
 hvp_status hvp_augment_batch(hvp_augment *a, const hvp_image_batch *b, uint64_t seed,
                              int64_t epoch, hvp_tensor *global, hvp_tensor *local);
 
@@ -120,6 +124,13 @@ hvp_status hvp_augment_batch(hvp_augment *a, const hvp_image_batch *b, uint64_t 
 hvp_status hvp_augment_apply(hvp_augment *a, const hvp_image_batch *b,
                              const hvp_view_params *params, hvp_tensor *global,
                              hvp_tensor *local);
+
+/* clFFT's library state is set up on the first FFT blur and torn down when the last augment
+ * object using it is destroyed (before the OpenCL context goes, as clFFT needs). A program
+ * that creates and destroys many augment objects calls hvp_augment_fft_keep(1) once to keep
+ * clFFT (and its compiled kernels) alive between them, and hvp_augment_fft_keep(0) before
+ * destroying its context. */
+hvp_status hvp_augment_fft_keep(int keep);
 
 /* ---- looking at it (src/data/grid.c) ---------------------------------------------- */
 

@@ -121,8 +121,9 @@ static hvp_status run_group(hvp_augment *a, const hvp_image_batch *b, int first_
     HVP_TRY(hvp_launch(ctx, &ar, 2, grid, loc));
 
     HVP_TRY(hvp_kernel_get(ctx, "augment", "augment_color", &k));
+    /* a power of two, no larger than the kernel allows, 256, or the view's pixel count */
     size_t L = 1;
-    while (L * 2 <= k->max_work_group_size && L * 2 <= 256)
+    while (L * 2 <= k->max_work_group_size && L * 2 <= 256 && L < (size_t)S * S)
         L *= 2;
     ar = hvp_args_begin(k);
     hvp_arg_int(&ar, nv);

@@ -27,6 +27,7 @@ typedef struct fft_plan {
 
 struct hvp_blur {
     hvp_ctx *ctx;
+    int clfft_held; /* this object counts as a clFFT user */
     fft_plan plans[MAX_PLANS];
     int nplans;
     struct {
@@ -36,18 +37,35 @@ struct hvp_blur {
     int nchoices;
 };
 
-static pthread_once_t clfft_once = PTHREAD_ONCE_INIT;
-static clfftStatus clfft_setup_status = CLFFT_SUCCESS;
+/* clFFT's library state (clfftSetup) lives while any hvp_blur holds plans, and is torn
+ * down with the last of them: clfftTeardown releases programs that belong to the OpenCL
+ * context, so it must run before the context goes (an atexit teardown after
+ * hvp_ctx_destroy corrupted the heap under Oclgrind). A run keeps one augment object, so
+ * this is one setup and one teardown per process. */
+static pthread_mutex_t clfft_lock = PTHREAD_MUTEX_INITIALIZER;
+static int clfft_users;
 
-static void clfft_teardown_at_exit(void) { clfftTeardown(); }
-
-static void clfft_setup_once(void)
+static clfftStatus clfft_acquire(void)
 {
-    clfftSetupData d;
-    clfftInitSetupData(&d);
-    clfft_setup_status = clfftSetup(&d);
-    if (clfft_setup_status == CLFFT_SUCCESS)
-        atexit(clfft_teardown_at_exit);
+    clfftStatus st = CLFFT_SUCCESS;
+    pthread_mutex_lock(&clfft_lock);
+    if (clfft_users == 0) {
+        clfftSetupData d;
+        clfftInitSetupData(&d);
+        st = clfftSetup(&d);
+    }
+    if (st == CLFFT_SUCCESS)
+        clfft_users++;
+    pthread_mutex_unlock(&clfft_lock);
+    return st;
+}
+
+static void clfft_release(void)
+{
+    pthread_mutex_lock(&clfft_lock);
+    if (--clfft_users == 0)
+        clfftTeardown();
+    pthread_mutex_unlock(&clfft_lock);
 }
 
 #define FFT_CHECK(call)                                                                  \
@@ -57,6 +75,21 @@ static void clfft_setup_once(void)
             return HVP_FAIL(HVP_ERR_CL, "%s failed: clFFT status %d (%s)", #call,        \
                             (int)fft_e_, hvp_cl_error_name((cl_int)fft_e_));             \
     } while (0)
+
+hvp_status hvp_augment_fft_keep(int keep)
+{
+    static int kept;
+    if (keep && !kept) {
+        clfftStatus st = clfft_acquire();
+        if (st != CLFFT_SUCCESS)
+            return HVP_FAIL(HVP_ERR_CL, "clfftSetup failed: status %d", (int)st);
+        kept = 1;
+    } else if (!keep && kept) {
+        clfft_release();
+        kept = 0;
+    }
+    return HVP_OK;
+}
 
 hvp_status hvp_blur_create(hvp_ctx *ctx, hvp_blur **out)
 {
@@ -80,6 +113,8 @@ void hvp_blur_destroy(hvp_blur *b)
         clReleaseMemObject(p->spec);
         clReleaseMemObject(p->H);
     }
+    if (b->clfft_held)
+        clfft_release();
     free(b);
 }
 
@@ -121,9 +156,12 @@ static hvp_status make_plan(hvp_blur *b, int P, int planes, fft_plan **out)
             memmove(&b->plans[0], &b->plans[1], sizeof(fft_plan) * (MAX_PLANS - 1));
             b->nplans--;
         }
-    pthread_once(&clfft_once, clfft_setup_once);
-    if (clfft_setup_status != CLFFT_SUCCESS)
-        return HVP_FAIL(HVP_ERR_CL, "clfftSetup failed: status %d", (int)clfft_setup_status);
+    if (!b->clfft_held) {
+        clfftStatus st = clfft_acquire();
+        if (st != CLFFT_SUCCESS)
+            return HVP_FAIL(HVP_ERR_CL, "clfftSetup failed: status %d", (int)st);
+        b->clfft_held = 1;
+    }
     hvp_ctx *ctx = b->ctx;
     fft_plan p = {P, planes, 0, 0, NULL, NULL, NULL};
     size_t W = (size_t)P / 2 + 1;
