@@ -326,8 +326,8 @@ static hvp_status pack(hvp_ctx *ctx, int k, int n, int tile, hvp_mat *x, int *rs
     hvp_arg_int(&g, *stride == 0 ? 0 : (int)per);
     size_t gp[3] = {npanels, (size_t)k, (size_t)pb};
     if (along_p) {
-        gp[0] = npanels * (size_t)tile;
-        gp[1] = cdiv((size_t)k, 8);
+        gp[0] = (size_t)tile;
+        gp[1] = npanels;
     }
     HVP_TRY(hvp_launch(ctx, &g, 3, gp, NULL));
     x->buf = pbuf;
@@ -337,6 +337,10 @@ static hvp_status pack(hvp_ctx *ctx, int k, int n, int tile, hvp_mat *x, int *rs
     *stride = *stride == 0 ? 0 : per;
     return HVP_OK;
 }
+
+static hvp_status run_lds(hvp_ctx *ctx, const gemm_algo *al, int ta, int tb, int m, int n, int k,
+                          float alpha, hvp_mat a, size_t sa, hvp_mat b, size_t sb, float beta,
+                          hvp_mat c, size_t sc, int batch);
 
 static hvp_status run_reg(hvp_ctx *ctx, const gemm_algo *al, int ta, int tb, int m, int n, int k,
                           float alpha, hvp_mat a, size_t sa, hvp_mat b, size_t sb, float beta,
@@ -350,6 +354,8 @@ static hvp_status run_reg(hvp_ctx *ctx, const gemm_algo *al, int ta, int tb, int
     if (strncmp(al->name, "reg", 3) == 0 && !ta && tb && m <= 64)
         al = &ALGOS[algo_index("dot4x4")];
     int is_dot = strcmp(al->kernel, "gemm_dot_4x4") == 0;
+    const hvp_mat a0 = a, b0 = b; /* before packing */
+    const size_t sa0 = sa, sb0 = sb;
     hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
     /* op(B) with strided rows, a ragged last column tile, or B reused by several row tiles:
      * copy op(B) into zero-padded column panels [n / tn][k][tn] that a work-group reads
@@ -367,6 +373,13 @@ static hvp_status run_reg(hvp_ctx *ctx, const gemm_algo *al, int ta, int tb, int
         s = pack(ctx, k, m, al->tm, &a, &rs, &cs, &sa, batch, &pack_a);
         if (pack_a)
             a_cs = al->tm;
+    }
+    /* The register kernels read op(B) as whole vectors: panels, or rows of whole tiles. */
+    int b_ok = pack_b || is_dot || k == 0 || (b_cs == 1 && n % al->tn == 0);
+    if (s == HVP_OK && !b_ok) {
+        hvp_arena_rewind(ctx->acts, mark);
+        return run_lds(ctx, &ALGOS[algo_index("lds8")], ta, tb, m, n, k, alpha, a0, sa0, b0,
+                       sb0, beta, c, sc, batch);
     }
     if (s != HVP_OK) {
         hvp_arena_rewind(ctx->acts, mark);
