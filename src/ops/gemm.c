@@ -4,6 +4,8 @@
  * (`hvp tune` writes tune-<device hash>.ini in the cache directory), or, without a table,
  * from the device's queried type. CLBlast gets the queue and no event in the hot path (one
  * is made only when profiling). */
+#include "hvp/ops.h" /* first: sets CL_TARGET_OPENCL_VERSION before CLBlast includes CL/cl.h */
+
 #include <clblast_c.h>
 #include <iniparser.h>
 #include <limits.h>
@@ -15,8 +17,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "hvp/ops.h"
 
 /* ---- algorithms ---------------------------------------------------------------------- */
 
