@@ -362,7 +362,13 @@ static hvp_status run_reg(hvp_ctx *ctx, const gemm_algo *al, int ta, int tb, int
      * front to back (once when the batch shares B); likewise a transposed op(A) reused by
      * several column tiles into row panels [m / tm][k][tm]. The arena is rewound at once:
      * the in-order queue runs the GEMM before any later user of that memory. */
-    int pack_b = !is_dot && k > 0 && (b_cs != 1 || n % al->tn != 0 || m > 2 * al->tm);
+    /* Packing only for reuse stays under 64 MiB of scratch (a batch of im2col matrices
+     * would double its memory for a few percent). */
+    size_t b_panels = (size_t)k * cdiv((size_t)n, (size_t)al->tn) * (size_t)al->tn *
+                      (size_t)(sb == 0 ? 1 : batch);
+    int pack_b = !is_dot && k > 0 &&
+                 (b_cs != 1 || n % al->tn != 0 ||
+                  (m > 2 * al->tm && b_panels * sizeof(float) <= ((size_t)64 << 20)));
     int pack_a = !is_dot && k > 0 && a_cs != 1 && n > 2 * al->tn;
     hvp_status s = HVP_OK;
     if (pack_b)
