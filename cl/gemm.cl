@@ -7,17 +7,18 @@
  * The host passes (rs, cs) = (ld, 1) for a plain matrix and (1, ld) for a transposed one.
  * beta == 0 never reads C (C may hold NaN). The batch is grid dimension 2.
  *
- * Two families:
+ * Three families:
  *  - gemm_reg_TMxTN: each work-item computes a TM x TN tile of C in registers, TN = VW * NV
- *    columns held as NV vectors of VW floats. Fast path (full tile, op(B) rows contiguous):
- *    one vector load of op(B) per (p, vector) and a broadcast of op(A) per (p, row). Edge
- *    tiles and strided op(B) take a guarded path. No local memory and no barriers: any
- *    work-group shape is correct (work-group size 1 suits CPU devices such as PoCL).
+ *    columns held as NV vectors of VW floats: per p, one vector load of op(B) per vector and
+ *    a broadcast of op(A) per row. op(B) comes as zero-padded column panels (gemm_pack,
+ *    gemm_pack_t) or as contiguous rows of whole tiles, so its loads need no guard; op(A)
+ *    may come as row panels. No local memory and no barriers: any work-group shape is
+ *    correct (work-group size 1 suits CPU devices such as PoCL).
+ *  - gemm_dot_4x4: 4 x 4 dot products along k, for a linear layer at a small batch.
  *  - gemm_lds: work-group tiles staged in local memory; each work-item a LDS_R x LDS_R
  *    tile. The tile size follows the launcher's local size (any local size is correct);
- *    local memory is sized by the host as KT * (rows + cols) floats.
- * Rows beyond m are clamped (read valid memory, never stored); columns beyond n are
- * zero-filled on load and never stored. */
+ *    local memory is sized by the host as KT * (rows + cols) floats. Any layout.
+ * Rows and columns beyond the matrix are clamped or zero-filled on load, never stored. */
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
@@ -29,7 +30,6 @@
 #define DECL_ACC(r) VECS(DECL_ACC_V, r)                                                        \
     const global float *ap##r = A + (a_panel ? i0 * k + r : min(i0 + r, m - 1) * a_rs);
 #define LOAD_B(r, v) const VT b##v = VLOAD(v, bp);
-#define LOAD_BT(r, v) const VT b##v = VLOAD(v, bt);
 #define FMA_V(r, v) acc##r##_##v += a##r * b##v;
 #define FMA_ROW(r)                                                                             \
     const float a##r = ap##r[p * a_cs];                                                        \
@@ -41,24 +41,29 @@
             c += beta * VLOAD(v, cp);                                                          \
         VSTORE(c, v, cp);                                                                      \
     }
-#define SPILL(r, v) VSTORE(acc##r##_##v, v, ct);
+/* A ragged last tile stores component by component (no private arrays of vectors:
+ * Oclgrind 21.10 crashes on vector stores to private memory). */
+#define STORE_E(x, e)                                                                          \
+    if (j0 + (e) < n) {                                                                        \
+        float c = alpha * (x);                                                                 \
+        if (beta != 0.0f)                                                                      \
+            c += beta * cp[e];                                                                 \
+        cp[e] = c;                                                                             \
+    }
+#define STORE_PART(r, v) COMPS(STORE_E, acc##r##_##v, (v) * VW)
 #define STORE_ROW(r)                                                                           \
     if (i0 + r < m) {                                                                          \
         global float *cp = C + (i0 + r) * ldc + j0;                                            \
         if (full_n) {                                                                          \
             VECS(STORE_FULL, r)                                                                \
         } else {                                                                               \
-            float ct[TN];                                                                      \
-            VECS(SPILL, r)                                                                     \
-            for (int jj = 0; jj < TN && j0 + jj < n; jj++) {                                   \
-                float c = alpha * ct[jj];                                                      \
-                if (beta != 0.0f)                                                              \
-                    c += beta * cp[jj];                                                        \
-                cp[jj] = c;                                                                    \
-            }                                                                                  \
+            VECS(STORE_PART, r)                                                                \
         }                                                                                      \
     }
 
+/* op(B) is read as whole vectors: the host passes either column panels (b_panel = 1,
+ * zero-padded to whole tiles by gemm_pack) or rows with unit column stride and n a multiple
+ * of TN, so every load is in bounds. */
 #define GEMM_REG_KERNEL(NAME)                                                                  \
     kernel void NAME(int m, int n, int k, float alpha, float beta, global const float *A,     \
                      int a_off, int a_rs, int a_cs, int a_bs, global const float *B, int b_off, \
@@ -76,25 +81,22 @@
         C += c_off + z * c_bs;                                                                 \
         ROWS(DECL_ACC)                                                                         \
         const int full_n = j0 + TN <= n;                                                       \
-        if ((full_n && b_cs == 1) || b_panel) {                                                \
-            const global float *bp = B + (b_panel ? j0 * k : j0);                              \
-            for (int p = 0; p < k; p++) {                                                      \
-                VECS(LOAD_B, 0)                                                                \
-                ROWS(FMA_ROW)                                                                  \
-                bp += b_rs;                                                                    \
-            }                                                                                  \
-        } else {                                                                               \
-            for (int p = 0; p < k; p++) {                                                      \
-                float bt[TN];                                                                  \
-                for (int jj = 0; jj < TN; jj++)                                                \
-                    bt[jj] = j0 + jj < n ? B[p * b_rs + (j0 + jj) * b_cs] : 0.0f;              \
-                VECS(LOAD_BT, 0)                                                               \
-                ROWS(FMA_ROW)                                                                  \
-            }                                                                                  \
+        const global float *bp = B + (b_panel ? j0 * k : j0);                                  \
+        for (int p = 0; p < k; p++) {                                                          \
+            VECS(LOAD_B, 0)                                                                    \
+            ROWS(FMA_ROW)                                                                      \
+            bp += b_rs;                                                                        \
         }                                                                                      \
         ROWS(STORE_ROW)                                                                        \
     }
 
+#define COMPS8(X, x, b)                                                                        \
+    X(x.s0, b + 0) X(x.s1, b + 1) X(x.s2, b + 2) X(x.s3, b + 3) X(x.s4, b + 4) X(x.s5, b + 5)   \
+    X(x.s6, b + 6) X(x.s7, b + 7)
+#define COMPS16(X, x, b)                                                                       \
+    COMPS8(X, x, b)                                                                            \
+    X(x.s8, b + 8) X(x.s9, b + 9) X(x.sa, b + 10) X(x.sb, b + 11) X(x.sc, b + 12)              \
+    X(x.sd, b + 13) X(x.se, b + 14) X(x.sf, b + 15)
 #define ROWS4(X) X(0) X(1) X(2) X(3)
 #define ROWS6(X) ROWS4(X) X(4) X(5)
 #define ROWS8(X) ROWS6(X) X(6) X(7)
@@ -102,8 +104,10 @@
 #define VECS2(X, r) X(r, 0) X(r, 1)
 
 #define VT float16
+#define VW 16
 #define VLOAD vload16
 #define VSTORE vstore16
+#define COMPS COMPS16
 #define TM 4
 #define TN 32
 #define ROWS ROWS4
@@ -133,14 +137,20 @@ GEMM_REG_KERNEL(gemm_reg_4x16)
 #undef VLOAD
 #undef VSTORE
 #undef TN
+#undef VW
+#undef COMPS
 #define VT float8
+#define VW 8
 #define VLOAD vload8
 #define VSTORE vstore8
+#define COMPS COMPS8
 #define TN 8
 GEMM_REG_KERNEL(gemm_reg_4x8)
 #undef VT
 #undef VLOAD
 #undef VSTORE
+#undef VW
+#undef COMPS
 #undef TM
 #undef TN
 #undef ROWS
@@ -164,7 +174,9 @@ GEMM_REG_KERNEL(gemm_reg_4x8)
 #define DOT_STORE_C(r, c)                                                                      \
     if (j0 + c < n) {                                                                          \
         const float8 v = acc##r##c;                                                            \
-        const float sum = ((v.s0 + v.s1) + (v.s2 + v.s3)) + ((v.s4 + v.s5) + (v.s6 + v.s7));   \
+        float t[8];                                                                            \
+        vstore8(v, 0, t);                                                                      \
+        const float sum = ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));   \
         global float *cp = C + (i0 + r) * ldc + j0 + c;                                        \
         *cp = beta != 0.0f ? alpha * sum + beta * *cp : alpha * sum;                           \
     }
@@ -214,7 +226,6 @@ kernel void gemm_lds(int m, int n, int k, float alpha, float beta, global const 
 {
     const int lx = (int)get_local_id(0), ly = (int)get_local_id(1);
     const int LX = (int)get_local_size(0), LY = (int)get_local_size(1);
-    const int lid = ly * LX + lx, nthreads = LX * LY;
     const int rows = LY * LDS_R, cols = LX * LDS_R;
     const int gi0 = (int)get_group_id(1) * rows, gj0 = (int)get_group_id(0) * cols;
     const int z = (int)get_global_id(2);
@@ -226,33 +237,33 @@ kernel void gemm_lds(int m, int n, int k, float alpha, float beta, global const 
         for (int c = 0; c < LDS_R; c++)
             acc[r][c] = 0.0f;
     for (int p0 = 0; p0 < k; p0 += LDS_KT) {
-        /* Cooperative loads; consecutive work-items read consecutive addresses. */
-        const int na = LDS_KT * rows, nb = LDS_KT * cols;
+        /* Cooperative loads over the 2-d local ids (no division); consecutive work-items
+         * read consecutive addresses. */
         if (a_cs == 1) {
-            for (int idx = lid; idx < na; idx += nthreads) {
-                const int pp = idx % LDS_KT, ii = idx / LDS_KT;
-                const int gi = gi0 + ii, gp = p0 + pp;
-                As[pp * rows + ii] = gi < m && gp < k ? A[gi * a_rs + gp] : 0.0f;
-            }
+            for (int ii = ly; ii < rows; ii += LY)
+                for (int pp = lx; pp < LDS_KT; pp += LX) {
+                    const int gi = gi0 + ii, gp = p0 + pp;
+                    As[pp * rows + ii] = gi < m && gp < k ? A[gi * a_rs + gp] : 0.0f;
+                }
         } else {
-            for (int idx = lid; idx < na; idx += nthreads) {
-                const int ii = idx % rows, pp = idx / rows;
-                const int gi = gi0 + ii, gp = p0 + pp;
-                As[pp * rows + ii] = gi < m && gp < k ? A[gi * a_rs + gp * a_cs] : 0.0f;
-            }
+            for (int pp = ly; pp < LDS_KT; pp += LY)
+                for (int ii = lx; ii < rows; ii += LX) {
+                    const int gi = gi0 + ii, gp = p0 + pp;
+                    As[pp * rows + ii] = gi < m && gp < k ? A[gi * a_rs + gp * a_cs] : 0.0f;
+                }
         }
         if (b_cs == 1) {
-            for (int idx = lid; idx < nb; idx += nthreads) {
-                const int jj = idx % cols, pp = idx / cols;
-                const int gj = gj0 + jj, gp = p0 + pp;
-                Bs[pp * cols + jj] = gj < n && gp < k ? B[gp * b_rs + gj] : 0.0f;
-            }
+            for (int pp = ly; pp < LDS_KT; pp += LY)
+                for (int jj = lx; jj < cols; jj += LX) {
+                    const int gj = gj0 + jj, gp = p0 + pp;
+                    Bs[pp * cols + jj] = gj < n && gp < k ? B[gp * b_rs + gj] : 0.0f;
+                }
         } else {
-            for (int idx = lid; idx < nb; idx += nthreads) {
-                const int pp = idx % LDS_KT, jj = idx / LDS_KT;
-                const int gj = gj0 + jj, gp = p0 + pp;
-                Bs[pp * cols + jj] = gj < n && gp < k ? B[gp * b_rs + gj * b_cs] : 0.0f;
-            }
+            for (int jj = ly; jj < cols; jj += LY)
+                for (int pp = lx; pp < LDS_KT; pp += LX) {
+                    const int gj = gj0 + jj, gp = p0 + pp;
+                    Bs[pp * cols + jj] = gj < n && gp < k ? B[gp * b_rs + gj * b_cs] : 0.0f;
+                }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int pp = 0; pp < LDS_KT; pp++) {
@@ -307,28 +318,23 @@ kernel void gemm_pack(int k, int n, int npanels, int panel, global const float *
 }
 
 /* gemm_pack for a source contiguous along p (rs == 1, a transposed operand): one work-item
- * per (column j, 8 consecutive p), reading along p and writing down the panel. */
+ * per column j = t * panel + q, reading its column along p and writing down the panel.
+ * (No division or remainder here and in gemm_lds: LLVM pairs them with `freeze`, which
+ * Oclgrind's uninitialised-value checker cannot interpret.) */
 kernel void gemm_pack_t(int k, int n, int npanels, int panel, global const float *B, int b_off,
                         int b_cs, int b_bs, global float *P, int p_off, int p_bs)
 {
-    const int j = (int)get_global_id(0), p0 = (int)get_global_id(1) * 8,
-              z = (int)get_global_id(2);
-    if (j >= npanels * panel || p0 >= k)
+    const int q = (int)get_global_id(0), t = (int)get_global_id(1), z = (int)get_global_id(2);
+    if (q >= panel || t >= npanels)
         return;
-    const global float *src = B + b_off + z * b_bs + j * b_cs;
-    global float *dst = P + p_off + z * p_bs + (j / panel) * k * panel + j % panel;
-    if (j < n && p0 + 8 <= k) {
-        const float8 v = vload8(0, src + p0);
-        dst[(p0 + 0) * panel] = v.s0;
-        dst[(p0 + 1) * panel] = v.s1;
-        dst[(p0 + 2) * panel] = v.s2;
-        dst[(p0 + 3) * panel] = v.s3;
-        dst[(p0 + 4) * panel] = v.s4;
-        dst[(p0 + 5) * panel] = v.s5;
-        dst[(p0 + 6) * panel] = v.s6;
-        dst[(p0 + 7) * panel] = v.s7;
+    const int j = t * panel + q;
+    global float *dst = P + p_off + z * p_bs + t * k * panel + q;
+    if (j < n) {
+        const global float *src = B + b_off + z * b_bs + j * b_cs;
+        for (int p = 0; p < k; p++)
+            dst[p * panel] = src[p];
     } else {
-        for (int p = p0; p < k && p < p0 + 8; p++)
-            dst[p * panel] = j < n ? src[p] : 0.0f;
+        for (int p = 0; p < k; p++)
+            dst[p * panel] = 0.0f;
     }
 }

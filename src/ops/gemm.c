@@ -4,6 +4,8 @@
  * (`hvp tune` writes tune-<device hash>.ini in the cache directory), or, without a table,
  * from the device's queried type. CLBlast gets the queue and no event in the hot path (one
  * is made only when profiling). */
+#include "hvp/ops.h" /* first: sets CL_TARGET_OPENCL_VERSION before CLBlast includes CL/cl.h */
+
 #include <clblast_c.h>
 #include <iniparser.h>
 #include <limits.h>
@@ -15,8 +17,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "hvp/ops.h"
 
 /* ---- algorithms ---------------------------------------------------------------------- */
 
@@ -326,8 +326,8 @@ static hvp_status pack(hvp_ctx *ctx, int k, int n, int tile, hvp_mat *x, int *rs
     hvp_arg_int(&g, *stride == 0 ? 0 : (int)per);
     size_t gp[3] = {npanels, (size_t)k, (size_t)pb};
     if (along_p) {
-        gp[0] = npanels * (size_t)tile;
-        gp[1] = cdiv((size_t)k, 8);
+        gp[0] = (size_t)tile;
+        gp[1] = npanels;
     }
     HVP_TRY(hvp_launch(ctx, &g, 3, gp, NULL));
     x->buf = pbuf;
@@ -337,6 +337,10 @@ static hvp_status pack(hvp_ctx *ctx, int k, int n, int tile, hvp_mat *x, int *rs
     *stride = *stride == 0 ? 0 : per;
     return HVP_OK;
 }
+
+static hvp_status run_lds(hvp_ctx *ctx, const gemm_algo *al, int ta, int tb, int m, int n, int k,
+                          float alpha, hvp_mat a, size_t sa, hvp_mat b, size_t sb, float beta,
+                          hvp_mat c, size_t sc, int batch);
 
 static hvp_status run_reg(hvp_ctx *ctx, const gemm_algo *al, int ta, int tb, int m, int n, int k,
                           float alpha, hvp_mat a, size_t sa, hvp_mat b, size_t sb, float beta,
@@ -350,13 +354,21 @@ static hvp_status run_reg(hvp_ctx *ctx, const gemm_algo *al, int ta, int tb, int
     if (strncmp(al->name, "reg", 3) == 0 && !ta && tb && m <= 64)
         al = &ALGOS[algo_index("dot4x4")];
     int is_dot = strcmp(al->kernel, "gemm_dot_4x4") == 0;
+    const hvp_mat a0 = a, b0 = b; /* before packing */
+    const size_t sa0 = sa, sb0 = sb;
     hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
     /* op(B) with strided rows, a ragged last column tile, or B reused by several row tiles:
      * copy op(B) into zero-padded column panels [n / tn][k][tn] that a work-group reads
      * front to back (once when the batch shares B); likewise a transposed op(A) reused by
      * several column tiles into row panels [m / tm][k][tm]. The arena is rewound at once:
      * the in-order queue runs the GEMM before any later user of that memory. */
-    int pack_b = !is_dot && k > 0 && (b_cs != 1 || n % al->tn != 0 || m > 2 * al->tm);
+    /* Packing only for reuse stays under 64 MiB of scratch (a batch of im2col matrices
+     * would double its memory for a few percent). */
+    size_t b_panels = (size_t)k * cdiv((size_t)n, (size_t)al->tn) * (size_t)al->tn *
+                      (size_t)(sb == 0 ? 1 : batch);
+    int pack_b = !is_dot && k > 0 &&
+                 (b_cs != 1 || n % al->tn != 0 ||
+                  (m > 2 * al->tm && b_panels * sizeof(float) <= ((size_t)64 << 20)));
     int pack_a = !is_dot && k > 0 && a_cs != 1 && n > 2 * al->tn;
     hvp_status s = HVP_OK;
     if (pack_b)
@@ -367,6 +379,13 @@ static hvp_status run_reg(hvp_ctx *ctx, const gemm_algo *al, int ta, int tb, int
         s = pack(ctx, k, m, al->tm, &a, &rs, &cs, &sa, batch, &pack_a);
         if (pack_a)
             a_cs = al->tm;
+    }
+    /* The register kernels read op(B) as whole vectors: panels, or rows of whole tiles. */
+    int b_ok = pack_b || is_dot || k == 0 || (b_cs == 1 && n % al->tn == 0);
+    if (s == HVP_OK && !b_ok) {
+        hvp_arena_rewind(ctx->acts, mark);
+        return run_lds(ctx, &ALGOS[algo_index("lds8")], ta, tb, m, n, k, alpha, a0, sa0, b0,
+                       sb0, beta, c, sc, batch);
     }
     if (s != HVP_OK) {
         hvp_arena_rewind(ctx->acts, mark);
