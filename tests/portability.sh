@@ -16,6 +16,8 @@ trap 'rm -rf "$log"' EXIT
 count() {
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
     if [ -z "$line" ]; then
+        echo "the run ended without its summary; its last lines:"
+        tail -n 15 "$1"
         failed=$((failed + 1))
         return
     fi

@@ -5,7 +5,9 @@
 
 #include <stdio.h>
 
+#include "hvp/augment.h"
 #include "hvp/config.h"
+#include "hvp/data.h"
 
 typedef struct hvp_train_result {
     long steps;            /* optimizer steps taken in total (resumed ones included) */
@@ -21,6 +23,12 @@ typedef struct hvp_train_result {
  * progress line go to out (NULL: silent). A NaN or Inf loss stops the run with an error
  * naming the step; the last checkpoint written stays intact. */
 hvp_status hvp_train(const hvp_config *cfg, FILE *out, hvp_train_result *result);
+
+/* The dataset of a split; the test split comes from eval.test_root when that is set. */
+hvp_status hvp_train_open_dataset(const hvp_config *cfg, const char *split, int is_test,
+                                  hvp_dataset **out);
+/* The views the config describes: nviews global views of data.image_size, one slot each. */
+void hvp_train_view_config(const hvp_config *cfg, int nviews, hvp_view_config *vc);
 
 /* The method the config describes (only SimSiam on a ResNet so far), for images of
  * `channels` channels, initialised from run.seed. */

@@ -9,7 +9,6 @@
 #include "hvp/eval.h"
 #include "hvp/ssl.h"
 #include "hvp/train.h"
-#include "train/train_util.h"
 
 /* The eval view of an h x w image at `size` pixels. */
 static void eval_params(int h, int w, int size, hvp_view_params *p)

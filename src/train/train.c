@@ -15,7 +15,6 @@
 #include "hvp/model_io.h"
 #include "hvp/select.h"
 #include "hvp/train.h"
-#include "train/train_util.h"
 
 typedef struct trainer {
     const hvp_config *cfg;

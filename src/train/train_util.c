@@ -3,7 +3,6 @@
 
 #include "hvp/ssl.h"
 #include "hvp/train.h"
-#include "train/train_util.h"
 
 hvp_status hvp_train_open_dataset(const hvp_config *cfg, const char *split, int is_test,
                                   hvp_dataset **out)
