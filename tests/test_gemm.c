@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "ref/ref.h"
@@ -263,4 +264,62 @@ HVP_TEST(gemm_dispatch_classes)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_case(NULL, cases[i]);
+}
+
+/* The dispatcher follows the device's tune table, and falls back to the default derived
+ * from the device type when the table is missing or names an unknown algorithm. */
+HVP_TEST(gemm_tune_table_drives_dispatch)
+{
+    hvp_ctx *ctx = test_ctx();
+    char dir[] = "/tmp/hvp-test-tune-XXXXXX", path[4096], old_dir[4096] = "";
+    if (!mkdtemp(dir)) {
+        TEST_FAIL("mkdtemp failed");
+        return;
+    }
+    const char *old = getenv("HVP_CACHE_DIR"), *forced = getenv("HVP_GEMM");
+    if (old)
+        snprintf(old_dir, sizeof old_dir, "%s", old);
+    char forced_copy[64] = "";
+    if (forced)
+        snprintf(forced_copy, sizeof forced_copy, "%s", forced);
+    unsetenv("HVP_GEMM");
+    setenv("HVP_CACHE_DIR", dir, 1);
+    REQUIRE_OK(hvp_gemm_table_path(ctx, path, sizeof path));
+    FILE *f = fopen(path, "w");
+    EXPECT(f != NULL, "cannot write %s", path);
+    if (f) {
+        fprintf(f, "[gemm]\nsmall = lds8\nskinny = dot4x4\nlarge = clblast\nbatched = reg4x16\n");
+        fclose(f);
+    }
+    hvp_gemm_reload_table(ctx);
+    EXPECT(strcmp(hvp_gemm_chosen(ctx, 0, 0, 8, 8, 8, 1), "lds8") == 0, "small: %s",
+           hvp_gemm_chosen(ctx, 0, 0, 8, 8, 8, 1));
+    EXPECT(strcmp(hvp_gemm_chosen(ctx, 0, 1, 32, 1000, 2048, 1), "dot4x4") == 0, "skinny: %s",
+           hvp_gemm_chosen(ctx, 0, 1, 32, 1000, 2048, 1));
+    EXPECT(strcmp(hvp_gemm_chosen(ctx, 0, 0, 512, 512, 512, 1), "clblast") == 0, "large: %s",
+           hvp_gemm_chosen(ctx, 0, 0, 512, 512, 512, 1));
+    EXPECT(strcmp(hvp_gemm_chosen(ctx, 0, 1, 197, 197, 64, 192), "reg4x16") == 0, "batched: %s",
+           hvp_gemm_chosen(ctx, 0, 1, 197, 197, 64, 192));
+    /* A GEMM through the table's choice is still right. */
+    gemm_case g = {0, 0, 5, 9, 4, 1.0f, 0.0f, 0, 0, 1, 0, 0};
+    check_case(NULL, g);
+    /* An unknown name: the whole table is ignored. */
+    f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "[gemm]\nsmall = nosuch\nskinny = dot4x4\nlarge = clblast\nbatched = lds8\n");
+        fclose(f);
+    }
+    hvp_gemm_reload_table(ctx);
+    char desc[4096];
+    hvp_gemm_describe(ctx, desc, sizeof desc);
+    EXPECT(strstr(desc, "default") != NULL, "a bad table is not ignored: %s", desc);
+    remove(path);
+    rmdir(dir);
+    if (old_dir[0])
+        setenv("HVP_CACHE_DIR", old_dir, 1);
+    else
+        unsetenv("HVP_CACHE_DIR");
+    if (forced_copy[0])
+        setenv("HVP_GEMM", forced_copy, 1);
+    hvp_gemm_reload_table(ctx);
 }

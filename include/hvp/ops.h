@@ -299,6 +299,8 @@ const char *hvp_gemm_chosen(hvp_ctx *ctx, int trans_a, int trans_b, int m, int n
                             int batch);
 /* One line: the algorithm per class and where the choice came from (table or default). */
 void hvp_gemm_describe(hvp_ctx *ctx, char *buf, size_t size);
+/* Reads this device's tune table again (it is read once, at the first GEMM). */
+void hvp_gemm_reload_table(hvp_ctx *ctx);
 /* Where this device's tune table lives. */
 hvp_status hvp_gemm_table_path(const hvp_ctx *ctx, char *path, size_t size);
 /* Median seconds of `runs` calls (after one warm-up), each bounded by clFinish, of one

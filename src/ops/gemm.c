@@ -200,6 +200,23 @@ static void set_table(const hvp_ctx *ctx, const int *algo, const char *source)
     pthread_mutex_unlock(&tables_lock);
 }
 
+void hvp_gemm_reload_table(hvp_ctx *ctx)
+{
+    device_table fresh;
+    fresh.device = ctx->info.device;
+    load_table(ctx, &fresh);
+    pthread_mutex_lock(&tables_lock);
+    int found = 0;
+    for (int i = 0; i < ntables; i++)
+        if (tables[i].device == ctx->info.device) {
+            tables[i] = fresh;
+            found = 1;
+        }
+    if (!found)
+        tables[ntables < 16 ? ntables++ : 15] = fresh;
+    pthread_mutex_unlock(&tables_lock);
+}
+
 static int forced_algo(void)
 {
     const char *env = getenv("HVP_GEMM");
