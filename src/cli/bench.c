@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/bench_cases.h"
 #include "cli/cli.h"
 #include "config.h"
 #include "hvp/hvp.h"
@@ -161,6 +162,11 @@ static const bench_case CASES[] = {
     GEMM("vit-s16 attn q.k^T", 0, 1, 197, 197, 64, 0, 6, 0),
     GEMM("vit-s16 attn p.v", 0, 0, 197, 64, 197, 0, 6, 0),
     {"relu resnet50 layer1", relu_setup, relu_run, relu_flops, RELU_RESNET_LAYER1, 0},
+#define OP(id, name)                                                                     \
+    {name, hvp_bench_op_setup, hvp_bench_op_run, hvp_bench_op_flops,                     \
+     &hvp_bench_op_ids[HVP_BENCH_##id], 0},
+    HVP_BENCH_OPS(OP)
+#undef OP
 };
 #define NCASES ((int)(sizeof CASES / sizeof CASES[0]))
 
@@ -344,7 +350,7 @@ int hvp_cmd_bench(int argc, char **argv)
                 printf("%-28s failed: %s\n", bc->name, hvp_last_error());
                 status = 1;
             } else
-                printf("%-28s %-28s %-8s %9.3f %8.2f\n", bc->name, "", "", sec * 1e3,
+                printf("%-57s %-8s %9.3f %8.2f\n", bc->name, "", sec * 1e3,
                        flops / sec * 1e-9);
         } else {
             const bench_gemm *g = bc->arg;

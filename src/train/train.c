@@ -213,6 +213,11 @@ static hvp_status setup(trainer *t)
     hvp_train_view_config(c, nviews, &vc);
     HVP_TRY(hvp_views_validate(&vc));
     HVP_TRY(hvp_augment_create(t->ctx, &vc, &t->aug));
+    /* A fixed rule instead of AUTO's timing, so that a resumed or repeated run takes the
+     * same path (they differ by ~1e-6): FFT won for 224-px views with kernel 23 and lost
+     * for 96-px views with kernel 9 on PoCL (the augmentation benchmark). */
+    hvp_augment_set_blur_mode(t->aug, hvp_view_blur_kernel(&vc.slot[0]) >= 15 ? HVP_BLUR_FFT
+                                                                               : HVP_BLUR_DIRECT);
     HVP_TRY(hvp_train_make_method(t->ctx, c, hvp_dataset_channels(t->data), &t->method));
     say(t, "model: SimSiam on ResNet-%d, %.2f M parameters\n",
         c->model.arch == HVP_ARCH_RESNET18 ? 18 : c->model.arch == HVP_ARCH_RESNET34 ? 34 : 50,

@@ -1,0 +1,175 @@
+/* The non-GEMM cases of `hvp bench ops` at ResNet-50 (224 px) and ViT-S/16 shapes. FLOPs
+ * count multiply-adds as two and elementwise ops as one per element, so GFLOP/s compares
+ * cases of one op, not ops with each other. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/bench_cases.h"
+
+const int hvp_bench_op_ids[HVP_BENCH_NOPS] = {
+#define ID(id, name) HVP_BENCH_##id,
+    HVP_BENCH_OPS(ID)
+#undef ID
+};
+
+/* Short names inside this file. */
+enum {
+    CONV_FWD = HVP_BENCH_CONV_FWD, CONV_BWD = HVP_BENCH_CONV_BWD, BN_FWD = HVP_BENCH_BN_FWD,
+    BN_BWD = HVP_BENCH_BN_BWD, MAXPOOL_FWD = HVP_BENCH_MAXPOOL_FWD,
+    LINEAR_FWD = HVP_BENCH_LINEAR_FWD, LINEAR_BWD = HVP_BENCH_LINEAR_BWD,
+    LAYERNORM_FWD = HVP_BENCH_LAYERNORM_FWD, LAYERNORM_BWD = HVP_BENCH_LAYERNORM_BWD,
+    GELU_FWD = HVP_BENCH_GELU_FWD, SOFTMAX_FWD = HVP_BENCH_SOFTMAX_FWD,
+    ATTENTION_FWD = HVP_BENCH_ATTENTION_FWD, ATTENTION_BWD = HVP_BENCH_ATTENTION_BWD,
+    L2NORM_FWD = HVP_BENCH_L2NORM_FWD, CROSS_ENTROPY_FWD = HVP_BENCH_CROSS_ENTROPY_FWD
+};
+
+enum { T = 197, D = 384, HEADS = 6, HIDDEN = 1536 };
+
+typedef struct op_state {
+    int id, batch;
+    hvp_conv2d_desc conv;
+    hvp_batchnorm_desc bn;
+    hvp_maxpool_desc pool;
+    hvp_attn_shape attn;
+    hvp_tensor t[8];
+} op_state;
+
+static hvp_status tensor(hvp_ctx *ctx, hvp_tensor *t, int ndim, const int *shape, float value)
+{
+    HVP_TRY(hvp_alloc_f32(ctx->acts, "bench tensor", t, ndim, shape));
+    return hvp_tensor_fill_f32(ctx, t, value);
+}
+
+double hvp_bench_op_flops(const void *arg, int b)
+{
+    int id = *(const int *)arg;
+    double tokens = (double)b * T;
+    switch (id) {
+    case CONV_FWD: return 2.0 * b * 64 * 576 * 3136;
+    case CONV_BWD: return 4.0 * b * 64 * 576 * 3136; /* dW and dX GEMMs */
+    case BN_FWD:
+    case BN_BWD: return (double)b * 64 * 3136 * 4;
+    case MAXPOOL_FWD: return (double)b * 64 * 56 * 56 * 9;
+    case LINEAR_FWD: return 2.0 * tokens * D * HIDDEN;
+    case LINEAR_BWD: return 4.0 * tokens * D * HIDDEN;
+    case LAYERNORM_FWD:
+    case LAYERNORM_BWD: return tokens * D * 5;
+    case GELU_FWD: return tokens * HIDDEN * 8;
+    case SOFTMAX_FWD: return (double)b * HEADS * T * T * 4;
+    case ATTENTION_FWD: return 4.0 * b * HEADS * T * T * 64;
+    case ATTENTION_BWD: return 8.0 * b * HEADS * T * T * 64;
+    case L2NORM_FWD: return (double)b * 2048 * 3;
+    case CROSS_ENTROPY_FWD: return (double)b * 65536 * 4;
+    }
+    return 0;
+}
+
+hvp_status hvp_bench_op_setup(hvp_ctx *ctx, const void *arg, int b, void **state)
+{
+    op_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+    *state = s;
+    s->id = *(const int *)arg;
+    s->batch = b;
+    hvp_tensor *t = s->t;
+    switch (s->id) {
+    case CONV_FWD:
+    case CONV_BWD:
+        s->conv = (hvp_conv2d_desc){b, 64, 56, 56, 64, 3, 3, 1, 1};
+        HVP_TRY(tensor(ctx, &t[0], 4, (int[]){b, 64, 56, 56}, 0.5f));  /* x */
+        HVP_TRY(tensor(ctx, &t[1], 4, (int[]){64, 64, 3, 3}, 0.01f));  /* w */
+        HVP_TRY(tensor(ctx, &t[2], 4, (int[]){b, 64, 56, 56}, 0.1f));  /* y / dy */
+        HVP_TRY(tensor(ctx, &t[3], 4, (int[]){b, 64, 56, 56}, 0.0f));  /* dx */
+        return tensor(ctx, &t[4], 4, (int[]){64, 64, 3, 3}, 0.0f);     /* dw */
+    case BN_FWD:
+    case BN_BWD:
+        s->bn = HVP_BATCHNORM_DESC(b, 64, 3136);
+        HVP_TRY(tensor(ctx, &t[0], 4, (int[]){b, 64, 56, 56}, 0.5f));
+        HVP_TRY(tensor(ctx, &t[1], 4, (int[]){b, 64, 56, 56}, 0.1f));
+        for (int i = 2; i < 8; i++)
+            HVP_TRY(tensor(ctx, &t[i], 1, (int[]){64}, 1.0f));
+        return hvp_batchnorm_fwd_train(ctx, &s->bn, &t[0], &t[2], &t[3], NULL, NULL, &t[1],
+                                       &t[4], &t[5]);
+    case MAXPOOL_FWD:
+        s->pool = (hvp_maxpool_desc){b, 64, 112, 112, 3, 2, 1};
+        HVP_TRY(tensor(ctx, &t[0], 4, (int[]){b, 64, 112, 112}, 0.5f));
+        HVP_TRY(tensor(ctx, &t[1], 4, (int[]){b, 64, 56, 56}, 0.0f));
+        return hvp_tensor_alloc(ctx->acts, HVP_I32, 4, (int[]){b, 64, 56, 56}, "idx", &t[2]);
+    case LINEAR_FWD:
+    case LINEAR_BWD:
+        HVP_TRY(tensor(ctx, &t[0], 2, (int[]){b * T, D}, 0.5f));
+        HVP_TRY(tensor(ctx, &t[1], 2, (int[]){HIDDEN, D}, 0.01f));
+        HVP_TRY(tensor(ctx, &t[2], 1, (int[]){HIDDEN}, 0.0f));
+        HVP_TRY(tensor(ctx, &t[3], 2, (int[]){b * T, HIDDEN}, 0.1f));
+        HVP_TRY(tensor(ctx, &t[4], 2, (int[]){b * T, D}, 0.0f));
+        HVP_TRY(tensor(ctx, &t[5], 2, (int[]){HIDDEN, D}, 0.0f));
+        return tensor(ctx, &t[6], 1, (int[]){HIDDEN}, 0.0f);
+    case LAYERNORM_FWD:
+    case LAYERNORM_BWD:
+        HVP_TRY(tensor(ctx, &t[0], 2, (int[]){b * T, D}, 0.5f));
+        HVP_TRY(tensor(ctx, &t[1], 1, (int[]){D}, 1.0f));
+        HVP_TRY(tensor(ctx, &t[2], 1, (int[]){D}, 0.0f));
+        HVP_TRY(tensor(ctx, &t[3], 2, (int[]){b * T, D}, 0.0f));
+        HVP_TRY(tensor(ctx, &t[4], 1, (int[]){b * T}, 0.0f));
+        HVP_TRY(tensor(ctx, &t[5], 1, (int[]){b * T}, 0.0f));
+        HVP_TRY(tensor(ctx, &t[6], 1, (int[]){D}, 0.0f));
+        HVP_TRY(tensor(ctx, &t[7], 1, (int[]){D}, 0.0f));
+        return hvp_layernorm_fwd(ctx, &t[0], &t[1], &t[2], 1e-6f, &t[3], &t[4], &t[5]);
+    case GELU_FWD:
+        HVP_TRY(tensor(ctx, &t[0], 2, (int[]){b * T, HIDDEN}, 0.5f));
+        return tensor(ctx, &t[1], 2, (int[]){b * T, HIDDEN}, 0.0f);
+    case SOFTMAX_FWD:
+        HVP_TRY(tensor(ctx, &t[0], 2, (int[]){b * HEADS * T, T}, 0.5f));
+        return tensor(ctx, &t[1], 2, (int[]){b * HEADS * T, T}, 0.0f);
+    case ATTENTION_FWD:
+    case ATTENTION_BWD: {
+        s->attn = (hvp_attn_shape){b, T, HEADS, 64};
+        int saved = (int)hvp_attention_saved_numel(&s->attn);
+        HVP_TRY(tensor(ctx, &t[0], 3, (int[]){b, T, 3 * D}, 0.5f));
+        HVP_TRY(tensor(ctx, &t[1], 1, &saved, 0.0f));
+        HVP_TRY(tensor(ctx, &t[2], 3, (int[]){b, T, D}, 0.1f));
+        HVP_TRY(tensor(ctx, &t[3], 3, (int[]){b, T, 3 * D}, 0.0f));
+        return hvp_attention_fwd(ctx, &s->attn, &t[0], &t[1], &t[2]);
+    }
+    case L2NORM_FWD:
+        HVP_TRY(tensor(ctx, &t[0], 2, (int[]){b, 2048}, 0.5f));
+        return tensor(ctx, &t[1], 2, (int[]){b, 2048}, 0.0f);
+    case CROSS_ENTROPY_FWD:
+        HVP_TRY(tensor(ctx, &t[0], 2, (int[]){b, 65536}, 0.5f));
+        HVP_TRY(tensor(ctx, &t[1], 2, (int[]){b, 65536}, 1.0f / 65536));
+        return tensor(ctx, &t[2], 1, (int[]){b}, 0.0f);
+    }
+    return HVP_FAIL(HVP_ERR_ARG, "unknown bench op %d", s->id);
+}
+
+hvp_status hvp_bench_op_run(hvp_ctx *ctx, void *state, const char *algo)
+{
+    (void)algo;
+    op_state *s = state;
+    hvp_tensor *t = s->t;
+    switch (s->id) {
+    case CONV_FWD: return hvp_conv2d_fwd(ctx, &s->conv, &t[0], &t[1], NULL, &t[2]);
+    case CONV_BWD: return hvp_conv2d_bwd(ctx, &s->conv, &t[0], &t[1], &t[2], &t[3], &t[4], NULL);
+    case BN_FWD:
+        return hvp_batchnorm_fwd_train(ctx, &s->bn, &t[0], &t[2], &t[3], NULL, NULL, &t[1],
+                                       &t[4], &t[5]);
+    case BN_BWD:
+        return hvp_batchnorm_bwd(ctx, &s->bn, &t[0], &t[2], &t[4], &t[5], &t[1], &t[1], &t[6],
+                                 &t[7]);
+    case MAXPOOL_FWD: return hvp_maxpool_fwd(ctx, &s->pool, &t[0], &t[1], &t[2]);
+    case LINEAR_FWD: return hvp_linear_fwd(ctx, &t[0], &t[1], &t[2], &t[3]);
+    case LINEAR_BWD: return hvp_linear_bwd(ctx, &t[0], &t[1], &t[3], &t[4], &t[5], &t[6]);
+    case LAYERNORM_FWD: return hvp_layernorm_fwd(ctx, &t[0], &t[1], &t[2], 1e-6f, &t[3], &t[4], &t[5]);
+    case LAYERNORM_BWD:
+        return hvp_layernorm_bwd(ctx, &t[0], &t[1], &t[4], &t[5], &t[3], &t[3], &t[6], &t[7]);
+    case GELU_FWD: return hvp_gelu_fwd(ctx, &t[0], &t[1]);
+    case SOFTMAX_FWD: return hvp_softmax_fwd(ctx, &t[0], 0.125f, &t[1]);
+    case ATTENTION_FWD: return hvp_attention_fwd(ctx, &s->attn, &t[0], &t[1], &t[2]);
+    case ATTENTION_BWD: return hvp_attention_bwd(ctx, &s->attn, &t[1], &t[2], &t[3]);
+    case L2NORM_FWD: return hvp_l2norm_fwd(ctx, &t[0], &t[1], 1e-12f);
+    case CROSS_ENTROPY_FWD:
+        return hvp_cross_entropy_fwd(ctx, &t[0], NULL, &t[1], 0.1f, &t[2], NULL);
+    }
+    return HVP_FAIL(HVP_ERR_ARG, "unknown bench op %d", s->id);
+}

@@ -1,0 +1,37 @@
+/* Op cases of `hvp bench ops` beyond GEMM (src/cli/bench_cases.c): each allocates its
+ * tensors at the benchmark's batch size and enqueues one call of one op. */
+#ifndef HVP_BENCH_CASES_H
+#define HVP_BENCH_CASES_H
+
+#include "hvp/hvp.h"
+
+/* id, name: one line per case; bench.c lists them in its table. */
+#define HVP_BENCH_OPS(X)                                                                 \
+    X(CONV_FWD, "conv2d fwd resnet50 layer1 3x3 64")                                     \
+    X(CONV_BWD, "conv2d bwd resnet50 layer1 3x3 64")                                     \
+    X(BN_FWD, "batchnorm fwd resnet50 layer1 64x56x56")                                  \
+    X(BN_BWD, "batchnorm bwd resnet50 layer1 64x56x56")                                  \
+    X(MAXPOOL_FWD, "maxpool fwd resnet50 stem 3x3/2")                                    \
+    X(LINEAR_FWD, "linear fwd vit-s16 mlp fc1")                                          \
+    X(LINEAR_BWD, "linear bwd vit-s16 mlp fc1")                                          \
+    X(LAYERNORM_FWD, "layernorm fwd vit-s16")                                            \
+    X(LAYERNORM_BWD, "layernorm bwd vit-s16")                                            \
+    X(GELU_FWD, "gelu fwd vit-s16 mlp")                                                  \
+    X(SOFTMAX_FWD, "softmax fwd vit-s16 attention")                                      \
+    X(ATTENTION_FWD, "attention fwd vit-s16")                                            \
+    X(ATTENTION_BWD, "attention bwd vit-s16")                                            \
+    X(L2NORM_FWD, "l2norm fwd 2048-d")                                                   \
+    X(CROSS_ENTROPY_FWD, "cross_entropy fwd dino 65536")
+
+#define HVP_BENCH_ENUM(id, name) HVP_BENCH_##id,
+enum { HVP_BENCH_OPS(HVP_BENCH_ENUM) HVP_BENCH_NOPS };
+#undef HVP_BENCH_ENUM
+
+/* hvp_bench_op_ids[i] == i: the `arg` of case i. */
+extern const int hvp_bench_op_ids[HVP_BENCH_NOPS];
+
+hvp_status hvp_bench_op_setup(hvp_ctx *ctx, const void *arg, int batch, void **state);
+hvp_status hvp_bench_op_run(hvp_ctx *ctx, void *state, const char *algo);
+double hvp_bench_op_flops(const void *arg, int batch);
+
+#endif
