@@ -78,7 +78,7 @@ HVP_TEST(simsiam_golden_step)
     hvp_tensor x12, loss;
     REQUIRE_OK(hvp_alloc_f32(ctx->acts, "loss", &loss, 1, (int[]){1}));
     REQUIRE_OK(hvp_params_zero_grad(ctx, m->state.params, m->state.nparams));
-    REQUIRE_OK(hvp_select(sel, ctx, m, &views, 0, &x12));
+    REQUIRE_OK(hvp_select(sel, ctx, m, &views, NULL, 0, &x12));
     REQUIRE_OK(m->ops->train_step(m, ctx, &x12, &loss));
     REQUIRE_OK(hvp_optim_step(ctx, opt));
     REQUIRE_OK(hvp_ctx_finish(ctx));

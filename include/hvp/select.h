@@ -34,10 +34,12 @@ void hvp_selector_destroy(hvp_selector *s);
 
 /* views [N*B, ...] view-major (view v of image b at row v*B + b) -> x12 [2B, ...] (first
  * the B first views of the chosen pairs, then the B second ones), allocated from
- * ctx->acts. On a scoring step the method scores all pairs and a device kernel takes the
- * per-sample argmax over the [pairs, B] losses (ties to the lowest pair index). */
+ * ctx->acts. On a scoring step the method scores all pairs of score_views (the same views,
+ * possibly cut at a lower resolution: hvp.select_resolution; NULL means views) and a
+ * device kernel takes the per-sample argmax over the [pairs, B] losses (ties to the
+ * lowest pair index). */
 hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_tensor *views,
-                      long step, hvp_tensor *x12);
+                      const hvp_tensor *score_views, long step, hvp_tensor *x12);
 /* Folds the last step's choices into the statistics; call after the step's queue finished. */
 void hvp_selector_collect(hvp_selector *s);
 void hvp_selector_reset_stats(hvp_selector *s);

@@ -66,13 +66,18 @@ static hvp_status ensure_host(hvp_selector *s, int b)
 }
 
 hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_tensor *views,
-                      long step, hvp_tensor *x12)
+                      const hvp_tensor *score_views, long step, hvp_tensor *x12)
 {
+    if (!score_views)
+        score_views = views;
     int n = s->cfg.views;
     if (views->ndim < 2 || views->shape[0] % n)
         return HVP_FAIL(HVP_ERR_ARG, "selection: %d view rows are not %d views per image",
                         views->shape[0], n);
     int b = views->shape[0] / n;
+    if (score_views->shape[0] != views->shape[0])
+        return HVP_FAIL(HVP_ERR_ARG, "selection: %d rows to score for %d views",
+                        score_views->shape[0], views->shape[0]);
     int scored = step % s->cfg.select_every == 0;
 
     if (!s->pairs_dev.buf) { /* constant: uploaded once, outside the steps' arena */
@@ -87,8 +92,8 @@ hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_te
     if (scored) {
         /* Scoring keeps no activations; give its memory back once the scores exist. */
         hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
-        HVP_TRY(m->ops->score_pairs(m, ctx, views, n, s->npairs, (const int (*)[2])s->pairs,
-                                    &scores));
+        HVP_TRY(m->ops->score_pairs(m, ctx, score_views, n, s->npairs,
+                                    (const int (*)[2])s->pairs, &scores));
         hvp_arena_rewind(ctx->acts, mark);
     }
 

@@ -23,6 +23,7 @@ typedef struct trainer {
     hvp_dataset *data;
     hvp_loader *loader;
     hvp_augment *aug;
+    hvp_augment *aug_score; /* hvp.select_resolution: the same views, smaller, to score */
     hvp_method *method;
     hvp_optim *optim;
     hvp_selector *sel;
@@ -213,6 +214,22 @@ static hvp_status setup(trainer *t)
     hvp_train_view_config(c, nviews, &vc);
     HVP_TRY(hvp_views_validate(&vc));
     HVP_TRY(hvp_augment_create(t->ctx, &vc, &t->aug));
+    int low = c->hvp.select_resolution;
+    if (c->hvp.enabled && low > 0 && low < c->data.image_size) {
+        /* Same distribution, so the same crops, flips and colours from the same keys;
+         * only the output size (and the blur's pixel sigma with it) shrinks. */
+        hvp_view_config lvc = vc;
+        double f = (double)low / c->data.image_size;
+        for (int v = 0; v < nviews; v++) {
+            lvc.slot[v].size = low;
+            lvc.slot[v].sigma_min *= f;
+            lvc.slot[v].sigma_max *= f;
+            lvc.slot[v].blur_kernel = 0;
+        }
+        HVP_TRY(hvp_views_validate(&lvc));
+        HVP_TRY(hvp_augment_create(t->ctx, &lvc, &t->aug_score));
+        hvp_augment_set_blur_mode(t->aug_score, HVP_BLUR_DIRECT);
+    }
     /* A fixed rule instead of AUTO's timing, so that a resumed or repeated run takes the
      * same path (they differ by ~1e-6): FFT won for 224-px views with kernel 23 and lost
      * for 96-px views with kernel 9 on PoCL (the augmentation benchmark). */
@@ -248,10 +265,22 @@ static void teardown(trainer *t)
     hvp_selector_destroy(t->sel);
     hvp_optim_destroy(t->optim);
     hvp_method_destroy(t->method);
+    hvp_augment_destroy(t->aug_score);
     hvp_augment_destroy(t->aug);
     hvp_loader_destroy(t->loader);
     hvp_dataset_close(t->data);
     hvp_ctx_destroy(t->ctx);
+}
+
+/* [V, B, C, S, S] -> [V*B, C, S, S]: view v of image i is row v*B + i. */
+static hvp_tensor view_rows(const hvp_tensor *global)
+{
+    hvp_tensor views = *global;
+    views.ndim = 4;
+    views.shape[0] = global->shape[0] * global->shape[1];
+    for (int d = 1; d < 4; d++)
+        views.shape[d] = global->shape[d + 1];
+    return views;
 }
 
 /* One optimizer step on one batch; *loss gets its value (read back: the step's sync). */
@@ -262,15 +291,16 @@ static hvp_status train_step(trainer *t, const hvp_image_batch *b, double *loss)
     hvp_arena_reset(ctx->acts);
     hvp_tensor global, local;
     HVP_TRY(hvp_augment_batch(t->aug, b, (uint64_t)c->run.seed, t->epoch, &global, &local));
-    /* [V, B, C, S, S] -> [V*B, C, S, S]: view v of image i is row v*B + i. */
-    hvp_tensor views = global;
-    views.ndim = 4;
-    views.shape[0] = global.shape[0] * global.shape[1];
-    for (int d = 1; d < 4; d++)
-        views.shape[d] = global.shape[d + 1];
+    hvp_tensor views = view_rows(&global);
     hvp_tensor x12;
-    if (t->sel) {
-        HVP_TRY(hvp_select(t->sel, ctx, t->method, &views, t->step, &x12));
+    if (t->sel && t->aug_score) {
+        hvp_tensor low_global, low_local, low;
+        HVP_TRY(hvp_augment_batch(t->aug_score, b, (uint64_t)c->run.seed, t->epoch, &low_global,
+                                  &low_local));
+        low = view_rows(&low_global);
+        HVP_TRY(hvp_select(t->sel, ctx, t->method, &views, &low, t->step, &x12));
+    } else if (t->sel) {
+        HVP_TRY(hvp_select(t->sel, ctx, t->method, &views, NULL, t->step, &x12));
     } else {
         x12 = views; /* views 0 and 1 are the first 2B rows */
         x12.shape[0] = 2 * b->count;
