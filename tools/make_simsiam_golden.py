@@ -57,10 +57,10 @@ class BasicBlock(nn.Module):
 class ResNet18Cifar(nn.Module):
     """torchvision's ResNet-18 layout with the CIFAR stem and a width multiplier."""
 
-    def __init__(self, width):
+    def __init__(self, width, channels=C):
         super().__init__()
         w = [max(1, int(c * width + 0.5)) for c in (64, 128, 256, 512)]
-        self.conv1 = conv3x3(C, w[0])
+        self.conv1 = conv3x3(channels, w[0])
         self.bn1 = nn.BatchNorm2d(w[0])
         self.relu = nn.ReLU()
         inp = w[0]
@@ -79,16 +79,17 @@ class ResNet18Cifar(nn.Module):
 
 
 class SimSiam(nn.Module):
-    def __init__(self):
+    def __init__(self, width=WIDTH, channels=C, proj=PROJ, pred=PRED, hidden=None):
         super().__init__()
-        self.encoder = ResNet18Cifar(WIDTH)
+        self.encoder = ResNet18Cifar(width, channels)
         d = self.encoder.feature_dim
+        h = hidden or d
         self.encoder.fc = nn.Sequential(
-            nn.Linear(d, d, bias=False), nn.BatchNorm1d(d), nn.ReLU(),
-            nn.Linear(d, d, bias=False), nn.BatchNorm1d(d), nn.ReLU(),
-            nn.Linear(d, PROJ), nn.BatchNorm1d(PROJ, affine=False))
-        self.predictor = nn.Sequential(nn.Linear(PROJ, PRED, bias=False), nn.BatchNorm1d(PRED),
-                                       nn.ReLU(), nn.Linear(PRED, PROJ))
+            nn.Linear(d, h, bias=False), nn.BatchNorm1d(h), nn.ReLU(),
+            nn.Linear(h, h, bias=False), nn.BatchNorm1d(h), nn.ReLU(),
+            nn.Linear(h, proj), nn.BatchNorm1d(proj, affine=False))
+        self.predictor = nn.Sequential(nn.Linear(proj, pred, bias=False), nn.BatchNorm1d(pred),
+                                       nn.ReLU(), nn.Linear(pred, proj))
 
     def forward(self, x):
         z = self.encoder(x)

@@ -8,6 +8,7 @@ int hvp_cmd_train(int argc, char **argv);
 int hvp_cmd_knn(int argc, char **argv);
 int hvp_cmd_views(int argc, char **argv);
 int hvp_cmd_bench_data(int argc, char **argv);
+int hvp_cmd_bench_train(int argc, char **argv);
 
 /* Loads argv[0] as a config file and applies the overrides argv[1..]; on failure prints
  * the error and returns 0. */

@@ -24,6 +24,7 @@ static void usage(FILE *f)
             "  knn PATH [--pixels] kNN top-1/top-5 of a run, checkpoint or config (init)\n"
             "  views CONFIG [--out F.jpg]  a grid of images and the views the config cuts\n"
             "  bench data CONFIG  images/s decoded and views/s augmented for a config\n"
+            "  bench train CONFIG [--steps N]  images/s of training steps on fixed views\n"
             "  bench data-decode ROOT [--workers N]  images/s decoded from a dataset\n"
             "  bench ops          time each op (GEMM: own kernel, CLBlast, host OpenBLAS)\n"
             "  tune               measure GEMM algorithms, store the fastest per device\n"
@@ -53,6 +54,8 @@ int main(int argc, char **argv)
         return hvp_cmd_views(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0 && argc > 2 && strcmp(argv[2], "data") == 0)
         return hvp_cmd_bench_data(argc - 2, argv + 2);
+    if (strcmp(cmd, "bench") == 0 && argc > 2 && strcmp(argv[2], "train") == 0)
+        return hvp_cmd_bench_train(argc - 2, argv + 2);
     if (strcmp(cmd, "bench") == 0 && argc > 2 && strcmp(argv[2], "data-decode") == 0)
         return hvp_cmd_bench_data_decode(argc - 2, argv + 2);
     if (strcmp(cmd, "bench") == 0)
