@@ -30,7 +30,7 @@ static void walk_next(walk *w, int hw)
 }
 
 /* Sums part[0..L) into part[0]; every item of the group must call it. */
-static void group_sum(local float *part, int lid, int L)
+static void sum_partials(local float *part, int lid, int L)
 {
     barrier(CLK_LOCAL_MEM_FENCE);
     int span = 1;
@@ -62,7 +62,7 @@ kernel void batchnorm_fwd_stats(int n, int c, int hw, float eps, float momentum,
         s = t;
     }
     part[lid] = s;
-    group_sum(part, lid, L);
+    sum_partials(part, lid, L);
     float mu = part[0] / (float)m;
     barrier(CLK_LOCAL_MEM_FENCE); /* everyone has read part[0] before it is reused */
     s = 0.0f;
@@ -75,7 +75,7 @@ kernel void batchnorm_fwd_stats(int n, int c, int hw, float eps, float momentum,
         s = t;
     }
     part[lid] = s;
-    group_sum(part, lid, L);
+    sum_partials(part, lid, L);
     if (lid == 0) {
         float var = part[0] / (float)m;
         mean[mean_off + ch] = mu;
@@ -153,11 +153,11 @@ kernel void batchnorm_bwd(int n, int c, int hw, global const float *x, int x_off
         s2 = t;
     }
     part[lid] = s1;
-    group_sum(part, lid, L);
+    sum_partials(part, lid, L);
     float sum_dy = part[0];
     barrier(CLK_LOCAL_MEM_FENCE);
     part[lid] = s2;
-    group_sum(part, lid, L);
+    sum_partials(part, lid, L);
     float sum_dy_xhat = part[0];
     float scale = (affine ? gamma[gamma_off + ch] : 1.0f) * is;
     float a = sum_dy / (float)m, b = sum_dy_xhat / (float)m;

@@ -14,3 +14,42 @@ inline uint4 philox4x32(uint2 key, uint4 c)
 
 /* Uniform in [0, 1) with 24 random bits (hvp_u32_to_unit on the host). */
 inline float u32_to_unit(uint x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
+
+/* Sum of v over the work-group, returned to every item; correct for any group size. The
+ * order is fixed by the group size, so results are bitwise reproducible. `s` holds
+ * get_local_size(0) floats. Every item must call it (no divergent calls). */
+inline float group_sum(float v, local float *s)
+{
+    int lid = get_local_id(0), n = get_local_size(0), p = 1;
+    s[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    while (p < n)
+        p <<= 1;
+    for (int h = p >> 1; h > 0; h >>= 1) {
+        if (lid < h && lid + h < n)
+            s[lid] += s[lid + h];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = s[0];
+    barrier(CLK_LOCAL_MEM_FENCE); /* s may be reused at once */
+    return r;
+}
+
+/* Maximum of v over the work-group, like group_sum (fmax: NaN is ignored unless every
+ * value is NaN). */
+inline float group_max(float v, local float *s)
+{
+    int lid = get_local_id(0), n = get_local_size(0), p = 1;
+    s[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    while (p < n)
+        p <<= 1;
+    for (int h = p >> 1; h > 0; h >>= 1) {
+        if (lid < h && lid + h < n)
+            s[lid] = fmax(s[lid], s[lid + h]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = s[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}

@@ -3,44 +3,6 @@
  * outside [0, C) gives a NaN loss and NaN gradients for its row (visible, never an
  * out-of-bounds read). */
 
-/* Sum of v over the work-group, returned to every item; correct for any group size. The
- * order is fixed by the group size, so results are bitwise reproducible. `s` holds
- * get_local_size(0) floats. Every item must call it (no divergent calls). */
-inline float group_sum(float v, local float *s)
-{
-    int lid = get_local_id(0), n = get_local_size(0), p = 1;
-    s[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    while (p < n)
-        p <<= 1;
-    for (int h = p >> 1; h > 0; h >>= 1) {
-        if (lid < h && lid + h < n)
-            s[lid] += s[lid + h];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    float r = s[0];
-    barrier(CLK_LOCAL_MEM_FENCE); /* s may be reused at once */
-    return r;
-}
-
-/* Maximum of v over the work-group (NaN is ignored by fmax unless every value is NaN). */
-inline float group_max(float v, local float *s)
-{
-    int lid = get_local_id(0), n = get_local_size(0), p = 1;
-    s[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    while (p < n)
-        p <<= 1;
-    for (int h = p >> 1; h > 0; h >>= 1) {
-        if (lid < h && lid + h < n)
-            s[lid] = fmax(s[lid], s[lid + h]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    float r = s[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
-}
-
 /* The row's max of z/tau, sum of exp(z/tau - max) and (soft) the target mass. */
 inline float3 row_stats(int cols, const global float *zr, const global float *tr, int soft,
                         float tau, local float *scratch)

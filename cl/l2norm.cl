@@ -1,26 +1,6 @@
 /* Row L2 normalisation, y = x / max(||x||_2, eps) per row (PyTorch F.normalize), one
  * work-group per row. */
 
-/* Sum of v over the work-group, returned to every item; correct for any group size. The
- * order is fixed by the group size, so results are bitwise reproducible. `s` holds
- * get_local_size(0) floats. Every item must call it (no divergent calls). */
-inline float group_sum(float v, local float *s)
-{
-    int lid = get_local_id(0), n = get_local_size(0), p = 1;
-    s[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    while (p < n)
-        p <<= 1;
-    for (int h = p >> 1; h > 0; h >>= 1) {
-        if (lid < h && lid + h < n)
-            s[lid] += s[lid + h];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    float r = s[0];
-    barrier(CLK_LOCAL_MEM_FENCE); /* s may be reused at once */
-    return r;
-}
-
 kernel void l2norm_fwd(int rows, int cols, global const float *x, int x_off, global float *y,
                        int y_off, float eps, local float *scratch)
 {

@@ -3,22 +3,6 @@
  * Row kernels run one work-group per row (any local size: see group_sum); the parameter
  * gradients are column sums over the rows, one work-item per column, rows in order. */
 
-inline float group_sum(local float *buf, float v)
-{
-    int lid = get_local_id(0);
-    barrier(CLK_LOCAL_MEM_FENCE); /* buf may still be read from a previous reduction */
-    buf[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = get_local_size(0); s > 1;) {
-        int h = (s + 1) / 2;
-        if (lid + h < s)
-            buf[lid] += buf[lid + h];
-        barrier(CLK_LOCAL_MEM_FENCE);
-        s = h;
-    }
-    return buf[0];
-}
-
 /* has_w / has_b: 0 when the affine weight / bias is absent (their pointers are then unused). */
 kernel void layernorm_fwd(int rows, int d, float eps, global const float *x, int x_off,
                           global const float *w, int w_off, int has_w, global const float *b,
@@ -34,13 +18,13 @@ kernel void layernorm_fwd(int rows, int d, float eps, global const float *x, int
     float s = 0.0f;
     for (int j = lid; j < d; j += lsz)
         s += xr[j];
-    float mu = group_sum(buf, s) / (float)d;
+    float mu = group_sum(s, buf) / (float)d;
     float q = 0.0f;
     for (int j = lid; j < d; j += lsz) {
         float c = xr[j] - mu;
         q += c * c;
     }
-    float r = rsqrt(group_sum(buf, q) / (float)d + eps);
+    float r = rsqrt(group_sum(q, buf) / (float)d + eps);
     for (int j = lid; j < d; j += lsz) {
         float v = (xr[j] - mu) * r;
         if (has_w)
@@ -82,8 +66,8 @@ kernel void layernorm_bwd_dx(int rows, int d, global const float *x, int x_off,
         sg += g;
         sgx += g * (xr[j] - mu) * r;
     }
-    float mg = group_sum(buf, sg) / (float)d;
-    float mgx = group_sum(buf, sgx) / (float)d;
+    float mg = group_sum(sg, buf) / (float)d;
+    float mgx = group_sum(sgx, buf) / (float)d;
     for (int j = lid; j < d; j += lsz) {
         float g = dyr[j];
         if (has_w)

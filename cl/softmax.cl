@@ -4,38 +4,6 @@
  * reductions below fold [0, s) into [0, ceil(s/2)) until one value is left. Every work-item
  * reads and writes the same elements in every pass, so y may be x and dx may be dy. */
 
-inline float group_sum(local float *buf, float v)
-{
-    int lid = get_local_id(0);
-    barrier(CLK_LOCAL_MEM_FENCE); /* buf may still be read from a previous reduction */
-    buf[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = get_local_size(0); s > 1;) {
-        int h = (s + 1) / 2;
-        if (lid + h < s)
-            buf[lid] += buf[lid + h];
-        barrier(CLK_LOCAL_MEM_FENCE);
-        s = h;
-    }
-    return buf[0];
-}
-
-inline float group_max(local float *buf, float v)
-{
-    int lid = get_local_id(0);
-    barrier(CLK_LOCAL_MEM_FENCE);
-    buf[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = get_local_size(0); s > 1;) {
-        int h = (s + 1) / 2;
-        if (lid + h < s)
-            buf[lid] = fmax(buf[lid], buf[lid + h]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-        s = h;
-    }
-    return buf[0];
-}
-
 kernel void softmax_fwd(int rows, int n, float scale, global const float *x, int x_off,
                         global float *y, int y_off, local float *buf)
 {
@@ -47,14 +15,14 @@ kernel void softmax_fwd(int rows, int n, float scale, global const float *x, int
     float m = -INFINITY;
     for (int j = lid; j < n; j += lsz)
         m = fmax(m, scale * xr[j]);
-    m = group_max(buf, m);
+    m = group_max(m, buf);
     float s = 0.0f;
     for (int j = lid; j < n; j += lsz) {
         float e = exp(scale * xr[j] - m);
         yr[j] = e;
         s += e;
     }
-    float inv = 1.0f / group_sum(buf, s);
+    float inv = 1.0f / group_sum(s, buf);
     for (int j = lid; j < n; j += lsz)
         yr[j] *= inv;
 }
@@ -73,7 +41,7 @@ kernel void softmax_bwd(int rows, int n, float scale, global const float *y, int
     float d = 0.0f;
     for (int j = lid; j < n; j += lsz)
         d += dyr[j] * yr[j];
-    d = group_sum(buf, d);
+    d = group_sum(d, buf);
     for (int j = lid; j < n; j += lsz)
         dxr[j] = scale * yr[j] * (dyr[j] - d);
 }
