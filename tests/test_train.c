@@ -1,6 +1,7 @@
 /* Whole runs of the hvp program on a tiny ImageFolder: the same config twice gives
  * identical weights; a run killed with SIGKILL mid-epoch and resumed ends with the weights
  * of an uninterrupted run; configs/simsiam_r50.ini trains on any ImageFolder. */
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "harness.h"
 #include "hvp/checkpoint.h"
+#include "hvp/safetensors.h"
 #include "test_data_util.h"
 
 #ifndef HVP_BIN
@@ -58,6 +60,8 @@ static void write_config(const char *path, const char *root, int epochs)
 /* Starts `hvp args...` with its output in log; returns the pid. */
 static pid_t spawn(const char *log, const char *const *args)
 {
+    fflush(stdout); /* else the child's freopen writes our buffered output a second time */
+    fflush(stderr);
     pid_t pid = fork();
     if (pid == 0) {
         FILE *out = freopen(log, "w", stdout);
@@ -229,5 +233,96 @@ HVP_TEST(train_simsiam_r50_config_on_an_imagefolder)
         fclose(f);
     EXPECT(strstr(text, "data.root") && strstr(text, "quickstart"),
            "the error should name data.root and the quick-start config: %s", text);
+    td_cleanup();
+}
+
+/* Copies src to dst byte for byte. */
+static int copy_file(const char *src, const char *dst)
+{
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    char buf[65536];
+    size_t n;
+    int ok = in && out;
+    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        ok = fwrite(buf, 1, n, out) == n;
+    if (in)
+        fclose(in);
+    if (out)
+        ok = (fclose(out) == 0) && ok;
+    return ok;
+}
+
+HVP_TEST(train_nan_loss_stops_and_keeps_the_last_checkpoint)
+{
+    if (test_tiny()) {
+        test_skip("whole runs; their kernels are checked by the op tests");
+        return;
+    }
+    const char *root = td_dir();
+    make_folder(root, 12);
+    char cfg[1024], log[1024], run_dir[1024], over[1100];
+    snprintf(cfg, sizeof cfg, "%s/tiny.ini", root);
+    snprintf(log, sizeof log, "%s/log.txt", root);
+    snprintf(run_dir, sizeof run_dir, "%s/run", root);
+    snprintf(over, sizeof over, "run.dir=%s", run_dir);
+    write_config(cfg, root, 1);
+    int rc = run(log, (const char *[]){cfg, over, NULL});
+    size_t size_good;
+    int64_t step = 0;
+    unsigned char *good = final_weights(run_dir, &size_good, &step);
+    if (rc != 0 || !good || step != 3) {
+        show_log(log);
+        TEST_FAIL("the first epoch did not end in a checkpoint at step 3 (exit %d)", rc);
+        return;
+    }
+    /* A later checkpoint whose weights hold a NaN: resuming from it must stop at once. */
+    char src[1200], dst[1200], dir[1100];
+    snprintf(dir, sizeof dir, "%s/checkpoints/step-0000000004", run_dir);
+    td_mkdir(dir);
+    snprintf(src, sizeof src, "%s/checkpoints/step-0000000003/" HVP_CKPT_STATE, run_dir);
+    snprintf(dst, sizeof dst, "%s/" HVP_CKPT_STATE, dir);
+    EXPECT(copy_file(src, dst), "copying %s", src);
+    snprintf(src, sizeof src, "%s/checkpoints/step-0000000003/" HVP_CKPT_WEIGHTS, run_dir);
+    snprintf(dst, sizeof dst, "%s/" HVP_CKPT_WEIGHTS, dir);
+    hvp_st_file *f = NULL;
+    hvp_st_writer *w = NULL;
+    REQUIRE_OK(hvp_st_open(src, &f));
+    REQUIRE_OK(hvp_st_writer_new(&w));
+    for (int i = 0; i < hvp_st_count(f); i++) {
+        const hvp_st_tensor *t = hvp_st_at(f, i);
+        void *data = test_alloc(t->nbytes);
+        memcpy(data, t->data, t->nbytes);
+        if (strcmp(t->name, "predictor.3.bias") == 0)
+            ((float *)data)[0] = NAN;
+        REQUIRE_OK(hvp_st_add(w, t->name, t->dtype, t->ndim, t->shape, data));
+    }
+    REQUIRE_OK(hvp_st_save(w, dst));
+    hvp_st_writer_free(w);
+    hvp_st_close(f);
+
+    snprintf(cfg, sizeof cfg, "%s/tiny3.ini", root);
+    write_config(cfg, root, 3);
+    rc = run(log, (const char *[]){cfg, over, NULL});
+    EXPECT(rc != 0, "a NaN loss should stop the run with an error");
+    FILE *lf = fopen(log, "r");
+    char text[8192] = "";
+    size_t n = lf ? fread(text, 1, sizeof text - 1, lf) : 0;
+    text[n] = 0;
+    if (lf)
+        fclose(lf);
+    EXPECT(strstr(text, "loss is nan at step 4") != NULL,
+           "the message should name the NaN loss and step 4: %s", text);
+    size_t size_after;
+    unsigned char *after = final_weights(run_dir, &size_after, &step);
+    EXPECT(after && step == 4, "a checkpoint after the NaN was written (latest step %lld)",
+           (long long)step);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/checkpoints/step-0000000003/" HVP_CKPT_WEIGHTS, run_dir);
+    FILE *gf = fopen(path, "rb");
+    unsigned char *again = test_alloc(size_good);
+    EXPECT(gf && fread(again, 1, size_good, gf) == size_good && memcmp(again, good, size_good) == 0,
+           "the last good checkpoint changed");
+    if (gf)
+        fclose(gf);
     td_cleanup();
 }
