@@ -36,7 +36,6 @@ typedef struct trainer {
     int epoch;           /* epochs done */
     long steps_per_epoch, total_steps;
     double base_lr;
-    long skipped_files;
 } trainer;
 
 static double now(void)
@@ -60,8 +59,7 @@ static void say(trainer *t, const char *fmt, ...)
 
 static void warn_bad_file(void *user, const char *item, const char *why)
 {
-    trainer *t = user;
-    t->skipped_files++;
+    trainer *t = user; /* the loader counts skipped files for the epoch summary */
     say(t, "warning: skipping %s: %s\n", item, why);
 }
 
@@ -83,6 +81,11 @@ static hvp_status make_optimizer(trainer *t)
     const hvp_config *c = t->cfg;
     hvp_optim_config oc = hvp_optim_defaults(c->optim.name);
     oc.momentum = (float)c->optim.momentum;
+    oc.beta1 = (float)c->optim.betas.v[0];
+    oc.beta2 = (float)c->optim.betas.v[1];
+    oc.eps = (float)c->optim.eps;
+    oc.lars_eta = (float)c->optim.lars_eta;
+    oc.lars_exclude_bias_n_norm = c->optim.lars_exclude_bias_bn;
     oc.decay_all = 1; /* SimSiam's official code decays every parameter */
     HVP_TRY(hvp_optim_create(t->ctx, &oc, t->method->state.params, t->method->state.nparams,
                              &t->optim));
@@ -307,6 +310,9 @@ static hvp_status train_step(trainer *t, const hvp_image_batch *b, double *loss)
     }
     HVP_TRY(hvp_params_zero_grad(ctx, t->method->state.params, t->method->state.nparams));
     HVP_TRY(t->method->ops->train_step(t->method, ctx, &x12, &t->loss));
+    if (c->optim.clip_grad > 0)
+        HVP_TRY(hvp_clip_grad_norm(ctx, t->method->state.params, t->method->state.nparams,
+                                   (float)c->optim.clip_grad, NULL));
     double lr = lr_at(t, t->step);
     t->optim->groups[0].lr = (float)lr;
     t->optim->groups[1].lr = (float)t->base_lr; /* fix_pred_lr: the predictor keeps base lr */
