@@ -27,7 +27,7 @@ static void eval_params(int h, int w, int size, hvp_view_params *p)
     p->crop_left = (w - crop) / 2;
 }
 
-/* Features [n, d] of the first `limit` images of ds (dataset order) and their labels. */
+/* Features [n, d] of `limit` images of ds (all when 0) and their labels. */
 static hvp_status extract(hvp_ctx *ctx, hvp_method *m, const hvp_config *cfg,
                           const hvp_dataset *ds, long limit, hvp_tensor *feats, int **labels)
 {
@@ -49,7 +49,10 @@ static hvp_status extract(hvp_ctx *ctx, hvp_method *m, const hvp_config *cfg,
         st = hvp_alloc_f32(ctx->acts, "kNN features", feats, 2, (int[]){(int)n, dim});
     if (st == HVP_OK)
         st = hvp_augment_create(ctx, &vc, &aug);
-    hvp_loader_opts lo = {batch, cfg->data.workers, 0, 0, 0, 0, 0, 1, NULL, NULL};
+    /* A limit takes a random sample (a fixed shuffle): the dataset's own order can be
+     * sorted by class (ImageFolder), where its first images would be one or two classes. */
+    int sample = n < (long)hvp_dataset_size(ds);
+    hvp_loader_opts lo = {batch, cfg->data.workers, 0, sample, 0, 0x6b6e6eULL, 0, 1, NULL, NULL};
     if (st == HVP_OK)
         st = hvp_loader_create(ds, &lo, &loader);
     if (st == HVP_OK)
