@@ -105,6 +105,41 @@ double *test_to_double(const float *x, size_t n)
     return d;
 }
 
+char *test_tmpdir(void)
+{
+    char *d = test_alloc(64);
+    strcpy(d, "/tmp/hvp_test.XXXXXX");
+    if (!mkdtemp(d))
+        TEST_FAIL("mkdtemp failed");
+    return d;
+}
+
+void test_rmdir(const char *dir)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        TEST_FAIL("could not remove %s", dir);
+}
+
+unsigned char *test_read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    *size = 0;
+    if (!f) {
+        TEST_FAIL("cannot read %s", path);
+        return test_alloc(1);
+    }
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    rewind(f);
+    unsigned char *b = test_alloc(*size + 1);
+    if (fread(b, 1, *size, f) != *size)
+        TEST_FAIL("short read of %s", path);
+    fclose(f);
+    return b;
+}
+
 hvp_tensor test_tensor(int ndim, const int *shape, const float *host)
 {
     hvp_tensor t;

@@ -62,6 +62,12 @@ float *test_floats(size_t n);
 double *test_doubles(size_t n);
 double *test_to_double(const float *x, size_t n);
 
+/* A fresh folder under /tmp (freed with the test's memory; remove it with test_rmdir), and
+ * a whole file read into test memory (a failure is recorded; the result is then empty). */
+char *test_tmpdir(void);
+void test_rmdir(const char *dir);
+unsigned char *test_read_file(const char *path, size_t *size);
+
 /* Device tensors from the activation arena, filled from / read back to host arrays. */
 hvp_tensor test_tensor(int ndim, const int *shape, const float *host);
 float *test_read(const hvp_tensor *t);

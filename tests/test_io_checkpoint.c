@@ -15,23 +15,6 @@
 #define EXPECT_MSG(needle)                                                               \
     EXPECT(strstr(hvp_last_error(), needle), "message lacks '%s': %s", needle, hvp_last_error())
 
-static char *tmpdir(void)
-{
-    char *d = test_alloc(64);
-    strcpy(d, "/tmp/hvp_test_ck.XXXXXX");
-    if (!mkdtemp(d))
-        TEST_FAIL("mkdtemp failed");
-    return d;
-}
-
-static void cleanup(const char *dir)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        TEST_FAIL("could not remove %s", dir);
-}
-
 static int exists(const char *path)
 {
     struct stat sb;
@@ -65,7 +48,7 @@ static const char *slurp(const char *path)
 
 HVP_TEST(io_atomic_write_commit_and_abort)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir();
     char path[256];
     snprintf(path, sizeof path, "%s/file.txt", dir);
     REQUIRE_OK(hvp_atomic_write(path, "first", 5));
@@ -96,7 +79,7 @@ HVP_TEST(io_atomic_write_commit_and_abort)
     REQUIRE_OK(hvp_mkdirs(deep)); /* again: fine */
     EXPECT(exists(deep), "mkdirs");
     EXPECT(hvp_mkdirs(path) == HVP_ERR_IO, "mkdirs over a file");
-    cleanup(dir);
+    test_rmdir(dir);
 }
 
 /* Writes a checkpoint of `step` whose weights hold one value. */
@@ -146,7 +129,7 @@ static float weight_of(const char *ckdir)
 
 HVP_TEST(io_checkpoint_latest_resume_and_crashes)
 {
-    char *run = tmpdir();
+    char *run = test_tmpdir();
     char dir[1024], ckdir[1100];
     int64_t step = -1;
     snprintf(ckdir, sizeof ckdir, "%s/checkpoints", run);
@@ -219,13 +202,13 @@ HVP_TEST(io_checkpoint_latest_resume_and_crashes)
     EXPECT(exists(ten), "step 10 pruned");
     REQUIRE_OK(hvp_ckpt_find_latest(run, dir, sizeof dir, &step));
     EXPECT(step == 11, "latest after prune %lld", (long long)step);
-    cleanup(run);
+    test_rmdir(run);
 }
 
 HVP_TEST(io_checkpoint_state_carries_config)
 {
     /* The state file's metadata holds the config text; it reads back as the same config. */
-    char *run = tmpdir();
+    char *run = test_tmpdir();
     hvp_config c, back;
     hvp_config_defaults(&c);
     REQUIRE_OK(hvp_config_override(&c, "optim.lr=0.123"));
@@ -261,5 +244,5 @@ HVP_TEST(io_checkpoint_state_carries_config)
     hvp_st_close(f);
     REQUIRE_OK(hvp_config_load(ini, &back));
     EXPECT(!hvp_config_diff(&c, &back), "config changed through the checkpoint");
-    cleanup(run);
+    test_rmdir(run);
 }

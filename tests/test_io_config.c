@@ -8,24 +8,7 @@
 #include "harness.h"
 #include "hvp/config.h"
 
-/* A temporary directory removed by the caller with cleanup(). */
-static char *tmpdir(void)
-{
-    char *d = test_alloc(64);
-    strcpy(d, "/tmp/hvp_test_cfg.XXXXXX");
-    if (!mkdtemp(d))
-        TEST_FAIL("mkdtemp failed");
-    return d;
-}
-
-static void cleanup(const char *dir)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        TEST_FAIL("could not remove %s", dir);
-}
-
+/* A temporary directory removed by the caller with test_rmdir(). */
 static const char *write_file(const char *dir, const char *name, const char *text)
 {
     char *path = test_alloc(512);
@@ -43,12 +26,12 @@ static const char *write_file(const char *dir, const char *name, const char *tex
 /* Loads text as a config file; returns the status, the message in *msg. */
 static hvp_status load_text(const char *text, hvp_config *c, const char **path_out)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir();
     const char *path = write_file(dir, "c.ini", text);
     hvp_status st = hvp_config_load(path, c);
     if (path_out)
         *path_out = path;
-    cleanup(dir);
+    test_rmdir(dir);
     return st;
 }
 
@@ -229,7 +212,7 @@ HVP_TEST(io_config_overrides)
     EXPECT(c.optim.lr == 0.3, "override after file: %g", c.optim.lr);
 
     /* the whole command line: file, overrides in order, cross-key checks */
-    char *dir = tmpdir();
+    char *dir = test_tmpdir();
     const char *path = write_file(dir, "cli.ini", "[data]\nimage_size = 32\n");
     char *ok[] = {"optim.lr=0.4", "optim.lr=0.5", "hvp.views=6"};
     REQUIRE_OK(hvp_config_from_cli(&c, path, 3, ok));
@@ -240,7 +223,7 @@ HVP_TEST(io_config_overrides)
     char *typo[] = {"hvp.view=6"};
     EXPECT(hvp_config_from_cli(&c, NULL, 1, typo) == HVP_ERR_FORMAT, "from_cli typo");
     EXPECT_MSG("Did you mean 'hvp.views'?");
-    cleanup(dir);
+    test_rmdir(dir);
 }
 
 HVP_TEST(io_config_require_and_checks)
@@ -283,7 +266,7 @@ HVP_TEST(io_config_saved_ini_round_trips)
     REQUIRE_OK(hvp_config_override(&a, "optim.weight_decay=1.2345678901234567e-05"));
     REQUIRE_OK(hvp_config_override(&a, "model.width=0.3333333333333333"));
     REQUIRE_OK(hvp_config_override(&a, "data.root=/a b/c"));
-    char *dir = tmpdir();
+    char *dir = test_tmpdir();
     char path[512];
     snprintf(path, sizeof path, "%s/config.ini", dir);
     REQUIRE_OK(hvp_config_save(&a, path));
@@ -304,7 +287,7 @@ HVP_TEST(io_config_saved_ini_round_trips)
     EXPECT(d && strcmp(d->key, "lr") == 0, "diff missed optim.lr");
     char rd[600];
     EXPECT(strcmp(hvp_config_run_dir(&a, rd, sizeof rd), "runs/round; trip # x") == 0, "run dir %s", rd);
-    cleanup(dir);
+    test_rmdir(dir);
 }
 
 HVP_TEST(io_edit_distance)

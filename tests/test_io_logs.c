@@ -13,41 +13,6 @@
 #define EXPECT_MSG(needle)                                                               \
     EXPECT(strstr(hvp_last_error(), needle), "message lacks '%s': %s", needle, hvp_last_error())
 
-static char *tmpdir(void)
-{
-    char *d = test_alloc(64);
-    strcpy(d, "/tmp/hvp_test_log.XXXXXX");
-    if (!mkdtemp(d))
-        TEST_FAIL("mkdtemp failed");
-    return d;
-}
-
-static void cleanup(const char *dir)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        TEST_FAIL("could not remove %s", dir);
-}
-
-static unsigned char *read_all(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    *size = 0;
-    if (!f) {
-        TEST_FAIL("cannot read %s", path);
-        return test_alloc(1);
-    }
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    rewind(f);
-    unsigned char *b = test_alloc(*size + 1);
-    if (fread(b, 1, *size, f) != *size)
-        TEST_FAIL("short read of %s", path);
-    fclose(f);
-    return b;
-}
-
 HVP_TEST(io_crc32c_known_answers)
 {
     /* "123456789" is the standard check value; the 32-byte vectors are from RFC 3720
@@ -166,7 +131,7 @@ static uint32_t le32(const unsigned char *p)
 
 HVP_TEST(io_tensorboard_events_decode_back)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir();
     char logdir[300];
     snprintf(logdir, sizeof logdir, "%s/tb", dir);
     hvp_tb *tb;
@@ -191,7 +156,7 @@ HVP_TEST(io_tensorboard_events_decode_back)
     REQUIRE_OK(hvp_tb_close(tb));
 
     size_t size;
-    unsigned char *b = read_all(saved_path, &size);
+    unsigned char *b = test_read_file(saved_path, &size);
     const unsigned char *p = b, *end = b + size;
     double now = (double)time(NULL);
     int rec = 0;
@@ -234,12 +199,12 @@ HVP_TEST(io_tensorboard_events_decode_back)
     EXPECT(strcmp(hvp_tb_path(t1), hvp_tb_path(t2)) != 0, "two writers share %s", hvp_tb_path(t1));
     REQUIRE_OK(hvp_tb_close(t1));
     REQUIRE_OK(hvp_tb_close(t2));
-    cleanup(dir);
+    test_rmdir(dir);
 }
 
 HVP_TEST(io_metrics_csv_and_jsonl)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir();
     char csv[300], jsonl[300];
     snprintf(csv, sizeof csv, "%s/steps.csv", dir);
     snprintf(jsonl, sizeof jsonl, "%s/steps.jsonl", dir);
@@ -267,18 +232,18 @@ HVP_TEST(io_metrics_csv_and_jsonl)
     REQUIRE_OK(hvp_metrics_close(c));
 
     size_t size;
-    const char *text = (const char *)read_all(csv, &size);
+    const char *text = (const char *)test_read_file(csv, &size);
     const char *want_csv = "step,epoch,loss,lr\n"
                            "1,1,-0.123456789,0.05\n"
                            "2,,nan,1e-07\n"
                            "3,,2.5,\n";
     EXPECT(strcmp(text, want_csv) == 0, "csv:\n%s", text);
-    text = (const char *)read_all(jsonl, &size);
+    text = (const char *)test_read_file(jsonl, &size);
     const char *want_jsonl = "{\"step\": 1, \"epoch\": 1, \"loss\": -0.123456789, \"lr\": 0.05}\n"
                              "{\"loss\": null, \"step\": 2, \"lr\": 1e-07}\n";
     EXPECT(strcmp(text, want_jsonl) == 0, "jsonl:\n%s", text);
     EXPECT(hvp_metrics_open("/nonexistent/dir/x.csv", HVP_METRICS_CSV, &c) == HVP_ERR_IO, "bad path");
-    cleanup(dir);
+    test_rmdir(dir);
 }
 
 HVP_TEST(io_progress_line)

@@ -11,41 +11,6 @@
 #define EXPECT_MSG(needle)                                                               \
     EXPECT(strstr(hvp_last_error(), needle), "message lacks '%s': %s", needle, hvp_last_error())
 
-static char *tmpdir(void)
-{
-    char *d = test_alloc(64);
-    strcpy(d, "/tmp/hvp_test_st.XXXXXX");
-    if (!mkdtemp(d))
-        TEST_FAIL("mkdtemp failed");
-    return d;
-}
-
-static void cleanup(const char *dir)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        TEST_FAIL("could not remove %s", dir);
-}
-
-static unsigned char *read_all(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        TEST_FAIL("cannot read %s", path);
-        *size = 0;
-        return test_alloc(1);
-    }
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    rewind(f);
-    unsigned char *b = test_alloc(*size + 1);
-    if (fread(b, 1, *size, f) != *size)
-        TEST_FAIL("short read of %s", path);
-    fclose(f);
-    return b;
-}
-
 /* A file as bytes: 8-byte length + header text (as given, unpadded) + data. */
 static unsigned char *make_file(const char *header, const void *data, size_t dsize, size_t *size)
 {
@@ -64,7 +29,7 @@ HVP_TEST(io_safetensors_exact_bytes)
 {
     /* What HuggingFace's writer produces for {"a": tensor([1., 2.])}: compact JSON padded
      * with spaces to a multiple of 8. */
-    char *dir = tmpdir();
+    char *dir = test_tmpdir();
     char path[256];
     snprintf(path, sizeof path, "%s/a.safetensors", dir);
     hvp_st_writer *w;
@@ -74,7 +39,7 @@ HVP_TEST(io_safetensors_exact_bytes)
     REQUIRE_OK(hvp_st_save(w, path));
     hvp_st_writer_free(w);
     size_t size;
-    unsigned char *b = read_all(path, &size);
+    unsigned char *b = test_read_file(path, &size);
     const char *want = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
     size_t hl = strlen(want), padded = (hl + 7) / 8 * 8;
     EXPECT(size == 8 + padded + 8, "size %zu, want %zu", size, 8 + padded + 8);
@@ -90,12 +55,12 @@ HVP_TEST(io_safetensors_exact_bytes)
     char cmd[400];
     snprintf(cmd, sizeof cmd, "ls '%s' | grep -q tmp", dir);
     EXPECT(system(cmd) != 0, "a temporary file was left in %s", dir);
-    cleanup(dir);
+    test_rmdir(dir);
 }
 
 HVP_TEST(io_safetensors_round_trip_every_dtype)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir();
     char path[256];
     snprintf(path, sizeof path, "%s/m.safetensors", dir);
     float w1[2 * 3 * 3 * 3];
@@ -166,7 +131,7 @@ HVP_TEST(io_safetensors_round_trip_every_dtype)
     EXPECT(hvp_st_get_f32(f, "fc.weight", 1, (int[]){1}, r1) == HVP_ERR_NOTFOUND, "absent tensor");
     EXPECT_MSG("no tensor 'fc.weight'");
     hvp_st_close(f);
-    cleanup(dir);
+    test_rmdir(dir);
 }
 
 HVP_TEST(io_safetensors_reads_other_writers_layout)
@@ -260,7 +225,7 @@ HVP_TEST(io_safetensors_rejects_malformed)
 
 HVP_TEST(io_safetensors_truncated_and_garbled_files)
 {
-    char *dir = tmpdir();
+    char *dir = test_tmpdir();
     char path[256];
     snprintf(path, sizeof path, "%s/m.safetensors", dir);
     hvp_st_writer *w;
@@ -273,7 +238,7 @@ HVP_TEST(io_safetensors_truncated_and_garbled_files)
     REQUIRE_OK(hvp_st_save(w, path));
     hvp_st_writer_free(w);
     size_t size;
-    unsigned char *b = read_all(path, &size);
+    unsigned char *b = test_read_file(path, &size);
     /* every truncation is rejected as malformed */
     for (size_t n = 0; n < size; n++) {
         hvp_st_file *f = NULL;
@@ -307,5 +272,5 @@ HVP_TEST(io_safetensors_truncated_and_garbled_files)
             hvp_st_close(f);
         }
     EXPECT(rejected > (int)hl, "only %d of %d corruptions rejected", rejected, (int)(3 * (8 + hl)));
-    cleanup(dir);
+    test_rmdir(dir);
 }

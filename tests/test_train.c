@@ -109,17 +109,7 @@ static unsigned char *final_weights(const char *run_dir, size_t *size, int64_t *
     if (hvp_ckpt_find_latest(run_dir, dir, sizeof dir, step) != HVP_OK)
         return NULL;
     snprintf(path, sizeof path, "%s/" HVP_CKPT_WEIGHTS, dir);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *bytes = test_alloc(*size);
-    if (fread(bytes, 1, *size, f) != *size)
-        bytes = NULL;
-    fclose(f);
-    return bytes;
+    return test_read_file(path, size);
 }
 
 static void show_log(const char *log)
@@ -318,11 +308,9 @@ HVP_TEST(train_nan_loss_stops_and_keeps_the_last_checkpoint)
            (long long)step);
     char path[1200];
     snprintf(path, sizeof path, "%s/checkpoints/step-0000000003/" HVP_CKPT_WEIGHTS, run_dir);
-    FILE *gf = fopen(path, "rb");
-    unsigned char *again = test_alloc(size_good);
-    EXPECT(gf && fread(again, 1, size_good, gf) == size_good && memcmp(again, good, size_good) == 0,
+    size_t size_again;
+    unsigned char *again = test_read_file(path, &size_again);
+    EXPECT(size_again == size_good && memcmp(again, good, size_good) == 0,
            "the last good checkpoint changed");
-    if (gf)
-        fclose(gf);
     td_cleanup();
 }
