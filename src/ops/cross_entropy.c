@@ -54,7 +54,7 @@ hvp_status hvp_cross_entropy_fwd(hvp_ctx *ctx, const hvp_tensor *logits, const h
         HVP_TRY(hvp_expect_numel(mean, 1, op, "mean"));
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "cross_entropy", op, &k));
-    size_t local = hvp_row_group_size(k, (size_t)cols);
+    size_t local = hvp_row_group_size(k, (size_t)cols, 1);
     hvp_args a = hvp_args_begin(k);
     common_args(&a, rows, cols, logits, labels, targets, temperature);
     hvp_arg_tensor(&a, losses);
@@ -73,7 +73,7 @@ hvp_status hvp_cross_entropy_bwd(hvp_ctx *ctx, const hvp_tensor *logits, const h
     HVP_TRY(hvp_expect_numel(dlogits, hvp_numel(logits), op, "dlogits"));
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "cross_entropy", op, &k));
-    size_t local = hvp_row_group_size(k, (size_t)cols);
+    size_t local = hvp_row_group_size(k, (size_t)cols, 1);
     hvp_args a = hvp_args_begin(k);
     common_args(&a, rows, cols, logits, labels, targets, temperature);
     hvp_arg_float(&a, (float)((double)scale / ((double)rows * (double)temperature)));

@@ -17,7 +17,7 @@ static hvp_status launch(hvp_ctx *ctx, const char *name, const hvp_tensor *x,
         return HVP_FAIL(HVP_ERR_ARG, "%s: eps %g must be positive", name, (double)eps);
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "l2norm", name, &k));
-    size_t local = hvp_row_group_size(k, (size_t)cols);
+    size_t local = hvp_row_group_size(k, (size_t)cols, 1);
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, cols);

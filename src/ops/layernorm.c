@@ -2,15 +2,7 @@
  * parameter gradients one work-item per column. */
 #include "hvp/ops.h"
 #include "ops/op_util.h"
-
-/* As in softmax.c: a power of two within the kernel's limit, ~16 elements per work-item. */
-static size_t row_local_size(const hvp_kernel *k, int n)
-{
-    size_t cap = k->max_work_group_size < 256 ? k->max_work_group_size : 256, l = 1;
-    while (l * 2 <= cap && (int)l * 16 < n)
-        l *= 2;
-    return l;
-}
+#include "ops/row_util.h"
 
 static hvp_status ln_dims(const char *op, const hvp_tensor *x, const hvp_tensor *w,
                           const hvp_tensor *mean, const hvp_tensor *rstd, int *rows, int *d)
@@ -51,7 +43,7 @@ hvp_status hvp_layernorm_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
         return HVP_OK;
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "layernorm", "layernorm_fwd", &k));
-    size_t local = row_local_size(k, d), global = (size_t)rows * local;
+    size_t local = hvp_row_group_size(k, (size_t)d, 16), global = (size_t)rows * local;
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, d);
@@ -98,7 +90,7 @@ hvp_status hvp_layernorm_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
     }
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "layernorm", "layernorm_bwd_dx", &k));
-    size_t local = row_local_size(k, d), global = (size_t)rows * local;
+    size_t local = hvp_row_group_size(k, (size_t)d, 16), global = (size_t)rows * local;
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, d);

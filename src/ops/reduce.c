@@ -39,7 +39,7 @@ hvp_status hvp_reduce(hvp_ctx *ctx, hvp_reduce_op op, const hvp_tensor *x, const
     float div = op == HVP_REDUCE_MEAN ? (float)n : 1.0f;
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "reduce", "reduce_fwd", &k));
-    size_t local = hvp_row_group_size(k, n);
+    size_t local = hvp_row_group_size(k, n, 1);
     /* About 4 elements per item before the tree, at most MAX_PARTIALS groups. */
     size_t groups = (n + 4 * local - 1) / (4 * local);
     if (groups > MAX_PARTIALS)
@@ -51,5 +51,5 @@ hvp_status hvp_reduce(hvp_ctx *ctx, hvp_reduce_op op, const hvp_tensor *x, const
     HVP_TRY(hvp_alloc_f32(ctx->acts, "reduce partials", &part, 1, &np));
     HVP_TRY(stage(ctx, k, (int)n, x, square, &part, 0, 1.0f, groups, local));
     return stage(ctx, k, np, &part, 0, out, take_sqrt, div, 1,
-                 hvp_row_group_size(k, (size_t)np));
+                 hvp_row_group_size(k, (size_t)np, 1));
 }

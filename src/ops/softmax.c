@@ -1,18 +1,7 @@
 /* Row softmax over the last dimension (cl/softmax.cl): one work-group per row. */
 #include "hvp/ops.h"
 #include "ops/op_util.h"
-
-/* A power of two no larger than the kernel allows (and 256), with about 16 elements of a
- * row per work-item: on PoCL (CPU) wider groups cost more in barriers than they gain (at
- * ViT-S attention, [9456, 197]: 108 ms per forward with one element per work-item, 30 ms
- * with 16). The kernels are correct for any size. */
-static size_t row_local_size(const hvp_kernel *k, int n)
-{
-    size_t cap = k->max_work_group_size < 256 ? k->max_work_group_size : 256, l = 1;
-    while (l * 2 <= cap && (int)l * 16 < n)
-        l *= 2;
-    return l;
-}
+#include "ops/row_util.h"
 
 static hvp_status row_dims(const char *op, const hvp_tensor *t, int *rows, int *n)
 {
@@ -36,7 +25,7 @@ hvp_status hvp_softmax_fwd(hvp_ctx *ctx, const hvp_tensor *x, float scale, const
         return HVP_OK;
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "softmax", "softmax_fwd", &k));
-    size_t local = row_local_size(k, n), global = (size_t)rows * local;
+    size_t local = hvp_row_group_size(k, (size_t)n, 16), global = (size_t)rows * local;
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, n);
@@ -60,7 +49,7 @@ hvp_status hvp_softmax_bwd(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *
         return HVP_OK;
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "softmax", "softmax_bwd", &k));
-    size_t local = row_local_size(k, n), global = (size_t)rows * local;
+    size_t local = hvp_row_group_size(k, (size_t)n, 16), global = (size_t)rows * local;
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, n);
