@@ -36,7 +36,7 @@ int main(int argc, char **argv)
         return fail("checkpoint");
 
     hvp_ctx *ctx;
-    if (hvp_ctx_create(cfg.device.select, &ctx) != HVP_OK)
+    if (hvp_train_open_device(&cfg, &ctx) != HVP_OK)
         return fail("device");
     hvp_dataset_opts o = {HVP_DATA_AUTO, argv[2], NULL, cfg.data.channels};
     hvp_dataset *ds;

@@ -314,3 +314,29 @@ HVP_TEST(train_nan_loss_stops_and_keeps_the_last_checkpoint)
            "the last good checkpoint changed");
     td_cleanup();
 }
+
+HVP_TEST(train_out_of_device_memory_names_the_allocation)
+{
+    if (test_tiny()) {
+        test_skip("whole runs; their kernels are checked by the op tests");
+        return;
+    }
+    const char *root = td_dir();
+    make_folder(root, 4);
+    char cfg[1024], log[1024], over[1100];
+    snprintf(cfg, sizeof cfg, "%s/tiny.ini", root);
+    snprintf(log, sizeof log, "%s/log.txt", root);
+    snprintf(over, sizeof over, "run.dir=%s/run", root);
+    write_config(cfg, root, 1);
+    /* 256-px views need far more than the 8 MiB the limit leaves beyond the first blocks. */
+    char limit[64];
+    snprintf(limit, sizeof limit, "device.memory_limit_mb=%zu", (test_ctx()->memory_held >> 20) + 8);
+    int rc = run(log, (const char *[]){cfg, over, limit, "data.image_size=256", NULL});
+    unsigned char *text = test_read_file(log, &(size_t){0});
+    const char *msg = text ? (const char *)text : "";
+    EXPECT(rc == 1, "running out of device memory should end the run with exit 1, not %d", rc);
+    EXPECT(strstr(msg, "out of device memory") && strstr(msg, " MiB") &&
+               strstr(msg, "smaller batch"),
+           "the message should name the allocation, its size and the remedy: %s", msg);
+    td_cleanup();
+}

@@ -44,6 +44,7 @@ typedef struct hvp_config {
     struct {
         char select[HVP_CFG_STR];
         int profile;
+        int memory_limit_mb;
     } device;
     struct {
         hvp_data_format format;

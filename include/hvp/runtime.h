@@ -58,9 +58,15 @@ typedef struct hvp_ctx {
     hvp_profile *profile;   /* per-kernel times when HVP_PROFILE=1, else NULL */
     hvp_arena *params;      /* parameters, gradients, optimizer state: lives for the run */
     hvp_arena *acts;        /* activations and scratch: reset every step */
+    size_t memory_limit;    /* most bytes the arenas may hold together */
+    size_t memory_held;     /* bytes the arenas hold now */
 } hvp_ctx;
 
 hvp_status hvp_ctx_create(const char *selector, hvp_ctx **out);
+/* Caps the device memory the arenas may hold (0: the device's global memory, the default).
+ * Drivers that allocate lazily only fail at a later kernel; the cap makes running out an
+ * error at the allocation, naming it. */
+void hvp_ctx_set_memory_limit(hvp_ctx *ctx, size_t bytes);
 /* Prints the profile table (if profiling) and releases everything. NULL is fine. */
 void hvp_ctx_destroy(hvp_ctx *ctx);
 /* Waits for the queue to drain; the step boundary. */

@@ -24,6 +24,8 @@ typedef struct hvp_train_result {
  * naming the step; the last checkpoint written stays intact. */
 hvp_status hvp_train(const hvp_config *cfg, FILE *out, hvp_train_result *result);
 
+/* The device [device] selects, with its memory limit. */
+hvp_status hvp_train_open_device(const hvp_config *cfg, hvp_ctx **out);
 /* The dataset of a split; the test split comes from eval.test_root when that is set. */
 hvp_status hvp_train_open_dataset(const hvp_config *cfg, const char *split, int is_test,
                                   hvp_dataset **out);

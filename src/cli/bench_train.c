@@ -43,7 +43,7 @@ int hvp_cmd_bench_train(int argc, char **argv)
     hvp_ctx *ctx = NULL;
     hvp_method *m = NULL;
     hvp_optim *opt = NULL;
-    hvp_status st = hvp_ctx_create(cfg.device.select, &ctx);
+    hvp_status st = hvp_train_open_device(&cfg, &ctx);
     if (st == HVP_OK)
         st = hvp_build_all_programs(ctx);
     if (st == HVP_OK)

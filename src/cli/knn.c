@@ -70,7 +70,7 @@ int hvp_cmd_knn(int argc, char **argv)
     hvp_st_file *f = NULL;
     hvp_dataset *ds = NULL;
     double top1 = 0, top5 = 0;
-    hvp_status st = hvp_ctx_create(cfg.device.select, &ctx);
+    hvp_status st = hvp_train_open_device(&cfg, &ctx);
     if (st == HVP_OK && !pixels) {
         hvp_dataset_opts o = {cfg.data.format, cfg.data.root[0] ? cfg.data.root
                                                                  : HVP_DATA_DEFAULT_ROOT,

@@ -41,7 +41,7 @@ typedef struct views_run {
 static hvp_status views_open(const hvp_config *cfg, int images, views_run *r)
 {
     memset(r, 0, sizeof *r);
-    HVP_TRY(hvp_ctx_create(cfg->device.select, &r->ctx));
+    HVP_TRY(hvp_train_open_device(cfg, &r->ctx));
     hvp_dataset_opts o = {cfg->data.format, cfg->data.root[0] ? cfg->data.root : HVP_DATA_DEFAULT_ROOT,
                           "train", cfg->data.channels};
     HVP_TRY(hvp_dataset_open(&o, &r->ds));

@@ -54,8 +54,10 @@ void hvp_arena_destroy(hvp_arena *a)
 {
     if (!a)
         return;
-    for (int i = 0; i < a->nblocks; i++)
+    for (int i = 0; i < a->nblocks; i++) {
         clReleaseMemObject(a->blocks[i].buf);
+        a->ctx->memory_held -= a->blocks[i].size;
+    }
     free(a->blocks);
     free(a);
 }
@@ -72,6 +74,18 @@ static hvp_status new_block(hvp_arena *a, size_t bytes, const char *what)
                             what, (double)bytes / 1048576.0, d->device_name,
                             (double)d->max_alloc_bytes / 1048576.0);
         size = (size_t)d->max_alloc_bytes;
+    }
+    size_t held = a->ctx->memory_held, limit = a->ctx->memory_limit;
+    if (held + size > limit) {
+        if (held + bytes > limit)
+            return HVP_FAIL(HVP_ERR_NOMEM,
+                            "out of device memory: %s needs %.1f MiB but hvp already holds "
+                            "%.1f MiB of the %.1f MiB it may use on %s (arena '%s' %.1f MiB); "
+                            "try a smaller batch size",
+                            what, (double)bytes / 1048576.0, (double)held / 1048576.0,
+                            (double)limit / 1048576.0, d->device_name, a->name,
+                            (double)hvp_arena_used(a) / 1048576.0);
+        size = limit - held; /* a last, smaller block */
     }
     arena_block *grown = realloc(a->blocks, (size_t)(a->nblocks + 1) * sizeof *grown);
     if (!grown)
@@ -95,6 +109,7 @@ static hvp_status new_block(hvp_arena *a, size_t bytes, const char *what)
     a->blocks[a->nblocks].buf = m;
     a->blocks[a->nblocks].size = size;
     a->nblocks++;
+    a->ctx->memory_held += size;
     return HVP_OK;
 }
 

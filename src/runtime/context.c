@@ -1,4 +1,5 @@
 /* One context and one in-order queue per device, with its programs, profile and arenas. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,7 @@ hvp_status hvp_ctx_create(const char *selector, hvp_ctx **out)
     s = hvp_programs_create(&ctx->programs);
     if (s == HVP_OK && profiling)
         s = hvp_profile_create(&ctx->profile);
+    hvp_ctx_set_memory_limit(ctx, 0);
     size_t params_block = PARAMS_BLOCK_BYTES, acts_block = ACTS_BLOCK_BYTES;
     /* HVP_ARENA_BLOCK_MB sets both: small blocks keep simulators (Oclgrind tracks every
      * byte of a buffer) lean; large ones mean fewer buffers on a real device. */
@@ -67,6 +69,13 @@ hvp_status hvp_ctx_create(const char *selector, hvp_ctx **out)
     }
     *out = ctx;
     return HVP_OK;
+}
+
+void hvp_ctx_set_memory_limit(hvp_ctx *ctx, size_t bytes)
+{
+    ctx->memory_limit = bytes ? bytes : (size_t)ctx->info.global_mem_bytes;
+    if (ctx->memory_limit == 0) /* a device that reports no global memory size */
+        ctx->memory_limit = SIZE_MAX;
 }
 
 hvp_status hvp_ctx_finish(hvp_ctx *ctx)

@@ -1,7 +1,7 @@
 /* Symbolic names for OpenCL and CLBlast error codes. */
-#include <clblast_c.h>
+#include "hvp/runtime.h" /* first: sets CL_TARGET_OPENCL_VERSION for CLBlast's CL/cl.h */
 
-#include "hvp/runtime.h"
+#include <clblast_c.h>
 
 const char *hvp_cl_error_name(cl_int err)
 {

@@ -194,7 +194,7 @@ static hvp_status resume(trainer *t)
 static hvp_status setup(trainer *t)
 {
     const hvp_config *c = t->cfg;
-    HVP_TRY(hvp_ctx_create(c->device.select, &t->ctx));
+    HVP_TRY(hvp_train_open_device(c, &t->ctx));
     say(t, "device: %s / %s\n", t->ctx->info.platform_name, t->ctx->info.device_name);
     HVP_TRY(hvp_build_all_programs(t->ctx));
     HVP_TRY(hvp_train_open_dataset(c, "train", 0, &t->data));

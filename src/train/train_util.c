@@ -4,6 +4,13 @@
 #include "hvp/ssl.h"
 #include "hvp/train.h"
 
+hvp_status hvp_train_open_device(const hvp_config *cfg, hvp_ctx **out)
+{
+    HVP_TRY(hvp_ctx_create(cfg->device.select, out));
+    hvp_ctx_set_memory_limit(*out, (size_t)cfg->device.memory_limit_mb << 20);
+    return HVP_OK;
+}
+
 hvp_status hvp_train_open_dataset(const hvp_config *cfg, const char *split, int is_test,
                                   hvp_dataset **out)
 {

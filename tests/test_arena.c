@@ -1,0 +1,23 @@
+/* Device memory arenas: running out is an error that names the allocation and its size. */
+#include <string.h>
+
+#include "harness.h"
+
+HVP_TEST(arena_memory_limit_names_the_allocation)
+{
+    hvp_ctx *ctx = test_ctx();
+    EXPECT(ctx->memory_held > 0 && ctx->memory_held <= ctx->memory_limit,
+           "the arenas hold %zu bytes under a limit of %zu", ctx->memory_held, ctx->memory_limit);
+    hvp_ctx_set_memory_limit(ctx, ctx->memory_held + ((size_t)1 << 20));
+    cl_mem buf = NULL;
+    size_t offset = 0;
+    hvp_status s = hvp_arena_alloc(ctx->acts, (size_t)3 << 30, "the test's huge tensor", &buf,
+                                   &offset);
+    const char *msg = hvp_last_error();
+    EXPECT(s == HVP_ERR_NOMEM, "a 3 GiB allocation over the limit gave status %d", (int)s);
+    EXPECT(strstr(msg, "out of device memory") && strstr(msg, "the test's huge tensor") &&
+               strstr(msg, "3072.0 MiB") && strstr(msg, "smaller batch"),
+           "the message should name the allocation, its size and the remedy: %s", msg);
+    hvp_ctx_set_memory_limit(ctx, 0);
+    EXPECT(ctx->memory_limit >= ctx->memory_held, "0 should restore the device's memory size");
+}
