@@ -112,6 +112,13 @@ static unsigned char *final_weights(const char *run_dir, size_t *size, int64_t *
     return test_read_file(path, size);
 }
 
+/* The whole log, zero-terminated (test memory). */
+static const char *log_text(const char *log)
+{
+    size_t size;
+    return (const char *)test_read_file(log, &size);
+}
+
 static void show_log(const char *log)
 {
     char cmd[1200];
@@ -294,12 +301,7 @@ HVP_TEST(train_nan_loss_stops_and_keeps_the_last_checkpoint)
     write_config(cfg, root, 3);
     rc = run(log, (const char *[]){cfg, over, NULL});
     EXPECT(rc != 0, "a NaN loss should stop the run with an error");
-    FILE *lf = fopen(log, "r");
-    char text[8192] = "";
-    size_t n = lf ? fread(text, 1, sizeof text - 1, lf) : 0;
-    text[n] = 0;
-    if (lf)
-        fclose(lf);
+    const char *text = log_text(log);
     EXPECT(strstr(text, "loss is nan at step 4") != NULL,
            "the message should name the NaN loss and step 4: %s", text);
     size_t size_after;
@@ -332,8 +334,7 @@ HVP_TEST(train_out_of_device_memory_names_the_allocation)
     char limit[64];
     snprintf(limit, sizeof limit, "device.memory_limit_mb=%zu", (test_ctx()->memory_held >> 20) + 8);
     int rc = run(log, (const char *[]){cfg, over, limit, "data.image_size=256", NULL});
-    unsigned char *text = test_read_file(log, &(size_t){0});
-    const char *msg = text ? (const char *)text : "";
+    const char *msg = log_text(log);
     EXPECT(rc == 1, "running out of device memory should end the run with exit 1, not %d", rc);
     EXPECT(strstr(msg, "out of device memory") && strstr(msg, " MiB") &&
                strstr(msg, "smaller batch"),
