@@ -219,15 +219,19 @@ HVP_TEST(train_simsiam_r50_config_on_an_imagefolder)
     snprintf(run_dir, sizeof run_dir, "%s/r50", root);
     EXPECT(final_weights(run_dir, &size, &step) && step == 1, "no checkpoint after the step");
 
+    /* Both evaluations of the run's checkpoint, from the command line. */
+    static const char *const evals[] = {"knn", "linear"}, *const says[] = {"kNN", "linear probe"};
+    for (int e = 0; e < 2; e++) {
+        rc = run(log, (const char *[]){evals[e], run_dir, "eval.linear_epochs=3", NULL});
+        const char *text = log_text(log);
+        EXPECT(rc == 0 && strstr(text, says[e]) && strstr(text, "top-1"),
+               "hvp %s RUN exited with %d: %s", evals[e], rc, text);
+    }
+
     /* Without data.root the config says what to do. */
     rc = run(log, (const char *[]){HVP_SRCDIR "/configs/simsiam_r50.ini", NULL});
     EXPECT(rc != 0, "simsiam_r50.ini without data.root should fail");
-    FILE *f = fopen(log, "r");
-    char text[4096] = "";
-    size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
-    text[n] = 0;
-    if (f)
-        fclose(f);
+    const char *text = log_text(log);
     EXPECT(strstr(text, "data.root") && strstr(text, "quickstart"),
            "the error should name data.root and the quick-start config: %s", text);
     td_cleanup();

@@ -99,6 +99,8 @@ typedef struct hvp_config {
         double knn_temperature;
         char test_root[HVP_CFG_STR];
         int batch_size, knn_train_limit, knn_test_limit, at_start;
+        int linear_epochs, linear_batch_size;
+        double linear_lr, linear_weight_decay;
     } eval;
     struct {
         int every, tensorboard, csv, jsonl;

@@ -24,4 +24,31 @@ hvp_status hvp_knn_classify(hvp_ctx *ctx, const hvp_tensor *train, const int *tr
 hvp_status hvp_topk_rows(hvp_ctx *ctx, const hvp_tensor *sims, int k, const hvp_tensor *values,
                          const hvp_tensor *indices);
 
+/* Linear probe on frozen features (src/eval/linear.c): each feature is standardised as
+ * BatchNorm1d(affine=False) would over the whole training set (train and test features are
+ * changed in place), then a linear classifier from zero weights is trained with SGD
+ * (momentum 0.9, no decay on the bias) at lr x batch/256 with cosine decay to 0, on
+ * mini-batches in a fresh order per epoch from (seed, epoch) (hvp_loader_order), dropping
+ * the last incomplete batch; then the test features are classified. */
+typedef struct hvp_linear_probe_config {
+    int epochs;         /* 100 */
+    int batch_size;     /* 256 */
+    float lr;           /* 0.1, for a batch of 256 */
+    float weight_decay; /* 0 */
+    uint64_t seed;
+} hvp_linear_probe_config;
+
+typedef struct hvp_linear_probe_result {
+    double top1, top5; /* percent of test samples */
+    long count;
+    float train_loss;  /* cross-entropy of the last training batch */
+} hvp_linear_probe_result;
+
+hvp_linear_probe_config hvp_linear_probe_defaults(void);
+/* train [N, D] and test [M, D] features on the device, labels in [0, num_classes) on the
+ * host (test labels outside it count as misses). */
+hvp_status hvp_linear_probe(hvp_ctx *ctx, const hvp_tensor *train, const int *train_labels,
+                            const hvp_tensor *test, const int *test_labels, int num_classes,
+                            const hvp_linear_probe_config *cfg, hvp_linear_probe_result *out);
+
 #endif

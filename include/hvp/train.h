@@ -43,5 +43,9 @@ hvp_status hvp_train_make_method(hvp_ctx *ctx, const hvp_config *cfg, int channe
  * the normalised pixels themselves are the features (the raw-pixel baseline). */
 hvp_status hvp_eval_knn_method(hvp_ctx *ctx, struct hvp_method *m, const hvp_config *cfg,
                                long train_limit, long test_limit, double *top1, double *top5);
+/* The same features, classified by a linear probe (hvp_linear_probe with the eval.linear_*
+ * keys and run.seed): top-1/top-5 on the test split. */
+hvp_status hvp_eval_linear_method(hvp_ctx *ctx, struct hvp_method *m, const hvp_config *cfg,
+                                  long train_limit, long test_limit, double *top1, double *top5);
 
 #endif

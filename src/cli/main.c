@@ -22,6 +22,7 @@ static void usage(FILE *f)
             "commands:\n"
             "  devices            list OpenCL platforms and devices (* marks the one used)\n"
             "  knn PATH [--pixels] kNN top-1/top-5 of a run, checkpoint or config (init)\n"
+            "  linear PATH [--pixels]  linear-probe top-1/top-5 of the same\n"
             "  views CONFIG [--out F.jpg]  a grid of images and the views the config cuts\n"
             "  bench data CONFIG  images/s decoded and views/s augmented for a config\n"
             "  bench train CONFIG [--steps N]  images/s of training steps on fixed views\n"
@@ -50,6 +51,8 @@ int main(int argc, char **argv)
         return hvp_cmd_devices(argc - 1, argv + 1);
     if (strcmp(cmd, "knn") == 0)
         return hvp_cmd_knn(argc - 1, argv + 1);
+    if (strcmp(cmd, "linear") == 0)
+        return hvp_cmd_linear(argc - 1, argv + 1);
     if (strcmp(cmd, "views") == 0)
         return hvp_cmd_views(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0 && argc > 2 && strcmp(argv[2], "data") == 0)

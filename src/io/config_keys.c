@@ -148,9 +148,13 @@ const hvp_config_key hvp_config_keys[] = {
     FLT("eval", "knn_temperature", eval.knn_temperature, "0.07", 1e-4, 100, "kNN: temperature of the vote weights"),
     STR("eval", "test_root", eval.test_root, "", "test split; empty: the dataset's own test split"),
     INT("eval", "batch_size", eval.batch_size, "0", 0, 1048576, "images per feature batch; 0: data.batch_size"),
-    INT("eval", "knn_train_limit", eval.knn_train_limit, "0", 0, 2147483647, "kNN: use the first N training images as the memory bank; 0: all"),
+    INT("eval", "knn_train_limit", eval.knn_train_limit, "0", 0, 2147483647, "kNN and linear probe: a fixed random sample of N training images; 0: all"),
+    INT("eval", "linear_epochs", eval.linear_epochs, "100", 0, 1000000, "linear probe (`hvp linear`): epochs over the frozen features"),
+    INT("eval", "linear_batch_size", eval.linear_batch_size, "256", 1, 1048576, "linear probe: features per SGD step"),
+    FLT("eval", "linear_lr", eval.linear_lr, "0.1", 0, 1000, "linear probe: SGD lr for a batch of 256 (scaled by batch/256), cosine decay"),
+    FLT("eval", "linear_weight_decay", eval.linear_weight_decay, "0", 0, 10, "linear probe: weight decay of the weights"),
     BOOL("eval", "at_start", eval.at_start, "false", "also evaluate before the first step (the network at initialisation)"),
-    INT("eval", "knn_test_limit", eval.knn_test_limit, "0", 0, 2147483647, "kNN: classify the first N test images; 0: all"),
+    INT("eval", "knn_test_limit", eval.knn_test_limit, "0", 0, 2147483647, "kNN and linear probe: a fixed random sample of N test images; 0: all"),
 
     /* [log] */
     INT("log", "every", log.every, "10", 1, 1000000000, "steps between progress lines and step metrics"),

@@ -5,6 +5,7 @@
 #define HVP_TEST_REF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* gemm: C = alpha op(A) op(B) + beta C, row-major with leading dimensions. */
 void ref_gemm(int trans_a, int trans_b, int m, int n, int k, double alpha, const double *a,
@@ -67,6 +68,11 @@ void ref_lars_step(double *p, const double *g, double *buf, size_t n, double lr,
 /* One step of torch.optim.AdamW; step counts from 1. */
 void ref_adamw_step(double *p, const double *g, double *m, double *v, size_t n, double lr,
                     double wd, double beta1, double beta2, double eps, int step);
+/* The linear probe (hvp_linear_probe) with weight decay 0: train [n, d] and test [m, d] are
+ * standardised in place; test_logits [m, c] and the last batch's mean loss come out. */
+void ref_linear_probe(double *train, const int *labels, int n, int d, double *test, int m,
+                      int c, int epochs, int batch, double lr, uint64_t seed, double *test_logits,
+                      double *last_loss);
 /* augmentations (tests/ref/ref_augment.c): one view of an h x w x C uint8 image with the
  * slot's settings and the given drawn parameters, into out[out_c][S][S]; and the
  * torchvision Gaussian blur (kernel k, reflect padding) of im[C][S][S] in place. */

@@ -1,6 +1,7 @@
-/* `hvp knn PATH [--pixels] [section.key=value ...]`: kNN top-1/top-5 on the test split.
- * PATH is a run directory (its latest checkpoint), a checkpoint directory, or a config
- * file (the network at initialisation; with --pixels, the raw pixels as features). */
+/* `hvp knn|linear PATH [--pixels] [section.key=value ...]`: kNN or linear-probe top-1/top-5
+ * on the test split. PATH is a run directory (its latest checkpoint), a checkpoint
+ * directory, or a config file (the network at initialisation; with --pixels, the raw
+ * pixels as features). */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,7 +21,8 @@ static int is_file(const char *path)
 }
 
 /* The config file and checkpoint directory ("" for none) behind PATH. */
-static int locate(const char *path, char *config, size_t csize, char *ckpt, size_t ksize)
+static int locate(const char *cmd, const char *path, char *config, size_t csize, char *ckpt,
+                  size_t ksize)
 {
     char probe[2048];
     ckpt[0] = 0;
@@ -38,22 +40,23 @@ static int locate(const char *path, char *config, size_t csize, char *ckpt, size
     int64_t step;
     if (is_file(config) && hvp_ckpt_find_latest(path, ckpt, ksize, &step) == HVP_OK)
         return 1;
-    fprintf(stderr, "hvp knn: %s is neither a run directory with checkpoints, a checkpoint "
-                    "directory, nor a config file\n", path);
+    fprintf(stderr, "hvp %s: %s is neither a run directory with checkpoints, a checkpoint "
+                    "directory, nor a config file\n", cmd, path);
     return 0;
 }
 
-int hvp_cmd_knn(int argc, char **argv)
+static int evaluate(int argc, char **argv, int linear)
 {
+    const char *cmd = linear ? "linear" : "knn";
     if (argc < 2) {
-        fprintf(stderr, "usage: hvp knn RUN_DIR|CHECKPOINT_DIR|CONFIG.ini [--pixels] "
-                        "[section.key=value ...]\n");
+        fprintf(stderr, "usage: hvp %s RUN_DIR|CHECKPOINT_DIR|CONFIG.ini [--pixels] "
+                        "[section.key=value ...]\n", cmd);
         return 2;
     }
     int pixels = 0, n = 0;
     char *args[64];
     char config[2048], ckpt[1100];
-    if (!locate(argv[1], config, sizeof config, ckpt, sizeof ckpt))
+    if (!locate(cmd, argv[1], config, sizeof config, ckpt, sizeof ckpt))
         return 2;
     args[n++] = config;
     for (int i = 2; i < argc && n < 63; i++) {
@@ -86,19 +89,26 @@ int hvp_cmd_knn(int argc, char **argv)
             st = hvp_state_read(ctx, &m->state, f, NULL, 1);
     }
     if (st == HVP_OK)
-        st = hvp_eval_knn_method(ctx, m, &cfg, cfg.eval.knn_train_limit, cfg.eval.knn_test_limit,
-                                 &top1, &top5);
+        st = (linear ? hvp_eval_linear_method : hvp_eval_knn_method)(
+            ctx, m, &cfg, cfg.eval.knn_train_limit, cfg.eval.knn_test_limit, &top1, &top5);
+    char how[128];
+    if (linear)
+        snprintf(how, sizeof how, "linear probe (%d epochs, lr %g)", cfg.eval.linear_epochs,
+                 cfg.eval.linear_lr);
+    else
+        snprintf(how, sizeof how, "kNN (k=%d, T=%g)", cfg.eval.knn_k, cfg.eval.knn_temperature);
+    const char *what = pixels ? "raw pixels" : ckpt[0] ? ckpt : "the network at initialisation";
     int rc = 0;
     if (st == HVP_OK)
-        printf("kNN (k=%d, T=%g) of %s: top-1 %.2f%%, top-5 %.2f%%\n", cfg.eval.knn_k,
-               cfg.eval.knn_temperature,
-               pixels ? "raw pixels" : ckpt[0] ? ckpt : "the network at initialisation", top1,
-               top5);
+        printf("%s of %s: top-1 %.2f%%, top-5 %.2f%%\n", how, what, top1, top5);
     else
-        rc = hvp_cli_error("knn");
+        rc = hvp_cli_error(cmd);
     hvp_st_close(f);
     hvp_method_destroy(m);
     hvp_dataset_close(ds);
     hvp_ctx_destroy(ctx);
     return rc;
 }
+
+int hvp_cmd_knn(int argc, char **argv) { return evaluate(argc, argv, 0); }
+int hvp_cmd_linear(int argc, char **argv) { return evaluate(argc, argv, 1); }

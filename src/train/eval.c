@@ -1,6 +1,7 @@
-/* kNN evaluation of a method's backbone: features of the training and test images in eval
+/* Evaluation of a method's backbone: features of the training and test images in eval
  * mode (the whole image, resized; larger images are centre-cropped as Resize(256) +
- * CenterCrop(224) would), then weighted kNN (src/eval/knn.c). */
+ * CenterCrop(224) would), then weighted kNN (src/eval/knn.c) or a linear probe
+ * (src/eval/linear.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,36 +101,74 @@ static hvp_status extract(hvp_ctx *ctx, hvp_method *m, const hvp_config *cfg,
     return st;
 }
 
-hvp_status hvp_eval_knn_method(hvp_ctx *ctx, hvp_method *m, const hvp_config *cfg,
-                               long train_limit, long test_limit, double *top1, double *top5)
+/* Features and labels of both splits, in ctx->acts (the caller rewinds it). */
+typedef struct split_features {
+    hvp_tensor train, test;
+    int *train_labels, *test_labels;
+    int num_classes;
+} split_features;
+
+static hvp_status features_of_splits(hvp_ctx *ctx, hvp_method *m, const hvp_config *cfg,
+                                     long train_limit, long test_limit, split_features *f)
 {
     hvp_dataset *train = NULL, *test = NULL;
-    int *train_labels = NULL, *test_labels = NULL;
-    hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
+    memset(f, 0, sizeof *f);
     hvp_status st = hvp_train_open_dataset(cfg, "train", 0, &train);
     if (st == HVP_OK)
         st = hvp_train_open_dataset(cfg, "test", 1, &test);
     if (st == HVP_OK && hvp_dataset_num_classes(train) < 1)
-        st = HVP_FAIL(HVP_ERR_ARG, "kNN evaluation needs labels; %s has none (set eval.every=0)",
+        st = HVP_FAIL(HVP_ERR_ARG, "evaluation needs labels; %s has none (set eval.every=0)",
                       hvp_dataset_root(train));
-    hvp_tensor ftrain, ftest;
     if (st == HVP_OK)
-        st = extract(ctx, m, cfg, train, train_limit, &ftrain, &train_labels);
+        st = extract(ctx, m, cfg, train, train_limit, &f->train, &f->train_labels);
     if (st == HVP_OK)
-        st = extract(ctx, m, cfg, test, test_limit, &ftest, &test_labels);
-    hvp_knn_result r;
+        st = extract(ctx, m, cfg, test, test_limit, &f->test, &f->test_labels);
     if (st == HVP_OK)
-        st = hvp_knn_classify(ctx, &ftrain, train_labels, &ftest, test_labels,
-                              hvp_dataset_num_classes(train), cfg->eval.knn_k,
-                              (float)cfg->eval.knn_temperature, &r);
-    if (st == HVP_OK) {
+        f->num_classes = hvp_dataset_num_classes(train);
+    hvp_dataset_close(train);
+    hvp_dataset_close(test);
+    return st;
+}
+
+/* kNN (linear 0) or the linear probe (linear 1) on the features of both splits. */
+static hvp_status evaluate(hvp_ctx *ctx, hvp_method *m, const hvp_config *cfg, int linear,
+                           long train_limit, long test_limit, double *top1, double *top5)
+{
+    hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
+    split_features f;
+    hvp_status st = features_of_splits(ctx, m, cfg, train_limit, test_limit, &f);
+    if (st == HVP_OK && !linear) {
+        hvp_knn_result r;
+        st = hvp_knn_classify(ctx, &f.train, f.train_labels, &f.test, f.test_labels,
+                              f.num_classes, cfg->eval.knn_k, (float)cfg->eval.knn_temperature,
+                              &r);
+        *top1 = r.top1;
+        *top5 = r.top5;
+    } else if (st == HVP_OK) {
+        hvp_linear_probe_config pc = {cfg->eval.linear_epochs, cfg->eval.linear_batch_size,
+                                      (float)cfg->eval.linear_lr,
+                                      (float)cfg->eval.linear_weight_decay,
+                                      (uint64_t)cfg->run.seed};
+        hvp_linear_probe_result r;
+        st = hvp_linear_probe(ctx, &f.train, f.train_labels, &f.test, f.test_labels,
+                              f.num_classes, &pc, &r);
         *top1 = r.top1;
         *top5 = r.top5;
     }
     hvp_arena_rewind(ctx->acts, mark);
-    free(train_labels);
-    free(test_labels);
-    hvp_dataset_close(train);
-    hvp_dataset_close(test);
+    free(f.train_labels);
+    free(f.test_labels);
     return st;
+}
+
+hvp_status hvp_eval_knn_method(hvp_ctx *ctx, hvp_method *m, const hvp_config *cfg,
+                               long train_limit, long test_limit, double *top1, double *top5)
+{
+    return evaluate(ctx, m, cfg, 0, train_limit, test_limit, top1, top5);
+}
+
+hvp_status hvp_eval_linear_method(hvp_ctx *ctx, hvp_method *m, const hvp_config *cfg,
+                                  long train_limit, long test_limit, double *top1, double *top5)
+{
+    return evaluate(ctx, m, cfg, 1, train_limit, test_limit, top1, top5);
 }
