@@ -25,3 +25,11 @@ kernel void add_axpby(int n, float alpha, global const float *a, int a_off, floa
     if (i < n)
         y[y_off + i] = alpha * a[a_off + i] + beta * b[b_off + i];
 }
+
+/* x[i, i] += value for i < min(rows, cols) of a row-major [rows, cols] matrix */
+kernel void add_diagonal(int n, int cols, float value, global float *x, int x_off)
+{
+    int i = get_global_id(0);
+    if (i < n)
+        x[x_off + i * cols + i] += value;
+}

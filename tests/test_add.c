@@ -79,3 +79,19 @@ HVP_TEST(add_axpby)
         EXPECT_CLOSE("axpby", test_read(&ty), want, (size_t)n, FWD_TOL);
     }
 }
+
+HVP_TEST(add_diagonal)
+{
+    int shapes[][2] = {{1, 1}, {5, 3}, {3, 7}, {64, 64}};
+    for (int s = 0; s < 4; s++) {
+        int r = shapes[s][0], c = shapes[s][1], n = r * c;
+        float *x = test_floats((size_t)n);
+        test_fill_uniform(x, (size_t)n, -1, 1);
+        hvp_tensor t = test_tensor(2, shapes[s], x);
+        REQUIRE_OK(hvp_add_diagonal(test_ctx(), &t, -3.0f));
+        double *want = test_to_double(x, (size_t)n);
+        for (int i = 0; i < r && i < c; i++)
+            want[(size_t)i * c + i] -= 3.0;
+        EXPECT_CLOSE("add_diagonal", test_read(&t), want, (size_t)n, FWD_TOL);
+    }
+}

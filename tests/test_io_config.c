@@ -1,5 +1,6 @@
 /* Config: the key table, loading, errors with file/line/key and suggestions, overrides,
  * required values, cross-key checks, and the saved INI round trip. Host only. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,4 +296,35 @@ HVP_TEST(io_edit_distance)
     EXPECT(hvp_edit_distance("kitten", "sitting") == 3, "kitten");
     EXPECT(hvp_edit_distance("", "abc") == 3, "empty");
     EXPECT(hvp_edit_distance("LR", "lr") == 0, "case");
+}
+
+#ifndef HVP_SRCDIR
+#define HVP_SRCDIR "."
+#endif
+
+/* Every shipped config loads and passes the checks: keys, values and their combination. */
+HVP_TEST(io_config_shipped_configs_load)
+{
+    DIR *d = opendir(HVP_SRCDIR "/configs");
+    if (!d) {
+        TEST_FAIL("cannot list %s/configs", HVP_SRCDIR);
+        return;
+    }
+    int loaded = 0;
+    struct dirent *e;
+    char path[1200];
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".ini") != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/configs/%s", HVP_SRCDIR, e->d_name);
+        hvp_config c;
+        hvp_status st = hvp_config_load(path, &c);
+        if (st == HVP_OK)
+            st = hvp_config_check(&c);
+        EXPECT(st == HVP_OK, "%s: %s", e->d_name, hvp_last_error());
+        loaded++;
+    }
+    closedir(d);
+    EXPECT(loaded >= 5, "only %d configs found", loaded);
 }

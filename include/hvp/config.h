@@ -88,7 +88,7 @@ typedef struct hvp_config {
         double min_lr, clip_grad;
         hvp_cfg_floats betas;
         double eps, lars_eta;
-        int lars_exclude_bias_bn;
+        int lars_exclude_bias_bn, lars_clip_lr;
     } optim;
     struct {
         int epochs, save_every, keep_last, max_steps;

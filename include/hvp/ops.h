@@ -276,6 +276,9 @@ static inline hvp_status hvp_mean(hvp_ctx *ctx, const hvp_tensor *x, const hvp_t
 /* y = alpha a + beta b; y may be a or b. */
 hvp_status hvp_axpby(hvp_ctx *ctx, float alpha, const hvp_tensor *a, float beta,
                      const hvp_tensor *b, const hvp_tensor *y);
+/* x[i, i] += value on the diagonal of a matrix [rows, cols] (SimCLR masks self-similarity
+ * with it); its gradient is the identity. */
+hvp_status hvp_add_diagonal(hvp_ctx *ctx, const hvp_tensor *x, float value);
 /* ---- GEMM algorithms, dispatch and tuning (src/ops/gemm.c) ------------------------ */
 
 /* hvp_gemm and hvp_gemm_strided_batched run one of several algorithms: "clblast", or our

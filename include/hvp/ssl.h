@@ -47,6 +47,18 @@ typedef struct hvp_simsiam_config {
 
 hvp_status hvp_simsiam_create(hvp_ctx *ctx, const hvp_simsiam_config *cfg, hvp_method **out);
 
+/* SimCLR (Chen et al., 2020) on a ResNet, as solo-learn: projector Linear-ReLU-Linear,
+ * NT-Xent loss. */
+typedef struct hvp_simclr_config {
+    hvp_resnet_config backbone;
+    int proj_dim;        /* 256 in solo-learn's CIFAR and ImageNet configs */
+    int proj_hidden_dim; /* 2048 */
+    float temperature;   /* 0.2 in solo-learn; 0.1 in the paper's large-batch runs */
+    uint64_t seed;
+} hvp_simclr_config;
+
+hvp_status hvp_simclr_create(hvp_ctx *ctx, const hvp_simclr_config *cfg, hvp_method **out);
+
 void hvp_method_destroy(hvp_method *m);
 
 #endif

@@ -130,6 +130,7 @@ const hvp_config_key hvp_config_keys[] = {
     FLTS("optim", "betas", optim.betas, "0.9, 0.999", 0.0, 1.0, 2, 2, "AdamW: (beta1, beta2)"),
     FLT("optim", "eps", optim.eps, "1e-8", 0, 1, "AdamW: epsilon"),
     FLT("optim", "lars_eta", optim.lars_eta, "0.001", 0, 1, "LARS: trust coefficient"),
+    BOOL("optim", "lars_clip_lr", optim.lars_clip_lr, "false", "LARS: solo-learn's clip_lr, trust ratio capped at 1 after dividing by the lr"),
     BOOL("optim", "lars_exclude_bias_bn", optim.lars_exclude_bias_bn, "true",
          "LARS: no adaptation or weight decay for biases and norm parameters"),
 

@@ -52,3 +52,19 @@ hvp_status hvp_axpby(hvp_ctx *ctx, float alpha, const hvp_tensor *a, float beta,
     hvp_arg_tensor(&args, y);
     return hvp_launch_1d(ctx, &args, n);
 }
+
+hvp_status hvp_add_diagonal(hvp_ctx *ctx, const hvp_tensor *x, float value)
+{
+    if (x->ndim != 2 || x->dtype != HVP_F32)
+        return HVP_FAIL(HVP_ERR_ARG, "add_diagonal: x must be an F32 matrix, not %d-d",
+                        x->ndim);
+    int rows = x->shape[0], cols = x->shape[1], n = rows < cols ? rows : cols;
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "add", "add_diagonal", &k));
+    hvp_args args = hvp_args_begin(k);
+    hvp_arg_int(&args, n);
+    hvp_arg_int(&args, cols);
+    hvp_arg_float(&args, value);
+    hvp_arg_tensor(&args, x);
+    return hvp_launch_1d(ctx, &args, (size_t)n);
+}

@@ -86,7 +86,8 @@ static hvp_status make_optimizer(trainer *t)
     oc.eps = (float)c->optim.eps;
     oc.lars_eta = (float)c->optim.lars_eta;
     oc.lars_exclude_bias_n_norm = c->optim.lars_exclude_bias_bn;
-    oc.decay_all = 1; /* SimSiam's official code decays every parameter */
+    oc.lars_clip_lr = c->optim.lars_clip_lr;
+    oc.decay_all = 1; /* SimSiam's official code and solo-learn decay every parameter */
     HVP_TRY(hvp_optim_create(t->ctx, &oc, t->method->state.params, t->method->state.nparams,
                              &t->optim));
     if (c->optim.fix_pred_lr)

@@ -59,21 +59,25 @@ void hvp_train_view_config(const hvp_config *cfg, int nviews, hvp_view_config *v
 hvp_status hvp_train_make_method(hvp_ctx *ctx, const hvp_config *c, int channels,
                                  hvp_method **out)
 {
-    if (c->method.name != HVP_METHOD_SIMSIAM)
-        return HVP_FAIL(HVP_ERR_ARG, "method.name: only simsiam is implemented so far");
-    static const int depth[] = {18, 34, 50};
+    if (c->method.name != HVP_METHOD_SIMSIAM && c->method.name != HVP_METHOD_SIMCLR)
+        return HVP_FAIL(HVP_ERR_ARG, "method.name: only simsiam and simclr are implemented so far");
     if (c->model.arch > HVP_ARCH_RESNET50)
-        return HVP_FAIL(HVP_ERR_ARG, "model.arch: SimSiam runs on resnet18, resnet34 or resnet50");
-    hvp_simsiam_config sc;
-    memset(&sc, 0, sizeof sc);
-    sc.backbone.depth = depth[c->model.arch];
-    sc.backbone.in_channels = channels;
-    sc.backbone.cifar_stem = c->model.cifar_stem;
-    sc.backbone.width = (float)c->model.width;
-    sc.backbone.zero_init_residual = c->model.zero_init_residual;
-    sc.proj_dim = c->method.proj_dim;
-    sc.proj_hidden_dim = c->method.proj_hidden_dim;
-    sc.pred_dim = c->method.pred_dim;
-    sc.seed = (uint64_t)c->run.seed;
+        return HVP_FAIL(HVP_ERR_ARG, "model.arch: %s runs on resnet18, resnet34 or resnet50",
+                        c->method.name == HVP_METHOD_SIMSIAM ? "SimSiam" : "SimCLR");
+    static const int depth[] = {18, 34, 50};
+    hvp_resnet_config backbone;
+    memset(&backbone, 0, sizeof backbone);
+    backbone.depth = depth[c->model.arch];
+    backbone.in_channels = channels;
+    backbone.cifar_stem = c->model.cifar_stem;
+    backbone.width = (float)c->model.width;
+    backbone.zero_init_residual = c->model.zero_init_residual;
+    if (c->method.name == HVP_METHOD_SIMCLR) {
+        hvp_simclr_config sc = {backbone, c->method.proj_dim, c->method.proj_hidden_dim,
+                                (float)c->method.temperature, (uint64_t)c->run.seed};
+        return hvp_simclr_create(ctx, &sc, out);
+    }
+    hvp_simsiam_config sc = {backbone, c->method.proj_dim, c->method.proj_hidden_dim,
+                             c->method.pred_dim, (uint64_t)c->run.seed};
     return hvp_simsiam_create(ctx, &sc, out);
 }

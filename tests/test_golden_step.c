@@ -1,6 +1,7 @@
-/* One SimSiam step with hard view selection against PyTorch (tools/make_simsiam_golden.py
- * made tests/data/simsiam_golden.safetensors once, in double precision): the selection
- * losses and winners, the loss, and every parameter and running statistic after SGD. */
+/* One training step with hard view selection against PyTorch, per method
+ * (tools/make_<method>_golden.py made tests/data/<method>_golden.safetensors once, in double
+ * precision): the selection losses and winners, the loss, and every parameter and running
+ * statistic after SGD. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,9 @@ static void expect_tensor(const char *what, const hvp_tensor *t, const float *wa
     EXPECT_CLOSE_FLOOR(what, test_read(t), test_to_double(want, n), n, tol, 1.0);
 }
 
-HVP_TEST(simsiam_golden_step)
+typedef hvp_status (*make_method_fn)(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m);
+
+static void golden_step(const char *file, make_method_fn make)
 {
     if (test_tiny()) {
         test_skip("a whole training step; its kernels are checked by the op tests");
@@ -42,17 +45,12 @@ HVP_TEST(simsiam_golden_step)
     }
     hvp_ctx *ctx = test_ctx();
     hvp_st_file *f = NULL;
-    REQUIRE_OK(hvp_st_open(HVP_TEST_DATA "/simsiam_golden.safetensors", &f));
+    REQUIRE_OK(hvp_st_open(file, &f));
     int b = meta_int(f, "B"), n = meta_int(f, "N"), c = meta_int(f, "C"), s = meta_int(f, "S");
-    hvp_simsiam_config sc;
-    memset(&sc, 0, sizeof sc);
-    sc.backbone = (hvp_resnet_config){18, c, 1, (float)meta_double(f, "width"), 0};
-    sc.proj_dim = meta_int(f, "proj_dim");
-    sc.pred_dim = meta_int(f, "pred_dim");
     hvp_method *m = NULL;
     hvp_selector *sel = NULL;
     hvp_optim *opt = NULL;
-    hvp_status st = hvp_simsiam_create(ctx, &sc, &m);
+    hvp_status st = make(ctx, f, &m);
     if (st == HVP_OK)
         st = hvp_state_read(ctx, &m->state, f, "init.", 0);
     hvp_select_config selc = {n, 1, 0.0f, 1};
@@ -67,11 +65,8 @@ HVP_TEST(simsiam_golden_step)
         TEST_FAIL("setup: %s", hvp_last_error());
         goto done;
     }
-    hvp_optim_set_group(opt, "predictor.", 1);
-    for (int g = 0; g < 2; g++) {
-        opt->groups[g].lr = (float)meta_double(f, "lr");
-        opt->groups[g].weight_decay = (float)meta_double(f, "weight_decay");
-    }
+    opt->groups[0].lr = (float)meta_double(f, "lr");
+    opt->groups[0].weight_decay = (float)meta_double(f, "weight_decay");
 
     const hvp_st_tensor *views_st = hvp_st_find(f, "views");
     hvp_tensor views = test_tensor(4, (int[]){n * b, c, s, s}, views_st->data);
@@ -152,4 +147,34 @@ done:
     hvp_selector_destroy(sel);
     hvp_method_destroy(m);
     hvp_st_close(f);
+}
+
+/* ResNet-18 with the CIFAR stem at the golden file's width and input channels. */
+static hvp_resnet_config golden_backbone(const hvp_st_file *f)
+{
+    return (hvp_resnet_config){18, meta_int(f, "C"), 1, (float)meta_double(f, "width"), 0};
+}
+
+static hvp_status make_simsiam(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m)
+{
+    hvp_simsiam_config sc = {golden_backbone(f), meta_int(f, "proj_dim"), 0,
+                             meta_int(f, "pred_dim"), 0};
+    return hvp_simsiam_create(ctx, &sc, m);
+}
+
+static hvp_status make_simclr(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m)
+{
+    hvp_simclr_config sc = {golden_backbone(f), meta_int(f, "proj_dim"),
+                            meta_int(f, "proj_hidden_dim"), (float)meta_double(f, "temperature"), 0};
+    return hvp_simclr_create(ctx, &sc, m);
+}
+
+HVP_TEST(simsiam_golden_step)
+{
+    golden_step(HVP_TEST_DATA "/simsiam_golden.safetensors", make_simsiam);
+}
+
+HVP_TEST(simclr_golden_step)
+{
+    golden_step(HVP_TEST_DATA "/simclr_golden.safetensors", make_simclr);
 }
