@@ -77,7 +77,7 @@ static hvp_status train_epochs(hvp_ctx *ctx, const hvp_tensor *train, const int 
         st = hvp_alloc_f32(ctx->acts, "probe loss", &loss, 1, (int[]){1});
     for (int e = 0; st == HVP_OK && e < pc->epochs; e++) {
         st = hvp_loader_order(n, pc->seed, e, 1, 0, 1, order);
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; st == HVP_OK && i < n; i++) {
             host_perm[i] = (int)order[i];
             host_labels[i] = labels[order[i]];
         }
@@ -121,9 +121,9 @@ hvp_status hvp_linear_probe(hvp_ctx *ctx, const hvp_tensor *train, const int *tr
 {
     int n = train->shape[0], d = train->shape[1], nt = test->shape[0], c = num_classes;
     memset(out, 0, sizeof *out);
-    if (train->ndim != 2 || test->ndim != 2 || test->shape[1] != d || n < 2 || c < 1 ||
-        pc->epochs < 0 || pc->batch_size < 1)
-        return HVP_FAIL(HVP_ERR_ARG, "linear probe: want train [N >= 2, D] and test [M, D] "
+    if (train->ndim != 2 || test->ndim != 2 || test->shape[1] != d || n < 2 || nt < 1 ||
+        c < 1 || pc->epochs < 0 || pc->batch_size < 1)
+        return HVP_FAIL(HVP_ERR_ARG, "linear probe: want train [N >= 2, D] and test [M >= 1, D] "
                                      "features, classes >= 1, batch >= 1");
     for (int i = 0; i < n; i++)
         if (train_labels[i] < 0 || train_labels[i] >= c)
