@@ -44,3 +44,25 @@ kernel void vit_embed_bwd_params(int B, int D, int L, global const float *dy, in
     if (g < D)
         dcls[dcls_off + g] += s;
 }
+
+/* The class-token rows of tokens x [B, T, D]: y[b, :] = x[b, 0, :]. */
+kernel void vit_embed_cls_fwd(int B, int T, int D, global const float *x, int x_off,
+                              global float *y, int y_off)
+{
+    int g = get_global_id(0);
+    if (g >= B * D)
+        return;
+    int b = g / D, d = g - b * D;
+    y[y_off + g] = x[x_off + b * T * D + d];
+}
+
+/* dx[b, t, :] = dy[b, :] for t == 0, else 0. */
+kernel void vit_embed_cls_bwd(int B, int T, int D, global const float *dy, int dy_off,
+                              global float *dx, int dx_off)
+{
+    int g = get_global_id(0);
+    if (g >= B * T * D)
+        return;
+    int b = g / (T * D), r = g - b * T * D;
+    dx[dx_off + g] = r < D ? dy[dy_off + b * D + r] : 0.0f;
+}

@@ -87,3 +87,33 @@ HVP_TEST(vit_embed_bwd)
         check_bwd(3, 7, 9);
     }
 }
+
+/* The class-token rows and their backward: exact copies, so compared with tolerance 0. */
+HVP_TEST(vit_cls)
+{
+    static const int dims[][3] = {{1, 1, 1}, {3, 5, 7}, {4, 17, 33}};
+    for (int s = 0; s < (test_tiny() ? 2 : 3); s++) {
+        int B = dims[s][0], T = dims[s][1], D = dims[s][2];
+        size_t n = (size_t)B * T * D, r = (size_t)B * D;
+        float *x = test_floats(n), *dy = test_floats(r);
+        test_fill_uniform(x, n, -1, 1);
+        test_fill_uniform(dy, r, -1, 1);
+        hvp_tensor tx = test_tensor(3, (int[]){B, T, D}, x), ty = test_tensor(2, (int[]){B, D}, NULL),
+                   tdy = test_tensor(2, (int[]){B, D}, dy),
+                   tdx = test_tensor(3, (int[]){B, T, D}, NULL);
+        REQUIRE_OK(hvp_tensor_fill_f32(test_ctx(), &tdx, 123.0f)); /* overwritten */
+        REQUIRE_OK(hvp_vit_cls_fwd(test_ctx(), B, T, D, &tx, &ty));
+        REQUIRE_OK(hvp_vit_cls_bwd(test_ctx(), B, T, D, &tdy, &tdx));
+        double *want = test_doubles(r), *dwant = test_doubles(n);
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++)
+                for (int d = 0; d < D; d++) {
+                    size_t i = ((size_t)b * T + t) * D + d;
+                    if (t == 0)
+                        want[(size_t)b * D + d] = x[i];
+                    dwant[i] = t == 0 ? dy[(size_t)b * D + d] : 0.0;
+                }
+        EXPECT_CLOSE("vit_cls y", test_read(&ty), want, r, 0.0);
+        EXPECT_CLOSE("vit_cls dx", test_read(&tdx), dwant, n, 0.0);
+    }
+}

@@ -326,5 +326,11 @@ hvp_status hvp_vit_embed_fwd(hvp_ctx *ctx, int B, int D, int L, const hvp_tensor
 hvp_status hvp_vit_embed_bwd(hvp_ctx *ctx, int B, int D, int L, const hvp_tensor *dy,
                              const hvp_tensor *dc, const hvp_tensor *dcls,
                              const hvp_tensor *dpos);
+/* The class-token rows of tokens x [B, T, D]: y [B, D] = x[:, 0, :]; backward
+ * dx[b, 0, :] = dy[b, :], the other rows 0 (dx overwritten). */
+hvp_status hvp_vit_cls_fwd(hvp_ctx *ctx, int B, int T, int D, const hvp_tensor *x,
+                           const hvp_tensor *y);
+hvp_status hvp_vit_cls_bwd(hvp_ctx *ctx, int B, int T, int D, const hvp_tensor *dy,
+                           const hvp_tensor *dx);
 
 #endif

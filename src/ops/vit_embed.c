@@ -68,3 +68,39 @@ hvp_status hvp_vit_embed_bwd(hvp_ctx *ctx, int B, int D, int L, const hvp_tensor
     hvp_arg_tensor(&a, dpos);
     return hvp_launch_1d(ctx, &a, tokens);
 }
+
+static hvp_status cls_run(hvp_ctx *ctx, const char *op, int B, int T, int D,
+                          const hvp_tensor *src, size_t src_n, const hvp_tensor *dst,
+                          size_t dst_n)
+{
+    if (B < 1 || T < 1 || D < 1)
+        return HVP_FAIL(HVP_ERR_ARG, "%s: B %d, T %d, D %d must be positive", op, B, T, D);
+    if ((size_t)B * (size_t)T * (size_t)D > INT_MAX)
+        return HVP_FAIL(HVP_ERR_ARG, "%s: %d x %d x %d tokens exceed 2^31 elements", op, B, T,
+                        D);
+    HVP_TRY(hvp_expect_numel(src, src_n, op, "input"));
+    HVP_TRY(hvp_expect_numel(dst, dst_n, op, "output"));
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "vit_embed", op, &k));
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_int(&a, B);
+    hvp_arg_int(&a, T);
+    hvp_arg_int(&a, D);
+    hvp_arg_tensor(&a, src);
+    hvp_arg_tensor(&a, dst);
+    return hvp_launch_1d(ctx, &a, dst_n);
+}
+
+hvp_status hvp_vit_cls_fwd(hvp_ctx *ctx, int B, int T, int D, const hvp_tensor *x,
+                           const hvp_tensor *y)
+{
+    size_t all = (size_t)B * (size_t)T * (size_t)D, rows = (size_t)B * (size_t)D;
+    return cls_run(ctx, "vit_embed_cls_fwd", B, T, D, x, all, y, rows);
+}
+
+hvp_status hvp_vit_cls_bwd(hvp_ctx *ctx, int B, int T, int D, const hvp_tensor *dy,
+                           const hvp_tensor *dx)
+{
+    size_t all = (size_t)B * (size_t)T * (size_t)D, rows = (size_t)B * (size_t)D;
+    return cls_run(ctx, "vit_embed_cls_bwd", B, T, D, dy, rows, dx, all);
+}
