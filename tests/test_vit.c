@@ -7,6 +7,8 @@
 
 #include "harness.h"
 #include "hvp/model_io.h"
+#include "hvp/ssl.h"
+#include "hvp/train.h"
 
 #ifndef HVP_TEST_DATA
 #define HVP_TEST_DATA "tests/data"
@@ -272,4 +274,73 @@ HVP_TEST(vit_drop_path)
 done:
     hvp_vit_free(&vit);
     hvp_state_free(&state);
+}
+
+/* model.arch = vit_tiny through the config, for SimSiam and SimCLR: names keep the methods'
+ * prefixes, the heads take the ViT's width, a selection pass and a train step give finite
+ * losses, and the same step twice gives the same loss bit for bit (drop path per step). */
+static void vit_method(const char *method, const char *first, const char *head)
+{
+    hvp_ctx *ctx = test_ctx();
+    hvp_config c;
+    hvp_config_defaults(&c);
+    char assign[64];
+    snprintf(assign, sizeof assign, "method.name=%s", method);
+    const char *over[] = {"model.arch=vit_tiny", "model.patch_size=8", "data.image_size=16",
+                          "model.drop_path=0.2", "method.proj_dim=32",
+                          "method.proj_hidden_dim=64", "method.pred_dim=16", assign};
+    for (int i = 0; i < 8; i++)
+        REQUIRE_OK(hvp_config_override(&c, over[i]));
+    REQUIRE_OK(hvp_config_check(&c));
+    hvp_method *m = NULL;
+    REQUIRE_OK(hvp_train_make_method(ctx, &c, 1, &m));
+    EXPECT(strcmp(m->state.params[0].name, first) == 0, "%s: first parameter %s, expected %s",
+           method, m->state.params[0].name, first);
+    hvp_param *h = hvp_state_find_param(&m->state, head);
+    EXPECT(h && h->value.shape[1] == 192, "%s: %s missing or not 192 wide", method, head);
+    EXPECT(m->feature_dim == 192, "%s: feature_dim %d", method, m->feature_dim);
+    int B = 4, n = 4 * B * 16 * 16;
+    float *xh = test_floats((size_t)n);
+    test_fill_uniform(xh, (size_t)n, -1, 1);
+    hvp_tensor views = test_tensor(4, (int[]){4 * B, 1, 16, 16}, xh);
+    hvp_tensor x12 = hvp_tensor_view(&views, 0, 4, (int[]){2 * B, 1, 16, 16});
+    hvp_tensor scores = test_tensor(2, (int[]){2, B}, NULL), loss = test_tensor(1, (int[]){1}, NULL);
+    static const int pairs[2][2] = {{0, 1}, {2, 3}};
+    float first_loss = 0;
+    for (int rep = 0; rep < 2; rep++) {
+        m->step = 7;
+        REQUIRE_OK(m->ops->score_pairs(m, ctx, &views, 4, 2, pairs, &scores));
+        float *sc = test_read(&scores);
+        for (int i = 0; i < 2 * B; i++)
+            EXPECT(isfinite(sc[i]), "%s: score %d = %g", method, i, sc[i]);
+        REQUIRE_OK(hvp_params_zero_grad(ctx, m->state.params, m->state.nparams));
+        REQUIRE_OK(m->ops->train_step(m, ctx, &x12, &loss));
+        float l = test_read(&loss)[0];
+        EXPECT(isfinite(l), "%s: loss %g", method, l);
+        if (rep == 0)
+            first_loss = l;
+        else
+            EXPECT(l == first_loss, "%s: the same step gave losses %.9g and %.9g", method,
+                   first_loss, l);
+        hvp_param *pe = hvp_state_find_param(&m->state, first);
+        float *g = pe ? test_read(&pe->grad) : NULL;
+        double gs = 0;
+        for (int i = 0; g && i < 192; i++)
+            gs += fabs(g[i]);
+        EXPECT(gs > 0, "%s: no gradient reached %s", method, first);
+    }
+    hvp_tensor f;
+    REQUIRE_OK(m->ops->features(m, ctx, &x12, &f));
+    EXPECT(f.shape[0] == 2 * B && f.shape[1] == 192, "%s: features shape", method);
+    hvp_method_destroy(m);
+}
+
+HVP_TEST(vit_simsiam_simclr_step)
+{
+    if (test_tiny()) {
+        test_skip("a whole model; its kernels are checked by the op tests");
+        return;
+    }
+    vit_method("simsiam", "encoder.cls_token", "encoder.fc.0.weight");
+    vit_method("simclr", "backbone.cls_token", "projector.0.weight");
 }
