@@ -72,13 +72,13 @@ HVP_TEST(vit_golden)
 
     /* No keep, and eval (drop_path is 0): the same features, bit for bit. */
     hvp_tensor feat;
-    hvp_pass nokeep = {ctx, 1, 0, 1, 0, 0}, eval = {ctx, 0, 0, 1, 0, 0};
+    hvp_pass nokeep = {ctx, 1, 0, 1, 0}, eval = {ctx, 0, 0, 1, 0};
     REQUIRE_OK(hvp_vit_forward(&vit, &nokeep, &x, &feat));
     float *f_nokeep = test_read(&feat);
     REQUIRE_OK(hvp_vit_forward(&vit, &eval, &x, &feat));
     float *f_eval = test_read(&feat);
 
-    hvp_pass train = {ctx, 1, 1, 1, 1, 5};
+    hvp_pass train = {ctx, 1, 1, 1, 1};
     REQUIRE_OK(hvp_vit_forward(&vit, &train, &x, &feat));
     float *got = test_read(&feat);
     EXPECT_CLOSE("vit features", got, test_to_double(fs->data, nf), nf, FWD_TOL);
@@ -209,18 +209,21 @@ HVP_TEST(vit_drop_path)
     float *xh = test_floats(n);
     test_fill_uniform(xh, n, -1, 1);
     hvp_tensor x = test_tensor(4, (int[]){B, 1, 16, 16}, xh), feat;
-    hvp_pass eval = {ctx, 0, 0, 1, 0, 0};
+    hvp_pass eval = {ctx, 0, 0, 1, 0};
     REQUIRE_OK(hvp_vit_forward(&vit, &eval, &x, &feat));
     float *fe = test_read(&feat);
-    hvp_pass s3 = {ctx, 1, 1, 1, 1, 3}, s3n = {ctx, 1, 0, 1, 0, 3}, s4 = {ctx, 1, 1, 1, 1, 4};
+    hvp_pass s3 = {ctx, 1, 1, 1, 1}, s3n = {ctx, 1, 0, 1, 0}, s4 = s3;
+    vit.step = 3;
     REQUIRE_OK(hvp_vit_forward(&vit, &s3, &x, &feat));
     float *f3 = test_read(&feat);
     REQUIRE_OK(hvp_vit_backward(&vit, ctx, &feat));
     float *g1 = test_read(&state.params[0].grad);
     REQUIRE_OK(hvp_vit_forward(&vit, &s3n, &x, &feat));
     float *f3n = test_read(&feat);
+    vit.step = 4;
     REQUIRE_OK(hvp_vit_forward(&vit, &s4, &x, &feat));
     float *f4 = test_read(&feat);
+    vit.step = 3;
     EXPECT(same(f3, f3n, nf), "step 3 with and without keep differ");
     EXPECT(!same(f3, f4, nf), "steps 3 and 4 drew the same masks");
     EXPECT(!same(f3, fe, nf), "train mode with drop_path 0.6 equals eval");

@@ -18,8 +18,6 @@ typedef struct hvp_pass {
     int groups;       /* batch norm statistics per group of n/groups consecutive samples:
                        * two views in one batch behave as two separate forwards */
     int update_stats; /* train mode: update batch-norm running statistics */
-    uint32_t step;    /* train mode: the training step, which draws the drop-path masks
-                       * (the same step gives the same masks: runs stay reproducible) */
 } hvp_pass;
 
 /* ---- a model's state: parameters and buffers in state-dict order ------------------- */
@@ -219,6 +217,8 @@ typedef struct hvp_vit {
     hvp_vit_block *blocks;
     hvp_param norm_w, norm_b;
     uint64_t seed;     /* drop-path masks: (seed, step, layer 2i or 2i+1 of block i) */
+    uint32_t step;     /* the training step, set by the caller before a train-mode forward:
+                        * the same step draws the same masks (runs stay reproducible) */
     int feature_dim;   /* dim */
     hvp_tensor cls_rows, norm_mean, norm_rstd; /* saved: CLS rows before the final norm */
 } hvp_vit;
@@ -233,7 +233,7 @@ hvp_status hvp_vit_init(hvp_vit *m, hvp_state *s, hvp_ctx *ctx, const char *pref
                         const hvp_vit_config *cfg);
 void hvp_vit_free(hvp_vit *m);
 /* x [n, in_channels, img_size, img_size] -> features [n, dim]: the class token after the
- * final LayerNorm. Train mode applies drop path with the pass's step. */
+ * final LayerNorm. Train mode applies drop path with masks drawn from m->step. */
 hvp_status hvp_vit_forward(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
                            hvp_tensor *features);
 /* Parameter gradients of the last forward (which kept its activations); no dx. */
@@ -261,6 +261,8 @@ void hvp_backbone_describe(const hvp_backbone_config *cfg, char *buf, size_t siz
 hvp_status hvp_backbone_init(hvp_backbone *m, hvp_state *s, hvp_ctx *ctx, const char *prefix,
                              const hvp_backbone_config *cfg);
 void hvp_backbone_free(hvp_backbone *m);
+/* The training step that draws a ViT's drop-path masks (nothing for a ResNet). */
+void hvp_backbone_set_step(hvp_backbone *m, uint32_t step);
 hvp_status hvp_backbone_forward(hvp_backbone *m, const hvp_pass *p, const hvp_tensor *x,
                                 hvp_tensor *features);
 hvp_status hvp_backbone_backward(hvp_backbone *m, hvp_ctx *ctx, const hvp_tensor *dfeatures);

@@ -40,6 +40,11 @@ void hvp_backbone_free(hvp_backbone *m)
         hvp_resnet_free(&m->resnet);
 }
 
+void hvp_backbone_set_step(hvp_backbone *m, uint32_t step)
+{
+    m->vit.step = step;
+}
+
 hvp_status hvp_backbone_forward(hvp_backbone *m, const hvp_pass *p, const hvp_tensor *x,
                                 hvp_tensor *features)
 {

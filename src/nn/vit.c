@@ -169,7 +169,7 @@ static hvp_status block_forward(hvp_vit *m, int index, const hvp_pass *p, const 
     hvp_ctx *ctx = p->ctx;
     int B = x->shape[0], T = x->shape[1], D = m->cfg.dim, H = m->cfg.heads;
     b->dropped = p->train && b->drop_rate > 0;
-    b->step = p->step;
+    b->step = m->step;
     uint32_t layer = 2u * (uint32_t)index;
     hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
     b->x = *x;

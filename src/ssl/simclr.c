@@ -89,7 +89,8 @@ static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *vie
 {
     simclr *s = m->impl;
     int b = views->shape[0] / nviews, d = s->cfg.proj_dim, n = 2 * b;
-    hvp_pass p = {ctx, 1, 0, 1, 0, m->step};
+    hvp_pass p = {ctx, 1, 0, 1, 0};
+    hvp_backbone_set_step(&s->backbone, m->step);
     HVP_TRY(forward(s, &p, views));
     hvp_tensor z12, losses;
     HVP_TRY(hvp_act(ctx, "simclr pair projections", &z12, 2, (int[]){n, d}));
@@ -116,7 +117,8 @@ static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
 {
     simclr *s = m->impl;
     /* batch-norm statistics per view, as two forwards */
-    hvp_pass p = {ctx, 1, 1, 2, 1, m->step};
+    hvp_pass p = {ctx, 1, 1, 2, 1};
+    hvp_backbone_set_step(&s->backbone, m->step);
     HVP_TRY(forward(s, &p, x12));
     ntxent nt;
     HVP_TRY(ntxent_fwd(ctx, &s->z, s->cfg.temperature, &nt, NULL, loss));
@@ -129,7 +131,7 @@ static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
 static hvp_status features(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x, hvp_tensor *f)
 {
     simclr *s = m->impl;
-    hvp_pass p = {ctx, 0, 0, 1, 0, 0};
+    hvp_pass p = {ctx, 0, 0, 1, 0};
     return hvp_backbone_forward(&s->backbone, &p, x, f);
 }
 

@@ -50,7 +50,8 @@ static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *vie
 {
     simsiam *s = m->impl;
     int b = views->shape[0] / nviews;
-    hvp_pass p = {ctx, 1, 0, 1, 0, m->step};
+    hvp_pass p = {ctx, 1, 0, 1, 0};
+    hvp_backbone_set_step(&s->backbone, m->step);
     HVP_TRY(forward(s, &p, views));
     for (int k = 0; k < npairs; k++) {
         hvp_tensor row = hvp_tensor_view(scores, (size_t)k * (size_t)b, 1, &b);
@@ -64,7 +65,8 @@ static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
 {
     simsiam *s = m->impl;
     int b = x12->shape[0] / 2;
-    hvp_pass p = {ctx, 1, 1, 2, 1, m->step};
+    hvp_pass p = {ctx, 1, 1, 2, 1};
+    hvp_backbone_set_step(&s->backbone, m->step);
     HVP_TRY(forward(s, &p, x12));
     hvp_tensor per_sample;
     HVP_TRY(hvp_act(ctx, "simsiam loss", &per_sample, 1, &b));
@@ -89,7 +91,7 @@ static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
 static hvp_status features(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x, hvp_tensor *f)
 {
     simsiam *s = m->impl;
-    hvp_pass p = {ctx, 0, 0, 1, 0, 0};
+    hvp_pass p = {ctx, 0, 0, 1, 0};
     return hvp_backbone_forward(&s->backbone, &p, x, f);
 }
 
