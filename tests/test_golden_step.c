@@ -150,9 +150,13 @@ done:
 }
 
 /* ResNet-18 with the CIFAR stem at the golden file's width and input channels. */
-static hvp_resnet_config golden_backbone(const hvp_st_file *f)
+static hvp_backbone_config golden_backbone(const hvp_st_file *f)
 {
-    return (hvp_resnet_config){18, meta_int(f, "C"), 1, (float)meta_double(f, "width"), 0};
+    hvp_backbone_config b;
+    memset(&b, 0, sizeof b);
+    b.kind = HVP_BACKBONE_RESNET;
+    b.resnet = (hvp_resnet_config){18, meta_int(f, "C"), 1, (float)meta_double(f, "width"), 0};
+    return b;
 }
 
 static hvp_status make_simsiam(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m)

@@ -251,6 +251,21 @@ HVP_TEST(io_config_require_and_checks)
     EXPECT_MSG("hvp.select_resolution = 64 (command line)");
     REQUIRE_OK(hvp_config_override(&c, "hvp.select_resolution=16"));
     REQUIRE_OK(hvp_config_check(&c));
+    /* ViT: pos_embed has a fixed length, so no lower selection resolution; patches tile. */
+    REQUIRE_OK(hvp_config_override(&c, "model.arch=vit_tiny"));
+    REQUIRE_OK(hvp_config_override(&c, "model.patch_size=8"));
+    EXPECT(hvp_config_check(&c) == HVP_ERR_ARG, "ViT with select_resolution accepted");
+    EXPECT_MSG("hvp.select_resolution = 16 (command line)");
+    EXPECT_MSG("model.arch");
+    REQUIRE_OK(hvp_config_override(&c, "hvp.select_resolution=0"));
+    REQUIRE_OK(hvp_config_check(&c));
+    REQUIRE_OK(hvp_config_override(&c, "model.patch_size=5"));
+    EXPECT(hvp_config_check(&c) == HVP_ERR_ARG, "image_size 32 with patch 5 accepted");
+    EXPECT_MSG("model.patch_size = 5");
+    EXPECT_MSG("data.image_size = 32");
+    REQUIRE_OK(hvp_config_override(&c, "model.patch_size=8"));
+    REQUIRE_OK(hvp_config_override(&c, "model.arch=resnet18"));
+    REQUIRE_OK(hvp_config_override(&c, "hvp.select_resolution=16"));
     REQUIRE_OK(hvp_config_override(&c, "data.channels=1"));
     EXPECT(hvp_config_check(&c) == HVP_ERR_ARG, "3 means for 1 channel accepted");
     EXPECT_MSG("data.mean");

@@ -179,4 +179,92 @@ hvp_status hvp_resnet_forward(hvp_resnet *m, const hvp_pass *p, const hvp_tensor
 /* dx is not computed (the input needs no gradient). */
 hvp_status hvp_resnet_backward(hvp_resnet *m, hvp_ctx *ctx, const hvp_tensor *dfeatures);
 
+/* ---- Vision Transformer (timm / DINO layout) -------------------------------------- */
+
+typedef struct hvp_vit_config {
+    int img_size;      /* input side; pos_embed has (img_size / patch)^2 + 1 rows */
+    int patch;         /* patch side (the patch conv's kernel and stride) */
+    int in_channels;   /* 1 or 3 */
+    int dim;           /* embedding width D */
+    int depth;         /* blocks */
+    int heads;         /* attention heads (dim divisible by heads) */
+    float mlp_ratio;   /* hidden width of the MLP = dim * mlp_ratio (4) */
+    float drop_path;   /* stochastic depth: block i drops its branches with rate
+                        * drop_path * i / (depth - 1), as DINO's linspace */
+} hvp_vit_config;
+
+/* DINO's vit_tiny (192 wide, 12 blocks, 3 heads), vit_small (384, 12, 6) and vit_base
+ * (768, 12, 12) with mlp_ratio 4; name is "tiny", "small" or "base" (a "vit_" prefix is
+ * accepted). */
+hvp_status hvp_vit_preset(const char *name, int img_size, int patch, int in_channels,
+                          float drop_path, hvp_vit_config *out);
+
+typedef struct hvp_vit_block {
+    hvp_param norm1_w, norm1_b, norm2_w, norm2_b;
+    hvp_linear qkv, proj, fc1, fc2;
+    float drop_rate;  /* this block's drop-path rate */
+    int dropped;      /* the last forward applied drop path (train mode, rate > 0) */
+    uint32_t step;    /* ... with this step */
+    /* saved by a forward that keeps activations */
+    hvp_tensor x, ln1_mean, ln1_rstd, attn_saved, mid, ln2_mean, ln2_rstd, fc1_out;
+} hvp_vit_block;
+
+typedef struct hvp_vit {
+    hvp_vit_config cfg;
+    int grid, tokens;  /* patches per side, L + 1 */
+    hvp_param cls_token, pos_embed;
+    hvp_conv patch_embed;
+    hvp_vit_block *blocks;
+    hvp_param norm_w, norm_b;
+    uint64_t seed;     /* drop-path masks: (seed, step, layer 2i or 2i+1 of block i) */
+    uint32_t step;     /* the training step, set by the caller before a train-mode forward:
+                        * the same step draws the same masks (runs stay reproducible) */
+    int feature_dim;   /* dim */
+    hvp_tensor cls_rows, norm_mean, norm_rstd; /* saved: CLS rows before the final norm */
+} hvp_vit;
+
+/* Parameters in DINO's / timm's state-dict order under prefix: "cls_token" [1, 1, D],
+ * "pos_embed" [1, L+1, D], "patch_embed.proj.weight" / ".bias", "blocks.{i}.norm1...",
+ * "blocks.{i}.attn.qkv...", "blocks.{i}.attn.proj...", "blocks.{i}.norm2...",
+ * "blocks.{i}.mlp.fc1...", "blocks.{i}.mlp.fc2...", "norm.weight" / ".bias". Initialised as
+ * DINO: Linear weights and the two embeddings truncated normal (std 0.02), Linear biases 0,
+ * LayerNorms 1 / 0, the patch conv PyTorch's default (uniform +-1/sqrt(C p p)). */
+hvp_status hvp_vit_init(hvp_vit *m, hvp_state *s, hvp_ctx *ctx, const char *prefix,
+                        const hvp_vit_config *cfg);
+void hvp_vit_free(hvp_vit *m);
+/* x [n, in_channels, img_size, img_size] -> features [n, dim]: the class token after the
+ * final LayerNorm. Train mode applies drop path with masks drawn from m->step. */
+hvp_status hvp_vit_forward(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
+                           hvp_tensor *features);
+/* Parameter gradients of the last forward (which kept its activations); no dx. */
+hvp_status hvp_vit_backward(hvp_vit *m, hvp_ctx *ctx, const hvp_tensor *dfeatures);
+
+/* ---- Backbones: what an SSL method holds, whichever network it is ----------------- */
+
+typedef enum hvp_backbone_kind { HVP_BACKBONE_RESNET = 0, HVP_BACKBONE_VIT } hvp_backbone_kind;
+
+typedef struct hvp_backbone_config {
+    hvp_backbone_kind kind;
+    hvp_resnet_config resnet; /* kind RESNET */
+    hvp_vit_config vit;       /* kind VIT */
+} hvp_backbone_config;
+
+typedef struct hvp_backbone {
+    hvp_backbone_kind kind;
+    hvp_resnet resnet;
+    hvp_vit vit;
+    int feature_dim;
+} hvp_backbone;
+
+/* A one-line description, e.g. "ResNet-18" or "ViT (dim 192, depth 12, heads 3, patch 16)". */
+void hvp_backbone_describe(const hvp_backbone_config *cfg, char *buf, size_t size);
+hvp_status hvp_backbone_init(hvp_backbone *m, hvp_state *s, hvp_ctx *ctx, const char *prefix,
+                             const hvp_backbone_config *cfg);
+void hvp_backbone_free(hvp_backbone *m);
+/* The training step that draws a ViT's drop-path masks (nothing for a ResNet). */
+void hvp_backbone_set_step(hvp_backbone *m, uint32_t step);
+hvp_status hvp_backbone_forward(hvp_backbone *m, const hvp_pass *p, const hvp_tensor *x,
+                                hvp_tensor *features);
+hvp_status hvp_backbone_backward(hvp_backbone *m, hvp_ctx *ctx, const hvp_tensor *dfeatures);
+
 #endif

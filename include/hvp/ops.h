@@ -314,4 +314,23 @@ hvp_status hvp_gemm_time(hvp_ctx *ctx, const char *algo, int trans_a, int trans_
  * device's tune table and uses them from now on; progress goes to out (may be NULL). */
 hvp_status hvp_gemm_tune(hvp_ctx *ctx, int quick, FILE *out);
 
+/* ---- ViT token embedding (src/ops/vit_embed.c) --------------------------------------- */
+/* c [B, D, L] (the NCHW output of the patch convolution, L = h*w patches), cls [D] (the class
+ * token), pos [L+1, D] (the position embedding) -> tokens y [B, L+1, D]:
+ * y[b, 0, :] = cls + pos[0], y[b, 1+t, :] = c[b, :, t] + pos[1+t]. Tensors of any shape
+ * with these element counts. */
+hvp_status hvp_vit_embed_fwd(hvp_ctx *ctx, int B, int D, int L, const hvp_tensor *c,
+                             const hvp_tensor *cls, const hvp_tensor *pos, const hvp_tensor *y);
+/* dc[b, d, t] = dy[b, 1+t, d] (overwritten; dc NULL: skipped); dcls[d] += sum_b dy[b, 0, d];
+ * dpos[t, d] += sum_b dy[b, t, d] (sums in increasing b, bitwise reproducible). */
+hvp_status hvp_vit_embed_bwd(hvp_ctx *ctx, int B, int D, int L, const hvp_tensor *dy,
+                             const hvp_tensor *dc, const hvp_tensor *dcls,
+                             const hvp_tensor *dpos);
+/* The class-token rows of tokens x [B, T, D]: y [B, D] = x[:, 0, :]; backward
+ * dx[b, 0, :] = dy[b, :], the other rows 0 (dx overwritten). */
+hvp_status hvp_vit_cls_fwd(hvp_ctx *ctx, int B, int T, int D, const hvp_tensor *x,
+                           const hvp_tensor *y);
+hvp_status hvp_vit_cls_bwd(hvp_ctx *ctx, int B, int T, int D, const hvp_tensor *dy,
+                           const hvp_tensor *dx);
+
 #endif

@@ -33,12 +33,14 @@ struct hvp_method {
     const hvp_method_ops *ops;
     hvp_state state;   /* every parameter and buffer, torchvision / official names */
     int feature_dim;   /* backbone feature size */
+    uint32_t step;     /* the training step, set by the trainer before score_pairs and
+                        * train_step: it draws the drop-path masks of a ViT backbone */
     void *impl;
 };
 
-/* SimSiam (Chen & He, 2021) on a ResNet. */
+/* SimSiam (Chen & He, 2021) on a ResNet or a ViT. */
 typedef struct hvp_simsiam_config {
-    hvp_resnet_config backbone;
+    hvp_backbone_config backbone;
     int proj_dim;        /* 2048 */
     int proj_hidden_dim; /* 0: the backbone's feature size, as the official code */
     int pred_dim;        /* 512 */
@@ -47,10 +49,10 @@ typedef struct hvp_simsiam_config {
 
 hvp_status hvp_simsiam_create(hvp_ctx *ctx, const hvp_simsiam_config *cfg, hvp_method **out);
 
-/* SimCLR (Chen et al., 2020) on a ResNet, as solo-learn: projector Linear-ReLU-Linear,
+/* SimCLR (Chen et al., 2020) on a ResNet or a ViT, as solo-learn: projector Linear-ReLU-Linear,
  * NT-Xent loss. */
 typedef struct hvp_simclr_config {
-    hvp_resnet_config backbone;
+    hvp_backbone_config backbone;
     int proj_dim;        /* 256 in solo-learn's CIFAR and ImageNet configs */
     int proj_hidden_dim; /* 2048 */
     float temperature;   /* 0.2 in solo-learn; 0.1 in the paper's large-batch runs */

@@ -32,7 +32,14 @@ hvp_status hvp_train_open_dataset(const hvp_config *cfg, const char *split, int 
 /* The views the config describes: nviews global views of data.image_size, one slot each. */
 void hvp_train_view_config(const hvp_config *cfg, int nviews, hvp_view_config *vc);
 
-/* The method the config describes (only SimSiam on a ResNet so far), for images of
+/* The backbone model.arch describes for images of `channels` channels: a ResNet
+ * (model.cifar_stem, model.width, model.zero_init_residual) or a ViT preset for
+ * data.image_size, model.patch_size and model.drop_path. */
+struct hvp_backbone_config;
+hvp_status hvp_train_backbone_config(const hvp_config *cfg, int channels,
+                                     struct hvp_backbone_config *out);
+
+/* The method the config describes (SimSiam or SimCLR on that backbone), for images of
  * `channels` channels, initialised from run.seed. */
 struct hvp_method;
 hvp_status hvp_train_make_method(hvp_ctx *ctx, const hvp_config *cfg, int channels,

@@ -603,6 +603,20 @@ hvp_status hvp_config_check(const hvp_config *c)
                         "hvp.select_resolution = %d (%s) is larger than data.image_size = %d (%s)",
                         c->hvp.select_resolution, origin(c, "hvp.select_resolution", a, sizeof a),
                         c->data.image_size, origin(c, "data.image_size", b, sizeof b));
+    int vit = c->model.arch >= HVP_ARCH_VIT_TINY && c->model.arch <= HVP_ARCH_VIT_BASE;
+    if (vit && c->hvp.select_resolution != 0)
+        return HVP_FAIL(HVP_ERR_ARG,
+                        "hvp.select_resolution = %d (%s) with model.arch = vit_* (%s): a ViT's "
+                        "pos_embed has a fixed size, so selection must run at data.image_size "
+                        "(set hvp.select_resolution = 0)",
+                        c->hvp.select_resolution, origin(c, "hvp.select_resolution", a, sizeof a),
+                        origin(c, "model.arch", b, sizeof b));
+    if (vit && c->data.image_size % c->model.patch_size != 0)
+        return HVP_FAIL(HVP_ERR_ARG,
+                        "data.image_size = %d (%s) is not a multiple of model.patch_size = %d "
+                        "(%s): ViT patches must tile the image",
+                        c->data.image_size, origin(c, "data.image_size", a, sizeof a),
+                        c->model.patch_size, origin(c, "model.patch_size", b, sizeof b));
     if (c->data.crop_scale.v[0] > c->data.crop_scale.v[1])
         return HVP_FAIL(HVP_ERR_ARG, "%s: data.crop_scale = %g, %g: min is larger than max",
                         origin(c, "data.crop_scale", a, sizeof a), c->data.crop_scale.v[0],

@@ -1,5 +1,5 @@
 /* SimCLR (Chen et al., "A Simple Framework for Contrastive Learning of Visual
- * Representations", 2020), laid out as solo-learn's: backbone = ResNet, projector
+ * Representations", 2020), laid out as solo-learn's: backbone = ResNet or ViT, projector
  * Linear-ReLU-Linear, NT-Xent loss over the 2B projections of two views with the
  * temperature tau. Row r's positive is the other view of its image; every row but r itself
  * is in its denominator. Names: "backbone.conv1.weight", "projector.0.weight",
@@ -16,7 +16,7 @@
 
 typedef struct simclr {
     hvp_simclr_config cfg;
-    hvp_resnet backbone;
+    hvp_backbone backbone;
     hvp_mlp projector;
     hvp_tensor z; /* of the last forward: [rows, proj_dim] */
 } simclr;
@@ -31,7 +31,7 @@ typedef struct ntxent {
 static hvp_status forward(simclr *s, const hvp_pass *p, const hvp_tensor *x)
 {
     hvp_tensor f;
-    HVP_TRY(hvp_resnet_forward(&s->backbone, p, x, &f));
+    HVP_TRY(hvp_backbone_forward(&s->backbone, p, x, &f));
     return hvp_mlp_forward(&s->projector, p, &f, &s->z);
 }
 
@@ -90,6 +90,7 @@ static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *vie
     simclr *s = m->impl;
     int b = views->shape[0] / nviews, d = s->cfg.proj_dim, n = 2 * b;
     hvp_pass p = {ctx, 1, 0, 1, 0};
+    hvp_backbone_set_step(&s->backbone, m->step);
     HVP_TRY(forward(s, &p, views));
     hvp_tensor z12, losses;
     HVP_TRY(hvp_act(ctx, "simclr pair projections", &z12, 2, (int[]){n, d}));
@@ -115,28 +116,30 @@ static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
                              const hvp_tensor *loss)
 {
     simclr *s = m->impl;
-    hvp_pass p = {ctx, 1, 1, 2, 1}; /* batch-norm statistics per view, as two forwards */
+    /* batch-norm statistics per view, as two forwards */
+    hvp_pass p = {ctx, 1, 1, 2, 1};
+    hvp_backbone_set_step(&s->backbone, m->step);
     HVP_TRY(forward(s, &p, x12));
     ntxent nt;
     HVP_TRY(ntxent_fwd(ctx, &s->z, s->cfg.temperature, &nt, NULL, loss));
     hvp_tensor dz, df;
     HVP_TRY(ntxent_bwd(ctx, &s->z, s->cfg.temperature, &nt, &dz));
     HVP_TRY(hvp_mlp_backward(&s->projector, ctx, &dz, &df));
-    return hvp_resnet_backward(&s->backbone, ctx, &df);
+    return hvp_backbone_backward(&s->backbone, ctx, &df);
 }
 
 static hvp_status features(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x, hvp_tensor *f)
 {
     simclr *s = m->impl;
     hvp_pass p = {ctx, 0, 0, 1, 0};
-    return hvp_resnet_forward(&s->backbone, &p, x, f);
+    return hvp_backbone_forward(&s->backbone, &p, x, f);
 }
 
 static void destroy(hvp_method *m)
 {
     simclr *s = m->impl;
     if (s)
-        hvp_resnet_free(&s->backbone);
+        hvp_backbone_free(&s->backbone);
     free(s);
 }
 
@@ -160,7 +163,8 @@ hvp_status hvp_simclr_create(hvp_ctx *ctx, const hvp_simclr_config *cfg, hvp_met
     m->impl = s;
     s->cfg = *cfg;
     hvp_state_init(&m->state, cfg->seed);
-    hvp_status st = hvp_resnet_init(&s->backbone, &m->state, ctx, "backbone", &cfg->backbone);
+    hvp_status st =
+        hvp_backbone_init(&s->backbone, &m->state, ctx, "backbone", &cfg->backbone);
     int feat = s->backbone.feature_dim;
     hvp_mlp_layer_spec proj[2] = {{cfg->proj_hidden_dim, 1, 0, 0, 1}, {cfg->proj_dim, 1, 0, 0, 0}};
     if (st == HVP_OK)

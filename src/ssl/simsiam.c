@@ -1,5 +1,5 @@
 /* SimSiam (Chen & He, "Exploring Simple Siamese Representation Learning", 2021), laid out
- * as the official code: encoder = ResNet whose fc is the 3-layer projector, predictor a
+ * as the official code: encoder = ResNet (or ViT) whose fc is the 3-layer projector, predictor a
  * 2-layer MLP. Loss -1/2 (cos(p1, sg z2) + cos(p2, sg z1)), each term averaged over the
  * batch. Names match the official checkpoints ("encoder.conv1.weight", "encoder.fc.0.weight",
  * "predictor.3.bias"). */
@@ -11,7 +11,7 @@
 
 typedef struct simsiam {
     hvp_simsiam_config cfg;
-    hvp_resnet backbone;
+    hvp_backbone backbone;
     hvp_mlp projector, predictor;
     hvp_tensor z, pred; /* of the last forward: [2B, dim] */
 } simsiam;
@@ -26,7 +26,7 @@ static hvp_tensor rows(const hvp_tensor *t, int first, int count)
 static hvp_status forward(simsiam *s, const hvp_pass *p, const hvp_tensor *x)
 {
     hvp_tensor f;
-    HVP_TRY(hvp_resnet_forward(&s->backbone, p, x, &f));
+    HVP_TRY(hvp_backbone_forward(&s->backbone, p, x, &f));
     HVP_TRY(hvp_mlp_forward(&s->projector, p, &f, &s->z));
     return hvp_mlp_forward(&s->predictor, p, &s->z, &s->pred);
 }
@@ -51,6 +51,7 @@ static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *vie
     simsiam *s = m->impl;
     int b = views->shape[0] / nviews;
     hvp_pass p = {ctx, 1, 0, 1, 0};
+    hvp_backbone_set_step(&s->backbone, m->step);
     HVP_TRY(forward(s, &p, views));
     for (int k = 0; k < npairs; k++) {
         hvp_tensor row = hvp_tensor_view(scores, (size_t)k * (size_t)b, 1, &b);
@@ -65,6 +66,7 @@ static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
     simsiam *s = m->impl;
     int b = x12->shape[0] / 2;
     hvp_pass p = {ctx, 1, 1, 2, 1};
+    hvp_backbone_set_step(&s->backbone, m->step);
     HVP_TRY(forward(s, &p, x12));
     hvp_tensor per_sample;
     HVP_TRY(hvp_act(ctx, "simsiam loss", &per_sample, 1, &b));
@@ -83,21 +85,21 @@ static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
     hvp_tensor dz, df;
     HVP_TRY(hvp_mlp_backward(&s->predictor, ctx, &dpred, &dz));
     HVP_TRY(hvp_mlp_backward(&s->projector, ctx, &dz, &df));
-    return hvp_resnet_backward(&s->backbone, ctx, &df);
+    return hvp_backbone_backward(&s->backbone, ctx, &df);
 }
 
 static hvp_status features(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x, hvp_tensor *f)
 {
     simsiam *s = m->impl;
     hvp_pass p = {ctx, 0, 0, 1, 0};
-    return hvp_resnet_forward(&s->backbone, &p, x, f);
+    return hvp_backbone_forward(&s->backbone, &p, x, f);
 }
 
 static void destroy(hvp_method *m)
 {
     simsiam *s = m->impl;
     if (s)
-        hvp_resnet_free(&s->backbone);
+        hvp_backbone_free(&s->backbone);
     free(s);
 }
 
@@ -118,7 +120,7 @@ hvp_status hvp_simsiam_create(hvp_ctx *ctx, const hvp_simsiam_config *cfg, hvp_m
     m->impl = s;
     s->cfg = *cfg;
     hvp_state_init(&m->state, cfg->seed);
-    hvp_status st = hvp_resnet_init(&s->backbone, &m->state, ctx, "encoder", &cfg->backbone);
+    hvp_status st = hvp_backbone_init(&s->backbone, &m->state, ctx, "encoder", &cfg->backbone);
     int feat = s->backbone.feature_dim;
     int hidden = cfg->proj_hidden_dim > 0 ? cfg->proj_hidden_dim : feat;
     /* Official: Linear(bias=False) BN ReLU, Linear(bias=False) BN ReLU, fc BN(affine=False);

@@ -13,6 +13,7 @@
 #include "hvp/data.h"
 #include "hvp/logs.h"
 #include "hvp/model_io.h"
+#include "hvp/nn.h"
 #include "hvp/select.h"
 #include "hvp/train.h"
 
@@ -240,8 +241,12 @@ static hvp_status setup(trainer *t)
     hvp_augment_set_blur_mode(t->aug, hvp_view_blur_kernel(&vc.slot[0]) >= 15 ? HVP_BLUR_FFT
                                                                                : HVP_BLUR_DIRECT);
     HVP_TRY(hvp_train_make_method(t->ctx, c, hvp_dataset_channels(t->data), &t->method));
-    say(t, "model: SimSiam on ResNet-%d, %.2f M parameters\n",
-        c->model.arch == HVP_ARCH_RESNET18 ? 18 : c->model.arch == HVP_ARCH_RESNET34 ? 34 : 50,
+    hvp_backbone_config bc;
+    char arch[128];
+    HVP_TRY(hvp_train_backbone_config(c, hvp_dataset_channels(t->data), &bc));
+    hvp_backbone_describe(&bc, arch, sizeof arch);
+    say(t, "model: %s on %s, %.2f M parameters\n",
+        c->method.name == HVP_METHOD_SIMCLR ? "SimCLR" : "SimSiam", arch,
         (double)hvp_state_numel(&t->method->state) / 1e6);
     HVP_TRY(make_optimizer(t));
     if (c->hvp.enabled) {
@@ -297,6 +302,7 @@ static hvp_status train_step(trainer *t, const hvp_image_batch *b, double *loss)
     HVP_TRY(hvp_augment_batch(t->aug, b, (uint64_t)c->run.seed, t->epoch, &global, &local));
     hvp_tensor views = view_rows(&global);
     hvp_tensor x12;
+    t->method->step = (uint32_t)t->step; /* drop-path masks of this step */
     if (t->sel && t->aug_score) {
         hvp_tensor low_global, low_local, low;
         HVP_TRY(hvp_augment_batch(t->aug_score, b, (uint64_t)c->run.seed, t->epoch, &low_global,

@@ -56,22 +56,39 @@ void hvp_train_view_config(const hvp_config *cfg, int nviews, hvp_view_config *v
     }
 }
 
+hvp_status hvp_train_backbone_config(const hvp_config *c, int channels,
+                                     hvp_backbone_config *out)
+{
+    memset(out, 0, sizeof *out);
+    if (c->model.arch >= HVP_ARCH_VIT_TINY && c->model.arch <= HVP_ARCH_VIT_BASE) {
+        static const char *const preset[] = {"tiny", "small", "base"};
+        out->kind = HVP_BACKBONE_VIT;
+        if (c->data.image_size % c->model.patch_size != 0)
+            return HVP_FAIL(HVP_ERR_ARG,
+                            "data.image_size = %d is not a multiple of model.patch_size = %d "
+                            "(ViT patches must tile the image)",
+                            c->data.image_size, c->model.patch_size);
+        return hvp_vit_preset(preset[c->model.arch - HVP_ARCH_VIT_TINY], c->data.image_size,
+                              c->model.patch_size, channels, (float)c->model.drop_path,
+                              &out->vit);
+    }
+    static const int depth[] = {18, 34, 50};
+    out->kind = HVP_BACKBONE_RESNET;
+    out->resnet.depth = depth[c->model.arch];
+    out->resnet.in_channels = channels;
+    out->resnet.cifar_stem = c->model.cifar_stem;
+    out->resnet.width = (float)c->model.width;
+    out->resnet.zero_init_residual = c->model.zero_init_residual;
+    return HVP_OK;
+}
+
 hvp_status hvp_train_make_method(hvp_ctx *ctx, const hvp_config *c, int channels,
                                  hvp_method **out)
 {
     if (c->method.name != HVP_METHOD_SIMSIAM && c->method.name != HVP_METHOD_SIMCLR)
         return HVP_FAIL(HVP_ERR_ARG, "method.name: only simsiam and simclr are implemented so far");
-    if (c->model.arch > HVP_ARCH_RESNET50)
-        return HVP_FAIL(HVP_ERR_ARG, "model.arch: %s runs on resnet18, resnet34 or resnet50",
-                        c->method.name == HVP_METHOD_SIMSIAM ? "SimSiam" : "SimCLR");
-    static const int depth[] = {18, 34, 50};
-    hvp_resnet_config backbone;
-    memset(&backbone, 0, sizeof backbone);
-    backbone.depth = depth[c->model.arch];
-    backbone.in_channels = channels;
-    backbone.cifar_stem = c->model.cifar_stem;
-    backbone.width = (float)c->model.width;
-    backbone.zero_init_residual = c->model.zero_init_residual;
+    hvp_backbone_config backbone;
+    HVP_TRY(hvp_train_backbone_config(c, channels, &backbone));
     if (c->method.name == HVP_METHOD_SIMCLR) {
         hvp_simclr_config sc = {backbone, c->method.proj_dim, c->method.proj_hidden_dim,
                                 (float)c->method.temperature, (uint64_t)c->run.seed};

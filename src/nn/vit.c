@@ -1,0 +1,313 @@
+/* Vision Transformer as DINO's vision_transformer.py (and timm) builds it: patch conv ->
+ * [cls; patches] + pos_embed -> pre-norm blocks (x + drop_path(attn(norm1(x))), then
+ * x + drop_path(mlp(norm2(x)))) -> final LayerNorm -> the class token. No head, no dropout
+ * besides drop path (DINO's drop_rate and attn_drop_rate are 0). The final norm is applied
+ * to the class-token rows only: it works per token, so the features are the same. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hvp/nn.h"
+#include "nn/module_util.h"
+
+#define LN_EPS 1e-6f
+
+hvp_status hvp_vit_preset(const char *name, int img_size, int patch, int in_channels,
+                          float drop_path, hvp_vit_config *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *n = strncmp(name, "vit_", 4) == 0 ? name + 4 : name;
+    if (strcmp(n, "tiny") == 0)
+        *out = (hvp_vit_config){0, 0, 0, 192, 12, 3, 4.0f, 0};
+    else if (strcmp(n, "small") == 0)
+        *out = (hvp_vit_config){0, 0, 0, 384, 12, 6, 4.0f, 0};
+    else if (strcmp(n, "base") == 0)
+        *out = (hvp_vit_config){0, 0, 0, 768, 12, 12, 4.0f, 0};
+    else
+        return HVP_FAIL(HVP_ERR_ARG, "ViT preset '%s': tiny, small or base", name);
+    out->img_size = img_size;
+    out->patch = patch;
+    out->in_channels = in_channels;
+    out->drop_path = drop_path;
+    return HVP_OK;
+}
+
+/* "<prefix>.<what>" or "<what>". */
+static hvp_status name(char *buf, size_t size, const char *prefix, const char *what)
+{
+    int n = *prefix ? snprintf(buf, size, "%s.%s", prefix, what) : snprintf(buf, size, "%s", what);
+    if (n < 0 || (size_t)n >= size)
+        return HVP_FAIL(HVP_ERR_ARG, "parameter name too long: %s.%s", prefix, what);
+    return HVP_OK;
+}
+
+/* A DINO Linear: weight [out, in] truncated normal (std 0.02), bias 0 (no decay). */
+static hvp_status linear_init(hvp_linear *l, hvp_state *s, hvp_ctx *ctx, const char *base,
+                              int in, int out)
+{
+    memset(l, 0, sizeof *l);
+    l->in = in;
+    l->out = out;
+    char n[128];
+    HVP_TRY(name(n, sizeof n, base, "weight"));
+    HVP_TRY(hvp_state_param(s, ctx, n, 2, (int[]){out, in}, HVP_INIT_TRUNC_NORMAL_02, in, 0,
+                            &l->w));
+    HVP_TRY(name(n, sizeof n, base, "bias"));
+    return hvp_state_param(s, ctx, n, 1, &out, HVP_INIT_ZERO, 0, 1, &l->b);
+}
+
+/* A LayerNorm: weight 1, bias 0, neither decayed. */
+static hvp_status norm_init(hvp_param *w, hvp_param *b, hvp_state *s, hvp_ctx *ctx,
+                            const char *base, int dim)
+{
+    char n[128];
+    HVP_TRY(name(n, sizeof n, base, "weight"));
+    HVP_TRY(hvp_state_param(s, ctx, n, 1, &dim, HVP_INIT_ONE, 0, 1, w));
+    HVP_TRY(name(n, sizeof n, base, "bias"));
+    return hvp_state_param(s, ctx, n, 1, &dim, HVP_INIT_ZERO, 0, 1, b);
+}
+
+hvp_status hvp_vit_init(hvp_vit *m, hvp_state *s, hvp_ctx *ctx, const char *prefix,
+                        const hvp_vit_config *cfg)
+{
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    const char *p = prefix ? prefix : "";
+    int D = cfg->dim, C = cfg->in_channels, P = cfg->patch;
+    if (C != 1 && C != 3)
+        return HVP_FAIL(HVP_ERR_ARG, "ViT input channels %d: 1 or 3", C);
+    if (D < 1 || cfg->depth < 1 || cfg->heads < 1 || D % cfg->heads != 0)
+        return HVP_FAIL(HVP_ERR_ARG, "ViT: dim %d must be a positive multiple of heads %d, depth "
+                        "%d positive", D, cfg->heads, cfg->depth);
+    if (P < 1 || cfg->img_size < P || cfg->img_size % P != 0)
+        return HVP_FAIL(HVP_ERR_ARG, "ViT: image size %d is not a multiple of patch size %d",
+                        cfg->img_size, P);
+    int hidden = (int)(D * cfg->mlp_ratio);
+    if (hidden < 1)
+        return HVP_FAIL(HVP_ERR_ARG, "ViT: mlp_ratio %g leaves no hidden units",
+                        (double)cfg->mlp_ratio);
+    if (!(cfg->drop_path >= 0 && cfg->drop_path < 1))
+        return HVP_FAIL(HVP_ERR_ARG, "ViT: drop_path %g must be in [0, 1)",
+                        (double)cfg->drop_path);
+    m->grid = cfg->img_size / P;
+    m->tokens = m->grid * m->grid + 1;
+    m->feature_dim = D;
+    m->seed = s->init_seed ^ 0x5669542d44504154ULL; /* "ViT-DPAT" */
+
+    char n[128], base[128];
+    HVP_TRY(name(n, sizeof n, p, "cls_token"));
+    HVP_TRY(hvp_state_param(s, ctx, n, 3, (int[]){1, 1, D}, HVP_INIT_TRUNC_NORMAL_02, 0, 1,
+                            &m->cls_token));
+    HVP_TRY(name(n, sizeof n, p, "pos_embed"));
+    HVP_TRY(hvp_state_param(s, ctx, n, 3, (int[]){1, m->tokens, D}, HVP_INIT_TRUNC_NORMAL_02, 0,
+                            1, &m->pos_embed));
+    /* The patch conv keeps nn.Conv2d's default init (DINO's _init_weights skips it). */
+    hvp_conv *pc = &m->patch_embed;
+    pc->c_in = C;
+    pc->c_out = D;
+    pc->k = P;
+    pc->stride = P;
+    pc->pad = 0;
+    int fan = C * P * P;
+    HVP_TRY(name(n, sizeof n, p, "patch_embed.proj.weight"));
+    HVP_TRY(hvp_state_param(s, ctx, n, 4, (int[]){D, C, P, P}, HVP_INIT_LINEAR_DEFAULT, fan, 0,
+                            &pc->w));
+    HVP_TRY(name(n, sizeof n, p, "patch_embed.proj.bias"));
+    HVP_TRY(hvp_state_param(s, ctx, n, 1, &D, HVP_INIT_LINEAR_DEFAULT, fan, 1, &pc->b));
+
+    m->blocks = calloc((size_t)cfg->depth, sizeof *m->blocks);
+    if (!m->blocks)
+        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+    for (int i = 0; i < cfg->depth; i++) {
+        hvp_vit_block *b = &m->blocks[i];
+        /* DINO: dpr = torch.linspace(0, drop_path_rate, depth) */
+        b->drop_rate = cfg->depth > 1 ? cfg->drop_path * (float)i / (float)(cfg->depth - 1) : 0;
+        char blk[64];
+        snprintf(blk, sizeof blk, "blocks.%d", i);
+        HVP_TRY(name(base, sizeof base, p, blk));
+        char sub[160];
+        snprintf(sub, sizeof sub, "%s.norm1", base);
+        HVP_TRY(norm_init(&b->norm1_w, &b->norm1_b, s, ctx, sub, D));
+        snprintf(sub, sizeof sub, "%s.attn.qkv", base);
+        HVP_TRY(linear_init(&b->qkv, s, ctx, sub, D, 3 * D));
+        snprintf(sub, sizeof sub, "%s.attn.proj", base);
+        HVP_TRY(linear_init(&b->proj, s, ctx, sub, D, D));
+        snprintf(sub, sizeof sub, "%s.norm2", base);
+        HVP_TRY(norm_init(&b->norm2_w, &b->norm2_b, s, ctx, sub, D));
+        snprintf(sub, sizeof sub, "%s.mlp.fc1", base);
+        HVP_TRY(linear_init(&b->fc1, s, ctx, sub, D, hidden));
+        snprintf(sub, sizeof sub, "%s.mlp.fc2", base);
+        HVP_TRY(linear_init(&b->fc2, s, ctx, sub, hidden, D));
+    }
+    HVP_TRY(name(n, sizeof n, p, "norm"));
+    return norm_init(&m->norm_w, &m->norm_b, s, ctx, n, D);
+}
+
+void hvp_vit_free(hvp_vit *m)
+{
+    free(m->blocks);
+    m->blocks = NULL;
+}
+
+/* y = LayerNorm(x) with its statistics (allocated here). */
+static hvp_status layernorm(hvp_ctx *ctx, const hvp_tensor *x, const hvp_param *w,
+                            const hvp_param *b, hvp_tensor *y, hvp_tensor *mean,
+                            hvp_tensor *rstd)
+{
+    int rows = (int)(hvp_numel(x) / (size_t)x->shape[x->ndim - 1]);
+    HVP_TRY(hvp_act_like(ctx, "vit layernorm", x, y));
+    HVP_TRY(hvp_act(ctx, "vit layernorm mean", mean, 1, &rows));
+    HVP_TRY(hvp_act(ctx, "vit layernorm rstd", rstd, 1, &rows));
+    return hvp_layernorm_fwd(ctx, x, &w->value, &b->value, LN_EPS, y, mean, rstd);
+}
+
+/* out = x + dp(attn(norm1(x))); out = mid + dp(mlp(norm2(mid))). out is the caller's; with
+ * keep == 0 mid is out itself and every scratch tensor is given back after each branch. */
+static hvp_status block_forward(hvp_vit *m, int index, const hvp_pass *p, const hvp_tensor *x,
+                                const hvp_tensor *out)
+{
+    hvp_vit_block *b = &m->blocks[index];
+    hvp_ctx *ctx = p->ctx;
+    int B = x->shape[0], T = x->shape[1], D = m->cfg.dim, H = m->cfg.heads;
+    b->dropped = p->train && b->drop_rate > 0;
+    b->step = m->step;
+    uint32_t layer = 2u * (uint32_t)index;
+    hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
+    b->x = *x;
+    hvp_tensor mid = *out;
+    if (p->keep)
+        HVP_TRY(hvp_act_like(ctx, "vit block middle", x, &mid));
+
+    hvp_tensor h, qkv, att, a;
+    HVP_TRY(layernorm(ctx, x, &b->norm1_w, &b->norm1_b, &h, &b->ln1_mean, &b->ln1_rstd));
+    HVP_TRY(hvp_linear_forward(&b->qkv, p, &h, &qkv));
+    hvp_attn_shape as = {B, T, H, D / H};
+    int saved_n = (int)hvp_attention_saved_numel(&as);
+    HVP_TRY(hvp_act(ctx, "vit attention saved", &b->attn_saved, 1, &saved_n));
+    HVP_TRY(hvp_act_like(ctx, "vit attention output", x, &att));
+    HVP_TRY(hvp_attention_fwd(ctx, &as, &qkv, &b->attn_saved, &att));
+    HVP_TRY(hvp_linear_forward(&b->proj, p, &att, &a));
+    if (b->dropped)
+        HVP_TRY(hvp_drop_path_fwd(ctx, &a, b->drop_rate, m->seed, b->step, layer, &a));
+    HVP_TRY(hvp_add_fwd(ctx, x, &a, &mid));
+    if (!p->keep)
+        hvp_arena_rewind(ctx->acts, mark);
+    b->mid = mid;
+
+    hvp_tensor g, f;
+    HVP_TRY(layernorm(ctx, &mid, &b->norm2_w, &b->norm2_b, &h, &b->ln2_mean, &b->ln2_rstd));
+    HVP_TRY(hvp_linear_forward(&b->fc1, p, &h, &b->fc1_out));
+    g = b->fc1_out;
+    if (p->keep)
+        HVP_TRY(hvp_act_like(ctx, "vit gelu", &b->fc1_out, &g));
+    HVP_TRY(hvp_gelu_fwd(ctx, &b->fc1_out, &g));
+    HVP_TRY(hvp_linear_forward(&b->fc2, p, &g, &f));
+    if (b->dropped)
+        HVP_TRY(hvp_drop_path_fwd(ctx, &f, b->drop_rate, m->seed, b->step, layer + 1, &f));
+    HVP_TRY(hvp_add_fwd(ctx, &mid, &f, out));
+    if (!p->keep)
+        hvp_arena_rewind(ctx->acts, mark);
+    return HVP_OK;
+}
+
+hvp_status hvp_vit_forward(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
+                           hvp_tensor *features)
+{
+    hvp_ctx *ctx = p->ctx;
+    const hvp_vit_config *c = &m->cfg;
+    if (x->ndim != 4 || x->shape[1] != c->in_channels || x->shape[2] != c->img_size ||
+        x->shape[3] != c->img_size) {
+        char s[64];
+        return HVP_FAIL(HVP_ERR_ARG,
+                        "ViT: input %s, expected [n, %d, %d, %d]: the ViT was built for %d-px "
+                        "images (its pos_embed has %d rows; no interpolation yet)",
+                        hvp_shape_str(x, s, sizeof s), c->in_channels, c->img_size, c->img_size,
+                        c->img_size, m->tokens);
+    }
+    int B = x->shape[0], D = c->dim, T = m->tokens, L = T - 1;
+    hvp_tensor conv_out, tok;
+    HVP_TRY(hvp_conv_forward(&m->patch_embed, p, x, &conv_out));
+    int shape[3] = {B, T, D};
+    HVP_TRY(hvp_act(ctx, "vit tokens", &tok, 3, shape));
+    HVP_TRY(hvp_vit_embed_fwd(ctx, B, D, L, &conv_out, &m->cls_token.value, &m->pos_embed.value,
+                              &tok));
+    if (!p->keep) {
+        /* The tokens and one more buffer, used in turn; each block's scratch above them. */
+        hvp_tensor pong;
+        HVP_TRY(hvp_act(ctx, "vit tokens", &pong, 3, shape));
+        hvp_tensor bufs[2] = {tok, pong};
+        for (int i = 0; i < c->depth; i++)
+            HVP_TRY(block_forward(m, i, p, &bufs[i % 2], &bufs[(i + 1) % 2]));
+        tok = bufs[c->depth % 2];
+    } else {
+        for (int i = 0; i < c->depth; i++) {
+            hvp_tensor out;
+            HVP_TRY(hvp_act(ctx, "vit block output", &out, 3, shape));
+            HVP_TRY(block_forward(m, i, p, &tok, &out));
+            tok = out;
+        }
+    }
+    HVP_TRY(hvp_act(ctx, "vit class tokens", &m->cls_rows, 2, (int[]){B, D}));
+    HVP_TRY(hvp_vit_cls_fwd(ctx, B, T, D, &tok, &m->cls_rows));
+    return layernorm(ctx, &m->cls_rows, &m->norm_w, &m->norm_b, features, &m->norm_mean,
+                     &m->norm_rstd);
+}
+
+/* dx of the block's input from dout, the gradient of its output. */
+static hvp_status block_backward(hvp_vit *m, int index, hvp_ctx *ctx, const hvp_tensor *dout,
+                                 hvp_tensor *dx)
+{
+    hvp_vit_block *b = &m->blocks[index];
+    int B = b->x.shape[0], T = b->x.shape[1], D = m->cfg.dim, H = m->cfg.heads;
+    uint32_t layer = 2u * (uint32_t)index;
+
+    /* MLP branch: out = mid + dp(fc2(gelu(fc1(norm2(mid))))) */
+    hvp_tensor df = *dout, dg, dh, dmid;
+    if (b->dropped) {
+        HVP_TRY(hvp_act_like(ctx, "vit drop path gradient", dout, &df));
+        HVP_TRY(hvp_drop_path_bwd(ctx, dout, b->drop_rate, m->seed, b->step, layer + 1, &df));
+    }
+    HVP_TRY(hvp_linear_backward(&b->fc2, ctx, &df, &dg));
+    HVP_TRY(hvp_gelu_bwd(ctx, &b->fc1_out, &dg, &dg));
+    HVP_TRY(hvp_linear_backward(&b->fc1, ctx, &dg, &dh));
+    HVP_TRY(hvp_act_like(ctx, "vit block middle gradient", dout, &dmid));
+    HVP_TRY(hvp_layernorm_bwd(ctx, &b->mid, &b->norm2_w.value, &b->ln2_mean, &b->ln2_rstd, &dh,
+                              &dmid, &b->norm2_w.grad, &b->norm2_b.grad));
+    HVP_TRY(hvp_add_acc(ctx, &dmid, dout));
+
+    /* Attention branch: mid = x + dp(proj(attn(qkv(norm1(x))))) */
+    hvp_tensor da = dmid, datt, dqkv, dn;
+    if (b->dropped) {
+        HVP_TRY(hvp_act_like(ctx, "vit drop path gradient", &dmid, &da));
+        HVP_TRY(hvp_drop_path_bwd(ctx, &dmid, b->drop_rate, m->seed, b->step, layer, &da));
+    }
+    HVP_TRY(hvp_linear_backward(&b->proj, ctx, &da, &datt));
+    HVP_TRY(hvp_act(ctx, "vit qkv gradient", &dqkv, 3, (int[]){B, T, 3 * D}));
+    hvp_attn_shape as = {B, T, H, D / H};
+    HVP_TRY(hvp_attention_bwd(ctx, &as, &b->attn_saved, &datt, &dqkv));
+    HVP_TRY(hvp_linear_backward(&b->qkv, ctx, &dqkv, &dn));
+    HVP_TRY(hvp_act_like(ctx, "vit block input gradient", dout, dx));
+    HVP_TRY(hvp_layernorm_bwd(ctx, &b->x, &b->norm1_w.value, &b->ln1_mean, &b->ln1_rstd, &dn, dx,
+                              &b->norm1_w.grad, &b->norm1_b.grad));
+    return hvp_add_acc(ctx, dx, &dmid);
+}
+
+hvp_status hvp_vit_backward(hvp_vit *m, hvp_ctx *ctx, const hvp_tensor *dfeatures)
+{
+    const hvp_vit_config *c = &m->cfg;
+    int B = m->cls_rows.shape[0], D = c->dim, T = m->tokens, L = T - 1;
+    hvp_tensor dcls, g;
+    HVP_TRY(hvp_act_like(ctx, "vit class token gradient", &m->cls_rows, &dcls));
+    HVP_TRY(hvp_layernorm_bwd(ctx, &m->cls_rows, &m->norm_w.value, &m->norm_mean, &m->norm_rstd,
+                              dfeatures, &dcls, &m->norm_w.grad, &m->norm_b.grad));
+    HVP_TRY(hvp_act(ctx, "vit token gradient", &g, 3, (int[]){B, T, D}));
+    HVP_TRY(hvp_vit_cls_bwd(ctx, B, T, D, &dcls, &g));
+    for (int i = c->depth - 1; i >= 0; i--) {
+        hvp_tensor d;
+        HVP_TRY(block_backward(m, i, ctx, &g, &d));
+        g = d;
+    }
+    hvp_tensor dconv;
+    HVP_TRY(hvp_act(ctx, "vit patch gradient", &dconv, 4, (int[]){B, D, m->grid, m->grid}));
+    HVP_TRY(hvp_vit_embed_bwd(ctx, B, D, L, &g, &dconv, &m->cls_token.grad, &m->pos_embed.grad));
+    return hvp_conv_backward(&m->patch_embed, ctx, &dconv, NULL);
+}
