@@ -333,4 +333,15 @@ hvp_status hvp_vit_cls_fwd(hvp_ctx *ctx, int B, int T, int D, const hvp_tensor *
 hvp_status hvp_vit_cls_bwd(hvp_ctx *ctx, int B, int T, int D, const hvp_tensor *dy,
                            const hvp_tensor *dx);
 
+/* ---- weight normalisation (src/ops/weight_norm.c) --------------------------------- */
+
+/* torch.nn.utils.weight_norm(dim=0) of a Linear weight: w[o, :] = g[o] * v[o, :] / ||v[o, :]||
+ * for v, w [O, I] and g with O elements (PyTorch's weight_g is [O, 1]). No eps (as PyTorch). */
+hvp_status hvp_weight_norm_fwd(hvp_ctx *ctx, const hvp_tensor *v, const hvp_tensor *g,
+                               const hvp_tensor *w);
+/* From dw (the gradient of w): dv += g/||v|| (dw - u (u . dw)) with u = v/||v||, and
+ * dg += u . dw per row (dg NULL: g is frozen, skipped). Both accumulate (parameters). */
+hvp_status hvp_weight_norm_bwd(hvp_ctx *ctx, const hvp_tensor *v, const hvp_tensor *g,
+                               const hvp_tensor *dw, const hvp_tensor *dv, const hvp_tensor *dg);
+
 #endif

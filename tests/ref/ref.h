@@ -87,4 +87,7 @@ void ref_augment_blur(double *im, int C, int S, int k, double sigma);
 void ref_vit_embed_fwd(const double *c, const double *cls, const double *pos, double *y, int B,
                        int D, int L);
 
+/* ---- weight normalisation (ref_weight_norm.c): see hvp_weight_norm_fwd ---- */
+void ref_weight_norm_fwd(const double *v, const double *g, double *w, int rows, int cols);
+
 #endif
