@@ -73,6 +73,7 @@ typedef struct hvp_config {
         int patch_out_dim;
         hvp_cfg_floats mask_ratio;
         double mask_prob;
+        int freeze_last_layer;
     } method;
     struct {
         int enabled, views, select_every, select_resolution;
@@ -89,6 +90,7 @@ typedef struct hvp_config {
         hvp_cfg_floats betas;
         double eps, lars_eta;
         int lars_exclude_bias_bn, lars_clip_lr;
+        double weight_decay_end;
     } optim;
     struct {
         int epochs, save_every, keep_last, max_steps;

@@ -58,6 +58,10 @@ hvp_status hvp_state_buffer(hvp_state *s, hvp_ctx *ctx, const char *name, int nd
                             const int *shape, hvp_init init, hvp_tensor *out);
 /* A host-side counter saved with the buffers; returns its index in s->buffers. */
 hvp_status hvp_state_counter(hvp_state *s, const char *name, int *index);
+/* Turns parameters [first, nparams) into buffers (appended, names and values kept): an
+ * EMA teacher's weights are saved and loaded with the model but no optimizer sees them.
+ * Their gradient tensors stay allocated, unused. */
+hvp_status hvp_state_params_to_buffers(hvp_state *s, int first);
 /* The parameter or buffer called name, or NULL. */
 hvp_param *hvp_state_find_param(hvp_state *s, const char *name);
 hvp_buffer *hvp_state_find_buffer(hvp_state *s, const char *name);

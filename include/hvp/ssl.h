@@ -61,6 +61,39 @@ typedef struct hvp_simclr_config {
 
 hvp_status hvp_simclr_create(hvp_ctx *ctx, const hvp_simclr_config *cfg, hvp_method **out);
 
+/* DINO (Caron et al., 2021) on a ResNet or a ViT, as the official code: student = backbone +
+ * DINOHead (Linear-GELU-Linear-GELU-Linear to the bottleneck, L2 normalisation, a
+ * weight-normalised Linear without bias to out_dim), teacher = an EMA copy of the student
+ * (its weights are buffers "teacher.*": checkpointed, never optimised), centering of the
+ * teacher outputs ("dino_loss.center"). Loss over two global views: the cross-entropy of
+ * softmax((t_i - center) / teacher_temp) against log_softmax(s_j / student_temp), j != i,
+ * averaged over both terms and the batch. A pair's selection score is that loss per sample.
+ * Names: "student.backbone.conv1.weight", "student.head.mlp.0.weight",
+ * "student.head.last_layer.weight_g" / "weight_v", the same under "teacher.". */
+typedef struct hvp_dino_config {
+    hvp_backbone_config backbone;   /* the teacher's ViT gets no drop path (as official) */
+    int out_dim;                    /* 65536 */
+    int hidden_dim;                 /* 2048 */
+    int bottleneck_dim;             /* 256 */
+    int norm_last_layer;            /* weight_g fixed at 1 (a buffer); else trained */
+    float teacher_temp;             /* 0.04 (0.07 after warm-up in the ViT-S recipe) */
+    float warmup_teacher_temp;      /* 0.04 */
+    int warmup_teacher_temp_epochs; /* linear warm-up by epoch, as np.linspace; 0: none */
+    float student_temp;             /* 0.1 */
+    float teacher_momentum;         /* 0.996, cosine to 1 over total_steps */
+    float center_momentum;          /* 0.9 */
+    uint64_t seed;
+} hvp_dino_config;
+
+hvp_status hvp_dino_create(hvp_ctx *ctx, const hvp_dino_config *cfg, hvp_method **out);
+/* The run's length, for the schedules: the teacher temperature by epoch (step /
+ * steps_per_epoch) and the teacher momentum by step (cosine over total_steps). Without
+ * it, every step is in epoch 0 and the momentum stays at teacher_momentum. */
+void hvp_dino_set_schedule(hvp_method *m, long steps_per_epoch, long total_steps);
+/* The schedules' values at a step (also what the method uses). */
+float hvp_dino_teacher_temp(const hvp_method *m, long step);
+float hvp_dino_teacher_momentum(const hvp_method *m, long step);
+
 void hvp_method_destroy(hvp_method *m);
 
 #endif

@@ -107,6 +107,8 @@ const hvp_config_key hvp_config_keys[] = {
     INT("method", "patch_out_dim", method.patch_out_dim, "8192", 1, 1048576, "iBOT: prototypes of the patch head"),
     FLTS("method", "mask_ratio", method.mask_ratio, "0.1, 0.5", 0.0, 1.0, 2, 2, "iBOT: range of the masked patch fraction"),
     FLT("method", "mask_prob", method.mask_prob, "0.5", 0, 1, "iBOT: probability that a view is masked"),
+    INT("method", "freeze_last_layer", method.freeze_last_layer, "1", 0, 1000000,
+        "DINO: epochs during which the head's last layer is not updated"),
 
     /* [hvp] */
     BOOL("hvp", "enabled", hvp.enabled, "false", "hard view selection: train on the hardest pair of views"),
@@ -123,6 +125,8 @@ const hvp_config_key hvp_config_keys[] = {
     ENUM("optim", "schedule", optim.schedule, "cosine", schedules, "learning rate schedule after warm-up"),
     FLT("optim", "momentum", optim.momentum, "0.9", 0, 1, "SGD/LARS momentum"),
     FLT("optim", "weight_decay", optim.weight_decay, "1e-4", 0, 10, "weight decay"),
+    FLT("optim", "weight_decay_end", optim.weight_decay_end, "-1", -1, 10,
+        "weight decay at the end of a cosine schedule from weight_decay (DINO: 0.4); -1: constant"),
     BOOL("optim", "fix_pred_lr", optim.fix_pred_lr, "true", "SimSiam: predictor keeps the base lr (no decay)"),
     INT("optim", "warmup_epochs", optim.warmup_epochs, "0", 0, 1000000, "epochs of linear lr warm-up"),
     FLT("optim", "min_lr", optim.min_lr, "0.0", 0, 1000, "learning rate at the end of the cosine schedule"),

@@ -119,6 +119,21 @@ hvp_status hvp_state_buffer(hvp_state *s, hvp_ctx *ctx, const char *name, int nd
     return HVP_OK;
 }
 
+hvp_status hvp_state_params_to_buffers(hvp_state *s, int first)
+{
+    if (first < 0 || first > s->nparams)
+        return HVP_FAIL(HVP_ERR_ARG, "state: no parameter %d to move", first);
+    for (int i = first; i < s->nparams; i++) {
+        hvp_buffer b;
+        memset(&b, 0, sizeof b);
+        snprintf(b.name, sizeof b.name, "%s", s->params[i].name);
+        b.value = s->params[i].value;
+        HVP_TRY(add_buffer(s, &b));
+    }
+    s->nparams = first;
+    return HVP_OK;
+}
+
 hvp_status hvp_state_counter(hvp_state *s, const char *name, int *index)
 {
     hvp_buffer b;

@@ -15,6 +15,7 @@
 #include "hvp/model_io.h"
 #include "hvp/nn.h"
 #include "hvp/select.h"
+#include "hvp/ssl.h"
 #include "hvp/train.h"
 
 typedef struct trainer {
@@ -77,6 +78,31 @@ static double lr_at(const trainer *t, long step)
     return c->optim.min_lr + (t->base_lr - c->optim.min_lr) * 0.5 * (1.0 + cos(M_PI * progress));
 }
 
+/* Weight decay: constant, or DINO's cosine from optim.weight_decay to optim.weight_decay_end
+ * over the run, by step (utils.cosine_scheduler without warm-up). */
+static double wd_at(const trainer *t, long step)
+{
+    const hvp_config *c = t->cfg;
+    if (c->optim.weight_decay_end < 0 || t->total_steps <= 0)
+        return c->optim.weight_decay;
+    double end = c->optim.weight_decay_end, start = c->optim.weight_decay;
+    return end + 0.5 * (start - end) * (1.0 + cos(M_PI * (double)step / (double)t->total_steps));
+}
+
+/* DINO's cancel_gradients_last_layer: no update of the head's last layer during the first
+ * method.freeze_last_layer epochs (its gradients are zeroed before clipping and the step,
+ * and its weights restored after the step, so weight decay does not move it either). */
+static int freeze_last_layer(const trainer *t)
+{
+    const hvp_config *c = t->cfg;
+    return c->method.name == HVP_METHOD_DINO && t->epoch < c->method.freeze_last_layer;
+}
+
+static int is_last_layer(const hvp_param *p)
+{
+    return strstr(p->name, ".last_layer.") != NULL;
+}
+
 static hvp_status make_optimizer(trainer *t)
 {
     const hvp_config *c = t->cfg;
@@ -88,7 +114,9 @@ static hvp_status make_optimizer(trainer *t)
     oc.lars_eta = (float)c->optim.lars_eta;
     oc.lars_exclude_bias_n_norm = c->optim.lars_exclude_bias_bn;
     oc.lars_clip_lr = c->optim.lars_clip_lr;
-    oc.decay_all = 1; /* SimSiam's official code and solo-learn decay every parameter */
+    /* SimSiam's official code and solo-learn decay every parameter; DINO's
+     * get_params_groups exempts biases and norm parameters */
+    oc.decay_all = c->method.name != HVP_METHOD_DINO;
     HVP_TRY(hvp_optim_create(t->ctx, &oc, t->method->state.params, t->method->state.nparams,
                              &t->optim));
     if (c->optim.fix_pred_lr)
@@ -246,9 +274,14 @@ static hvp_status setup(trainer *t)
     HVP_TRY(hvp_train_backbone_config(c, hvp_dataset_channels(t->data), &bc));
     hvp_backbone_describe(&bc, arch, sizeof arch);
     say(t, "model: %s on %s, %.2f M parameters\n",
-        c->method.name == HVP_METHOD_SIMCLR ? "SimCLR" : "SimSiam", arch,
+        c->method.name == HVP_METHOD_SIMCLR ? "SimCLR"
+        : c->method.name == HVP_METHOD_DINO ? "DINO"
+                                            : "SimSiam",
+        arch,
         (double)hvp_state_numel(&t->method->state) / 1e6);
     HVP_TRY(make_optimizer(t));
+    if (c->method.name == HVP_METHOD_DINO)
+        hvp_dino_set_schedule(t->method, t->steps_per_epoch, t->total_steps);
     if (c->hvp.enabled) {
         hvp_select_config sc = {c->hvp.views, c->hvp.select_every, (float)c->hvp.random_fraction,
                                 (uint64_t)c->run.seed ^ 0x48565053454cULL};
@@ -317,13 +350,32 @@ static hvp_status train_step(trainer *t, const hvp_image_batch *b, double *loss)
     }
     HVP_TRY(hvp_params_zero_grad(ctx, t->method->state.params, t->method->state.nparams));
     HVP_TRY(t->method->ops->train_step(t->method, ctx, &x12, &t->loss));
-    if (c->optim.clip_grad > 0)
-        HVP_TRY(hvp_clip_grad_norm(ctx, t->method->state.params, t->method->state.nparams,
-                                   (float)c->optim.clip_grad, NULL));
+    const hvp_param *params = t->method->state.params;
+    int nparams = t->method->state.nparams;
+    if (c->optim.clip_grad > 0 && c->method.name == HVP_METHOD_DINO)
+        HVP_TRY(hvp_clip_grad_per_param(ctx, params, nparams, (float)c->optim.clip_grad, NULL));
+    else if (c->optim.clip_grad > 0)
+        HVP_TRY(hvp_clip_grad_norm(ctx, params, nparams, (float)c->optim.clip_grad, NULL));
+    int frozen = freeze_last_layer(t);
+    hvp_tensor kept[4];
+    int nkept = 0;
+    for (int i = 0; frozen && i < nparams; i++)
+        if (is_last_layer(&params[i]) && nkept < 4) {
+            HVP_TRY(hvp_tensor_zero(ctx, &params[i].grad));
+            HVP_TRY(hvp_alloc_f32(ctx->acts, "frozen last layer", &kept[nkept],
+                                  params[i].value.ndim, params[i].value.shape));
+            HVP_TRY(hvp_tensor_copy(ctx, &kept[nkept++], &params[i].value));
+        }
     double lr = lr_at(t, t->step);
     t->optim->groups[0].lr = (float)lr;
     t->optim->groups[1].lr = (float)t->base_lr; /* fix_pred_lr: the predictor keeps base lr */
+    for (int g = 0; g < HVP_OPTIM_MAX_GROUPS; g++)
+        t->optim->groups[g].weight_decay = (float)wd_at(t, t->step);
     HVP_TRY(hvp_optim_step(ctx, t->optim));
+    nkept = 0;
+    for (int i = 0; frozen && i < nparams; i++)
+        if (is_last_layer(&params[i]) && nkept < 4)
+            HVP_TRY(hvp_tensor_copy(ctx, &params[i].value, &kept[nkept++]));
     if (t->method->ops->after_step)
         HVP_TRY(t->method->ops->after_step(t->method, ctx, t->step));
     float value;

@@ -85,10 +85,29 @@ hvp_status hvp_train_backbone_config(const hvp_config *c, int channels,
 hvp_status hvp_train_make_method(hvp_ctx *ctx, const hvp_config *c, int channels,
                                  hvp_method **out)
 {
-    if (c->method.name != HVP_METHOD_SIMSIAM && c->method.name != HVP_METHOD_SIMCLR)
-        return HVP_FAIL(HVP_ERR_ARG, "method.name: only simsiam and simclr are implemented so far");
+    if (c->method.name != HVP_METHOD_SIMSIAM && c->method.name != HVP_METHOD_SIMCLR &&
+        c->method.name != HVP_METHOD_DINO)
+        return HVP_FAIL(HVP_ERR_ARG,
+                        "method.name: only simsiam, simclr and dino are implemented so far");
     hvp_backbone_config backbone;
     HVP_TRY(hvp_train_backbone_config(c, channels, &backbone));
+    if (c->method.name == HVP_METHOD_DINO) {
+        hvp_dino_config dc;
+        memset(&dc, 0, sizeof dc);
+        dc.backbone = backbone;
+        dc.out_dim = c->method.out_dim;
+        dc.hidden_dim = c->method.proj_hidden_dim;
+        dc.bottleneck_dim = c->method.bottleneck_dim;
+        dc.norm_last_layer = c->method.norm_last_layer;
+        dc.teacher_temp = (float)c->method.teacher_temp;
+        dc.warmup_teacher_temp = (float)c->method.warmup_teacher_temp;
+        dc.warmup_teacher_temp_epochs = c->method.warmup_teacher_temp_epochs;
+        dc.student_temp = (float)c->method.student_temp;
+        dc.teacher_momentum = (float)c->method.teacher_momentum;
+        dc.center_momentum = (float)c->method.center_momentum;
+        dc.seed = (uint64_t)c->run.seed;
+        return hvp_dino_create(ctx, &dc, out);
+    }
     if (c->method.name == HVP_METHOD_SIMCLR) {
         hvp_simclr_config sc = {backbone, c->method.proj_dim, c->method.proj_hidden_dim,
                                 (float)c->method.temperature, (uint64_t)c->run.seed};
