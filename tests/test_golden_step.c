@@ -1,7 +1,8 @@
 /* One training step with hard view selection against PyTorch, per method
  * (tools/make_<method>_golden.py made tests/data/<method>_golden.safetensors once, in double
  * precision): the selection losses and winners, the loss, and every parameter and running
- * statistic after SGD. */
+ * statistic after SGD (for DINO also the teacher after its EMA and the center, which are
+ * buffers of the method's state). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,8 @@ static void golden_step(const char *file, make_method_fn make)
     REQUIRE_OK(hvp_select(sel, ctx, m, &views, NULL, 0, &x12));
     REQUIRE_OK(m->ops->train_step(m, ctx, &x12, &loss));
     REQUIRE_OK(hvp_optim_step(ctx, opt));
+    if (m->ops->after_step) /* DINO's teacher EMA */
+        REQUIRE_OK(m->ops->after_step(m, ctx, 0));
     REQUIRE_OK(hvp_ctx_finish(ctx));
     hvp_selector_collect(sel);
 
@@ -181,4 +184,31 @@ HVP_TEST(simsiam_golden_step)
 HVP_TEST(simclr_golden_step)
 {
     golden_step(HVP_TEST_DATA "/simclr_golden.safetensors", make_simclr);
+}
+
+/* norm_last_layer false in the golden file, so weight_g is trained; the schedules put step 0
+ * in the teacher temperature's warm-up (epoch 0 of 10 steps each) at momentum m0. */
+static hvp_status make_dino(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m)
+{
+    hvp_dino_config dc;
+    memset(&dc, 0, sizeof dc);
+    dc.backbone = golden_backbone(f);
+    dc.out_dim = meta_int(f, "out_dim");
+    dc.hidden_dim = meta_int(f, "hidden_dim");
+    dc.bottleneck_dim = meta_int(f, "bottleneck_dim");
+    dc.norm_last_layer = meta_int(f, "norm_last_layer");
+    dc.student_temp = (float)meta_double(f, "student_temp");
+    dc.teacher_temp = (float)meta_double(f, "teacher_temp");
+    dc.warmup_teacher_temp = (float)meta_double(f, "warmup_teacher_temp");
+    dc.warmup_teacher_temp_epochs = meta_int(f, "warmup_teacher_temp_epochs");
+    dc.teacher_momentum = (float)meta_double(f, "teacher_momentum");
+    dc.center_momentum = (float)meta_double(f, "center_momentum");
+    HVP_TRY(hvp_dino_create(ctx, &dc, m));
+    hvp_dino_set_schedule(*m, 10, 100);
+    return HVP_OK;
+}
+
+HVP_TEST(dino_golden_step)
+{
+    golden_step(HVP_TEST_DATA "/dino_golden.safetensors", make_dino);
 }

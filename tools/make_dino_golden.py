@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Golden outputs of one DINO step with hard view selection, made once with PyTorch.
+
+Writes tests/data/dino_golden.safetensors in the layout of make_simsiam_golden.py: the
+initial student and teacher weights and the center (official names: "student.backbone.*",
+"student.head.mlp.0.weight", "student.head.last_layer.weight_g" / "weight_v", the same under
+"teacher.", "dino_loss.center"), the candidate views, the [pairs, B] DINO losses of the
+selection pass, the chosen pair per sample, the training loss, and after one step: every
+student parameter (SGD), every teacher parameter (EMA) and running statistic, the center.
+tests/test_golden_step.c replays it.
+
+The reference follows the official code (facebookresearch/dino): DINOHead (Linear GELU Linear
+GELU Linear, F.normalize, weight_norm(Linear(bottleneck, out_dim, bias=False))); the
+student and the teacher each run the two global views in one forward (MultiCropWrapper),
+the teacher in train mode; DINOLoss with two crops: teacher softmax((t - center) / temp)
+against student log_softmax(s / student_temp) of the other view, averaged over the two
+terms and the batch; the center updated from the teacher's batch mean after the loss; the
+teacher temperature of epoch 0 from np.linspace(warmup_teacher_temp, teacher_temp,
+warmup_teacher_temp_epochs); the EMA over student.parameters() / teacher.parameters() with
+momentum m after the optimizer step. A pair's selection score is the DINO loss of the pair
+per sample, 1/2 (H(t_i, s_j) + H(t_j, s_i)), student and teacher on all N*B candidates in
+one train-mode forward without gradients (running statistics left as they were).
+
+The teacher starts as the student plus noise (so that a teacher confused with the student
+shows), norm_last_layer is false (weight_g is trained), and the head's weights are drawn
+wider than DINO's init so that the pair scores are well separated.
+
+Usage: python3 tools/make_dino_golden.py [OUT]   (needs torch and numpy)
+"""
+import sys
+from itertools import combinations
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from make_simsiam_golden import B, C, N, S, WIDTH, ResNet18Cifar, save_safetensors
+
+OUT_DIM, BOTTLENECK, HIDDEN = 32, 8, 16
+STUDENT_TEMP, TEACHER_TEMP, WARMUP_TEACHER_TEMP, WARMUP_EPOCHS = 0.1, 0.07, 0.05, 2
+TEACHER_MOMENTUM, CENTER_MOMENTUM = 0.9, 0.8
+LR, MOMENTUM, WD = 0.05, 0.9, 1e-4
+
+
+class DINOHead(nn.Module):
+    def __init__(self, in_dim):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(in_dim, HIDDEN), nn.GELU(), nn.Linear(HIDDEN, HIDDEN),
+                                 nn.GELU(), nn.Linear(HIDDEN, BOTTLENECK))
+        for m in self.mlp:
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, std=0.5)
+                nn.init.uniform_(m.bias, -0.1, 0.1)
+        self.last_layer = nn.utils.weight_norm(nn.Linear(BOTTLENECK, OUT_DIM, bias=False))
+        self.last_layer.weight_g.data.fill_(1)  # norm_last_layer false: weight_g is trained
+
+    def forward(self, x):
+        x = F.normalize(self.mlp(x), dim=-1, p=2)
+        return self.last_layer(x)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = ResNet18Cifar(WIDTH, C)
+        self.head = DINOHead(self.backbone.feature_dim)
+
+    def forward(self, x):
+        return self.head(self.backbone(x))
+
+
+class DINO(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.student = Net()
+        self.teacher = Net()
+        self.dino_loss = nn.Module()
+        self.dino_loss.register_buffer("center", torch.zeros(1, OUT_DIM))
+
+
+def teacher_temp():
+    return np.linspace(WARMUP_TEACHER_TEMP, TEACHER_TEMP, WARMUP_EPOCHS)[0]
+
+
+def pair_loss(s, t, center):
+    """Per sample: 1/2 (H(t0, s1) + H(t1, s0)) of two views' outputs."""
+    q = [F.softmax((ti - center) / teacher_temp(), dim=-1) for ti in t]
+    ls = [F.log_softmax(si / STUDENT_TEMP, dim=-1) for si in s]
+    return 0.5 * (torch.sum(-q[0] * ls[1], dim=-1) + torch.sum(-q[1] * ls[0], dim=-1))
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "tests/data/dino_golden.safetensors"
+    torch.manual_seed(0)
+    torch.use_deterministic_algorithms(True)
+    model = DINO().double()  # double: the golden values carry no float32 rounding
+    with torch.no_grad():
+        for m in model.student.modules():  # non-trivial BN affine parameters
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+        model.student.head.last_layer.weight_g.uniform_(0.5, 1.5)
+        model.teacher.load_state_dict(model.student.state_dict())
+        for p in model.teacher.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+            p.requires_grad_(False)
+        model.dino_loss.center.copy_(0.3 * torch.randn(1, OUT_DIM))
+    student, teacher, center = model.student, model.teacher, model.dino_loss.center
+
+    out_tensors = {}
+    for k, v in model.state_dict().items():
+        out_tensors["init." + k] = v.numpy().astype(np.int64 if "num_batches" in k else np.float32)
+    views = torch.randn(N * B, C, S, S, dtype=torch.float64)
+    out_tensors["views"] = views.numpy().astype(np.float32)
+
+    # Selection: train mode, no gradients, running statistics left as they were.
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    model.train()
+    with torch.no_grad():
+        s_all = student(views).view(N, B, -1)
+        t_all = teacher(views).view(N, B, -1)
+    model.load_state_dict(saved)
+    pairs = list(combinations(range(N), 2))
+    scores = torch.stack([pair_loss((s_all[i], s_all[j]), (t_all[i], t_all[j]), center)
+                          for i, j in pairs])  # [P, B]
+    chosen = torch.argmax(scores, dim=0)  # first maximum: the lowest pair index
+    top2 = torch.topk(scores, 2, dim=0).values
+    print("selection margins:", (top2[0] - top2[1]).tolist())
+    out_tensors["scores"] = scores.numpy().astype(np.float32)
+    out_tensors["chosen"] = chosen.numpy().astype(np.int32)
+
+    v = views.view(N, B, C, S, S)
+    x1 = torch.stack([v[pairs[k][0], b] for b, k in enumerate(chosen.tolist())])
+    x2 = torch.stack([v[pairs[k][1], b] for b, k in enumerate(chosen.tolist())])
+    x12 = torch.cat([x1, x2])
+
+    params = [p for p in student.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=LR, momentum=MOMENTUM, weight_decay=WD)
+    with torch.no_grad():
+        t = teacher(x12)
+    s = student(x12)
+    # DINOLoss.forward with ncrops = 2
+    temp = teacher_temp()
+    q = F.softmax((t - center) / temp, dim=-1).chunk(2)
+    so = (s / STUDENT_TEMP).chunk(2)
+    total, terms = 0, 0
+    for iq, qq in enumerate(q):
+        for vv in range(2):
+            if vv == iq:
+                continue
+            total = total + torch.sum(-qq * F.log_softmax(so[vv], dim=-1), dim=-1).mean()
+            terms += 1
+    loss = total / terms
+    with torch.no_grad():  # update_center
+        batch_center = torch.sum(t, dim=0, keepdim=True) / len(t)
+        center.mul_(CENTER_MOMENTUM).add_(batch_center * (1 - CENTER_MOMENTUM))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    with torch.no_grad():  # EMA of the teacher, momentum_schedule[0] = TEACHER_MOMENTUM
+        for pq, pk in zip(student.parameters(), teacher.parameters()):
+            pk.mul_(TEACHER_MOMENTUM).add_((1 - TEACHER_MOMENTUM) * pq.detach())
+    out_tensors["loss"] = np.array([loss.item()], dtype=np.float32)
+    for k, val in model.state_dict().items():
+        out_tensors["after." + k] = val.numpy().astype(np.int64 if "num_batches" in k else np.float32)
+
+    meta = {"B": str(B), "N": str(N), "C": str(C), "S": str(S), "width": str(WIDTH),
+            "out_dim": str(OUT_DIM), "bottleneck_dim": str(BOTTLENECK), "hidden_dim": str(HIDDEN),
+            "norm_last_layer": "0", "student_temp": str(STUDENT_TEMP),
+            "teacher_temp": str(TEACHER_TEMP), "warmup_teacher_temp": str(WARMUP_TEACHER_TEMP),
+            "warmup_teacher_temp_epochs": str(WARMUP_EPOCHS),
+            "teacher_momentum": str(TEACHER_MOMENTUM), "center_momentum": str(CENTER_MOMENTUM),
+            "lr": str(LR), "momentum": str(MOMENTUM), "weight_decay": str(WD),
+            "torch": torch.__version__, "script": "tools/make_dino_golden.py"}
+    save_safetensors(out, out_tensors, meta)
+    print(f"wrote {out}: loss {loss.item():.6f}, chosen {chosen.tolist()}")
+
+
+if __name__ == "__main__":
+    main()
