@@ -41,7 +41,8 @@ static void make_folder(const char *root, int per_class)
     }
 }
 
-static void write_config(const char *path, const char *root, int epochs)
+/* SimSiam unless extra (appended [section] lines) says otherwise. */
+static void write_config_with(const char *path, const char *root, int epochs, const char *extra)
 {
     FILE *f = fopen(path, "w");
     if (!f)
@@ -52,9 +53,14 @@ static void write_config(const char *path, const char *root, int epochs)
                "[method]\nproj_dim = 16\nproj_hidden_dim = 16\npred_dim = 8\n"
                "[hvp]\nenabled = true\nviews = 3\n"
                "[train]\nepochs = %d\nsave_every = 1\n"
-               "[eval]\nevery = 0\n[log]\nprogress = off\n",
-            root, epochs);
+               "[eval]\nevery = 0\n[log]\nprogress = off\n%s",
+            root, epochs, extra);
     fclose(f);
+}
+
+static void write_config(const char *path, const char *root, int epochs)
+{
+    write_config_with(path, root, epochs, "");
 }
 
 /* Starts `hvp args...` with its output in log; returns the pid. */
@@ -127,7 +133,18 @@ static void show_log(const char *log)
         TEST_FAIL("could not show %s", log);
 }
 
-HVP_TEST(train_deterministic_and_resumes_after_sigkill)
+/* Whether the n bytes at p contain the string what. */
+static int contains(const unsigned char *p, size_t n, const char *what)
+{
+    size_t k = strlen(what);
+    for (size_t i = 0; i + k <= n; i++)
+        if (memcmp(p + i, what, k) == 0)
+            return 1;
+    return 0;
+}
+
+/* extra: config lines appended; tensor: a name the checkpoint must hold (the method ran). */
+static void deterministic_and_resumes(const char *extra, const char *tensor)
 {
     if (test_tiny()) {
         test_skip("whole runs; their kernels are checked by the op tests");
@@ -138,7 +155,7 @@ HVP_TEST(train_deterministic_and_resumes_after_sigkill)
     char cfg[1024], log[1024], dir_a[1024], dir_b[1024], dir_c[1024], over[3][1100];
     snprintf(cfg, sizeof cfg, "%s/tiny.ini", root);
     snprintf(log, sizeof log, "%s/log.txt", root);
-    write_config(cfg, root, 4);
+    write_config_with(cfg, root, 4, extra);
     snprintf(dir_a, sizeof dir_a, "%s/run_a", root);
     snprintf(dir_b, sizeof dir_b, "%s/run_b", root);
     snprintf(dir_c, sizeof dir_c, "%s/run_c", root);
@@ -185,12 +202,29 @@ HVP_TEST(train_deterministic_and_resumes_after_sigkill)
     }
     EXPECT(step_a == 12 && step_b == 12 && step_c == 12, "final steps %lld %lld %lld, want 12",
            (long long)step_a, (long long)step_b, (long long)step_c);
+    EXPECT(contains(a, size_a, tensor), "the checkpoint holds no %s", tensor);
     EXPECT(size_a == size_b && memcmp(a, b, size_a) == 0,
            "the same config twice gave different weights");
     EXPECT(size_a == size_c && memcmp(a, c, size_a) == 0,
            "killed at step %lld and resumed: weights differ from the uninterrupted run",
            (long long)killed_at);
     td_cleanup();
+}
+
+HVP_TEST(train_deterministic_and_resumes_after_sigkill)
+{
+    deterministic_and_resumes("", "\"encoder.conv1.weight\"");
+}
+
+/* DINO: the teacher (buffers), the center, the schedules by step and the frozen last layer
+ * of the first epoch all resume exactly. */
+HVP_TEST(train_dino_deterministic_and_resumes_after_sigkill)
+{
+    deterministic_and_resumes("[method]\nname = dino\nout_dim = 64\nbottleneck_dim = 8\n"
+                              "warmup_teacher_temp_epochs = 2\nteacher_temp = 0.07\n"
+                              "[optim]\nname = adamw\nlr = 0.001\nweight_decay = 0.04\n"
+                              "weight_decay_end = 0.4\nclip_grad = 3.0\nwarmup_epochs = 1\n",
+                              "\"teacher.head.last_layer.weight_g\"");
 }
 
 HVP_TEST(train_simsiam_r50_config_on_an_imagefolder)
