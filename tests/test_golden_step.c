@@ -75,6 +75,12 @@ static void golden_step(const char *file, make_method_fn make)
     REQUIRE_OK(hvp_alloc_f32(ctx->acts, "loss", &loss, 1, (int[]){1}));
     REQUIRE_OK(hvp_params_zero_grad(ctx, m->state.params, m->state.nparams));
     REQUIRE_OK(hvp_select(sel, ctx, m, &views, NULL, 0, &x12));
+    const hvp_st_tensor *local_st = hvp_st_find(f, "local_views");
+    if (local_st) { /* multi-crop: nlocal views per image besides the chosen pair */
+        int nl = meta_int(f, "L"), ls = meta_int(f, "local_S");
+        m->local = test_tensor(4, (int[]){nl * b, c, ls, ls}, local_st->data);
+        m->nlocal = nl;
+    }
     REQUIRE_OK(m->ops->train_step(m, ctx, &x12, &loss));
     REQUIRE_OK(hvp_optim_step(ctx, opt));
     if (m->ops->after_step) /* DINO's teacher EMA */
@@ -211,4 +217,10 @@ static hvp_status make_dino(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m)
 HVP_TEST(dino_golden_step)
 {
     golden_step(HVP_TEST_DATA "/dino_golden.safetensors", make_dino);
+}
+
+/* The same with two local views of 8 px per image in the student's loss. */
+HVP_TEST(dino_multicrop_golden_step)
+{
+    golden_step(HVP_TEST_DATA "/dino_multicrop_golden.safetensors", make_dino);
 }

@@ -25,7 +25,12 @@ The teacher starts as the student plus noise (so that a teacher confused with th
 shows), norm_last_layer is false (weight_g is trained), and the head's weights are drawn
 wider than DINO's init so that the pair scores are well separated.
 
-Usage: python3 tools/make_dino_golden.py [OUT]   (needs torch and numpy)
+With --local L (tests/data/dino_multicrop_golden.safetensors) the step also trains on L
+local views of LOCAL_S pixels per image ("local_views", [L*B, C, LOCAL_S, LOCAL_S]): the
+student runs them in a second forward (MultiCropWrapper: one forward per resolution) and
+DINOLoss has 2 + L crops, 2 (L + 1) terms; the teacher and the selection see globals only.
+
+Usage: python3 tools/make_dino_golden.py [--local L] [OUT]   (needs torch and numpy)
 """
 import sys
 from itertools import combinations
@@ -41,6 +46,7 @@ OUT_DIM, BOTTLENECK, HIDDEN = 32, 8, 16
 STUDENT_TEMP, TEACHER_TEMP, WARMUP_TEACHER_TEMP, WARMUP_EPOCHS = 0.1, 0.07, 0.05, 2
 TEACHER_MOMENTUM, CENTER_MOMENTUM = 0.9, 0.8
 LR, MOMENTUM, WD = 0.05, 0.9, 1e-4
+LOCAL_S = 8
 
 
 class DINOHead(nn.Module):
@@ -91,7 +97,12 @@ def pair_loss(s, t, center):
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else "tests/data/dino_golden.safetensors"
+    args = sys.argv[1:]
+    nlocal = 0
+    if args[:1] == ["--local"]:
+        nlocal, args = int(args[1]), args[2:]
+    default = "dino_multicrop_golden" if nlocal else "dino_golden"
+    out = args[0] if args else f"tests/data/{default}.safetensors"
     torch.manual_seed(0)
     torch.use_deterministic_algorithms(True)
     model = DINO().double()  # double: the golden values carry no float32 rounding
@@ -113,6 +124,9 @@ def main():
         out_tensors["init." + k] = v.numpy().astype(np.int64 if "num_batches" in k else np.float32)
     views = torch.randn(N * B, C, S, S, dtype=torch.float64)
     out_tensors["views"] = views.numpy().astype(np.float32)
+    local = torch.randn(nlocal * B, C, LOCAL_S, LOCAL_S, dtype=torch.float64)
+    if nlocal:
+        out_tensors["local_views"] = local.numpy().astype(np.float32)
 
     # Selection: train mode, no gradients, running statistics left as they were.
     saved = {k: v.clone() for k, v in model.state_dict().items()}
@@ -140,13 +154,15 @@ def main():
     with torch.no_grad():
         t = teacher(x12)
     s = student(x12)
-    # DINOLoss.forward with ncrops = 2
+    if nlocal:  # MultiCropWrapper: one forward per resolution
+        s = torch.cat([s, student(local)])
+    # DINOLoss.forward with ncrops = 2 + nlocal
     temp = teacher_temp()
     q = F.softmax((t - center) / temp, dim=-1).chunk(2)
-    so = (s / STUDENT_TEMP).chunk(2)
+    so = (s / STUDENT_TEMP).chunk(2 + nlocal)
     total, terms = 0, 0
     for iq, qq in enumerate(q):
-        for vv in range(2):
+        for vv in range(len(so)):
             if vv == iq:
                 continue
             total = total + torch.sum(-qq * F.log_softmax(so[vv], dim=-1), dim=-1).mean()
@@ -171,7 +187,7 @@ def main():
             "teacher_temp": str(TEACHER_TEMP), "warmup_teacher_temp": str(WARMUP_TEACHER_TEMP),
             "warmup_teacher_temp_epochs": str(WARMUP_EPOCHS),
             "teacher_momentum": str(TEACHER_MOMENTUM), "center_momentum": str(CENTER_MOMENTUM),
-            "lr": str(LR), "momentum": str(MOMENTUM), "weight_decay": str(WD),
+            "L": str(nlocal), "local_S": str(LOCAL_S), "lr": str(LR), "momentum": str(MOMENTUM), "weight_decay": str(WD),
             "torch": torch.__version__, "script": "tools/make_dino_golden.py"}
     save_safetensors(out, out_tensors, meta)
     print(f"wrote {out}: loss {loss.item():.6f}, chosen {chosen.tolist()}")

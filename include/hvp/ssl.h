@@ -35,6 +35,13 @@ struct hvp_method {
     int feature_dim;   /* backbone feature size */
     uint32_t step;     /* the training step, set by the trainer before score_pairs and
                         * train_step: it draws the drop-path masks of a ViT backbone */
+    /* Multi-crop (DINO): local views [nlocal*B, C, s, s], view-major, set by the trainer
+     * before train_step when data.local_crops > 0; train_step adds them to the student's
+     * views (the teacher sees the two global views only). Only a method that sets
+     * takes_local at creation is given any; nlocal 0: none. */
+    int takes_local;
+    int nlocal;
+    hvp_tensor local;
     void *impl;
 };
 
@@ -67,7 +74,9 @@ hvp_status hvp_simclr_create(hvp_ctx *ctx, const hvp_simclr_config *cfg, hvp_met
  * (its weights are buffers "teacher.*": checkpointed, never optimised), centering of the
  * teacher outputs ("dino_loss.center"). Loss over two global views: the cross-entropy of
  * softmax((t_i - center) / teacher_temp) against log_softmax(s_j / student_temp), j != i,
- * averaged over both terms and the batch. A pair's selection score is that loss per sample.
+ * averaged over both terms and the batch; with local views (m->nlocal) the student also
+ * learns each of them from both teacher views, every term weighted alike (DINOLoss over
+ * 2 + nlocal crops). A pair's selection score is the two-view loss per sample.
  * Names: "student.backbone.conv1.weight", "student.head.mlp.0.weight",
  * "student.head.last_layer.weight_g" / "weight_v", the same under "teacher.". */
 typedef struct hvp_dino_config {

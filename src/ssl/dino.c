@@ -236,14 +236,38 @@ static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *vie
     return HVP_OK;
 }
 
+/* Student forward, CE and backward on one group of views (one resolution) with its
+ * targets; the CE's mean over the group's rows is scaled by `weight` into the loss (added
+ * to loss when add). Rows are independent given the targets, so the globals and the
+ * locals are trained one after the other through the same modules. */
+static hvp_status student_group(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x,
+                                const hvp_tensor *targets, float weight, const hvp_tensor *loss,
+                                int add)
+{
+    dino *d = m->impl;
+    float st = d->cfg.student_temp;
+    hvp_pass sp = {ctx, 1, 1, 1, 1};
+    hvp_tensor s, mean;
+    hvp_backbone_set_step(&d->student.backbone, m->step);
+    HVP_TRY(net_forward(&d->student, &sp, x, d->cfg.out_dim, &s));
+    HVP_TRY(hvp_act(ctx, "dino group loss", &mean, 1, (int[]){1}));
+    HVP_TRY(hvp_cross_entropy_fwd(ctx, &s, NULL, targets, st, NULL, &mean));
+    if (add)
+        HVP_TRY(hvp_axpby(ctx, 1.0f, loss, weight, &mean, loss));
+    else /* loss may hold anything yet: not even 0 * loss */
+        HVP_TRY(hvp_axpby(ctx, weight, &mean, 0.0f, &mean, loss));
+    HVP_TRY(hvp_cross_entropy_bwd(ctx, &s, NULL, targets, st, weight, &s));
+    return net_backward(&d->student, ctx, &s);
+}
+
 static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
                              const hvp_tensor *loss)
 {
     dino *d = m->impl;
-    int n = x12->shape[0], b = n / 2, k = d->cfg.out_dim;
+    int n = x12->shape[0], b = n / 2, k = d->cfg.out_dim, nl = m->nlocal;
     /* teacher: train-mode batch norm (its running statistics move), nothing kept */
     hvp_pass tp = {ctx, 1, 0, 1, 1};
-    hvp_tensor t, probs, targets, s;
+    hvp_tensor t, probs, targets;
     HVP_TRY(net_forward(&d->teacher, &tp, x12, k, &t));
     HVP_TRY(teacher_probs(d, ctx, &t, hvp_dino_teacher_temp(m, (long)m->step), &probs));
     HVP_TRY(update_center(d, ctx, &t)); /* after its use, as DINOLoss.forward */
@@ -253,14 +277,25 @@ static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
     hvp_tensor p0 = rows(&probs, 0, b), p1 = rows(&probs, b, b);
     HVP_TRY(hvp_tensor_copy(ctx, &t0, &p1));
     HVP_TRY(hvp_tensor_copy(ctx, &t1, &p0));
-    hvp_pass sp = {ctx, 1, 1, 1, 1};
-    hvp_backbone_set_step(&d->student.backbone, m->step);
-    HVP_TRY(net_forward(&d->student, &sp, x12, k, &s));
-    /* the mean over 2B rows is the mean over the two terms and the batch */
-    float st = d->cfg.student_temp;
-    HVP_TRY(hvp_cross_entropy_fwd(ctx, &s, NULL, &targets, st, NULL, loss));
-    HVP_TRY(hvp_cross_entropy_bwd(ctx, &s, NULL, &targets, st, 1.0f, &s));
-    return net_backward(&d->student, ctx, &s);
+    /* DINOLoss: the sum of the 2 (nl + 1) terms' batch means over their number. A global
+     * row has one term, a local row two (against P0 and P1: the cross-entropy is linear in
+     * its target, so one term against P0 + P1); each group's CE mean is over its rows. */
+    float terms = 2.0f * (float)(nl + 1);
+    HVP_TRY(student_group(m, ctx, x12, &targets, 2.0f / terms, loss, 0));
+    if (nl <= 0)
+        return HVP_OK;
+    if (m->local.ndim < 1 || m->local.shape[0] != nl * b)
+        return HVP_FAIL(HVP_ERR_ARG, "DINO: %d local views of %d images need %d rows", nl, b,
+                        nl * b);
+    hvp_tensor both, local_targets;
+    HVP_TRY(hvp_act(ctx, "dino P0 + P1", &both, 2, (int[]){b, k}));
+    HVP_TRY(hvp_axpby(ctx, 1.0f, &p0, 1.0f, &p1, &both));
+    HVP_TRY(hvp_act(ctx, "dino local targets", &local_targets, 2, (int[]){nl * b, k}));
+    for (int v = 0; v < nl; v++) {
+        hvp_tensor dst = rows(&local_targets, v * b, b);
+        HVP_TRY(hvp_tensor_copy(ctx, &dst, &both));
+    }
+    return student_group(m, ctx, &m->local, &local_targets, (float)nl / terms, loss, 1);
 }
 
 static hvp_status after_step(hvp_method *m, hvp_ctx *ctx, long step)
@@ -363,6 +398,7 @@ hvp_status hvp_dino_create(hvp_ctx *ctx, const hvp_dino_config *cfg, hvp_method 
         return st;
     }
     m->feature_dim = d->student.backbone.feature_dim;
+    m->takes_local = 1;
     *out = m;
     return HVP_OK;
 }
