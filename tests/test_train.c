@@ -216,14 +216,15 @@ HVP_TEST(train_deterministic_and_resumes_after_sigkill)
     deterministic_and_resumes("", "\"encoder.conv1.weight\"");
 }
 
-/* DINO: the teacher (buffers), the center, the schedules by step and the frozen last layer
- * of the first epoch all resume exactly. */
+/* DINO with two local crops: the teacher (buffers), the center, the schedules by step and
+ * the frozen last layer of the first epoch all resume exactly. */
 HVP_TEST(train_dino_deterministic_and_resumes_after_sigkill)
 {
     deterministic_and_resumes("[method]\nname = dino\nout_dim = 64\nbottleneck_dim = 8\n"
                               "warmup_teacher_temp_epochs = 2\nteacher_temp = 0.07\n"
                               "[optim]\nname = adamw\nlr = 0.001\nweight_decay = 0.04\n"
-                              "weight_decay_end = 0.4\nclip_grad = 3.0\nwarmup_epochs = 1\n",
+                              "weight_decay_end = 0.4\nclip_grad = 3.0\nwarmup_epochs = 1\n"
+                              "[data]\nlocal_crops = 2\nlocal_image_size = 8\n",
                               "\"teacher.head.last_layer.weight_g\"");
 }
 

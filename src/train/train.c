@@ -245,6 +245,27 @@ static hvp_status setup(trainer *t)
     int nviews = c->hvp.enabled ? c->hvp.views : 2;
     hvp_view_config vc;
     hvp_train_view_config(c, nviews, &vc);
+    int nlocal = c->data.local_crops;
+    if (nlocal > 0 && c->method.name != HVP_METHOD_DINO)
+        return HVP_FAIL(HVP_ERR_ARG, "data.local_crops = %d: only method.name = dino uses local "
+                        "views", nlocal);
+    if (nlocal > 0 && c->model.arch >= HVP_ARCH_VIT_TINY)
+        return HVP_FAIL(HVP_ERR_ARG, "data.local_crops = %d: a ViT takes images of exactly "
+                        "data.image_size (no position-embedding interpolation yet); use a ResNet",
+                        nlocal);
+    if (nviews + nlocal > HVP_MAX_VIEWS)
+        return HVP_FAIL(HVP_ERR_ARG, "%d global and %d local views: at most %d in all", nviews,
+                        nlocal, HVP_MAX_VIEWS);
+    for (int v = nviews; v < nviews + nlocal; v++) {
+        /* DINO's local crops: the globals' colour and blur, smaller and from less area */
+        hvp_view_slot *sl = &vc.slot[v];
+        *sl = vc.slot[0];
+        sl->size = c->data.local_image_size;
+        sl->scale_min = c->data.local_crop_scale.v[0];
+        sl->scale_max = c->data.local_crop_scale.v[1];
+        sl->blur_kernel = 0;
+    }
+    vc.n_local = nlocal;
     HVP_TRY(hvp_views_validate(&vc));
     HVP_TRY(hvp_augment_create(t->ctx, &vc, &t->aug));
     int low = c->hvp.select_resolution;
@@ -252,6 +273,7 @@ static hvp_status setup(trainer *t)
         /* Same distribution, so the same crops, flips and colours from the same keys;
          * only the output size (and the blur's pixel sigma with it) shrinks. */
         hvp_view_config lvc = vc;
+        lvc.n_local = 0; /* only the candidates are scored */
         double f = (double)low / c->data.image_size;
         for (int v = 0; v < nviews; v++) {
             lvc.slot[v].size = low;
@@ -334,6 +356,10 @@ static hvp_status train_step(trainer *t, const hvp_image_batch *b, double *loss)
     hvp_tensor global, local;
     HVP_TRY(hvp_augment_batch(t->aug, b, (uint64_t)c->run.seed, t->epoch, &global, &local));
     hvp_tensor views = view_rows(&global);
+    if (t->method->takes_local && c->data.local_crops > 0) {
+        t->method->local = view_rows(&local);
+        t->method->nlocal = c->data.local_crops;
+    }
     hvp_tensor x12;
     t->method->step = (uint32_t)t->step; /* drop-path masks of this step */
     if (t->sel && t->aug_score) {
