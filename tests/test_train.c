@@ -13,6 +13,8 @@
 #include "harness.h"
 #include "hvp/checkpoint.h"
 #include "hvp/safetensors.h"
+#include "hvp/ssl.h"
+#include "hvp/train.h"
 #include "test_data_util.h"
 
 #ifndef HVP_BIN
@@ -226,6 +228,69 @@ HVP_TEST(train_dino_deterministic_and_resumes_after_sigkill)
                               "weight_decay_end = 0.4\nclip_grad = 3.0\nwarmup_epochs = 1\n"
                               "[data]\nlocal_crops = 2\nlocal_image_size = 8\n",
                               "\"teacher.head.last_layer.weight_g\"");
+}
+
+/* method.freeze_last_layer = 1: after one epoch the student's last layer is as initialised
+ * (by run.seed, rebuilt here in process); with 0 it has moved. */
+HVP_TEST(train_dino_freezes_the_last_layer_in_the_first_epoch)
+{
+    if (test_tiny()) {
+        test_skip("whole runs; their kernels are checked by the op tests");
+        return;
+    }
+    const char *root = td_dir();
+    make_folder(root, 12);
+    char cfg[1024], log[1024], over_dir[1100];
+    snprintf(cfg, sizeof cfg, "%s/tiny.ini", root);
+    snprintf(log, sizeof log, "%s/log.txt", root);
+    write_config_with(cfg, root, 1, "[method]\nname = dino\nout_dim = 32\nbottleneck_dim = 8\n"
+                                    "norm_last_layer = false\n[optim]\nname = adamw\n"
+                                    "lr = 0.01\nweight_decay = 0.04\n");
+    hvp_config c;
+    hvp_ctx *ctx = NULL;
+    hvp_method *m = NULL;
+    REQUIRE_OK(hvp_config_load(cfg, &c));
+    REQUIRE_OK(hvp_train_open_device(&c, &ctx));
+    REQUIRE_OK(hvp_train_make_method(ctx, &c, 3, &m));
+    static const char *const names[] = {"student.head.last_layer.weight_v",
+                                        "student.head.last_layer.weight_g"};
+    float *init[2];
+    size_t n[2];
+    for (int i = 0; i < 2; i++) {
+        hvp_param *p = hvp_state_find_param(&m->state, names[i]);
+        REQUIRE_OK(p ? HVP_OK : HVP_FAIL(HVP_ERR_ARG, "no %s", names[i]));
+        n[i] = hvp_numel(&p->value);
+        init[i] = test_floats(n[i]);
+        REQUIRE_OK(hvp_tensor_download(ctx, &p->value, init[i]));
+    }
+    hvp_method_destroy(m);
+    hvp_ctx_destroy(ctx);
+    for (int freeze = 1; freeze >= 0; freeze--) {
+        char over_freeze[64], dir[1024], ckpt[1100], path[1200];
+        snprintf(dir, sizeof dir, "%s/run_%d", root, freeze);
+        snprintf(over_dir, sizeof over_dir, "run.dir=%s", dir);
+        snprintf(over_freeze, sizeof over_freeze, "method.freeze_last_layer=%d", freeze);
+        int rc = run(log, (const char *[]){cfg, over_dir, over_freeze, NULL});
+        if (rc != 0)
+            show_log(log);
+        EXPECT(rc == 0, "hvp exited with %d", rc);
+        int64_t step = 0;
+        hvp_st_file *f = NULL;
+        if (hvp_ckpt_find_latest(dir, ckpt, sizeof ckpt, &step) != HVP_OK) {
+            TEST_FAIL("no checkpoint in %s", dir);
+            continue;
+        }
+        snprintf(path, sizeof path, "%s/" HVP_CKPT_WEIGHTS, ckpt);
+        REQUIRE_OK(hvp_st_open(path, &f));
+        for (int i = 0; i < 2; i++) {
+            const hvp_st_tensor *t = hvp_st_find(f, names[i]);
+            int same = t && memcmp(t->data, init[i], n[i] * sizeof(float)) == 0;
+            EXPECT(same == freeze, "freeze_last_layer=%d: %s %s after the first epoch", freeze,
+                   names[i], same ? "unchanged" : "changed");
+        }
+        hvp_st_close(f);
+    }
+    td_cleanup();
 }
 
 HVP_TEST(train_simsiam_r50_config_on_an_imagefolder)
