@@ -38,7 +38,7 @@ HVP_TEST(vit_golden)
     int B = meta_int(f, "B"), C = meta_int(f, "C"), img = meta_int(f, "img"),
         D = meta_int(f, "dim");
     hvp_vit_config cfg = {img, meta_int(f, "patch"), C, D, meta_int(f, "depth"),
-                          meta_int(f, "heads"), (float)meta_int(f, "mlp_ratio"), 0.0f};
+                          meta_int(f, "heads"), (float)meta_int(f, "mlp_ratio"), 0.0f, 0};
     hvp_state state;
     hvp_state_init(&state, 7);
     hvp_vit vit;
@@ -195,7 +195,7 @@ HVP_TEST(vit_drop_path)
         return;
     }
     hvp_ctx *ctx = test_ctx();
-    hvp_vit_config cfg = {16, 4, 1, 12, 3, 2, 2.0f, 0.6f};
+    hvp_vit_config cfg = {16, 4, 1, 12, 3, 2, 2.0f, 0.6f, 0};
     hvp_state state;
     hvp_state_init(&state, 11);
     hvp_vit vit;

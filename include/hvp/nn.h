@@ -195,6 +195,8 @@ typedef struct hvp_vit_config {
     float mlp_ratio;   /* hidden width of the MLP = dim * mlp_ratio (4) */
     float drop_path;   /* stochastic depth: block i drops its branches with rate
                         * drop_path * i / (depth - 1), as DINO's linspace */
+    int masked_im_modeling; /* iBOT: a learnable "masked_embed" [1, D] replaces the masked
+                             * patch embeddings (hvp_vit_forward_tokens with a mask) */
 } hvp_vit_config;
 
 /* DINO's vit_tiny (192 wide, 12 blocks, 3 heads), vit_small (384, 12, 6) and vit_base
@@ -217,6 +219,7 @@ typedef struct hvp_vit {
     hvp_vit_config cfg;
     int grid, tokens;  /* patches per side, L + 1 */
     hvp_param cls_token, pos_embed;
+    hvp_param masked_embed;  /* cfg.masked_im_modeling only */
     hvp_conv patch_embed;
     hvp_vit_block *blocks;
     hvp_param norm_w, norm_b;
@@ -224,7 +227,10 @@ typedef struct hvp_vit {
     uint32_t step;     /* the training step, set by the caller before a train-mode forward:
                         * the same step draws the same masks (runs stay reproducible) */
     int feature_dim;   /* dim */
-    hvp_tensor cls_rows, norm_mean, norm_rstd; /* saved: CLS rows before the final norm */
+    hvp_tensor cls_rows, norm_mean, norm_rstd; /* saved: CLS rows (or, for the token
+                                                * forward, all tokens) before the final norm */
+    hvp_tensor mask;   /* saved: the last forward's I32 [n, L] patch mask, if masked */
+    int masked;
 } hvp_vit;
 
 /* Parameters in DINO's / timm's state-dict order under prefix: "cls_token" [1, 1, D],
@@ -242,6 +248,15 @@ hvp_status hvp_vit_forward(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
                            hvp_tensor *features);
 /* Parameter gradients of the last forward (which kept its activations); no dx. */
 hvp_status hvp_vit_backward(hvp_vit *m, hvp_ctx *ctx, const hvp_tensor *dfeatures);
+/* iBOT's forward: every token after the final LayerNorm, tokens [n, L+1, dim] (class token
+ * first). mask (NULL: none) is I32 [n, L] in row-major patch order, non-zero where the
+ * patch embedding is replaced by masked_embed before the position embedding is added (the
+ * official VisionTransformer.prepare_tokens / mask_model); it needs cfg.masked_im_modeling
+ * and must stay untouched until the backward. */
+hvp_status hvp_vit_forward_tokens(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
+                                  const hvp_tensor *mask, hvp_tensor *tokens);
+/* Parameter gradients (masked_embed's included) of the last hvp_vit_forward_tokens. */
+hvp_status hvp_vit_backward_tokens(hvp_vit *m, hvp_ctx *ctx, const hvp_tensor *dtokens);
 
 /* ---- Backbones: what an SSL method holds, whichever network it is ----------------- */
 

@@ -344,4 +344,15 @@ hvp_status hvp_weight_norm_fwd(hvp_ctx *ctx, const hvp_tensor *v, const hvp_tens
 hvp_status hvp_weight_norm_bwd(hvp_ctx *ctx, const hvp_tensor *v, const hvp_tensor *g,
                                const hvp_tensor *dw, const hvp_tensor *dv, const hvp_tensor *dg);
 
+/* ---- iBOT masked patch embedding (src/ops/vit_mask.c) ------------------------------ */
+/* The official VisionTransformer.mask_model on the patch-convolution output c [B, D, L]
+ * (L = h*w) with mask [B, L] (I32, non-zero: masked) and masked_embed e [D]:
+ * y[b, d, t] = mask[b, t] ? e[d] : c[b, d, t] (y may be c). */
+hvp_status hvp_vit_mask_fwd(hvp_ctx *ctx, int B, int D, int L, const hvp_tensor *c,
+                            const hvp_tensor *mask, const hvp_tensor *e, const hvp_tensor *y);
+/* dc = mask ? 0 : dy (overwritten; may be dy; NULL: skipped); de[d] += the sum of dy[b, d, t]
+ * over the masked (b, t), in increasing b then t (bitwise reproducible). */
+hvp_status hvp_vit_mask_bwd(hvp_ctx *ctx, int B, int D, int L, const hvp_tensor *dy,
+                            const hvp_tensor *mask, const hvp_tensor *dc, const hvp_tensor *de);
+
 #endif

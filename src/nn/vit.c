@@ -17,11 +17,11 @@ hvp_status hvp_vit_preset(const char *name, int img_size, int patch, int in_chan
     memset(out, 0, sizeof *out);
     const char *n = strncmp(name, "vit_", 4) == 0 ? name + 4 : name;
     if (strcmp(n, "tiny") == 0)
-        *out = (hvp_vit_config){0, 0, 0, 192, 12, 3, 4.0f, 0};
+        *out = (hvp_vit_config){0, 0, 0, 192, 12, 3, 4.0f, 0, 0};
     else if (strcmp(n, "small") == 0)
-        *out = (hvp_vit_config){0, 0, 0, 384, 12, 6, 4.0f, 0};
+        *out = (hvp_vit_config){0, 0, 0, 384, 12, 6, 4.0f, 0, 0};
     else if (strcmp(n, "base") == 0)
-        *out = (hvp_vit_config){0, 0, 0, 768, 12, 12, 4.0f, 0};
+        *out = (hvp_vit_config){0, 0, 0, 768, 12, 12, 4.0f, 0, 0};
     else
         return HVP_FAIL(HVP_ERR_ARG, "ViT preset '%s': tiny, small or base", name);
     out->img_size = img_size;
@@ -100,6 +100,11 @@ hvp_status hvp_vit_init(hvp_vit *m, hvp_state *s, hvp_ctx *ctx, const char *pref
     HVP_TRY(name(n, sizeof n, p, "pos_embed"));
     HVP_TRY(hvp_state_param(s, ctx, n, 3, (int[]){1, m->tokens, D}, HVP_INIT_TRUNC_NORMAL_02, 0,
                             1, &m->pos_embed));
+    if (cfg->masked_im_modeling) { /* iBOT: nn.Parameter(torch.zeros(1, embed_dim)) */
+        HVP_TRY(name(n, sizeof n, p, "masked_embed"));
+        HVP_TRY(hvp_state_param(s, ctx, n, 2, (int[]){1, D}, HVP_INIT_ZERO, 0, 1,
+                                &m->masked_embed));
+    }
     /* The patch conv keeps nn.Conv2d's default init (DINO's _init_weights skips it). */
     hvp_conv *pc = &m->patch_embed;
     pc->c_in = C;
@@ -209,8 +214,9 @@ static hvp_status block_forward(hvp_vit *m, int index, const hvp_pass *p, const 
     return HVP_OK;
 }
 
-hvp_status hvp_vit_forward(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
-                           hvp_tensor *features)
+/* x -> the tokens after the last block (before the final norm), *mask applied first. */
+static hvp_status encode(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
+                         const hvp_tensor *mask, hvp_tensor *out)
 {
     hvp_ctx *ctx = p->ctx;
     const hvp_vit_config *c = &m->cfg;
@@ -224,8 +230,17 @@ hvp_status hvp_vit_forward(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
                         c->img_size, m->tokens);
     }
     int B = x->shape[0], D = c->dim, T = m->tokens, L = T - 1;
+    m->masked = mask != NULL;
+    if (mask) {
+        if (!c->masked_im_modeling)
+            return HVP_FAIL(HVP_ERR_ARG, "ViT: a patch mask needs masked_im_modeling");
+        m->mask = *mask;
+    }
     hvp_tensor conv_out, tok;
     HVP_TRY(hvp_conv_forward(&m->patch_embed, p, x, &conv_out));
+    if (mask)
+        HVP_TRY(hvp_vit_mask_fwd(ctx, B, D, L, &conv_out, mask, &m->masked_embed.value,
+                                 &conv_out));
     int shape[3] = {B, T, D};
     HVP_TRY(hvp_act(ctx, "vit tokens", &tok, 3, shape));
     HVP_TRY(hvp_vit_embed_fwd(ctx, B, D, L, &conv_out, &m->cls_token.value, &m->pos_embed.value,
@@ -240,15 +255,34 @@ hvp_status hvp_vit_forward(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
         tok = bufs[c->depth % 2];
     } else {
         for (int i = 0; i < c->depth; i++) {
-            hvp_tensor out;
-            HVP_TRY(hvp_act(ctx, "vit block output", &out, 3, shape));
-            HVP_TRY(block_forward(m, i, p, &tok, &out));
-            tok = out;
+            hvp_tensor o;
+            HVP_TRY(hvp_act(ctx, "vit block output", &o, 3, shape));
+            HVP_TRY(block_forward(m, i, p, &tok, &o));
+            tok = o;
         }
     }
+    *out = tok;
+    return HVP_OK;
+}
+
+hvp_status hvp_vit_forward(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
+                           hvp_tensor *features)
+{
+    hvp_ctx *ctx = p->ctx;
+    hvp_tensor tok;
+    HVP_TRY(encode(m, p, x, NULL, &tok));
+    int B = x->shape[0], D = m->cfg.dim, T = m->tokens;
     HVP_TRY(hvp_act(ctx, "vit class tokens", &m->cls_rows, 2, (int[]){B, D}));
     HVP_TRY(hvp_vit_cls_fwd(ctx, B, T, D, &tok, &m->cls_rows));
     return layernorm(ctx, &m->cls_rows, &m->norm_w, &m->norm_b, features, &m->norm_mean,
+                     &m->norm_rstd);
+}
+
+hvp_status hvp_vit_forward_tokens(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
+                                  const hvp_tensor *mask, hvp_tensor *tokens)
+{
+    HVP_TRY(encode(m, p, x, mask, &m->cls_rows));
+    return layernorm(p->ctx, &m->cls_rows, &m->norm_w, &m->norm_b, tokens, &m->norm_mean,
                      &m->norm_rstd);
 }
 
@@ -291,16 +325,11 @@ static hvp_status block_backward(hvp_vit *m, int index, hvp_ctx *ctx, const hvp_
     return hvp_add_acc(ctx, dx, &dmid);
 }
 
-hvp_status hvp_vit_backward(hvp_vit *m, hvp_ctx *ctx, const hvp_tensor *dfeatures)
+/* From g, the gradient of the tokens after the last block [B, T, D]. */
+static hvp_status decode_backward(hvp_vit *m, hvp_ctx *ctx, int B, hvp_tensor g)
 {
     const hvp_vit_config *c = &m->cfg;
-    int B = m->cls_rows.shape[0], D = c->dim, T = m->tokens, L = T - 1;
-    hvp_tensor dcls, g;
-    HVP_TRY(hvp_act_like(ctx, "vit class token gradient", &m->cls_rows, &dcls));
-    HVP_TRY(hvp_layernorm_bwd(ctx, &m->cls_rows, &m->norm_w.value, &m->norm_mean, &m->norm_rstd,
-                              dfeatures, &dcls, &m->norm_w.grad, &m->norm_b.grad));
-    HVP_TRY(hvp_act(ctx, "vit token gradient", &g, 3, (int[]){B, T, D}));
-    HVP_TRY(hvp_vit_cls_bwd(ctx, B, T, D, &dcls, &g));
+    int D = c->dim, T = m->tokens, L = T - 1;
     for (int i = c->depth - 1; i >= 0; i--) {
         hvp_tensor d;
         HVP_TRY(block_backward(m, i, ctx, &g, &d));
@@ -309,5 +338,31 @@ hvp_status hvp_vit_backward(hvp_vit *m, hvp_ctx *ctx, const hvp_tensor *dfeature
     hvp_tensor dconv;
     HVP_TRY(hvp_act(ctx, "vit patch gradient", &dconv, 4, (int[]){B, D, m->grid, m->grid}));
     HVP_TRY(hvp_vit_embed_bwd(ctx, B, D, L, &g, &dconv, &m->cls_token.grad, &m->pos_embed.grad));
+    if (m->masked)
+        HVP_TRY(hvp_vit_mask_bwd(ctx, B, D, L, &dconv, &m->mask, &dconv,
+                                 &m->masked_embed.grad));
     return hvp_conv_backward(&m->patch_embed, ctx, &dconv, NULL);
+}
+
+hvp_status hvp_vit_backward(hvp_vit *m, hvp_ctx *ctx, const hvp_tensor *dfeatures)
+{
+    const hvp_vit_config *c = &m->cfg;
+    int B = m->cls_rows.shape[0], D = c->dim, T = m->tokens;
+    hvp_tensor dcls, g;
+    HVP_TRY(hvp_act_like(ctx, "vit class token gradient", &m->cls_rows, &dcls));
+    HVP_TRY(hvp_layernorm_bwd(ctx, &m->cls_rows, &m->norm_w.value, &m->norm_mean, &m->norm_rstd,
+                              dfeatures, &dcls, &m->norm_w.grad, &m->norm_b.grad));
+    HVP_TRY(hvp_act(ctx, "vit token gradient", &g, 3, (int[]){B, T, D}));
+    HVP_TRY(hvp_vit_cls_bwd(ctx, B, T, D, &dcls, &g));
+    return decode_backward(m, ctx, B, g);
+}
+
+hvp_status hvp_vit_backward_tokens(hvp_vit *m, hvp_ctx *ctx, const hvp_tensor *dtokens)
+{
+    int B = m->cls_rows.shape[0];
+    hvp_tensor g;
+    HVP_TRY(hvp_act_like(ctx, "vit token gradient", &m->cls_rows, &g));
+    HVP_TRY(hvp_layernorm_bwd(ctx, &m->cls_rows, &m->norm_w.value, &m->norm_mean, &m->norm_rstd,
+                              dtokens, &g, &m->norm_w.grad, &m->norm_b.grad));
+    return decode_backward(m, ctx, B, g);
 }

@@ -90,4 +90,8 @@ void ref_vit_embed_fwd(const double *c, const double *cls, const double *pos, do
 /* ---- weight normalisation (ref_weight_norm.c): see hvp_weight_norm_fwd ---- */
 void ref_weight_norm_fwd(const double *v, const double *g, double *w, int rows, int cols);
 
+/* ---- iBOT masked patch embedding (ref_vit_mask.c): see hvp_vit_mask_fwd ---- */
+void ref_vit_mask_fwd(const double *c, const int *mask, const double *e, double *y, int B, int D,
+                      int L);
+
 #endif
