@@ -103,6 +103,59 @@ void hvp_dino_set_schedule(hvp_method *m, long steps_per_epoch, long total_steps
 float hvp_dino_teacher_temp(const hvp_method *m, long step);
 float hvp_dino_teacher_momentum(const hvp_method *m, long step);
 
+/* iBOT (Zhou et al., ICLR 2022) on a ViT, as the official code (bytedance/ibot) with two
+ * global views: student and teacher are a ViT returning every token with iBOTHead, the
+ * DINOHead MLP on all tokens and, as the official ViT-S/B recipe (--shared_head true), one
+ * weight-normalised last layer for the class token and the patch tokens (patch_out_dim must
+ * equal out_dim). The student's views are masked (masked image modelling): with
+ * probability mask_prob a view gets a mask ratio r in [mask_ratio_min, mask_ratio_max] and
+ * about r L of its patches are replaced by "student.backbone.masked_embed" before the
+ * position embedding; the masks are blockwise (BEiT's MaskingGenerator, as iBOT's
+ * ImageFolderMask with pred_shape 'block') or random patches, drawn on the host from
+ * Philox keyed by (seed, step, sample, view). The teacher sees the views unmasked.
+ * Loss (iBOTLoss, 2 global views): lambda1 times the DINO loss of the class tokens (centred
+ * with "ibot_loss.center", teacher_temp) plus lambda2 times the patch loss: per view, the
+ * cross-entropy of the teacher's patch softmax((t - center2) / teacher_patch_temp) against
+ * the student's log_softmax(s / student_temp) of the same view, summed over the masked
+ * patches over their number (at least 1), averaged over samples and views. center2
+ * ("ibot_loss.center2", [1, 1, patch_out_dim]) follows the teacher patch tokens' mean.
+ * A pair's selection score is that loss per sample, with masks drawn for scoring. */
+typedef struct hvp_ibot_config {
+    hvp_backbone_config backbone;   /* a ViT; the teacher's gets no drop path */
+    int out_dim;                    /* 8192 in the official ViT-S recipe */
+    int patch_out_dim;              /* = out_dim (shared head) */
+    int hidden_dim;                 /* 2048 */
+    int bottleneck_dim;             /* 256 */
+    int norm_last_layer;            /* false in the ViT-S recipe */
+    float teacher_temp, warmup_teacher_temp; /* 0.07, 0.04 */
+    int warmup_teacher_temp_epochs;          /* 30 (both temperatures) */
+    float teacher_patch_temp, warmup_teacher_patch_temp; /* 0.07, 0.04 */
+    float student_temp;             /* 0.1 */
+    float teacher_momentum;         /* 0.996, cosine to 1 */
+    float center_momentum;          /* 0.9, for center and center2 */
+    float lambda1, lambda2;         /* 1, 1 */
+    float mask_prob;                /* 0.5 */
+    float mask_ratio_min, mask_ratio_max; /* 0.1, 0.5 (pred_ratio 0.3 +- 0.2) */
+    int mask_random;                /* 0: blockwise (official); 1: random patches */
+    uint64_t seed;                  /* initialisation and the masks */
+} hvp_ibot_config;
+
+hvp_status hvp_ibot_create(hvp_ctx *ctx, const hvp_ibot_config *cfg, hvp_method **out);
+/* As hvp_dino_set_schedule. */
+void hvp_ibot_set_schedule(hvp_method *m, long steps_per_epoch, long total_steps);
+float hvp_ibot_teacher_temp(const hvp_method *m, long step);
+float hvp_ibot_teacher_patch_temp(const hvp_method *m, long step);
+float hvp_ibot_teacher_momentum(const hvp_method *m, long step);
+/* The mask of one view, grid x grid patches (row-major, 1: masked), as the method draws it
+ * for (step, sample, view) of a training step; scoring uses view + 65536. */
+void hvp_ibot_draw_mask(const hvp_ibot_config *cfg, int grid, uint32_t step, int sample,
+                        uint32_t view, int *mask);
+/* For tests: masks to use instead of drawn ones, copied; score [score_rows, L] for
+ * score_pairs (view-major, as its views), train [train_rows, L] for train_step. NULL, 0:
+ * draw again. */
+hvp_status hvp_ibot_set_masks(hvp_method *m, const int *score, int score_rows,
+                              const int *train, int train_rows);
+
 void hvp_method_destroy(hvp_method *m);
 
 #endif

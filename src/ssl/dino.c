@@ -15,18 +15,7 @@
 
 #include "hvp/ssl.h"
 #include "nn/module_util.h"
-
-#define NORM_EPS 1e-12f /* F.normalize */
-
-typedef struct dino_net {
-    hvp_backbone backbone;
-    hvp_linear mlp[3];
-    hvp_param v, g;  /* last_layer.weight_v [out, bottleneck], weight_g [out, 1] */
-    int g_trained;   /* norm_last_layer false: g is a parameter */
-    /* saved by a forward that keeps activations */
-    hvp_tensor h[2]; /* pre-GELU outputs of mlp.0 and mlp.2 */
-    hvp_tensor z, zn, w;
-} dino_net;
+#include "ssl/dino_head.h"
 
 typedef struct dino {
     hvp_dino_config cfg;
@@ -39,49 +28,6 @@ typedef struct dino {
 
 /* ---- the network ------------------------------------------------------------------- */
 
-static hvp_status head_linear(hvp_linear *l, hvp_state *s, hvp_ctx *ctx, const char *prefix,
-                              int idx, int in, int out)
-{
-    memset(l, 0, sizeof *l);
-    l->in = in;
-    l->out = out;
-    char n[128];
-    snprintf(n, sizeof n, "%s.head.mlp.%d.weight", prefix, idx);
-    HVP_TRY(hvp_state_param(s, ctx, n, 2, (int[]){out, in}, HVP_INIT_TRUNC_NORMAL_02, in, 0,
-                            &l->w));
-    snprintf(n, sizeof n, "%s.head.mlp.%d.bias", prefix, idx);
-    return hvp_state_param(s, ctx, n, 1, &out, HVP_INIT_ZERO, 0, 1, &l->b);
-}
-
-static hvp_status net_init(dino_net *net, hvp_state *s, hvp_ctx *ctx, const char *prefix,
-                           const hvp_dino_config *cfg, const hvp_backbone_config *bc)
-{
-    char n[128];
-    snprintf(n, sizeof n, "%s.backbone", prefix);
-    HVP_TRY(hvp_backbone_init(&net->backbone, s, ctx, n, bc));
-    int feat = net->backbone.feature_dim, hid = cfg->hidden_dim, bott = cfg->bottleneck_dim;
-    HVP_TRY(head_linear(&net->mlp[0], s, ctx, prefix, 0, feat, hid));
-    HVP_TRY(head_linear(&net->mlp[1], s, ctx, prefix, 2, hid, hid));
-    HVP_TRY(head_linear(&net->mlp[2], s, ctx, prefix, 4, hid, bott));
-    /* weight_norm(nn.Linear(bottleneck, out_dim, bias=False)), created after the head's
-     * init, so v keeps nn.Linear's default init; g filled with 1. Official order in the
-     * state dict: weight_g, weight_v. */
-    memset(&net->g, 0, sizeof net->g);
-    snprintf(n, sizeof n, "%s.head.last_layer.weight_g", prefix);
-    net->g_trained = !cfg->norm_last_layer;
-    if (net->g_trained) {
-        HVP_TRY(hvp_state_param(s, ctx, n, 2, (int[]){cfg->out_dim, 1}, HVP_INIT_ONE, 0, 0,
-                                &net->g));
-    } else {
-        memcpy(net->g.name, n, sizeof net->g.name - 1); /* names are checked below 96 */
-        HVP_TRY(hvp_state_buffer(s, ctx, n, 2, (int[]){cfg->out_dim, 1}, HVP_INIT_ONE,
-                                 &net->g.value));
-    }
-    snprintf(n, sizeof n, "%s.head.last_layer.weight_v", prefix);
-    return hvp_state_param(s, ctx, n, 2, (int[]){cfg->out_dim, bott}, HVP_INIT_LINEAR_DEFAULT,
-                           bott, 0, &net->v);
-}
-
 /* x [n, ...] -> out [n, out_dim] (allocated first). A pass that keeps nothing gives every
  * intermediate back to ctx->acts. */
 static hvp_status net_forward(dino_net *net, const hvp_pass *p, const hvp_tensor *x,
@@ -91,20 +37,9 @@ static hvp_status net_forward(dino_net *net, const hvp_pass *p, const hvp_tensor
     int n = x->shape[0];
     HVP_TRY(hvp_act(ctx, "dino head output", out, 2, (int[]){n, out_dim}));
     hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
-    hvp_tensor f, a;
+    hvp_tensor f;
     HVP_TRY(hvp_backbone_forward(&net->backbone, p, x, &f));
-    for (int i = 0; i < 2; i++) {
-        HVP_TRY(hvp_linear_forward(&net->mlp[i], p, &f, &net->h[i]));
-        HVP_TRY(hvp_act_like(ctx, "dino gelu", &net->h[i], &a));
-        HVP_TRY(hvp_gelu_fwd(ctx, &net->h[i], &a));
-        f = a;
-    }
-    HVP_TRY(hvp_linear_forward(&net->mlp[2], p, &f, &net->z));
-    HVP_TRY(hvp_act_like(ctx, "dino normalised bottleneck", &net->z, &net->zn));
-    HVP_TRY(hvp_l2norm_fwd(ctx, &net->z, &net->zn, NORM_EPS));
-    HVP_TRY(hvp_act_like(ctx, "dino last layer weight", &net->v.value, &net->w));
-    HVP_TRY(hvp_weight_norm_fwd(ctx, &net->v.value, &net->g.value, &net->w));
-    HVP_TRY(hvp_linear_fwd(ctx, &net->zn, &net->w, NULL, out));
+    HVP_TRY(dino_head_forward(net, p, &f, out));
     if (!p->keep)
         hvp_arena_rewind(ctx->acts, mark);
     return HVP_OK;
@@ -113,22 +48,9 @@ static hvp_status net_forward(dino_net *net, const hvp_pass *p, const hvp_tensor
 /* Parameter gradients from dout (of the last forward, which kept its activations). */
 static hvp_status net_backward(dino_net *net, hvp_ctx *ctx, const hvp_tensor *dout)
 {
-    hvp_tensor dw, dzn, dz, da, dh;
-    HVP_TRY(hvp_act_like(ctx, "dino dw", &net->w, &dw));
-    HVP_TRY(hvp_tensor_zero(ctx, &dw));
-    HVP_TRY(hvp_act_like(ctx, "dino dzn", &net->zn, &dzn));
-    HVP_TRY(hvp_linear_bwd(ctx, &net->zn, &net->w, dout, &dzn, &dw, NULL));
-    HVP_TRY(hvp_weight_norm_bwd(ctx, &net->v.value, &net->g.value, &dw, &net->v.grad,
-                                net->g_trained ? &net->g.grad : NULL));
-    HVP_TRY(hvp_act_like(ctx, "dino dz", &net->z, &dz));
-    HVP_TRY(hvp_l2norm_bwd(ctx, &net->z, &dzn, &dz, NORM_EPS));
-    HVP_TRY(hvp_linear_backward(&net->mlp[2], ctx, &dz, &da));
-    for (int i = 1; i >= 0; i--) {
-        HVP_TRY(hvp_act_like(ctx, "dino dgelu", &net->h[i], &dh));
-        HVP_TRY(hvp_gelu_bwd(ctx, &net->h[i], &da, &dh));
-        HVP_TRY(hvp_linear_backward(&net->mlp[i], ctx, &dh, &da));
-    }
-    return hvp_backbone_backward(&net->backbone, ctx, &da);
+    hvp_tensor df;
+    HVP_TRY(dino_head_backward(net, ctx, dout, &df));
+    return hvp_backbone_backward(&net->backbone, ctx, &df);
 }
 
 /* ---- schedules --------------------------------------------------------------------- */
@@ -137,25 +59,14 @@ float hvp_dino_teacher_temp(const hvp_method *m, long step)
 {
     const dino *d = m->impl;
     const hvp_dino_config *c = &d->cfg;
-    long epoch = d->steps_per_epoch > 0 ? step / d->steps_per_epoch : 0;
-    int w = c->warmup_teacher_temp_epochs;
-    if (epoch >= w)
-        return c->teacher_temp;
-    if (w == 1)
-        return c->warmup_teacher_temp; /* np.linspace(a, b, 1) = [a] */
-    return (float)(c->warmup_teacher_temp + (c->teacher_temp - (double)c->warmup_teacher_temp) *
-                                                (double)epoch / (double)(w - 1));
+    return dino_temp_at(c->warmup_teacher_temp, c->teacher_temp, c->warmup_teacher_temp_epochs,
+                        d->steps_per_epoch, step);
 }
 
 float hvp_dino_teacher_momentum(const hvp_method *m, long step)
 {
     const dino *d = m->impl;
-    double m0 = d->cfg.teacher_momentum;
-    if (d->total_steps <= 0)
-        return (float)m0;
-    /* utils.cosine_scheduler(m0, 1, epochs, niter): 1 + (m0 - 1) (1 + cos(pi it / total)) / 2 */
-    return (float)(1.0 + 0.5 * (m0 - 1.0) *
-                             (1.0 + cos(M_PI * (double)step / (double)d->total_steps)));
+    return dino_momentum_at(d->cfg.teacher_momentum, d->total_steps, step);
 }
 
 void hvp_dino_set_schedule(hvp_method *m, long steps_per_epoch, long total_steps)
@@ -174,38 +85,17 @@ static hvp_tensor rows(const hvp_tensor *t, int first, int count)
     return hvp_tensor_view(t, (size_t)first * (size_t)d, 2, (int[]){count, d});
 }
 
-/* A [n, 1] column of ones. */
-static hvp_status ones(hvp_ctx *ctx, int n, hvp_tensor *out)
-{
-    HVP_TRY(hvp_act(ctx, "dino ones", out, 2, (int[]){n, 1}));
-    return hvp_tensor_fill_f32(ctx, out, 1.0f);
-}
-
 /* probs = softmax((t - center) / temp) per row. */
 static hvp_status teacher_probs(dino *d, hvp_ctx *ctx, const hvp_tensor *t, float temp,
                                 hvp_tensor *probs)
 {
-    int n = t->shape[0], k = d->cfg.out_dim;
-    hvp_tensor one;
-    HVP_TRY(ones(ctx, n, &one));
-    HVP_TRY(hvp_act_like(ctx, "dino teacher probabilities", t, probs));
-    HVP_TRY(hvp_tensor_copy(ctx, probs, t));
-    HVP_TRY(hvp_gemm(ctx, 0, 0, n, k, 1, -1.0f, hvp_mat_of(&one, 1), hvp_mat_of(&d->center, k),
-                     1.0f, hvp_mat_of(probs, k)));
-    return hvp_softmax_fwd(ctx, probs, 1.0f / temp, probs);
+    return dino_teacher_probs(ctx, t, &d->center, temp, probs);
 }
 
 /* center = m center + (1 - m) mean over the rows of t (a GEMM with ones: fixed order). */
 static hvp_status update_center(dino *d, hvp_ctx *ctx, const hvp_tensor *t)
 {
-    int n = t->shape[0], k = d->cfg.out_dim;
-    hvp_tensor one, mean;
-    HVP_TRY(ones(ctx, n, &one));
-    HVP_TRY(hvp_act(ctx, "dino batch center", &mean, 2, (int[]){1, k}));
-    HVP_TRY(hvp_gemm(ctx, 1, 0, 1, k, n, 1.0f / (float)n, hvp_mat_of(&one, 1), hvp_mat_of(t, k),
-                     0.0f, hvp_mat_of(&mean, k)));
-    float m = d->cfg.center_momentum;
-    return hvp_axpby(ctx, m, &d->center, (float)(1.0 - (double)m), &mean, &d->center);
+    return dino_update_center(ctx, t, NULL, &d->center, d->cfg.center_momentum);
 }
 
 /* ---- the method interface ---------------------------------------------------------- */
@@ -328,40 +218,6 @@ static void destroy(hvp_method *m)
 static const hvp_method_ops dino_ops = {"dino", score_pairs, train_step, after_step, features,
                                         destroy};
 
-/* The teacher starts as a copy of the student (parameters and buffers; counters are 0
- * in both); the EMA pairs are the student's parameters with the teacher's namesakes. */
-static hvp_status link_teacher(hvp_method *m, hvp_ctx *ctx)
-{
-    dino *d = m->impl;
-    hvp_state *s = &m->state;
-    d->ema_teacher = calloc((size_t)s->nparams + 1, sizeof *d->ema_teacher);
-    d->ema_student = calloc((size_t)s->nparams + 1, sizeof *d->ema_student);
-    if (!d->ema_teacher || !d->ema_student)
-        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
-    char name[128];
-    for (int i = 0; i < s->nparams; i++) {
-        const hvp_param *p = &s->params[i];
-        snprintf(name, sizeof name, "teacher.%s", p->name + strlen("student."));
-        hvp_buffer *tb = hvp_state_find_buffer(s, name);
-        if (!tb)
-            return HVP_FAIL(HVP_ERR_ARG, "DINO: the teacher has no %s", name);
-        HVP_TRY(hvp_tensor_copy(ctx, &tb->value, &p->value));
-        d->ema_teacher[d->nema] = tb->value;
-        d->ema_student[d->nema++] = p->value;
-    }
-    for (int i = 0; i < s->nbuffers; i++) {
-        const hvp_buffer *b = &s->buffers[i];
-        if (b->is_count || strncmp(b->name, "student.", 8) != 0)
-            continue;
-        snprintf(name, sizeof name, "teacher.%s", b->name + strlen("student."));
-        hvp_buffer *tb = hvp_state_find_buffer(s, name);
-        if (!tb)
-            return HVP_FAIL(HVP_ERR_ARG, "DINO: the teacher has no %s", name);
-        HVP_TRY(hvp_tensor_copy(ctx, &tb->value, &b->value));
-    }
-    return HVP_OK;
-}
-
 hvp_status hvp_dino_create(hvp_ctx *ctx, const hvp_dino_config *cfg, hvp_method **out)
 {
     *out = NULL;
@@ -382,17 +238,19 @@ hvp_status hvp_dino_create(hvp_ctx *ctx, const hvp_dino_config *cfg, hvp_method 
     hvp_state_init(&m->state, cfg->seed);
     hvp_backbone_config tbc = cfg->backbone;
     tbc.vit.drop_path = 0; /* the official teacher is built without drop path */
-    hvp_status st = net_init(&d->student, &m->state, ctx, "student", cfg, &cfg->backbone);
+    dino_head_config hc = {cfg->out_dim, cfg->hidden_dim, cfg->bottleneck_dim,
+                           cfg->norm_last_layer};
+    hvp_status st = dino_net_init(&d->student, &m->state, ctx, "student", &hc, &cfg->backbone);
     int nstudent = m->state.nparams;
     if (st == HVP_OK)
-        st = net_init(&d->teacher, &m->state, ctx, "teacher", cfg, &tbc);
+        st = dino_net_init(&d->teacher, &m->state, ctx, "teacher", &hc, &tbc);
     if (st == HVP_OK)
         st = hvp_state_params_to_buffers(&m->state, nstudent);
     if (st == HVP_OK)
         st = hvp_state_buffer(&m->state, ctx, "dino_loss.center", 2, (int[]){1, cfg->out_dim},
                               HVP_INIT_ZERO, &d->center);
     if (st == HVP_OK)
-        st = link_teacher(m, ctx);
+        st = dino_link_teacher(&m->state, ctx, 0, &d->ema_teacher, &d->ema_student, &d->nema);
     if (st != HVP_OK) {
         hvp_method_destroy(m);
         return st;

@@ -1,0 +1,187 @@
+/* DINO's head, teacher and centering, shared by DINO and iBOT (see dino_head.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/module_util.h"
+#include "ssl/dino_head.h"
+
+#define NORM_EPS 1e-12f /* F.normalize */
+
+static hvp_status head_linear(hvp_linear *l, hvp_state *s, hvp_ctx *ctx, const char *prefix,
+                              int idx, int in, int out)
+{
+    memset(l, 0, sizeof *l);
+    l->in = in;
+    l->out = out;
+    char n[128];
+    snprintf(n, sizeof n, "%s.head.mlp.%d.weight", prefix, idx);
+    HVP_TRY(hvp_state_param(s, ctx, n, 2, (int[]){out, in}, HVP_INIT_TRUNC_NORMAL_02, in, 0,
+                            &l->w));
+    snprintf(n, sizeof n, "%s.head.mlp.%d.bias", prefix, idx);
+    return hvp_state_param(s, ctx, n, 1, &out, HVP_INIT_ZERO, 0, 1, &l->b);
+}
+
+hvp_status dino_net_init(dino_net *net, hvp_state *s, hvp_ctx *ctx, const char *prefix,
+                         const dino_head_config *hc, const hvp_backbone_config *bc)
+{
+    char n[128];
+    snprintf(n, sizeof n, "%s.backbone", prefix);
+    HVP_TRY(hvp_backbone_init(&net->backbone, s, ctx, n, bc));
+    int feat = net->backbone.feature_dim, hid = hc->hidden_dim, bott = hc->bottleneck_dim;
+    HVP_TRY(head_linear(&net->mlp[0], s, ctx, prefix, 0, feat, hid));
+    HVP_TRY(head_linear(&net->mlp[1], s, ctx, prefix, 2, hid, hid));
+    HVP_TRY(head_linear(&net->mlp[2], s, ctx, prefix, 4, hid, bott));
+    /* weight_norm(nn.Linear(bottleneck, out_dim, bias=False)), created after the head's
+     * init, so v keeps nn.Linear's default init; g filled with 1. Official order in the
+     * state dict: weight_g, weight_v. */
+    memset(&net->g, 0, sizeof net->g);
+    snprintf(n, sizeof n, "%s.head.last_layer.weight_g", prefix);
+    net->g_trained = !hc->norm_last_layer;
+    if (net->g_trained) {
+        HVP_TRY(hvp_state_param(s, ctx, n, 2, (int[]){hc->out_dim, 1}, HVP_INIT_ONE, 0, 0,
+                                &net->g));
+    } else {
+        memcpy(net->g.name, n, sizeof net->g.name - 1); /* names are checked below 96 */
+        HVP_TRY(hvp_state_buffer(s, ctx, n, 2, (int[]){hc->out_dim, 1}, HVP_INIT_ONE,
+                                 &net->g.value));
+    }
+    snprintf(n, sizeof n, "%s.head.last_layer.weight_v", prefix);
+    return hvp_state_param(s, ctx, n, 2, (int[]){hc->out_dim, bott}, HVP_INIT_LINEAR_DEFAULT,
+                           bott, 0, &net->v);
+}
+
+hvp_status dino_head_forward(dino_net *net, const hvp_pass *p, const hvp_tensor *f,
+                             const hvp_tensor *out)
+{
+    hvp_ctx *ctx = p->ctx;
+    hvp_tensor x = *f, a;
+    for (int i = 0; i < 2; i++) {
+        HVP_TRY(hvp_linear_forward(&net->mlp[i], p, &x, &net->h[i]));
+        HVP_TRY(hvp_act_like(ctx, "dino gelu", &net->h[i], &a));
+        HVP_TRY(hvp_gelu_fwd(ctx, &net->h[i], &a));
+        x = a;
+    }
+    HVP_TRY(hvp_linear_forward(&net->mlp[2], p, &x, &net->z));
+    HVP_TRY(hvp_act_like(ctx, "dino normalised bottleneck", &net->z, &net->zn));
+    HVP_TRY(hvp_l2norm_fwd(ctx, &net->z, &net->zn, NORM_EPS));
+    HVP_TRY(hvp_act_like(ctx, "dino last layer weight", &net->v.value, &net->w));
+    HVP_TRY(hvp_weight_norm_fwd(ctx, &net->v.value, &net->g.value, &net->w));
+    return hvp_linear_fwd(ctx, &net->zn, &net->w, NULL, out);
+}
+
+hvp_status dino_head_backward(dino_net *net, hvp_ctx *ctx, const hvp_tensor *dout,
+                              hvp_tensor *df)
+{
+    hvp_tensor dw, dzn, dz, dh;
+    HVP_TRY(hvp_act_like(ctx, "dino dw", &net->w, &dw));
+    HVP_TRY(hvp_tensor_zero(ctx, &dw));
+    HVP_TRY(hvp_act_like(ctx, "dino dzn", &net->zn, &dzn));
+    HVP_TRY(hvp_linear_bwd(ctx, &net->zn, &net->w, dout, &dzn, &dw, NULL));
+    HVP_TRY(hvp_weight_norm_bwd(ctx, &net->v.value, &net->g.value, &dw, &net->v.grad,
+                                net->g_trained ? &net->g.grad : NULL));
+    HVP_TRY(hvp_act_like(ctx, "dino dz", &net->z, &dz));
+    HVP_TRY(hvp_l2norm_bwd(ctx, &net->z, &dzn, &dz, NORM_EPS));
+    HVP_TRY(hvp_linear_backward(&net->mlp[2], ctx, &dz, df));
+    for (int i = 1; i >= 0; i--) {
+        HVP_TRY(hvp_act_like(ctx, "dino dgelu", &net->h[i], &dh));
+        HVP_TRY(hvp_gelu_bwd(ctx, &net->h[i], df, &dh));
+        HVP_TRY(hvp_linear_backward(&net->mlp[i], ctx, &dh, df));
+    }
+    return HVP_OK;
+}
+
+/* A [n, 1] column of ones. */
+static hvp_status ones(hvp_ctx *ctx, int n, hvp_tensor *out)
+{
+    HVP_TRY(hvp_act(ctx, "dino ones", out, 2, (int[]){n, 1}));
+    return hvp_tensor_fill_f32(ctx, out, 1.0f);
+}
+
+hvp_status dino_teacher_probs(hvp_ctx *ctx, const hvp_tensor *t, const hvp_tensor *center,
+                              float temp, hvp_tensor *probs)
+{
+    int n = t->shape[0], k = (int)(hvp_numel(t) / (size_t)n);
+    hvp_tensor one;
+    HVP_TRY(ones(ctx, n, &one));
+    HVP_TRY(hvp_act_like(ctx, "dino teacher probabilities", t, probs));
+    HVP_TRY(hvp_tensor_copy(ctx, probs, t));
+    HVP_TRY(hvp_gemm(ctx, 0, 0, n, k, 1, -1.0f, hvp_mat_of(&one, 1), hvp_mat_of(center, k),
+                     1.0f, hvp_mat_of(probs, k)));
+    return hvp_softmax_fwd(ctx, probs, 1.0f / temp, probs);
+}
+
+hvp_status dino_update_center(hvp_ctx *ctx, const hvp_tensor *t, const hvp_tensor *w,
+                              const hvp_tensor *center, float momentum)
+{
+    int n = t->shape[0], k = (int)(hvp_numel(t) / (size_t)n);
+    hvp_tensor one, mean;
+    float alpha = 1.0f;
+    if (!w) {
+        HVP_TRY(ones(ctx, n, &one));
+        w = &one;
+        alpha = 1.0f / (float)n;
+    }
+    HVP_TRY(hvp_act(ctx, "dino batch center", &mean, 2, (int[]){1, k}));
+    HVP_TRY(hvp_gemm(ctx, 1, 0, 1, k, n, alpha, hvp_mat_of(w, 1), hvp_mat_of(t, k), 0.0f,
+                     hvp_mat_of(&mean, k)));
+    hvp_tensor c = hvp_tensor_view(center, 0, 2, (int[]){1, k});
+    return hvp_axpby(ctx, momentum, &c, (float)(1.0 - (double)momentum), &mean, &c);
+}
+
+hvp_status dino_link_teacher(hvp_state *s, hvp_ctx *ctx, int skip_missing, hvp_tensor **ema_t,
+                             hvp_tensor **ema_s, int *nema)
+{
+    hvp_tensor *et = calloc((size_t)s->nparams + 1, sizeof *et);
+    hvp_tensor *es = calloc((size_t)s->nparams + 1, sizeof *es);
+    *ema_t = et;
+    *ema_s = es;
+    *nema = 0;
+    if (!et || !es)
+        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+    char name[128];
+    for (int i = 0; i < s->nparams; i++) {
+        const hvp_param *p = &s->params[i];
+        snprintf(name, sizeof name, "teacher.%s", p->name + strlen("student."));
+        hvp_buffer *tb = hvp_state_find_buffer(s, name);
+        if (!tb && skip_missing)
+            continue;
+        if (!tb)
+            return HVP_FAIL(HVP_ERR_ARG, "DINO: the teacher has no %s", name);
+        HVP_TRY(hvp_tensor_copy(ctx, &tb->value, &p->value));
+        et[*nema] = tb->value;
+        es[(*nema)++] = p->value;
+    }
+    for (int i = 0; i < s->nbuffers; i++) {
+        const hvp_buffer *b = &s->buffers[i];
+        if (b->is_count || strncmp(b->name, "student.", 8) != 0)
+            continue;
+        snprintf(name, sizeof name, "teacher.%s", b->name + strlen("student."));
+        hvp_buffer *tb = hvp_state_find_buffer(s, name);
+        if (!tb && skip_missing)
+            continue;
+        if (!tb)
+            return HVP_FAIL(HVP_ERR_ARG, "DINO: the teacher has no %s", name);
+        HVP_TRY(hvp_tensor_copy(ctx, &tb->value, &b->value));
+    }
+    return HVP_OK;
+}
+
+float dino_temp_at(float warm, float final, int warm_epochs, long steps_per_epoch, long step)
+{
+    long epoch = steps_per_epoch > 0 ? step / steps_per_epoch : 0;
+    if (epoch >= warm_epochs)
+        return final;
+    if (warm_epochs == 1)
+        return warm; /* np.linspace(a, b, 1) = [a] */
+    return (float)(warm + (final - (double)warm) * (double)epoch / (double)(warm_epochs - 1));
+}
+
+float dino_momentum_at(float m0, long total_steps, long step)
+{
+    if (total_steps <= 0)
+        return m0;
+    /* utils.cosine_scheduler(m0, 1, epochs, niter): 1 + (m0 - 1) (1 + cos(pi it / total)) / 2 */
+    return (float)(1.0 + 0.5 * ((double)m0 - 1.0) *
+                             (1.0 + cos(M_PI * (double)step / (double)total_steps)));
+}

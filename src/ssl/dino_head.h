@@ -1,0 +1,53 @@
+/* What DINO (src/ssl/dino.c) and iBOT (src/ssl/ibot.c) share: a network = backbone +
+ * DINOHead (Linear-GELU-Linear-GELU-Linear to the bottleneck, L2 normalisation, a
+ * weight-normalised Linear without bias), the teacher as EMA buffers of the student,
+ * centred and sharpened teacher probabilities, the center's EMA and the schedules. */
+#ifndef HVP_SSL_DINO_HEAD_H
+#define HVP_SSL_DINO_HEAD_H
+
+#include "hvp/ssl.h"
+
+typedef struct dino_net {
+    hvp_backbone backbone;
+    hvp_linear mlp[3];
+    hvp_param v, g;  /* last_layer.weight_v [out, bottleneck], weight_g [out, 1] */
+    int g_trained;   /* norm_last_layer false: g is a parameter */
+    /* saved by a forward that keeps activations */
+    hvp_tensor h[2]; /* pre-GELU outputs of mlp.0 and mlp.2 */
+    hvp_tensor z, zn, w;
+} dino_net;
+
+typedef struct dino_head_config {
+    int out_dim, hidden_dim, bottleneck_dim, norm_last_layer;
+} dino_head_config;
+
+/* "<prefix>.backbone.*", "<prefix>.head.mlp.{0,2,4}.*", "<prefix>.head.last_layer.weight_g"
+ * (a buffer when norm_last_layer) and "weight_v", in the official order. */
+hvp_status dino_net_init(dino_net *net, hvp_state *s, hvp_ctx *ctx, const char *prefix,
+                         const dino_head_config *hc, const hvp_backbone_config *bc);
+/* The head on features f [n, in] into out [n, out_dim] (the caller's). Intermediates come
+ * from ctx->acts; the caller rewinds them when p->keep is 0. */
+hvp_status dino_head_forward(dino_net *net, const hvp_pass *p, const hvp_tensor *f,
+                             const hvp_tensor *out);
+/* Head parameter gradients from dout; df (allocated here) the features' gradient. */
+hvp_status dino_head_backward(dino_net *net, hvp_ctx *ctx, const hvp_tensor *dout,
+                              hvp_tensor *df);
+
+/* probs = softmax((t - center) / temp) per row; t [n, k], center k elements. */
+hvp_status dino_teacher_probs(hvp_ctx *ctx, const hvp_tensor *t, const hvp_tensor *center,
+                              float temp, hvp_tensor *probs);
+/* center = m center + (1 - m) w^T t with w [n] (NULL: 1/n each): a GEMM, fixed order. */
+hvp_status dino_update_center(hvp_ctx *ctx, const hvp_tensor *t, const hvp_tensor *w,
+                              const hvp_tensor *center, float momentum);
+/* The teacher ("teacher.*" buffers) starts as a copy of the student ("student.*"); the EMA
+ * pairs are the student's parameters with their teacher namesakes. skip_missing: a student
+ * parameter without a teacher namesake is left out (iBOT's masked_embed, as the official
+ * EMA over the common names); else it is an error. */
+hvp_status dino_link_teacher(hvp_state *s, hvp_ctx *ctx, int skip_missing, hvp_tensor **ema_t,
+                             hvp_tensor **ema_s, int *nema);
+/* Teacher temperature of the epoch of step: np.linspace(warm, final, warm_epochs) then
+ * final; momentum: cosine from m0 to 1 over total_steps (m0 when total_steps <= 0). */
+float dino_temp_at(float warm, float final, int warm_epochs, long steps_per_epoch, long step);
+float dino_momentum_at(float m0, long total_steps, long step);
+
+#endif

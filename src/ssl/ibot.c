@@ -1,0 +1,453 @@
+/* iBOT (Zhou et al., "iBOT: Image BERT Pre-Training with Online Tokenizer", ICLR 2022), laid
+ * out as the official code (bytedance/ibot, main_ibot.py, models/head.py iBOTHead,
+ * loader.py ImageFolderMask) for two global views: DINO's student / teacher / centering
+ * (src/ssl/dino_head.c) on every token of a ViT, with masked image modelling on the
+ * student's views and a second, patch-level self-distillation loss.
+ *
+ * One last layer serves the class and the patch tokens (official --shared_head true of the
+ * ViT-S/B recipes), so the head runs once on all n (L + 1) token rows, [n * T, K]. The loss
+ * is then one soft cross-entropy over all those rows against a target matrix whose rows
+ * carry their weight: a class row of view v the teacher's class probabilities of the other
+ * view times lambda1 / (2 B), a patch row the teacher's patch probabilities of the same view
+ * times lambda2 mask / (2 B max(1, masked patches)); the soft cross-entropy is linear in
+ * its target, so the sum over rows is iBOTLoss's total and its gradient the same. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hvp/rng.h"
+#include "hvp/ssl.h"
+#include "nn/module_util.h"
+#include "ssl/dino_head.h"
+
+#define SCORE_VIEW 65536u /* scoring masks: view + this */
+
+typedef struct ibot {
+    hvp_ibot_config cfg;
+    dino_net student, teacher;
+    hvp_tensor center, center2;
+    hvp_tensor *ema_teacher, *ema_student;
+    int nema;
+    long steps_per_epoch, total_steps;
+    int *inj_score, *inj_train; /* test masks */
+    int inj_score_rows, inj_train_rows;
+} ibot;
+
+/* ---- schedules --------------------------------------------------------------------- */
+
+float hvp_ibot_teacher_temp(const hvp_method *m, long step)
+{
+    const ibot *d = m->impl;
+    const hvp_ibot_config *c = &d->cfg;
+    return dino_temp_at(c->warmup_teacher_temp, c->teacher_temp, c->warmup_teacher_temp_epochs,
+                        d->steps_per_epoch, step);
+}
+
+float hvp_ibot_teacher_patch_temp(const hvp_method *m, long step)
+{
+    const ibot *d = m->impl;
+    const hvp_ibot_config *c = &d->cfg;
+    return dino_temp_at(c->warmup_teacher_patch_temp, c->teacher_patch_temp,
+                        c->warmup_teacher_temp_epochs, d->steps_per_epoch, step);
+}
+
+float hvp_ibot_teacher_momentum(const hvp_method *m, long step)
+{
+    const ibot *d = m->impl;
+    return dino_momentum_at(d->cfg.teacher_momentum, d->total_steps, step);
+}
+
+void hvp_ibot_set_schedule(hvp_method *m, long steps_per_epoch, long total_steps)
+{
+    ibot *d = m->impl;
+    d->steps_per_epoch = steps_per_epoch;
+    d->total_steps = total_steps;
+}
+
+/* ---- masks ------------------------------------------------------------------------- */
+
+/* Python's random.randint(a, b), both ends included. */
+static int randint(hvp_rng_stream *r, int a, int b)
+{
+    int v = a + (int)floor(hvp_rng_uniform(r, 0.0, 1.0) * (double)(b - a + 1));
+    return v > b ? b : v;
+}
+
+void hvp_ibot_draw_mask(const hvp_ibot_config *c, int grid, uint32_t step, int sample,
+                        uint32_t view, int *mask)
+{
+    int H = grid, W = grid, n = H * W;
+    memset(mask, 0, (size_t)n * sizeof *mask);
+    hvp_rng_stream r = hvp_rng_stream_init(c->seed ^ 0x69424f542d4d534bULL /* "iBOT-MSK" */,
+                                           step, (uint32_t)sample, view);
+    if (!(hvp_rng_uniform(&r, 0.0, 1.0) < c->mask_prob))
+        return; /* pred_ratio 0 */
+    double high = hvp_rng_uniform(&r, c->mask_ratio_min, c->mask_ratio_max) * n;
+    if (c->mask_random) { /* round(high) distinct patches: a partial Fisher-Yates shuffle */
+        int k = (int)nearbyint(high), *perm = malloc((size_t)n * sizeof *perm);
+        if (!perm)
+            return;
+        for (int i = 0; i < n; i++)
+            perm[i] = i;
+        for (int i = 0; i < k && i < n; i++) {
+            int j = randint(&r, i, n - 1), t = perm[i];
+            perm[i] = perm[j];
+            perm[j] = t;
+            mask[perm[i]] = 1;
+        }
+        free(perm);
+        return;
+    }
+    /* ImageFolderMask.__getitem__ with pred_shape 'block' (BEiT's MaskingGenerator):
+     * rectangles of random area and aspect ratio in [0.3, 1/0.3] until about high patches */
+    double log_lo = log(0.3), log_hi = log(1.0 / 0.3);
+    int count = 0, side = (H < W ? H : W) / 3;
+    double low = (double)side * side;
+    while (count < high) {
+        double max_mask = high - count;
+        int delta = 0;
+        for (int attempt = 0; attempt < 10; attempt++) {
+            double target = hvp_rng_uniform(&r, low, max_mask);
+            double aspect = exp(hvp_rng_uniform(&r, log_lo, log_hi));
+            int h = (int)nearbyint(sqrt(target * aspect)), w = (int)nearbyint(sqrt(target / aspect));
+            if (w < W && h < H) {
+                int top = randint(&r, 0, H - h), left = randint(&r, 0, W - w), masked = 0;
+                for (int i = top; i < top + h; i++)
+                    for (int j = left; j < left + w; j++)
+                        masked += mask[i * W + j];
+                int fresh = h * w - masked;
+                if (fresh > 0 && fresh <= max_mask)
+                    for (int i = top; i < top + h; i++)
+                        for (int j = left; j < left + w; j++)
+                            if (!mask[i * W + j]) {
+                                mask[i * W + j] = 1;
+                                delta++;
+                            }
+            }
+            if (delta > 0)
+                break;
+        }
+        if (delta == 0)
+            break;
+        count += delta;
+    }
+}
+
+hvp_status hvp_ibot_set_masks(hvp_method *m, const int *score, int score_rows,
+                              const int *train, int train_rows)
+{
+    ibot *d = m->impl;
+    int L = d->student.backbone.vit.tokens - 1;
+    free(d->inj_score);
+    free(d->inj_train);
+    d->inj_score = d->inj_train = NULL;
+    d->inj_score_rows = d->inj_train_rows = 0;
+    if (score) {
+        d->inj_score = malloc((size_t)score_rows * L * sizeof *score);
+        if (!d->inj_score)
+            return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+        memcpy(d->inj_score, score, (size_t)score_rows * L * sizeof *score);
+        d->inj_score_rows = score_rows;
+    }
+    if (train) {
+        d->inj_train = malloc((size_t)train_rows * L * sizeof *train);
+        if (!d->inj_train)
+            return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+        memcpy(d->inj_train, train, (size_t)train_rows * L * sizeof *train);
+        d->inj_train_rows = train_rows;
+    }
+    return HVP_OK;
+}
+
+/* The masks of nviews x b rows (view-major) on the device, I32 [rows, L], and per token
+ * row (rows x T, class token first) the weights: cls_weight on the class rows, scale *
+ * mask / max(1, masked of the row) on the patch rows. */
+static hvp_status make_masks(hvp_method *m, hvp_ctx *ctx, int nviews, int b, int scoring,
+                             float scale, float cls_weight, hvp_tensor *mask,
+                             hvp_tensor *weights)
+{
+    ibot *d = m->impl;
+    int grid = d->student.backbone.vit.grid, L = grid * grid, T = L + 1, rows = nviews * b;
+    const int *inj = scoring ? d->inj_score : d->inj_train;
+    int inj_rows = scoring ? d->inj_score_rows : d->inj_train_rows;
+    if (inj && inj_rows != rows)
+        return HVP_FAIL(HVP_ERR_ARG, "iBOT: %d test masks for %d views", inj_rows, rows);
+    int *host = malloc((size_t)rows * L * sizeof *host);
+    float *w = malloc((size_t)rows * T * sizeof *w);
+    hvp_status st = HVP_OK;
+    if (!host || !w)
+        st = HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+    for (int r = 0; st == HVP_OK && r < rows; r++) {
+        int *mk = host + (size_t)r * L;
+        if (inj)
+            memcpy(mk, inj + (size_t)r * L, (size_t)L * sizeof *mk);
+        else
+            hvp_ibot_draw_mask(&d->cfg, grid, m->step, r % b,
+                               (uint32_t)(r / b) + (scoring ? SCORE_VIEW : 0u), mk);
+        int count = 0;
+        for (int t = 0; t < L; t++)
+            count += mk[t] != 0;
+        float per = scale / (float)(count > 0 ? count : 1);
+        w[(size_t)r * T] = cls_weight;
+        for (int t = 0; t < L; t++)
+            w[(size_t)r * T + 1 + t] = mk[t] != 0 ? per : 0.0f;
+    }
+    if (st == HVP_OK)
+        st = hvp_tensor_alloc(ctx->acts, HVP_I32, 2, (int[]){rows, L}, "ibot masks", mask);
+    if (st == HVP_OK)
+        st = hvp_tensor_upload(ctx, mask, host);
+    if (st == HVP_OK)
+        st = hvp_act(ctx, "ibot patch weights", weights, 1, (int[]){rows * T});
+    if (st == HVP_OK)
+        st = hvp_tensor_upload(ctx, weights, w);
+    free(host);
+    free(w);
+    return st;
+}
+
+/* ---- the network and the loss pieces ----------------------------------------------- */
+
+/* x [n, C, S, S] (mask NULL or I32 [n, L]) -> out [n * T, K] (allocated first): the head on
+ * every token. A pass that keeps nothing gives the rest back. */
+static hvp_status net_tokens(ibot *d, dino_net *net, const hvp_pass *p, const hvp_tensor *x,
+                             const hvp_tensor *mask, hvp_tensor *out)
+{
+    hvp_ctx *ctx = p->ctx;
+    int n = x->shape[0], T = net->backbone.vit.tokens, D = net->backbone.vit.cfg.dim;
+    HVP_TRY(hvp_act(ctx, "ibot head output", out, 2, (int[]){n * T, d->cfg.out_dim}));
+    hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
+    hvp_tensor tok;
+    HVP_TRY(hvp_vit_forward_tokens(&net->backbone.vit, p, x, mask, &tok));
+    hvp_tensor f = hvp_tensor_view(&tok, 0, 2, (int[]){n * T, D});
+    HVP_TRY(dino_head_forward(net, p, &f, out));
+    if (!p->keep)
+        hvp_arena_rewind(ctx->acts, mark);
+    return HVP_OK;
+}
+
+/* y[r, :] = w[r] x[r, :] for x, y [N, K], w [N]: a batch of 1x1 by 1xK products. */
+static hvp_status row_scale(hvp_ctx *ctx, const hvp_tensor *w, const hvp_tensor *x,
+                            const hvp_tensor *y)
+{
+    int N = x->shape[0], K = x->shape[1];
+    return hvp_gemm_strided_batched(ctx, 0, 0, 1, K, 1, 1.0f, hvp_mat_of(w, 1), 1,
+                                    hvp_mat_of(x, K), (size_t)K, 0.0f, hvp_mat_of(y, K),
+                                    (size_t)K, N);
+}
+
+/* Teacher outputs t [n * T, K] -> the class rows' probabilities p1 [n, K] (center,
+ * teacher_temp) and every row's patch probabilities p2 [n * T, K] (center2, patch temp);
+ * tcls [n, K] the class rows. */
+static hvp_status teacher_side(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *t, int n,
+                               hvp_tensor *tcls, hvp_tensor *p1, hvp_tensor *p2)
+{
+    ibot *d = m->impl;
+    int K = d->cfg.out_dim, T = d->student.backbone.vit.tokens;
+    HVP_TRY(hvp_act(ctx, "ibot teacher class rows", tcls, 2, (int[]){n, K}));
+    HVP_TRY(hvp_vit_cls_fwd(ctx, n, T, K, t, tcls));
+    HVP_TRY(dino_teacher_probs(ctx, tcls, &d->center, hvp_ibot_teacher_temp(m, (long)m->step),
+                               p1));
+    return dino_teacher_probs(ctx, t, &d->center2, hvp_ibot_teacher_patch_temp(m, (long)m->step),
+                              p2);
+}
+
+static hvp_tensor rows(const hvp_tensor *t, int first, int count)
+{
+    int k = t->shape[1];
+    return hvp_tensor_view(t, (size_t)first * (size_t)k, 2, (int[]){count, k});
+}
+
+/* ---- the method interface ---------------------------------------------------------- */
+
+static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *views, int nviews,
+                              int npairs, const int (*pairs)[2], const hvp_tensor *scores)
+{
+    ibot *d = m->impl;
+    const hvp_ibot_config *c = &d->cfg;
+    int b = views->shape[0] / nviews, n = nviews * b, K = c->out_dim;
+    int T = d->student.backbone.vit.tokens;
+    float st = c->student_temp;
+    hvp_pass p = {ctx, 1, 0, 1, 0};
+    hvp_backbone_set_step(&d->student.backbone, m->step);
+    hvp_tensor mask, w, s, t, tcls, p1, p2, scls, q, rl, pv, one, l1, l2;
+    HVP_TRY(make_masks(m, ctx, nviews, b, 1, 1.0f, 0.0f, &mask, &w));
+    HVP_TRY(net_tokens(d, &d->student, &p, views, &mask, &s));
+    HVP_TRY(net_tokens(d, &d->teacher, &p, views, NULL, &t));
+    HVP_TRY(teacher_side(m, ctx, &t, n, &tcls, &p1, &p2));
+    /* patch loss of each view and sample: sum over the masked rows of H / masked */
+    HVP_TRY(hvp_act_like(ctx, "ibot patch targets", &p2, &q));
+    HVP_TRY(row_scale(ctx, &w, &p2, &q));
+    HVP_TRY(hvp_act(ctx, "ibot row losses", &rl, 1, (int[]){n * T}));
+    HVP_TRY(hvp_cross_entropy_fwd(ctx, &s, NULL, &q, st, &rl, NULL));
+    HVP_TRY(hvp_act(ctx, "ibot ones", &one, 1, (int[]){T}));
+    HVP_TRY(hvp_tensor_fill_f32(ctx, &one, 1.0f));
+    HVP_TRY(hvp_act(ctx, "ibot patch loss per view", &pv, 1, (int[]){n}));
+    HVP_TRY(hvp_gemm(ctx, 0, 0, n, 1, T, 1.0f, hvp_mat_of(&rl, T), hvp_mat_of(&one, 1), 0.0f,
+                     hvp_mat_of(&pv, 1)));
+    HVP_TRY(hvp_act(ctx, "ibot student class rows", &scls, 2, (int[]){n, K}));
+    HVP_TRY(hvp_vit_cls_fwd(ctx, n, T, K, &s, &scls));
+    HVP_TRY(hvp_act(ctx, "ibot pair loss", &l1, 1, &b));
+    HVP_TRY(hvp_act(ctx, "ibot pair loss", &l2, 1, &b));
+    float h1 = 0.5f * c->lambda1, h2 = 0.5f * c->lambda2;
+    for (int k = 0; k < npairs; k++) {
+        int i = pairs[k][0], j = pairs[k][1];
+        hvp_tensor si = rows(&scls, i * b, b), sj = rows(&scls, j * b, b);
+        hvp_tensor pi = rows(&p1, i * b, b), pj = rows(&p1, j * b, b);
+        hvp_tensor vi = hvp_tensor_view(&pv, (size_t)i * b, 1, &b);
+        hvp_tensor vj = hvp_tensor_view(&pv, (size_t)j * b, 1, &b);
+        HVP_TRY(hvp_cross_entropy_fwd(ctx, &sj, NULL, &pi, st, &l1, NULL));
+        HVP_TRY(hvp_cross_entropy_fwd(ctx, &si, NULL, &pj, st, &l2, NULL));
+        hvp_tensor row = hvp_tensor_view(scores, (size_t)k * (size_t)b, 1, &b);
+        HVP_TRY(hvp_axpby(ctx, h1, &l1, h1, &l2, &row));
+        HVP_TRY(hvp_axpby(ctx, 1.0f, &row, h2, &vi, &row));
+        HVP_TRY(hvp_axpby(ctx, 1.0f, &row, h2, &vj, &row));
+    }
+    return HVP_OK;
+}
+
+static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
+                             const hvp_tensor *loss)
+{
+    ibot *d = m->impl;
+    const hvp_ibot_config *c = &d->cfg;
+    int n = x12->shape[0], b = n / 2, K = c->out_dim;
+    hvp_vit *vit = &d->student.backbone.vit;
+    int T = vit->tokens, L = T - 1, N = n * T;
+    /* teacher: unmasked, nothing kept */
+    hvp_pass tp = {ctx, 1, 0, 1, 1};
+    hvp_tensor mask, w, t, tcls, p1, p2, wc, one, s, mean, df;
+    HVP_TRY(make_masks(m, ctx, 2, b, 0, c->lambda2 / (float)n, 1.0f, &mask, &w));
+    HVP_TRY(net_tokens(d, &d->teacher, &tp, x12, NULL, &t));
+    HVP_TRY(teacher_side(m, ctx, &t, n, &tcls, &p1, &p2));
+    /* centers after their use, as iBOTLoss.forward: center from the class rows, center2
+     * from the patch rows (weights 1 / (n L), the class rows 0) */
+    HVP_TRY(dino_update_center(ctx, &tcls, NULL, &d->center, c->center_momentum));
+    float *hw = malloc((size_t)N * sizeof *hw);
+    if (!hw)
+        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+    for (int i = 0; i < N; i++)
+        hw[i] = i % T == 0 ? 0.0f : 1.0f / (float)(n * L);
+    hvp_status st = hvp_act(ctx, "ibot center2 weights", &wc, 2, (int[]){N, 1});
+    if (st == HVP_OK)
+        st = hvp_tensor_upload(ctx, &wc, hw);
+    free(hw);
+    HVP_TRY(st);
+    HVP_TRY(dino_update_center(ctx, &t, &wc, &d->center2, c->center_momentum));
+    /* targets: p2's class rows of view v become p1's rows of view 1 - v, weighted
+     * lambda1 / n; patch rows weighted by make_masks' lambda2 mask / (n masked) */
+    HVP_TRY(hvp_act(ctx, "ibot ones", &one, 1, (int[]){b}));
+    HVP_TRY(hvp_tensor_fill_f32(ctx, &one, c->lambda1 / (float)n));
+    for (int v = 0; v < 2; v++) {
+        hvp_tensor src = rows(&p1, (1 - v) * b, b);
+        hvp_mat dst = hvp_mat_of(&p2, K);
+        dst.off += (size_t)v * b * T * K;
+        HVP_TRY(hvp_gemm_strided_batched(ctx, 0, 0, 1, K, 1, 1.0f, hvp_mat_of(&one, 1), 1,
+                                         hvp_mat_of(&src, K), (size_t)K, 0.0f, dst,
+                                         (size_t)T * K, b));
+    } /* (the class rows' weight is in the copy; 1 in w) */
+    HVP_TRY(row_scale(ctx, &w, &p2, &t)); /* targets into t (not needed any more) */
+    /* student: masked, kept for the backward */
+    hvp_pass sp = {ctx, 1, 1, 1, 1};
+    hvp_backbone_set_step(&d->student.backbone, m->step);
+    HVP_TRY(net_tokens(d, &d->student, &sp, x12, &mask, &s));
+    HVP_TRY(hvp_act(ctx, "ibot mean row loss", &mean, 1, (int[]){1}));
+    HVP_TRY(hvp_cross_entropy_fwd(ctx, &s, NULL, &t, c->student_temp, NULL, &mean));
+    HVP_TRY(hvp_axpby(ctx, (float)N, &mean, 0.0f, &mean, loss));
+    HVP_TRY(hvp_cross_entropy_bwd(ctx, &s, NULL, &t, c->student_temp, (float)N, &s));
+    HVP_TRY(dino_head_backward(&d->student, ctx, &s, &df));
+    hvp_tensor dtok = hvp_tensor_view(&df, 0, 3, (int[]){n, T, vit->cfg.dim});
+    return hvp_vit_backward_tokens(vit, ctx, &dtok);
+}
+
+static hvp_status after_step(hvp_method *m, hvp_ctx *ctx, long step)
+{
+    ibot *d = m->impl;
+    return hvp_ema_tensors(ctx, d->ema_teacher, d->ema_student, d->nema,
+                           hvp_ibot_teacher_momentum(m, step));
+}
+
+/* The teacher's backbone (class token), as the official evaluations. */
+static hvp_status features(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x, hvp_tensor *f)
+{
+    ibot *d = m->impl;
+    hvp_pass p = {ctx, 0, 0, 1, 0};
+    return hvp_backbone_forward(&d->teacher.backbone, &p, x, f);
+}
+
+static void destroy(hvp_method *m)
+{
+    ibot *d = m->impl;
+    if (d) {
+        hvp_backbone_free(&d->student.backbone);
+        hvp_backbone_free(&d->teacher.backbone);
+        free(d->ema_teacher);
+        free(d->ema_student);
+        free(d->inj_score);
+        free(d->inj_train);
+    }
+    free(d);
+}
+
+static const hvp_method_ops ibot_ops = {"ibot", score_pairs, train_step, after_step, features,
+                                        destroy};
+
+hvp_status hvp_ibot_create(hvp_ctx *ctx, const hvp_ibot_config *cfg, hvp_method **out)
+{
+    *out = NULL;
+    if (cfg->backbone.kind != HVP_BACKBONE_VIT)
+        return HVP_FAIL(HVP_ERR_ARG, "iBOT needs a ViT backbone (model.arch = vit_tiny, "
+                        "vit_small or vit_base): masked image modelling works on patch tokens");
+    if (!(cfg->teacher_temp > 0 && cfg->warmup_teacher_temp > 0 && cfg->student_temp > 0 &&
+          cfg->teacher_patch_temp > 0 && cfg->warmup_teacher_patch_temp > 0))
+        return HVP_FAIL(HVP_ERR_ARG, "iBOT: temperatures must be positive");
+    if (cfg->out_dim < 1 || cfg->hidden_dim < 1 || cfg->bottleneck_dim < 1)
+        return HVP_FAIL(HVP_ERR_ARG, "iBOT: out_dim, hidden and bottleneck dims must be >= 1");
+    if (cfg->patch_out_dim != cfg->out_dim)
+        return HVP_FAIL(HVP_ERR_ARG,
+                        "iBOT: method.patch_out_dim = %d differs from method.out_dim = %d: only "
+                        "the shared head of the official ViT-S/B recipes (--shared_head true) "
+                        "is implemented, set them equal",
+                        cfg->patch_out_dim, cfg->out_dim);
+    if (!(cfg->mask_ratio_min >= 0 && cfg->mask_ratio_min <= cfg->mask_ratio_max &&
+          cfg->mask_ratio_max <= 1 && cfg->mask_prob >= 0 && cfg->mask_prob <= 1))
+        return HVP_FAIL(HVP_ERR_ARG, "iBOT: mask ratios must satisfy 0 <= min <= max <= 1 and "
+                        "mask_prob be in [0, 1]");
+    hvp_method *m = calloc(1, sizeof *m);
+    ibot *d = calloc(1, sizeof *d);
+    if (!m || !d) {
+        free(m);
+        free(d);
+        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+    }
+    m->ops = &ibot_ops;
+    m->impl = d;
+    d->cfg = *cfg;
+    hvp_state_init(&m->state, cfg->seed);
+    hvp_backbone_config sbc = cfg->backbone, tbc = cfg->backbone;
+    sbc.vit.masked_im_modeling = 1;
+    tbc.vit.masked_im_modeling = 0; /* as official: the teacher has no masked_embed */
+    tbc.vit.drop_path = 0;
+    dino_head_config hc = {cfg->out_dim, cfg->hidden_dim, cfg->bottleneck_dim,
+                           cfg->norm_last_layer};
+    hvp_status st = dino_net_init(&d->student, &m->state, ctx, "student", &hc, &sbc);
+    int nstudent = m->state.nparams;
+    if (st == HVP_OK)
+        st = dino_net_init(&d->teacher, &m->state, ctx, "teacher", &hc, &tbc);
+    if (st == HVP_OK)
+        st = hvp_state_params_to_buffers(&m->state, nstudent);
+    if (st == HVP_OK)
+        st = hvp_state_buffer(&m->state, ctx, "ibot_loss.center", 2, (int[]){1, cfg->out_dim},
+                              HVP_INIT_ZERO, &d->center);
+    if (st == HVP_OK)
+        st = hvp_state_buffer(&m->state, ctx, "ibot_loss.center2", 3,
+                              (int[]){1, 1, cfg->patch_out_dim}, HVP_INIT_ZERO, &d->center2);
+    if (st == HVP_OK)
+        st = dino_link_teacher(&m->state, ctx, 1, &d->ema_teacher, &d->ema_student, &d->nema);
+    if (st != HVP_OK) {
+        hvp_method_destroy(m);
+        return st;
+    }
+    m->feature_dim = d->student.backbone.feature_dim;
+    *out = m;
+    return HVP_OK;
+}
