@@ -224,3 +224,45 @@ HVP_TEST(dino_multicrop_golden_step)
 {
     golden_step(HVP_TEST_DATA "/dino_multicrop_golden.safetensors", make_dino);
 }
+
+/* iBOT on a two-block ViT (img 32, patch 8), norm_last_layer false, drop path 0, with the
+ * golden file's masks replayed (the selection pass's and the step's); the schedules put
+ * step 0 in the temperatures' warm-up (epoch 0 of 10 steps each) at momentum m0. */
+static hvp_status make_ibot(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m)
+{
+    hvp_ibot_config ic;
+    memset(&ic, 0, sizeof ic);
+    ic.backbone.kind = HVP_BACKBONE_VIT;
+    ic.backbone.vit = (hvp_vit_config){meta_int(f, "S"), meta_int(f, "patch"), meta_int(f, "C"),
+                                       meta_int(f, "dim"), meta_int(f, "depth"),
+                                       meta_int(f, "heads"), (float)meta_int(f, "mlp_ratio"),
+                                       0.0f, 0};
+    ic.out_dim = meta_int(f, "out_dim");
+    ic.patch_out_dim = meta_int(f, "patch_out_dim");
+    ic.hidden_dim = meta_int(f, "hidden_dim");
+    ic.bottleneck_dim = meta_int(f, "bottleneck_dim");
+    ic.norm_last_layer = meta_int(f, "norm_last_layer");
+    ic.student_temp = (float)meta_double(f, "student_temp");
+    ic.teacher_temp = (float)meta_double(f, "teacher_temp");
+    ic.warmup_teacher_temp = (float)meta_double(f, "warmup_teacher_temp");
+    ic.teacher_patch_temp = (float)meta_double(f, "teacher_patch_temp");
+    ic.warmup_teacher_patch_temp = (float)meta_double(f, "warmup_teacher_patch_temp");
+    ic.warmup_teacher_temp_epochs = meta_int(f, "warmup_teacher_temp_epochs");
+    ic.teacher_momentum = (float)meta_double(f, "teacher_momentum");
+    ic.center_momentum = (float)meta_double(f, "center_momentum");
+    ic.lambda1 = (float)meta_double(f, "lambda1");
+    ic.lambda2 = (float)meta_double(f, "lambda2");
+    ic.mask_prob = 0.5f;
+    ic.mask_ratio_min = 0.1f;
+    ic.mask_ratio_max = 0.5f;
+    HVP_TRY(hvp_ibot_create(ctx, &ic, m));
+    hvp_ibot_set_schedule(*m, 10, 100);
+    int b = meta_int(f, "B"), n = meta_int(f, "N");
+    return hvp_ibot_set_masks(*m, hvp_st_find(f, "score_masks")->data, n * b,
+                              hvp_st_find(f, "train_masks")->data, 2 * b);
+}
+
+HVP_TEST(ibot_golden_step)
+{
+    golden_step(HVP_TEST_DATA "/ibot_golden.safetensors", make_ibot);
+}
