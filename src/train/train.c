@@ -95,7 +95,8 @@ static double wd_at(const trainer *t, long step)
 static int freeze_last_layer(const trainer *t)
 {
     const hvp_config *c = t->cfg;
-    return c->method.name == HVP_METHOD_DINO && t->epoch < c->method.freeze_last_layer;
+    return (c->method.name == HVP_METHOD_DINO || c->method.name == HVP_METHOD_IBOT) &&
+           t->epoch < c->method.freeze_last_layer;
 }
 
 static int is_last_layer(const hvp_param *p)
@@ -116,7 +117,7 @@ static hvp_status make_optimizer(trainer *t)
     oc.lars_clip_lr = c->optim.lars_clip_lr;
     /* SimSiam's official code and solo-learn decay every parameter; DINO's
      * get_params_groups exempts biases and norm parameters */
-    oc.decay_all = c->method.name != HVP_METHOD_DINO;
+    oc.decay_all = c->method.name != HVP_METHOD_DINO && c->method.name != HVP_METHOD_IBOT;
     HVP_TRY(hvp_optim_create(t->ctx, &oc, t->method->state.params, t->method->state.nparams,
                              &t->optim));
     if (c->optim.fix_pred_lr)
@@ -298,12 +299,15 @@ static hvp_status setup(trainer *t)
     say(t, "model: %s on %s, %.2f M parameters\n",
         c->method.name == HVP_METHOD_SIMCLR ? "SimCLR"
         : c->method.name == HVP_METHOD_DINO ? "DINO"
+        : c->method.name == HVP_METHOD_IBOT ? "iBOT"
                                             : "SimSiam",
         arch,
         (double)hvp_state_numel(&t->method->state) / 1e6);
     HVP_TRY(make_optimizer(t));
     if (c->method.name == HVP_METHOD_DINO)
         hvp_dino_set_schedule(t->method, t->steps_per_epoch, t->total_steps);
+    if (c->method.name == HVP_METHOD_IBOT)
+        hvp_ibot_set_schedule(t->method, t->steps_per_epoch, t->total_steps);
     if (c->hvp.enabled) {
         hvp_select_config sc = {c->hvp.views, c->hvp.select_every, (float)c->hvp.random_fraction,
                                 (uint64_t)c->run.seed ^ 0x48565053454cULL};
@@ -378,7 +382,8 @@ static hvp_status train_step(trainer *t, const hvp_image_batch *b, double *loss)
     HVP_TRY(t->method->ops->train_step(t->method, ctx, &x12, &t->loss));
     const hvp_param *params = t->method->state.params;
     int nparams = t->method->state.nparams;
-    if (c->optim.clip_grad > 0 && c->method.name == HVP_METHOD_DINO)
+    if (c->optim.clip_grad > 0 &&
+        (c->method.name == HVP_METHOD_DINO || c->method.name == HVP_METHOD_IBOT))
         HVP_TRY(hvp_clip_grad_per_param(ctx, params, nparams, (float)c->optim.clip_grad, NULL));
     else if (c->optim.clip_grad > 0)
         HVP_TRY(hvp_clip_grad_norm(ctx, params, nparams, (float)c->optim.clip_grad, NULL));
