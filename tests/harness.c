@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "harness.h"
+#include "hvp/safetensors.h"
 
 #define MAX_TESTS 1024
 
@@ -138,6 +139,18 @@ unsigned char *test_read_file(const char *path, size_t *size)
         TEST_FAIL("short read of %s", path);
     fclose(f);
     return b;
+}
+
+int test_meta_int(const hvp_st_file *f, const char *key)
+{
+    const char *v = hvp_st_metadata(f, key);
+    return v ? atoi(v) : -1;
+}
+
+double test_meta_double(const hvp_st_file *f, const char *key)
+{
+    const char *v = hvp_st_metadata(f, key);
+    return v ? atof(v) : -1;
 }
 
 hvp_tensor test_tensor(int ndim, const int *shape, const float *host)

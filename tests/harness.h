@@ -68,6 +68,12 @@ char *test_tmpdir(void);
 void test_rmdir(const char *dir);
 unsigned char *test_read_file(const char *path, size_t *size);
 
+/* A number from a safetensors file's metadata (golden files keep their sizes there); -1
+ * when the key is missing. */
+struct hvp_st_file;
+int test_meta_int(const struct hvp_st_file *f, const char *key);
+double test_meta_double(const struct hvp_st_file *f, const char *key);
+
 /* Device tensors from the activation arena, filled from / read back to host arrays. */
 hvp_tensor test_tensor(int ndim, const int *shape, const float *host);
 float *test_read(const hvp_tensor *t);

@@ -15,18 +15,6 @@
 #define HVP_TEST_DATA "tests/data"
 #endif
 
-static int meta_int(const hvp_st_file *f, const char *key)
-{
-    const char *v = hvp_st_metadata(f, key);
-    return v ? atoi(v) : -1;
-}
-
-static double meta_double(const hvp_st_file *f, const char *key)
-{
-    const char *v = hvp_st_metadata(f, key);
-    return v ? atof(v) : -1;
-}
-
 /* Compares a device tensor with a float array of the golden file. Statistics that are
  * exactly zero (the running mean behind a BN without affine) are judged on the scale of
  * the activations they come from, O(1). */
@@ -47,7 +35,7 @@ static void golden_step(const char *file, make_method_fn make)
     hvp_ctx *ctx = test_ctx();
     hvp_st_file *f = NULL;
     REQUIRE_OK(hvp_st_open(file, &f));
-    int b = meta_int(f, "B"), n = meta_int(f, "N"), c = meta_int(f, "C"), s = meta_int(f, "S");
+    int b = test_meta_int(f, "B"), n = test_meta_int(f, "N"), c = test_meta_int(f, "C"), s = test_meta_int(f, "S");
     hvp_method *m = NULL;
     hvp_selector *sel = NULL;
     hvp_optim *opt = NULL;
@@ -58,7 +46,7 @@ static void golden_step(const char *file, make_method_fn make)
     if (st == HVP_OK)
         st = hvp_selector_create(&selc, &sel);
     hvp_optim_config oc = hvp_optim_defaults(HVP_OPTIM_SGD);
-    oc.momentum = (float)meta_double(f, "momentum");
+    oc.momentum = (float)test_meta_double(f, "momentum");
     oc.decay_all = 1;
     if (st == HVP_OK)
         st = hvp_optim_create(ctx, &oc, m->state.params, m->state.nparams, &opt);
@@ -66,8 +54,8 @@ static void golden_step(const char *file, make_method_fn make)
         TEST_FAIL("setup: %s", hvp_last_error());
         goto done;
     }
-    opt->groups[0].lr = (float)meta_double(f, "lr");
-    opt->groups[0].weight_decay = (float)meta_double(f, "weight_decay");
+    opt->groups[0].lr = (float)test_meta_double(f, "lr");
+    opt->groups[0].weight_decay = (float)test_meta_double(f, "weight_decay");
 
     const hvp_st_tensor *views_st = hvp_st_find(f, "views");
     hvp_tensor views = test_tensor(4, (int[]){n * b, c, s, s}, views_st->data);
@@ -77,7 +65,7 @@ static void golden_step(const char *file, make_method_fn make)
     REQUIRE_OK(hvp_select(sel, ctx, m, &views, NULL, 0, &x12));
     const hvp_st_tensor *local_st = hvp_st_find(f, "local_views");
     if (local_st) { /* multi-crop: nlocal views per image besides the chosen pair */
-        int nl = meta_int(f, "L"), ls = meta_int(f, "local_S");
+        int nl = test_meta_int(f, "L"), ls = test_meta_int(f, "local_S");
         m->local = test_tensor(4, (int[]){nl * b, c, ls, ls}, local_st->data);
         m->nlocal = nl;
     }
@@ -164,21 +152,21 @@ static hvp_backbone_config golden_backbone(const hvp_st_file *f)
     hvp_backbone_config b;
     memset(&b, 0, sizeof b);
     b.kind = HVP_BACKBONE_RESNET;
-    b.resnet = (hvp_resnet_config){18, meta_int(f, "C"), 1, (float)meta_double(f, "width"), 0};
+    b.resnet = (hvp_resnet_config){18, test_meta_int(f, "C"), 1, (float)test_meta_double(f, "width"), 0};
     return b;
 }
 
 static hvp_status make_simsiam(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m)
 {
-    hvp_simsiam_config sc = {golden_backbone(f), meta_int(f, "proj_dim"), 0,
-                             meta_int(f, "pred_dim"), 0};
+    hvp_simsiam_config sc = {golden_backbone(f), test_meta_int(f, "proj_dim"), 0,
+                             test_meta_int(f, "pred_dim"), 0};
     return hvp_simsiam_create(ctx, &sc, m);
 }
 
 static hvp_status make_simclr(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m)
 {
-    hvp_simclr_config sc = {golden_backbone(f), meta_int(f, "proj_dim"),
-                            meta_int(f, "proj_hidden_dim"), (float)meta_double(f, "temperature"), 0};
+    hvp_simclr_config sc = {golden_backbone(f), test_meta_int(f, "proj_dim"),
+                            test_meta_int(f, "proj_hidden_dim"), (float)test_meta_double(f, "temperature"), 0};
     return hvp_simclr_create(ctx, &sc, m);
 }
 
@@ -199,16 +187,16 @@ static hvp_status make_dino(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m)
     hvp_dino_config dc;
     memset(&dc, 0, sizeof dc);
     dc.backbone = golden_backbone(f);
-    dc.out_dim = meta_int(f, "out_dim");
-    dc.hidden_dim = meta_int(f, "hidden_dim");
-    dc.bottleneck_dim = meta_int(f, "bottleneck_dim");
-    dc.norm_last_layer = meta_int(f, "norm_last_layer");
-    dc.student_temp = (float)meta_double(f, "student_temp");
-    dc.teacher_temp = (float)meta_double(f, "teacher_temp");
-    dc.warmup_teacher_temp = (float)meta_double(f, "warmup_teacher_temp");
-    dc.warmup_teacher_temp_epochs = meta_int(f, "warmup_teacher_temp_epochs");
-    dc.teacher_momentum = (float)meta_double(f, "teacher_momentum");
-    dc.center_momentum = (float)meta_double(f, "center_momentum");
+    dc.out_dim = test_meta_int(f, "out_dim");
+    dc.hidden_dim = test_meta_int(f, "hidden_dim");
+    dc.bottleneck_dim = test_meta_int(f, "bottleneck_dim");
+    dc.norm_last_layer = test_meta_int(f, "norm_last_layer");
+    dc.student_temp = (float)test_meta_double(f, "student_temp");
+    dc.teacher_temp = (float)test_meta_double(f, "teacher_temp");
+    dc.warmup_teacher_temp = (float)test_meta_double(f, "warmup_teacher_temp");
+    dc.warmup_teacher_temp_epochs = test_meta_int(f, "warmup_teacher_temp_epochs");
+    dc.teacher_momentum = (float)test_meta_double(f, "teacher_momentum");
+    dc.center_momentum = (float)test_meta_double(f, "center_momentum");
     HVP_TRY(hvp_dino_create(ctx, &dc, m));
     hvp_dino_set_schedule(*m, 10, 100);
     return HVP_OK;
@@ -233,31 +221,31 @@ static hvp_status make_ibot(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m)
     hvp_ibot_config ic;
     memset(&ic, 0, sizeof ic);
     ic.backbone.kind = HVP_BACKBONE_VIT;
-    ic.backbone.vit = (hvp_vit_config){meta_int(f, "S"), meta_int(f, "patch"), meta_int(f, "C"),
-                                       meta_int(f, "dim"), meta_int(f, "depth"),
-                                       meta_int(f, "heads"), (float)meta_int(f, "mlp_ratio"),
+    ic.backbone.vit = (hvp_vit_config){test_meta_int(f, "S"), test_meta_int(f, "patch"), test_meta_int(f, "C"),
+                                       test_meta_int(f, "dim"), test_meta_int(f, "depth"),
+                                       test_meta_int(f, "heads"), (float)test_meta_int(f, "mlp_ratio"),
                                        0.0f, 0};
-    ic.out_dim = meta_int(f, "out_dim");
-    ic.patch_out_dim = meta_int(f, "patch_out_dim");
-    ic.hidden_dim = meta_int(f, "hidden_dim");
-    ic.bottleneck_dim = meta_int(f, "bottleneck_dim");
-    ic.norm_last_layer = meta_int(f, "norm_last_layer");
-    ic.student_temp = (float)meta_double(f, "student_temp");
-    ic.teacher_temp = (float)meta_double(f, "teacher_temp");
-    ic.warmup_teacher_temp = (float)meta_double(f, "warmup_teacher_temp");
-    ic.teacher_patch_temp = (float)meta_double(f, "teacher_patch_temp");
-    ic.warmup_teacher_patch_temp = (float)meta_double(f, "warmup_teacher_patch_temp");
-    ic.warmup_teacher_temp_epochs = meta_int(f, "warmup_teacher_temp_epochs");
-    ic.teacher_momentum = (float)meta_double(f, "teacher_momentum");
-    ic.center_momentum = (float)meta_double(f, "center_momentum");
-    ic.lambda1 = (float)meta_double(f, "lambda1");
-    ic.lambda2 = (float)meta_double(f, "lambda2");
+    ic.out_dim = test_meta_int(f, "out_dim");
+    ic.patch_out_dim = test_meta_int(f, "patch_out_dim");
+    ic.hidden_dim = test_meta_int(f, "hidden_dim");
+    ic.bottleneck_dim = test_meta_int(f, "bottleneck_dim");
+    ic.norm_last_layer = test_meta_int(f, "norm_last_layer");
+    ic.student_temp = (float)test_meta_double(f, "student_temp");
+    ic.teacher_temp = (float)test_meta_double(f, "teacher_temp");
+    ic.warmup_teacher_temp = (float)test_meta_double(f, "warmup_teacher_temp");
+    ic.teacher_patch_temp = (float)test_meta_double(f, "teacher_patch_temp");
+    ic.warmup_teacher_patch_temp = (float)test_meta_double(f, "warmup_teacher_patch_temp");
+    ic.warmup_teacher_temp_epochs = test_meta_int(f, "warmup_teacher_temp_epochs");
+    ic.teacher_momentum = (float)test_meta_double(f, "teacher_momentum");
+    ic.center_momentum = (float)test_meta_double(f, "center_momentum");
+    ic.lambda1 = (float)test_meta_double(f, "lambda1");
+    ic.lambda2 = (float)test_meta_double(f, "lambda2");
     ic.mask_prob = 0.5f;
     ic.mask_ratio_min = 0.1f;
     ic.mask_ratio_max = 0.5f;
     HVP_TRY(hvp_ibot_create(ctx, &ic, m));
     hvp_ibot_set_schedule(*m, 10, 100);
-    int b = meta_int(f, "B"), n = meta_int(f, "N");
+    int b = test_meta_int(f, "B"), n = test_meta_int(f, "N");
     return hvp_ibot_set_masks(*m, hvp_st_find(f, "score_masks")->data, n * b,
                               hvp_st_find(f, "train_masks")->data, 2 * b);
 }

@@ -14,12 +14,6 @@
 #define HVP_TEST_DATA "tests/data"
 #endif
 
-static int meta_int(const hvp_st_file *f, const char *key)
-{
-    const char *v = hvp_st_metadata(f, key);
-    return v ? atoi(v) : -1;
-}
-
 /* Bitwise equality of two float arrays. */
 static int same(const float *a, const float *b, size_t n)
 {
@@ -35,10 +29,10 @@ HVP_TEST(vit_golden)
     hvp_ctx *ctx = test_ctx();
     hvp_st_file *f = NULL;
     REQUIRE_OK(hvp_st_open(HVP_TEST_DATA "/vit_golden.safetensors", &f));
-    int B = meta_int(f, "B"), C = meta_int(f, "C"), img = meta_int(f, "img"),
-        D = meta_int(f, "dim");
-    hvp_vit_config cfg = {img, meta_int(f, "patch"), C, D, meta_int(f, "depth"),
-                          meta_int(f, "heads"), (float)meta_int(f, "mlp_ratio"), 0.0f, 0};
+    int B = test_meta_int(f, "B"), C = test_meta_int(f, "C"), img = test_meta_int(f, "img"),
+        D = test_meta_int(f, "dim");
+    hvp_vit_config cfg = {img, test_meta_int(f, "patch"), C, D, test_meta_int(f, "depth"),
+                          test_meta_int(f, "heads"), (float)test_meta_int(f, "mlp_ratio"), 0.0f, 0};
     hvp_state state;
     hvp_state_init(&state, 7);
     hvp_vit vit;
