@@ -42,6 +42,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from make_simsiam_golden import save_safetensors
+from make_dino_golden import DINOHead  # the same head sizes (HIDDEN, BOTTLENECK, OUT_DIM)
+from make_vit_golden import Block  # the same tiny ViT block (DIM, HEADS, MLP_RATIO)
 
 B, N, C, IMG, PATCH, DIM, DEPTH, HEADS, MLP_RATIO = 3, 4, 3, 32, 8, 24, 2, 3, 4
 OUT_DIM, BOTTLENECK, HIDDEN = 32, 8, 16
@@ -54,46 +56,6 @@ LAMBDA1, LAMBDA2 = 1.0, 1.0
 LR, MOMENTUM, WD = 0.05, 0.9, 1e-4
 GRID = IMG // PATCH
 L = GRID * GRID
-
-
-class Attention(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.num_heads = HEADS
-        self.scale = (DIM // HEADS) ** -0.5
-        self.qkv = nn.Linear(DIM, DIM * 3, bias=True)
-        self.proj = nn.Linear(DIM, DIM)
-
-    def forward(self, x):
-        b, n, c = x.shape
-        qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4)
-        attn = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)
-        return self.proj((attn @ v).transpose(1, 2).reshape(b, n, c))
-
-
-class Mlp(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(DIM, DIM * MLP_RATIO)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(DIM * MLP_RATIO, DIM)
-
-    def forward(self, x):
-        return self.fc2(self.act(self.fc1(x)))
-
-
-class Block(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(DIM, eps=1e-6)
-        self.attn = Attention()
-        self.norm2 = nn.LayerNorm(DIM, eps=1e-6)
-        self.mlp = Mlp()
-
-    def forward(self, x):
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
 
 
 class PatchEmbed(nn.Module):
@@ -127,17 +89,9 @@ class VisionTransformer(nn.Module):
         return self.norm(x)
 
 
-class iBOTHead(nn.Module):  # shared_head: last_layer2 is last_layer
+class iBOTHead(DINOHead):  # shared_head: last_layer2 is last_layer
     def __init__(self):
-        super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(DIM, HIDDEN), nn.GELU(), nn.Linear(HIDDEN, HIDDEN),
-                                 nn.GELU(), nn.Linear(HIDDEN, BOTTLENECK))
-        for m in self.mlp:
-            if isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, std=0.5)
-                nn.init.uniform_(m.bias, -0.1, 0.1)
-        self.last_layer = nn.utils.weight_norm(nn.Linear(BOTTLENECK, OUT_DIM, bias=False))
-        self.last_layer.weight_g.data.fill_(1)
+        super().__init__(DIM)
 
     def forward(self, x):
         x = F.normalize(self.mlp(x), dim=-1, p=2)
