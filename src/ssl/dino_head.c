@@ -185,3 +185,18 @@ float dino_momentum_at(float m0, long total_steps, long step)
     return (float)(1.0 + 0.5 * ((double)m0 - 1.0) *
                              (1.0 + cos(M_PI * (double)step / (double)total_steps)));
 }
+
+hvp_status dino_teacher_features(dino_net *teacher, hvp_ctx *ctx, const hvp_tensor *x,
+                                 hvp_tensor *f)
+{
+    hvp_pass p = {ctx, 0, 0, 1, 0};
+    return hvp_backbone_forward(&teacher->backbone, &p, x, f);
+}
+
+void dino_nets_free(dino_net *student, dino_net *teacher, hvp_tensor *ema_t, hvp_tensor *ema_s)
+{
+    hvp_backbone_free(&student->backbone);
+    hvp_backbone_free(&teacher->backbone);
+    free(ema_t);
+    free(ema_s);
+}

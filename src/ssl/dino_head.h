@@ -45,6 +45,11 @@ hvp_status dino_update_center(hvp_ctx *ctx, const hvp_tensor *t, const hvp_tenso
  * EMA over the common names); else it is an error. */
 hvp_status dino_link_teacher(hvp_state *s, hvp_ctx *ctx, int skip_missing, hvp_tensor **ema_t,
                              hvp_tensor **ema_s, int *nema);
+/* Eval-mode features of the teacher's backbone (the official kNN and linear evaluations). */
+hvp_status dino_teacher_features(dino_net *teacher, hvp_ctx *ctx, const hvp_tensor *x,
+                                 hvp_tensor *f);
+/* Frees both networks' backbones and the EMA pair lists. */
+void dino_nets_free(dino_net *student, dino_net *teacher, hvp_tensor *ema_t, hvp_tensor *ema_s);
 /* Teacher temperature of the epoch of step: np.linspace(warm, final, warm_epochs) then
  * final; momentum: cosine from m0 to 1 over total_steps (m0 when total_steps <= 0). */
 float dino_temp_at(float warm, float final, int warm_epochs, long steps_per_epoch, long step);

@@ -370,18 +370,14 @@ static hvp_status after_step(hvp_method *m, hvp_ctx *ctx, long step)
 static hvp_status features(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x, hvp_tensor *f)
 {
     ibot *d = m->impl;
-    hvp_pass p = {ctx, 0, 0, 1, 0};
-    return hvp_backbone_forward(&d->teacher.backbone, &p, x, f);
+    return dino_teacher_features(&d->teacher, ctx, x, f);
 }
 
 static void destroy(hvp_method *m)
 {
     ibot *d = m->impl;
     if (d) {
-        hvp_backbone_free(&d->student.backbone);
-        hvp_backbone_free(&d->teacher.backbone);
-        free(d->ema_teacher);
-        free(d->ema_student);
+        dino_nets_free(&d->student, &d->teacher, d->ema_teacher, d->ema_student);
         free(d->inj_score);
         free(d->inj_train);
     }
