@@ -35,21 +35,29 @@ static hvp_status forward(simclr *s, const hvp_pass *p, const hvp_tensor *x)
     return hvp_mlp_forward(&s->projector, p, &f, &s->z);
 }
 
-/* Per-row losses into losses [2B] and/or their mean into mean (either may be NULL). */
-static hvp_status ntxent_fwd(hvp_ctx *ctx, const hvp_tensor *z12, float tau, ntxent *nt,
-                             const hvp_tensor *losses, const hvp_tensor *mean)
+/* labels [2B] of NT-Xent: row r's positive is row (r + B) mod 2B. One upload per call of
+ * score_pairs or train_step, shared by all the pairs. */
+static hvp_status positives(hvp_ctx *ctx, int n, hvp_tensor *labels)
 {
-    int n = z12->shape[0], d = z12->shape[1], b = n / 2;
     int *host = malloc((size_t)n * sizeof *host);
     if (!host)
         return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
     for (int r = 0; r < n; r++)
-        host[r] = (r + b) % n;
-    hvp_status st = hvp_tensor_alloc(ctx->acts, HVP_I32, 1, &n, "simclr labels", &nt->labels);
+        host[r] = (r + n / 2) % n;
+    hvp_status st = hvp_tensor_alloc(ctx->acts, HVP_I32, 1, &n, "simclr labels", labels);
     if (st == HVP_OK)
-        st = hvp_tensor_upload(ctx, &nt->labels, host);
+        st = hvp_tensor_upload(ctx, labels, host);
     free(host);
-    HVP_TRY(st);
+    return st;
+}
+
+/* Per-row losses into losses [2B] and/or their mean into mean (either may be NULL). */
+static hvp_status ntxent_fwd(hvp_ctx *ctx, const hvp_tensor *z12, const hvp_tensor *labels,
+                             float tau, ntxent *nt, const hvp_tensor *losses,
+                             const hvp_tensor *mean)
+{
+    int n = z12->shape[0], d = z12->shape[1];
+    nt->labels = *labels;
     HVP_TRY(hvp_act_like(ctx, "simclr normalised z", z12, &nt->zn));
     HVP_TRY(hvp_l2norm_fwd(ctx, z12, &nt->zn, NORM_EPS));
     HVP_TRY(hvp_act(ctx, "simclr logits", &nt->logits, 2, (int[]){n, n}));
@@ -92,7 +100,8 @@ static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *vie
     hvp_pass p = {ctx, 1, 0, 1, 0};
     hvp_backbone_set_step(&s->backbone, m->step);
     HVP_TRY(forward(s, &p, views));
-    hvp_tensor z12, losses;
+    hvp_tensor z12, losses, labels;
+    HVP_TRY(positives(ctx, n, &labels));
     HVP_TRY(hvp_act(ctx, "simclr pair projections", &z12, 2, (int[]){n, d}));
     HVP_TRY(hvp_act(ctx, "simclr pair losses", &losses, 1, &n));
     for (int k = 0; k < npairs; k++) {
@@ -102,7 +111,7 @@ static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *vie
         HVP_TRY(hvp_tensor_copy(ctx, &z1, &zi));
         HVP_TRY(hvp_tensor_copy(ctx, &z2, &zj));
         ntxent nt;
-        HVP_TRY(ntxent_fwd(ctx, &z12, s->cfg.temperature, &nt, &losses, NULL));
+        HVP_TRY(ntxent_fwd(ctx, &z12, &labels, s->cfg.temperature, &nt, &losses, NULL));
         hvp_tensor row = hvp_tensor_view(scores, (size_t)k * (size_t)b, 1, &b);
         hvp_tensor l1 = hvp_tensor_view(&losses, 0, 1, &b);
         hvp_tensor l2 = hvp_tensor_view(&losses, (size_t)b, 1, &b);
@@ -121,7 +130,9 @@ static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
     hvp_backbone_set_step(&s->backbone, m->step);
     HVP_TRY(forward(s, &p, x12));
     ntxent nt;
-    HVP_TRY(ntxent_fwd(ctx, &s->z, s->cfg.temperature, &nt, NULL, loss));
+    hvp_tensor labels;
+    HVP_TRY(positives(ctx, x12->shape[0], &labels));
+    HVP_TRY(ntxent_fwd(ctx, &s->z, &labels, s->cfg.temperature, &nt, NULL, loss));
     hvp_tensor dz, df;
     HVP_TRY(ntxent_bwd(ctx, &s->z, s->cfg.temperature, &nt, &dz));
     HVP_TRY(hvp_mlp_backward(&s->projector, ctx, &dz, &df));
