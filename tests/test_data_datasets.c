@@ -229,6 +229,42 @@ HVP_TEST(data_bad_files_fail_alone)
     td_cleanup();
 }
 
+/* One decoder (a loader worker's) meets bad JPEGs between good ones: every good one decodes.
+ * An unknown marker (0xFF02) where APP0 was makes TurboJPEG 2.1 fail on the header and leave
+ * its handle unable to read the next file's header. */
+HVP_TEST(data_jpeg_decoder_survives_bad_files)
+{
+    const char *d = td_dir();
+    uint8_t *px = td_pattern(16, 16, 3, 6);
+    size_t n;
+    uint8_t *jpeg = td_write_jpeg(td_path(d, "a_good.jpg"), px, 16, 16, 3, &n);
+    uint8_t *marker = test_alloc(n);
+    memcpy(marker, jpeg, n);
+    marker[3] = 0x02;
+    td_write(td_path(d, "b_marker.jpg"), marker, n);
+    td_write(td_path(d, "c_good.jpg"), jpeg, n);
+    td_write(td_path(d, "d_eoi.jpg"), "\xFF\xD8\xFF\xD9", 4); /* no image in it */
+    td_write(td_path(d, "e_good.jpg"), jpeg, n);
+    td_write(td_path(d, "f_truncated.jpg"), jpeg, n / 2);
+    td_write(td_path(d, "g_good.jpg"), jpeg, n);
+    hvp_dataset *ds;
+    REQUIRE_OK(open_ds(d, HVP_DATA_FOLDER, NULL, 3, &ds));
+    hvp_decoder *dec;
+    REQUIRE_OK(hvp_decoder_create(&dec));
+    hvp_decoded img = {0};
+    for (int64_t i = 0; i < hvp_dataset_size(ds); i++) {
+        char name[512];
+        hvp_dataset_item_name(ds, i, name, sizeof name);
+        int good = strstr(name, "_good") != NULL;
+        hvp_status s = hvp_dataset_decode(ds, dec, i, &img);
+        EXPECT((s == HVP_OK) == good, "%s: %s", name, s == HVP_OK ? "decoded" : hvp_last_error());
+    }
+    hvp_decoded_free(&img);
+    hvp_decoder_destroy(dec);
+    hvp_dataset_close(ds);
+    td_cleanup();
+}
+
 HVP_TEST(data_missing_or_unreadable_is_an_error)
 {
     hvp_dataset *ds = NULL;

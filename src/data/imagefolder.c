@@ -7,6 +7,7 @@
  * torchvision's) but not decoded: they are reported as bad files. JPEG warnings other than a
  * premature end (truncation) are accepted, as PIL does; a truncated JPEG is a bad file.
  * Grayscale output of a colour JPEG is its luma (Y) plane from TurboJPEG. */
+#define _GNU_SOURCE /* strcasestr */
 #include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -175,6 +176,31 @@ static int add_files(builder *b, const char *dir, int label)
 
 /* ---- decoding ---------------------------------------------------------------------------- */
 
+/* libjpeg's warnings after which the whole image has been written (PIL accepts these too).
+ * TurboJPEG keeps the first warning's text unless an error replaces it, and may label that
+ * error a warning, so the text decides. A premature end (truncation) is a bad file. */
+static int harmless_warning(const char *msg)
+{
+    static const char *const ok[] = {"Corrupt JPEG data:", "Warning:", "Inconsistent progression",
+                                     "Invalid SOS parameters", "Unknown Adobe color transform"};
+    if (strcasestr(msg, "premature end"))
+        return 0;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strncmp(msg, ok[i], strlen(ok[i])) == 0)
+            return 1;
+    return 0;
+}
+
+static hvp_status jpeg_bad(hvp_decoder *dec, const char *path, const char *why)
+{
+    hvp_status s = HVP_FAIL(HVP_ERR_FORMAT, "corrupt JPEG '%s': %s", path, why);
+    /* After a failed call a TurboJPEG 2.1 handle can stay in a state where every later
+     * file fails too: start the next file with a fresh one. */
+    tjDestroy(dec->tj);
+    dec->tj = NULL;
+    return s;
+}
+
 static hvp_status decode_jpeg(hvp_decoder *dec, const char *path, size_t size, int channels,
                               hvp_decoded *img)
 {
@@ -184,7 +210,7 @@ static hvp_status decode_jpeg(hvp_decoder *dec, const char *path, size_t size, i
     int w, h, subsamp, colorspace;
     if (tjDecompressHeader3(dec->tj, dec->buf, (unsigned long)size, &w, &h, &subsamp,
                             &colorspace) != 0)
-        return HVP_FAIL(HVP_ERR_FORMAT, "corrupt JPEG '%s': %s", path, tjGetErrorStr2(dec->tj));
+        return jpeg_bad(dec, path, tjGetErrorStr2(dec->tj));
     if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK)
         return HVP_FAIL(HVP_ERR_FORMAT, "CMYK JPEG '%s' is not supported", path);
     hvp_status s = hvp_decoded_reserve(img, h, w, channels);
@@ -193,8 +219,8 @@ static hvp_status decode_jpeg(hvp_decoder *dec, const char *path, size_t size, i
     if (tjDecompress2(dec->tj, dec->buf, (unsigned long)size, img->pixels, w, 0, h,
                       channels == 1 ? TJPF_GRAY : TJPF_RGB, 0) != 0) {
         const char *msg = tjGetErrorStr2(dec->tj);
-        if (tjGetErrorCode(dec->tj) == TJERR_FATAL || strstr(msg, "Premature end"))
-            return HVP_FAIL(HVP_ERR_FORMAT, "corrupt JPEG '%s': %s", path, msg);
+        if (!harmless_warning(msg))
+            return jpeg_bad(dec, path, msg);
     }
     return HVP_OK;
 }
