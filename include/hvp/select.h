@@ -22,11 +22,13 @@ typedef struct hvp_selector {
     double sum_chosen_loss, sum_all_loss;
     long scored_samples;
     long *wins; /* [npairs]: how often each pair was chosen */
-    /* Host copies of the last scored step, read without blocking (see collect). */
+    /* Host copies of the last scored step, read without blocking (see collect); the
+     * buffers are neither moved nor freed before the reads' events complete. */
     int pending, pending_b;
     int *chosen_host;
     float *scores_host;
     size_t host_cap;
+    cl_event reads[2];
 } hvp_selector;
 
 hvp_status hvp_selector_create(const hvp_select_config *cfg, hvp_selector **out);

@@ -37,10 +37,23 @@ hvp_status hvp_selector_create(const hvp_select_config *cfg, hvp_selector **out)
     return HVP_OK;
 }
 
+/* Waits for the reads into the host copies, so that they may be moved or freed (a step
+ * that failed after hvp_select leaves them queued). */
+static void wait_reads(hvp_selector *s)
+{
+    for (int i = 0; i < 2; i++)
+        if (s->reads[i]) {
+            clWaitForEvents(1, &s->reads[i]);
+            clReleaseEvent(s->reads[i]);
+            s->reads[i] = NULL;
+        }
+}
+
 void hvp_selector_destroy(hvp_selector *s)
 {
     if (!s)
         return;
+    wait_reads(s);
     free(s->pairs);
     free(s->wins);
     free(s->chosen_host);
@@ -53,6 +66,7 @@ static hvp_status ensure_host(hvp_selector *s, int b)
     size_t need = (size_t)b * (size_t)s->npairs;
     if (need <= s->host_cap)
         return HVP_OK;
+    wait_reads(s);
     int *c = realloc(s->chosen_host, (size_t)b * sizeof *c);
     if (c)
         s->chosen_host = c;
@@ -127,11 +141,13 @@ hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_te
     if (scored) {
         /* Read back without waiting: the statistics are folded in after the step. */
         HVP_TRY(ensure_host(s, b));
+        wait_reads(s); /* the previous step's, when it was never collected */
         CL_CHECK(clEnqueueReadBuffer(ctx->queue, chosen.buf, CL_FALSE, chosen.off * sizeof(int),
-                                     (size_t)b * sizeof(int), s->chosen_host, 0, NULL, NULL));
+                                     (size_t)b * sizeof(int), s->chosen_host, 0, NULL,
+                                     &s->reads[0]));
         CL_CHECK(clEnqueueReadBuffer(ctx->queue, scores.buf, CL_FALSE,
                                      scores.off * sizeof(float), hvp_nbytes(&scores),
-                                     s->scores_host, 0, NULL, NULL));
+                                     s->scores_host, 0, NULL, &s->reads[1]));
         s->pending = 1;
         s->pending_b = b;
     }
@@ -140,6 +156,7 @@ hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_te
 
 void hvp_selector_collect(hvp_selector *s)
 {
+    wait_reads(s);
     if (!s->pending)
         return;
     int b = s->pending_b;
