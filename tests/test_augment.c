@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "hvp/train.h"
 #include "ref/ref.h"
 
 /* A batch of `count` images of the given sizes with random pixels; dataset index 100 + i. */
@@ -510,4 +511,33 @@ HVP_TEST(augment_grid)
         fclose(f);
     remove(ppm);
     remove(jpg);
+}
+
+/* hvp.views goes up to 64 and data.local_crops to 64: every view has a slot (the view
+ * config used to hold 16, and more views wrote past it before any range check). */
+HVP_TEST(augment_view_config_holds_every_configured_view)
+{
+    for (int views = 2; views <= 64; views += 31) {
+        hvp_config c;
+        hvp_config_defaults(&c);
+        char set[64];
+        snprintf(set, sizeof set, "hvp.views=%d", views);
+        REQUIRE_OK(hvp_config_override(&c, set));
+        REQUIRE_OK(hvp_config_override(&c, "data.local_crops=64"));
+        hvp_view_config vc;
+        REQUIRE_OK(hvp_train_view_config(&c, views, &vc));
+        EXPECT(vc.n_global == views && vc.slot[views - 1].size == c.data.image_size,
+               "%d views: %d global, last size %d", views, vc.n_global,
+               vc.slot[views - 1].size);
+        vc.n_local = c.data.local_crops;
+        for (int v = views; v < views + vc.n_local; v++)
+            vc.slot[v] = vc.slot[0];
+        REQUIRE_OK(hvp_views_validate(&vc));
+    }
+    hvp_config c;
+    hvp_config_defaults(&c);
+    hvp_view_config vc;
+    EXPECT(hvp_train_view_config(&c, HVP_MAX_VIEWS + 1, &vc) == HVP_ERR_ARG &&
+               strstr(hvp_last_error(), "views"),
+           "too many views: %s", hvp_last_error());
 }

@@ -27,7 +27,9 @@
 #include "hvp/rng.h"
 #include "hvp/tensor.h"
 
-#define HVP_MAX_VIEWS 16
+/* Views per image, global and local: covers hvp.views (up to 64) plus data.local_crops
+ * (up to 64). */
+#define HVP_MAX_VIEWS 128
 
 typedef enum hvp_interp { HVP_INTERP_BILINEAR = 0, HVP_INTERP_BICUBIC = 1 } hvp_interp;
 

@@ -29,8 +29,9 @@ hvp_status hvp_train_open_device(const hvp_config *cfg, hvp_ctx **out);
 /* The dataset of a split; the test split comes from eval.test_root when that is set. */
 hvp_status hvp_train_open_dataset(const hvp_config *cfg, const char *split, int is_test,
                                   hvp_dataset **out);
-/* The views the config describes: nviews global views of data.image_size, one slot each. */
-void hvp_train_view_config(const hvp_config *cfg, int nviews, hvp_view_config *vc);
+/* The views the config describes: nviews global views of data.image_size, one slot each
+ * (1..HVP_MAX_VIEWS). */
+hvp_status hvp_train_view_config(const hvp_config *cfg, int nviews, hvp_view_config *vc);
 
 /* The backbone model.arch describes for images of `channels` channels: a ResNet
  * (model.cifar_stem, model.width, model.zero_init_residual) or a ViT preset for

@@ -30,8 +30,10 @@ static double item(const hvp_cfg_floats *f, int i, double fallback)
     return i < f->n ? f->v[i] : fallback;
 }
 
-void hvp_train_view_config(const hvp_config *cfg, int nviews, hvp_view_config *vc)
+hvp_status hvp_train_view_config(const hvp_config *cfg, int nviews, hvp_view_config *vc)
 {
+    if (nviews < 1 || nviews > HVP_MAX_VIEWS)
+        return HVP_FAIL(HVP_ERR_ARG, "%d views per image: 1 to %d", nviews, HVP_MAX_VIEWS);
     hvp_views_preset_simsiam(vc, nviews, cfg->data.image_size);
     vc->out_channels = cfg->data.channels > 0 ? cfg->data.channels : 3;
     for (int v = 0; v < nviews; v++) {
@@ -54,6 +56,7 @@ void hvp_train_view_config(const hvp_config *cfg, int nviews, hvp_view_config *v
             s->std[c] = (float)item(&cfg->data.std, c < cfg->data.std.n ? c : 0, s->std[c]);
         }
     }
+    return HVP_OK;
 }
 
 hvp_status hvp_train_backbone_config(const hvp_config *c, int channels,
