@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "data/dataset.h"
 
@@ -110,7 +111,12 @@ static hvp_status class_names(hvp_dataset *ds, const char *dir, const char *file
         return HVP_FAIL(HVP_ERR_NOMEM, "out of memory");
     ds->nclasses = n;
     char *path = hvp_path_join(dir, file);
-    FILE *f = path ? fopen(path, "r") : NULL;
+    int fd;
+    uint64_t bytes;
+    FILE *f = NULL;
+    if (path && hvp_is_file(path) && hvp_open_regular(path, &fd, &bytes) == HVP_OK &&
+        !(f = fdopen(fd, "r")))
+        close(fd);
     free(path);
     char line[256];
     for (int c = 0; c < n; c++) {
@@ -168,21 +174,24 @@ hvp_status hvp_cifar_open(hvp_dataset *ds, const char *root, int hundred, int tr
             s = HVP_FAIL(HVP_ERR_NOMEM, "out of memory");
             break;
         }
-        FILE *f = fopen(path, "rb");
+        int fd;
+        uint64_t bytes;
+        if ((s = hvp_open_regular(path, &fd, &bytes)) != HVP_OK)
+            break;
+        FILE *f = fdopen(fd, "rb");
         if (!f) {
-            s = HVP_FAIL(HVP_ERR_NOTFOUND, "CIFAR batch '%s' cannot be opened: %s", path,
-                         strerror(errno));
+            close(fd);
+            s = HVP_FAIL(HVP_ERR_IO, "CIFAR batch '%s' cannot be read: %s", path, strerror(errno));
             break;
         }
-        long size = -1;
-        if (fseek(f, 0, SEEK_END) == 0)
-            size = ftell(f);
-        rewind(f);
+        /* 60,000 records of 3,073 bytes are 176 MiB; a file of over 1 GiB is not CIFAR */
+        long size = bytes > (1u << 30) ? -1 : (long)bytes;
         if (size <= 0 || size % c->record_size != 0) {
             fclose(f);
             s = HVP_FAIL(HVP_ERR_FORMAT,
-                         "CIFAR batch '%s' has %ld bytes, not a whole number of %d-byte records",
-                         path, size, c->record_size);
+                         "CIFAR batch '%s' has %" PRIu64 " bytes, not a whole number of %d-byte "
+                         "records",
+                         path, bytes, c->record_size);
             break;
         }
         uint8_t *r = realloc(c->records, used + (size_t)size);

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "data/dataset.h"
 
@@ -117,34 +119,58 @@ void hvp_gray_to_rgb(const uint8_t *gray, uint8_t *rgb, size_t pixels)
         rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = gray[i];
 }
 
+hvp_status hvp_open_regular(const char *path, int *fd, uint64_t *size)
+{
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer. */
+    int f = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (f < 0)
+        return HVP_FAIL(HVP_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(f, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(f);
+        return HVP_FAIL(HVP_ERR_IO, "'%s' is not a regular file (a FIFO, device or socket?)",
+                        path);
+    }
+    fcntl(f, F_SETFL, fcntl(f, F_GETFL) & ~O_NONBLOCK);
+    *fd = f;
+    *size = (uint64_t)st.st_size;
+    return HVP_OK;
+}
+
 hvp_status hvp_read_file(const char *path, hvp_decoder *dec, size_t *size)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return HVP_FAIL(HVP_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    size_t used = 0;
-    for (;;) {
-        if (dec->capacity - used < 65536) {
-            size_t cap = dec->capacity ? 2 * dec->capacity : 1 << 18;
-            uint8_t *p = realloc(dec->buf, cap);
-            if (!p) {
-                fclose(f);
-                return HVP_FAIL(HVP_ERR_NOMEM, "out of memory reading '%s'", path);
-            }
+    int fd;
+    uint64_t bytes;
+    HVP_TRY(hvp_open_regular(path, &fd, &bytes));
+    hvp_status s = HVP_OK;
+    if (bytes > HVP_DATA_MAX_FILE_BYTES)
+        s = HVP_FAIL(HVP_ERR_FORMAT, "'%s' has %" PRIu64 " MiB: more than the %d MiB read for "
+                     "one image", path, bytes >> 20, HVP_DATA_MAX_FILE_BYTES >> 20);
+    if (s == HVP_OK && bytes > dec->capacity) {
+        uint8_t *p = realloc(dec->buf, (size_t)bytes);
+        if (p) {
             dec->buf = p;
-            dec->capacity = cap;
+            dec->capacity = (size_t)bytes;
+        } else {
+            s = HVP_FAIL(HVP_ERR_NOMEM, "out of memory reading '%s'", path);
         }
-        size_t got = fread(dec->buf + used, 1, dec->capacity - used, f);
-        used += got;
-        if (got == 0)
-            break;
     }
-    int err = ferror(f);
-    fclose(f);
-    if (err)
-        return HVP_FAIL(HVP_ERR_IO, "error reading '%s'", path);
+    /* The size fstat gave, no more: a file that grows while read is cut there. */
+    size_t used = 0;
+    while (s == HVP_OK && used < bytes) {
+        ssize_t got = read(fd, dec->buf + used, (size_t)bytes - used);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            s = HVP_FAIL(HVP_ERR_IO, "error reading '%s': %s", path, strerror(errno));
+        else if (got == 0)
+            break; /* shrank meanwhile: decode what is there */
+        else
+            used += (size_t)got;
+    }
+    close(fd);
     *size = used;
-    return HVP_OK;
+    return s;
 }
 
 /* ---- decoders ---------------------------------------------------------------------------- */

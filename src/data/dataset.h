@@ -49,7 +49,10 @@ hvp_status hvp_decoded_reserve(hvp_decoded *img, int height, int width, int chan
 void hvp_rgb_to_gray(const uint8_t *rgb, uint8_t *gray, size_t pixels);
 /* In place is allowed for neither. */
 void hvp_gray_to_rgb(const uint8_t *gray, uint8_t *rgb, size_t pixels);
-/* Whole file into dec->buf. */
+/* Opens a regular file for reading (anything else is an error, so a FIFO cannot block and
+ * a device cannot stream forever); *size from fstat. */
+hvp_status hvp_open_regular(const char *path, int *fd, uint64_t *size);
+/* Whole file into dec->buf: a regular file of at most HVP_DATA_MAX_FILE_BYTES. */
 hvp_status hvp_read_file(const char *path, hvp_decoder *dec, size_t *size);
 int hvp_is_dir(const char *path);
 int hvp_is_file(const char *path);
@@ -58,5 +61,7 @@ char *hvp_strdup(const char *s);
 
 /* Larger images are refused as corrupt (a bogus header must not allocate gigabytes). */
 #define HVP_DATA_MAX_PIXELS (1 << 28)
+/* Larger image files are refused before they are read. */
+#define HVP_DATA_MAX_FILE_BYTES (512 << 20)
 
 #endif

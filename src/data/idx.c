@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "data/dataset.h"
@@ -40,9 +41,22 @@ static char *find_file(const char *dir, const char *prefix, int labels)
     return NULL;
 }
 
+/* gzip or plain, a regular file only (a FIFO would block). */
+static gzFile open_idx(const char *path)
+{
+    int fd;
+    uint64_t size;
+    if (hvp_open_regular(path, &fd, &size) != HVP_OK)
+        return NULL;
+    gzFile g = gzdopen(fd, "rb");
+    if (!g)
+        close(fd);
+    return g;
+}
+
 static int read_magic(const char *path, uint32_t *magic)
 {
-    gzFile g = gzopen(path, "rb");
+    gzFile g = open_idx(path);
     if (!g)
         return 0;
     uint8_t b[4];
@@ -72,9 +86,9 @@ int hvp_idx_detect(const char *root)
 /* Reads an IDX file of unsigned bytes with ndim dimensions: dims[ndim] and the data. */
 static hvp_status read_idx(const char *path, int ndim, uint32_t dims[3], uint8_t **data)
 {
-    gzFile g = gzopen(path, "rb");
+    gzFile g = open_idx(path);
     if (!g)
-        return HVP_FAIL(HVP_ERR_IO, "cannot open IDX file '%s'", path);
+        return HVP_FAIL(HVP_ERR_IO, "cannot open IDX file '%s': %s", path, hvp_last_error());
     gzbuffer(g, 1 << 17);
     uint8_t h[16];
     int hn = 4 + 4 * ndim;
@@ -90,14 +104,26 @@ static hvp_status read_idx(const char *path, int ndim, uint32_t dims[3], uint8_t
                   (uint32_t)h[6 + 4 * d] << 8 | h[7 + 4 * d];
         total *= dims[d];
     }
-    if (s == HVP_OK && (total == 0 || total > ((uint64_t)1 << 34)))
+    if (s == HVP_OK && (total == 0 || total > ((uint64_t)1 << 34) ||
+                        (ndim == 3 && (uint64_t)dims[1] * dims[2] > HVP_DATA_MAX_PIXELS)))
         s = HVP_FAIL(HVP_ERR_FORMAT, "IDX file '%s' has implausible dimensions", path);
+    /* The buffer grows with what was read, so a header that promises gigabytes of a
+     * short file allocates no more than twice the file's data. */
     *data = NULL;
-    if (s == HVP_OK && !(*data = malloc((size_t)total)))
-        s = HVP_FAIL(HVP_ERR_NOMEM, "out of memory reading '%s'", path);
-    uint64_t got = 0;
+    uint64_t got = 0, cap = 0;
     while (s == HVP_OK && got < total) {
-        uint64_t want = total - got > (1u << 30) ? (1u << 30) : total - got;
+        if (got == cap) {
+            cap = cap ? 2 * cap : 1u << 20;
+            if (cap > total)
+                cap = total;
+            uint8_t *p = realloc(*data, (size_t)cap);
+            if (!p) {
+                s = HVP_FAIL(HVP_ERR_NOMEM, "out of memory reading '%s'", path);
+                break;
+            }
+            *data = p;
+        }
+        uint64_t want = cap - got > (1u << 30) ? (1u << 30) : cap - got;
         int n = gzread(g, *data + got, (unsigned)want);
         if (n <= 0) {
             int err;

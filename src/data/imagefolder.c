@@ -96,7 +96,7 @@ static int list_dir(const char *dir, int want_dirs, strlist *out)
             ok = strlist_push(out, hvp_strdup(e->d_name));
     }
     closedir(d);
-    if (ok)
+    if (ok && out->n > 1) /* qsort's array may not be NULL, even for no element */
         qsort(out->v, out->n, sizeof *out->v, cmp_str);
     return ok;
 }
