@@ -54,8 +54,8 @@ int main(int argc, char **argv)
 
     /* The whole image, resized: one global view without random changes. */
     hvp_view_config vc;
-    hvp_train_view_config(&cfg, 1, &vc);
-    vc.out_channels = hvp_dataset_channels(ds);
+    if (hvp_train_view_config(&cfg, hvp_dataset_channels(ds), 1, &vc) != HVP_OK)
+        return fail("views");
     hvp_augment *aug;
     hvp_loader *loader;
     hvp_loader_opts lo = {64, 2, 0, 0, 0, 0, 0, 1, NULL, NULL};

@@ -49,9 +49,8 @@ int main(int argc, char **argv)
         hvp_loader_create(ds, &lo, &loader) != HVP_OK ||
         hvp_loader_start_epoch(loader, 0) != HVP_OK || hvp_selector_create(&sc, &sel) != HVP_OK)
         return fail("setup");
-    hvp_train_view_config(&cfg, nviews, &vc);
-    vc.out_channels = hvp_dataset_channels(ds);
-    if (hvp_augment_create(ctx, &vc, &aug) != HVP_OK)
+    if (hvp_train_view_config(&cfg, hvp_dataset_channels(ds), nviews, &vc) != HVP_OK ||
+        hvp_augment_create(ctx, &vc, &aug) != HVP_OK)
         return fail("views");
 
     const hvp_image_batch *b;

@@ -525,7 +525,7 @@ HVP_TEST(augment_view_config_holds_every_configured_view)
         REQUIRE_OK(hvp_config_override(&c, set));
         REQUIRE_OK(hvp_config_override(&c, "data.local_crops=64"));
         hvp_view_config vc;
-        REQUIRE_OK(hvp_train_view_config(&c, views, &vc));
+        REQUIRE_OK(hvp_train_view_config(&c, 3, views, &vc));
         EXPECT(vc.n_global == views && vc.slot[views - 1].size == c.data.image_size,
                "%d views: %d global, last size %d", views, vc.n_global,
                vc.slot[views - 1].size);
@@ -537,7 +537,7 @@ HVP_TEST(augment_view_config_holds_every_configured_view)
     hvp_config c;
     hvp_config_defaults(&c);
     hvp_view_config vc;
-    EXPECT(hvp_train_view_config(&c, HVP_MAX_VIEWS + 1, &vc) == HVP_ERR_ARG &&
+    EXPECT(hvp_train_view_config(&c, 3, HVP_MAX_VIEWS + 1, &vc) == HVP_ERR_ARG &&
                strstr(hvp_last_error(), "views"),
            "too many views: %s", hvp_last_error());
 }

@@ -343,3 +343,32 @@ HVP_TEST(io_config_shipped_configs_load)
     closedir(d);
     EXPECT(loaded >= 5, "only %d configs found", loaded);
 }
+
+/* A quote that is opened and never closed, in a file or on the command line, is an error
+ * (iniparser keeps the rest of the line, quote included); a file that sets nothing is too. */
+HVP_TEST(io_config_unterminated_quote_and_empty_file)
+{
+    hvp_config c;
+    const char *path;
+    hvp_status st = load_text("[data]\nroot = \"/data/x y\n", &c, &path);
+    EXPECT(st == HVP_ERR_FORMAT, "unterminated double quote: %s", hvp_status_name(st));
+    EXPECT_MSG(":2:");
+    EXPECT_MSG("data.root");
+    EXPECT_MSG("quote");
+    st = load_text("[run]\nname = 'abc ; a comment\n", &c, NULL);
+    EXPECT(st == HVP_ERR_FORMAT, "unterminated single quote: %s", hvp_status_name(st));
+    EXPECT_MSG("run.name");
+    REQUIRE_OK(load_text("[run]\nname = \"a b\" ; quoted\n", &c, NULL));
+    EXPECT(strcmp(c.run.name, "a b") == 0, "quoted value read as '%s'", c.run.name);
+
+    hvp_config_defaults(&c);
+    st = hvp_config_override(&c, "run.name=\"abc");
+    EXPECT(st == HVP_ERR_ARG, "unterminated quote on the command line: %s", hvp_status_name(st));
+    EXPECT_MSG("quote");
+    REQUIRE_OK(hvp_config_override(&c, "run.name=\"abc\""));
+
+    st = load_text("; nothing but a comment\n[data]\n", &c, &path);
+    EXPECT(st == HVP_ERR_FORMAT, "a config that sets no key: %s", hvp_status_name(st));
+    EXPECT_MSG(path);
+    EXPECT_MSG("sets no key");
+}

@@ -30,8 +30,9 @@ hvp_status hvp_train_open_device(const hvp_config *cfg, hvp_ctx **out);
 hvp_status hvp_train_open_dataset(const hvp_config *cfg, const char *split, int is_test,
                                   hvp_dataset **out);
 /* The views the config describes: nviews global views of data.image_size, one slot each
- * (1..HVP_MAX_VIEWS). */
-hvp_status hvp_train_view_config(const hvp_config *cfg, int nviews, hvp_view_config *vc);
+ * (1..HVP_MAX_VIEWS), with the channels of the images they are cut from. */
+hvp_status hvp_train_view_config(const hvp_config *cfg, int channels, int nviews,
+                                 hvp_view_config *vc);
 
 /* The backbone model.arch describes for images of `channels` channels: a ResNet
  * (model.cifar_stem, model.width, model.zero_init_residual) or a ViT preset for

@@ -52,8 +52,8 @@ static hvp_status views_open(const hvp_config *cfg, int images, views_run *r)
     HVP_TRY(hvp_loader_next(r->loader, &r->batch));
     if (!r->batch)
         return HVP_FAIL(HVP_ERR_IO, "the dataset gave no batch");
-    HVP_TRY(hvp_train_view_config(cfg, cfg->hvp.enabled ? cfg->hvp.views : 2, &r->vc));
-    r->vc.out_channels = hvp_dataset_channels(r->ds);
+    HVP_TRY(hvp_train_view_config(cfg, hvp_dataset_channels(r->ds),
+                                  cfg->hvp.enabled ? cfg->hvp.views : 2, &r->vc));
     HVP_TRY(hvp_views_validate(&r->vc));
     return hvp_augment_create(r->ctx, &r->vc, &r->aug);
 }

@@ -386,6 +386,15 @@ static void lower(char *s)
 
 /* Reads path into a list of sections and keys in file order, with lines; syntax errors
  * and duplicate keys are reported with their lines. */
+/* A value that starts with a quote and has no closing one (iniparser would take the rest
+ * of the line, quote included, without a word). */
+static int unterminated_quote(const char *value)
+{
+    while (*value == ' ' || *value == '\t')
+        value++;
+    return (*value == '"' || *value == '\'') && !strchr(value + 1, *value);
+}
+
 static hvp_status scan_file(const char *path, scan_entry **out, int *count)
 {
     FILE *f = fopen(path, "r");
@@ -460,6 +469,11 @@ static hvp_status scan_file(const char *path, scan_entry **out, int *count)
                           key);
             break;
         }
+        if (!continued && unterminated_quote(eq + 1)) {
+            st = HVP_FAIL(HVP_ERR_FORMAT, "%s:%d: the value of %s.%s opens a quote that it "
+                          "never closes: %s", path, lineno, section, key, trim(eq + 1));
+            break;
+        }
         strcpy(it->key, key);
         lower(it->key);
         strcpy(it->section, section);
@@ -514,6 +528,12 @@ hvp_status hvp_config_load(const char *path, hvp_config *c)
                         ini_message[0] ? trim(ini_message) : "iniparser failed");
     }
     hvp_status st = HVP_OK;
+    int nkeys = 0;
+    for (int i = 0; i < n; i++)
+        nkeys += !e[i].is_section;
+    if (nkeys == 0)
+        st = HVP_FAIL(HVP_ERR_FORMAT, "config '%s' sets no key (it is empty or only comments): "
+                      "start from one in configs/; hvp --help-config lists every key", path);
     char hint[128];
     for (int i = 0; i < n && st == HVP_OK; i++) {
         if (e[i].is_section) {
@@ -561,6 +581,9 @@ hvp_status hvp_config_override(hvp_config *c, const char *assignment)
     if (vlen >= 2 && ((v[0] == '"' && v[vlen - 1] == '"') || (v[0] == '\'' && v[vlen - 1] == '\''))) {
         v[vlen - 1] = 0;
         v++;
+    } else if (unterminated_quote(v)) {
+        return HVP_FAIL(HVP_ERR_ARG, "command line: '%s': the value opens a quote that it never "
+                        "closes", assignment);
     }
     lower(s);
     lower(k);

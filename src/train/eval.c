@@ -38,7 +38,7 @@ static hvp_status extract(hvp_ctx *ctx, hvp_method *m, const hvp_config *cfg,
         n = limit;
     int batch = cfg->eval.batch_size > 0 ? cfg->eval.batch_size : cfg->data.batch_size;
     hvp_view_config vc;
-    HVP_TRY(hvp_train_view_config(cfg, 1, &vc));
+    HVP_TRY(hvp_train_view_config(cfg, hvp_dataset_channels(ds), 1, &vc));
     hvp_augment *aug = NULL;
     hvp_loader *loader = NULL;
     hvp_view_params *params = malloc((size_t)batch * sizeof *params);

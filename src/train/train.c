@@ -245,7 +245,7 @@ static hvp_status setup(trainer *t)
 
     int nviews = c->hvp.enabled ? c->hvp.views : 2;
     hvp_view_config vc;
-    HVP_TRY(hvp_train_view_config(c, nviews, &vc));
+    HVP_TRY(hvp_train_view_config(c, hvp_dataset_channels(t->data), nviews, &vc));
     int nlocal = c->data.local_crops;
     if (nlocal > 0 && c->method.name != HVP_METHOD_DINO)
         return HVP_FAIL(HVP_ERR_ARG, "data.local_crops = %d: only method.name = dino uses local "

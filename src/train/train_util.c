@@ -30,12 +30,13 @@ static double item(const hvp_cfg_floats *f, int i, double fallback)
     return i < f->n ? f->v[i] : fallback;
 }
 
-hvp_status hvp_train_view_config(const hvp_config *cfg, int nviews, hvp_view_config *vc)
+hvp_status hvp_train_view_config(const hvp_config *cfg, int channels, int nviews,
+                                 hvp_view_config *vc)
 {
     if (nviews < 1 || nviews > HVP_MAX_VIEWS)
         return HVP_FAIL(HVP_ERR_ARG, "%d views per image: 1 to %d", nviews, HVP_MAX_VIEWS);
     hvp_views_preset_simsiam(vc, nviews, cfg->data.image_size);
-    vc->out_channels = cfg->data.channels > 0 ? cfg->data.channels : 3;
+    vc->out_channels = channels;
     for (int v = 0; v < nviews; v++) {
         hvp_view_slot *s = &vc->slot[v];
         s->scale_min = item(&cfg->data.crop_scale, 0, s->scale_min);
