@@ -8,7 +8,7 @@ HVP_TEST(arena_memory_limit_names_the_allocation)
     hvp_ctx *ctx = test_ctx();
     EXPECT(ctx->memory_held > 0 && ctx->memory_held <= ctx->memory_limit,
            "the arenas hold %zu bytes under a limit of %zu", ctx->memory_held, ctx->memory_limit);
-    hvp_ctx_set_memory_limit(ctx, ctx->memory_held + ((size_t)1 << 20));
+    REQUIRE_OK(hvp_ctx_set_memory_limit(ctx, ctx->memory_held + ((size_t)1 << 20)));
     cl_mem buf = NULL;
     size_t offset = 0;
     hvp_status s = hvp_arena_alloc(ctx->acts, (size_t)3 << 30, "the test's huge tensor", &buf,
@@ -18,6 +18,12 @@ HVP_TEST(arena_memory_limit_names_the_allocation)
     EXPECT(strstr(msg, "out of device memory") && strstr(msg, "the test's huge tensor") &&
                strstr(msg, "3072.0 MiB") && strstr(msg, "smaller batch"),
            "the message should name the allocation, its size and the remedy: %s", msg);
-    hvp_ctx_set_memory_limit(ctx, 0);
+    REQUIRE_OK(hvp_ctx_set_memory_limit(ctx, 0));
     EXPECT(ctx->memory_limit >= ctx->memory_held, "0 should restore the device's memory size");
+    /* below what is held already: an error that says so, and the limit unchanged */
+    size_t before = ctx->memory_limit;
+    s = hvp_ctx_set_memory_limit(ctx, ctx->memory_held / 2);
+    EXPECT(s == HVP_ERR_ARG && strstr(hvp_last_error(), "below") &&
+               strstr(hvp_last_error(), "holds from the start") && ctx->memory_limit == before,
+           "a limit below the memory held: %s", hvp_last_error());
 }

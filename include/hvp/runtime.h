@@ -65,8 +65,9 @@ typedef struct hvp_ctx {
 hvp_status hvp_ctx_create(const char *selector, hvp_ctx **out);
 /* Caps the device memory the arenas may hold (0: the device's global memory, the default).
  * Drivers that allocate lazily only fail at a later kernel; the cap makes running out an
- * error at the allocation, naming it. */
-void hvp_ctx_set_memory_limit(hvp_ctx *ctx, size_t bytes);
+ * error at the allocation, naming it. A cap below what the arenas already hold (their
+ * first blocks) is an error that says so, and leaves the cap as it was. */
+hvp_status hvp_ctx_set_memory_limit(hvp_ctx *ctx, size_t bytes);
 /* Prints the profile table (if profiling) and releases everything. NULL is fine. */
 void hvp_ctx_destroy(hvp_ctx *ctx);
 /* Waits for the queue to drain; the step boundary. */

@@ -50,7 +50,7 @@ hvp_status hvp_ctx_create(const char *selector, hvp_ctx **out)
     s = hvp_programs_create(&ctx->programs);
     if (s == HVP_OK && profiling)
         s = hvp_profile_create(&ctx->profile);
-    hvp_ctx_set_memory_limit(ctx, 0);
+    hvp_ctx_set_memory_limit(ctx, 0); /* nothing held yet: cannot fail */
     size_t params_block = PARAMS_BLOCK_BYTES, acts_block = ACTS_BLOCK_BYTES;
     /* HVP_ARENA_BLOCK_MB sets both: small blocks keep simulators (Oclgrind tracks every
      * byte of a buffer) lean; large ones mean fewer buffers on a real device. */
@@ -71,11 +71,18 @@ hvp_status hvp_ctx_create(const char *selector, hvp_ctx **out)
     return HVP_OK;
 }
 
-void hvp_ctx_set_memory_limit(hvp_ctx *ctx, size_t bytes)
+hvp_status hvp_ctx_set_memory_limit(hvp_ctx *ctx, size_t bytes)
 {
+    if (bytes && bytes < ctx->memory_held)
+        return HVP_FAIL(HVP_ERR_ARG,
+                        "a device memory limit of %.1f MiB is below the %.1f MiB hvp holds from "
+                        "the start (the first blocks of its arenas; HVP_ARENA_BLOCK_MB sets "
+                        "their size)",
+                        (double)bytes / 1048576.0, (double)ctx->memory_held / 1048576.0);
     ctx->memory_limit = bytes ? bytes : (size_t)ctx->info.global_mem_bytes;
     if (ctx->memory_limit == 0) /* a device that reports no global memory size */
         ctx->memory_limit = SIZE_MAX;
+    return HVP_OK;
 }
 
 hvp_status hvp_ctx_finish(hvp_ctx *ctx)

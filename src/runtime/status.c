@@ -14,13 +14,16 @@ hvp_status hvp_fail_at(hvp_status code, const char *file, int line, const char *
     /* Keep only the file's base name: messages are for users, not for the build tree. */
     const char *base = strrchr(file, '/');
     base = base ? base + 1 : file;
-    int n = snprintf(last_error, sizeof last_error, "%s:%d: ", base, line);
-    if (n < 0 || (size_t)n >= sizeof last_error)
+    /* Formatted aside first: callers often wrap the previous message (hvp_last_error()). */
+    char msg[sizeof last_error];
+    int n = snprintf(msg, sizeof msg, "%s:%d: ", base, line);
+    if (n < 0 || (size_t)n >= sizeof msg)
         n = 0;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error + n, sizeof last_error - (size_t)n, fmt, ap);
+    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
     va_end(ap);
+    memcpy(last_error, msg, sizeof msg);
     return code;
 }
 

@@ -7,7 +7,13 @@
 hvp_status hvp_train_open_device(const hvp_config *cfg, hvp_ctx **out)
 {
     HVP_TRY(hvp_ctx_create(cfg->device.select, out));
-    hvp_ctx_set_memory_limit(*out, (size_t)cfg->device.memory_limit_mb << 20);
+    hvp_status s = hvp_ctx_set_memory_limit(*out, (size_t)cfg->device.memory_limit_mb << 20);
+    if (s != HVP_OK) {
+        hvp_ctx_destroy(*out);
+        *out = NULL;
+        return HVP_FAIL(s, "device.memory_limit_mb = %d: %s", cfg->device.memory_limit_mb,
+                        hvp_last_error());
+    }
     return HVP_OK;
 }
 
