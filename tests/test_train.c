@@ -239,52 +239,29 @@ HVP_TEST(train_nan_loss_stops_and_keeps_the_last_checkpoint)
     snprintf(over, sizeof over, "run.dir=%s", run_dir);
     tr_write_config(cfg, root, 1, "");
     int rc = tr_run(log, (const char *[]){cfg, over, NULL});
-    size_t size_good;
     int64_t step = 0;
-    unsigned char *good = tr_final_weights(run_dir, &size_good, &step);
-    if (rc != 0 || !good || step != 3) {
+    size_t size_good;
+    if (rc != 0 || !tr_final_weights(run_dir, &size_good, &step) || step != 3) {
         tr_show_log(log);
         TEST_FAIL("the first epoch did not end in a checkpoint at step 3 (exit %d)", rc);
         return;
     }
-    /* A later checkpoint whose weights hold a NaN: resuming from it must stop at once. */
-    char src[1200], dst[1200], dir[1100];
-    snprintf(dir, sizeof dir, "%s/checkpoints/step-0000000004", run_dir);
-    td_mkdir(dir);
-    snprintf(src, sizeof src, "%s/checkpoints/step-0000000003/" HVP_CKPT_STATE, run_dir);
-    snprintf(dst, sizeof dst, "%s/" HVP_CKPT_STATE, dir);
-    EXPECT(tr_copy_file(src, dst), "copying %s", src);
-    snprintf(src, sizeof src, "%s/checkpoints/step-0000000003/" HVP_CKPT_WEIGHTS, run_dir);
-    snprintf(dst, sizeof dst, "%s/" HVP_CKPT_WEIGHTS, dir);
-    hvp_st_file *f = NULL;
-    hvp_st_writer *w = NULL;
-    REQUIRE_OK(hvp_st_open(src, &f));
-    REQUIRE_OK(hvp_st_writer_new(&w));
-    for (int i = 0; i < hvp_st_count(f); i++) {
-        const hvp_st_tensor *t = hvp_st_at(f, i);
-        void *data = test_alloc(t->nbytes);
-        memcpy(data, t->data, t->nbytes);
-        if (strcmp(t->name, "predictor.3.bias") == 0)
-            ((float *)data)[0] = NAN;
-        REQUIRE_OK(hvp_st_add(w, t->name, t->dtype, t->ndim, t->shape, data));
-    }
-    REQUIRE_OK(hvp_st_save(w, dst));
-    hvp_st_writer_free(w);
-    hvp_st_close(f);
+    /* A huge weight (finite: NaN and Inf are refused when loading) makes the loss of the
+     * next step not a number. */
+    char path[1200];
+    snprintf(path, sizeof path, "%s/checkpoints/step-0000000003/" HVP_CKPT_WEIGHTS, run_dir);
+    tr_tamper(path, "predictor.3.bias", 3e38f, NULL, NULL);
+    unsigned char *good = test_read_file(path, &size_good);
 
     snprintf(cfg, sizeof cfg, "%s/tiny3.ini", root);
     tr_write_config(cfg, root, 3, "");
     rc = tr_run(log, (const char *[]){cfg, over, NULL});
     EXPECT(rc != 0, "a NaN loss should stop the run with an error");
     const char *text = tr_log_text(log);
-    EXPECT(strstr(text, "loss is nan at step 4") != NULL,
+    EXPECT(strstr(text, "nan at step 4") != NULL, /* "-nan" on some platforms */
            "the message should name the NaN loss and step 4: %s", text);
-    size_t size_after;
-    unsigned char *after = tr_final_weights(run_dir, &size_after, &step);
-    EXPECT(after && step == 4, "a checkpoint after the NaN was written (latest step %lld)",
-           (long long)step);
-    char path[1200];
-    snprintf(path, sizeof path, "%s/checkpoints/step-0000000003/" HVP_CKPT_WEIGHTS, run_dir);
+    EXPECT(tr_final_weights(run_dir, &size_good, &step) && step == 3,
+           "a checkpoint after the NaN was written (latest step %lld)", (long long)step);
     size_t size_again;
     unsigned char *again = test_read_file(path, &size_again);
     EXPECT(size_again == size_good && memcmp(again, good, size_good) == 0,

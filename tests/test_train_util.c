@@ -9,6 +9,7 @@
 
 #include "harness.h"
 #include "hvp/checkpoint.h"
+#include "hvp/safetensors.h"
 #include "test_data_util.h"
 
 #ifndef HVP_BIN
@@ -140,4 +141,35 @@ int tr_copy_file(const char *src, const char *dst)
     if (out)
         ok = (fclose(out) == 0) && ok;
     return ok;
+}
+
+void tr_tamper(const char *path, const char *tensor, float value, const char *key,
+               const char *text)
+{
+    hvp_st_file *f = NULL;
+    hvp_st_writer *w = NULL;
+    hvp_status st = hvp_st_open(path, &f);
+    if (st == HVP_OK)
+        st = hvp_st_writer_new(&w);
+    for (int i = 0; st == HVP_OK && i < hvp_st_count(f); i++) {
+        const hvp_st_tensor *t = hvp_st_at(f, i);
+        void *data = test_alloc(t->nbytes);
+        memcpy(data, t->data, t->nbytes);
+        if (tensor && strcmp(t->name, tensor) == 0 && t->dtype == HVP_ST_F32 && t->nbytes)
+            ((float *)data)[0] = value;
+        st = hvp_st_add(w, t->name, t->dtype, t->ndim, t->shape, data);
+    }
+    for (int i = 0; st == HVP_OK && i < hvp_st_metadata_count(f); i++) {
+        const char *k, *v;
+        hvp_st_metadata_at(f, i, &k, &v);
+        st = hvp_st_set_metadata(w, k, v);
+    }
+    if (st == HVP_OK && key)
+        st = hvp_st_set_metadata(w, key, text);
+    if (st == HVP_OK)
+        st = hvp_st_save(w, path);
+    if (st != HVP_OK)
+        TEST_FAIL("tampering with %s: %s", path, hvp_last_error());
+    hvp_st_writer_free(w);
+    hvp_st_close(f);
 }

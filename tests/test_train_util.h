@@ -34,5 +34,10 @@ void tr_show_log(const char *log);
 int tr_contains(const unsigned char *p, size_t n, const char *what);
 /* Copies src to dst byte for byte; 1 on success. */
 int tr_copy_file(const char *src, const char *dst);
+/* Rewrites the safetensors file at path with element 0 of the F32 tensor `tensor` set to
+ * value (tensor NULL: none changed) and metadata `key` set to text (key NULL: none); all
+ * else is copied. A failure is recorded in the running test. */
+void tr_tamper(const char *path, const char *tensor, float value, const char *key,
+               const char *text);
 
 #endif
