@@ -1,5 +1,6 @@
-/* A checkpoint is checked, not trusted, when a run resumes from it: NaN or Inf in weights,
- * buffers or optimizer state stop the run with a message naming the file and what was
+/* A checkpoint is checked, not trusted, when a run resumes from it: non-numeric, negative,
+ * huge or inconsistent step and epoch in state.safetensors, and NaN or Inf in weights,
+ * buffers or optimizer state, stop the run with a message naming the file and what was
  * expected, and leave the checkpoint as it was. */
 #include <math.h>
 #include <stdio.h>
@@ -84,6 +85,29 @@ static void resume_refuses(const damage *cases, int n)
                (long long)latest);
     }
     td_cleanup();
+}
+
+HVP_TEST(train_resume_refuses_bad_step_and_epoch)
+{
+    static const damage cases[] = {
+        {HVP_CKPT_STATE, NULL, 0, "step", "-3", NULL,
+         {"metadata \"step\" is \"-3\"", "expected a whole number in [0, "}},
+        {HVP_CKPT_STATE, NULL, 0, "step", "3 steps", NULL,
+         {"metadata \"step\" is \"3 steps\"", "expected a whole number"}},
+        {HVP_CKPT_STATE, NULL, 0, "step", "99999999999999999999", NULL,
+         {"metadata \"step\" is \"99999999999999999999\"", "expected a whole number"}},
+        {HVP_CKPT_STATE, NULL, 0, "epoch", "", NULL,
+         {"metadata \"epoch\" is \"\"", "expected a whole number in [0, 2147483647]"}},
+        {HVP_CKPT_STATE, NULL, 0, "epoch", "7", NULL,
+         {"metadata \"epoch\" is 7, expected 1 for step 3 at 3 steps per epoch",
+          "data.batch_size"}},
+        {HVP_CKPT_STATE, NULL, 0, "step", "4", NULL,
+         {"metadata \"step\" is 4, expected 3", "folder's name"}},
+        {HVP_CKPT_STATE, NULL, 0, NULL, NULL, "train.max_steps=2",
+         {"step 3 is past this run's last step 2 (train.epochs = 2, train.max_steps = 2)",
+          "train.resume = none"}},
+    };
+    resume_refuses(cases, sizeof cases / sizeof cases[0]);
 }
 
 HVP_TEST(train_resume_refuses_nan_and_inf)

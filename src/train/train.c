@@ -1,6 +1,7 @@
 /* The training loop: for each batch, cut the candidate views on the device, choose the
  * hardest pair per image (when HVP is on), run the method's step and the optimizer, and
  * at epoch ends evaluate, log and checkpoint. One sync per step (the loss read back). */
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -194,6 +195,41 @@ static hvp_status save_checkpoint(trainer *t)
     return st;
 }
 
+/* Where a checkpoint says the run is, checked rather than trusted: step and epoch must be
+ * whole numbers, the epoch the one the step falls in at this run's steps per epoch, the
+ * step the one the folder is named for and the optimizer's own count, and not past this
+ * run's last step. */
+static hvp_status read_position(trainer *t, const hvp_st_file *f, const char *dir)
+{
+    const char *path = hvp_st_name(f);
+    int64_t step, epoch;
+    HVP_TRY(hvp_st_metadata_int(f, "step", 0, INT64_MAX, &step));
+    HVP_TRY(hvp_st_metadata_int(f, "epoch", 0, INT_MAX, &epoch));
+    int64_t done = step / t->steps_per_epoch; /* epochs completed at that step */
+    /* earlier versions counted the epoch a train.max_steps end fell in as done */
+    int max_steps_end = step % t->steps_per_epoch != 0 && epoch == done + 1;
+    if (epoch != done && !max_steps_end)
+        return HVP_FAIL(HVP_ERR_FORMAT, "%s: metadata \"epoch\" is %" PRId64 ", expected %"
+                        PRId64 " for step %" PRId64 " at %ld steps per epoch (has the dataset, "
+                        "data.batch_size or data.drop_last changed since?)", path, epoch, done,
+                        step, t->steps_per_epoch);
+    int64_t named = hvp_ckpt_step_of(dir);
+    if (named >= 0 && step != named)
+        return HVP_FAIL(HVP_ERR_FORMAT, "%s: metadata \"step\" is %" PRId64 ", expected %"
+                        PRId64 " as the folder's name says", path, step, named);
+    if (step != t->optim->step)
+        return HVP_FAIL(HVP_ERR_FORMAT, "%s: optimizer.step is %ld, expected %" PRId64
+                        " as the metadata's \"step\"", path, t->optim->step, step);
+    if (step > t->total_steps)
+        return HVP_FAIL(HVP_ERR_ARG, "%s: step %" PRId64 " is past this run's last step %ld "
+                        "(train.epochs = %d, train.max_steps = %d); raise them to go on, or "
+                        "start afresh with train.resume = none", path, step, t->total_steps,
+                        t->cfg->train.epochs, t->cfg->train.max_steps);
+    t->step = (long)step;
+    t->epoch = (int)done;
+    return HVP_OK;
+}
+
 static hvp_status resume(trainer *t)
 {
     char dir[1100], path[1300];
@@ -209,13 +245,8 @@ static hvp_status resume(trainer *t)
     snprintf(path, sizeof path, "%s/%s", dir, HVP_CKPT_STATE);
     HVP_TRY(hvp_st_open(path, &f));
     st = hvp_optim_read(t->ctx, t->optim, f);
-    const char *step = hvp_st_metadata(f, "step"), *epoch = hvp_st_metadata(f, "epoch");
-    if (st == HVP_OK && (!step || !epoch))
-        st = HVP_FAIL(HVP_ERR_FORMAT, "%s: no step/epoch in the metadata", path);
-    if (st == HVP_OK) {
-        t->step = atol(step);
-        t->epoch = atoi(epoch);
-    }
+    if (st == HVP_OK)
+        st = read_position(t, f, dir);
     hvp_st_close(f);
     HVP_TRY(st);
     say(t, "resumed from %s (epoch %d, step %ld)\n", dir, t->epoch, t->step);
