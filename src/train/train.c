@@ -36,7 +36,9 @@ typedef struct trainer {
     hvp_tb *tb;
     hvp_progress progress;
     long step;           /* optimizer steps done */
-    int epoch;           /* epochs done */
+    int epoch;           /* epochs done: step / steps_per_epoch between steps */
+    long saved_step;     /* the step of saved_dir, the last checkpoint written or resumed */
+    char saved_dir[1100];
     long steps_per_epoch, total_steps;
     double base_lr;
 } trainer;
@@ -176,7 +178,7 @@ static hvp_status save_checkpoint(trainer *t)
     snprintf(num, sizeof num, "%ld", t->step);
     if (st == HVP_OK)
         st = hvp_st_set_metadata(w, "step", num);
-    snprintf(num, sizeof num, "%d", t->epoch);
+    snprintf(num, sizeof num, "%ld", t->step / t->steps_per_epoch); /* completed; see resume */
     if (st == HVP_OK)
         st = hvp_st_set_metadata(w, "epoch", num);
     char *text = st == HVP_OK ? hvp_config_to_string(t->cfg) : NULL;
@@ -192,7 +194,17 @@ static hvp_status save_checkpoint(trainer *t)
         hvp_ckpt_abort(&tx);
     if (st == HVP_OK && t->cfg->train.keep_last > 0)
         st = hvp_ckpt_prune(t->run_dir, t->cfg->train.keep_last);
+    if (st == HVP_OK) {
+        t->saved_step = t->step;
+        snprintf(t->saved_dir, sizeof t->saved_dir, "%s", tx.final_dir);
+    }
     return st;
+}
+
+/* One checkpoint per step at most: epoch ends and train.save_every_steps may fall together. */
+static hvp_status save_checkpoint_once(trainer *t)
+{
+    return t->saved_step == t->step ? HVP_OK : save_checkpoint(t);
 }
 
 /* Where a checkpoint says the run is, checked rather than trusted: step and epoch must be
@@ -226,7 +238,7 @@ static hvp_status read_position(trainer *t, const hvp_st_file *f, const char *di
                         "start afresh with train.resume = none", path, step, t->total_steps,
                         t->cfg->train.epochs, t->cfg->train.max_steps);
     t->step = (long)step;
-    t->epoch = (int)done;
+    t->epoch = (int)done; /* a mid-epoch checkpoint: the run continues inside that epoch */
     return HVP_OK;
 }
 
@@ -249,6 +261,8 @@ static hvp_status resume(trainer *t)
         st = read_position(t, f, dir);
     hvp_st_close(f);
     HVP_TRY(st);
+    t->saved_step = t->step;
+    snprintf(t->saved_dir, sizeof t->saved_dir, "%s", dir);
     say(t, "resumed from %s (epoch %d, step %ld)\n", dir, t->epoch, t->step);
     return HVP_OK;
 }
@@ -467,44 +481,52 @@ static hvp_status log_step(trainer *t, double loss, double lr, int images)
     return HVP_OK;
 }
 
-static hvp_status end_epoch(trainer *t, double mean_loss, double seconds, long images,
-                            hvp_train_result *res)
+/* Closes epoch `number` (from 1), of which this process ran the steps [first, last): all of
+ * them, unless it resumed inside the epoch or train.max_steps ended it early; the
+ * statistics then cover only those steps, and the log says so. */
+static hvp_status end_epoch(trainer *t, int number, long first, long last, double mean_loss,
+                            double seconds, long images, hvp_train_result *res)
 {
     const hvp_config *c = t->cfg;
     hvp_loader_stats ls = hvp_loader_get_stats(t->loader);
     double top1 = -1, top5 = -1;
-    int last = t->epoch == c->train.epochs || t->step >= t->total_steps;
-    if (c->eval.every > 0 && (t->epoch % c->eval.every == 0 || last)) {
+    int final = number == c->train.epochs || t->step >= t->total_steps;
+    char label[96];
+    int n = snprintf(label, sizeof label, "epoch %d", number);
+    if (first > 0 || last < t->steps_per_epoch)
+        snprintf(label + n, sizeof label - (size_t)n, " (its steps %ld-%ld of %ld)", first + 1,
+                 last, t->steps_per_epoch);
+    if (c->eval.every > 0 && (number % c->eval.every == 0 || final)) {
         double t0 = now();
         HVP_TRY(hvp_eval_knn_method(t->ctx, t->method, c, c->eval.knn_train_limit,
                                     c->eval.knn_test_limit, &top1, &top5));
         res->knn_top1 = top1;
         res->knn_top5 = top5;
-        say(t, "epoch %d: kNN top-1 %.2f%% top-5 %.2f%% (k=%d, %.1f s)\n", t->epoch, top1, top5,
+        say(t, "epoch %d: kNN top-1 %.2f%% top-5 %.2f%% (k=%d, %.1f s)\n", number, top1, top5,
             c->eval.knn_k, now() - t0);
     }
     double chosen = -1, all = -1;
     if (t->sel && t->sel->scored_samples) {
         chosen = t->sel->sum_chosen_loss / (double)t->sel->scored_samples;
         all = t->sel->sum_all_loss / (double)t->sel->scored_samples;
-        say(t, "epoch %d: hard views: mean loss of chosen pairs %.4f vs all pairs %.4f; wins",
-            t->epoch, chosen, all);
+        say(t, "%s: hard views: mean loss of chosen pairs %.4f vs all pairs %.4f; wins", label,
+            chosen, all);
         for (int k = 0; k < t->sel->npairs; k++)
             say(t, " (%d,%d):%ld", t->sel->pairs[k][0], t->sel->pairs[k][1], t->sel->wins[k]);
         say(t, "\n");
     }
-    say(t, "epoch %d: loss %.4f, %.1f img/s, waited %.1f s for data, %lld files skipped\n",
-        t->epoch, mean_loss, (double)images / seconds, ls.wait_seconds, (long long)ls.skipped);
-    hvp_metric row[] = {{"epoch", t->epoch},         {"step", (double)t->step},
+    say(t, "%s: loss %.4f, %.1f img/s, waited %.1f s for data, %lld files skipped\n", label,
+        mean_loss, (double)images / seconds, ls.wait_seconds, (long long)ls.skipped);
+    hvp_metric row[] = {{"epoch", number},           {"step", (double)t->step},
                         {"loss", mean_loss},         {"knn_top1", top1},
                         {"knn_top5", top5},          {"hvp_chosen_loss", chosen},
                         {"hvp_all_loss", all},       {"img_per_s", images / seconds},
                         {"data_wait_s", ls.wait_seconds}, {"skipped_files", (double)ls.skipped}};
-    int n = sizeof row / sizeof row[0];
+    int ncols = sizeof row / sizeof row[0];
     if (t->epochs_csv)
-        HVP_TRY(hvp_metrics_row(t->epochs_csv, row, n));
+        HVP_TRY(hvp_metrics_row(t->epochs_csv, row, ncols));
     if (t->epochs_jsonl)
-        HVP_TRY(hvp_metrics_row(t->epochs_jsonl, row, n));
+        HVP_TRY(hvp_metrics_row(t->epochs_jsonl, row, ncols));
     if (t->tb) {
         HVP_TRY(hvp_tb_scalar(t->tb, "epoch/loss", t->step, mean_loss));
         if (top1 >= 0)
@@ -517,8 +539,8 @@ static hvp_status end_epoch(trainer *t, double mean_loss, double seconds, long i
     }
     if (t->sel)
         hvp_selector_reset_stats(t->sel);
-    if (last || (c->train.save_every > 0 && t->epoch % c->train.save_every == 0))
-        HVP_TRY(save_checkpoint(t));
+    if (final || (c->train.save_every > 0 && number % c->train.save_every == 0))
+        HVP_TRY(save_checkpoint_once(t));
     return HVP_OK;
 }
 
@@ -532,27 +554,32 @@ static hvp_status run(trainer *t, hvp_train_result *res)
         say(t, "at initialisation: kNN top-1 %.2f%% top-5 %.2f%%\n", top1, top5);
         res->knn_init_top1 = top1;
     }
-    while (t->epoch < c->train.epochs && t->step < t->total_steps) {
-        HVP_TRY(hvp_loader_start_epoch(t->loader, t->epoch));
+    long per_epoch = t->steps_per_epoch, every = c->train.save_every_steps;
+    while (t->step < t->total_steps) {
+        /* 0, or where a checkpoint written inside this epoch left off */
+        long first = t->step - (long)t->epoch * per_epoch, s = first;
+        HVP_TRY(hvp_loader_start_epoch_at(t->loader, t->epoch, first));
         double t0 = now(), sum = 0;
-        long images = 0, steps = 0;
-        for (long s = 0; s < t->steps_per_epoch && t->step < t->total_steps; s++) {
+        long images = 0;
+        for (; s < per_epoch && t->step < t->total_steps; s++) {
             const hvp_image_batch *b;
             HVP_TRY(hvp_loader_next(t->loader, &b));
             if (!b)
-                break;
+                return HVP_FAIL(HVP_ERR_ARG, "the loader ended epoch %d after %ld of %ld "
+                                "batches", t->epoch + 1, s, per_epoch);
             double loss = 0, lr = lr_at(t, t->step);
             HVP_TRY(train_step(t, b, &loss));
             sum += loss;
-            steps++;
             images += b->count;
             hvp_progress_step(&t->progress, t->step, t->epoch + 1, c->train.epochs, (int)s + 1,
-                              (int)t->steps_per_epoch, loss, lr, b->count);
+                              (int)per_epoch, loss, lr, b->count);
             HVP_TRY(log_step(t, loss, lr, b->count));
+            if (every > 0 && t->step % every == 0)
+                HVP_TRY(save_checkpoint_once(t));
         }
-        t->epoch++;
-        res->final_loss = steps ? sum / (double)steps : 0;
-        HVP_TRY(end_epoch(t, res->final_loss, now() - t0, images, res));
+        int number = ++t->epoch; /* also when train.max_steps ends it early: the run ends */
+        res->final_loss = sum / (double)(s - first);
+        HVP_TRY(end_epoch(t, number, first, s, res->final_loss, now() - t0, images, res));
     }
     return HVP_OK;
 }
@@ -565,6 +592,7 @@ hvp_status hvp_train(const hvp_config *cfg, FILE *out, hvp_train_result *result)
     result->knn_top1 = result->knn_top5 = result->knn_init_top1 = -1;
     t.cfg = cfg;
     t.out = out;
+    t.saved_step = -1;
     hvp_progress_init(&t.progress, out ? out : stderr, 2, 1, 1, 0);
     double t0 = now();
     hvp_status st = setup(&t);
