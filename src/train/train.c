@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -42,6 +43,15 @@ typedef struct trainer {
     long steps_per_epoch, total_steps;
     double base_lr;
 } trainer;
+
+/* Set by hvp_train_request_stop, from a signal handler or another thread: a lock-free
+ * atomic is both async-signal-safe and seen by the training thread. */
+static atomic_int stop_requested;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "hvp_train_request_stop needs a lock-free int");
+
+void hvp_train_request_stop(void) { atomic_store(&stop_requested, 1); }
+
+static int stopping(void) { return atomic_load(&stop_requested); }
 
 static double now(void)
 {
@@ -496,7 +506,11 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
     if (first > 0 || last < t->steps_per_epoch)
         snprintf(label + n, sizeof label - (size_t)n, " (its steps %ld-%ld of %ld)", first + 1,
                  last, t->steps_per_epoch);
-    if (c->eval.every > 0 && (number % c->eval.every == 0 || final)) {
+    int eval = c->eval.every > 0 && (number % c->eval.every == 0 || final);
+    if (eval && stopping()) /* it may take minutes; the checkpoint can be evaluated later */
+        say(t, "epoch %d: kNN evaluation skipped to stop sooner (`hvp knn RUN_DIR` runs it on "
+            "the checkpoint)\n", number);
+    else if (eval) {
         double t0 = now();
         HVP_TRY(hvp_eval_knn_method(t->ctx, t->method, c, c->eval.knn_train_limit,
                                     c->eval.knn_test_limit, &top1, &top5));
@@ -555,7 +569,7 @@ static hvp_status run(trainer *t, hvp_train_result *res)
         res->knn_init_top1 = top1;
     }
     long per_epoch = t->steps_per_epoch, every = c->train.save_every_steps;
-    while (t->step < t->total_steps) {
+    while (t->step < t->total_steps && !stopping()) {
         /* 0, or where a checkpoint written inside this epoch left off */
         long first = t->step - (long)t->epoch * per_epoch, s = first;
         HVP_TRY(hvp_loader_start_epoch_at(t->loader, t->epoch, first));
@@ -564,6 +578,8 @@ static hvp_status run(trainer *t, hvp_train_result *res)
         for (; s < per_epoch && t->step < t->total_steps; s++) {
             const hvp_image_batch *b;
             HVP_TRY(hvp_loader_next(t->loader, &b));
+            if (stopping()) /* checked after the wait for data, before the next step */
+                break;
             if (!b)
                 return HVP_FAIL(HVP_ERR_ARG, "the loader ended epoch %d after %ld of %ld "
                                 "batches", t->epoch + 1, s, per_epoch);
@@ -577,9 +593,16 @@ static hvp_status run(trainer *t, hvp_train_result *res)
             if (every > 0 && t->step % every == 0)
                 HVP_TRY(save_checkpoint_once(t));
         }
+        if (s < per_epoch && t->step < t->total_steps)
+            break; /* stopping inside the epoch: its summary comes from the resumed run */
         int number = ++t->epoch; /* also when train.max_steps ends it early: the run ends */
         res->final_loss = sum / (double)(s - first);
         HVP_TRY(end_epoch(t, number, first, s, res->final_loss, now() - t0, images, res));
+    }
+    if (stopping() && t->step < t->total_steps) {
+        res->stopped = 1;
+        if (t->step > 0) /* before the first step there is nothing to save */
+            HVP_TRY(save_checkpoint_once(t));
     }
     return HVP_OK;
 }
@@ -599,8 +622,13 @@ hvp_status hvp_train(const hvp_config *cfg, FILE *out, hvp_train_result *result)
     if (st == HVP_OK)
         st = run(&t, result);
     result->steps = t.step;
+    result->epoch = t.steps_per_epoch > 0 ? (int)((t.step + t.steps_per_epoch - 1) /
+                                                  t.steps_per_epoch) : 0;
+    if (t.saved_step == t.step)
+        snprintf(result->checkpoint, sizeof result->checkpoint, "%s", t.saved_dir);
     result->seconds = now() - t0;
     snprintf(result->run_dir, sizeof result->run_dir, "%s", t.run_dir);
+    atomic_store(&stop_requested, 0); /* handled: the next run starts afresh */
     teardown(&t); /* sets no error: the failure's message stays */
     return st;
 }
