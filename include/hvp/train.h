@@ -14,7 +14,7 @@ typedef struct hvp_train_result {
     int epoch;             /* the epoch (from 1) the last step belongs to; 0 before any */
     int stopped;           /* 1: hvp_train_request_stop ended the run before its end */
     char checkpoint[1100]; /* the checkpoint of the last step ("" when none holds it) */
-    double final_loss;     /* mean loss of the last epoch */
+    double final_loss;     /* mean loss of the last epoch summarised (0 when none was) */
     double knn_top1;       /* last kNN evaluation, -1 when none ran */
     double knn_top5;
     double knn_init_top1;  /* eval.at_start: kNN top-1 before training, else -1 */

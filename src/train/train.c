@@ -1,6 +1,9 @@
 /* The training loop: for each batch, cut the candidate views on the device, choose the
  * hardest pair per image (when HVP is on), run the method's step and the optimizer, and
- * at epoch ends evaluate, log and checkpoint. One sync per step (the loss read back). */
+ * at epoch ends evaluate, log and checkpoint. One sync per step (the loss read back).
+ * A stop request ends the run after a step, with a checkpoint; a resume continues at its
+ * checkpoint's step, inside an epoch too (the order, views and masks are keyed by epoch,
+ * dataset index and step, so the continuation is the uninterrupted run's). */
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
