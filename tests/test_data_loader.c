@@ -1,5 +1,6 @@
 /* The loader: order determinism, rank split, identical batches for any number of workers,
- * drop_last, bad files skipped/counted/reported, shutdown mid-epoch. Host only. */
+ * drop_last, bad files skipped/counted/reported, shutdown mid-epoch, an epoch started at a
+ * later batch. Host only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,6 +281,62 @@ HVP_TEST(data_loader_stop_mid_epoch)
         EXPECT(hvp_loader_get_stats(l).batches == 1, "stats not reset");
         hvp_loader_destroy(l); /* mid-epoch, workers busy */
     }
+    hvp_dataset_close(ds);
+    td_cleanup();
+}
+
+/* Batches first.. of epoch 3, serialised as run_loader does (bad files included). */
+static int64_t epoch_from(const hvp_dataset *ds, int workers, int64_t first, run_result *r)
+{
+    memset(r, 0, sizeof *r);
+    hvp_loader_opts o = {0};
+    o.batch_size = 5;
+    o.workers = workers;
+    o.shuffle = 1;
+    o.seed = 9;
+    hvp_loader *l;
+    if (hvp_loader_create(ds, &o, &l) != HVP_OK || hvp_loader_start_epoch_at(l, 3, first)) {
+        TEST_FAIL("loader from batch %lld: %s", (long long)first, hvp_last_error());
+        return -1;
+    }
+    const hvp_image_batch *b;
+    int64_t n = 0;
+    for (; hvp_loader_next(l, &b) == HVP_OK && b; n++) {
+        append(r, b->pixels, b->bytes);
+        append(r, b->indices, sizeof *b->indices * (size_t)b->count);
+    }
+    EXPECT(hvp_loader_get_stats(l).batches == n, "stats count %lld batches, %lld delivered",
+           (long long)hvp_loader_get_stats(l).batches, (long long)n);
+    hvp_loader_destroy(l);
+    return n;
+}
+
+HVP_TEST(data_loader_starts_an_epoch_at_a_batch)
+{
+    const char *d = td_dir();
+    hvp_dataset *ds = make_dataset(d, 23, 4); /* 5 batches of 5, the last of 3; 5 bad items */
+    if (!ds)
+        return;
+    run_result whole, part;
+    REQUIRE_OK(epoch_from(ds, 0, 0, &whole) == 5 ? HVP_OK : HVP_ERR_ARG);
+    for (int workers = 0; workers <= 3; workers += 3)
+        for (int64_t first = 0; first <= 5; first++) {
+            int64_t n = epoch_from(ds, workers, first, &part);
+            /* the tail of the whole epoch: its last part.n bytes */
+            EXPECT(n == 5 - first && part.n <= whole.n &&
+                       (n == 0 || memcmp(part.bytes, whole.bytes + whole.n - part.n, part.n) == 0),
+                   "%d workers, from batch %lld: %lld batches, not the whole epoch's last ones",
+                   workers, (long long)first, (long long)n);
+            free(part.bytes);
+        }
+    free(whole.bytes);
+    hvp_loader *l;
+    hvp_loader_opts o = {0};
+    o.batch_size = 5;
+    REQUIRE_OK(hvp_loader_create(ds, &o, &l));
+    EXPECT(hvp_loader_start_epoch_at(l, 0, 6) == HVP_ERR_ARG, "batch 6 of 5 accepted");
+    EXPECT(hvp_loader_start_epoch_at(l, 0, -1) == HVP_ERR_ARG, "batch -1 accepted");
+    hvp_loader_destroy(l);
     hvp_dataset_close(ds);
     td_cleanup();
 }

@@ -194,6 +194,14 @@ HVP_TEST(io_checkpoint_latest_resume_and_crashes)
            "nonsense path accepted");
     EXPECT_MSG("train.resume = '/no/such/checkpoint'");
 
+    /* the step a checkpoint folder is named for */
+    EXPECT(hvp_ckpt_step_of(nine) == 9, "step of %s", nine);
+    EXPECT(hvp_ckpt_step_of("run/checkpoints/step-0000000123/") == 123, "with a slash");
+    EXPECT(hvp_ckpt_step_of("step-12") == 12, "a bare name");
+    EXPECT(hvp_ckpt_step_of("run/step-12.tmp.77") == -1 && hvp_ckpt_step_of("run/step-") == -1 &&
+               hvp_ckpt_step_of("run/best") == -1 && hvp_ckpt_step_of("") == -1,
+           "names of no step");
+
     /* prune keeps the newest complete ones */
     REQUIRE_OK(hvp_ckpt_prune(run, 2));
     EXPECT(!exists(nine), "step 9 kept");

@@ -1,5 +1,6 @@
 /* safetensors: exact bytes of the format, round trips of every dtype, strict rejection of
- * truncated and garbled files, dtype/shape checks on load. Host only. */
+ * truncated and garbled files, dtype/shape checks on load, strict integers in the metadata.
+ * Host only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,4 +274,42 @@ HVP_TEST(io_safetensors_truncated_and_garbled_files)
         }
     EXPECT(rejected > (int)hl, "only %d of %d corruptions rejected", rejected, (int)(3 * (8 + hl)));
     test_rmdir(dir);
+}
+
+HVP_TEST(io_safetensors_metadata_integers_are_strict)
+{
+    static const struct {
+        const char *value;
+        int ok;
+    } cases[] = {{"12", 1}, {"0", 1}, {"-3", 1}, {"", 0}, {"-", 0}, {" 12", 0}, {"12 ", 0},
+                 {"+12", 0}, {"12x", 0}, {"1e3", 0}, {"0x10", 0}, {"99999999999999999999", 0},
+                 {"13", 0} /* above hi */, {"-4", 0} /* below lo */};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hvp_st_writer *w;
+        REQUIRE_OK(hvp_st_writer_new(&w));
+        REQUIRE_OK(hvp_st_set_metadata(w, "step", cases[i].value));
+        char *dir = test_tmpdir(), path[256];
+        snprintf(path, sizeof path, "%s/s.safetensors", dir);
+        REQUIRE_OK(hvp_st_save(w, path));
+        hvp_st_writer_free(w);
+        hvp_st_file *f;
+        REQUIRE_OK(hvp_st_open(path, &f));
+        EXPECT(strcmp(hvp_st_name(f), path) == 0, "name %s", hvp_st_name(f));
+        int64_t v = 77;
+        hvp_status st = hvp_st_metadata_int(f, "step", -3, 12, &v);
+        if (cases[i].ok) {
+            EXPECT(st == HVP_OK && v == strtoll(cases[i].value, NULL, 10), "'%s' read as %lld",
+                   cases[i].value, (long long)v);
+        } else {
+            EXPECT(st == HVP_ERR_FORMAT && v == 77, "'%s' accepted as %lld", cases[i].value,
+                   (long long)v);
+            EXPECT_MSG(path);
+            EXPECT_MSG("metadata \"step\"");
+            EXPECT_MSG("expected a whole number in [-3, 12]");
+        }
+        EXPECT(hvp_st_metadata_int(f, "epoch", 0, 1, &v) == HVP_ERR_FORMAT, "missing key accepted");
+        EXPECT_MSG("no \"epoch\" in the metadata");
+        hvp_st_close(f);
+        test_rmdir(dir);
+    }
 }

@@ -4,11 +4,8 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "harness.h"
 #include "hvp/checkpoint.h"
@@ -16,136 +13,11 @@
 #include "hvp/ssl.h"
 #include "hvp/train.h"
 #include "test_data_util.h"
+#include "test_train_util.h"
 
-#ifndef HVP_BIN
-#define HVP_BIN "./hvp"
-#endif
 #ifndef HVP_SRCDIR
 #define HVP_SRCDIR "."
 #endif
-
-/* root/{train,test}/{a,b}/NN.ppm: per_class 16x16 RGB images per class and split. */
-static void make_folder(const char *root, int per_class)
-{
-    static const char *const splits[] = {"train", "test"}, *const classes[] = {"a", "b"};
-    char dir[1024], file[1100];
-    for (int s = 0; s < 2; s++) {
-        snprintf(dir, sizeof dir, "%s/%s", root, splits[s]);
-        td_mkdir(dir);
-        for (int c = 0; c < 2; c++) {
-            snprintf(dir, sizeof dir, "%s/%s/%s", root, splits[s], classes[c]);
-            td_mkdir(dir);
-            for (int i = 0; i < per_class; i++) {
-                snprintf(file, sizeof file, "%s/%02d.ppm", dir, i);
-                td_write_ppm(file, td_pattern(16, 16, 3, 100 * s + 10 * c + i), 16, 16, 3);
-            }
-        }
-    }
-}
-
-/* SimSiam unless extra (appended [section] lines) says otherwise. */
-static void write_config_with(const char *path, const char *root, int epochs, const char *extra)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return;
-    /* an extra [model] section replaces the ResNet (duplicate keys are errors) */
-    const char *model = strstr(extra, "[model]") ? ""
-                        : "[model]\narch = resnet18\ncifar_stem = true\nwidth = 0.125\n";
-    fprintf(f, "[data]\nformat = imagefolder\nroot = %s\nbatch_size = 8\nworkers = 2\n"
-               "image_size = 16\nblur_prob = 0\nmean = 0.5\nstd = 0.25\n%s"
-               "[method]\nproj_dim = 16\nproj_hidden_dim = 16\npred_dim = 8\n"
-               "[hvp]\nenabled = true\nviews = 3\n"
-               "[train]\nepochs = %d\nsave_every = 1\n"
-               "[eval]\nevery = 0\n[log]\nprogress = off\n%s",
-            root, model, epochs, extra);
-    fclose(f);
-}
-
-static void write_config(const char *path, const char *root, int epochs)
-{
-    write_config_with(path, root, epochs, "");
-}
-
-/* Starts `hvp args...` with its output in log; returns the pid. */
-static pid_t spawn(const char *log, const char *const *args)
-{
-    fflush(stdout); /* else the child's freopen writes our buffered output a second time */
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        FILE *out = freopen(log, "w", stdout);
-        if (out)
-            dup2(fileno(stdout), 2);
-        const char *argv[16] = {HVP_BIN};
-        for (int i = 0; args[i] && i < 14; i++)
-            argv[i + 1] = args[i];
-        execv(HVP_BIN, (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int finish(pid_t pid)
-{
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid)
-        return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static int run(const char *log, const char *const *args)
-{
-    return finish(spawn(log, args));
-}
-
-static long lines(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    long n = 0;
-    int ch;
-    if (!f)
-        return 0;
-    while ((ch = fgetc(f)) != EOF)
-        n += ch == '\n';
-    fclose(f);
-    return n;
-}
-
-/* The weights of the run's latest checkpoint, read whole; NULL if none. */
-static unsigned char *final_weights(const char *run_dir, size_t *size, int64_t *step)
-{
-    char dir[1024], path[1200];
-    if (hvp_ckpt_find_latest(run_dir, dir, sizeof dir, step) != HVP_OK)
-        return NULL;
-    snprintf(path, sizeof path, "%s/" HVP_CKPT_WEIGHTS, dir);
-    return test_read_file(path, size);
-}
-
-/* The whole log, zero-terminated (test memory). */
-static const char *log_text(const char *log)
-{
-    size_t size;
-    return (const char *)test_read_file(log, &size);
-}
-
-static void show_log(const char *log)
-{
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "tail -n 5 '%s'", log);
-    if (system(cmd) != 0)
-        TEST_FAIL("could not show %s", log);
-}
-
-/* Whether the n bytes at p contain the string what. */
-static int contains(const unsigned char *p, size_t n, const char *what)
-{
-    size_t k = strlen(what);
-    for (size_t i = 0; i + k <= n; i++)
-        if (memcmp(p + i, what, k) == 0)
-            return 1;
-    return 0;
-}
 
 /* extra: config lines appended; tensor: a name the checkpoint must hold (the method ran). */
 static void deterministic_and_resumes(const char *extra, const char *tensor)
@@ -155,58 +27,58 @@ static void deterministic_and_resumes(const char *extra, const char *tensor)
         return;
     }
     const char *root = td_dir();
-    make_folder(root, 12); /* 24 training images: 3 steps of 8 per epoch */
+    tr_make_folder(root, 12); /* 24 training images: 3 steps of 8 per epoch */
     char cfg[1024], log[1024], dir_a[1024], dir_b[1024], dir_c[1024], over[3][1100];
     snprintf(cfg, sizeof cfg, "%s/tiny.ini", root);
     snprintf(log, sizeof log, "%s/log.txt", root);
-    write_config_with(cfg, root, 4, extra);
+    tr_write_config(cfg, root, 4, extra);
     snprintf(dir_a, sizeof dir_a, "%s/run_a", root);
     snprintf(dir_b, sizeof dir_b, "%s/run_b", root);
     snprintf(dir_c, sizeof dir_c, "%s/run_c", root);
 
     snprintf(over[0], sizeof over[0], "run.dir=%s", dir_a);
-    int rc = run(log, (const char *[]){cfg, over[0], NULL});
+    int rc = tr_run(log, (const char *[]){cfg, over[0], NULL});
     if (rc != 0) {
-        show_log(log);
+        tr_show_log(log);
         TEST_FAIL("hvp exited with %d", rc);
         return;
     }
     snprintf(over[1], sizeof over[1], "run.dir=%s", dir_b);
-    rc = run(log, (const char *[]){cfg, over[1], NULL});
+    rc = tr_run(log, (const char *[]){cfg, over[1], NULL});
     EXPECT(rc == 0, "second run exited with %d", rc);
 
     /* Kill the third run with SIGKILL in its third epoch (steps.csv has a header line). */
     snprintf(over[2], sizeof over[2], "run.dir=%s", dir_c);
     char steps[1200];
     snprintf(steps, sizeof steps, "%s/steps.csv", dir_c);
-    pid_t pid = spawn(log, (const char *[]){cfg, over[2], "log.every=1", NULL});
+    pid_t pid = tr_spawn(log, (const char *[]){cfg, over[2], "log.every=1", NULL});
     struct timespec nap = {0, 2000000};
-    for (int i = 0; i < 60000 && lines(steps) < 1 + 7; i++)
+    for (int i = 0; i < 60000 && tr_lines(steps) < 1 + 7; i++)
         nanosleep(&nap, NULL);
     kill(pid, SIGKILL);
-    rc = finish(pid);
+    rc = tr_finish(pid);
     EXPECT(rc == 128 + SIGKILL, "the run to kill ended by itself (%d) before its third epoch",
            rc);
     int64_t killed_at = 0;
     size_t size_k;
-    EXPECT(final_weights(dir_c, &size_k, &killed_at) && killed_at < 12,
+    EXPECT(tr_final_weights(dir_c, &size_k, &killed_at) && killed_at < 12,
            "the killed run should have left a checkpoint before its end (latest: step %lld)",
            (long long)killed_at);
-    rc = run(log, (const char *[]){cfg, over[2], "log.every=1", NULL}); /* resume = auto */
+    rc = tr_run(log, (const char *[]){cfg, over[2], "log.every=1", NULL}); /* resume = auto */
     EXPECT(rc == 0, "the resumed run exited with %d", rc);
 
     size_t size_a = 0, size_b = 0, size_c = 0;
     int64_t step_a = 0, step_b = 0, step_c = 0;
-    unsigned char *a = final_weights(dir_a, &size_a, &step_a);
-    unsigned char *b = final_weights(dir_b, &size_b, &step_b);
-    unsigned char *c = final_weights(dir_c, &size_c, &step_c);
+    unsigned char *a = tr_final_weights(dir_a, &size_a, &step_a);
+    unsigned char *b = tr_final_weights(dir_b, &size_b, &step_b);
+    unsigned char *c = tr_final_weights(dir_c, &size_c, &step_c);
     if (!a || !b || !c) {
         TEST_FAIL("a run left no final checkpoint");
         return;
     }
     EXPECT(step_a == 12 && step_b == 12 && step_c == 12, "final steps %lld %lld %lld, want 12",
            (long long)step_a, (long long)step_b, (long long)step_c);
-    EXPECT(contains(a, size_a, tensor), "the checkpoint holds no %s", tensor);
+    EXPECT(tr_contains(a, size_a, tensor), "the checkpoint holds no %s", tensor);
     EXPECT(size_a == size_b && memcmp(a, b, size_a) == 0,
            "the same config twice gave different weights");
     EXPECT(size_a == size_c && memcmp(a, c, size_a) == 0,
@@ -254,11 +126,11 @@ HVP_TEST(train_dino_freezes_the_last_layer_in_the_first_epoch)
         return;
     }
     const char *root = td_dir();
-    make_folder(root, 12);
+    tr_make_folder(root, 12);
     char cfg[1024], log[1024], over_dir[1100];
     snprintf(cfg, sizeof cfg, "%s/tiny.ini", root);
     snprintf(log, sizeof log, "%s/log.txt", root);
-    write_config_with(cfg, root, 1, "[method]\nname = dino\nout_dim = 32\nbottleneck_dim = 8\n"
+    tr_write_config(cfg, root, 1, "[method]\nname = dino\nout_dim = 32\nbottleneck_dim = 8\n"
                                     "norm_last_layer = false\n[optim]\nname = adamw\n"
                                     "lr = 0.01\nweight_decay = 0.04\n");
     hvp_config c;
@@ -285,9 +157,9 @@ HVP_TEST(train_dino_freezes_the_last_layer_in_the_first_epoch)
         snprintf(dir, sizeof dir, "%s/run_%d", root, freeze);
         snprintf(over_dir, sizeof over_dir, "run.dir=%s", dir);
         snprintf(over_freeze, sizeof over_freeze, "method.freeze_last_layer=%d", freeze);
-        int rc = run(log, (const char *[]){cfg, over_dir, over_freeze, NULL});
+        int rc = tr_run(log, (const char *[]){cfg, over_dir, over_freeze, NULL});
         if (rc != 0)
-            show_log(log);
+            tr_show_log(log);
         EXPECT(rc == 0, "hvp exited with %d", rc);
         int64_t step = 0;
         hvp_st_file *f = NULL;
@@ -315,57 +187,41 @@ HVP_TEST(train_simsiam_r50_config_on_an_imagefolder)
         return;
     }
     const char *root = td_dir();
-    make_folder(root, 4);
+    tr_make_folder(root, 4);
     char log[1024], over_root[1100], over_dir[1100];
     snprintf(log, sizeof log, "%s/log.txt", root);
     snprintf(over_root, sizeof over_root, "data.root=%s", root);
     snprintf(over_dir, sizeof over_dir, "run.dir=%s/r50", root);
     /* The paper's config, shrunk to one step of 4 images at 32 px for a CPU test. */
-    int rc = run(log, (const char *[]){HVP_SRCDIR "/configs/simsiam_r50.ini", over_root, over_dir,
+    int rc = tr_run(log, (const char *[]){HVP_SRCDIR "/configs/simsiam_r50.ini", over_root, over_dir,
                                        "data.batch_size=4", "data.image_size=32",
                                        "train.max_steps=1", "eval.every=0", "log.progress=off",
                                        "data.workers=1", NULL});
     if (rc != 0)
-        show_log(log);
+        tr_show_log(log);
     EXPECT(rc == 0, "hvp configs/simsiam_r50.ini data.root=DIR exited with %d", rc);
     size_t size;
     int64_t step;
     char run_dir[1100];
     snprintf(run_dir, sizeof run_dir, "%s/r50", root);
-    EXPECT(final_weights(run_dir, &size, &step) && step == 1, "no checkpoint after the step");
+    EXPECT(tr_final_weights(run_dir, &size, &step) && step == 1, "no checkpoint after the step");
 
     /* Both evaluations of the run's checkpoint, from the command line. */
     static const char *const evals[] = {"knn", "linear"}, *const says[] = {"kNN", "linear probe"};
     for (int e = 0; e < 2; e++) {
-        rc = run(log, (const char *[]){evals[e], run_dir, "eval.linear_epochs=3", NULL});
-        const char *text = log_text(log);
+        rc = tr_run(log, (const char *[]){evals[e], run_dir, "eval.linear_epochs=3", NULL});
+        const char *text = tr_log_text(log);
         EXPECT(rc == 0 && strstr(text, says[e]) && strstr(text, "top-1"),
                "hvp %s RUN exited with %d: %s", evals[e], rc, text);
     }
 
     /* Without data.root the config says what to do. */
-    rc = run(log, (const char *[]){HVP_SRCDIR "/configs/simsiam_r50.ini", NULL});
+    rc = tr_run(log, (const char *[]){HVP_SRCDIR "/configs/simsiam_r50.ini", NULL});
     EXPECT(rc != 0, "simsiam_r50.ini without data.root should fail");
-    const char *text = log_text(log);
+    const char *text = tr_log_text(log);
     EXPECT(strstr(text, "data.root") && strstr(text, "quickstart"),
            "the error should name data.root and the quick-start config: %s", text);
     td_cleanup();
-}
-
-/* Copies src to dst byte for byte. */
-static int copy_file(const char *src, const char *dst)
-{
-    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
-    char buf[65536];
-    size_t n;
-    int ok = in && out;
-    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0)
-        ok = fwrite(buf, 1, n, out) == n;
-    if (in)
-        fclose(in);
-    if (out)
-        ok = (fclose(out) == 0) && ok;
-    return ok;
 }
 
 HVP_TEST(train_nan_loss_stops_and_keeps_the_last_checkpoint)
@@ -375,60 +231,37 @@ HVP_TEST(train_nan_loss_stops_and_keeps_the_last_checkpoint)
         return;
     }
     const char *root = td_dir();
-    make_folder(root, 12);
+    tr_make_folder(root, 12);
     char cfg[1024], log[1024], run_dir[1024], over[1100];
     snprintf(cfg, sizeof cfg, "%s/tiny.ini", root);
     snprintf(log, sizeof log, "%s/log.txt", root);
     snprintf(run_dir, sizeof run_dir, "%s/run", root);
     snprintf(over, sizeof over, "run.dir=%s", run_dir);
-    write_config(cfg, root, 1);
-    int rc = run(log, (const char *[]){cfg, over, NULL});
-    size_t size_good;
+    tr_write_config(cfg, root, 1, "");
+    int rc = tr_run(log, (const char *[]){cfg, over, NULL});
     int64_t step = 0;
-    unsigned char *good = final_weights(run_dir, &size_good, &step);
-    if (rc != 0 || !good || step != 3) {
-        show_log(log);
+    size_t size_good;
+    if (rc != 0 || !tr_final_weights(run_dir, &size_good, &step) || step != 3) {
+        tr_show_log(log);
         TEST_FAIL("the first epoch did not end in a checkpoint at step 3 (exit %d)", rc);
         return;
     }
-    /* A later checkpoint whose weights hold a NaN: resuming from it must stop at once. */
-    char src[1200], dst[1200], dir[1100];
-    snprintf(dir, sizeof dir, "%s/checkpoints/step-0000000004", run_dir);
-    td_mkdir(dir);
-    snprintf(src, sizeof src, "%s/checkpoints/step-0000000003/" HVP_CKPT_STATE, run_dir);
-    snprintf(dst, sizeof dst, "%s/" HVP_CKPT_STATE, dir);
-    EXPECT(copy_file(src, dst), "copying %s", src);
-    snprintf(src, sizeof src, "%s/checkpoints/step-0000000003/" HVP_CKPT_WEIGHTS, run_dir);
-    snprintf(dst, sizeof dst, "%s/" HVP_CKPT_WEIGHTS, dir);
-    hvp_st_file *f = NULL;
-    hvp_st_writer *w = NULL;
-    REQUIRE_OK(hvp_st_open(src, &f));
-    REQUIRE_OK(hvp_st_writer_new(&w));
-    for (int i = 0; i < hvp_st_count(f); i++) {
-        const hvp_st_tensor *t = hvp_st_at(f, i);
-        void *data = test_alloc(t->nbytes);
-        memcpy(data, t->data, t->nbytes);
-        if (strcmp(t->name, "predictor.3.bias") == 0)
-            ((float *)data)[0] = NAN;
-        REQUIRE_OK(hvp_st_add(w, t->name, t->dtype, t->ndim, t->shape, data));
-    }
-    REQUIRE_OK(hvp_st_save(w, dst));
-    hvp_st_writer_free(w);
-    hvp_st_close(f);
-
-    snprintf(cfg, sizeof cfg, "%s/tiny3.ini", root);
-    write_config(cfg, root, 3);
-    rc = run(log, (const char *[]){cfg, over, NULL});
-    EXPECT(rc != 0, "a NaN loss should stop the run with an error");
-    const char *text = log_text(log);
-    EXPECT(strstr(text, "loss is nan at step 4") != NULL,
-           "the message should name the NaN loss and step 4: %s", text);
-    size_t size_after;
-    unsigned char *after = final_weights(run_dir, &size_after, &step);
-    EXPECT(after && step == 4, "a checkpoint after the NaN was written (latest step %lld)",
-           (long long)step);
+    /* A huge weight (finite: NaN and Inf are refused when loading) makes the loss of the
+     * next step not a number. */
     char path[1200];
     snprintf(path, sizeof path, "%s/checkpoints/step-0000000003/" HVP_CKPT_WEIGHTS, run_dir);
+    tr_tamper(path, "predictor.3.bias", 3e38f, NULL, NULL);
+    unsigned char *good = test_read_file(path, &size_good);
+
+    snprintf(cfg, sizeof cfg, "%s/tiny3.ini", root);
+    tr_write_config(cfg, root, 3, "");
+    rc = tr_run(log, (const char *[]){cfg, over, NULL});
+    EXPECT(rc != 0, "a NaN loss should stop the run with an error");
+    const char *text = tr_log_text(log);
+    EXPECT(strstr(text, "nan at step 4") != NULL, /* "-nan" on some platforms */
+           "the message should name the NaN loss and step 4: %s", text);
+    EXPECT(tr_final_weights(run_dir, &size_good, &step) && step == 3,
+           "a checkpoint after the NaN was written (latest step %lld)", (long long)step);
     size_t size_again;
     unsigned char *again = test_read_file(path, &size_again);
     EXPECT(size_again == size_good && memcmp(again, good, size_good) == 0,
@@ -443,17 +276,17 @@ HVP_TEST(train_out_of_device_memory_names_the_allocation)
         return;
     }
     const char *root = td_dir();
-    make_folder(root, 4);
+    tr_make_folder(root, 4);
     char cfg[1024], log[1024], over[1100];
     snprintf(cfg, sizeof cfg, "%s/tiny.ini", root);
     snprintf(log, sizeof log, "%s/log.txt", root);
     snprintf(over, sizeof over, "run.dir=%s/run", root);
-    write_config(cfg, root, 1);
+    tr_write_config(cfg, root, 1, "");
     /* 256-px views need far more than the 8 MiB the limit leaves beyond the first blocks. */
     char limit[64];
     snprintf(limit, sizeof limit, "device.memory_limit_mb=%zu", (test_ctx()->memory_held >> 20) + 8);
-    int rc = run(log, (const char *[]){cfg, over, limit, "data.image_size=256", NULL});
-    const char *msg = log_text(log);
+    int rc = tr_run(log, (const char *[]){cfg, over, limit, "data.image_size=256", NULL});
+    const char *msg = tr_log_text(log);
     EXPECT(rc == 1, "running out of device memory should end the run with exit 1, not %d", rc);
     EXPECT(strstr(msg, "out of device memory") && strstr(msg, " MiB") &&
                strstr(msg, "smaller batch"),

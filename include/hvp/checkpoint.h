@@ -63,6 +63,9 @@ hvp_status hvp_ckpt_find_latest(const char *run_dir, char *dir, size_t size, int
 /* train.resume: "none" gives "" (start afresh); "auto" the latest checkpoint or "" when
  * there is none; anything else is a checkpoint directory that must hold both files. */
 hvp_status hvp_ckpt_resolve(const char *resume, const char *run_dir, char *dir, size_t size);
+/* The step a checkpoint directory is named for (".../step-0000000123" -> 123), or -1 when
+ * its name is not of that form. */
+int64_t hvp_ckpt_step_of(const char *dir);
 /* Keeps the `keep` newest complete checkpoints (keep = 0: all), deleting the others. */
 hvp_status hvp_ckpt_prune(const char *run_dir, int keep);
 

@@ -93,7 +93,7 @@ typedef struct hvp_config {
         double weight_decay_end;
     } optim;
     struct {
-        int epochs, save_every, keep_last, max_steps;
+        int epochs, save_every, save_every_steps, keep_last, max_steps;
         char resume[HVP_CFG_STR]; /* auto | none | PATH */
     } train;
     struct {

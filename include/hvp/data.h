@@ -145,6 +145,11 @@ int64_t hvp_loader_num_batches(const hvp_loader *l);
 /* Begins an epoch (abandoning what is left of the current one) and starts decoding.
  * Decoding does not run ahead across epochs: the first batches of an epoch are waited for. */
 hvp_status hvp_loader_start_epoch(hvp_loader *l, int64_t epoch);
+/* The same from batch first_batch (0 .. hvp_loader_num_batches) on: the batches before it
+ * are not decoded, the ones after are exactly those of a start at 0 (a run resumed from a
+ * checkpoint written mid-epoch continues inside its epoch). The statistics count the
+ * batches delivered from first_batch on. */
+hvp_status hvp_loader_start_epoch_at(hvp_loader *l, int64_t epoch, int64_t first_batch);
 
 /* The next batch of the epoch, or *batch = NULL after the last. The batch stays valid until
  * the next call (its buffers are then reused).

@@ -9,13 +9,14 @@
 /* Adds every parameter and buffer (downloaded; num_batches_tracked as an I64 scalar). */
 hvp_status hvp_state_write(hvp_ctx *ctx, const hvp_state *s, hvp_st_writer *w);
 /* Loads every parameter and buffer of s from f, where each is named prefix + its name
- * (prefix NULL or ""), checking dtypes and shapes; a tensor of s missing from f is an
- * error naming it. Tensors of f that s lacks are ignored unless strict (then f must hold
+ * (prefix NULL or ""), checking dtypes and shapes; a tensor of s missing from f, or one
+ * holding a NaN or Inf (HVP_ERR_NUMERIC), is an error naming it and the file. Tensors of f that s lacks are ignored unless strict (then f must hold
  * exactly the model: a PyTorch checkpoint's fc layer, say, is an error). */
 hvp_status hvp_state_read(hvp_ctx *ctx, hvp_state *s, const hvp_st_file *f, const char *prefix,
                           int strict);
 
-/* The optimizer's buffers ("<param>.momentum_buffer", ...) and its step count. */
+/* The optimizer's buffers ("<param>.momentum_buffer", ...) and its step count; reading
+ * refuses non-finite buffers as hvp_state_read does, and a negative step count. */
 hvp_status hvp_optim_write(hvp_ctx *ctx, const hvp_optim *o, hvp_st_writer *w);
 hvp_status hvp_optim_read(hvp_ctx *ctx, hvp_optim *o, const hvp_st_file *f);
 

@@ -67,6 +67,8 @@ hvp_status hvp_st_open(const char *path, hvp_st_file **f);
 /* The same from bytes in memory (copied); `name` names it in messages. */
 hvp_status hvp_st_parse(const void *bytes, size_t size, const char *name, hvp_st_file **f);
 void hvp_st_close(hvp_st_file *f);
+/* The path (or name) the file was opened under, for messages. */
+const char *hvp_st_name(const hvp_st_file *f);
 
 int hvp_st_count(const hvp_st_file *f);
 /* Tensors in the order of their data offsets. */
@@ -75,6 +77,10 @@ const hvp_st_tensor *hvp_st_at(const hvp_st_file *f, int i);
 const hvp_st_tensor *hvp_st_find(const hvp_st_file *f, const char *name);
 /* A metadata value, or NULL. */
 const char *hvp_st_metadata(const hvp_st_file *f, const char *key);
+/* A metadata value that must be a whole number in [lo, hi] (decimal digits with an optional
+ * '-', nothing else); errors name the file, the key, the value found and the range. */
+hvp_status hvp_st_metadata_int(const hvp_st_file *f, const char *key, int64_t lo, int64_t hi,
+                               int64_t *out);
 int hvp_st_metadata_count(const hvp_st_file *f);
 void hvp_st_metadata_at(const hvp_st_file *f, int i, const char **key, const char **value);
 

@@ -11,7 +11,10 @@
 
 typedef struct hvp_train_result {
     long steps;            /* optimizer steps taken in total (resumed ones included) */
-    double final_loss;     /* mean loss of the last epoch */
+    int epoch;             /* the epoch (from 1) the last step belongs to; 0 before any */
+    int stopped;           /* 1: hvp_train_request_stop ended the run before its end */
+    char checkpoint[1100]; /* the checkpoint of the last step ("" when none holds it) */
+    double final_loss;     /* mean loss of the last epoch summarised (0 when none was) */
     double knn_top1;       /* last kNN evaluation, -1 when none ran */
     double knn_top5;
     double knn_init_top1;  /* eval.at_start: kNN top-1 before training, else -1 */
@@ -21,8 +24,17 @@ typedef struct hvp_train_result {
 
 /* Runs (or resumes, per train.resume) the training that cfg describes. Messages and the
  * progress line go to out (NULL: silent). A NaN or Inf loss stops the run with an error
- * naming the step; the last checkpoint written stays intact. */
+ * naming the step; the last checkpoint written stays intact. A resume checks the
+ * checkpoint (step, epoch, finite values) and continues at its step, inside an epoch too.
+ * After hvp_train_request_stop it returns HVP_OK with result->stopped set once the current
+ * step is done and saved in a checkpoint (result->checkpoint). */
 hvp_status hvp_train(const hvp_config *cfg, FILE *out, hvp_train_result *result);
+
+/* Asks the run in progress (or the next one, if none is) to stop after its current step;
+ * it skips an epoch-end kNN evaluation still to come, writes a checkpoint of that step and
+ * returns. Async-signal-safe: call it from a SIGINT/SIGTERM handler (the library installs
+ * none). hvp_train clears the request when it returns. */
+void hvp_train_request_stop(void);
 
 /* The device [device] selects, with its memory limit. */
 hvp_status hvp_train_open_device(const hvp_config *cfg, hvp_ctx **out);

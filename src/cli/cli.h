@@ -21,4 +21,9 @@ int hvp_cmd_tune(int argc, char **argv);
 /* Prints "hvp: <message>" for the last library error and returns 1. */
 int hvp_cli_error(const char *what);
 
+/* From here on SIGINT and SIGTERM ask hvp_train to stop after its step (a second one exits
+ * at once with 128 + the signal); hvp_cli_stop_signal gives the first one, or 0. */
+void hvp_cli_catch_stop_signals(void);
+int hvp_cli_stop_signal(void);
+
 #endif

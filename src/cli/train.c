@@ -1,4 +1,5 @@
-/* `hvp CONFIG [section.key=value ...]`: load, override, check, save and train. */
+/* `hvp CONFIG [section.key=value ...]`: load, override, check, save and train; SIGINT or
+ * SIGTERM stop it after a step with a checkpoint (exit status 128 + the signal). */
 #include <stdio.h>
 #include <string.h>
 
@@ -44,8 +45,21 @@ int hvp_cmd_train(int argc, char **argv)
     hvp_config_write(&cfg, stdout, 1);
     fflush(stdout);
     hvp_train_result r;
+    hvp_cli_catch_stop_signals();
     if (hvp_train(&cfg, stdout, &r) != HVP_OK)
         return hvp_cli_error("training stopped");
+    if (r.stopped) {
+        if (!r.checkpoint[0])
+            printf("interrupted before the first step: nothing to save\n");
+        else if (strcmp(cfg.train.resume, "auto") == 0)
+            printf("interrupted at step %ld (epoch %d): checkpoint saved in %s; run the same "
+                   "command again to resume\n", r.steps, r.epoch, r.checkpoint);
+        else /* the same command would resume from elsewhere or start afresh */
+            printf("interrupted at step %ld (epoch %d): checkpoint saved in %s; add "
+                   "train.resume=%s to the command to resume\n", r.steps, r.epoch,
+                   r.checkpoint, r.checkpoint);
+        return 128 + hvp_cli_stop_signal(); /* as a shell reports a process a signal ended */
+    }
     printf("done: %ld steps in %.1f s, final loss %.4f", r.steps, r.seconds, r.final_loss);
     if (r.knn_top1 >= 0)
         printf(", kNN top-1 %.2f%%", r.knn_top1);

@@ -373,6 +373,14 @@ int64_t hvp_loader_num_batches(const hvp_loader *l) { return l->nbatches; }
 
 hvp_status hvp_loader_start_epoch(hvp_loader *l, int64_t epoch)
 {
+    return hvp_loader_start_epoch_at(l, epoch, 0);
+}
+
+hvp_status hvp_loader_start_epoch_at(hvp_loader *l, int64_t epoch, int64_t first_batch)
+{
+    if (first_batch < 0 || first_batch > l->nbatches)
+        return HVP_FAIL(HVP_ERR_ARG, "loader: batch %" PRId64 " of an epoch of %" PRId64
+                        " batches", first_batch, l->nbatches);
     pthread_mutex_lock(&l->mu);
     l->active = 0; /* no more claims */
     while (l->inflight > 0)
@@ -381,7 +389,10 @@ hvp_status hvp_loader_start_epoch(hvp_loader *l, int64_t epoch)
                                     l->o.rank, l->o.world, l->order);
     if (s == HVP_OK) {
         l->total_items = l->o.drop_last ? l->nbatches * l->o.batch_size : l->share;
-        l->next_item = l->released = l->consumed = 0;
+        /* Batch b is order positions b*B ..: the batches before first_batch are passed
+         * over without decoding, and the ones after are what a start at 0 would give. */
+        l->next_item = first_batch * l->o.batch_size;
+        l->released = l->consumed = first_batch;
         l->holding = 0;
         for (int i = 0; i < l->nslots; i++)
             l->slots[i].ready = 0;

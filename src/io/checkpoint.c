@@ -66,6 +66,21 @@ static int64_t step_of(const char *name)
     return v;
 }
 
+int64_t hvp_ckpt_step_of(const char *dir)
+{
+    size_t end = strlen(dir), begin;
+    while (end > 1 && dir[end - 1] == '/') /* "step-N/" */
+        end--;
+    for (begin = end; begin > 0 && dir[begin - 1] != '/'; begin--)
+        ;
+    char name[64];
+    if (end - begin >= sizeof name)
+        return -1;
+    memcpy(name, dir + begin, end - begin);
+    name[end - begin] = 0;
+    return step_of(name);
+}
+
 /* Removes step-*.tmp.<pid> directories left by processes that no longer exist. */
 static void remove_stale(const char *ckdir)
 {

@@ -142,6 +142,8 @@ const hvp_config_key hvp_config_keys[] = {
     INT("train", "epochs", train.epochs, "100", 1, 1000000, "epochs to train"),
     INT("train", "save_every", train.save_every, "10", 0, 1000000,
         "save a checkpoint every N epochs (and always at the end); 0: only at the end"),
+    INT("train", "save_every_steps", train.save_every_steps, "0", 0, 2147483647,
+        "also save a checkpoint every N steps, inside epochs too (a resume continues inside the epoch); 0: off"),
     INT("train", "keep_last", train.keep_last, "0", 0, 1000000, "checkpoints kept in the run directory; 0: all"),
     INT("train", "max_steps", train.max_steps, "0", 0, 2147483647, "stop after this many steps in total; 0: all"),
     STR("train", "resume", train.resume, "auto",

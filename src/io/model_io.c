@@ -1,4 +1,5 @@
 /* Model and optimizer state <-> safetensors. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,19 @@ static hvp_status add_tensor(hvp_ctx *ctx, hvp_st_writer *w, const char *name,
     return st;
 }
 
+/* A NaN or Inf in a model or optimizer state would only show up steps later as a NaN loss
+ * (or not at all in an evaluation); refuse it where it comes in. */
+static hvp_status check_finite(const hvp_st_file *f, const char *name, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return HVP_FAIL(HVP_ERR_NUMERIC, "%s: tensor '%s' holds %s at element %zu of %zu: "
+                            "the file is damaged or was written after training diverged; use "
+                            "an earlier checkpoint", hvp_st_name(f), name,
+                            isnan(x[i]) ? "NaN" : x[i] > 0 ? "+Inf" : "-Inf", i, n);
+    return HVP_OK;
+}
+
 static hvp_status get_tensor(hvp_ctx *ctx, const hvp_st_file *f, const char *name,
                              const hvp_tensor *t)
 {
@@ -24,6 +38,8 @@ static hvp_status get_tensor(hvp_ctx *ctx, const hvp_st_file *f, const char *nam
     if (!host)
         return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory loading %s", name);
     hvp_status st = hvp_st_get_f32(f, name, t->ndim, t->shape, host);
+    if (st == HVP_OK)
+        st = check_finite(f, name, host, hvp_numel(t));
     if (st == HVP_OK)
         st = hvp_tensor_upload(ctx, t, host);
     free(host);
@@ -104,6 +120,9 @@ hvp_status hvp_optim_read(hvp_ctx *ctx, hvp_optim *o, const hvp_st_file *f)
         HVP_TRY(get_tensor(ctx, f, o->state[i].name, &o->state[i].value));
     int64_t step;
     HVP_TRY(hvp_st_get(f, "optimizer.step", HVP_ST_I64, 0, NULL, &step));
+    if (step < 0) /* AdamW's bias correction 1 - beta^step would be negative */
+        return HVP_FAIL(HVP_ERR_FORMAT, "%s: optimizer.step is %lld, expected a count >= 0",
+                        hvp_st_name(f), (long long)step);
     o->step = (long)step;
     return HVP_OK;
 }

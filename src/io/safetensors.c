@@ -1,5 +1,6 @@
 /* safetensors reader and writer with a small, strict JSON parser for the header subset. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -863,7 +864,28 @@ const char *hvp_st_metadata(const hvp_st_file *f, const char *key)
     return NULL;
 }
 
+hvp_status hvp_st_metadata_int(const hvp_st_file *f, const char *key, int64_t lo, int64_t hi,
+                               int64_t *out)
+{
+    const char *v = hvp_st_metadata(f, key);
+    if (!v)
+        return HVP_FAIL(HVP_ERR_FORMAT, "%s: no \"%s\" in the metadata (expected a whole "
+                        "number in [%" PRId64 ", %" PRId64 "])", f->name, key, lo, hi);
+    /* strtoll alone would take leading blanks, a '+' and trailing junk */
+    const char *digits = v + (*v == '-');
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (*digits < '0' || *digits > '9' || *end || errno == ERANGE || n < lo || n > hi)
+        return HVP_FAIL(HVP_ERR_FORMAT, "%s: metadata \"%s\" is \"%.40s\", expected a whole "
+                        "number in [%" PRId64 ", %" PRId64 "]", f->name, key, v, lo, hi);
+    *out = n;
+    return HVP_OK;
+}
+
 int hvp_st_metadata_count(const hvp_st_file *f) { return f->nmeta; }
+
+const char *hvp_st_name(const hvp_st_file *f) { return f->name; }
 
 void hvp_st_metadata_at(const hvp_st_file *f, int i, const char **key, const char **value)
 {

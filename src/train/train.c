@@ -1,9 +1,14 @@
 /* The training loop: for each batch, cut the candidate views on the device, choose the
  * hardest pair per image (when HVP is on), run the method's step and the optimizer, and
- * at epoch ends evaluate, log and checkpoint. One sync per step (the loss read back). */
+ * at epoch ends evaluate, log and checkpoint. One sync per step (the loss read back).
+ * A stop request ends the run after a step, with a checkpoint; a resume continues at its
+ * checkpoint's step, inside an epoch too (the order, views and masks are keyed by epoch,
+ * dataset index and step, so the continuation is the uninterrupted run's). */
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,10 +40,21 @@ typedef struct trainer {
     hvp_tb *tb;
     hvp_progress progress;
     long step;           /* optimizer steps done */
-    int epoch;           /* epochs done */
+    int epoch;           /* epochs done: step / steps_per_epoch between steps */
+    long saved_step;     /* the step of saved_dir, the last checkpoint written or resumed */
+    char saved_dir[1100];
     long steps_per_epoch, total_steps;
     double base_lr;
 } trainer;
+
+/* Set by hvp_train_request_stop, from a signal handler or another thread: a lock-free
+ * atomic is both async-signal-safe and seen by the training thread. */
+static atomic_int stop_requested;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "hvp_train_request_stop needs a lock-free int");
+
+void hvp_train_request_stop(void) { atomic_store(&stop_requested, 1); }
+
+static int stopping(void) { return atomic_load(&stop_requested); }
 
 static double now(void)
 {
@@ -175,7 +191,7 @@ static hvp_status save_checkpoint(trainer *t)
     snprintf(num, sizeof num, "%ld", t->step);
     if (st == HVP_OK)
         st = hvp_st_set_metadata(w, "step", num);
-    snprintf(num, sizeof num, "%d", t->epoch);
+    snprintf(num, sizeof num, "%ld", t->step / t->steps_per_epoch); /* completed; see resume */
     if (st == HVP_OK)
         st = hvp_st_set_metadata(w, "epoch", num);
     char *text = st == HVP_OK ? hvp_config_to_string(t->cfg) : NULL;
@@ -191,7 +207,52 @@ static hvp_status save_checkpoint(trainer *t)
         hvp_ckpt_abort(&tx);
     if (st == HVP_OK && t->cfg->train.keep_last > 0)
         st = hvp_ckpt_prune(t->run_dir, t->cfg->train.keep_last);
+    if (st == HVP_OK) {
+        t->saved_step = t->step;
+        snprintf(t->saved_dir, sizeof t->saved_dir, "%s", tx.final_dir);
+    }
     return st;
+}
+
+/* One checkpoint per step at most: epoch ends and train.save_every_steps may fall together. */
+static hvp_status save_checkpoint_once(trainer *t)
+{
+    return t->saved_step == t->step ? HVP_OK : save_checkpoint(t);
+}
+
+/* Where a checkpoint says the run is, checked rather than trusted: step and epoch must be
+ * whole numbers, the epoch the one the step falls in at this run's steps per epoch, the
+ * step the one the folder is named for and the optimizer's own count, and not past this
+ * run's last step. */
+static hvp_status read_position(trainer *t, const hvp_st_file *f, const char *dir)
+{
+    const char *path = hvp_st_name(f);
+    int64_t step, epoch;
+    HVP_TRY(hvp_st_metadata_int(f, "step", 0, INT64_MAX, &step));
+    HVP_TRY(hvp_st_metadata_int(f, "epoch", 0, INT_MAX, &epoch));
+    int64_t done = step / t->steps_per_epoch; /* epochs completed at that step */
+    /* earlier versions counted the epoch a train.max_steps end fell in as done */
+    int max_steps_end = step % t->steps_per_epoch != 0 && epoch == done + 1;
+    if (epoch != done && !max_steps_end)
+        return HVP_FAIL(HVP_ERR_FORMAT, "%s: metadata \"epoch\" is %" PRId64 ", expected %"
+                        PRId64 " for step %" PRId64 " at %ld steps per epoch (has the dataset, "
+                        "data.batch_size or data.drop_last changed since?)", path, epoch, done,
+                        step, t->steps_per_epoch);
+    int64_t named = hvp_ckpt_step_of(dir);
+    if (named >= 0 && step != named)
+        return HVP_FAIL(HVP_ERR_FORMAT, "%s: metadata \"step\" is %" PRId64 ", expected %"
+                        PRId64 " as the folder's name says", path, step, named);
+    if (step != t->optim->step)
+        return HVP_FAIL(HVP_ERR_FORMAT, "%s: optimizer.step is %ld, expected %" PRId64
+                        " as the metadata's \"step\"", path, t->optim->step, step);
+    if (step > t->total_steps)
+        return HVP_FAIL(HVP_ERR_ARG, "%s: step %" PRId64 " is past this run's last step %ld "
+                        "(train.epochs = %d, train.max_steps = %d); raise them to go on, or "
+                        "start afresh with train.resume = none", path, step, t->total_steps,
+                        t->cfg->train.epochs, t->cfg->train.max_steps);
+    t->step = (long)step;
+    t->epoch = (int)done; /* a mid-epoch checkpoint: the run continues inside that epoch */
+    return HVP_OK;
 }
 
 static hvp_status resume(trainer *t)
@@ -209,15 +270,12 @@ static hvp_status resume(trainer *t)
     snprintf(path, sizeof path, "%s/%s", dir, HVP_CKPT_STATE);
     HVP_TRY(hvp_st_open(path, &f));
     st = hvp_optim_read(t->ctx, t->optim, f);
-    const char *step = hvp_st_metadata(f, "step"), *epoch = hvp_st_metadata(f, "epoch");
-    if (st == HVP_OK && (!step || !epoch))
-        st = HVP_FAIL(HVP_ERR_FORMAT, "%s: no step/epoch in the metadata", path);
-    if (st == HVP_OK) {
-        t->step = atol(step);
-        t->epoch = atoi(epoch);
-    }
+    if (st == HVP_OK)
+        st = read_position(t, f, dir);
     hvp_st_close(f);
     HVP_TRY(st);
+    t->saved_step = t->step;
+    snprintf(t->saved_dir, sizeof t->saved_dir, "%s", dir);
     say(t, "resumed from %s (epoch %d, step %ld)\n", dir, t->epoch, t->step);
     return HVP_OK;
 }
@@ -436,44 +494,56 @@ static hvp_status log_step(trainer *t, double loss, double lr, int images)
     return HVP_OK;
 }
 
-static hvp_status end_epoch(trainer *t, double mean_loss, double seconds, long images,
-                            hvp_train_result *res)
+/* Closes epoch `number` (from 1), of which this process ran the steps [first, last): all of
+ * them, unless it resumed inside the epoch or train.max_steps ended it early; the
+ * statistics then cover only those steps, and the log says so. */
+static hvp_status end_epoch(trainer *t, int number, long first, long last, double mean_loss,
+                            double seconds, long images, hvp_train_result *res)
 {
     const hvp_config *c = t->cfg;
     hvp_loader_stats ls = hvp_loader_get_stats(t->loader);
     double top1 = -1, top5 = -1;
-    int last = t->epoch == c->train.epochs || t->step >= t->total_steps;
-    if (c->eval.every > 0 && (t->epoch % c->eval.every == 0 || last)) {
+    int final = number == c->train.epochs || t->step >= t->total_steps;
+    char label[96];
+    int n = snprintf(label, sizeof label, "epoch %d", number);
+    if (first > 0 || last < t->steps_per_epoch)
+        snprintf(label + n, sizeof label - (size_t)n, " (its steps %ld-%ld of %ld)", first + 1,
+                 last, t->steps_per_epoch);
+    int eval = c->eval.every > 0 && (number % c->eval.every == 0 || final);
+    if (eval && stopping()) /* it may take minutes; the checkpoint can be evaluated later */
+        say(t, "epoch %d: kNN evaluation skipped to stop sooner (`hvp knn RUN_DIR` runs it on "
+            "the checkpoint)\n", number);
+    else if (eval) {
         double t0 = now();
         HVP_TRY(hvp_eval_knn_method(t->ctx, t->method, c, c->eval.knn_train_limit,
                                     c->eval.knn_test_limit, &top1, &top5));
         res->knn_top1 = top1;
         res->knn_top5 = top5;
-        say(t, "epoch %d: kNN top-1 %.2f%% top-5 %.2f%% (k=%d, %.1f s)\n", t->epoch, top1, top5,
+        say(t, "epoch %d: kNN top-1 %.2f%% top-5 %.2f%% (k=%d, %.1f s)\n", number, top1, top5,
             c->eval.knn_k, now() - t0);
     }
     double chosen = -1, all = -1;
     if (t->sel && t->sel->scored_samples) {
         chosen = t->sel->sum_chosen_loss / (double)t->sel->scored_samples;
         all = t->sel->sum_all_loss / (double)t->sel->scored_samples;
-        say(t, "epoch %d: hard views: mean loss of chosen pairs %.4f vs all pairs %.4f; wins",
-            t->epoch, chosen, all);
+        say(t, "%s: hard views: mean loss of chosen pairs %.4f vs all pairs %.4f; wins", label,
+            chosen, all);
         for (int k = 0; k < t->sel->npairs; k++)
             say(t, " (%d,%d):%ld", t->sel->pairs[k][0], t->sel->pairs[k][1], t->sel->wins[k]);
         say(t, "\n");
     }
-    say(t, "epoch %d: loss %.4f, %.1f img/s, waited %.1f s for data, %lld files skipped\n",
-        t->epoch, mean_loss, (double)images / seconds, ls.wait_seconds, (long long)ls.skipped);
-    hvp_metric row[] = {{"epoch", t->epoch},         {"step", (double)t->step},
+    say(t, "%s: loss %.4f, %.1f img/s, waited %.1f s for data, %lld files skipped\n", label,
+        mean_loss, (double)images / seconds, ls.wait_seconds, (long long)ls.skipped);
+    hvp_metric row[] = {{"epoch", number},           {"step", (double)t->step},
                         {"loss", mean_loss},         {"knn_top1", top1},
                         {"knn_top5", top5},          {"hvp_chosen_loss", chosen},
                         {"hvp_all_loss", all},       {"img_per_s", images / seconds},
                         {"data_wait_s", ls.wait_seconds}, {"skipped_files", (double)ls.skipped}};
-    int n = sizeof row / sizeof row[0];
+    int ncols = sizeof row / sizeof row[0];
     if (t->epochs_csv)
-        HVP_TRY(hvp_metrics_row(t->epochs_csv, row, n));
+        HVP_TRY(hvp_metrics_row(t->epochs_csv, row, ncols));
     if (t->epochs_jsonl)
-        HVP_TRY(hvp_metrics_row(t->epochs_jsonl, row, n));
+        HVP_TRY(hvp_metrics_row(t->epochs_jsonl, row, ncols));
     if (t->tb) {
         HVP_TRY(hvp_tb_scalar(t->tb, "epoch/loss", t->step, mean_loss));
         if (top1 >= 0)
@@ -486,8 +556,8 @@ static hvp_status end_epoch(trainer *t, double mean_loss, double seconds, long i
     }
     if (t->sel)
         hvp_selector_reset_stats(t->sel);
-    if (last || (c->train.save_every > 0 && t->epoch % c->train.save_every == 0))
-        HVP_TRY(save_checkpoint(t));
+    if (final || (c->train.save_every > 0 && number % c->train.save_every == 0))
+        HVP_TRY(save_checkpoint_once(t));
     return HVP_OK;
 }
 
@@ -501,27 +571,41 @@ static hvp_status run(trainer *t, hvp_train_result *res)
         say(t, "at initialisation: kNN top-1 %.2f%% top-5 %.2f%%\n", top1, top5);
         res->knn_init_top1 = top1;
     }
-    while (t->epoch < c->train.epochs && t->step < t->total_steps) {
-        HVP_TRY(hvp_loader_start_epoch(t->loader, t->epoch));
+    long per_epoch = t->steps_per_epoch, every = c->train.save_every_steps;
+    while (t->step < t->total_steps && !stopping()) {
+        /* 0, or where a checkpoint written inside this epoch left off */
+        long first = t->step - (long)t->epoch * per_epoch, s = first;
+        HVP_TRY(hvp_loader_start_epoch_at(t->loader, t->epoch, first));
         double t0 = now(), sum = 0;
-        long images = 0, steps = 0;
-        for (long s = 0; s < t->steps_per_epoch && t->step < t->total_steps; s++) {
+        long images = 0;
+        for (; s < per_epoch && t->step < t->total_steps; s++) {
             const hvp_image_batch *b;
             HVP_TRY(hvp_loader_next(t->loader, &b));
-            if (!b)
+            if (stopping()) /* checked after the wait for data, before the next step */
                 break;
+            if (!b)
+                return HVP_FAIL(HVP_ERR_ARG, "the loader ended epoch %d after %ld of %ld "
+                                "batches", t->epoch + 1, s, per_epoch);
             double loss = 0, lr = lr_at(t, t->step);
             HVP_TRY(train_step(t, b, &loss));
             sum += loss;
-            steps++;
             images += b->count;
             hvp_progress_step(&t->progress, t->step, t->epoch + 1, c->train.epochs, (int)s + 1,
-                              (int)t->steps_per_epoch, loss, lr, b->count);
+                              (int)per_epoch, loss, lr, b->count);
             HVP_TRY(log_step(t, loss, lr, b->count));
+            if (every > 0 && t->step % every == 0)
+                HVP_TRY(save_checkpoint_once(t));
         }
-        t->epoch++;
-        res->final_loss = steps ? sum / (double)steps : 0;
-        HVP_TRY(end_epoch(t, res->final_loss, now() - t0, images, res));
+        if (s < per_epoch && t->step < t->total_steps)
+            break; /* stopping inside the epoch: its summary comes from the resumed run */
+        int number = ++t->epoch; /* also when train.max_steps ends it early: the run ends */
+        res->final_loss = sum / (double)(s - first);
+        HVP_TRY(end_epoch(t, number, first, s, res->final_loss, now() - t0, images, res));
+    }
+    if (stopping() && t->step < t->total_steps) {
+        res->stopped = 1;
+        if (t->step > 0) /* before the first step there is nothing to save */
+            HVP_TRY(save_checkpoint_once(t));
     }
     return HVP_OK;
 }
@@ -534,14 +618,20 @@ hvp_status hvp_train(const hvp_config *cfg, FILE *out, hvp_train_result *result)
     result->knn_top1 = result->knn_top5 = result->knn_init_top1 = -1;
     t.cfg = cfg;
     t.out = out;
+    t.saved_step = -1;
     hvp_progress_init(&t.progress, out ? out : stderr, 2, 1, 1, 0);
     double t0 = now();
     hvp_status st = setup(&t);
     if (st == HVP_OK)
         st = run(&t, result);
     result->steps = t.step;
+    result->epoch = t.steps_per_epoch > 0 ? (int)((t.step + t.steps_per_epoch - 1) /
+                                                  t.steps_per_epoch) : 0;
+    if (t.saved_step == t.step)
+        snprintf(result->checkpoint, sizeof result->checkpoint, "%s", t.saved_dir);
     result->seconds = now() - t0;
     snprintf(result->run_dir, sizeof result->run_dir, "%s", t.run_dir);
+    atomic_store(&stop_requested, 0); /* handled: the next run starts afresh */
     teardown(&t); /* sets no error: the failure's message stays */
     return st;
 }

@@ -1,0 +1,175 @@
+/* Helpers of the whole-run tests (see test_train_util.h). */
+#include "test_train_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "hvp/checkpoint.h"
+#include "hvp/safetensors.h"
+#include "test_data_util.h"
+
+#ifndef HVP_BIN
+#define HVP_BIN "./hvp"
+#endif
+
+void tr_make_folder(const char *root, int per_class)
+{
+    static const char *const splits[] = {"train", "test"}, *const classes[] = {"a", "b"};
+    char dir[1024], file[1100];
+    for (int s = 0; s < 2; s++) {
+        snprintf(dir, sizeof dir, "%s/%s", root, splits[s]);
+        td_mkdir(dir);
+        for (int c = 0; c < 2; c++) {
+            snprintf(dir, sizeof dir, "%s/%s/%s", root, splits[s], classes[c]);
+            td_mkdir(dir);
+            for (int i = 0; i < per_class; i++) {
+                snprintf(file, sizeof file, "%s/%02d.ppm", dir, i);
+                td_write_ppm(file, td_pattern(16, 16, 3, 100 * s + 10 * c + i), 16, 16, 3);
+            }
+        }
+    }
+}
+
+void tr_write_config(const char *path, const char *root, int epochs, const char *extra)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return;
+    /* an extra [model] section replaces the ResNet (duplicate keys are errors) */
+    const char *model = strstr(extra, "[model]") ? ""
+                        : "[model]\narch = resnet18\ncifar_stem = true\nwidth = 0.125\n";
+    fprintf(f, "[data]\nformat = imagefolder\nroot = %s\nbatch_size = 8\nworkers = 2\n"
+               "image_size = 16\nblur_prob = 0\nmean = 0.5\nstd = 0.25\n%s"
+               "[method]\nproj_dim = 16\nproj_hidden_dim = 16\npred_dim = 8\n"
+               "[hvp]\nenabled = true\nviews = 3\n"
+               "[train]\nepochs = %d\nsave_every = 1\n"
+               "[eval]\nevery = 0\n[log]\nprogress = off\n%s",
+            root, model, epochs, extra);
+    fclose(f);
+}
+
+pid_t tr_spawn(const char *log, const char *const *args)
+{
+    fflush(stdout); /* else the child's freopen writes our buffered output a second time */
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *out = freopen(log, "w", stdout);
+        if (out)
+            dup2(fileno(stdout), 2);
+        const char *argv[16] = {HVP_BIN};
+        for (int i = 0; args[i] && i < 14; i++)
+            argv[i + 1] = args[i];
+        execv(HVP_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+int tr_finish(pid_t pid)
+{
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int tr_run(const char *log, const char *const *args)
+{
+    return tr_finish(tr_spawn(log, args));
+}
+
+long tr_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long n = 0;
+    int ch;
+    if (!f)
+        return 0;
+    while ((ch = fgetc(f)) != EOF)
+        n += ch == '\n';
+    fclose(f);
+    return n;
+}
+
+unsigned char *tr_final_weights(const char *run_dir, size_t *size, int64_t *step)
+{
+    char dir[1024], path[1200];
+    if (hvp_ckpt_find_latest(run_dir, dir, sizeof dir, step) != HVP_OK)
+        return NULL;
+    snprintf(path, sizeof path, "%s/" HVP_CKPT_WEIGHTS, dir);
+    return test_read_file(path, size);
+}
+
+const char *tr_log_text(const char *log)
+{
+    size_t size;
+    return (const char *)test_read_file(log, &size);
+}
+
+void tr_show_log(const char *log)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "tail -n 5 '%s'", log);
+    if (system(cmd) != 0)
+        TEST_FAIL("could not show %s", log);
+}
+
+int tr_contains(const unsigned char *p, size_t n, const char *what)
+{
+    size_t k = strlen(what);
+    for (size_t i = 0; i + k <= n; i++)
+        if (memcmp(p + i, what, k) == 0)
+            return 1;
+    return 0;
+}
+
+int tr_copy_file(const char *src, const char *dst)
+{
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    char buf[65536];
+    size_t n;
+    int ok = in && out;
+    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        ok = fwrite(buf, 1, n, out) == n;
+    if (in)
+        fclose(in);
+    if (out)
+        ok = (fclose(out) == 0) && ok;
+    return ok;
+}
+
+void tr_tamper(const char *path, const char *tensor, float value, const char *key,
+               const char *text)
+{
+    hvp_st_file *f = NULL;
+    hvp_st_writer *w = NULL;
+    hvp_status st = hvp_st_open(path, &f);
+    if (st == HVP_OK)
+        st = hvp_st_writer_new(&w);
+    for (int i = 0; st == HVP_OK && i < hvp_st_count(f); i++) {
+        const hvp_st_tensor *t = hvp_st_at(f, i);
+        void *data = test_alloc(t->nbytes);
+        memcpy(data, t->data, t->nbytes);
+        if (tensor && strcmp(t->name, tensor) == 0 && t->dtype == HVP_ST_F32 && t->nbytes)
+            ((float *)data)[0] = value;
+        st = hvp_st_add(w, t->name, t->dtype, t->ndim, t->shape, data);
+    }
+    for (int i = 0; st == HVP_OK && i < hvp_st_metadata_count(f); i++) {
+        const char *k, *v;
+        hvp_st_metadata_at(f, i, &k, &v);
+        st = hvp_st_set_metadata(w, k, v);
+    }
+    if (st == HVP_OK && key)
+        st = hvp_st_set_metadata(w, key, text);
+    if (st == HVP_OK)
+        st = hvp_st_save(w, path);
+    if (st != HVP_OK)
+        TEST_FAIL("tampering with %s: %s", path, hvp_last_error());
+    hvp_st_writer_free(w);
+    hvp_st_close(f);
+}
