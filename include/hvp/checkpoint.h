@@ -68,5 +68,9 @@ hvp_status hvp_ckpt_resolve(const char *resume, const char *run_dir, char *dir, 
 int64_t hvp_ckpt_step_of(const char *dir);
 /* Keeps the `keep` newest complete checkpoints (keep = 0: all), deleting the others. */
 hvp_status hvp_ckpt_prune(const char *run_dir, int keep);
+/* The config a checkpoint was trained with (the text its state file keeps), as
+ * hvp_config_load gives it; messages name the state file. */
+struct hvp_config;
+hvp_status hvp_ckpt_load_config(const char *ckpt_dir, struct hvp_config *cfg);
 
 #endif

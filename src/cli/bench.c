@@ -283,10 +283,13 @@ int hvp_cmd_bench(int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
-        else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
-            batch = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc)
-            runs = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--batch") == 0) {
+            if (!hvp_cli_int("bench", "--batch", i + 1 < argc ? argv[++i] : NULL, 1, 65536, &batch))
+                return 2;
+        } else if (strcmp(argv[i], "--runs") == 0) {
+            if (!hvp_cli_int("bench", "--runs", i + 1 < argc ? argv[++i] : NULL, 1, 64, &runs))
+                return 2;
+        }
         else if (strcmp(argv[i], "--cpu-time") == 0)
             use_cpu_time = 1;
         else if (strcmp(argv[i], "--own") == 0 && i + 1 < argc)
@@ -304,10 +307,6 @@ int hvp_cmd_bench(int argc, char **argv)
     if (quick) {
         batch = 8;
         runs = 3;
-    }
-    if (batch < 1 || runs < 1 || runs > 64) {
-        fprintf(stderr, "hvp: bench: batch must be >= 1 and runs 1..64\n");
-        return 2;
     }
     hvp_ctx *ctx;
     if (hvp_ctx_create(NULL, &ctx) != HVP_OK)

@@ -2,6 +2,7 @@
  * [--split S] [--channels C]`: images/s decoded by the loader (no augmentation). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -10,8 +11,7 @@
 int hvp_cmd_bench_data_decode(int argc, char **argv)
 {
     const char *root = NULL, *split = NULL;
-    int workers = 1, batch = 256, channels = 0;
-    long long limit = 0;
+    int workers = 1, batch = 256, channels = 0, limit = 0;
     hvp_data_format format = HVP_DATA_AUTO;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -24,15 +24,20 @@ int hvp_cmd_bench_data_decode(int argc, char **argv)
             return 2;
         }
         i++;
-        if (strcmp(a, "--workers") == 0)
-            workers = atoi(v);
-        else if (strcmp(a, "--batch") == 0)
-            batch = atoi(v);
-        else if (strcmp(a, "--limit") == 0)
-            limit = atoll(v);
-        else if (strcmp(a, "--channels") == 0)
-            channels = atoi(v);
-        else if (strcmp(a, "--split") == 0)
+        const char *cmd = "bench data-decode";
+        if (strcmp(a, "--workers") == 0) {
+            if (!hvp_cli_int(cmd, a, v, 0, 1024, &workers))
+                return 2;
+        } else if (strcmp(a, "--batch") == 0) {
+            if (!hvp_cli_int(cmd, a, v, 1, 1 << 20, &batch))
+                return 2;
+        } else if (strcmp(a, "--limit") == 0) {
+            if (!hvp_cli_int(cmd, a, v, 0, INT_MAX, &limit))
+                return 2;
+        } else if (strcmp(a, "--channels") == 0) {
+            if (!hvp_cli_int(cmd, a, v, 0, 3, &channels)) /* 2: the dataset says what's wrong */
+                return 2;
+        } else if (strcmp(a, "--split") == 0)
             split = v;
         else if (strcmp(a, "--format") == 0) {
             if (hvp_data_format_parse(v, &format) != HVP_OK)

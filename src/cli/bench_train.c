@@ -26,9 +26,11 @@ int hvp_cmd_bench_train(int argc, char **argv)
     int steps = 5, n = 0;
     char *rest[64];
     for (int i = 1; i < argc && n < 63; i++) {
-        if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc)
-            steps = atoi(argv[++i]);
-        else
+        if (strcmp(argv[i], "--steps") == 0) {
+            if (!hvp_cli_int("bench train", "--steps", i + 1 < argc ? argv[++i] : NULL, 1,
+                             1000000, &steps))
+                return 2;
+        } else
             rest[n++] = argv[i];
     }
     hvp_config cfg;

@@ -15,11 +15,17 @@ int hvp_cmd_bench_train(int argc, char **argv);
  * the error and returns 0. */
 struct hvp_config;
 int hvp_cli_load_config(int argc, char **argv, struct hvp_config *cfg);
+/* The same for a config already loaded: applies the overrides argv[0..argc-1], checks. */
+int hvp_cli_finish_config(int argc, char **argv, struct hvp_config *cfg);
 int hvp_cmd_bench(int argc, char **argv);
 int hvp_cmd_tune(int argc, char **argv);
 
 /* Prints "hvp: <message>" for the last library error and returns 1. */
 int hvp_cli_error(const char *what);
+/* value as a whole number in [lo, hi] (hi <= INT_MAX) into *out; otherwise prints what
+ * `hvp cmd` expected for option and returns 0. */
+int hvp_cli_int(const char *cmd, const char *option, const char *value, long lo, long hi,
+                int *out);
 
 /* From here on SIGINT and SIGTERM ask hvp_train to stop after its step (a second one exits
  * at once with 128 + the signal); hvp_cli_stop_signal gives the first one, or 0. */

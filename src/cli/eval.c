@@ -1,7 +1,7 @@
 /* `hvp knn|linear PATH [--pixels] [section.key=value ...]`: kNN or linear-probe top-1/top-5
  * on the test split. PATH is a run directory (its latest checkpoint), a checkpoint
- * directory, or a config file (the network at initialisation; with --pixels, the raw
- * pixels as features). */
+ * directory (with the config its state file keeps), or a config file (the network at
+ * initialisation; with --pixels, the raw pixels as features). */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,25 +20,21 @@ static int is_file(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* The config file and checkpoint directory ("" for none) behind PATH. */
-static int locate(const char *cmd, const char *path, char *config, size_t csize, char *ckpt,
-                  size_t ksize)
+/* The checkpoint directory behind PATH ("" when PATH is a config file): PATH itself, or
+ * the latest checkpoint of a run directory. */
+static int locate(const char *cmd, const char *path, char *ckpt, size_t size)
 {
     char probe[2048];
     ckpt[0] = 0;
-    if (is_file(path)) {
-        snprintf(config, csize, "%s", path);
+    if (is_file(path))
         return 1;
-    }
     snprintf(probe, sizeof probe, "%s/" HVP_CKPT_WEIGHTS, path);
-    if (is_file(probe)) { /* RUN/checkpoints/step-N */
-        snprintf(ckpt, ksize, "%s", path);
-        snprintf(config, csize, "%s/../../config.ini", path);
+    if (is_file(probe)) { /* RUN/checkpoints/step-N, wherever it was moved */
+        snprintf(ckpt, size, "%s", path);
         return 1;
     }
-    snprintf(config, csize, "%s/config.ini", path);
     int64_t step;
-    if (is_file(config) && hvp_ckpt_find_latest(path, ckpt, ksize, &step) == HVP_OK)
+    if (hvp_ckpt_find_latest(path, ckpt, size, &step) == HVP_OK)
         return 1;
     fprintf(stderr, "hvp %s: %s is neither a run directory with checkpoints, a checkpoint "
                     "directory, nor a config file\n", cmd, path);
@@ -55,18 +51,25 @@ static int evaluate(int argc, char **argv, int linear)
     }
     int pixels = 0, n = 0;
     char *args[64];
-    char config[2048], ckpt[1100];
-    if (!locate(cmd, argv[1], config, sizeof config, ckpt, sizeof ckpt))
+    char ckpt[1100];
+    if (!locate(cmd, argv[1], ckpt, sizeof ckpt))
         return 2;
-    args[n++] = config;
+    args[n++] = argv[1];
     for (int i = 2; i < argc && n < 63; i++) {
         if (strcmp(argv[i], "--pixels") == 0)
             pixels = 1;
         else
             args[n++] = argv[i];
     }
+    /* A checkpoint keeps the config it was trained with. */
     hvp_config cfg;
-    if (!hvp_cli_load_config(n, args, &cfg))
+    if (ckpt[0] && hvp_ckpt_load_config(ckpt, &cfg) != HVP_OK) {
+        hvp_cli_error(cmd);
+        return 2;
+    }
+    int loaded = ckpt[0] ? hvp_cli_finish_config(n - 1, args + 1, &cfg)
+                         : hvp_cli_load_config(n, args, &cfg);
+    if (!loaded)
         return 2;
     hvp_ctx *ctx = NULL;
     hvp_method *m = NULL;

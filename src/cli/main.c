@@ -1,5 +1,7 @@
 /* The hvp program: `hvp CONFIG [section.key=value ...]` trains; other verbs below. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -10,6 +12,21 @@
 int hvp_cli_error(const char *what)
 {
     fprintf(stderr, "hvp: %s: %s\n", what, hvp_last_error());
+    return 1;
+}
+
+int hvp_cli_int(const char *cmd, const char *option, const char *value, long lo, long hi,
+                int *out)
+{
+    char *end;
+    errno = 0;
+    long v = value ? strtol(value, &end, 10) : 0;
+    if (!value || !*value || *end || errno || v < lo || v > hi) {
+        fprintf(stderr, "hvp %s: %s expects a whole number from %ld to %ld, not '%s'\n", cmd,
+                option, lo, hi, value ? value : "(nothing)");
+        return 0;
+    }
+    *out = (int)v;
     return 1;
 }
 

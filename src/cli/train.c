@@ -14,7 +14,12 @@ int hvp_cli_load_config(int argc, char **argv, hvp_config *cfg)
         hvp_cli_error("config");
         return 0;
     }
-    for (int i = 1; i < argc; i++)
+    return hvp_cli_finish_config(argc - 1, argv + 1, cfg);
+}
+
+int hvp_cli_finish_config(int argc, char **argv, hvp_config *cfg)
+{
+    for (int i = 0; i < argc; i++)
         if (hvp_config_override(cfg, argv[i]) != HVP_OK) {
             hvp_cli_error("override");
             return 0;

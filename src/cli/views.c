@@ -18,9 +18,11 @@ static int parse(int argc, char **argv, const char **out, int *images, int *n, c
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
             *out = argv[++i];
-        else if (strcmp(argv[i], "--images") == 0 && i + 1 < argc)
-            *images = atoi(argv[++i]);
-        else if (argv[i][0] == '-')
+        else if (strcmp(argv[i], "--images") == 0) {
+            if (!hvp_cli_int("views", "--images", i + 1 < argc ? argv[++i] : NULL, 1, 4096,
+                             images))
+                return 0;
+        } else if (argv[i][0] == '-')
             return 0;
         else
             rest[(*n)++] = argv[i];

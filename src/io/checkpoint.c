@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "hvp/checkpoint.h"
+#include "hvp/config.h"
+#include "hvp/safetensors.h"
 
 static int is_file(const char *path)
 {
@@ -292,5 +294,37 @@ hvp_status hvp_ckpt_prune(const char *run_dir, int keep)
         remove_dir(p);
     }
     free(steps);
+    return HVP_OK;
+}
+
+hvp_status hvp_ckpt_load_config(const char *ckpt_dir, hvp_config *cfg)
+{
+    char state[1200], tmp[1200];
+    snprintf(state, sizeof state, "%s/" HVP_CKPT_STATE, ckpt_dir);
+    hvp_st_file *f;
+    HVP_TRY(hvp_st_open(state, &f));
+    const char *text = hvp_st_metadata(f, "config");
+    if (!text) {
+        hvp_st_close(f);
+        return HVP_FAIL(HVP_ERR_FORMAT, "%s keeps no config in its metadata", state);
+    }
+    /* The config reader takes files only: the text goes through a private temporary one. */
+    const char *dir = getenv("TMPDIR");
+    snprintf(tmp, sizeof tmp, "%s/hvp-config-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(tmp);
+    size_t len = strlen(text);
+    int written = fd >= 0 && write(fd, text, len) == (ssize_t)len;
+    hvp_st_close(f);
+    if (fd >= 0)
+        close(fd);
+    hvp_status s = written ? hvp_config_load(tmp, cfg)
+                           : HVP_FAIL(HVP_ERR_IO, "cannot write a temporary file %s: %s", tmp,
+                                      strerror(errno));
+    if (fd >= 0)
+        unlink(tmp);
+    if (s != HVP_OK)
+        return HVP_FAIL(s, "the config kept in %s: %s", state, hvp_last_error());
+    if (strlen(state) < sizeof cfg->file) /* else the temporary name stays: messages only */
+        strcpy(cfg->file, state);
     return HVP_OK;
 }

@@ -78,7 +78,10 @@ static void say(trainer *t, const char *fmt, ...)
 static void warn_bad_file(void *user, const char *item, const char *why)
 {
     trainer *t = user; /* the loader counts skipped files for the epoch summary */
-    say(t, "warning: skipping %s: %s\n", item, why);
+    if (strstr(why, item)) /* the reason names the file already: once is enough */
+        say(t, "warning: skipping a bad file: %s\n", why);
+    else
+        say(t, "warning: skipping %s: %s\n", item, why);
 }
 
 /* Linear warm-up, then cosine decay to optim.min_lr, by step. */

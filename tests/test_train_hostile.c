@@ -1,0 +1,137 @@
+/* Whole runs on hostile input: damaged files in the data are skipped, counted and named;
+ * grayscale data without data.channels trains; a checkpoint directory moved out of its run
+ * evaluates with the config it keeps. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "hvp/checkpoint.h"
+#include "test_data_util.h"
+#include "test_train_util.h"
+
+/* root/train/{a,b}/NN.jpg (per_class each, 16 px) and root/test/{a,b}/00.ppm. */
+static void make_jpeg_folder(const char *root, int per_class)
+{
+    char dir[1024], file[1100];
+    for (int s = 0; s < 2; s++) {
+        snprintf(dir, sizeof dir, "%s/%s", root, s ? "test" : "train");
+        td_mkdir(dir);
+        for (int c = 0; c < 2; c++) {
+            snprintf(dir, sizeof dir, "%s/%s/%c", root, s ? "test" : "train", 'a' + c);
+            td_mkdir(dir);
+            for (int i = 0; i < (s ? 2 : per_class); i++) {
+                snprintf(file, sizeof file, "%s/%02d.jpg", dir, i);
+                size_t n;
+                td_write_jpeg(file, td_pattern(16, 16, 3, 10 * c + i), 16, 16, 3, &n);
+            }
+        }
+    }
+}
+
+/* 3 of 60 JPEGs damaged (5 %): truncated, a corrupt marker, text renamed .jpg. */
+HVP_TEST(train_damaged_images_are_skipped_counted_and_named)
+{
+    if (test_tiny()) {
+        test_skip("whole runs; their kernels are checked by the op tests");
+        return;
+    }
+    const char *root = td_dir();
+    make_jpeg_folder(root, 30);
+    char path[1100], cfg[1024], log[1024], over[1100];
+    const char *damaged[3] = {"train/a/03.jpg", "train/a/17.jpg", "train/b/29.jpg"};
+    size_t n;
+    unsigned char *jpeg;
+    snprintf(path, sizeof path, "%s/%s", root, damaged[0]);
+    jpeg = test_read_file(path, &n);
+    td_write(path, jpeg, n / 2);
+    snprintf(path, sizeof path, "%s/%s", root, damaged[1]);
+    jpeg = test_read_file(path, &n);
+    jpeg[3] = 0x02; /* an unknown marker where APP0 was */
+    td_write(path, jpeg, n);
+    snprintf(path, sizeof path, "%s/%s", root, damaged[2]);
+    td_write(path, "this is not an image\n", 21);
+
+    snprintf(cfg, sizeof cfg, "%s/tiny.ini", root);
+    snprintf(log, sizeof log, "%s/log.txt", root);
+    snprintf(over, sizeof over, "run.dir=%s/run", root);
+    tr_write_config(cfg, root, 1, "");
+    /* batch 10 of 60 images: every file is met once in the epoch */
+    int rc = tr_run(log, (const char *[]){cfg, over, "data.batch_size=10", NULL});
+    const char *text = tr_log_text(log);
+    if (rc != 0)
+        tr_show_log(log);
+    EXPECT(rc == 0, "the run should finish despite damaged files (exit %d)", rc);
+    EXPECT(strstr(text, "3 files skipped") != NULL, "the epoch should count 3 skipped files");
+    for (int i = 0; i < 3; i++) {
+        const char *first = strstr(text, damaged[i]);
+        EXPECT(first && !strstr(first + 1, damaged[i]), "%s should be named once in the log",
+               damaged[i]);
+    }
+    td_cleanup();
+}
+
+/* IDX data (one channel) and no data.channels: the views take the data's one channel (they
+ * used to be cut with three for a one-channel model). */
+HVP_TEST(train_grayscale_data_without_a_channels_key)
+{
+    if (test_tiny()) {
+        test_skip("whole runs; their kernels are checked by the op tests");
+        return;
+    }
+    const char *root = td_dir();
+    char cfg[1024], log[1024], over_dir[1100], over_root[1100];
+    enum { N = 16, S = 16 };
+    static uint8_t idx[16 + N * S * S] = {0, 0, 8, 3, 0, 0, 0, N, 0, 0, 0, S, 0, 0, 0, S};
+    memcpy(idx + 16, td_pattern(N * S, S, 1, 4), N * S * S);
+    td_write(td_path(root, "train-images-idx3-ubyte"), idx, sizeof idx);
+    snprintf(cfg, sizeof cfg, "%s/gray.ini", root);
+    snprintf(log, sizeof log, "%s/log.txt", root);
+    snprintf(over_dir, sizeof over_dir, "run.dir=%s/run", root);
+    snprintf(over_root, sizeof over_root, "data.root=%s", root);
+    tr_write_config(cfg, root, 1, "");
+    int rc = tr_run(log, (const char *[]){cfg, over_dir, over_root, "data.format=idx", NULL});
+    if (rc != 0)
+        tr_show_log(log);
+    EXPECT(rc == 0 && strstr(tr_log_text(log), "1 channels"),
+           "grayscale data without data.channels should train on one channel (exit %d)", rc);
+    td_cleanup();
+}
+
+/* hvp knn on a checkpoint directory copied away from its run (no config.ini two folders
+ * up): the config comes from its state file, and overrides still apply. */
+HVP_TEST(train_knn_of_a_moved_checkpoint)
+{
+    if (test_tiny()) {
+        test_skip("whole runs; their kernels are checked by the op tests");
+        return;
+    }
+    const char *root = td_dir();
+    tr_make_folder(root, 4);
+    char cfg[1024], log[1024], over[1100], moved[1100], run_dir[1100], ckpt[1100], from[1300],
+        to[1200];
+    snprintf(cfg, sizeof cfg, "%s/tiny.ini", root);
+    snprintf(log, sizeof log, "%s/log.txt", root);
+    snprintf(over, sizeof over, "run.dir=%s/run", root);
+    tr_write_config(cfg, root, 1, "");
+    int rc = tr_run(log, (const char *[]){cfg, over, NULL});
+    snprintf(run_dir, sizeof run_dir, "%s/run", root);
+    int64_t step;
+    if (rc != 0 || hvp_ckpt_find_latest(run_dir, ckpt, sizeof ckpt, &step) != HVP_OK) {
+        TEST_FAIL("training exited with %d and left no checkpoint", rc);
+        return;
+    }
+    snprintf(moved, sizeof moved, "%s/moved", root);
+    td_mkdir(moved);
+    static const char *const files[] = {"weights.safetensors", "state.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(from, sizeof from, "%s/%s", ckpt, files[i]);
+        snprintf(to, sizeof to, "%s/%s", moved, files[i]);
+        EXPECT(tr_copy_file(from, to), "copying %s", from);
+    }
+    rc = tr_run(log, (const char *[]){"knn", moved, "eval.knn_k=3", NULL});
+    const char *text = tr_log_text(log);
+    EXPECT(rc == 0 && strstr(text, "k=3") && strstr(text, moved) && strstr(text, "top-1"),
+           "hvp knn MOVED_CHECKPOINT exited with %d: %s", rc, text);
+    td_cleanup();
+}
