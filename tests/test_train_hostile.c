@@ -135,3 +135,33 @@ HVP_TEST(train_knn_of_a_moved_checkpoint)
            "hvp knn MOVED_CHECKPOINT exited with %d: %s", rc, text);
     td_cleanup();
 }
+
+/* Numeric options out of range or not numbers: exit 2 with a message naming the option. */
+HVP_TEST(train_cli_rejects_bad_numbers)
+{
+    if (test_tiny()) {
+        test_skip("whole runs; their kernels are checked by the op tests");
+        return;
+    }
+    const char *root = td_dir();
+    tr_make_folder(root, 2);
+    char cfg[1024], log[1024];
+    snprintf(cfg, sizeof cfg, "%s/tiny.ini", root);
+    snprintf(log, sizeof log, "%s/log.txt", root);
+    tr_write_config(cfg, root, 1, "");
+    const char *const cases[][5] = {
+        {"bench", "train", cfg, "--steps", "-1"},  {"bench", "data-decode", root, "--batch", "-5"},
+        {"bench", "ops", "--runs", "x", NULL},     {"views", cfg, "--images", "0", NULL},
+        {"bench", "data-decode", root, "--workers", "2junk"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *args[6] = {0};
+        memcpy(args, cases[i], sizeof cases[i]);
+        int rc = tr_run(log, args);
+        const char *text = tr_log_text(log);
+        const char *option = cases[i][3] && cases[i][3][0] == '-' ? cases[i][3] : cases[i][2];
+        EXPECT(rc == 2 && strstr(text, option) && strstr(text, "whole number"),
+               "hvp %s %s ... %s: exit %d: %s", cases[i][0], cases[i][1], option, rc, text);
+    }
+    td_cleanup();
+}
