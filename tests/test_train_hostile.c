@@ -165,3 +165,48 @@ HVP_TEST(train_cli_rejects_bad_numbers)
     }
     td_cleanup();
 }
+
+/* The disk fills while a checkpoint is written (every file capped below the weights' size):
+ * the run stops with an error naming the file, the previous checkpoint stays whole and
+ * nothing half-written is left where a resume looks; with room again the run resumes. */
+HVP_TEST(train_full_disk_keeps_the_last_checkpoint)
+{
+    if (test_tiny()) {
+        test_skip("whole runs; their kernels are checked by the op tests");
+        return;
+    }
+    const char *root = td_dir();
+    tr_make_folder(root, 12);
+    char cfg[1024], log[1024], over[1100], run_dir[1024], path[1200];
+    snprintf(cfg, sizeof cfg, "%s/tiny.ini", root);
+    snprintf(log, sizeof log, "%s/log.txt", root);
+    snprintf(run_dir, sizeof run_dir, "%s/run", root);
+    snprintf(over, sizeof over, "run.dir=%s", run_dir);
+    tr_write_config(cfg, root, 1, "");
+    int rc = tr_run(log, (const char *[]){cfg, over, NULL});
+    size_t size;
+    int64_t step;
+    unsigned char *first = tr_final_weights(run_dir, &size, &step);
+    if (rc != 0 || !first) {
+        TEST_FAIL("the first epoch left no checkpoint (exit %d)", rc);
+        return;
+    }
+    rc = tr_finish(tr_spawn_limited(log, (const char *[]){cfg, over, "train.epochs=2", NULL},
+                                    (long)size / 2));
+    const char *text = tr_log_text(log);
+    EXPECT(rc == 1 && strstr(text, HVP_CKPT_WEIGHTS),
+           "a full disk should stop the run with exit 1 naming the file (exit %d): %s", rc, text);
+    size_t size_after;
+    int64_t step_after;
+    unsigned char *after = tr_final_weights(run_dir, &size_after, &step_after);
+    EXPECT(after && step_after == step && size_after == size && memcmp(after, first, size) == 0,
+           "the latest checkpoint should still be step %lld, unchanged (found step %lld)",
+           (long long)step, (long long)step_after);
+    snprintf(path, sizeof path, "find '%s/checkpoints' -name '*.tmp*' | grep -q .", run_dir);
+    EXPECT(system(path) != 0, "a temporary checkpoint was left behind");
+    rc = tr_run(log, (const char *[]){cfg, over, "train.epochs=2", NULL});
+    EXPECT(rc == 0 && tr_final_weights(run_dir, &size_after, &step_after) &&
+               step_after == 2 * step,
+           "with room again the run should resume and finish (exit %d)", rc);
+    td_cleanup();
+}

@@ -1,9 +1,11 @@
 /* Helpers of the whole-run tests (see test_train_util.h). */
 #include "test_train_util.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,10 +56,22 @@ void tr_write_config(const char *path, const char *root, int epochs, const char 
 
 pid_t tr_spawn(const char *log, const char *const *args)
 {
+    return tr_spawn_limited(log, args, 0);
+}
+
+pid_t tr_spawn_limited(const char *log, const char *const *args, long max_file_bytes)
+{
     fflush(stdout); /* else the child's freopen writes our buffered output a second time */
     fflush(stderr);
     pid_t pid = fork();
     if (pid == 0) {
+        if (max_file_bytes > 0) {
+            /* writes past the limit fail with EFBIG, as on a full disk; SIGXFSZ would
+             * kill the process instead */
+            struct rlimit lim = {(rlim_t)max_file_bytes, (rlim_t)max_file_bytes};
+            signal(SIGXFSZ, SIG_IGN);
+            setrlimit(RLIMIT_FSIZE, &lim);
+        }
         FILE *out = freopen(log, "w", stdout);
         if (out)
             dup2(fileno(stdout), 2);

@@ -17,6 +17,8 @@ void tr_write_config(const char *path, const char *root, int epochs, const char 
 /* Starts `hvp args...` (NULL-terminated, at most 14) with stdout and stderr in log;
  * returns the pid. */
 pid_t tr_spawn(const char *log, const char *const *args);
+/* The same, with files of at most max_file_bytes (0: no limit): a full disk, file by file. */
+pid_t tr_spawn_limited(const char *log, const char *const *args, long max_file_bytes);
 /* Waits for pid: its exit status, or 128 + the signal that ended it. */
 int tr_finish(pid_t pid);
 /* tr_spawn and tr_finish. */
