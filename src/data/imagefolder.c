@@ -175,14 +175,14 @@ static int add_files(builder *b, const char *dir, int label)
 
 /* ---- decoding ---------------------------------------------------------------------------- */
 
-static hvp_status decode_jpeg(hvp_decoder *dec, const char *path, size_t size, int channels,
-                              hvp_decoded *img)
+static hvp_status decode_jpeg(hvp_decoder *dec, const uint8_t *b, size_t size, const char *path,
+                              int channels, hvp_decoded *img)
 {
     if (!dec->tj && !(dec->tj = tjInitDecompress()))
         return HVP_FAIL(HVP_ERR_NOMEM, "cannot create a TurboJPEG decompressor: %s",
                         tjGetErrorStr2(NULL));
     int w, h, subsamp, colorspace;
-    if (tjDecompressHeader3(dec->tj, dec->buf, (unsigned long)size, &w, &h, &subsamp,
+    if (tjDecompressHeader3(dec->tj, b, (unsigned long)size, &w, &h, &subsamp,
                             &colorspace) != 0)
         return HVP_FAIL(HVP_ERR_FORMAT, "corrupt JPEG '%s': %s", path, tjGetErrorStr2(dec->tj));
     if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK)
@@ -190,7 +190,7 @@ static hvp_status decode_jpeg(hvp_decoder *dec, const char *path, size_t size, i
     hvp_status s = hvp_decoded_reserve(img, h, w, channels);
     if (s != HVP_OK)
         return HVP_FAIL(s, "JPEG '%s': %s", path, hvp_last_error());
-    if (tjDecompress2(dec->tj, dec->buf, (unsigned long)size, img->pixels, w, 0, h,
+    if (tjDecompress2(dec->tj, b, (unsigned long)size, img->pixels, w, 0, h,
                       channels == 1 ? TJPF_GRAY : TJPF_RGB, 0) != 0) {
         const char *msg = tjGetErrorStr2(dec->tj);
         if (tjGetErrorCode(dec->tj) == TJERR_FATAL || strstr(msg, "Premature end"))
@@ -228,10 +228,9 @@ static int pnm_number(const uint8_t *b, size_t size, size_t *pos, unsigned *out)
     return 1;
 }
 
-static hvp_status decode_pnm(hvp_decoder *dec, const char *path, size_t size, int channels,
+static hvp_status decode_pnm(const uint8_t *b, size_t size, const char *path, int channels,
                              hvp_decoded *img)
 {
-    const uint8_t *b = dec->buf;
     int file_ch = b[1] == '6' ? 3 : 1;
     size_t pos = 2;
     unsigned w, h, maxval;
@@ -284,6 +283,23 @@ static const char *sniff(const uint8_t *b, size_t n)
     return NULL;
 }
 
+hvp_status hvp_image_decode(hvp_decoder *dec, const uint8_t *b, size_t size, const char *name,
+                            int channels, hvp_decoded *img)
+{
+    if (size == 0)
+        return HVP_FAIL(HVP_ERR_FORMAT, "empty file '%s'", name);
+    if (size >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF)
+        return decode_jpeg(dec, b, size, name, channels, img);
+    if (size >= 3 && b[0] == 'P' && (b[1] == '5' || b[1] == '6'))
+        return decode_pnm(b, size, name, channels, img);
+    const char *kind = sniff(b, size);
+    if (kind)
+        return HVP_FAIL(HVP_ERR_FORMAT,
+                        "'%s' is a %s image: not supported (hvp decodes JPEG and binary PPM/PGM)",
+                        name, kind);
+    return HVP_FAIL(HVP_ERR_FORMAT, "'%s' is not an image (neither JPEG nor PPM/PGM)", name);
+}
+
 static hvp_status folder_decode(const hvp_dataset *ds, hvp_decoder *dec, int64_t i,
                                 hvp_decoded *img)
 {
@@ -291,19 +307,7 @@ static hvp_status folder_decode(const hvp_dataset *ds, hvp_decoder *dec, int64_t
     const char *path = f->pool + f->path_off[i];
     size_t size;
     HVP_TRY(hvp_read_file(path, dec, &size));
-    const uint8_t *b = dec->buf;
-    if (size == 0)
-        return HVP_FAIL(HVP_ERR_FORMAT, "empty file '%s'", path);
-    if (size >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF)
-        return decode_jpeg(dec, path, size, ds->channels, img);
-    if (size >= 3 && b[0] == 'P' && (b[1] == '5' || b[1] == '6'))
-        return decode_pnm(dec, path, size, ds->channels, img);
-    const char *kind = sniff(b, size);
-    if (kind)
-        return HVP_FAIL(HVP_ERR_FORMAT,
-                        "'%s' is a %s image: not supported (hvp decodes JPEG and binary PPM/PGM)",
-                        path, kind);
-    return HVP_FAIL(HVP_ERR_FORMAT, "'%s' is not an image (neither JPEG nor PPM/PGM)", path);
+    return hvp_image_decode(dec, dec->buf, size, path, ds->channels, img);
 }
 
 static void folder_item_name(const hvp_dataset *ds, int64_t i, char *buf, size_t size)
