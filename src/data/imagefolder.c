@@ -1,6 +1,7 @@
 /* Folders of image files: torchvision's ImageFolder (root/<class>/..., classes in sorted
  * order, files found by os.walk(followlinks=True) with sorted directories and sorted names,
- * extensions as torchvision's IMG_EXTENSIONS, case-insensitive) and a flat unlabeled folder.
+ * extensions as torchvision's IMG_EXTENSIONS, case-insensitive; a symlink back to a folder
+ * above, on which os.walk loops, is not followed) and a flat unlabeled folder.
  *
  * Decoding goes by the file's content, not its name: JPEG through TurboJPEG, binary
  * PPM/PGM (P6/P5) by hand. PNG, BMP, TIFF and WebP files are listed (so indices match
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "data/dataset.h"
 
@@ -100,9 +102,27 @@ static int list_dir(const char *dir, int want_dirs, strlist *out)
     return ok;
 }
 
-/* Every folder under dir, dir included (os.walk's roots), depth-limited against loops. */
-static int walk_dirs(const char *dir, int depth, strlist *out)
+/* The folders above the one being walked, to tell a symlink back up to one of them. */
+typedef struct walk_up {
+    dev_t dev;
+    ino_t ino;
+    const struct walk_up *up;
+} walk_up;
+
+/* Every folder under dir, dir included (os.walk's roots). A symlink to a folder above is
+ * not followed: os.walk would loop forever, and a depth limit alone makes two such links
+ * cost 2^depth. The depth limit stays, for links that make ever new paths. */
+static int walk_dirs(const char *dir, const walk_up *up, int depth, strlist *out)
 {
+    struct stat st;
+    walk_up self = {0, 0, up};
+    if (stat(dir, &st) == 0) {
+        for (const walk_up *a = up; a; a = a->up)
+            if (a->dev == st.st_dev && a->ino == st.st_ino)
+                return 1;
+        self.dev = st.st_dev;
+        self.ino = st.st_ino;
+    }
     if (!strlist_push(out, hvp_strdup(dir)))
         return 0;
     if (depth >= 40)
@@ -111,7 +131,7 @@ static int walk_dirs(const char *dir, int depth, strlist *out)
     int ok = list_dir(dir, 1, &subs);
     for (size_t i = 0; ok && i < subs.n; i++) {
         char *p = hvp_path_join(dir, subs.v[i]);
-        ok = p && walk_dirs(p, depth + 1, out);
+        ok = p && walk_dirs(p, &self, depth + 1, out);
         free(p);
     }
     strlist_free(&subs);
@@ -338,7 +358,7 @@ hvp_status hvp_imagefolder_open(hvp_dataset *ds, const char *root, int labeled, 
         for (size_t c = 0; ok && c < classes.n; c++) {
             char *cdir = hvp_path_join(root, classes.v[c]);
             strlist dirs = {0};
-            ok = cdir && walk_dirs(cdir, 0, &dirs);
+            ok = cdir && walk_dirs(cdir, NULL, 0, &dirs);
             if (ok)
                 qsort(dirs.v, dirs.n, sizeof *dirs.v, cmp_str);
             for (size_t d = 0; ok && d < dirs.n; d++)
