@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <turbojpeg.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "harness.h"
@@ -68,6 +69,31 @@ HVP_TEST(data_imagefolder_order_like_torchvision)
     REQUIRE_OK(open_ds(d, HVP_DATA_AUTO, "train", 0, &ds));
     EXPECT(hvp_dataset_size(ds) == 1 && hvp_dataset_num_classes(ds) == 1, "split: %lld items",
            (long long)hvp_dataset_size(ds));
+    hvp_dataset_close(ds);
+    td_cleanup();
+}
+
+HVP_TEST(data_imagefolder_symlink_loops_end)
+{
+    /* Two links back up made the walk take 2^40 steps (found by the fuzzer, see
+     * tests/fuzz/regressions/imagefolder/). A link to a folder above is not followed; a
+     * link elsewhere is, as os.walk(followlinks=True) does. */
+    const char *d = td_dir();
+    td_mkdir(td_path(d, "cat"));
+    td_mkdir(td_path(d, "dog"));
+    uint8_t *px = td_pattern(2, 2, 3, 1);
+    td_write_ppm(td_path(d, "cat/a.ppm"), px, 2, 2, 3);
+    td_write_ppm(td_path(d, "dog/b.ppm"), px, 2, 2, 3);
+    char target[1024];
+    snprintf(target, sizeof target, "%s", td_path(d, "cat"));
+    EXPECT(symlink(target, td_path(d, "cat/up")) == 0, "symlink cat/up");
+    EXPECT(symlink(d, td_path(d, "cat/root")) == 0, "symlink cat/root");
+    snprintf(target, sizeof target, "%s", td_path(d, "dog"));
+    EXPECT(symlink(target, td_path(d, "cat/to_dog")) == 0, "symlink cat/to_dog");
+    hvp_dataset *ds;
+    REQUIRE_OK(open_ds(d, HVP_DATA_IMAGEFOLDER, NULL, 0, &ds));
+    /* cat: a.ppm, root/dog/b.ppm, to_dog/b.ppm; dog: b.ppm */
+    EXPECT(hvp_dataset_size(ds) == 4, "%lld items", (long long)hvp_dataset_size(ds));
     hvp_dataset_close(ds);
     td_cleanup();
 }

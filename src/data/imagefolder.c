@@ -1,6 +1,7 @@
 /* Folders of image files: torchvision's ImageFolder (root/<class>/..., classes in sorted
  * order, files found by os.walk(followlinks=True) with sorted directories and sorted names,
- * extensions as torchvision's IMG_EXTENSIONS, case-insensitive) and a flat unlabeled folder.
+ * extensions as torchvision's IMG_EXTENSIONS, case-insensitive; a symlink back to a folder
+ * above, on which os.walk loops, is not followed) and a flat unlabeled folder.
  *
  * Decoding goes by the file's content, not its name: JPEG through TurboJPEG, binary
  * PPM/PGM (P6/P5) by hand. PNG, BMP, TIFF and WebP files are listed (so indices match
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "data/dataset.h"
 
@@ -101,9 +103,27 @@ static int list_dir(const char *dir, int want_dirs, strlist *out)
     return ok;
 }
 
-/* Every folder under dir, dir included (os.walk's roots), depth-limited against loops. */
-static int walk_dirs(const char *dir, int depth, strlist *out)
+/* The folders above the one being walked, to tell a symlink back up to one of them. */
+typedef struct walk_up {
+    dev_t dev;
+    ino_t ino;
+    const struct walk_up *up;
+} walk_up;
+
+/* Every folder under dir, dir included (os.walk's roots). A symlink to a folder above is
+ * not followed: os.walk would loop forever, and a depth limit alone makes two such links
+ * cost 2^depth. The depth limit stays, for links that make ever new paths. */
+static int walk_dirs(const char *dir, const walk_up *up, int depth, strlist *out)
 {
+    struct stat st;
+    walk_up self = {0, 0, up};
+    if (stat(dir, &st) == 0) {
+        for (const walk_up *a = up; a; a = a->up)
+            if (a->dev == st.st_dev && a->ino == st.st_ino)
+                return 1;
+        self.dev = st.st_dev;
+        self.ino = st.st_ino;
+    }
     if (!strlist_push(out, hvp_strdup(dir)))
         return 0;
     if (depth >= 40)
@@ -112,7 +132,7 @@ static int walk_dirs(const char *dir, int depth, strlist *out)
     int ok = list_dir(dir, 1, &subs);
     for (size_t i = 0; ok && i < subs.n; i++) {
         char *p = hvp_path_join(dir, subs.v[i]);
-        ok = p && walk_dirs(p, depth + 1, out);
+        ok = p && walk_dirs(p, &self, depth + 1, out);
         free(p);
     }
     strlist_free(&subs);
@@ -201,14 +221,14 @@ static hvp_status jpeg_bad(hvp_decoder *dec, const char *path, const char *why)
     return s;
 }
 
-static hvp_status decode_jpeg(hvp_decoder *dec, const char *path, size_t size, int channels,
-                              hvp_decoded *img)
+static hvp_status decode_jpeg(hvp_decoder *dec, const uint8_t *b, size_t size, const char *path,
+                              int channels, hvp_decoded *img)
 {
     if (!dec->tj && !(dec->tj = tjInitDecompress()))
         return HVP_FAIL(HVP_ERR_NOMEM, "cannot create a TurboJPEG decompressor: %s",
                         tjGetErrorStr2(NULL));
     int w, h, subsamp, colorspace;
-    if (tjDecompressHeader3(dec->tj, dec->buf, (unsigned long)size, &w, &h, &subsamp,
+    if (tjDecompressHeader3(dec->tj, b, (unsigned long)size, &w, &h, &subsamp,
                             &colorspace) != 0)
         return jpeg_bad(dec, path, tjGetErrorStr2(dec->tj));
     if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK)
@@ -216,7 +236,7 @@ static hvp_status decode_jpeg(hvp_decoder *dec, const char *path, size_t size, i
     hvp_status s = hvp_decoded_reserve(img, h, w, channels);
     if (s != HVP_OK)
         return HVP_FAIL(s, "JPEG '%s': %s", path, hvp_last_error());
-    if (tjDecompress2(dec->tj, dec->buf, (unsigned long)size, img->pixels, w, 0, h,
+    if (tjDecompress2(dec->tj, b, (unsigned long)size, img->pixels, w, 0, h,
                       channels == 1 ? TJPF_GRAY : TJPF_RGB, 0) != 0) {
         const char *msg = tjGetErrorStr2(dec->tj);
         if (!harmless_warning(msg))
@@ -254,10 +274,9 @@ static int pnm_number(const uint8_t *b, size_t size, size_t *pos, unsigned *out)
     return 1;
 }
 
-static hvp_status decode_pnm(hvp_decoder *dec, const char *path, size_t size, int channels,
+static hvp_status decode_pnm(const uint8_t *b, size_t size, const char *path, int channels,
                              hvp_decoded *img)
 {
-    const uint8_t *b = dec->buf;
     int file_ch = b[1] == '6' ? 3 : 1;
     size_t pos = 2;
     unsigned w, h, maxval;
@@ -265,13 +284,14 @@ static hvp_status decode_pnm(hvp_decoder *dec, const char *path, size_t size, in
         !pnm_number(b, size, &pos, &maxval) || pos >= size || maxval == 0 || maxval > 65535)
         return HVP_FAIL(HVP_ERR_FORMAT, "corrupt PPM/PGM header in '%s'", path);
     pos++; /* the single whitespace after maxval */
-    hvp_status st = hvp_decoded_reserve(img, (int)h, (int)w, channels);
-    if (st != HVP_OK)
-        return HVP_FAIL(st, "PPM/PGM '%s': %s", path, hvp_last_error());
+    /* w and h are below 2^24, so this cannot overflow; checked before any allocation */
     size_t samples = (size_t)w * h * (size_t)file_ch, bps = maxval > 255 ? 2 : 1;
     if (size - pos < samples * bps)
         return HVP_FAIL(HVP_ERR_FORMAT, "truncated PPM/PGM '%s': %zu bytes of pixels, want %zu",
                         path, size - pos, samples * bps);
+    hvp_status st = hvp_decoded_reserve(img, (int)h, (int)w, channels);
+    if (st != HVP_OK)
+        return HVP_FAIL(st, "PPM/PGM '%s': %s", path, hvp_last_error());
     const uint8_t *src = b + pos;
     uint8_t *tmp = NULL;
     if (bps == 2 || maxval != 255) { /* rescale to 0..255, rounding */
@@ -310,6 +330,23 @@ static const char *sniff(const uint8_t *b, size_t n)
     return NULL;
 }
 
+hvp_status hvp_image_decode(hvp_decoder *dec, const uint8_t *b, size_t size, const char *name,
+                            int channels, hvp_decoded *img)
+{
+    if (size == 0)
+        return HVP_FAIL(HVP_ERR_FORMAT, "empty file '%s'", name);
+    if (size >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF)
+        return decode_jpeg(dec, b, size, name, channels, img);
+    if (size >= 3 && b[0] == 'P' && (b[1] == '5' || b[1] == '6'))
+        return decode_pnm(b, size, name, channels, img);
+    const char *kind = sniff(b, size);
+    if (kind)
+        return HVP_FAIL(HVP_ERR_FORMAT,
+                        "'%s' is a %s image: not supported (hvp decodes JPEG and binary PPM/PGM)",
+                        name, kind);
+    return HVP_FAIL(HVP_ERR_FORMAT, "'%s' is not an image (neither JPEG nor PPM/PGM)", name);
+}
+
 static hvp_status folder_decode(const hvp_dataset *ds, hvp_decoder *dec, int64_t i,
                                 hvp_decoded *img)
 {
@@ -317,19 +354,7 @@ static hvp_status folder_decode(const hvp_dataset *ds, hvp_decoder *dec, int64_t
     const char *path = f->pool + f->path_off[i];
     size_t size;
     HVP_TRY(hvp_read_file(path, dec, &size));
-    const uint8_t *b = dec->buf;
-    if (size == 0)
-        return HVP_FAIL(HVP_ERR_FORMAT, "empty file '%s'", path);
-    if (size >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF)
-        return decode_jpeg(dec, path, size, ds->channels, img);
-    if (size >= 3 && b[0] == 'P' && (b[1] == '5' || b[1] == '6'))
-        return decode_pnm(dec, path, size, ds->channels, img);
-    const char *kind = sniff(b, size);
-    if (kind)
-        return HVP_FAIL(HVP_ERR_FORMAT,
-                        "'%s' is a %s image: not supported (hvp decodes JPEG and binary PPM/PGM)",
-                        path, kind);
-    return HVP_FAIL(HVP_ERR_FORMAT, "'%s' is not an image (neither JPEG nor PPM/PGM)", path);
+    return hvp_image_decode(dec, dec->buf, size, path, ds->channels, img);
 }
 
 static void folder_item_name(const hvp_dataset *ds, int64_t i, char *buf, size_t size)
@@ -360,7 +385,7 @@ hvp_status hvp_imagefolder_open(hvp_dataset *ds, const char *root, int labeled, 
         for (size_t c = 0; ok && c < classes.n; c++) {
             char *cdir = hvp_path_join(root, classes.v[c]);
             strlist dirs = {0};
-            ok = cdir && walk_dirs(cdir, 0, &dirs);
+            ok = cdir && walk_dirs(cdir, NULL, 0, &dirs);
             if (ok)
                 qsort(dirs.v, dirs.n, sizeof *dirs.v, cmp_str);
             for (size_t d = 0; ok && d < dirs.n; d++)
