@@ -226,41 +226,30 @@ HVP_TEST(train_simsiam_r50_config_on_an_imagefolder)
 
 HVP_TEST(train_nan_loss_stops_and_keeps_the_last_checkpoint)
 {
-    if (test_tiny()) {
-        test_skip("whole runs; their kernels are checked by the op tests");
+    tr_files f;
+    if (!tr_begin(&f, 12, 1, ""))
         return;
-    }
-    const char *root = td_dir();
-    tr_make_folder(root, 12);
-    char cfg[1024], log[1024], run_dir[1024], over[1100];
-    snprintf(cfg, sizeof cfg, "%s/tiny.ini", root);
-    snprintf(log, sizeof log, "%s/log.txt", root);
-    snprintf(run_dir, sizeof run_dir, "%s/run", root);
-    snprintf(over, sizeof over, "run.dir=%s", run_dir);
-    tr_write_config(cfg, root, 1, "");
-    int rc = tr_run(log, (const char *[]){cfg, over, NULL});
+    int rc = tr_run(f.log, (const char *[]){f.cfg, f.over_dir, NULL});
     int64_t step = 0;
     size_t size_good;
-    if (rc != 0 || !tr_final_weights(run_dir, &size_good, &step) || step != 3) {
-        tr_show_log(log);
+    if (rc != 0 || !tr_final_weights(f.run_dir, &size_good, &step) || step != 3) {
+        tr_show_log(f.log);
         TEST_FAIL("the first epoch did not end in a checkpoint at step 3 (exit %d)", rc);
         return;
     }
     /* A huge weight (finite: NaN and Inf are refused when loading) makes the loss of the
      * next step not a number. */
     char path[1200];
-    snprintf(path, sizeof path, "%s/checkpoints/step-0000000003/" HVP_CKPT_WEIGHTS, run_dir);
+    snprintf(path, sizeof path, "%s/checkpoints/step-0000000003/" HVP_CKPT_WEIGHTS, f.run_dir);
     tr_tamper(path, "predictor.3.bias", 3e38f, NULL, NULL);
     unsigned char *good = test_read_file(path, &size_good);
 
-    snprintf(cfg, sizeof cfg, "%s/tiny3.ini", root);
-    tr_write_config(cfg, root, 3, "");
-    rc = tr_run(log, (const char *[]){cfg, over, NULL});
+    rc = tr_run(f.log, (const char *[]){f.cfg, f.over_dir, "train.epochs=3", NULL});
     EXPECT(rc != 0, "a NaN loss should stop the run with an error");
-    const char *text = tr_log_text(log);
+    const char *text = tr_log_text(f.log);
     EXPECT(strstr(text, "nan at step 4") != NULL, /* "-nan" on some platforms */
            "the message should name the NaN loss and step 4: %s", text);
-    EXPECT(tr_final_weights(run_dir, &size_good, &step) && step == 3,
+    EXPECT(tr_final_weights(f.run_dir, &size_good, &step) && step == 3,
            "a checkpoint after the NaN was written (latest step %lld)", (long long)step);
     size_t size_again;
     unsigned char *again = test_read_file(path, &size_again);
@@ -271,22 +260,14 @@ HVP_TEST(train_nan_loss_stops_and_keeps_the_last_checkpoint)
 
 HVP_TEST(train_out_of_device_memory_names_the_allocation)
 {
-    if (test_tiny()) {
-        test_skip("whole runs; their kernels are checked by the op tests");
+    tr_files f;
+    if (!tr_begin(&f, 4, 1, ""))
         return;
-    }
-    const char *root = td_dir();
-    tr_make_folder(root, 4);
-    char cfg[1024], log[1024], over[1100];
-    snprintf(cfg, sizeof cfg, "%s/tiny.ini", root);
-    snprintf(log, sizeof log, "%s/log.txt", root);
-    snprintf(over, sizeof over, "run.dir=%s/run", root);
-    tr_write_config(cfg, root, 1, "");
     /* 256-px views need far more than the 8 MiB the limit leaves beyond the first blocks. */
     char limit[64];
     snprintf(limit, sizeof limit, "device.memory_limit_mb=%zu", (test_ctx()->memory_held >> 20) + 8);
-    int rc = tr_run(log, (const char *[]){cfg, over, limit, "data.image_size=256", NULL});
-    const char *msg = tr_log_text(log);
+    int rc = tr_run(f.log, (const char *[]){f.cfg, f.over_dir, limit, "data.image_size=256", NULL});
+    const char *msg = tr_log_text(f.log);
     EXPECT(rc == 1, "running out of device memory should end the run with exit 1, not %d", rc);
     EXPECT(strstr(msg, "out of device memory") && strstr(msg, " MiB") &&
                strstr(msg, "smaller batch"),

@@ -1,6 +1,7 @@
 /* Whole runs on hostile input: damaged files in the data are skipped, counted and named;
- * grayscale data without data.channels trains; a checkpoint directory moved out of its run
- * evaluates with the config it keeps. */
+ * IDX data without data.channels trains; a checkpoint directory moved out of its run
+ * evaluates with the config it keeps; bad numbers on the command line are refused; a full
+ * disk keeps the last checkpoint. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,7 @@
 #include "test_data_util.h"
 #include "test_train_util.h"
 
-/* root/train/{a,b}/NN.jpg (per_class each, 16 px) and root/test/{a,b}/00.ppm. */
+/* root/{train,test}/{a,b}/NN.jpg: per_class 16-px JPEGs a class in train, 2 in test. */
 static void make_jpeg_folder(const char *root, int per_class)
 {
     char dir[1024], file[1100];
@@ -32,35 +33,27 @@ static void make_jpeg_folder(const char *root, int per_class)
 /* 3 of 60 JPEGs damaged (5 %): truncated, a corrupt marker, text renamed .jpg. */
 HVP_TEST(train_damaged_images_are_skipped_counted_and_named)
 {
-    if (test_tiny()) {
-        test_skip("whole runs; their kernels are checked by the op tests");
+    tr_files f;
+    if (!tr_begin(&f, 0, 1, ""))
         return;
-    }
-    const char *root = td_dir();
-    make_jpeg_folder(root, 30);
-    char path[1100], cfg[1024], log[1024], over[1100];
+    make_jpeg_folder(f.root, 30);
     const char *damaged[3] = {"train/a/03.jpg", "train/a/17.jpg", "train/b/29.jpg"};
+    char path[3][1100];
     size_t n;
-    unsigned char *jpeg;
-    snprintf(path, sizeof path, "%s/%s", root, damaged[0]);
-    jpeg = test_read_file(path, &n);
-    td_write(path, jpeg, n / 2);
-    snprintf(path, sizeof path, "%s/%s", root, damaged[1]);
-    jpeg = test_read_file(path, &n);
+    for (int i = 0; i < 3; i++)
+        snprintf(path[i], sizeof path[i], "%s/%s", f.root, damaged[i]);
+    unsigned char *jpeg = test_read_file(path[0], &n);
+    td_write(path[0], jpeg, n / 2);
+    jpeg = test_read_file(path[1], &n);
     jpeg[3] = 0x02; /* an unknown marker where APP0 was */
-    td_write(path, jpeg, n);
-    snprintf(path, sizeof path, "%s/%s", root, damaged[2]);
-    td_write(path, "this is not an image\n", 21);
+    td_write(path[1], jpeg, n);
+    td_write(path[2], "this is not an image\n", 21);
 
-    snprintf(cfg, sizeof cfg, "%s/tiny.ini", root);
-    snprintf(log, sizeof log, "%s/log.txt", root);
-    snprintf(over, sizeof over, "run.dir=%s/run", root);
-    tr_write_config(cfg, root, 1, "");
     /* batch 10 of 60 images: every file is met once in the epoch */
-    int rc = tr_run(log, (const char *[]){cfg, over, "data.batch_size=10", NULL});
-    const char *text = tr_log_text(log);
+    int rc = tr_run(f.log, (const char *[]){f.cfg, f.over_dir, "data.batch_size=10", NULL});
+    const char *text = tr_log_text(f.log);
     if (rc != 0)
-        tr_show_log(log);
+        tr_show_log(f.log);
     EXPECT(rc == 0, "the run should finish despite damaged files (exit %d)", rc);
     EXPECT(strstr(text, "3 files skipped") != NULL, "the epoch should count 3 skipped files");
     for (int i = 0; i < 3; i++) {
@@ -75,25 +68,19 @@ HVP_TEST(train_damaged_images_are_skipped_counted_and_named)
  * used to be cut with three for a one-channel model). */
 HVP_TEST(train_grayscale_data_without_a_channels_key)
 {
-    if (test_tiny()) {
-        test_skip("whole runs; their kernels are checked by the op tests");
+    tr_files f;
+    if (!tr_begin(&f, 0, 1, ""))
         return;
-    }
-    const char *root = td_dir();
-    char cfg[1024], log[1024], over_dir[1100], over_root[1100];
     enum { N = 16, S = 16 };
     static uint8_t idx[16 + N * S * S] = {0, 0, 8, 3, 0, 0, 0, N, 0, 0, 0, S, 0, 0, 0, S};
     memcpy(idx + 16, td_pattern(N * S, S, 1, 4), N * S * S);
-    td_write(td_path(root, "train-images-idx3-ubyte"), idx, sizeof idx);
-    snprintf(cfg, sizeof cfg, "%s/gray.ini", root);
-    snprintf(log, sizeof log, "%s/log.txt", root);
-    snprintf(over_dir, sizeof over_dir, "run.dir=%s/run", root);
-    snprintf(over_root, sizeof over_root, "data.root=%s", root);
-    tr_write_config(cfg, root, 1, "");
-    int rc = tr_run(log, (const char *[]){cfg, over_dir, over_root, "data.format=idx", NULL});
+    td_write(td_path(f.root, "train-images-idx3-ubyte"), idx, sizeof idx);
+    char over_root[1100];
+    snprintf(over_root, sizeof over_root, "data.root=%s", f.root);
+    int rc = tr_run(f.log, (const char *[]){f.cfg, f.over_dir, over_root, "data.format=idx", NULL});
     if (rc != 0)
-        tr_show_log(log);
-    EXPECT(rc == 0 && strstr(tr_log_text(log), "1 channels"),
+        tr_show_log(f.log);
+    EXPECT(rc == 0 && strstr(tr_log_text(f.log), "1 channels"),
            "grayscale data without data.channels should train on one channel (exit %d)", rc);
     td_cleanup();
 }
@@ -102,35 +89,26 @@ HVP_TEST(train_grayscale_data_without_a_channels_key)
  * up): the config comes from its state file, and overrides still apply. */
 HVP_TEST(train_knn_of_a_moved_checkpoint)
 {
-    if (test_tiny()) {
-        test_skip("whole runs; their kernels are checked by the op tests");
+    tr_files f;
+    if (!tr_begin(&f, 4, 1, ""))
         return;
-    }
-    const char *root = td_dir();
-    tr_make_folder(root, 4);
-    char cfg[1024], log[1024], over[1100], moved[1100], run_dir[1100], ckpt[1100], from[1300],
-        to[1200];
-    snprintf(cfg, sizeof cfg, "%s/tiny.ini", root);
-    snprintf(log, sizeof log, "%s/log.txt", root);
-    snprintf(over, sizeof over, "run.dir=%s/run", root);
-    tr_write_config(cfg, root, 1, "");
-    int rc = tr_run(log, (const char *[]){cfg, over, NULL});
-    snprintf(run_dir, sizeof run_dir, "%s/run", root);
+    int rc = tr_run(f.log, (const char *[]){f.cfg, f.over_dir, NULL});
+    char ckpt[1100], moved[1100], from[1300], to[1200];
     int64_t step;
-    if (rc != 0 || hvp_ckpt_find_latest(run_dir, ckpt, sizeof ckpt, &step) != HVP_OK) {
+    if (rc != 0 || hvp_ckpt_find_latest(f.run_dir, ckpt, sizeof ckpt, &step) != HVP_OK) {
         TEST_FAIL("training exited with %d and left no checkpoint", rc);
         return;
     }
-    snprintf(moved, sizeof moved, "%s/moved", root);
+    snprintf(moved, sizeof moved, "%s/moved", f.root);
     td_mkdir(moved);
-    static const char *const files[] = {"weights.safetensors", "state.safetensors"};
+    static const char *const files[] = {HVP_CKPT_WEIGHTS, HVP_CKPT_STATE};
     for (int i = 0; i < 2; i++) {
         snprintf(from, sizeof from, "%s/%s", ckpt, files[i]);
         snprintf(to, sizeof to, "%s/%s", moved, files[i]);
         EXPECT(tr_copy_file(from, to), "copying %s", from);
     }
-    rc = tr_run(log, (const char *[]){"knn", moved, "eval.knn_k=3", NULL});
-    const char *text = tr_log_text(log);
+    rc = tr_run(f.log, (const char *[]){"knn", moved, "eval.knn_k=3", NULL});
+    const char *text = tr_log_text(f.log);
     EXPECT(rc == 0 && strstr(text, "k=3") && strstr(text, moved) && strstr(text, "top-1"),
            "hvp knn MOVED_CHECKPOINT exited with %d: %s", rc, text);
     td_cleanup();
@@ -139,26 +117,19 @@ HVP_TEST(train_knn_of_a_moved_checkpoint)
 /* Numeric options out of range or not numbers: exit 2 with a message naming the option. */
 HVP_TEST(train_cli_rejects_bad_numbers)
 {
-    if (test_tiny()) {
-        test_skip("whole runs; their kernels are checked by the op tests");
+    tr_files f;
+    if (!tr_begin(&f, 2, 1, ""))
         return;
-    }
-    const char *root = td_dir();
-    tr_make_folder(root, 2);
-    char cfg[1024], log[1024];
-    snprintf(cfg, sizeof cfg, "%s/tiny.ini", root);
-    snprintf(log, sizeof log, "%s/log.txt", root);
-    tr_write_config(cfg, root, 1, "");
     const char *const cases[][5] = {
-        {"bench", "train", cfg, "--steps", "-1"},  {"bench", "data-decode", root, "--batch", "-5"},
-        {"bench", "ops", "--runs", "x", NULL},     {"views", cfg, "--images", "0", NULL},
-        {"bench", "data-decode", root, "--workers", "2junk"},
+        {"bench", "train", f.cfg, "--steps", "-1"}, {"bench", "data-decode", f.root, "--batch", "-5"},
+        {"bench", "ops", "--runs", "x", NULL},      {"views", f.cfg, "--images", "0", NULL},
+        {"bench", "data-decode", f.root, "--workers", "2junk"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *args[6] = {0};
         memcpy(args, cases[i], sizeof cases[i]);
-        int rc = tr_run(log, args);
-        const char *text = tr_log_text(log);
+        int rc = tr_run(f.log, args);
+        const char *text = tr_log_text(f.log);
         const char *option = cases[i][3] && cases[i][3][0] == '-' ? cases[i][3] : cases[i][2];
         EXPECT(rc == 2 && strstr(text, option) && strstr(text, "whole number"),
                "hvp %s %s ... %s: exit %d: %s", cases[i][0], cases[i][1], option, rc, text);
@@ -171,41 +142,33 @@ HVP_TEST(train_cli_rejects_bad_numbers)
  * nothing half-written is left where a resume looks; with room again the run resumes. */
 HVP_TEST(train_full_disk_keeps_the_last_checkpoint)
 {
-    if (test_tiny()) {
-        test_skip("whole runs; their kernels are checked by the op tests");
+    tr_files f;
+    if (!tr_begin(&f, 12, 1, ""))
         return;
-    }
-    const char *root = td_dir();
-    tr_make_folder(root, 12);
-    char cfg[1024], log[1024], over[1100], run_dir[1024], path[1200];
-    snprintf(cfg, sizeof cfg, "%s/tiny.ini", root);
-    snprintf(log, sizeof log, "%s/log.txt", root);
-    snprintf(run_dir, sizeof run_dir, "%s/run", root);
-    snprintf(over, sizeof over, "run.dir=%s", run_dir);
-    tr_write_config(cfg, root, 1, "");
-    int rc = tr_run(log, (const char *[]){cfg, over, NULL});
+    int rc = tr_run(f.log, (const char *[]){f.cfg, f.over_dir, NULL});
     size_t size;
     int64_t step;
-    unsigned char *first = tr_final_weights(run_dir, &size, &step);
+    unsigned char *first = tr_final_weights(f.run_dir, &size, &step);
     if (rc != 0 || !first) {
         TEST_FAIL("the first epoch left no checkpoint (exit %d)", rc);
         return;
     }
-    rc = tr_finish(tr_spawn_limited(log, (const char *[]){cfg, over, "train.epochs=2", NULL},
-                                    (long)size / 2));
-    const char *text = tr_log_text(log);
+    const char *const two_epochs[] = {f.cfg, f.over_dir, "train.epochs=2", NULL};
+    rc = tr_finish(tr_spawn_limited(f.log, two_epochs, (long)size / 2));
+    const char *text = tr_log_text(f.log);
     EXPECT(rc == 1 && strstr(text, HVP_CKPT_WEIGHTS),
            "a full disk should stop the run with exit 1 naming the file (exit %d): %s", rc, text);
     size_t size_after;
     int64_t step_after;
-    unsigned char *after = tr_final_weights(run_dir, &size_after, &step_after);
+    unsigned char *after = tr_final_weights(f.run_dir, &size_after, &step_after);
     EXPECT(after && step_after == step && size_after == size && memcmp(after, first, size) == 0,
            "the latest checkpoint should still be step %lld, unchanged (found step %lld)",
            (long long)step, (long long)step_after);
-    snprintf(path, sizeof path, "find '%s/checkpoints' -name '*.tmp*' | grep -q .", run_dir);
-    EXPECT(system(path) != 0, "a temporary checkpoint was left behind");
-    rc = tr_run(log, (const char *[]){cfg, over, "train.epochs=2", NULL});
-    EXPECT(rc == 0 && tr_final_weights(run_dir, &size_after, &step_after) &&
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "find '%s/checkpoints' -name '*.tmp*' | grep -q .", f.run_dir);
+    EXPECT(system(cmd) != 0, "a temporary checkpoint was left behind");
+    rc = tr_run(f.log, two_epochs);
+    EXPECT(rc == 0 && tr_final_weights(f.run_dir, &size_after, &step_after) &&
                step_after == 2 * step,
            "with room again the run should resume and finish (exit %d)", rc);
     td_cleanup();

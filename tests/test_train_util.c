@@ -54,6 +54,23 @@ void tr_write_config(const char *path, const char *root, int epochs, const char 
     fclose(f);
 }
 
+int tr_begin(tr_files *f, int per_class, int epochs, const char *extra)
+{
+    if (test_tiny()) {
+        test_skip("whole runs; their kernels are checked by the op tests");
+        return 0;
+    }
+    f->root = td_dir();
+    if (per_class > 0)
+        tr_make_folder(f->root, per_class);
+    snprintf(f->cfg, sizeof f->cfg, "%s/tiny.ini", f->root);
+    snprintf(f->log, sizeof f->log, "%s/log.txt", f->root);
+    snprintf(f->run_dir, sizeof f->run_dir, "%s/run", f->root);
+    snprintf(f->over_dir, sizeof f->over_dir, "run.dir=%s", f->run_dir);
+    tr_write_config(f->cfg, f->root, epochs, extra);
+    return 1;
+}
+
 pid_t tr_spawn(const char *log, const char *const *args)
 {
     return tr_spawn_limited(log, args, 0);

@@ -14,6 +14,16 @@ void tr_make_folder(const char *root, int per_class);
  * lines) says otherwise; an extra [model] section replaces the ResNet. */
 void tr_write_config(const char *path, const char *root, int epochs, const char *extra);
 
+/* A whole-run test's files in a fresh td_dir(): root (the data, per_class images a class
+ * and split unless 0), root/tiny.ini (tr_write_config with epochs and extra), root/log.txt,
+ * root/run and its override "run.dir=root/run". */
+typedef struct tr_files {
+    const char *root;
+    char cfg[1024], log[1024], run_dir[1024], over_dir[1100];
+} tr_files;
+/* 0, with the test marked skipped, under HVP_TEST_TINY (whole runs are not for Oclgrind). */
+int tr_begin(tr_files *f, int per_class, int epochs, const char *extra);
+
 /* Starts `hvp args...` (NULL-terminated, at most 14) with stdout and stderr in log;
  * returns the pid. */
 pid_t tr_spawn(const char *log, const char *const *args);
