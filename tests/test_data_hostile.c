@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "data/dataset.h"
 #include "harness.h"
 #include "test_data_util.h"
 
@@ -149,4 +150,22 @@ HVP_TEST(data_idx_header_larger_than_file)
     EXPECT(rc == 0, "a short IDX file should fail as truncated (%s)",
            rc < 0 ? "hung or crashed" : "see above");
     td_cleanup();
+}
+
+/* A 173-byte baseline JPEG whose header promises 12592 x 19248 pixels (found by fuzzing):
+ * refused by its size before it is decoded (which took seconds and 700 MB). */
+HVP_TEST(data_jpeg_header_larger_than_file)
+{
+    size_t n;
+    unsigned char *bytes = test_read_file(
+        HVP_SRCDIR "/tests/fuzz/regressions/image/baseline_header_claims_242_megapixels", &n);
+    hvp_decoder *dec;
+    REQUIRE_OK(hvp_decoder_create(&dec));
+    hvp_decoded img = {0};
+    hvp_status s = hvp_image_decode(dec, bytes, n, "claims.jpg", 3, &img);
+    EXPECT(s == HVP_ERR_FORMAT && strstr(hvp_last_error(), "claims.jpg") &&
+               strstr(hvp_last_error(), "cannot hold") && img.capacity == 0,
+           "a JPEG header larger than its file: %s", s == HVP_OK ? "decoded" : hvp_last_error());
+    hvp_decoded_free(&img);
+    hvp_decoder_destroy(dec);
 }

@@ -221,6 +221,24 @@ static hvp_status jpeg_bad(hvp_decoder *dec, const char *path, const char *why)
     return s;
 }
 
+/* The frame marker's type (0xC0 baseline, 0xC1 extended, 0xC2 progressive, 0xC9.. arithmetic),
+ * found by walking the segments before it; 0 when there is none. */
+static int jpeg_frame_type(const uint8_t *b, size_t size)
+{
+    size_t p = 2;
+    while (p + 4 <= size && b[p] == 0xFF) {
+        int m = b[p + 1];
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC)
+            return m;
+        if (m == 0xFF) { /* fill byte */
+            p++;
+            continue;
+        }
+        p += 2 + ((size_t)b[p + 2] << 8 | b[p + 3]);
+    }
+    return 0;
+}
+
 static hvp_status decode_jpeg(hvp_decoder *dec, const uint8_t *b, size_t size, const char *path,
                               int channels, hvp_decoded *img)
 {
@@ -233,11 +251,20 @@ static hvp_status decode_jpeg(hvp_decoder *dec, const uint8_t *b, size_t size, c
         return jpeg_bad(dec, path, tjGetErrorStr2(dec->tj));
     if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK)
         return HVP_FAIL(HVP_ERR_FORMAT, "CMYK JPEG '%s' is not supported", path);
+    /* Sequential Huffman coding spends at least 2 bits (a DC and an end-of-block code) on
+     * every 8x8 block, so such a file holds w*h/256 bytes at least: a header promising far
+     * more is a truncated or corrupt file, refused before seconds of decoding. */
+    int frame = jpeg_frame_type(b, size);
+    if ((frame == 0xC0 || frame == 0xC1) && size < (uint64_t)w * (uint64_t)h / 256)
+        return HVP_FAIL(HVP_ERR_FORMAT, "truncated JPEG '%s': %zu bytes cannot hold %dx%d pixels",
+                        path, size, w, h);
     hvp_status s = hvp_decoded_reserve(img, h, w, channels);
     if (s != HVP_OK)
         return HVP_FAIL(s, "JPEG '%s': %s", path, hvp_last_error());
+    /* TJFLAG_LIMITSCANS: a progressive file of thousands of tiny scans is an attack, not
+     * an image */
     if (tjDecompress2(dec->tj, b, (unsigned long)size, img->pixels, w, 0, h,
-                      channels == 1 ? TJPF_GRAY : TJPF_RGB, 0) != 0) {
+                      channels == 1 ? TJPF_GRAY : TJPF_RGB, TJFLAG_LIMITSCANS) != 0) {
         const char *msg = tjGetErrorStr2(dec->tj);
         if (!harmless_warning(msg))
             return jpeg_bad(dec, path, msg);
