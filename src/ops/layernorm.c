@@ -66,7 +66,8 @@ hvp_status hvp_layernorm_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
     int rows, d;
     HVP_TRY(ln_dims("layernorm_bwd", x, w, mean, rstd, &rows, &d));
     HVP_TRY(hvp_expect_numel(dy, hvp_numel(x), "layernorm_bwd", "dy"));
-    HVP_TRY(hvp_expect_numel(dx, hvp_numel(x), "layernorm_bwd", "dx"));
+    if (dx)
+        HVP_TRY(hvp_expect_numel(dx, hvp_numel(x), "layernorm_bwd", "dx"));
     if (dw)
         HVP_TRY(hvp_expect_numel(dw, (size_t)d, "layernorm_bwd", "dw"));
     if (db)
@@ -88,6 +89,8 @@ hvp_status hvp_layernorm_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
         arg_optional(&a, db, dy);
         HVP_TRY(hvp_launch_1d(ctx, &a, (size_t)d));
     }
+    if (!dx)
+        return HVP_OK;
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "layernorm", "layernorm_bwd_dx", &k));
     size_t local = hvp_row_group_size(k, (size_t)d, 16), global = (size_t)rows * local;
