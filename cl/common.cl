@@ -53,3 +53,30 @@ inline float group_max(float v, local float *s)
     barrier(CLK_LOCAL_MEM_FENCE);
     return r;
 }
+
+/* ---- elementwise kernels -------------------------------------------------------------
+ * Work-item i takes elements [VEC i, VEC i + VEC) as one float16 (hvp_launch_vec launches
+ * ceil(n / VEC) items): a full vector with loadv / storev, the tail (the last item's n % VEC
+ * elements) with scalars. Explicit wide vectors are what make PoCL use the CPU's vector
+ * units (it vectorises across work-items only when their bodies do not branch); on GPUs an
+ * item reads 64 contiguous bytes. */
+#define VEC 16
+typedef float16 floatv;
+
+/* Whether element offsets (or-ed together) allow floatv pointer accesses: buffers are
+ * 256-byte aligned, so an offset that is a multiple of VEC is. */
+inline int vec_aligned(int offsets) { return (offsets & (VEC - 1)) == 0; }
+
+/* Vector i of p (elements VEC i .. VEC i + VEC - 1); vload16 needs only float alignment. */
+inline floatv loadv(global const float *p, int i, int aligned)
+{
+    return aligned ? ((global const floatv *)p)[i] : vload16(i, p);
+}
+
+inline void storev(floatv v, global float *p, int i, int aligned)
+{
+    if (aligned)
+        ((global floatv *)p)[i] = v;
+    else
+        vstore16(v, i, p);
+}
