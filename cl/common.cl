@@ -80,3 +80,9 @@ inline void storev(floatv v, global float *p, int i, int aligned)
     else
         vstore16(v, i, p);
 }
+
+/* out's vector v becomes s, or out + s when acc (accumulating into a gradient). */
+inline void put_or_add(floatv s, global float *out, int v, int acc, int aligned)
+{
+    storev(acc ? loadv(out, v, aligned) + s : s, out, v, aligned);
+}

@@ -1,6 +1,7 @@
 /* Linear layer, PyTorch layout (weight [out, in]): products through GEMM, bias kernels in
  * cl/linear.cl. */
 #include "hvp/ops.h"
+#include "ops/col_sums.h"
 #include "ops/op_util.h"
 
 /* K and N from w [N, K]; M from x. */
@@ -80,12 +81,7 @@ hvp_status hvp_linear_bwd_bias(hvp_ctx *ctx, const hvp_tensor *dy, const hvp_ten
     }
     HVP_TRY(hvp_expect_numel(dy, ny, "linear_bwd_bias", "dy"));
     HVP_TRY(hvp_expect_numel(db, n, "linear_bwd_bias", "db"));
-    hvp_kernel *kb;
-    HVP_TRY(hvp_kernel_get(ctx, "linear", "linear_bwd_bias", &kb));
-    hvp_args a = hvp_args_begin(kb);
-    hvp_arg_int(&a, (int)(ny / n));
-    hvp_arg_int(&a, (int)n);
-    hvp_arg_tensor(&a, dy);
-    hvp_arg_tensor(&a, db);
-    return hvp_launch_1d(ctx, &a, n);
+    if (ny == 0)
+        return HVP_OK;
+    return hvp_col_sums_acc(ctx, dy, (int)(ny / n), (int)n, db);
 }
