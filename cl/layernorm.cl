@@ -1,7 +1,7 @@
 /* Layer norm over the last dimension of [rows, d]:
  *   y = (x - mean) * rstd * w + b,  rstd = 1 / sqrt(var + eps)  (biased variance).
  * Row kernels run one work-group per row (any local size: see group_sum); the parameter
- * gradients are column sums over the rows, one work-item per column, rows in order. */
+ * gradients are column sums over the rows in two levels with a fixed order. */
 
 /* has_w / has_b: 0 when the affine weight / bias is absent (their pointers are then unused). */
 kernel void layernorm_fwd(int rows, int d, float eps, global const float *x, int x_off,
@@ -76,24 +76,50 @@ kernel void layernorm_bwd_dx(int rows, int d, global const float *x, int x_off,
     }
 }
 
-/* dw[j] += sum_rows dy * xhat, db[j] += sum_rows dy (has_dw / has_db select which). */
-kernel void layernorm_bwd_params(int rows, int d, global const float *x, int x_off,
+/* dw[j] += sum over rows of dy * xhat, db[j] += sum over rows of dy (has_dw / has_db select
+ * which), in two levels like col_sums (cl/reduce.cl): item (v, g) sums columns
+ * [VEC v, VEC v + VEC) over chunk g's rows in row order into row g of the partials dw, db
+ * [chunks, d], or, when acc (one chunk), adds them to dw, db [d]. */
+kernel void layernorm_bwd_params(int rows, int d, int chunk, global const float *x, int x_off,
                                  global const float *mean, int mean_off,
                                  global const float *rstd, int rstd_off, global const float *dy,
                                  int dy_off, global float *dw, int dw_off, int has_dw,
-                                 global float *db, int db_off, int has_db)
+                                 global float *db, int db_off, int has_db, int acc)
 {
-    int j = get_global_id(0);
-    if (j >= d)
+    int v = get_global_id(0), g = get_global_id(1), r0 = g * chunk, r1 = min(rows, r0 + chunk);
+    if (r0 >= rows)
         return;
-    float sw = 0.0f, sb = 0.0f;
-    for (int r = 0; r < rows; r++) {
-        float g = dy[dy_off + (size_t)r * d + j];
-        sw += g * (x[x_off + (size_t)r * d + j] - mean[mean_off + r]) * rstd[rstd_off + r];
-        sb += g;
+    x += x_off;
+    dy += dy_off;
+    mean += mean_off;
+    rstd += rstd_off;
+    int part = acc ? 0 : g * d; /* the partials' row */
+    dw += dw_off + part;
+    db += db_off + part;
+    if (VEC * v + VEC <= d) {
+        int al = vec_aligned(x_off | dy_off | d);
+        floatv sw = 0.0f, sb = 0.0f;
+        for (int r = r0; r < r1; r++) {
+            floatv gv = loadv(dy + r * d, v, al);
+            sw += gv * (loadv(x + r * d, v, al) - mean[r]) * rstd[r];
+            sb += gv;
+        }
+        if (has_dw)
+            put_or_add(sw, dw, v, acc, vec_aligned(dw_off + part));
+        if (has_db)
+            put_or_add(sb, db, v, acc, vec_aligned(db_off + part));
+    } else { /* the last columns, one at a time */
+        for (int j = VEC * v; j < d; j++) {
+            float sw = 0.0f, sb = 0.0f;
+            for (int r = r0; r < r1; r++) {
+                float gv = dy[r * d + j];
+                sw += gv * (x[r * d + j] - mean[r]) * rstd[r];
+                sb += gv;
+            }
+            if (has_dw)
+                dw[j] = acc ? dw[j] + sw : sw;
+            if (has_db)
+                db[j] = acc ? db[j] + sb : sb;
+        }
     }
-    if (has_dw)
-        dw[dw_off + j] += sw;
-    if (has_db)
-        db[db_off + j] += sb;
 }
