@@ -86,3 +86,26 @@ inline void put_or_add(floatv s, global float *out, int v, int acc, int aligned)
 {
     storev(acc ? loadv(out, v, aligned) + s : s, out, v, aligned);
 }
+
+/* Horizontal sum and maximum of a floatv, halves combined pairwise (a fixed order). Through
+ * private memory: with .lo / .hi swizzles Oclgrind 21.10 reported an uninitialised value
+ * (softmax of 1-element rows: hmax of a splat of -INFINITY) and crashed. */
+inline float hsum(floatv v)
+{
+    float t[VEC];
+    vstore16(v, 0, t);
+    for (int w = VEC / 2; w > 0; w /= 2)
+        for (int k = 0; k < w; k++)
+            t[k] += t[k + w];
+    return t[0];
+}
+
+inline float hmax(floatv v)
+{
+    float t[VEC];
+    vstore16(v, 0, t);
+    for (int w = VEC / 2; w > 0; w /= 2)
+        for (int k = 0; k < w; k++)
+            t[k] = fmax(t[k], t[k + w]);
+    return t[0];
+}

@@ -28,6 +28,21 @@ static inline hvp_status hvp_launch_rows(hvp_ctx *ctx, hvp_args *a, size_t rows,
     return hvp_launch(ctx, a, 1, &global, &local);
 }
 
+/* Launches a row kernel with several rows per work-group: groups of (local, r) items, row
+ * get_global_id(1), each row's `local` items reducing among themselves with their own
+ * `local` floats of scratch (buf + get_local_id(1) * local, the kernel's last argument, set
+ * here). r fills the group up to 256 items: short rows (softmax over 197 tokens) then cost
+ * PoCL one group's barriers per r rows instead of per row. */
+static inline hvp_status hvp_launch_row_groups(hvp_ctx *ctx, hvp_args *a, size_t rows,
+                                               size_t local)
+{
+    size_t cap = a->k->max_work_group_size < 256 ? a->k->max_work_group_size : 256;
+    size_t r = cap / local > 0 ? cap / local : 1;
+    hvp_arg_local(a, local * r * sizeof(float));
+    size_t global[2] = {local, rows}, loc[2] = {local, r};
+    return hvp_launch(ctx, a, 2, global, loc);
+}
+
 /* rows = the first dimension, cols = the rest; fails for fewer than 2 dimensions or an
  * empty tensor. */
 static inline hvp_status hvp_rows_cols(const hvp_tensor *t, const char *op, const char *what,
