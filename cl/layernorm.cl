@@ -1,7 +1,9 @@
 /* Layer norm over the last dimension of [rows, d]:
  *   y = (x - mean) * rstd * w + b,  rstd = 1 / sqrt(var + eps)  (biased variance).
- * Row kernels run one work-group per row (any local size: see group_sum); the parameter
- * gradients are column sums over the rows in two levels with a fixed order. */
+ * Row kernels give each row one dimension-0 row of a work-group's items (any size: see
+ * group_sum; hvp_launch_row_groups), which stride over it by VEC-element vectors
+ * (cl/common.cl), then over its tail's scalars; the parameter gradients are column sums
+ * over the rows in two levels with a fixed order. */
 
 /* has_w / has_b: 0 when the affine weight / bias is absent (their pointers are then unused). */
 kernel void layernorm_fwd(int rows, int d, float eps, global const float *x, int x_off,
@@ -9,29 +11,48 @@ kernel void layernorm_fwd(int rows, int d, float eps, global const float *x, int
                           int b_off, int has_b, global float *y, int y_off, global float *mean,
                           int mean_off, global float *rstd, int rstd_off, local float *buf)
 {
-    int row = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
+    int row = get_global_id(1), lid = get_local_id(0), lsz = get_local_size(0);
+    buf += get_local_id(1) * lsz;
     int valid = row < rows;
     if (!valid) /* no early return before a barrier (PoCL crashes on one): an empty row */
         d = 0;
-    global const float *xr = x + x_off + (size_t)row * d;
-    global float *yr = y + y_off + (size_t)row * d;
-    float s = 0.0f;
-    for (int j = lid; j < d; j += lsz)
-        s += xr[j];
+    int xo = x_off + row * d, yo = y_off + row * d, nv = d / VEC, al = vec_aligned(xo | yo);
+    int alw = vec_aligned(w_off), alb = vec_aligned(b_off);
+    x += xo;
+    y += yo;
+    w += w_off;
+    b += b_off;
+    floatv sv = 0.0f;
+    for (int v = lid; v < nv; v += lsz)
+        sv += loadv(x, v, al);
+    float s = hsum(sv);
+    for (int j = VEC * nv + lid; j < d; j += lsz)
+        s += x[j];
     float mu = group_sum(s, buf) / (float)d;
-    float q = 0.0f;
-    for (int j = lid; j < d; j += lsz) {
-        float c = xr[j] - mu;
-        q += c * c;
+    floatv qv = 0.0f;
+    for (int v = lid; v < nv; v += lsz) {
+        floatv c = loadv(x, v, al) - mu;
+        qv += c * c;
     }
+    float q = hsum(qv);
+    for (int j = VEC * nv + lid; j < d; j += lsz)
+        q += (x[j] - mu) * (x[j] - mu);
     float r = rsqrt(group_sum(q, buf) / (float)d + eps);
-    for (int j = lid; j < d; j += lsz) {
-        float v = (xr[j] - mu) * r;
+    for (int v = lid; v < nv; v += lsz) {
+        floatv t = (loadv(x, v, al) - mu) * r;
         if (has_w)
-            v *= w[w_off + j];
+            t *= loadv(w, v, alw);
         if (has_b)
-            v += b[b_off + j];
-        yr[j] = v;
+            t += loadv(b, v, alb);
+        storev(t, y, v, al);
+    }
+    for (int j = VEC * nv + lid; j < d; j += lsz) {
+        float t = (x[j] - mu) * r;
+        if (has_w)
+            t *= w[j];
+        if (has_b)
+            t += b[j];
+        y[j] = t;
     }
     if (valid && lid == 0) {
         mean[mean_off + row] = mu;
@@ -47,10 +68,8 @@ kernel void layernorm_bwd_dx(int rows, int d, global const float *x, int x_off,
                              int rstd_off, global const float *dy, int dy_off, global float *dx,
                              int dx_off, local float *buf)
 {
-    int row = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
-    global const float *xr = x + x_off + (size_t)row * d;
-    global const float *dyr = dy + dy_off + (size_t)row * d;
-    global float *dxr = dx + dx_off + (size_t)row * d;
+    int row = get_global_id(1), lid = get_local_id(0), lsz = get_local_size(0);
+    buf += get_local_id(1) * lsz;
     float mu = 0.0f, r = 0.0f;
     if (row < rows) {
         mu = mean[mean_off + row];
@@ -58,21 +77,33 @@ kernel void layernorm_bwd_dx(int rows, int d, global const float *x, int x_off,
     } else { /* no early return before a barrier (PoCL crashes on one): an empty row */
         d = 0;
     }
-    float sg = 0.0f, sgx = 0.0f;
-    for (int j = lid; j < d; j += lsz) {
-        float g = dyr[j];
-        if (has_w)
-            g *= w[w_off + j];
+    int xo = x_off + row * d, dyo = dy_off + row * d, dxo = dx_off + row * d, nv = d / VEC;
+    int al = vec_aligned(xo | dyo | dxo), alw = vec_aligned(w_off);
+    x += xo;
+    dy += dyo;
+    dx += dxo;
+    w += w_off;
+    floatv sgv = 0.0f, sgxv = 0.0f;
+    for (int v = lid; v < nv; v += lsz) {
+        floatv g = has_w ? loadv(dy, v, al) * loadv(w, v, alw) : loadv(dy, v, al);
+        sgv += g;
+        sgxv += g * (loadv(x, v, al) - mu) * r;
+    }
+    float sg = hsum(sgv), sgx = hsum(sgxv);
+    for (int j = VEC * nv + lid; j < d; j += lsz) {
+        float g = has_w ? dy[j] * w[j] : dy[j];
         sg += g;
-        sgx += g * (xr[j] - mu) * r;
+        sgx += g * (x[j] - mu) * r;
     }
     float mg = group_sum(sg, buf) / (float)d;
     float mgx = group_sum(sgx, buf) / (float)d;
-    for (int j = lid; j < d; j += lsz) {
-        float g = dyr[j];
-        if (has_w)
-            g *= w[w_off + j];
-        dxr[j] = r * (g - mg - (xr[j] - mu) * r * mgx);
+    for (int v = lid; v < nv; v += lsz) {
+        floatv g = has_w ? loadv(dy, v, al) * loadv(w, v, alw) : loadv(dy, v, al);
+        storev(r * (g - mg - (loadv(x, v, al) - mu) * r * mgx), dx, v, al);
+    }
+    for (int j = VEC * nv + lid; j < d; j += lsz) {
+        float g = has_w ? dy[j] * w[j] : dy[j];
+        dx[j] = r * (g - mg - (x[j] - mu) * r * mgx);
     }
 }
 

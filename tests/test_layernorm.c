@@ -12,8 +12,9 @@ static void check_ln_fwd(int m, int d, int affine)
     test_fill_uniform(x, n, -2, 3);
     test_fill_uniform(w, (size_t)d, 0.5f, 1.5f);
     test_fill_uniform(b, (size_t)d, -1, 1);
-    hvp_tensor tx = test_tensor(2, (int[]){m, d}, x), tw = test_tensor(1, &d, w),
-               tb = test_tensor(1, &d, b), ty = test_tensor(2, (int[]){m, d}, NULL),
+    /* w, b and y at odd offsets: no vector alignment */
+    hvp_tensor tx = test_tensor(2, (int[]){m, d}, x), tw = test_tensor_at(1, 1, &d, w),
+               tb = test_tensor_at(2, 1, &d, b), ty = test_tensor_at(3, 2, (int[]){m, d}, NULL),
                tmean = test_tensor(1, &m, NULL), trstd = test_tensor(1, &m, NULL);
     REQUIRE_OK(hvp_layernorm_fwd(test_ctx(), &tx, affine ? &tw : NULL, affine ? &tb : NULL,
                                  LN_EPS, &ty, &tmean, &trstd));
@@ -30,9 +31,11 @@ static void check_ln_fwd(int m, int d, int affine)
 
 HVP_TEST(layernorm_fwd)
 {
-    /* Rows longer than 16 get several work-items each (see src/ops/layernorm.c). */
-    static const int shapes[][2] = {{1, 3}, {2, 50}, {7, 17}, {33, 192}, {7, 384}, {1, 1000}};
-    int ns = test_tiny() ? 2 : 6;
+    /* Rows of whole vectors and with tails; long rows get several work-items each, short
+     * ones share work-groups, 300 rows more than one (see src/ops/layernorm.c). */
+    static const int shapes[][2] = {{1, 3},   {2, 50},   {7, 17},   {33, 192},
+                                    {7, 384}, {1, 1000}, {300, 32}, {300, 37}};
+    int ns = test_tiny() ? 2 : 8;
     for (int s = 0; s < ns; s++)
         for (int affine = 0; affine < 2; affine++)
             check_ln_fwd(shapes[s][0], shapes[s][1], affine);
@@ -64,7 +67,8 @@ static void check_ln_bwd(int m, int d, int affine)
     hvp_tensor tx = test_tensor(2, (int[]){m, d}, x), tw = test_tensor(1, &d, w),
                tb = test_tensor(1, &d, b), ty = test_tensor(2, (int[]){m, d}, NULL),
                tmean = test_tensor(1, &m, NULL), trstd = test_tensor(1, &m, NULL),
-               tdy = test_tensor(2, (int[]){m, d}, dy), tdx = test_tensor(2, (int[]){m, d}, NULL),
+               tdy = test_tensor(2, (int[]){m, d}, dy),
+               tdx = test_tensor_at(1, 2, (int[]){m, d}, NULL), /* odd offset */
                tdw = test_tensor(1, &d, dw0), tdb = test_tensor(1, &d, db0);
     const hvp_tensor *pw = affine ? &tw : NULL;
     REQUIRE_OK(hvp_layernorm_fwd(test_ctx(), &tx, pw, affine ? &tb : NULL, LN_EPS, &ty, &tmean,
@@ -109,6 +113,7 @@ HVP_TEST(layernorm_bwd)
         check_ln_bwd(3, 7, affine);
         check_ln_bwd(7, 17, affine);
         check_ln_bwd(2, 300, affine); /* rows wider than a work-group */
+        check_ln_bwd(300, 20, affine); /* more rows than a work-group takes */
     }
 }
 

@@ -1,5 +1,5 @@
-/* Layer norm over the last dimension (cl/layernorm.cl): row kernels one work-group per row,
- * parameter gradients as column sums in two levels. */
+/* Layer norm over the last dimension (cl/layernorm.cl): row kernels with rows sharing
+ * work-groups, parameter gradients as column sums in two levels. */
 #include "hvp/ops.h"
 #include "ops/col_sums.h"
 #include "ops/op_util.h"
@@ -44,7 +44,7 @@ hvp_status hvp_layernorm_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
         return HVP_OK;
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "layernorm", "layernorm_fwd", &k));
-    size_t local = hvp_row_group_size(k, (size_t)d, 16), global = (size_t)rows * local;
+    size_t local = hvp_row_group_size(k, (size_t)d, hvp_row_per_item(ctx));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, d);
@@ -55,8 +55,7 @@ hvp_status hvp_layernorm_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
     hvp_arg_tensor(&a, y);
     hvp_arg_tensor(&a, mean);
     hvp_arg_tensor(&a, rstd);
-    hvp_arg_local(&a, local * sizeof(float));
-    return hvp_launch(ctx, &a, 1, &global, &local);
+    return hvp_launch_row_groups(ctx, &a, (size_t)rows, local);
 }
 
 /* One level of the parameter gradients: into the partials pw, pb [chunks, d] (acc 0) or
@@ -131,7 +130,7 @@ hvp_status hvp_layernorm_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
         return HVP_OK;
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "layernorm", "layernorm_bwd_dx", &k));
-    size_t local = hvp_row_group_size(k, (size_t)d, 16), global = (size_t)rows * local;
+    size_t local = hvp_row_group_size(k, (size_t)d, hvp_row_per_item(ctx));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, d);
@@ -141,6 +140,5 @@ hvp_status hvp_layernorm_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
     hvp_arg_tensor(&a, rstd);
     hvp_arg_tensor(&a, dy);
     hvp_arg_tensor(&a, dx);
-    hvp_arg_local(&a, local * sizeof(float));
-    return hvp_launch(ctx, &a, 1, &global, &local);
+    return hvp_launch_row_groups(ctx, &a, (size_t)rows, local);
 }
