@@ -10,7 +10,8 @@ static void check_linear_fwd(int m, int k, int n, int bias)
     test_fill_uniform(w, (size_t)n * k, -1, 1);
     test_fill_uniform(b, (size_t)n, -1, 1);
     hvp_tensor tx = test_tensor(2, (int[]){m, k}, x), tw = test_tensor(2, (int[]){n, k}, w),
-               tb = test_tensor(1, &n, b), ty = test_tensor(2, (int[]){m, n}, NULL);
+               tb = test_tensor_at(1, 1, &n, b), /* odd offset */
+               ty = test_tensor(2, (int[]){m, n}, NULL);
     REQUIRE_OK(hvp_linear_fwd(test_ctx(), &tx, &tw, bias ? &tb : NULL, &ty));
     double *want = test_doubles((size_t)m * n);
     ref_linear_fwd(test_to_double(x, (size_t)m * k), test_to_double(w, (size_t)n * k),
@@ -22,8 +23,10 @@ static void check_linear_fwd(int m, int k, int n, int bias)
 
 HVP_TEST(linear_fwd)
 {
-    static const int shapes[][3] = {{1, 3, 2}, {7, 5, 3}, {33, 17, 9}, {7, 192, 384}, {33, 384, 65}};
-    int ns = test_tiny() ? 2 : 5;
+    /* n = 37 and 65: rows of whole vectors and a tail in the bias kernel */
+    static const int shapes[][3] = {{1, 3, 2},     {7, 5, 3},     {3, 4, 37},
+                                    {33, 17, 9}, {7, 192, 384}, {33, 384, 65}};
+    int ns = test_tiny() ? 3 : 6;
     for (int s = 0; s < ns; s++)
         for (int bias = 0; bias < 2; bias++)
             check_linear_fwd(shapes[s][0], shapes[s][1], shapes[s][2], bias);

@@ -46,7 +46,8 @@ hvp_status hvp_linear_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *w
     hvp_arg_int(&a, n);
     hvp_arg_tensor(&a, y);
     hvp_arg_tensor(&a, b);
-    return hvp_launch_1d(ctx, &a, (size_t)m * (size_t)n);
+    size_t global[2] = {((size_t)n + 15) / 16, (size_t)m};
+    return hvp_launch(ctx, &a, 2, global, NULL);
 }
 
 hvp_status hvp_linear_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *w,
