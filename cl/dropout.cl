@@ -64,15 +64,15 @@ inline void drop_path_apply(int per, uint seed_lo, uint seed_hi, uint step, uint
         *keep = u32_to_unit(w) >= p ? scale : 0.0f;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    float k = *keep;
+    float k = *keep; /* 0: a dropped sample's elements become 0 whatever they hold (NaN too) */
     in += in_off + s * per;
     out += out_off + s * per;
     int al = vec_aligned((in_off + s * per) | (out_off + s * per));
     if (VEC * i + VEC <= per)
-        storev(loadv(in, i, al) * k, out, i, al);
+        storev(k != 0.0f ? loadv(in, i, al) * k : (floatv)0.0f, out, i, al);
     else /* the row's tail */
         for (int j = VEC * i; j < per; j++)
-            out[j] = in[j] * k;
+            out[j] = k != 0.0f ? in[j] * k : 0.0f;
 }
 
 kernel void dropout_fwd_path(int per, uint seed_lo, uint seed_hi, uint step, uint layer, float p,

@@ -181,6 +181,33 @@ HVP_TEST(drop_path_vectors_and_offsets)
         check_drop_path_at(16, 197 * 384, 0.1f, 5, 0); /* ViT-S tokens */
 }
 
+/* A dropped sample's elements become +0 whatever they held, NaN too (as before the
+ * kernel was vectorised); kept ones carry the NaN on. */
+HVP_TEST(drop_path_zeroes_dropped_nan)
+{
+    int samples = 8, per = 37;
+    size_t n = (size_t)samples * per;
+    float *x = test_floats(n);
+    for (size_t i = 0; i < n; i++)
+        x[i] = NAN;
+    hvp_tensor tx = test_tensor(2, (int[]){samples, per}, x),
+               ty = test_tensor(2, (int[]){samples, per}, NULL);
+    REQUIRE_OK(hvp_drop_path_fwd(test_ctx(), &tx, 0.5f, SEED, 3, 11, &ty));
+    double *mask = test_doubles((size_t)samples);
+    ref_drop_path_mask(mask, samples, 0.5f, SEED, 3, 11);
+    float *y = test_read(&ty);
+    int bad = 0, dropped = 0;
+    for (size_t i = 0; i < n; i++) {
+        int drop = mask[i / (size_t)per] == 0;
+        uint32_t bits;
+        memcpy(&bits, &y[i], sizeof bits);
+        bad += drop ? bits != 0 : !isnan(y[i]);
+        dropped += drop;
+    }
+    EXPECT(bad == 0 && dropped > 0 && dropped < (int)n,
+           "%d wrong of %zu (%d in dropped samples)", bad, n, dropped);
+}
+
 typedef struct {
     double *x, *dy, *mask;
     int samples, per;
