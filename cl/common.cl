@@ -53,3 +53,59 @@ inline float group_max(float v, local float *s)
     barrier(CLK_LOCAL_MEM_FENCE);
     return r;
 }
+
+/* ---- elementwise kernels -------------------------------------------------------------
+ * Work-item i takes elements [VEC i, VEC i + VEC) as one float16 (hvp_launch_vec launches
+ * ceil(n / VEC) items): a full vector with loadv / storev, the tail (the last item's n % VEC
+ * elements) with scalars. Explicit wide vectors are what make PoCL use the CPU's vector
+ * units (it vectorises across work-items only when their bodies do not branch); on GPUs an
+ * item reads 64 contiguous bytes. */
+#define VEC 16
+typedef float16 floatv;
+
+/* Whether element offsets (or-ed together) allow floatv pointer accesses: buffers are
+ * 256-byte aligned, so an offset that is a multiple of VEC is. */
+inline int vec_aligned(int offsets) { return (offsets & (VEC - 1)) == 0; }
+
+/* Vector i of p (elements VEC i .. VEC i + VEC - 1); vload16 needs only float alignment. */
+inline floatv loadv(global const float *p, int i, int aligned)
+{
+    return aligned ? ((global const floatv *)p)[i] : vload16(i, p);
+}
+
+inline void storev(floatv v, global float *p, int i, int aligned)
+{
+    if (aligned)
+        ((global floatv *)p)[i] = v;
+    else
+        vstore16(v, i, p);
+}
+
+/* out's vector v becomes s, or out + s when acc (accumulating into a gradient). */
+inline void put_or_add(floatv s, global float *out, int v, int acc, int aligned)
+{
+    storev(acc ? loadv(out, v, aligned) + s : s, out, v, aligned);
+}
+
+/* Horizontal sum and maximum of a floatv, halves combined pairwise (a fixed order). Through
+ * private memory: with .lo / .hi swizzles Oclgrind 21.10 reported an uninitialised value
+ * (softmax of 1-element rows: hmax of a splat of -INFINITY) and crashed. */
+inline float hsum(floatv v)
+{
+    float t[VEC];
+    vstore16(v, 0, t);
+    for (int w = VEC / 2; w > 0; w /= 2)
+        for (int k = 0; k < w; k++)
+            t[k] += t[k + w];
+    return t[0];
+}
+
+inline float hmax(floatv v)
+{
+    float t[VEC];
+    vstore16(v, 0, t);
+    for (int w = VEC / 2; w > 0; w /= 2)
+        for (int k = 0; k < w; k++)
+            t[k] = fmax(t[k], t[k + w]);
+    return t[0];
+}

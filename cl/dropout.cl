@@ -51,30 +51,42 @@ kernel void dropout_bits(int n, uint seed_lo, uint seed_hi, uint step, uint laye
             out[out_off + 4 * g + k] = words[k];
 }
 
-/* Drop-path over [samples, per]: one work-item per element, whole samples kept or dropped. */
-inline void drop_path_apply(int samples, int per, uint seed_lo, uint seed_hi, uint step,
-                            uint layer, float p, float scale, global const float *in, int in_off,
-                            global float *out, int out_off)
+/* Drop-path over [samples, per], launched as (ceil(per / VEC), samples) with work-groups
+ * inside one sample: the group's first item draws the sample's Philox word once, and every
+ * item scales its VEC elements (cl/common.cl) by 0 or `scale`. */
+inline void drop_path_apply(int per, uint seed_lo, uint seed_hi, uint step, uint layer, float p,
+                            float scale, global const float *in, int in_off, global float *out,
+                            int out_off, local float *keep)
 {
-    int i = get_global_id(0);
-    if (i >= samples * per)
-        return;
-    uint s = (uint)(i / per);
-    uint w = philox4x32((uint2)(seed_lo, seed_hi), (uint4)(s, step, layer, 1u)).x;
-    out[out_off + i] = u32_to_unit(w) >= p ? in[in_off + i] * scale : 0.0f;
+    int i = get_global_id(0), s = get_global_id(1);
+    if (get_local_id(0) == 0) {
+        uint w = philox4x32((uint2)(seed_lo, seed_hi), (uint4)((uint)s, step, layer, 1u)).x;
+        *keep = u32_to_unit(w) >= p ? scale : 0.0f;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float k = *keep; /* 0: a dropped sample's elements become 0 whatever they hold (NaN too) */
+    in += in_off + s * per;
+    out += out_off + s * per;
+    int al = vec_aligned((in_off + s * per) | (out_off + s * per));
+    if (VEC * i + VEC <= per)
+        storev(k != 0.0f ? loadv(in, i, al) * k : (floatv)0.0f, out, i, al);
+    else /* the row's tail */
+        for (int j = VEC * i; j < per; j++)
+            out[j] = k != 0.0f ? in[j] * k : 0.0f;
 }
 
-kernel void dropout_fwd_path(int samples, int per, uint seed_lo, uint seed_hi, uint step,
-                             uint layer, float p, float scale, global const float *x, int x_off,
-                             global float *y, int y_off)
+kernel void dropout_fwd_path(int per, uint seed_lo, uint seed_hi, uint step, uint layer, float p,
+                             float scale, global const float *x, int x_off, global float *y,
+                             int y_off)
 {
-    drop_path_apply(samples, per, seed_lo, seed_hi, step, layer, p, scale, x, x_off, y, y_off);
+    local float keep;
+    drop_path_apply(per, seed_lo, seed_hi, step, layer, p, scale, x, x_off, y, y_off, &keep);
 }
 
-kernel void dropout_bwd_path(int samples, int per, uint seed_lo, uint seed_hi, uint step,
-                             uint layer, float p, float scale, global const float *dy, int dy_off,
-                             global float *dx, int dx_off)
+kernel void dropout_bwd_path(int per, uint seed_lo, uint seed_hi, uint step, uint layer, float p,
+                             float scale, global const float *dy, int dy_off, global float *dx,
+                             int dx_off)
 {
-    drop_path_apply(samples, per, seed_lo, seed_hi, step, layer, p, scale, dy, dy_off, dx,
-                    dx_off);
+    local float keep;
+    drop_path_apply(per, seed_lo, seed_hi, step, layer, p, scale, dy, dy_off, dx, dx_off, &keep);
 }

@@ -1,7 +1,9 @@
 /* Layer norm over the last dimension of [rows, d]:
  *   y = (x - mean) * rstd * w + b,  rstd = 1 / sqrt(var + eps)  (biased variance).
- * Row kernels run one work-group per row (any local size: see group_sum); the parameter
- * gradients are column sums over the rows, one work-item per column, rows in order. */
+ * Row kernels give each row one dimension-0 row of a work-group's items (any size: see
+ * group_sum; hvp_launch_row_groups), which stride over it by VEC-element vectors
+ * (cl/common.cl), then over its tail's scalars; the parameter gradients are column sums
+ * over the rows in two levels with a fixed order. */
 
 /* has_w / has_b: 0 when the affine weight / bias is absent (their pointers are then unused). */
 kernel void layernorm_fwd(int rows, int d, float eps, global const float *x, int x_off,
@@ -9,29 +11,48 @@ kernel void layernorm_fwd(int rows, int d, float eps, global const float *x, int
                           int b_off, int has_b, global float *y, int y_off, global float *mean,
                           int mean_off, global float *rstd, int rstd_off, local float *buf)
 {
-    int row = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
+    int row = get_global_id(1), lid = get_local_id(0), lsz = get_local_size(0);
+    buf += get_local_id(1) * lsz;
     int valid = row < rows;
     if (!valid) /* no early return before a barrier (PoCL crashes on one): an empty row */
         d = 0;
-    global const float *xr = x + x_off + (size_t)row * d;
-    global float *yr = y + y_off + (size_t)row * d;
-    float s = 0.0f;
-    for (int j = lid; j < d; j += lsz)
-        s += xr[j];
+    int xo = x_off + row * d, yo = y_off + row * d, nv = d / VEC, al = vec_aligned(xo | yo);
+    int alw = vec_aligned(w_off), alb = vec_aligned(b_off);
+    x += xo;
+    y += yo;
+    w += w_off;
+    b += b_off;
+    floatv sv = 0.0f;
+    for (int v = lid; v < nv; v += lsz)
+        sv += loadv(x, v, al);
+    float s = hsum(sv);
+    for (int j = VEC * nv + lid; j < d; j += lsz)
+        s += x[j];
     float mu = group_sum(s, buf) / (float)d;
-    float q = 0.0f;
-    for (int j = lid; j < d; j += lsz) {
-        float c = xr[j] - mu;
-        q += c * c;
+    floatv qv = 0.0f;
+    for (int v = lid; v < nv; v += lsz) {
+        floatv c = loadv(x, v, al) - mu;
+        qv += c * c;
     }
+    float q = hsum(qv);
+    for (int j = VEC * nv + lid; j < d; j += lsz)
+        q += (x[j] - mu) * (x[j] - mu);
     float r = rsqrt(group_sum(q, buf) / (float)d + eps);
-    for (int j = lid; j < d; j += lsz) {
-        float v = (xr[j] - mu) * r;
+    for (int v = lid; v < nv; v += lsz) {
+        floatv t = (loadv(x, v, al) - mu) * r;
         if (has_w)
-            v *= w[w_off + j];
+            t *= loadv(w, v, alw);
         if (has_b)
-            v += b[b_off + j];
-        yr[j] = v;
+            t += loadv(b, v, alb);
+        storev(t, y, v, al);
+    }
+    for (int j = VEC * nv + lid; j < d; j += lsz) {
+        float t = (x[j] - mu) * r;
+        if (has_w)
+            t *= w[j];
+        if (has_b)
+            t += b[j];
+        y[j] = t;
     }
     if (valid && lid == 0) {
         mean[mean_off + row] = mu;
@@ -47,10 +68,8 @@ kernel void layernorm_bwd_dx(int rows, int d, global const float *x, int x_off,
                              int rstd_off, global const float *dy, int dy_off, global float *dx,
                              int dx_off, local float *buf)
 {
-    int row = get_group_id(0), lid = get_local_id(0), lsz = get_local_size(0);
-    global const float *xr = x + x_off + (size_t)row * d;
-    global const float *dyr = dy + dy_off + (size_t)row * d;
-    global float *dxr = dx + dx_off + (size_t)row * d;
+    int row = get_global_id(1), lid = get_local_id(0), lsz = get_local_size(0);
+    buf += get_local_id(1) * lsz;
     float mu = 0.0f, r = 0.0f;
     if (row < rows) {
         mu = mean[mean_off + row];
@@ -58,42 +77,80 @@ kernel void layernorm_bwd_dx(int rows, int d, global const float *x, int x_off,
     } else { /* no early return before a barrier (PoCL crashes on one): an empty row */
         d = 0;
     }
-    float sg = 0.0f, sgx = 0.0f;
-    for (int j = lid; j < d; j += lsz) {
-        float g = dyr[j];
-        if (has_w)
-            g *= w[w_off + j];
+    int xo = x_off + row * d, dyo = dy_off + row * d, dxo = dx_off + row * d, nv = d / VEC;
+    int al = vec_aligned(xo | dyo | dxo), alw = vec_aligned(w_off);
+    x += xo;
+    dy += dyo;
+    dx += dxo;
+    w += w_off;
+    floatv sgv = 0.0f, sgxv = 0.0f;
+    for (int v = lid; v < nv; v += lsz) {
+        floatv g = has_w ? loadv(dy, v, al) * loadv(w, v, alw) : loadv(dy, v, al);
+        sgv += g;
+        sgxv += g * (loadv(x, v, al) - mu) * r;
+    }
+    float sg = hsum(sgv), sgx = hsum(sgxv);
+    for (int j = VEC * nv + lid; j < d; j += lsz) {
+        float g = has_w ? dy[j] * w[j] : dy[j];
         sg += g;
-        sgx += g * (xr[j] - mu) * r;
+        sgx += g * (x[j] - mu) * r;
     }
     float mg = group_sum(sg, buf) / (float)d;
     float mgx = group_sum(sgx, buf) / (float)d;
-    for (int j = lid; j < d; j += lsz) {
-        float g = dyr[j];
-        if (has_w)
-            g *= w[w_off + j];
-        dxr[j] = r * (g - mg - (xr[j] - mu) * r * mgx);
+    for (int v = lid; v < nv; v += lsz) {
+        floatv g = has_w ? loadv(dy, v, al) * loadv(w, v, alw) : loadv(dy, v, al);
+        storev(r * (g - mg - (loadv(x, v, al) - mu) * r * mgx), dx, v, al);
+    }
+    for (int j = VEC * nv + lid; j < d; j += lsz) {
+        float g = has_w ? dy[j] * w[j] : dy[j];
+        dx[j] = r * (g - mg - (x[j] - mu) * r * mgx);
     }
 }
 
-/* dw[j] += sum_rows dy * xhat, db[j] += sum_rows dy (has_dw / has_db select which). */
-kernel void layernorm_bwd_params(int rows, int d, global const float *x, int x_off,
+/* dw[j] += sum over rows of dy * xhat, db[j] += sum over rows of dy (has_dw / has_db select
+ * which), in two levels like col_sums (cl/reduce.cl): item (v, g) sums columns
+ * [VEC v, VEC v + VEC) over chunk g's rows in row order into row g of the partials dw, db
+ * [chunks, d], or, when acc (one chunk), adds them to dw, db [d]. */
+kernel void layernorm_bwd_params(int rows, int d, int chunk, global const float *x, int x_off,
                                  global const float *mean, int mean_off,
                                  global const float *rstd, int rstd_off, global const float *dy,
                                  int dy_off, global float *dw, int dw_off, int has_dw,
-                                 global float *db, int db_off, int has_db)
+                                 global float *db, int db_off, int has_db, int acc)
 {
-    int j = get_global_id(0);
-    if (j >= d)
+    int v = get_global_id(0), g = get_global_id(1), r0 = g * chunk, r1 = min(rows, r0 + chunk);
+    if (r0 >= rows)
         return;
-    float sw = 0.0f, sb = 0.0f;
-    for (int r = 0; r < rows; r++) {
-        float g = dy[dy_off + (size_t)r * d + j];
-        sw += g * (x[x_off + (size_t)r * d + j] - mean[mean_off + r]) * rstd[rstd_off + r];
-        sb += g;
+    x += x_off;
+    dy += dy_off;
+    mean += mean_off;
+    rstd += rstd_off;
+    int part = acc ? 0 : g * d; /* the partials' row */
+    dw += dw_off + part;
+    db += db_off + part;
+    if (VEC * v + VEC <= d) {
+        int al = vec_aligned(x_off | dy_off | d);
+        floatv sw = 0.0f, sb = 0.0f;
+        for (int r = r0; r < r1; r++) {
+            floatv gv = loadv(dy + r * d, v, al);
+            sw += gv * (loadv(x + r * d, v, al) - mean[r]) * rstd[r];
+            sb += gv;
+        }
+        if (has_dw)
+            put_or_add(sw, dw, v, acc, vec_aligned(dw_off + part));
+        if (has_db)
+            put_or_add(sb, db, v, acc, vec_aligned(db_off + part));
+    } else { /* the last columns, one at a time */
+        for (int j = VEC * v; j < d; j++) {
+            float sw = 0.0f, sb = 0.0f;
+            for (int r = r0; r < r1; r++) {
+                float gv = dy[r * d + j];
+                sw += gv * (x[r * d + j] - mean[r]) * rstd[r];
+                sb += gv;
+            }
+            if (has_dw)
+                dw[j] = acc ? dw[j] + sw : sw;
+            if (has_db)
+                db[j] = acc ? db[j] + sb : sb;
+        }
     }
-    if (has_dw)
-        dw[dw_off + j] += sw;
-    if (has_db)
-        db[db_off + j] += sb;
 }

@@ -1,24 +1,20 @@
-/* Linear layer helpers; the products themselves go through GEMM (src/ops/gemm.c). */
+/* Linear layer helpers; the products go through GEMM (src/ops/gemm.c), the bias gradient
+ * through col_sums (cl/reduce.cl). */
 
-/* y[m, n] += b[n] over an [M, N] output. */
+/* y[m, n] += b[n] over an [M, N] output, launched as (ceil(N / VEC), M): VEC columns of one
+ * row per work-item (cl/common.cl), scalars for the row's tail. */
 kernel void linear_fwd_bias(int rows, int cols, global float *y, int y_off, global const float *b,
                             int b_off)
 {
-    int i = get_global_id(0);
-    if (i < rows * cols)
-        y[y_off + i] += b[b_off + i % cols];
-}
-
-/* db[n] += sum over m of dy[m, n]: one work-item per column, rows summed in order (a
- * deterministic reduction; neighbouring work-items read neighbouring columns). */
-kernel void linear_bwd_bias(int rows, int cols, global const float *dy, int dy_off,
-                            global float *db, int db_off)
-{
-    int c = get_global_id(0);
-    if (c >= cols)
+    int v = get_global_id(0), r = get_global_id(1);
+    if (r >= rows)
         return;
-    float s = 0.0f;
-    for (int r = 0; r < rows; r++)
-        s += dy[dy_off + r * cols + c];
-    db[db_off + c] += s;
+    int yo = y_off + r * cols, al = vec_aligned(yo), alb = vec_aligned(b_off);
+    y += yo;
+    b += b_off;
+    if (VEC * v + VEC <= cols)
+        storev(loadv(y, v, al) + loadv(b, v, alb), y, v, al);
+    else
+        for (int c = VEC * v; c < cols; c++)
+            y[c] += b[c];
 }

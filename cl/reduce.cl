@@ -25,3 +25,31 @@ kernel void reduce_fwd(int n, global const float *x, int x_off, int square, glob
         out[out_off + g] = s / div;
     }
 }
+
+/* Column sums of in [rows, cols] over chunks of `chunk` rows (src/ops/col_sums.h), launched
+ * as (ceil(cols / VEC), chunks): item (v, g) sums columns [VEC v, VEC v + VEC) over chunk g's
+ * rows in row order into row g of out [chunks, cols], or, when acc (one chunk), adds them to
+ * out [cols]. Neighbouring items read neighbouring columns of a row. */
+kernel void col_sums(int rows, int cols, int chunk, global const float *in, int in_off,
+                     global float *out, int out_off, int acc)
+{
+    int v = get_global_id(0), g = get_global_id(1), r0 = g * chunk, r1 = min(rows, r0 + chunk);
+    if (r0 >= rows)
+        return;
+    in += in_off;
+    out += out_off + (acc ? 0 : g * cols);
+    if (VEC * v + VEC <= cols) {
+        int al = vec_aligned(in_off | cols);
+        floatv s = 0.0f;
+        for (int r = r0; r < r1; r++)
+            s += loadv(in + r * cols, v, al);
+        put_or_add(s, out, v, acc, vec_aligned(out_off | (acc ? 0 : cols)));
+    } else { /* the last columns, one at a time */
+        for (int c = VEC * v; c < cols; c++) {
+            float s = 0.0f;
+            for (int r = r0; r < r1; r++)
+                s += in[r * cols + c];
+            out[c] = acc ? out[c] + s : s;
+        }
+    }
+}

@@ -166,6 +166,19 @@ hvp_tensor test_tensor(int ndim, const int *shape, const float *host)
     return t;
 }
 
+hvp_tensor test_tensor_at(size_t offset, int ndim, const int *shape, const float *host)
+{
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= (size_t)shape[i];
+    int len = (int)(offset + n);
+    hvp_tensor whole = test_tensor(1, &len, NULL);
+    hvp_tensor t = hvp_tensor_view(&whole, offset, ndim, shape);
+    if (host && hvp_tensor_upload(ctx, &t, host) != HVP_OK)
+        TEST_FAIL("uploading a test tensor: %s", hvp_last_error());
+    return t;
+}
+
 float *test_read(const hvp_tensor *t)
 {
     float *host = test_floats(hvp_numel(t));

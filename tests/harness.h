@@ -76,6 +76,9 @@ double test_meta_double(const struct hvp_st_file *f, const char *key);
 
 /* Device tensors from the activation arena, filled from / read back to host arrays. */
 hvp_tensor test_tensor(int ndim, const int *shape, const float *host);
+/* The same, `offset` elements into a larger buffer: an odd offset checks that kernels do not
+ * assume their tensors vector-aligned. */
+hvp_tensor test_tensor_at(size_t offset, int ndim, const int *shape, const float *host);
 float *test_read(const hvp_tensor *t);
 
 /* max|got - want| / max(max|want|, 1e-6) <= tol, reported with the worst index. Returns 1 if

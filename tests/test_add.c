@@ -5,7 +5,7 @@ static const int sizes[] = {1, 7, 33, 257, 4099};
 
 HVP_TEST(add_fwd)
 {
-    for (int s = 0; s < (test_tiny() ? 2 : 5); s++) {
+    for (int s = 0; s < (test_tiny() ? 3 : 5); s++) { /* 33: vectors and a tail */
         int n = sizes[s];
         float *a = test_floats((size_t)n), *b = test_floats((size_t)n);
         test_fill_uniform(a, (size_t)n, -1, 1);
@@ -22,6 +22,16 @@ HVP_TEST(add_fwd)
         for (int i = 0; i < n; i++)
             want[i] += b[i];
         EXPECT_CLOSE("add_acc", test_read(&tb), want, (size_t)n, FWD_TOL);
+        /* odd offsets: no vector alignment */
+        hvp_tensor ua = test_tensor_at(1, 1, &n, a), ub = test_tensor_at(2, 1, &n, b),
+                   uy = test_tensor_at(3, 1, &n, NULL);
+        ref_add_fwd(test_to_double(a, (size_t)n), test_to_double(b, (size_t)n), want, (size_t)n);
+        REQUIRE_OK(hvp_add_fwd(test_ctx(), &ua, &ub, &uy));
+        EXPECT_CLOSE("add y at odd offsets", test_read(&uy), want, (size_t)n, FWD_TOL);
+        REQUIRE_OK(hvp_add_acc(test_ctx(), &uy, &ua));
+        for (int i = 0; i < n; i++)
+            want[i] += a[i];
+        EXPECT_CLOSE("add_acc at odd offsets", test_read(&uy), want, (size_t)n, FWD_TOL);
     }
 }
 
@@ -65,13 +75,14 @@ HVP_TEST(add_bwd_identity)
 
 HVP_TEST(add_axpby)
 {
-    int sizes[] = {1, 7, 1000};
-    for (int s = 0; s < (test_tiny() ? 2 : 3); s++) {
+    int sizes[] = {1, 7, 33, 1000};
+    for (int s = 0; s < (test_tiny() ? 3 : 4); s++) {
         int n = sizes[s];
         float *a = test_floats((size_t)n), *b = test_floats((size_t)n);
         test_fill_uniform(a, (size_t)n, -1, 1);
         test_fill_uniform(b, (size_t)n, -1, 1);
-        hvp_tensor ta = test_tensor(1, &n, a), tb = test_tensor(1, &n, b), ty = test_tensor(1, &n, NULL);
+        hvp_tensor ta = test_tensor_at(0, 1, &n, a), tb = test_tensor_at(s, 1, &n, b),
+                   ty = test_tensor_at(2 * s, 1, &n, NULL); /* odd offsets for some */
         REQUIRE_OK(hvp_axpby(test_ctx(), -0.5f, &ta, 2.0f, &tb, &ty));
         double *want = test_doubles((size_t)n);
         for (int i = 0; i < n; i++)

@@ -123,13 +123,14 @@ HVP_TEST(dropout_bwd)
     EXPECT(mismatch == 0, "forward and backward masks differ at %d elements", mismatch);
 }
 
-static void check_drop_path(int samples, int per, float p)
+/* x and y at element offsets x_at and y_at of their buffers (odd: no vector alignment). */
+static void check_drop_path_at(int samples, int per, float p, size_t x_at, size_t y_at)
 {
     size_t n = (size_t)samples * per;
     float *x = test_floats(n);
     test_fill_uniform(x, n, 0.5f, 1.5f);
-    hvp_tensor tx = test_tensor(2, (int[]){samples, per}, x),
-               ty = test_tensor(2, (int[]){samples, per}, NULL);
+    hvp_tensor tx = test_tensor_at(x_at, 2, (int[]){samples, per}, x),
+               ty = test_tensor_at(y_at, 2, (int[]){samples, per}, NULL);
     REQUIRE_OK(hvp_drop_path_fwd(test_ctx(), &tx, p, SEED, 3, 11, &ty));
     double *mask = test_doubles((size_t)samples), *want = test_doubles(n);
     ref_drop_path_mask(mask, samples, p, SEED, 3, 11);
@@ -139,6 +140,10 @@ static void check_drop_path(int samples, int per, float p)
     snprintf(what, sizeof what, "drop_path y samples=%d per=%d p=%g", samples, per, p);
     float *y = test_read(&ty);
     EXPECT_CLOSE(what, y, want, n, FWD_TOL);
+    /* The backward is the same map of dy. */
+    hvp_tensor tdx = test_tensor_at(y_at + 1, 2, (int[]){samples, per}, NULL);
+    REQUIRE_OK(hvp_drop_path_bwd(test_ctx(), &tx, p, SEED, 3, 11, &tdx));
+    EXPECT(memcmp(test_read(&tdx), y, n * sizeof *y) == 0, "%s: backward differs", what);
     int dropped = 0;
     for (int s = 0; s < samples; s++)
         dropped += mask[s] == 0;
@@ -146,6 +151,11 @@ static void check_drop_path(int samples, int per, float p)
     EXPECT(fabs(dropped - samples * (double)p) <= 5 * sd + 1,
            "drop_path samples=%d p=%g: %d dropped, expected %.0f +- %.1f", samples, p, dropped,
            samples * (double)p, 5 * sd);
+}
+
+static void check_drop_path(int samples, int per, float p)
+{
+    check_drop_path_at(samples, per, p, 0, 0);
 }
 
 HVP_TEST(drop_path_fwd)
@@ -158,6 +168,44 @@ HVP_TEST(drop_path_fwd)
     check_drop_path(33, 17, 0.2f);
     check_drop_path(8, 197 * 3, 0.1f);
     check_drop_path(20000, 1, 0.3f);
+}
+
+/* Rows of whole vectors and rows with a tail (per 37 = 2 * 16 + 5), aligned and not. */
+HVP_TEST(drop_path_vectors_and_offsets)
+{
+    check_drop_path_at(3, 32, 0.5f, 0, 0);
+    check_drop_path_at(5, 37, 0.5f, 0, 0);
+    check_drop_path_at(5, 37, 0.5f, 3, 1);
+    check_drop_path_at(4, 48, 0.5f, 1, 2);
+    if (!test_tiny())
+        check_drop_path_at(16, 197 * 384, 0.1f, 5, 0); /* ViT-S tokens */
+}
+
+/* A dropped sample's elements become +0 whatever they held, NaN too (as before the
+ * kernel was vectorised); kept ones carry the NaN on. */
+HVP_TEST(drop_path_zeroes_dropped_nan)
+{
+    int samples = 8, per = 37;
+    size_t n = (size_t)samples * per;
+    float *x = test_floats(n);
+    for (size_t i = 0; i < n; i++)
+        x[i] = NAN;
+    hvp_tensor tx = test_tensor(2, (int[]){samples, per}, x),
+               ty = test_tensor(2, (int[]){samples, per}, NULL);
+    REQUIRE_OK(hvp_drop_path_fwd(test_ctx(), &tx, 0.5f, SEED, 3, 11, &ty));
+    double *mask = test_doubles((size_t)samples);
+    ref_drop_path_mask(mask, samples, 0.5f, SEED, 3, 11);
+    float *y = test_read(&ty);
+    int bad = 0, dropped = 0;
+    for (size_t i = 0; i < n; i++) {
+        int drop = mask[i / (size_t)per] == 0;
+        uint32_t bits;
+        memcpy(&bits, &y[i], sizeof bits);
+        bad += drop ? bits != 0 : !isnan(y[i]);
+        dropped += drop;
+    }
+    EXPECT(bad == 0 && dropped > 0 && dropped < (int)n,
+           "%d wrong of %zu (%d in dropped samples)", bad, n, dropped);
 }
 
 typedef struct {

@@ -1,3 +1,5 @@
+#include <string.h>
+
 #include "harness.h"
 #include "ref/ref.h"
 
@@ -8,7 +10,8 @@ static void check_linear_fwd(int m, int k, int n, int bias)
     test_fill_uniform(w, (size_t)n * k, -1, 1);
     test_fill_uniform(b, (size_t)n, -1, 1);
     hvp_tensor tx = test_tensor(2, (int[]){m, k}, x), tw = test_tensor(2, (int[]){n, k}, w),
-               tb = test_tensor(1, &n, b), ty = test_tensor(2, (int[]){m, n}, NULL);
+               tb = test_tensor_at(1, 1, &n, b), /* odd offset */
+               ty = test_tensor(2, (int[]){m, n}, NULL);
     REQUIRE_OK(hvp_linear_fwd(test_ctx(), &tx, &tw, bias ? &tb : NULL, &ty));
     double *want = test_doubles((size_t)m * n);
     ref_linear_fwd(test_to_double(x, (size_t)m * k), test_to_double(w, (size_t)n * k),
@@ -20,8 +23,10 @@ static void check_linear_fwd(int m, int k, int n, int bias)
 
 HVP_TEST(linear_fwd)
 {
-    static const int shapes[][3] = {{1, 3, 2}, {7, 5, 3}, {33, 17, 9}, {7, 192, 384}, {33, 384, 65}};
-    int ns = test_tiny() ? 2 : 5;
+    /* n = 37 and 65: rows of whole vectors and a tail in the bias kernel */
+    static const int shapes[][3] = {{1, 3, 2},     {7, 5, 3},     {3, 4, 37},
+                                    {33, 17, 9}, {7, 192, 384}, {33, 384, 65}};
+    int ns = test_tiny() ? 3 : 6;
     for (int s = 0; s < ns; s++)
         for (int bias = 0; bias < 2; bias++)
             check_linear_fwd(shapes[s][0], shapes[s][1], shapes[s][2], bias);
@@ -85,4 +90,43 @@ HVP_TEST(linear_bwd)
     }
     check_linear_bwd(6, 5, 3);
     check_linear_bwd(14, 17, 33);
+}
+
+/* db += column sums of dy against double sums: rows >> cols (several chunks of partials),
+ * cols >> rows, columns that fill no vector, odd offsets; bitwise the same when repeated. */
+static void check_bias_grad(int rows, int cols, size_t dy_at, size_t db_at)
+{
+    size_t n = (size_t)rows * cols;
+    float *dy = test_floats(n), *db0 = test_floats((size_t)cols);
+    test_fill_uniform(dy, n, -1, 1);
+    test_fill_uniform(db0, (size_t)cols, -1, 1);
+    hvp_tensor tdy = test_tensor_at(dy_at, 2, (int[]){rows, cols}, dy),
+               tdb = test_tensor_at(db_at, 1, &cols, db0),
+               again = test_tensor_at(db_at, 1, &cols, db0);
+    REQUIRE_OK(hvp_linear_bwd_bias(test_ctx(), &tdy, &tdb));
+    REQUIRE_OK(hvp_linear_bwd_bias(test_ctx(), &tdy, &again));
+    double *want = test_doubles((size_t)cols);
+    for (int c = 0; c < cols; c++) {
+        want[c] = db0[c];
+        for (int r = 0; r < rows; r++)
+            want[c] += dy[(size_t)r * cols + c];
+    }
+    char what[96];
+    snprintf(what, sizeof what, "bias grad rows=%d cols=%d offsets %zu %zu", rows, cols, dy_at,
+             db_at);
+    float *got = test_read(&tdb);
+    EXPECT_CLOSE(what, got, want, (size_t)cols, FWD_TOL);
+    EXPECT(memcmp(got, test_read(&again), (size_t)cols * sizeof *got) == 0,
+           "%s: a second run differs", what);
+}
+
+HVP_TEST(linear_bwd_bias_shapes)
+{
+    static const int shapes[][2] = {{3, 5},     {40, 37},   {1, 1000}, {16, 3001},
+                                    {1000, 7}, {3152, 384}, {4099, 33}};
+    int ns = test_tiny() ? 2 : 7;
+    for (int s = 0; s < ns; s++) {
+        check_bias_grad(shapes[s][0], shapes[s][1], 0, 0);
+        check_bias_grad(shapes[s][0], shapes[s][1], 3, 1);
+    }
 }

@@ -137,6 +137,9 @@ hvp_status hvp_linear_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *w
 hvp_status hvp_linear_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *w,
                           const hvp_tensor *dy, const hvp_tensor *dx, const hvp_tensor *dw,
                           const hvp_tensor *db);
+/* The bias part of hvp_linear_bwd: db[N] += column sums of dy [M, N] (any shape with a
+ * multiple of N elements), in a fixed order. */
+hvp_status hvp_linear_bwd_bias(hvp_ctx *ctx, const hvp_tensor *dy, const hvp_tensor *db);
 
 /* Layer norm over the last dimension D of x (M rows of D; D = x's last dimension):
  * y = (x - mean) / sqrt(var + eps) * w + b, biased variance, eps e.g. 1e-6 as in timm ViT.
@@ -145,7 +148,8 @@ hvp_status hvp_layernorm_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
                              const hvp_tensor *b, float eps, const hvp_tensor *y,
                              const hvp_tensor *mean, const hvp_tensor *rstd);
 /* dx = ..., dw += sum over rows of dy * xhat, db += sum over rows of dy (column reductions
- * in a fixed order); dw / db NULL to skip, w NULL when the forward had none. dx may be dy. */
+ * in a fixed order); dx / dw / db NULL to skip, w NULL when the forward had none. dx may
+ * be dy. */
 hvp_status hvp_layernorm_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *w,
                              const hvp_tensor *mean, const hvp_tensor *rstd,
                              const hvp_tensor *dy, const hvp_tensor *dx, const hvp_tensor *dw,

@@ -1,10 +1,13 @@
 /* `hvp bench ops`: time per call and GFLOP/s of each op case on the chosen device; for
  * GEMM-shaped cases, our own kernel and CLBlast side by side and, when built with OpenBLAS,
- * the ratio to the host's cblas_sgemm on the same shapes measured in the same run.
+ * the ratio to the host's cblas_sgemm on the same shapes measured in the same run; for
+ * elementwise and reduction cases, GB/s beside the GB/s of a plain copy kernel moving as
+ * many bytes (the same cache levels), measured in the same run, and their ratio.
  *
- * Adding a case is one entry in CASES: {name, setup, run, flops, arg}. setup allocates its
- * tensors from ctx->acts (rewound after the case) and fills them; run enqueues one call;
- * flops gives the floating-point operations of one call at the batch size. */
+ * Adding a case is one entry in CASES: {name, setup, run, flops, bytes, arg}. setup
+ * allocates its tensors from ctx->acts (rewound after the case) and fills them; run
+ * enqueues one call; flops gives the floating-point operations of one call at the batch
+ * size, bytes (NULL or 0: not memory-bound) what it must read and write. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +41,7 @@ typedef struct bench_case {
     /* Enqueues one call; algo names a GEMM algorithm for GEMM cases (NULL: dispatcher). */
     hvp_status (*run)(hvp_ctx *ctx, void *state, const char *algo);
     double (*flops)(const void *arg, int batch);
+    double (*bytes)(const void *arg, int batch);
     const void *arg;
     int is_gemm; /* arg is a bench_gemm: compare algorithms and OpenBLAS */
 } bench_case;
@@ -100,44 +104,10 @@ static hvp_status gemm_run(hvp_ctx *ctx, void *state, const char *algo)
 /* m_per_image / k_per_image: m or k is multiplied by the batch size; batch_mult: a strided
  * batch of batch_mult * batch size; share_a: the batch shares A. */
 #define GEMM_EX(name, ta, tb, m, n, k, m_per_image, k_per_image, batch_mult, share_a)          \
-    {name, gemm_setup, gemm_run, gemm_flops,                                                \
+    {name, gemm_setup, gemm_run, gemm_flops, NULL,                                          \
      &(const bench_gemm){ta, tb, m, n, k, m_per_image, k_per_image, batch_mult, share_a}, 1}
 #define GEMM(name, ta, tb, m, n, k, m_per_image, batch_mult, share_a)                       \
     GEMM_EX(name, ta, tb, m, n, k, m_per_image, 0, batch_mult, share_a)
-
-/* ---- other ops: one entry each --------------------------------------------------------- */
-
-typedef struct eltwise_state {
-    hvp_tensor x, y;
-} eltwise_state;
-
-static const int RELU_RESNET_LAYER1[] = {256, 56, 56}; /* per image */
-
-static double relu_flops(const void *arg, int batch)
-{
-    const int *chw = arg;
-    return (double)batch * chw[0] * chw[1] * chw[2];
-}
-
-static hvp_status relu_setup(hvp_ctx *ctx, const void *arg, int batch, void **state)
-{
-    const int *chw = arg;
-    eltwise_state *s = calloc(1, sizeof *s);
-    if (!s)
-        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
-    *state = s;
-    int shape[4] = {batch, chw[0], chw[1], chw[2]};
-    HVP_TRY(hvp_alloc_f32(ctx->acts, "bench x", &s->x, 4, shape));
-    HVP_TRY(hvp_alloc_f32(ctx->acts, "bench y", &s->y, 4, shape));
-    return hvp_tensor_fill_f32(ctx, &s->x, -0.5f);
-}
-
-static hvp_status relu_run(hvp_ctx *ctx, void *state, const char *algo)
-{
-    (void)algo;
-    eltwise_state *s = state;
-    return hvp_relu_fwd(ctx, &s->x, &s->y);
-}
 
 /* ---- the table --------------------------------------------------------------------------- */
 
@@ -161,9 +131,8 @@ static const bench_case CASES[] = {
     GEMM_EX("vit-s16 mlp fc2 dw", 1, 0, 384, 1536, 197, 0, 1, 0, 0),    /* dY^T X */
     GEMM("vit-s16 attn q.k^T", 0, 1, 197, 197, 64, 0, 6, 0),
     GEMM("vit-s16 attn p.v", 0, 0, 197, 64, 197, 0, 6, 0),
-    {"relu resnet50 layer1", relu_setup, relu_run, relu_flops, RELU_RESNET_LAYER1, 0},
 #define OP(id, name)                                                                     \
-    {name, hvp_bench_op_setup, hvp_bench_op_run, hvp_bench_op_flops,                     \
+    {name, hvp_bench_op_setup, hvp_bench_op_run, hvp_bench_op_flops, hvp_bench_op_bytes,  \
      &hvp_bench_op_ids[HVP_BENCH_##id], 0},
     HVP_BENCH_OPS(OP)
 #undef OP
@@ -259,11 +228,80 @@ static int time_openblas(const bench_gemm *g, int batch, int runs, double *sec)
 }
 #endif
 
+/* The yardstick of memory-bound cases: hvp_tensor_copy of *(const size_t *)arg floats. */
+typedef struct copy_state {
+    hvp_tensor src, dst;
+} copy_state;
+
+static hvp_status copy_setup(hvp_ctx *ctx, const void *arg, int batch, void **state)
+{
+    (void)batch;
+    int n = (int)*(const size_t *)arg;
+    copy_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+    *state = s;
+    HVP_TRY(hvp_alloc_f32(ctx->acts, "bench copy source", &s->src, 1, &n));
+    HVP_TRY(hvp_alloc_f32(ctx->acts, "bench copy destination", &s->dst, 1, &n));
+    return hvp_tensor_fill_f32(ctx, &s->src, 1.0f);
+}
+
+static hvp_status copy_run(hvp_ctx *ctx, void *state, const char *algo)
+{
+    (void)algo;
+    copy_state *s = state;
+    return hvp_tensor_copy(ctx, &s->dst, &s->src);
+}
+
+/* Median seconds per call of a case, from its own setup to the rewind of its tensors. */
+static hvp_status time_case(hvp_ctx *ctx, const bench_case *bc, int batch, int runs,
+                            double *sec)
+{
+    hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
+    void *state = NULL;
+    hvp_status s = bc->setup(ctx, bc->arg, batch, &state);
+    if (s == HVP_OK)
+        s = time_device(ctx, bc, state, NULL, runs, sec);
+    free(state);
+    hvp_arena_rewind(ctx->acts, mark);
+    return s;
+}
+
+/* Times one op case and prints its line: ms, GFLOP/s and, for memory-bound cases, GB/s,
+ * a copy's GB/s for as many bytes and their ratio (*ratio; NAN when not memory-bound).
+ * 0 on success. */
+static int bench_op(hvp_ctx *ctx, const bench_case *bc, int batch, int runs, double *ratio)
+{
+    double sec = 0, sec_copy = 0, flops = bc->flops(bc->arg, batch);
+    double bytes = bc->bytes ? bc->bytes(bc->arg, batch) : 0;
+    size_t copy_n = (size_t)(bytes / (2 * sizeof(float)));
+    bench_case copy = {"copy", copy_setup, copy_run, NULL, NULL, &copy_n, 0};
+    *ratio = NAN;
+    if (time_case(ctx, bc, batch, runs, &sec) != HVP_OK ||
+        (bytes > 0 && time_case(ctx, &copy, batch, runs, &sec_copy) != HVP_OK)) {
+        printf("%-28s failed: %s\n", bc->name, hvp_last_error());
+        return 1;
+    }
+    printf("%-57s %-8s %9.3f", bc->name, "", sec * 1e3);
+    if (flops > 0)
+        printf(" %8.2f", flops / sec * 1e-9);
+    else
+        printf(" %8s", "-");
+    if (bytes > 0) {
+        *ratio = sec_copy / sec;
+        printf(" %8.1f %8.1f %7.2f", bytes / sec * 1e-9, bytes / sec_copy * 1e-9, *ratio);
+    }
+    printf("\n");
+    fflush(stdout);
+    return 0;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: hvp bench ops [--quick] [--batch N] [--runs N] [--own ALGO] [FILTER]\n"
                "  times each op case (median of runs after a warm-up, clFinish-bounded);\n"
                "  GEMM cases: own kernel, CLBlast and the host's OpenBLAS side by side.\n"
+               "  memory-bound cases: GB/s beside a copy kernel's moving as many bytes.\n"
                "  --quick      batch 8 and 3 runs\n"
                "  --cpu-time   process CPU time instead of wall time (shared CPU machines)\n"
                "  --own ALGO   own GEMM algorithm to show (default: the dispatcher's own choice)\n"
@@ -322,16 +360,31 @@ int hvp_cmd_bench(int argc, char **argv)
 #else
     printf("host baseline: none (built without OpenBLAS)\n");
 #endif
-    printf("\n%-28s %-28s %-8s %9s %8s %8s %8s %8s %7s %7s\n", "case", "shape m n k [xbatch]",
-           "own", "ms/call", "own", "clblast", "openblas", "chosen", "own/ob", "clb/ob");
-    printf("%-28s %-28s %-8s %9s %8s %8s %8s %8s %7s %7s\n", "", "", "algo", "(chosen)",
-           "GFLOP/s", "GFLOP/s", "GFLOP/s", "path", "", "");
     double sum_flops = 0, sum_chosen = 0, sum_ob = 0, sum_own = 0, sum_clb = 0;
     int status = 0;
+    int gemm_header = 0, op_header = 0, memory_bound = 0, below_half = 0;
     for (int i = 0; i < NCASES; i++) {
         const bench_case *bc = &CASES[i];
         if (filter && !strstr(bc->name, filter))
             continue;
+        if (!bc->is_gemm) {
+            if (!op_header++)
+                printf("\n%-57s %-8s %9s %8s %8s %8s %7s\n", "op case", "", "ms/call",
+                       "GFLOP/s", "GB/s", "copy", "/copy");
+            double ratio;
+            if (bench_op(ctx, bc, batch, runs, &ratio) != 0)
+                status = 1;
+            below_half += ratio < 0.5;
+            memory_bound += !isnan(ratio);
+            continue;
+        }
+        if (!gemm_header++) {
+            printf("\n%-28s %-28s %-8s %9s %8s %8s %8s %8s %7s %7s\n", "case",
+                   "shape m n k [xbatch]", "own", "ms/call", "own", "clblast", "openblas",
+                   "chosen", "own/ob", "clb/ob");
+            printf("%-28s %-28s %-8s %9s %8s %8s %8s %8s %7s %7s\n", "", "", "algo",
+                   "(chosen)", "GFLOP/s", "GFLOP/s", "GFLOP/s", "path", "", "");
+        }
         hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
         void *state = NULL;
         double flops = bc->flops(bc->arg, batch);
@@ -343,67 +396,60 @@ int hvp_cmd_bench(int argc, char **argv)
             status = 1;
             continue;
         }
-        if (!bc->is_gemm) {
-            double sec;
-            if (time_device(ctx, bc, state, NULL, runs, &sec) != HVP_OK) {
-                printf("%-28s failed: %s\n", bc->name, hvp_last_error());
-                status = 1;
-            } else
-                printf("%-57s %-8s %9.3f %8.2f\n", bc->name, "", sec * 1e3,
-                       flops / sec * 1e-9);
-        } else {
-            const bench_gemm *g = bc->arg;
-            int m, k, nb;
-            gemm_dims(g, batch, &m, &k, &nb);
-            const char *chosen = hvp_gemm_chosen(ctx, g->ta, g->tb, m, g->n, k, nb);
-            const char *own = own_forced ? own_forced
-                              : is_own(chosen)
-                                  ? chosen
-                                  : ((ctx->info.type & CL_DEVICE_TYPE_CPU) ? "reg8x32" : "lds16");
-            double t_own = NAN, t_clb = NAN, t_ob = NAN;
-            if (time_device(ctx, bc, state, own, runs, &t_own) != HVP_OK) {
-                printf("%-28s %s failed: %s\n", bc->name, own, hvp_last_error());
-                status = 1;
-            }
-            if (time_device(ctx, bc, state, "clblast", runs, &t_clb) != HVP_OK) {
-                printf("%-28s clblast failed: %s\n", bc->name, hvp_last_error());
-                status = 1;
-            }
+        const bench_gemm *g = bc->arg;
+        int m, k, nb;
+        gemm_dims(g, batch, &m, &k, &nb);
+        const char *chosen = hvp_gemm_chosen(ctx, g->ta, g->tb, m, g->n, k, nb);
+        const char *own = own_forced ? own_forced
+                          : is_own(chosen)
+                              ? chosen
+                              : ((ctx->info.type & CL_DEVICE_TYPE_CPU) ? "reg8x32" : "lds16");
+        double t_own = NAN, t_clb = NAN, t_ob = NAN;
+        if (time_device(ctx, bc, state, own, runs, &t_own) != HVP_OK) {
+            printf("%-28s %s failed: %s\n", bc->name, own, hvp_last_error());
+            status = 1;
+        }
+        if (time_device(ctx, bc, state, "clblast", runs, &t_clb) != HVP_OK) {
+            printf("%-28s clblast failed: %s\n", bc->name, hvp_last_error());
+            status = 1;
+        }
 #ifdef HVP_HAVE_OPENBLAS
-            if (!time_openblas(g, batch, runs, &t_ob))
-                t_ob = NAN;
+        if (!time_openblas(g, batch, runs, &t_ob))
+            t_ob = NAN;
 #endif
-            char shape[64];
-            snprintf(shape, sizeof shape, "%c%c %d %d %d", g->ta ? 'T' : 'N', g->tb ? 'T' : 'N',
-                     m, g->n, k);
-            if (nb > 1)
-                snprintf(shape + strlen(shape), sizeof shape - strlen(shape), " x%d%s", nb,
-                         g->share_a ? " sharedA" : "");
-            double t_ch = is_own(chosen) && strcmp(chosen, own) == 0 ? t_own
-                          : !is_own(chosen)                      ? t_clb
-                                                                 : NAN;
-            if (isnan(t_ch) && time_device(ctx, bc, state, chosen, runs, &t_ch) != HVP_OK)
-                t_ch = NAN;
-            printf("%-28s %-28s %-8s %9.3f %8.1f %8.1f", bc->name, shape, own, t_ch * 1e3,
-                   flops / t_own * 1e-9, flops / t_clb * 1e-9);
+        char shape[64];
+        snprintf(shape, sizeof shape, "%c%c %d %d %d", g->ta ? 'T' : 'N', g->tb ? 'T' : 'N',
+                 m, g->n, k);
+        if (nb > 1)
+            snprintf(shape + strlen(shape), sizeof shape - strlen(shape), " x%d%s", nb,
+                     g->share_a ? " sharedA" : "");
+        double t_ch = is_own(chosen) && strcmp(chosen, own) == 0 ? t_own
+                      : !is_own(chosen)                      ? t_clb
+                                                             : NAN;
+        if (isnan(t_ch) && time_device(ctx, bc, state, chosen, runs, &t_ch) != HVP_OK)
+            t_ch = NAN;
+        printf("%-28s %-28s %-8s %9.3f %8.1f %8.1f", bc->name, shape, own, t_ch * 1e3,
+               flops / t_own * 1e-9, flops / t_clb * 1e-9);
 #ifdef HVP_HAVE_OPENBLAS
-            printf(" %8.1f %8s %7.2f %7.2f\n", flops / t_ob * 1e-9, chosen, t_ob / t_own,
-                   t_ob / t_clb);
+        printf(" %8.1f %8s %7.2f %7.2f\n", flops / t_ob * 1e-9, chosen, t_ob / t_own,
+               t_ob / t_clb);
 #else
-            printf(" %8s %8s %7s %7s\n", "-", chosen, "-", "-");
+        printf(" %8s %8s %7s %7s\n", "-", chosen, "-", "-");
 #endif
-            if (strncmp(bc->name, "gemm ", 5) != 0) { /* model layers only */
-                sum_flops += flops;
-                sum_chosen += t_ch;
-                sum_own += t_own;
-                sum_clb += t_clb;
-                sum_ob += t_ob;
-            }
+        if (strncmp(bc->name, "gemm ", 5) != 0) { /* model layers only */
+            sum_flops += flops;
+            sum_chosen += t_ch;
+            sum_own += t_own;
+            sum_clb += t_clb;
+            sum_ob += t_ob;
         }
         fflush(stdout);
         free(state);
         hvp_arena_rewind(ctx->acts, mark);
     }
+    if (memory_bound)
+        printf("\nmemory-bound cases under half a copy's GB/s: %d of %d\n", below_half,
+               memory_bound);
     if (sum_flops > 0) {
         printf("\nmodel GEMM layers together: %.1f GFLOP; chosen path %.1f ms (%.1f GFLOP/s), own "
                "%.1f GFLOP/s, CLBlast %.1f GFLOP/s",

@@ -14,16 +14,12 @@ const int hvp_bench_op_ids[HVP_BENCH_NOPS] = {
 
 /* Short names inside this file. */
 enum {
-    CONV_FWD = HVP_BENCH_CONV_FWD, CONV_BWD = HVP_BENCH_CONV_BWD, BN_FWD = HVP_BENCH_BN_FWD,
-    BN_BWD = HVP_BENCH_BN_BWD, MAXPOOL_FWD = HVP_BENCH_MAXPOOL_FWD,
-    LINEAR_FWD = HVP_BENCH_LINEAR_FWD, LINEAR_BWD = HVP_BENCH_LINEAR_BWD,
-    LAYERNORM_FWD = HVP_BENCH_LAYERNORM_FWD, LAYERNORM_BWD = HVP_BENCH_LAYERNORM_BWD,
-    GELU_FWD = HVP_BENCH_GELU_FWD, SOFTMAX_FWD = HVP_BENCH_SOFTMAX_FWD,
-    ATTENTION_FWD = HVP_BENCH_ATTENTION_FWD, ATTENTION_BWD = HVP_BENCH_ATTENTION_BWD,
-    L2NORM_FWD = HVP_BENCH_L2NORM_FWD, CROSS_ENTROPY_FWD = HVP_BENCH_CROSS_ENTROPY_FWD
+#define SHORT(id, name) id = HVP_BENCH_##id,
+    HVP_BENCH_OPS(SHORT)
+#undef SHORT
 };
 
-enum { T = 197, D = 384, HEADS = 6, HIDDEN = 1536 };
+enum { T = 197, D = 384, HEADS = 6, HIDDEN = 1536, FC = 1000, R50_C = 256, R50_HW = 56 * 56 };
 
 typedef struct op_state {
     int id, batch;
@@ -43,23 +39,62 @@ static hvp_status tensor(hvp_ctx *ctx, hvp_tensor *t, int ndim, const int *shape
 double hvp_bench_op_flops(const void *arg, int b)
 {
     int id = *(const int *)arg;
-    double tokens = (double)b * T;
+    double tokens = (double)b * T, r50 = (double)b * R50_C * R50_HW;
     switch (id) {
     case CONV_FWD: return 2.0 * b * 64 * 576 * 3136;
     case CONV_BWD: return 4.0 * b * 64 * 576 * 3136; /* dW and dX GEMMs */
     case BN_FWD:
     case BN_BWD: return (double)b * 64 * 3136 * 4;
     case MAXPOOL_FWD: return (double)b * 64 * 56 * 56 * 9;
+    case RELU_FWD:
+    case ADD_FWD_RESNET: return r50;
+    case BIAS_BWD_RESNET: return (double)b * FC;
+    case BIAS_BWD: return tokens * HIDDEN;
     case LINEAR_FWD: return 2.0 * tokens * D * HIDDEN;
     case LINEAR_BWD: return 4.0 * tokens * D * HIDDEN;
     case LAYERNORM_FWD:
     case LAYERNORM_BWD: return tokens * D * 5;
+    case LAYERNORM_BWD_PARAMS: return tokens * D * 4;
     case GELU_FWD: return tokens * HIDDEN * 8;
+    case GELU_BWD: return tokens * HIDDEN * 12;
+    case DROP_PATH_FWD:
+    case DROP_PATH_BWD:
+    case ADD_FWD:
+    case ADD_ACC: return tokens * D;
     case SOFTMAX_FWD: return (double)b * HEADS * T * T * 4;
+    case SOFTMAX_BWD: return (double)b * HEADS * T * T * 3;
     case ATTENTION_FWD: return 4.0 * b * HEADS * T * T * 64;
     case ATTENTION_BWD: return 8.0 * b * HEADS * T * T * 64;
     case L2NORM_FWD: return (double)b * 2048 * 3;
     case CROSS_ENTROPY_FWD: return (double)b * 65536 * 4;
+    }
+    return 0;
+}
+
+double hvp_bench_op_bytes(const void *arg, int b)
+{
+    int id = *(const int *)arg;
+    double tokens = (double)b * T, r50 = (double)b * R50_C * R50_HW, f = sizeof(float);
+    double attn = (double)b * HEADS * T * T;
+    switch (id) {
+    case MAXPOOL_FWD: return f * b * 64 * (112 * 112 + 2 * 56 * 56); /* x; y and indices */
+    case RELU_FWD: return 2 * f * r50;
+    case ADD_FWD_RESNET: return 3 * f * r50;
+    case BIAS_BWD_RESNET: return f * ((double)b * FC + 2 * FC); /* dy; db read and written */
+    case BIAS_BWD: return f * (tokens * HIDDEN + 2 * HIDDEN);
+    case LAYERNORM_FWD: return f * (2 * tokens * D + 2 * D + 2 * tokens);
+    case LAYERNORM_BWD: return f * (3 * tokens * D + 2 * tokens + 5 * D);
+    case LAYERNORM_BWD_PARAMS: return f * (2 * tokens * D + 2 * tokens + 4 * D);
+    case GELU_FWD: return 2 * f * tokens * HIDDEN;
+    case GELU_BWD: return 3 * f * tokens * HIDDEN;
+    case DROP_PATH_FWD:
+    case DROP_PATH_BWD: return 2 * f * tokens * D;
+    case ADD_FWD:
+    case ADD_ACC: return 3 * f * tokens * D;
+    case SOFTMAX_FWD: return 2 * f * attn;
+    case SOFTMAX_BWD: return 3 * f * attn;
+    case L2NORM_FWD: return 2 * f * b * 2048;
+    case CROSS_ENTROPY_FWD: return f * (2.0 * b * 65536 + b);
     }
     return 0;
 }
@@ -73,7 +108,37 @@ hvp_status hvp_bench_op_setup(hvp_ctx *ctx, const void *arg, int b, void **state
     s->id = *(const int *)arg;
     s->batch = b;
     hvp_tensor *t = s->t;
+    int r50[4] = {b, R50_C, 56, 56}, hidden[2] = {b * T, HIDDEN}, tokens[3] = {b, T, D};
+    int attn[2] = {b * HEADS * T, T};
     switch (s->id) {
+    case GELU_FWD:
+    case GELU_BWD:
+        HVP_TRY(tensor(ctx, &t[0], 2, hidden, 0.5f));
+        HVP_TRY(tensor(ctx, &t[1], 2, hidden, 0.1f));
+        return tensor(ctx, &t[2], 2, hidden, 0.0f);
+    case RELU_FWD:
+    case ADD_FWD_RESNET:
+        HVP_TRY(tensor(ctx, &t[0], 4, r50, -0.5f));
+        HVP_TRY(tensor(ctx, &t[1], 4, r50, 0.25f));
+        return tensor(ctx, &t[2], 4, r50, 0.0f);
+    case BIAS_BWD_RESNET:
+        HVP_TRY(tensor(ctx, &t[0], 2, (int[]){b, FC}, 0.1f));
+        return tensor(ctx, &t[1], 1, (int[]){FC}, 0.0f);
+    case BIAS_BWD:
+        HVP_TRY(tensor(ctx, &t[0], 2, hidden, 0.1f));
+        return tensor(ctx, &t[1], 1, (int[]){HIDDEN}, 0.0f);
+    case DROP_PATH_FWD:
+    case DROP_PATH_BWD:
+    case ADD_FWD:
+    case ADD_ACC:
+        HVP_TRY(tensor(ctx, &t[0], 3, tokens, 0.5f));
+        HVP_TRY(tensor(ctx, &t[1], 3, tokens, 0.25f));
+        return tensor(ctx, &t[2], 3, tokens, 0.0f);
+    case SOFTMAX_FWD:
+    case SOFTMAX_BWD:
+        HVP_TRY(tensor(ctx, &t[0], 2, attn, 0.5f));
+        HVP_TRY(tensor(ctx, &t[1], 2, attn, 0.0f));
+        return tensor(ctx, &t[2], 2, attn, 0.1f);
     case CONV_FWD:
     case CONV_BWD:
         s->conv = (hvp_conv2d_desc){b, 64, 56, 56, 64, 3, 3, 1, 1};
@@ -107,6 +172,7 @@ hvp_status hvp_bench_op_setup(hvp_ctx *ctx, const void *arg, int b, void **state
         return tensor(ctx, &t[6], 1, (int[]){HIDDEN}, 0.0f);
     case LAYERNORM_FWD:
     case LAYERNORM_BWD:
+    case LAYERNORM_BWD_PARAMS:
         HVP_TRY(tensor(ctx, &t[0], 2, (int[]){b * T, D}, 0.5f));
         HVP_TRY(tensor(ctx, &t[1], 1, (int[]){D}, 1.0f));
         HVP_TRY(tensor(ctx, &t[2], 1, (int[]){D}, 0.0f));
@@ -116,12 +182,6 @@ hvp_status hvp_bench_op_setup(hvp_ctx *ctx, const void *arg, int b, void **state
         HVP_TRY(tensor(ctx, &t[6], 1, (int[]){D}, 0.0f));
         HVP_TRY(tensor(ctx, &t[7], 1, (int[]){D}, 0.0f));
         return hvp_layernorm_fwd(ctx, &t[0], &t[1], &t[2], 1e-6f, &t[3], &t[4], &t[5]);
-    case GELU_FWD:
-        HVP_TRY(tensor(ctx, &t[0], 2, (int[]){b * T, HIDDEN}, 0.5f));
-        return tensor(ctx, &t[1], 2, (int[]){b * T, HIDDEN}, 0.0f);
-    case SOFTMAX_FWD:
-        HVP_TRY(tensor(ctx, &t[0], 2, (int[]){b * HEADS * T, T}, 0.5f));
-        return tensor(ctx, &t[1], 2, (int[]){b * HEADS * T, T}, 0.0f);
     case ATTENTION_FWD:
     case ATTENTION_BWD: {
         s->attn = (hvp_attn_shape){b, T, HEADS, 64};
@@ -149,6 +209,18 @@ hvp_status hvp_bench_op_run(hvp_ctx *ctx, void *state, const char *algo)
     op_state *s = state;
     hvp_tensor *t = s->t;
     switch (s->id) {
+    case RELU_FWD: return hvp_relu_fwd(ctx, &t[0], &t[2]);
+    case ADD_FWD_RESNET:
+    case ADD_FWD: return hvp_add_fwd(ctx, &t[0], &t[1], &t[2]);
+    case ADD_ACC: return hvp_add_acc(ctx, &t[2], &t[0]);
+    case BIAS_BWD_RESNET:
+    case BIAS_BWD: return hvp_linear_bwd_bias(ctx, &t[0], &t[1]);
+    case GELU_BWD: return hvp_gelu_bwd(ctx, &t[0], &t[1], &t[2]);
+    case DROP_PATH_FWD: return hvp_drop_path_fwd(ctx, &t[0], 0.1f, 1234, 5, 6, &t[2]);
+    case DROP_PATH_BWD: return hvp_drop_path_bwd(ctx, &t[1], 0.1f, 1234, 5, 6, &t[2]);
+    case SOFTMAX_BWD: return hvp_softmax_bwd(ctx, &t[0], &t[2], 0.125f, &t[1]);
+    case LAYERNORM_BWD_PARAMS:
+        return hvp_layernorm_bwd(ctx, &t[0], &t[1], &t[4], &t[5], &t[3], NULL, &t[6], &t[7]);
     case CONV_FWD: return hvp_conv2d_fwd(ctx, &s->conv, &t[0], &t[1], NULL, &t[2]);
     case CONV_BWD: return hvp_conv2d_bwd(ctx, &s->conv, &t[0], &t[1], &t[2], &t[3], &t[4], NULL);
     case BN_FWD:
@@ -163,7 +235,7 @@ hvp_status hvp_bench_op_run(hvp_ctx *ctx, void *state, const char *algo)
     case LAYERNORM_FWD: return hvp_layernorm_fwd(ctx, &t[0], &t[1], &t[2], 1e-6f, &t[3], &t[4], &t[5]);
     case LAYERNORM_BWD:
         return hvp_layernorm_bwd(ctx, &t[0], &t[1], &t[4], &t[5], &t[3], &t[3], &t[6], &t[7]);
-    case GELU_FWD: return hvp_gelu_fwd(ctx, &t[0], &t[1]);
+    case GELU_FWD: return hvp_gelu_fwd(ctx, &t[0], &t[2]);
     case SOFTMAX_FWD: return hvp_softmax_fwd(ctx, &t[0], 0.125f, &t[1]);
     case ATTENTION_FWD: return hvp_attention_fwd(ctx, &s->attn, &t[0], &t[1], &t[2]);
     case ATTENTION_BWD: return hvp_attention_bwd(ctx, &s->attn, &t[1], &t[2], &t[3]);

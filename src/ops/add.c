@@ -17,7 +17,7 @@ hvp_status hvp_add_fwd(hvp_ctx *ctx, const hvp_tensor *a, const hvp_tensor *b,
     hvp_arg_tensor(&args, a);
     hvp_arg_tensor(&args, b);
     hvp_arg_tensor(&args, y);
-    return hvp_launch_1d(ctx, &args, n);
+    return hvp_launch_vec(ctx, &args, n);
 }
 
 hvp_status hvp_add_acc(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *x)
@@ -31,7 +31,7 @@ hvp_status hvp_add_acc(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *x)
     hvp_arg_int(&args, (int)n);
     hvp_arg_tensor(&args, y);
     hvp_arg_tensor(&args, x);
-    return hvp_launch_1d(ctx, &args, n);
+    return hvp_launch_vec(ctx, &args, n);
 }
 
 hvp_status hvp_axpby(hvp_ctx *ctx, float alpha, const hvp_tensor *a, float beta,
@@ -50,7 +50,7 @@ hvp_status hvp_axpby(hvp_ctx *ctx, float alpha, const hvp_tensor *a, float beta,
     hvp_arg_float(&args, beta);
     hvp_arg_tensor(&args, b);
     hvp_arg_tensor(&args, y);
-    return hvp_launch_1d(ctx, &args, n);
+    return hvp_launch_vec(ctx, &args, n);
 }
 
 hvp_status hvp_add_diagonal(hvp_ctx *ctx, const hvp_tensor *x, float value)

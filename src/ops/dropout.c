@@ -81,14 +81,17 @@ static hvp_status drop_path_run(hvp_ctx *ctx, const char *op, const char *kernel
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "dropout", kernel, &k));
     hvp_args a = hvp_args_begin(k);
-    hvp_arg_int(&a, samples);
     hvp_arg_int(&a, per);
     arg_key(&a, seed, step, layer);
     hvp_arg_float(&a, p);
     hvp_arg_float(&a, 1.0f / (1.0f - p));
     hvp_arg_tensor(&a, in);
     hvp_arg_tensor(&a, out);
-    return hvp_launch_1d(ctx, &a, n);
+    /* Groups inside one sample (local size 1 across samples): one Philox draw per group. */
+    size_t global[2] = {((size_t)per + 15) / 16, (size_t)samples}, local[2] = {256, 1};
+    if (local[0] > k->max_work_group_size)
+        local[0] = k->max_work_group_size;
+    return hvp_launch(ctx, &a, 2, global, local);
 }
 
 hvp_status hvp_drop_path_fwd(hvp_ctx *ctx, const hvp_tensor *x, float p, uint64_t seed,

@@ -13,7 +13,7 @@ hvp_status hvp_gelu_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *y)
     hvp_arg_int(&a, (int)n);
     hvp_arg_tensor(&a, x);
     hvp_arg_tensor(&a, y);
-    return hvp_launch_1d(ctx, &a, n);
+    return hvp_launch_vec(ctx, &a, n);
 }
 
 hvp_status hvp_gelu_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *dy,
@@ -30,5 +30,5 @@ hvp_status hvp_gelu_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *dy,
     hvp_arg_tensor(&a, x);
     hvp_arg_tensor(&a, dy);
     hvp_arg_tensor(&a, dx);
-    return hvp_launch_1d(ctx, &a, n);
+    return hvp_launch_vec(ctx, &a, n);
 }

@@ -1,6 +1,7 @@
-/* Layer norm over the last dimension (cl/layernorm.cl): row kernels one work-group per row,
- * parameter gradients one work-item per column. */
+/* Layer norm over the last dimension (cl/layernorm.cl): row kernels with rows sharing
+ * work-groups, parameter gradients as column sums in two levels. */
 #include "hvp/ops.h"
+#include "ops/col_sums.h"
 #include "ops/op_util.h"
 #include "ops/row_util.h"
 
@@ -43,7 +44,7 @@ hvp_status hvp_layernorm_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
         return HVP_OK;
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "layernorm", "layernorm_fwd", &k));
-    size_t local = hvp_row_group_size(k, (size_t)d, 16), global = (size_t)rows * local;
+    size_t local = hvp_row_group_size(k, (size_t)d, hvp_row_per_item(ctx));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, d);
@@ -54,8 +55,56 @@ hvp_status hvp_layernorm_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
     hvp_arg_tensor(&a, y);
     hvp_arg_tensor(&a, mean);
     hvp_arg_tensor(&a, rstd);
-    hvp_arg_local(&a, local * sizeof(float));
-    return hvp_launch(ctx, &a, 1, &global, &local);
+    return hvp_launch_row_groups(ctx, &a, (size_t)rows, local);
+}
+
+/* One level of the parameter gradients: into the partials pw, pb [chunks, d] (acc 0) or
+ * added to dw, db (acc 1, one chunk); NULL ones are skipped. */
+static hvp_status ln_params_level(hvp_ctx *ctx, int rows, int d, int chunk, const hvp_tensor *x,
+                                  const hvp_tensor *mean, const hvp_tensor *rstd,
+                                  const hvp_tensor *dy, const hvp_tensor *dw,
+                                  const hvp_tensor *db, int acc)
+{
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "layernorm", "layernorm_bwd_params", &k));
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_int(&a, rows);
+    hvp_arg_int(&a, d);
+    hvp_arg_int(&a, chunk);
+    hvp_arg_tensor(&a, x);
+    hvp_arg_tensor(&a, mean);
+    hvp_arg_tensor(&a, rstd);
+    hvp_arg_tensor(&a, dy);
+    arg_optional(&a, dw, dy);
+    arg_optional(&a, db, dy);
+    hvp_arg_int(&a, acc);
+    size_t global[2] = {((size_t)d + 15) / 16, ((size_t)rows + chunk - 1) / (size_t)chunk};
+    return hvp_launch(ctx, &a, 2, global, NULL);
+}
+
+/* dw, db (either may be NULL) in two levels with a fixed order (src/ops/col_sums.h). */
+static hvp_status ln_params(hvp_ctx *ctx, int rows, int d, const hvp_tensor *x,
+                            const hvp_tensor *mean, const hvp_tensor *rstd, const hvp_tensor *dy,
+                            const hvp_tensor *dw, const hvp_tensor *db)
+{
+    int chunk = hvp_col_chunk(rows), chunks = (rows + chunk - 1) / chunk;
+    if (chunks <= 1)
+        return ln_params_level(ctx, rows, d, rows, x, mean, rstd, dy, dw, db, 1);
+    hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
+    hvp_tensor pw, pb;
+    int shape[2] = {chunks, d};
+    hvp_status s = hvp_alloc_f32(ctx->acts, "layer norm weight gradient partials", &pw, 2, shape);
+    if (s == HVP_OK)
+        s = hvp_alloc_f32(ctx->acts, "layer norm bias gradient partials", &pb, 2, shape);
+    if (s == HVP_OK)
+        s = ln_params_level(ctx, rows, d, chunk, x, mean, rstd, dy, dw ? &pw : NULL,
+                            db ? &pb : NULL, 0);
+    if (s == HVP_OK && dw)
+        s = hvp_col_sums(ctx, &pw, chunks, d, chunks, dw, 1);
+    if (s == HVP_OK && db)
+        s = hvp_col_sums(ctx, &pb, chunks, d, chunks, db, 1);
+    hvp_arena_rewind(ctx->acts, mark);
+    return s;
 }
 
 hvp_status hvp_layernorm_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *w,
@@ -66,7 +115,8 @@ hvp_status hvp_layernorm_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
     int rows, d;
     HVP_TRY(ln_dims("layernorm_bwd", x, w, mean, rstd, &rows, &d));
     HVP_TRY(hvp_expect_numel(dy, hvp_numel(x), "layernorm_bwd", "dy"));
-    HVP_TRY(hvp_expect_numel(dx, hvp_numel(x), "layernorm_bwd", "dx"));
+    if (dx)
+        HVP_TRY(hvp_expect_numel(dx, hvp_numel(x), "layernorm_bwd", "dx"));
     if (dw)
         HVP_TRY(hvp_expect_numel(dw, (size_t)d, "layernorm_bwd", "dw"));
     if (db)
@@ -74,23 +124,13 @@ hvp_status hvp_layernorm_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
     if (rows == 0)
         return HVP_OK;
     /* Parameter gradients first: dx may overwrite dy. */
-    if (dw || db) {
-        hvp_kernel *kp;
-        HVP_TRY(hvp_kernel_get(ctx, "layernorm", "layernorm_bwd_params", &kp));
-        hvp_args a = hvp_args_begin(kp);
-        hvp_arg_int(&a, rows);
-        hvp_arg_int(&a, d);
-        hvp_arg_tensor(&a, x);
-        hvp_arg_tensor(&a, mean);
-        hvp_arg_tensor(&a, rstd);
-        hvp_arg_tensor(&a, dy);
-        arg_optional(&a, dw, dy);
-        arg_optional(&a, db, dy);
-        HVP_TRY(hvp_launch_1d(ctx, &a, (size_t)d));
-    }
+    if (dw || db)
+        HVP_TRY(ln_params(ctx, rows, d, x, mean, rstd, dy, dw, db));
+    if (!dx)
+        return HVP_OK;
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "layernorm", "layernorm_bwd_dx", &k));
-    size_t local = hvp_row_group_size(k, (size_t)d, 16), global = (size_t)rows * local;
+    size_t local = hvp_row_group_size(k, (size_t)d, hvp_row_per_item(ctx));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, d);
@@ -100,6 +140,5 @@ hvp_status hvp_layernorm_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
     hvp_arg_tensor(&a, rstd);
     hvp_arg_tensor(&a, dy);
     hvp_arg_tensor(&a, dx);
-    hvp_arg_local(&a, local * sizeof(float));
-    return hvp_launch(ctx, &a, 1, &global, &local);
+    return hvp_launch_row_groups(ctx, &a, (size_t)rows, local);
 }

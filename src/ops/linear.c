@@ -1,6 +1,7 @@
 /* Linear layer, PyTorch layout (weight [out, in]): products through GEMM, bias kernels in
  * cl/linear.cl. */
 #include "hvp/ops.h"
+#include "ops/col_sums.h"
 #include "ops/op_util.h"
 
 /* K and N from w [N, K]; M from x. */
@@ -45,7 +46,8 @@ hvp_status hvp_linear_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *w
     hvp_arg_int(&a, n);
     hvp_arg_tensor(&a, y);
     hvp_arg_tensor(&a, b);
-    return hvp_launch_1d(ctx, &a, (size_t)m * (size_t)n);
+    size_t global[2] = {((size_t)n + 15) / 16, (size_t)m};
+    return hvp_launch(ctx, &a, 2, global, NULL);
 }
 
 hvp_status hvp_linear_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *w,
@@ -56,6 +58,8 @@ hvp_status hvp_linear_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *w
     HVP_TRY(linear_dims("linear_bwd", x, w, &m, &n, &k));
     HVP_TRY(hvp_expect_numel(dy, (size_t)m * (size_t)n, "linear_bwd", "dy"));
     HVP_TRY(hvp_expect_numel(dw, (size_t)n * (size_t)k, "linear_bwd", "dw"));
+    if (db)
+        HVP_TRY(hvp_expect_numel(db, (size_t)n, "linear_bwd", "db"));
     if (dx) {
         HVP_TRY(hvp_expect_numel(dx, (size_t)m * (size_t)k, "linear_bwd", "dx"));
         /* dx[M, K] = dy[M, N] . w[N, K] */
@@ -65,15 +69,20 @@ hvp_status hvp_linear_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *w
     /* dw[N, K] += dy^T[N, M] . x[M, K] */
     HVP_TRY(hvp_gemm(ctx, 1, 0, n, k, m, 1.0f, hvp_mat_of(dy, n), hvp_mat_of(x, k), 1.0f,
                      hvp_mat_of(dw, k)));
-    if (!db)
+    return db ? hvp_linear_bwd_bias(ctx, dy, db) : HVP_OK;
+}
+
+hvp_status hvp_linear_bwd_bias(hvp_ctx *ctx, const hvp_tensor *dy, const hvp_tensor *db)
+{
+    size_t n = hvp_numel(db), ny = hvp_numel(dy);
+    if (n == 0 || ny % n != 0) {
+        char s[64], t[64];
+        return HVP_FAIL(HVP_ERR_ARG, "linear_bwd_bias: dy %s is not rows of db %s",
+                        hvp_shape_str(dy, s, sizeof s), hvp_shape_str(db, t, sizeof t));
+    }
+    HVP_TRY(hvp_expect_numel(dy, ny, "linear_bwd_bias", "dy"));
+    HVP_TRY(hvp_expect_numel(db, n, "linear_bwd_bias", "db"));
+    if (ny == 0)
         return HVP_OK;
-    HVP_TRY(hvp_expect_numel(db, (size_t)n, "linear_bwd", "db"));
-    hvp_kernel *kb;
-    HVP_TRY(hvp_kernel_get(ctx, "linear", "linear_bwd_bias", &kb));
-    hvp_args a = hvp_args_begin(kb);
-    hvp_arg_int(&a, m);
-    hvp_arg_int(&a, n);
-    hvp_arg_tensor(&a, dy);
-    hvp_arg_tensor(&a, db);
-    return hvp_launch_1d(ctx, &a, (size_t)n);
+    return hvp_col_sums_acc(ctx, dy, (int)(ny / n), (int)n, db);
 }

@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "hvp/ops.h"
+#include "ops/col_sums.h"
 #include "ops/op_util.h"
 #include "ops/row_util.h"
 
@@ -52,4 +53,38 @@ hvp_status hvp_reduce(hvp_ctx *ctx, hvp_reduce_op op, const hvp_tensor *x, const
     HVP_TRY(stage(ctx, k, (int)n, x, square, &part, 0, 1.0f, groups, local));
     return stage(ctx, k, np, &part, 0, out, take_sqrt, div, 1,
                  hvp_row_group_size(k, (size_t)np, 1));
+}
+
+hvp_status hvp_col_sums(hvp_ctx *ctx, const hvp_tensor *in, int rows, int cols, int chunk,
+                        const hvp_tensor *out, int acc)
+{
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "reduce", "col_sums", &k));
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_int(&a, rows);
+    hvp_arg_int(&a, cols);
+    hvp_arg_int(&a, chunk);
+    hvp_arg_tensor(&a, in);
+    hvp_arg_tensor(&a, out);
+    hvp_arg_int(&a, acc);
+    size_t global[2] = {((size_t)cols + 15) / 16, ((size_t)rows + chunk - 1) / (size_t)chunk};
+    return hvp_launch(ctx, &a, 2, global, NULL);
+}
+
+hvp_status hvp_col_sums_acc(hvp_ctx *ctx, const hvp_tensor *in, int rows, int cols,
+                            const hvp_tensor *out)
+{
+    int chunk = hvp_col_chunk(rows), chunks = (rows + chunk - 1) / chunk;
+    if (chunks <= 1)
+        return hvp_col_sums(ctx, in, rows, cols, rows, out, 1);
+    hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
+    hvp_tensor part;
+    hvp_status s = hvp_alloc_f32(ctx->acts, "column sum partials", &part, 2,
+                                 (int[]){chunks, cols});
+    if (s == HVP_OK)
+        s = hvp_col_sums(ctx, in, rows, cols, chunk, &part, 0);
+    if (s == HVP_OK)
+        s = hvp_col_sums(ctx, &part, chunks, cols, chunks, out, 1);
+    hvp_arena_rewind(ctx->acts, mark);
+    return s;
 }

@@ -1,4 +1,4 @@
-/* Row softmax over the last dimension (cl/softmax.cl): one work-group per row. */
+/* Row softmax over the last dimension (cl/softmax.cl): a row per work-group's row of items. */
 #include "hvp/ops.h"
 #include "ops/op_util.h"
 #include "ops/row_util.h"
@@ -25,15 +25,14 @@ hvp_status hvp_softmax_fwd(hvp_ctx *ctx, const hvp_tensor *x, float scale, const
         return HVP_OK;
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "softmax", "softmax_fwd", &k));
-    size_t local = hvp_row_group_size(k, (size_t)n, 16), global = (size_t)rows * local;
+    size_t local = hvp_row_group_size(k, (size_t)n, hvp_row_per_item(ctx));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, n);
     hvp_arg_float(&a, scale);
     hvp_arg_tensor(&a, x);
     hvp_arg_tensor(&a, y);
-    hvp_arg_local(&a, local * sizeof(float));
-    return hvp_launch(ctx, &a, 1, &global, &local);
+    return hvp_launch_row_groups(ctx, &a, (size_t)rows, local);
 }
 
 hvp_status hvp_softmax_bwd(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *dy, float scale,
@@ -49,7 +48,7 @@ hvp_status hvp_softmax_bwd(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *
         return HVP_OK;
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "softmax", "softmax_bwd", &k));
-    size_t local = hvp_row_group_size(k, (size_t)n, 16), global = (size_t)rows * local;
+    size_t local = hvp_row_group_size(k, (size_t)n, hvp_row_per_item(ctx));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, n);
@@ -57,6 +56,5 @@ hvp_status hvp_softmax_bwd(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *
     hvp_arg_tensor(&a, y);
     hvp_arg_tensor(&a, dy);
     hvp_arg_tensor(&a, dx);
-    hvp_arg_local(&a, local * sizeof(float));
-    return hvp_launch(ctx, &a, 1, &global, &local);
+    return hvp_launch_row_groups(ctx, &a, (size_t)rows, local);
 }
