@@ -497,6 +497,31 @@ static hvp_status log_step(trainer *t, double loss, double lr, int images)
     return HVP_OK;
 }
 
+/* How often each pair of views won; past MAX_WINS_SHOWN pairs (more than 5 views) only the
+ * most frequent winners, so that the line stays readable. */
+#define MAX_WINS_SHOWN 10
+static void say_wins(trainer *t, const hvp_selector *sel)
+{
+    int n = sel->npairs, shown = n <= MAX_WINS_SHOWN ? n : MAX_WINS_SHOWN;
+    int *order = malloc((size_t)n * sizeof *order);
+    for (int k = 0; order && k < n; k++)
+        order[k] = k;
+    for (int r = 0; order && r < shown; r++) {
+        for (int k = r + 1; shown < n && k < n; k++) /* selection of the r-th most chosen */
+            if (sel->wins[order[k]] > sel->wins[order[r]]) {
+                int swap = order[r];
+                order[r] = order[k];
+                order[k] = swap;
+            }
+        int p = order[r];
+        say(t, " (%d,%d):%ld", sel->pairs[p][0], sel->pairs[p][1], sel->wins[p]);
+    }
+    if (order && shown < n)
+        say(t, " (the %d most chosen of %d pairs)", shown, n);
+    say(t, "\n");
+    free(order);
+}
+
 /* Closes epoch `number` (from 1), of which this process ran the steps [first, last): all of
  * them, unless it resumed inside the epoch or train.max_steps ended it early; the
  * statistics then cover only those steps, and the log says so. */
@@ -531,9 +556,7 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
         all = t->sel->sum_all_loss / (double)t->sel->scored_samples;
         say(t, "%s: hard views: mean loss of chosen pairs %.4f vs all pairs %.4f; wins", label,
             chosen, all);
-        for (int k = 0; k < t->sel->npairs; k++)
-            say(t, " (%d,%d):%ld", t->sel->pairs[k][0], t->sel->pairs[k][1], t->sel->wins[k]);
-        say(t, "\n");
+        say_wins(t, t->sel);
     }
     say(t, "%s: loss %.4f, %.1f img/s, waited %.1f s for data, %lld files skipped\n", label,
         mean_loss, (double)images / seconds, ls.wait_seconds, (long long)ls.skipped);
