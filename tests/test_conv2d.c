@@ -189,6 +189,7 @@ static const int bwd_shapes[][9] = {
     {1, 2, 6, 7, 3, 2, 3, 2, 1},  /* non-square, kernel smaller than stride span */
     {2, 2, 45, 45, 2, 3, 3, 2, 1}, /* per image, stride 2 */
     {2, 3, 24, 24, 2, 1, 1, 1, 0}, /* per image, 1x1 s1 */
+    {5, 2, 20, 20, 3, 3, 3, 1, 1}, /* P = 400: wide chunks of 2, 2, 1 images (1024 columns) */
 };
 
 HVP_TEST(conv2d_bwd)

@@ -327,6 +327,13 @@ static hvp_status sum_partials(hvp_ctx *ctx, const hvp_tensor *part, int nb, int
  * at 28x28 and 3.6x (56x56) to 6x (stem, 112x112) slower, but 1.35x faster at 14x14. */
 #define DW_PER_IMAGE_MIN_P 512
 
+/* Most columns (images x pixels) of one wide chunk. The dw GEMM packs col^T whole, so a
+ * chunk under the scratch bound alone grew with the batch past the caches (150 MB of
+ * panels for a 16x16 layer at batch 128): the weight gradient took 1.4x the time per image
+ * at batch 128 as at 32. Capped, both run 1.3-1.8x faster (PoCL, ResNet-18 CIFAR layers,
+ * CPU time; 1024 and 2048 alike, 4096 slower). */
+#define WIDE_MAX_COLS 1024
+
 /* The input gradient of a stride-1 convolution is a forward convolution of dy by the
  * rotated, transposed kernel with padding k - 1 - pad: the implicit GEMM then replaces the
  * dcol GEMM and col2im. (Strided convolutions would waste most of its taps.) By default
@@ -360,6 +367,8 @@ static hvp_status bwd(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *
     int per_image = P >= DW_PER_IMAGE_MIN_P, x_is_col = pointwise && per_image;
     size_t col_len = x_is_col ? 0 : (size_t)K * P;
     int nb = chunk_images(d, col_len + (per_image ? wlen : (size_t)d->c_out * P));
+    if (!per_image && nb * P > WIDE_MAX_COLS)
+        nb = WIDE_MAX_COLS / P > 1 ? WIDE_MAX_COLS / P : 1;
     hvp_tensor col, other; /* other: the dw parts (per image) or dyT (wide) */
     if (!x_is_col)
         HVP_TRY(scratch(ctx, col_len * nb, "conv2d column matrix", &col));
