@@ -155,6 +155,9 @@ kernel void conv2d_bwd_sum(int nb, int len, global const float *part, int part_o
 #define IG_FMA(e, s)                                                                           \
     acc##e##_0 += b.s * w0;                                                                    \
     acc##e##_1 += b.s * w1;
+#define IG_MAC                                                                                 \
+    const float16 w0 = vload16(0, wp), w1 = vload16(1, wp);                                    \
+    IG_PIX(IG_FMA)
 #define IG_STORE_C(v, r, s)                                                                    \
     if (o0 + r < c_out)                                                                        \
         yp[(r) * P] = v.s;
@@ -194,12 +197,20 @@ kernel void conv2d_fwd_igemm(int c_in, int h, int w_in, int c_out, int kh, int k
             const int8 off = select((int8)(0), ih * w_in + iw, ok);
             const global float *xc = xi;
             const global float *wp = wt + wt_off + ((o0 >> 5) * kk + ki * kw + kj) * c_in * 32;
-            for (int c = 0; c < c_in; c++, xc += hw, wp += 32) {
-                float8 b = (float8)(xc[off.s0], xc[off.s1], xc[off.s2], xc[off.s3], xc[off.s4],
-                                    xc[off.s5], xc[off.s6], xc[off.s7]);
-                b = select((float8)(0.0f), b, ok);
-                const float16 w0 = vload16(0, wp), w1 = vload16(1, wp);
-                IG_PIX(IG_FMA)
+            /* Taps whose 8 pixels read 8 consecutive floats (stride 1, inside the image,
+             * along one row) take a vector load instead of the gather. */
+            if (all(ok && off == off.s0 + (int8)(0, 1, 2, 3, 4, 5, 6, 7))) {
+                for (int c = 0; c < c_in; c++, xc += hw, wp += 32) {
+                    const float8 b = vload8(0, xc + off.s0);
+                    IG_MAC
+                }
+            } else {
+                for (int c = 0; c < c_in; c++, xc += hw, wp += 32) {
+                    float8 b = (float8)(xc[off.s0], xc[off.s1], xc[off.s2], xc[off.s3],
+                                        xc[off.s4], xc[off.s5], xc[off.s6], xc[off.s7]);
+                    b = select((float8)(0.0f), b, ok);
+                    IG_MAC
+                }
             }
         }
     }

@@ -212,12 +212,18 @@ static int igemm_setting(void)
 
 /* Whether convolution d (not 1x1 stride 1) takes the implicit GEMM. By default when the
  * loop over input channels inside each tap is long enough to pay for the tile's set-up and
- * scattered stores: on PoCL (ResNet-18 CIFAR layers, batch 32 and 128) it was 1.1-2x faster
- * from 64 input channels up, and 2x slower for the 3-channel stem and 1x1 stride 2. */
+ * scattered stores, and either the rows are long (vector loads for most taps) or the
+ * column matrix would outgrow the caches. On PoCL (ResNet-18 CIFAR layers, process CPU
+ * time) it took 0.45-0.85x the time of im2col + GEMM at 32x32 and 16x16 and, at batch 128,
+ * 0.6-0.9x at 8x8 and 4x4; at batch 32 those took 1.1-1.2x, the 3-channel stem 1-2.5x. */
 static int use_igemm(const hvp_conv2d_desc *d)
 {
     int mode = igemm_setting();
-    return mode >= 0 ? mode : d->kh * d->kw > 1 && d->c_in >= 16;
+    if (mode >= 0)
+        return mode;
+    double P = (double)hvp_conv2d_out_h(d) * hvp_conv2d_out_w(d);
+    double col = (double)d->n * d->c_in * d->kh * d->kw * P;
+    return d->kh * d->kw > 1 && d->c_in >= 16 && (P >= 128 || col >= (double)(4 << 20));
 }
 
 /* Forward with one [K, P] column matrix per image and a strided batched GEMM straight into
