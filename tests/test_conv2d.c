@@ -65,6 +65,33 @@ HVP_TEST(conv2d_fwd)
     }
 }
 
+/* The implicit-GEMM kernels (16 channels x 16 pixels a tile) on shapes that fill their
+ * tiles, leave them ragged both ways, stride 2 with and without padding, batch 1, odd
+ * channel counts; then every shape above. Oclgrind takes the first three. */
+static const int igemm_shapes[][9] = {
+    {2, 5, 9, 7, 17, 3, 3, 1, 1},  /* 17 channels, 63 pixels: ragged tiles */
+    {1, 7, 8, 8, 33, 3, 3, 2, 1},  /* stride 2, batch 1 */
+    {3, 2, 5, 5, 3, 3, 3, 2, 0},   /* stride 2, no padding */
+    {1, 3, 32, 32, 16, 3, 3, 1, 1}, /* CIFAR stem: whole tiles */
+    {2, 9, 4, 4, 32, 3, 3, 1, 1},  /* a 4x4 layer: one pixel tile */
+    {1, 4, 9, 11, 6, 3, 5, 2, 2},  /* non-square kernel and input */
+};
+#define NIGEMM (int)(sizeof igemm_shapes / sizeof igemm_shapes[0])
+
+HVP_TEST(conv2d_fwd_igemm)
+{
+    int old = hvp_conv2d_igemm(1);
+    for (int s = 0; s < (test_tiny() ? 3 : NIGEMM); s++) {
+        hvp_conv2d_desc d = desc_of(igemm_shapes[s]);
+        check_fwd(&d, s % 2);
+    }
+    for (int s = 0; s < (test_tiny() ? 0 : NSHAPES); s++) {
+        hvp_conv2d_desc d = desc_of(fwd_shapes[s]);
+        check_fwd(&d, s % 2);
+    }
+    hvp_conv2d_igemm(old);
+}
+
 /* A scratch bound of a few images' columns forces the chunked path (and a short last
  * chunk: 5 images in chunks of 2). */
 HVP_TEST(conv2d_fwd_chunked)
@@ -162,6 +189,7 @@ static const int bwd_shapes[][9] = {
     {1, 2, 6, 7, 3, 2, 3, 2, 1},  /* non-square, kernel smaller than stride span */
     {2, 2, 45, 45, 2, 3, 3, 2, 1}, /* per image, stride 2 */
     {2, 3, 24, 24, 2, 1, 1, 1, 0}, /* per image, 1x1 s1 */
+    {5, 2, 20, 20, 3, 3, 3, 1, 1}, /* P = 400: wide chunks of 2, 2, 1 images (1024 columns) */
 };
 
 HVP_TEST(conv2d_bwd)
@@ -171,6 +199,31 @@ HVP_TEST(conv2d_bwd)
         hvp_conv2d_desc d = desc_of(bwd_shapes[s]);
         check_bwd(&d, 1);
     }
+}
+
+/* The implicit-GEMM input gradient (stride 1: a forward convolution of dy by the rotated
+ * kernel, padding k - 1 - pad) and the paths beside it, forced on for every shape. */
+static const int igemm_bwd_shapes[][9] = {
+    {2, 5, 9, 7, 17, 3, 3, 1, 1}, /* ragged tiles both ways */
+    {2, 3, 6, 5, 5, 3, 3, 1, 0},  /* no padding: the gradient's padding is 2 */
+    {1, 2, 7, 7, 3, 5, 5, 1, 1},  /* 5x5, padding 1 of 2 */
+    {1, 7, 8, 8, 33, 3, 3, 2, 1}, /* stride 2: col2im */
+};
+
+HVP_TEST(conv2d_bwd_igemm)
+{
+    int old = hvp_conv2d_igemm(1);
+    int n = (int)(sizeof igemm_bwd_shapes / sizeof igemm_bwd_shapes[0]);
+    for (int s = 0; s < (test_tiny() ? 2 : n); s++) {
+        hvp_conv2d_desc d = desc_of(igemm_bwd_shapes[s]);
+        check_bwd(&d, 1);
+    }
+    for (int s = 0; s < (test_tiny() ? 0 : (int)(sizeof bwd_shapes / sizeof bwd_shapes[0]));
+         s++) {
+        hvp_conv2d_desc d = desc_of(bwd_shapes[s]);
+        check_bwd(&d, 1);
+    }
+    hvp_conv2d_igemm(old);
 }
 
 HVP_TEST(conv2d_bwd_no_dx_and_chunked)

@@ -67,6 +67,10 @@ hvp_status hvp_conv2d_bwd(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tens
 /* Sets the scratch bound (floats per call; 16M = 64 MiB by default; 0 leaves it) and
  * returns the previous one. A single image whose column matrix is larger still runs. */
 size_t hvp_conv2d_scratch_limit(size_t floats);
+/* Implicit-GEMM kernels (no column matrix) for the convolutions that are not 1x1 stride 1:
+ * 1 on, 0 off, -1 the default (HVP_CONV_IGEMM=0/1 in the environment overrides it).
+ * Returns the previous setting. */
+int hvp_conv2d_igemm(int mode);
 
 /* batch norm (src/ops/batchnorm.c), one implementation for 2-d (x [n, c, h, w]: hw = h*w)
  * and 1-d (x [n, c]: hw = 1), statistics per channel over (n, hw). PyTorch semantics:
