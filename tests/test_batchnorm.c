@@ -86,13 +86,18 @@ HVP_TEST(batchnorm_fwd_train)
     }
 }
 
-/* ~1e5 values per channel, with a mean far from zero: the reductions must stay accurate. */
+/* Many values per channel (several chunks of the two-level reductions; the tiny shape has
+ * two), with a mean far from zero: the one-pass statistics must stay accurate. */
 HVP_TEST(batchnorm_fwd_train_large)
 {
-    if (test_tiny())
-        check_train(2, 2, 300, 1, 1.0f, 10.0f);
-    else
-        check_train(8, 3, 112 * 112, 1, 1.0f, 10.0f);
+    if (test_tiny()) {
+        check_train(2, 2, 8200, 1, 1.0f, 10.0f);
+        return;
+    }
+    check_train(8, 3, 112 * 112, 1, 1.0f, 10.0f);
+    /* mean / std ~ 1700: a plain sum of squares would lose every digit */
+    check_train(8, 3, 112 * 112, 1, 1.0f, 1000.0f);
+    check_train(3, 2, 2801, 0, 1.0f, -10.0f); /* hw % 4 != 0: scalar units, 3 chunks */
 }
 
 HVP_TEST(batchnorm_no_running_update)
@@ -137,8 +142,27 @@ typedef struct {
 static double bn_loss_fn(void *u)
 {
     bn_loss *l = u;
+    size_t total = (size_t)l->n * l->c * l->hw;
     ref_batchnorm_fwd_train(l->x, l->g, l->b, l->y, NULL, NULL, l->n, l->c, l->hw, 1e-5);
-    return test_dot(l->dy, l->y, (size_t)l->n * l->c * l->hw);
+    return test_dot(l->dy, l->y, total);
+}
+
+/* Central differences at up to ~200 evenly spread indices of v[0..n) (all of a small v, and
+ * always the last), each against got[index]: large shapes stay cheap to check. */
+static void expect_fd(const char *what, double *v, size_t n, bn_loss *l, const float *got)
+{
+    size_t step = n > 200 ? n / 200 : 1, k = 0;
+    float *got_at = test_floats(n / step + 2);
+    double *want = test_doubles(n / step + 2);
+    for (size_t i = 0;; i += step) {
+        if (i > n - 1)
+            i = n - 1;
+        test_fd_grad(v + i, 1, bn_loss_fn, l, 1e-6, want + k);
+        got_at[k++] = got[i];
+        if (i == n - 1)
+            break;
+    }
+    EXPECT_CLOSE(what, got_at, want, k, GRAD_TOL);
 }
 
 static void check_bwd(int n, int c, int hw, int affine, int in_place)
@@ -152,9 +176,9 @@ static void check_bwd(int n, int c, int hw, int affine, int in_place)
     test_fill_uniform(db0, (size_t)c, -1, 1);
     hvp_tensor tdy = test_tensor(1, &total, dy), tdx = test_tensor(1, &total, NULL),
                tdg = test_tensor(1, &c, dg0), tdb = test_tensor(1, &c, db0);
-    const hvp_tensor *g = affine ? &t.tg : NULL;
-    REQUIRE_OK(hvp_batchnorm_fwd_train(test_ctx(), &t.d, &t.tx, g, affine ? &t.tb : NULL, NULL,
-                                       NULL, &t.ty, &t.tmean, &t.tinv));
+    const hvp_tensor *g = affine ? &t.tg : NULL, *b = affine ? &t.tb : NULL;
+    REQUIRE_OK(hvp_batchnorm_fwd_train(test_ctx(), &t.d, &t.tx, g, b, NULL, NULL, &t.ty,
+                                       &t.tmean, &t.tinv));
     const hvp_tensor *dx = in_place ? &tdy : &tdx;
     REQUIRE_OK(hvp_batchnorm_bwd(test_ctx(), &t.d, &t.tx, g, &t.tmean, &t.tinv, &tdy, dx,
                                  affine ? &tdg : NULL, affine ? &tdb : NULL));
@@ -166,37 +190,40 @@ static void check_bwd(int n, int c, int hw, int affine, int in_place)
                  affine ? test_to_double(t.b, (size_t)c) : NULL,
                  test_to_double(dy, t.total),
                  test_doubles(t.total)};
-    double *gx = test_doubles(t.total);
-    test_fd_grad(l.x, t.total, bn_loss_fn, &l, 1e-6, gx);
-    char what[96];
+    char what[112];
     snprintf(what, sizeof what, "bn dx n=%d c=%d hw=%d affine=%d in_place=%d", n, c, hw, affine,
              in_place);
-    EXPECT_CLOSE(what, test_read(dx), gx, t.total, GRAD_TOL);
+    expect_fd(what, l.x, t.total, &l, test_read(dx));
     if (!affine)
         return;
-    double *gg = test_doubles((size_t)c), *gb = test_doubles((size_t)c);
-    test_fd_grad(l.g, (size_t)c, bn_loss_fn, &l, 1e-6, gg);
-    test_fd_grad(l.b, (size_t)c, bn_loss_fn, &l, 1e-6, gb);
-    for (int i = 0; i < c; i++) {
-        gg[i] += dg0[i];
-        gb[i] += db0[i];
+    float *dg = test_read(&tdg), *db = test_read(&tdb);
+    for (int i = 0; i < c; i++) { /* the accumulated part: dgamma += ..., dbeta += ... */
+        dg[i] -= dg0[i];
+        db[i] -= db0[i];
     }
     snprintf(what, sizeof what, "bn dgamma += n=%d c=%d hw=%d", n, c, hw);
-    EXPECT_CLOSE(what, test_read(&tdg), gg, (size_t)c, GRAD_TOL);
+    expect_fd(what, l.g, (size_t)c, &l, dg);
     snprintf(what, sizeof what, "bn dbeta += n=%d c=%d hw=%d", n, c, hw);
-    EXPECT_CLOSE(what, test_read(&tdb), gb, (size_t)c, GRAD_TOL);
+    expect_fd(what, l.b, (size_t)c, &l, db);
 }
 
+/* Shapes that divide no work-group size; the last two have several chunks per channel (with
+ * float4 units, and scalar ones as hw % 4 != 0). */
 HVP_TEST(batchnorm_bwd)
 {
     check_bwd(2, 2, 3, 1, 0);
     check_bwd(3, 2, 1, 0, 0);
-    if (test_tiny())
+    if (test_tiny()) {
+        check_bwd(2, 2, 8200, 1, 0);
         return;
+    }
     check_bwd(4, 3, 7, 1, 0);
     check_bwd(4, 3, 7, 0, 1);
     check_bwd(17, 5, 1, 1, 1); /* 1-d */
     check_bwd(2, 7, 33, 1, 0);
+    check_bwd(5, 3, 12, 1, 1);
+    check_bwd(2, 3, 8200, 1, 1);
+    check_bwd(3, 2, 2801, 1, 0);
 }
 
 HVP_TEST(batchnorm_rejects_bad_args)
@@ -215,7 +242,7 @@ HVP_TEST(batchnorm_rejects_bad_args)
 /* Two identical passes give bitwise identical statistics and gradients (no atomics). */
 HVP_TEST(batchnorm_deterministic)
 {
-    int n = test_tiny() ? 2 : 8, c = 3, hw = test_tiny() ? 5 : 300;
+    int n = test_tiny() ? 2 : 8, c = 3, hw = test_tiny() ? 5 : 2100; /* 2 chunks */
     bn_case t;
     make_case(&t, n, c, hw, 1.0f, 2.0f);
     int total = (int)t.total;
