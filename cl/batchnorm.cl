@@ -1,5 +1,6 @@
-/* Batch norm over x [n, c, hw] per channel (2-d: hw = H*W; 1-d: hw = 1). Every pointer
- * comes with its element offset.
+/* Batch norm over x [n, c, hw] per channel (2-d: hw = H*W; 1-d: hw = 1), with relu = 1 a
+ * ReLU fused on its output (y = max(bn(x), 0); the backward takes that output's gradient and
+ * recomputes the ReLU's mask from x). Every pointer comes with its element offset.
  *
  * The per-channel reductions run in two levels, so that a few channels with many values
  * still fill the device: a group sums one chunk of a channel's values (each item a fixed
@@ -141,10 +142,10 @@ kernel void batchnorm_fwd_final(int c, int hw, int m, int chunks, float eps, flo
 }
 
 /* The arguments that batchnorm_fwd_apply, batchnorm_bwd_part and batchnorm_bwd_dx share
- * (one host helper sets them): the shape and unit, x, the saved statistics and the affine
- * parameters (ignored without affine: gamma 1, beta 0). */
+ * (one host helper sets them): the shape and unit, the fused ReLU, x, the saved statistics
+ * and the affine parameters (ignored without affine: gamma 1, beta 0). */
 #define CHANNEL_ARGS                                                                        \
-    int n, int c, int hw, int u, global const float *x, int x_off,                          \
+    int n, int c, int hw, int u, int relu, global const float *x, int x_off,                \
         global const float *mean, int mean_off, global const float *invstd, int invstd_off, \
         global const float *gamma, int gamma_off, global const float *beta, int beta_off,   \
         int affine
@@ -163,8 +164,24 @@ static channel channel_at(int ch, global const float *mean, global const float *
     channel_at(ch, mean + mean_off, invstd + invstd_off, gamma + gamma_off, beta + beta_off, \
                affine)
 
-/* y = (x - mean[ch]) * invstd[ch] * gamma[ch] + beta[ch]; y may be x. Global
- * (hw / u, n * c): a unit per item. */
+/* The output before the ReLU. The backward recomputes it for the ReLU's mask, so both
+ * directions use this one expression: fma leaves the compiler no choice of contraction
+ * that could flip the sign of a value near 0 between them. (g and b rather than the
+ * channel: Oclgrind 21.10 cannot create kernels that inline a struct argument.) */
+static float4 affine_out(float4 xhat, float g, float b)
+{
+    return fma(xhat, (float4)(g), (float4)(b));
+}
+
+/* The gradient at the batch norm's output: dy where the fused ReLU let the value through
+ * (relu_bwd's rule: its output > 0), else 0. */
+static float4 through_relu(float4 dy, float4 xhat, float g, float b, int relu)
+{
+    return relu ? (affine_out(xhat, g, b) > 0.0f ? dy : 0.0f) : dy;
+}
+
+/* y = (x - mean[ch]) * invstd[ch] * gamma[ch] + beta[ch], then the ReLU when fused; y may
+ * be x. Global (hw / u, n * c): a unit per item. */
 kernel void batchnorm_fwd_apply(CHANNEL_ARGS, global float *y, int y_off)
 {
     int j = get_global_id(0), q = get_global_id(1); /* q = image * c + channel */
@@ -172,12 +189,12 @@ kernel void batchnorm_fwd_apply(CHANNEL_ARGS, global float *y, int y_off)
         return;
     int e = q * hw + j * u;
     channel k = CHANNEL(q - (q / c) * c);
-    float4 xhat = (load_unit(x + x_off + e, u) - k.mu) * k.is;
-    store_unit(xhat * k.g + k.b, y + y_off + e, u);
+    float4 v = affine_out((load_unit(x + x_off + e, u) - k.mu) * k.is, k.g, k.b);
+    store_unit(relu ? fmax(v, 0.0f) : v, y + y_off + e, u);
 }
 
 /* Eval mode: the running statistics. Global (hw, n * c). y may be x. */
-kernel void batchnorm_fwd_eval(int n, int c, int hw, float eps, global const float *x,
+kernel void batchnorm_fwd_eval(int n, int c, int hw, int relu, float eps, global const float *x,
                                int x_off, global const float *run_mean, int rm_off,
                                global const float *run_var, int rv_off,
                                global const float *gamma, int gamma_off,
@@ -191,10 +208,11 @@ kernel void batchnorm_fwd_eval(int n, int c, int hw, float eps, global const flo
     float v = (x[x_off + e] - run_mean[rm_off + ch]) / sqrt(run_var[rv_off + ch] + eps);
     if (affine)
         v = v * gamma[gamma_off + ch] + beta[beta_off + ch];
-    y[y_off + e] = v;
+    y[y_off + e] = relu ? fmax(v, 0.0f) : v;
 }
 
-/* Train-mode backward, with xhat = (x - mean) invstd: dx = g invstd (dy - sum(dy)/m - xhat
+/* Train-mode backward, with xhat = (x - mean) invstd and dy the gradient at the batch
+ * norm's output (through the fused ReLU): dx = g invstd (dy - sum(dy)/m - xhat
  * sum(dy xhat)/m); dgamma += sum(dy xhat), dbeta += sum(dy). First both sums per chunk, in
  * one pass. */
 kernel void batchnorm_bwd_part(CHANNEL_ARGS, int chunk, global const float *dy,
@@ -210,7 +228,8 @@ kernel void batchnorm_bwd_part(CHANNEL_ARGS, int chunk, global const float *dy,
     for (int e = start + lid; e < end; e += L, walk_next(&w, row)) {
         int i = (w.i * c + ch) * hw + w.j * u;
         float4 xhat = (load_unit(x + x_off + i, u) - k.mu) * k.is;
-        float4 g = load_unit(dy + dy_off + i, u); /* 0 in unused lanes: they add nothing */
+        /* 0 in unused lanes: they add nothing */
+        float4 g = through_relu(load_unit(dy + dy_off + i, u), xhat, k.g, k.b, relu);
         s1 += g;
         s2 += g * xhat;
     }
@@ -247,6 +266,7 @@ kernel void batchnorm_bwd_dx(CHANNEL_ARGS, global const float *dy, int dy_off,
     channel k = CHANNEL(ch);
     float2 a = vload2(ch, coef + coef_off);
     float4 xhat = (load_unit(x + x_off + e, u) - k.mu) * k.is;
-    float4 dxu = k.g * k.is * (load_unit(dy + dy_off + e, u) - a.x - xhat * a.y);
+    float4 g = through_relu(load_unit(dy + dy_off + e, u), xhat, k.g, k.b, relu);
+    float4 dxu = k.g * k.is * (g - a.x - xhat * a.y);
     store_unit(dxu, dx + dx_off + e, u);
 }

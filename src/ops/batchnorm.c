@@ -77,6 +77,7 @@ static void channel_args(hvp_args *a, const hvp_batchnorm_desc *d, const hvp_ten
     hvp_arg_int(a, d->c);
     hvp_arg_int(a, d->hw);
     hvp_arg_int(a, unit_of(d));
+    hvp_arg_int(a, d->relu);
     hvp_arg_tensor(a, x);
     hvp_arg_tensor(a, mean);
     hvp_arg_tensor(a, invstd);
@@ -195,6 +196,7 @@ hvp_status hvp_batchnorm_fwd_eval(hvp_ctx *ctx, const hvp_batchnorm_desc *d,
     hvp_arg_int(&a, d->n);
     hvp_arg_int(&a, d->c);
     hvp_arg_int(&a, d->hw);
+    hvp_arg_int(&a, d->relu);
     hvp_arg_float(&a, d->eps);
     hvp_arg_tensor(&a, x);
     hvp_arg_tensor(&a, running_mean);
@@ -207,7 +209,7 @@ hvp_status hvp_batchnorm_fwd_eval(hvp_ctx *ctx, const hvp_batchnorm_desc *d,
 }
 
 static hvp_status bwd(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hvp_tensor *x,
-                      const hvp_tensor *gamma, const hvp_tensor *mean,
+                      const hvp_tensor *gamma, const hvp_tensor *beta, const hvp_tensor *mean,
                       const hvp_tensor *invstd, const hvp_tensor *dy, const hvp_tensor *dx,
                       const hvp_tensor *dgamma, const hvp_tensor *dbeta)
 {
@@ -218,7 +220,7 @@ static hvp_status bwd(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hvp_tenso
     HVP_TRY(scratch(ctx, 2 * d->c * s.chunks, "batch norm partial sums", &part));
     HVP_TRY(scratch(ctx, 2 * d->c, "batch norm gradient sums", &coef));
     hvp_args a = hvp_args_begin(k);
-    channel_args(&a, d, x, mean, invstd, gamma, NULL); /* no beta */
+    channel_args(&a, d, x, mean, invstd, gamma, beta);
     hvp_arg_int(&a, s.chunk);
     hvp_arg_tensor(&a, dy);
     hvp_arg_tensor(&a, &part);
@@ -239,7 +241,7 @@ static hvp_status bwd(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hvp_tenso
 
     HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_bwd_dx", &k));
     a = hvp_args_begin(k);
-    channel_args(&a, d, x, mean, invstd, gamma, NULL); /* no beta */
+    channel_args(&a, d, x, mean, invstd, gamma, beta);
     hvp_arg_tensor(&a, dy);
     hvp_arg_tensor(&a, &coef);
     hvp_arg_tensor(&a, dx);
@@ -247,10 +249,10 @@ static hvp_status bwd(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hvp_tenso
 }
 
 hvp_status hvp_batchnorm_bwd(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hvp_tensor *x,
-                             const hvp_tensor *gamma, const hvp_tensor *save_mean,
-                             const hvp_tensor *save_invstd, const hvp_tensor *dy,
-                             const hvp_tensor *dx, const hvp_tensor *dgamma,
-                             const hvp_tensor *dbeta)
+                             const hvp_tensor *gamma, const hvp_tensor *beta,
+                             const hvp_tensor *save_mean, const hvp_tensor *save_invstd,
+                             const hvp_tensor *dy, const hvp_tensor *dx,
+                             const hvp_tensor *dgamma, const hvp_tensor *dbeta)
 {
     const char *op = "batchnorm_bwd";
     HVP_TRY(check_desc(d, op));
@@ -260,15 +262,14 @@ hvp_status hvp_batchnorm_bwd(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hv
     HVP_TRY(hvp_expect_numel(dx, total, op, "dx"));
     HVP_TRY(hvp_expect_numel(save_mean, (size_t)d->c, op, "save_mean"));
     HVP_TRY(hvp_expect_numel(save_invstd, (size_t)d->c, op, "save_invstd"));
+    HVP_TRY(check_pair(gamma, beta, d->c, op, "gamma", "beta"));
     HVP_TRY(check_pair(dgamma, dbeta, d->c, op, "dgamma", "dbeta"));
     if (!gamma != !dgamma)
-        return HVP_FAIL(HVP_ERR_ARG, "%s: gamma and dgamma/dbeta go together (affine or not)",
-                        op);
-    if (gamma)
-        HVP_TRY(hvp_expect_numel(gamma, (size_t)d->c, op, "gamma"));
+        return HVP_FAIL(HVP_ERR_ARG, "%s: gamma/beta and dgamma/dbeta go together (affine or "
+                        "not)", op);
 
     hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
-    hvp_status st = bwd(ctx, d, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    hvp_status st = bwd(ctx, d, x, gamma, beta, save_mean, save_invstd, dy, dx, dgamma, dbeta);
     hvp_arena_rewind(ctx->acts, mark); /* as in hvp_batchnorm_fwd_train */
     return st;
 }
