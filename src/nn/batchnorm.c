@@ -7,11 +7,12 @@
 #include "nn/module_util.h"
 
 hvp_status hvp_bn_init(hvp_bn *m, hvp_state *s, hvp_ctx *ctx, const char *name, int c,
-                       int affine)
+                       int affine, int relu)
 {
     memset(m, 0, sizeof *m);
     m->c = c;
     m->affine = affine;
+    m->relu = relu;
     m->eps = 1e-5f;
     m->momentum = 0.1f;
     m->state = s;
@@ -55,7 +56,7 @@ hvp_status hvp_bn_forward(hvp_bn *m, const hvp_pass *p, const hvp_tensor *x, hvp
         return HVP_FAIL(HVP_ERR_ARG, "batch norm: %d samples do not split into %d groups", n,
                         groups);
     int hw = x->ndim == 4 ? x->shape[2] * x->shape[3] : 1;
-    m->desc = (hvp_batchnorm_desc){n / groups, m->c, hw, m->eps, m->momentum, 0};
+    m->desc = (hvp_batchnorm_desc){n / groups, m->c, hw, m->eps, m->momentum, m->relu};
     m->groups = groups;
     m->x = *x;
     HVP_TRY(hvp_act_like(p->ctx, "batch norm output", x, y));
