@@ -87,7 +87,7 @@ hvp_status hvp_conv_backward(hvp_conv *m, hvp_ctx *ctx, const hvp_tensor *dy, hv
 /* ---- BatchNorm 1-d / 2-d ----------------------------------------------------------- */
 
 typedef struct hvp_bn {
-    int c, affine;
+    int c, affine, relu; /* relu: a ReLU follows, fused into the batch norm both ways */
     float eps, momentum;
     hvp_param w, b;                     /* when affine */
     hvp_tensor running_mean, running_var;
@@ -99,8 +99,9 @@ typedef struct hvp_bn {
 } hvp_bn;
 
 hvp_status hvp_bn_init(hvp_bn *m, hvp_state *s, hvp_ctx *ctx, const char *name, int c,
-                       int affine);
-/* x is [n, c] or [n, c, h, w]; y may be x (in place) only when the pass keeps nothing. */
+                       int affine, int relu);
+/* x is [n, c] or [n, c, h, w]; y may be x (in place) only when the pass keeps nothing. With
+ * relu, y is the ReLU's output and the backward's dy its gradient. */
 hvp_status hvp_bn_forward(hvp_bn *m, const hvp_pass *p, const hvp_tensor *x, hvp_tensor *y);
 hvp_status hvp_bn_backward(hvp_bn *m, hvp_ctx *ctx, const hvp_tensor *dy, hvp_tensor *dx);
 
@@ -131,7 +132,7 @@ typedef struct hvp_mlp {
     hvp_mlp_layer_spec spec[HVP_MLP_MAX_LAYERS];
     hvp_linear fc[HVP_MLP_MAX_LAYERS];
     hvp_bn bn[HVP_MLP_MAX_LAYERS];
-    hvp_tensor act[HVP_MLP_MAX_LAYERS]; /* saved ReLU outputs */
+    hvp_tensor act[HVP_MLP_MAX_LAYERS]; /* saved outputs of ReLUs without batch norm */
 } hvp_mlp;
 
 /* Layer i is named "<name>.<index>" with torch.nn.Sequential numbering: the modules of
@@ -157,7 +158,7 @@ typedef struct hvp_resnet_block {
     hvp_bn bn[3];
     hvp_conv down_conv;
     hvp_bn down_bn;
-    hvp_tensor x, act[2], out; /* saved: input, inner ReLU outputs, block output */
+    hvp_tensor x, out; /* saved: input, block output */
 } hvp_resnet_block;
 
 typedef struct hvp_resnet {

@@ -74,12 +74,16 @@ int hvp_conv2d_igemm(int mode);
 
 /* batch norm (src/ops/batchnorm.c), one implementation for 2-d (x [n, c, h, w]: hw = h*w)
  * and 1-d (x [n, c]: hw = 1), statistics per channel over (n, hw). PyTorch semantics:
- * eps 1e-5 and momentum 0.1 by default (HVP_BATCHNORM_DESC). gamma/beta NULL: no affine. */
+ * eps 1e-5 and momentum 0.1 by default (HVP_BATCHNORM_DESC). gamma/beta NULL: no affine.
+ * relu = 1 fuses a following ReLU: y = max(bn(x), 0), and the backward's dy is the gradient
+ * of that output (it recomputes the ReLU's mask from x), a pass each way fewer than
+ * hvp_relu_fwd/bwd beside. */
 typedef struct hvp_batchnorm_desc {
     int n, c, hw;
     float eps, momentum;
+    int relu;
 } hvp_batchnorm_desc;
-#define HVP_BATCHNORM_DESC(n_, c_, hw_) ((hvp_batchnorm_desc){(n_), (c_), (hw_), 1e-5f, 0.1f})
+#define HVP_BATCHNORM_DESC(n_, c_, hw_) ((hvp_batchnorm_desc){(n_), (c_), (hw_), 1e-5f, 0.1f, 0})
 
 /* Train mode: normalise with the batch mean and biased variance; save_mean/save_invstd [c]
  * keep them for the backward (invstd = 1/sqrt(var + eps)). When running_mean/var are given
@@ -95,14 +99,14 @@ hvp_status hvp_batchnorm_fwd_eval(hvp_ctx *ctx, const hvp_batchnorm_desc *d,
                                   const hvp_tensor *x, const hvp_tensor *gamma,
                                   const hvp_tensor *beta, const hvp_tensor *running_mean,
                                   const hvp_tensor *running_var, const hvp_tensor *y);
-/* Train-mode backward from the forward's input and saved statistics: dx = ...;
- * dgamma += ..., dbeta += ... when affine (gamma, dgamma, dbeta all given or all NULL).
- * dx may be dy. */
+/* Train-mode backward from the forward's input, affine parameters and saved statistics:
+ * dx = ...; dgamma += ..., dbeta += ... when affine (gamma, beta, dgamma, dbeta all given or
+ * all NULL). dx may be dy. */
 hvp_status hvp_batchnorm_bwd(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hvp_tensor *x,
-                             const hvp_tensor *gamma, const hvp_tensor *save_mean,
-                             const hvp_tensor *save_invstd, const hvp_tensor *dy,
-                             const hvp_tensor *dx, const hvp_tensor *dgamma,
-                             const hvp_tensor *dbeta);
+                             const hvp_tensor *gamma, const hvp_tensor *beta,
+                             const hvp_tensor *save_mean, const hvp_tensor *save_invstd,
+                             const hvp_tensor *dy, const hvp_tensor *dx,
+                             const hvp_tensor *dgamma, const hvp_tensor *dbeta);
 
 /* max pool (src/ops/maxpool.c): k x k window, stride, padding (pad <= k/2; pads count as
  * -inf, as in PyTorch; floor mode): x [n, c, h, w] -> y [n, c, ho, wo], ho = (h + 2 pad - k)

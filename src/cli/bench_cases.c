@@ -227,8 +227,8 @@ hvp_status hvp_bench_op_run(hvp_ctx *ctx, void *state, const char *algo)
         return hvp_batchnorm_fwd_train(ctx, &s->bn, &t[0], &t[2], &t[3], NULL, NULL, &t[1],
                                        &t[4], &t[5]);
     case BN_BWD:
-        return hvp_batchnorm_bwd(ctx, &s->bn, &t[0], &t[2], &t[4], &t[5], &t[1], &t[1], &t[6],
-                                 &t[7]);
+        return hvp_batchnorm_bwd(ctx, &s->bn, &t[0], &t[2], &t[3], &t[4], &t[5], &t[1], &t[1],
+                                 &t[6], &t[7]);
     case MAXPOOL_FWD: return hvp_maxpool_fwd(ctx, &s->pool, &t[0], &t[1], &t[2]);
     case LINEAR_FWD: return hvp_linear_fwd(ctx, &t[0], &t[1], &t[2], &t[3]);
     case LINEAR_BWD: return hvp_linear_bwd(ctx, &t[0], &t[1], &t[3], &t[4], &t[5], &t[6]);

@@ -7,11 +7,12 @@
 #include "nn/module_util.h"
 
 hvp_status hvp_bn_init(hvp_bn *m, hvp_state *s, hvp_ctx *ctx, const char *name, int c,
-                       int affine)
+                       int affine, int relu)
 {
     memset(m, 0, sizeof *m);
     m->c = c;
     m->affine = affine;
+    m->relu = relu;
     m->eps = 1e-5f;
     m->momentum = 0.1f;
     m->state = s;
@@ -55,7 +56,7 @@ hvp_status hvp_bn_forward(hvp_bn *m, const hvp_pass *p, const hvp_tensor *x, hvp
         return HVP_FAIL(HVP_ERR_ARG, "batch norm: %d samples do not split into %d groups", n,
                         groups);
     int hw = x->ndim == 4 ? x->shape[2] * x->shape[3] : 1;
-    m->desc = (hvp_batchnorm_desc){n / groups, m->c, hw, m->eps, m->momentum};
+    m->desc = (hvp_batchnorm_desc){n / groups, m->c, hw, m->eps, m->momentum, m->relu};
     m->groups = groups;
     m->x = *x;
     HVP_TRY(hvp_act_like(p->ctx, "batch norm output", x, y));
@@ -85,9 +86,9 @@ hvp_status hvp_bn_backward(hvp_bn *m, hvp_ctx *ctx, const hvp_tensor *dy, hvp_te
         hvp_tensor xg = group_view(&m->x, g, m->groups), dyg = group_view(dy, g, m->groups),
                    dxg = group_view(dx, g, m->groups);
         hvp_tensor mean = row_of(&m->mean, g, m->c), invstd = row_of(&m->invstd, g, m->c);
-        HVP_TRY(hvp_batchnorm_bwd(ctx, &m->desc, &xg, m->affine ? &m->w.value : NULL, &mean,
-                                  &invstd, &dyg, &dxg, m->affine ? &m->w.grad : NULL,
-                                  m->affine ? &m->b.grad : NULL));
+        HVP_TRY(hvp_batchnorm_bwd(ctx, &m->desc, &xg, m->affine ? &m->w.value : NULL,
+                                  m->affine ? &m->b.value : NULL, &mean, &invstd, &dyg, &dxg,
+                                  m->affine ? &m->w.grad : NULL, m->affine ? &m->b.grad : NULL));
     }
     return HVP_OK;
 }

@@ -21,7 +21,8 @@ hvp_status hvp_mlp_init(hvp_mlp *m, hvp_state *s, hvp_ctx *ctx, const char *name
         HVP_TRY(hvp_linear_init(&m->fc[i], s, ctx, full, width, spec[i].out, spec[i].bias));
         if (spec[i].bn) {
             snprintf(full, sizeof full, "%s.%d", name, index++);
-            HVP_TRY(hvp_bn_init(&m->bn[i], s, ctx, full, spec[i].out, spec[i].bn_affine));
+            HVP_TRY(hvp_bn_init(&m->bn[i], s, ctx, full, spec[i].out, spec[i].bn_affine,
+                                spec[i].relu));
         }
         if (spec[i].relu)
             index++; /* nn.ReLU has no parameters but takes a Sequential index */
@@ -41,7 +42,7 @@ hvp_status hvp_mlp_forward(hvp_mlp *m, const hvp_pass *p, const hvp_tensor *x, h
             HVP_TRY(hvp_bn_forward(&m->bn[i], p, &t, &u));
             t = u;
         }
-        if (m->spec[i].relu) {
+        if (m->spec[i].relu && !m->spec[i].bn) { /* else fused into the batch norm */
             HVP_TRY(hvp_relu_fwd(p->ctx, &t, &t));
             m->act[i] = t;
         }
@@ -55,7 +56,7 @@ hvp_status hvp_mlp_backward(hvp_mlp *m, hvp_ctx *ctx, const hvp_tensor *dy, hvp_
 {
     hvp_tensor g = *dy;
     for (int i = m->nlayers - 1; i >= 0; i--) {
-        if (m->spec[i].relu) {
+        if (m->spec[i].relu && !m->spec[i].bn) {
             hvp_tensor r;
             HVP_TRY(hvp_act_like(ctx, "relu gradient", &g, &r));
             HVP_TRY(hvp_relu_bwd(ctx, &m->act[i], &g, &r));

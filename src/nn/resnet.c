@@ -29,7 +29,8 @@ static hvp_status block_init(hvp_resnet_block *b, hvp_state *s, hvp_ctx *ctx, co
         snprintf(n, sizeof n, "%s.conv%d", name, i + 1);
         HVP_TRY(hvp_conv_init(&b->conv[i], s, ctx, n, cin, cout, k, st, k / 2, 0));
         snprintf(n, sizeof n, "%s.bn%d", name, i + 1);
-        HVP_TRY(hvp_bn_init(&b->bn[i], s, ctx, n, cout, 1));
+        /* A ReLU follows every batch norm but the last, whose ReLU comes after the add. */
+        HVP_TRY(hvp_bn_init(&b->bn[i], s, ctx, n, cout, 1, i < nconv - 1));
     }
     if (zero_init)
         HVP_TRY(hvp_tensor_zero(ctx, &b->bn[nconv - 1].w.value));
@@ -38,7 +39,7 @@ static hvp_status block_init(hvp_resnet_block *b, hvp_state *s, hvp_ctx *ctx, co
         snprintf(n, sizeof n, "%s.downsample.0", name);
         HVP_TRY(hvp_conv_init(&b->down_conv, s, ctx, n, in, out, 1, stride, 0, 0));
         snprintf(n, sizeof n, "%s.downsample.1", name);
-        HVP_TRY(hvp_bn_init(&b->down_bn, s, ctx, n, out, 1));
+        HVP_TRY(hvp_bn_init(&b->down_bn, s, ctx, n, out, 1, 0));
     }
     return HVP_OK;
 }
@@ -70,7 +71,7 @@ hvp_status hvp_resnet_init(hvp_resnet *m, hvp_state *s, hvp_ctx *ctx, const char
     else
         HVP_TRY(hvp_conv_init(&m->conv1, s, ctx, n, cfg->in_channels, stem, 7, 2, 3, 0));
     snprintf(n, sizeof n, "%s%sbn1", p, dot);
-    HVP_TRY(hvp_bn_init(&m->bn1, s, ctx, n, stem, 1));
+    HVP_TRY(hvp_bn_init(&m->bn1, s, ctx, n, stem, 1, 1));
 
     m->nblocks = counts[0] + counts[1] + counts[2] + counts[3];
     m->blocks = calloc((size_t)m->nblocks, sizeof *m->blocks);
@@ -107,11 +108,7 @@ static hvp_status block_forward(hvp_resnet_block *b, const hvp_pass *p, const hv
     for (int i = 0; i < nconv; i++) {
         hvp_tensor c, n;
         HVP_TRY(hvp_conv_forward(&b->conv[i], p, &h, &c));
-        HVP_TRY(hvp_bn_forward(&b->bn[i], p, &c, &n));
-        if (i < nconv - 1) {
-            HVP_TRY(hvp_relu_fwd(p->ctx, &n, &n));
-            b->act[i] = n;
-        }
+        HVP_TRY(hvp_bn_forward(&b->bn[i], p, &c, &n)); /* with the ReLU but for the last */
         h = n;
     }
     hvp_tensor shortcut = *x;
@@ -135,8 +132,6 @@ static hvp_status block_backward(hvp_resnet_block *b, hvp_ctx *ctx, const hvp_te
     HVP_TRY(hvp_relu_bwd(ctx, &b->out, dout, &g));
     hvp_tensor h = g;
     for (int i = nconv - 1; i >= 0; i--) {
-        if (i < nconv - 1)
-            HVP_TRY(hvp_relu_bwd(ctx, &b->act[i], &h, &h));
         hvp_tensor dbn, dconv;
         HVP_TRY(hvp_bn_backward(&b->bn[i], ctx, &h, &dbn));
         HVP_TRY(hvp_conv_backward(&b->conv[i], ctx, &dbn, &dconv));
@@ -191,8 +186,7 @@ hvp_status hvp_resnet_forward(hvp_resnet *m, const hvp_pass *p, const hvp_tensor
     hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
     hvp_tensor h, c, n;
     HVP_TRY(hvp_conv_forward(&m->conv1, p, x, &c));
-    HVP_TRY(hvp_bn_forward(&m->bn1, p, &c, &n));
-    HVP_TRY(hvp_relu_fwd(ctx, &n, &n));
+    HVP_TRY(hvp_bn_forward(&m->bn1, p, &c, &n)); /* with the ReLU */
     m->stem_out = n;
     if (m->cfg.cifar_stem) {
         h = n;
@@ -236,7 +230,6 @@ hvp_status hvp_resnet_backward(hvp_resnet *m, hvp_ctx *ctx, const hvp_tensor *df
         HVP_TRY(hvp_act_like(ctx, "max pool input gradient", &m->stem_out, &dstem));
         HVP_TRY(hvp_maxpool_bwd(ctx, &m->pool, &g, &m->pool_idx, &dstem));
     }
-    HVP_TRY(hvp_relu_bwd(ctx, &m->stem_out, &dstem, &dstem));
     hvp_tensor dbn;
     HVP_TRY(hvp_bn_backward(&m->bn1, ctx, &dstem, &dbn));
     return hvp_conv_backward(&m->conv1, ctx, &dbn, NULL);

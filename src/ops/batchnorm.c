@@ -1,6 +1,7 @@
 /* Batch norm, 1-d and 2-d, train and eval (cl/batchnorm.cl). */
 #include "hvp/ops.h"
 #include "ops/op_util.h"
+#include "ops/row_util.h"
 
 static hvp_status check_desc(const hvp_batchnorm_desc *d, const char *op)
 {
@@ -26,21 +27,124 @@ static hvp_status check_pair(const hvp_tensor *a, const hvp_tensor *b, int c, co
     return HVP_OK;
 }
 
-/* A reduction kernel's local size for m values per channel: any size is correct; a power
- * of two giving each item about 16 values, at most 256 or the kernel's maximum (a group
- * of 256 items for 256 values was 2x slower on PoCL for 1-d batch norm). */
-static size_t reduce_local(const hvp_kernel *k, size_t m)
-{
-    size_t cap = k->max_work_group_size < 256 ? k->max_work_group_size : 256, l = 1;
-    while (l < cap && l * 16 < m)
-        l *= 2;
-    return l;
-}
-
 /* Appends a tensor, or (a valid buffer, 0) as a placeholder the kernel does not read. */
 static void arg_opt(hvp_args *a, const hvp_tensor *t, const hvp_tensor *dummy)
 {
     hvp_arg_tensor(a, t ? t : dummy);
+}
+
+/* Units per work-item in the reductions (cl/batchnorm.cl reads units of u values): a
+ * group of L items sums a chunk of L * PER_ITEM units of one channel. Few enough that
+ * plain float sums per item stay accurate, and few channels with many values still make
+ * many groups (64 channels of 128 * 32 * 32 values: 8 chunks each, 512 groups of 256). */
+enum { PER_ITEM = 16 };
+
+/* The launch of a reduction kernel over (chunk, channel) groups. */
+typedef struct {
+    size_t global[2], local[2];
+    int chunk, chunks;
+} split;
+
+/* The unit the kernels read: 4 values of a row as a float4 when rows allow, else 1. */
+static int unit_of(const hvp_batchnorm_desc *d)
+{
+    return d->hw % 4 ? 1 : 4;
+}
+
+static split split_for(const hvp_kernel *k, const hvp_batchnorm_desc *d)
+{
+    size_t m = (size_t)d->n * (size_t)(d->hw / unit_of(d)); /* units per channel */
+    size_t l = hvp_row_group_size(k, m, PER_ITEM);
+    split s = {.local = {l, 1}, .chunk = (int)(l * PER_ITEM)};
+    s.chunks = (int)((m + (size_t)s.chunk - 1) / (size_t)s.chunk);
+    s.global[0] = l * (size_t)s.chunks;
+    s.global[1] = (size_t)d->c;
+    return s;
+}
+
+/* Scratch of n floats from ctx->acts; the caller rewinds the arena after enqueueing. */
+static hvp_status scratch(hvp_ctx *ctx, int n, const char *what, hvp_tensor *t)
+{
+    return hvp_alloc_f32(ctx->acts, what, t, 1, &n);
+}
+
+/* The arguments the kernels' CHANNEL_ARGS stand for. */
+static void channel_args(hvp_args *a, const hvp_batchnorm_desc *d, const hvp_tensor *x,
+                         const hvp_tensor *mean, const hvp_tensor *invstd,
+                         const hvp_tensor *gamma, const hvp_tensor *beta)
+{
+    hvp_arg_int(a, d->n);
+    hvp_arg_int(a, d->c);
+    hvp_arg_int(a, d->hw);
+    hvp_arg_int(a, unit_of(d));
+    hvp_arg_int(a, d->relu);
+    hvp_arg_tensor(a, x);
+    hvp_arg_tensor(a, mean);
+    hvp_arg_tensor(a, invstd);
+    arg_opt(a, gamma, mean);
+    arg_opt(a, beta, mean);
+    hvp_arg_int(a, gamma != NULL);
+}
+
+/* One item per unit of u values: global (hw / u, n * c). */
+static hvp_status launch_elementwise(hvp_ctx *ctx, hvp_args *a, const hvp_batchnorm_desc *d,
+                                     int u)
+{
+    size_t global[2] = {(size_t)(d->hw / u), (size_t)d->n * d->c};
+    return hvp_launch(ctx, a, 2, global, NULL);
+}
+
+/* One item per channel. */
+static hvp_status launch_channels(hvp_ctx *ctx, hvp_args *a, const hvp_batchnorm_desc *d)
+{
+    size_t global = (size_t)d->c;
+    return hvp_launch(ctx, a, 1, &global, NULL);
+}
+
+static hvp_status fwd_train(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hvp_tensor *x,
+                            const hvp_tensor *gamma, const hvp_tensor *beta,
+                            const hvp_tensor *running_mean, const hvp_tensor *running_var,
+                            const hvp_tensor *y, const hvp_tensor *mean,
+                            const hvp_tensor *invstd)
+{
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_fwd_part", &k));
+    split s = split_for(k, d);
+    hvp_tensor part;
+    HVP_TRY(scratch(ctx, 2 * d->c * s.chunks, "batch norm partial sums", &part));
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_int(&a, d->n);
+    hvp_arg_int(&a, d->c);
+    hvp_arg_int(&a, d->hw);
+    hvp_arg_int(&a, unit_of(d));
+    hvp_arg_int(&a, s.chunk);
+    hvp_arg_tensor(&a, x);
+    hvp_arg_tensor(&a, &part);
+    hvp_arg_local(&a, s.local[0] * sizeof(cl_float2));
+    HVP_TRY(hvp_launch(ctx, &a, 2, s.global, s.local));
+
+    HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_fwd_final", &k));
+    a = hvp_args_begin(k);
+    hvp_arg_int(&a, d->c);
+    hvp_arg_int(&a, d->hw);
+    hvp_arg_int(&a, d->n * d->hw);
+    hvp_arg_int(&a, s.chunks);
+    hvp_arg_float(&a, d->eps);
+    hvp_arg_float(&a, d->momentum);
+    hvp_arg_int(&a, running_mean != NULL);
+    hvp_arg_tensor(&a, x);
+    hvp_arg_tensor(&a, &part);
+    hvp_arg_tensor(&a, mean);
+    hvp_arg_tensor(&a, invstd);
+    arg_opt(&a, running_mean, mean);
+    arg_opt(&a, running_var, invstd);
+    HVP_TRY(launch_channels(ctx, &a, d));
+
+    HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_fwd_apply", &k));
+    a = hvp_args_begin(k);
+    channel_args(&a, d, x, mean, invstd, gamma, beta);
+    hvp_arg_tensor(&a, y);
+    return launch_elementwise(ctx, &a, d, unit_of(d));
 }
 
 hvp_status hvp_batchnorm_fwd_train(hvp_ctx *ctx, const hvp_batchnorm_desc *d,
@@ -62,38 +166,13 @@ hvp_status hvp_batchnorm_fwd_train(hvp_ctx *ctx, const hvp_batchnorm_desc *d,
     HVP_TRY(check_pair(gamma, beta, d->c, op, "gamma", "beta"));
     HVP_TRY(check_pair(running_mean, running_var, d->c, op, "running_mean", "running_var"));
 
-    hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_fwd_stats", &k));
-    size_t local = reduce_local(k, (size_t)d->n * d->hw), global = (size_t)d->c * local;
-    hvp_args a = hvp_args_begin(k);
-    hvp_arg_int(&a, d->n);
-    hvp_arg_int(&a, d->c);
-    hvp_arg_int(&a, d->hw);
-    hvp_arg_float(&a, d->eps);
-    hvp_arg_float(&a, d->momentum);
-    hvp_arg_int(&a, running_mean != NULL);
-    hvp_arg_tensor(&a, x);
-    hvp_arg_tensor(&a, save_mean);
-    hvp_arg_tensor(&a, save_invstd);
-    arg_opt(&a, running_mean, save_mean);
-    arg_opt(&a, running_var, save_invstd);
-    hvp_arg_local(&a, local * sizeof(float));
-    HVP_TRY(hvp_launch(ctx, &a, 1, &global, &local));
-
-    HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_fwd_apply", &k));
-    a = hvp_args_begin(k);
-    hvp_arg_int(&a, d->n);
-    hvp_arg_int(&a, d->c);
-    hvp_arg_int(&a, d->hw);
-    hvp_arg_tensor(&a, x);
-    hvp_arg_tensor(&a, save_mean);
-    hvp_arg_tensor(&a, save_invstd);
-    arg_opt(&a, gamma, save_mean);
-    arg_opt(&a, beta, save_mean);
-    hvp_arg_int(&a, gamma != NULL);
-    hvp_arg_tensor(&a, y);
-    size_t global2[2] = {(size_t)d->hw, (size_t)d->n * d->c};
-    return hvp_launch(ctx, &a, 2, global2, NULL);
+    hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
+    hvp_status st = fwd_train(ctx, d, x, gamma, beta, running_mean, running_var, y, save_mean,
+                              save_invstd);
+    /* Safe with work still queued: the queue is in order, so whatever reuses the scratch
+     * runs after these kernels. */
+    hvp_arena_rewind(ctx->acts, mark);
+    return st;
 }
 
 hvp_status hvp_batchnorm_fwd_eval(hvp_ctx *ctx, const hvp_batchnorm_desc *d,
@@ -117,6 +196,7 @@ hvp_status hvp_batchnorm_fwd_eval(hvp_ctx *ctx, const hvp_batchnorm_desc *d,
     hvp_arg_int(&a, d->n);
     hvp_arg_int(&a, d->c);
     hvp_arg_int(&a, d->hw);
+    hvp_arg_int(&a, d->relu);
     hvp_arg_float(&a, d->eps);
     hvp_arg_tensor(&a, x);
     hvp_arg_tensor(&a, running_mean);
@@ -125,15 +205,54 @@ hvp_status hvp_batchnorm_fwd_eval(hvp_ctx *ctx, const hvp_batchnorm_desc *d,
     arg_opt(&a, beta, running_mean);
     hvp_arg_int(&a, gamma != NULL);
     hvp_arg_tensor(&a, y);
-    size_t global2[2] = {(size_t)d->hw, (size_t)d->n * d->c};
-    return hvp_launch(ctx, &a, 2, global2, NULL);
+    return launch_elementwise(ctx, &a, d, 1);
+}
+
+static hvp_status bwd(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hvp_tensor *x,
+                      const hvp_tensor *gamma, const hvp_tensor *beta, const hvp_tensor *mean,
+                      const hvp_tensor *invstd, const hvp_tensor *dy, const hvp_tensor *dx,
+                      const hvp_tensor *dgamma, const hvp_tensor *dbeta)
+{
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_bwd_part", &k));
+    split s = split_for(k, d);
+    hvp_tensor part, coef;
+    HVP_TRY(scratch(ctx, 2 * d->c * s.chunks, "batch norm partial sums", &part));
+    HVP_TRY(scratch(ctx, 2 * d->c, "batch norm gradient sums", &coef));
+    hvp_args a = hvp_args_begin(k);
+    channel_args(&a, d, x, mean, invstd, gamma, beta);
+    hvp_arg_int(&a, s.chunk);
+    hvp_arg_tensor(&a, dy);
+    hvp_arg_tensor(&a, &part);
+    hvp_arg_local(&a, s.local[0] * sizeof(cl_float2));
+    HVP_TRY(hvp_launch(ctx, &a, 2, s.global, s.local));
+
+    HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_bwd_final", &k));
+    a = hvp_args_begin(k);
+    hvp_arg_int(&a, d->c);
+    hvp_arg_int(&a, d->n * d->hw);
+    hvp_arg_int(&a, s.chunks);
+    hvp_arg_tensor(&a, &part);
+    hvp_arg_tensor(&a, &coef);
+    hvp_arg_int(&a, dgamma != NULL);
+    arg_opt(&a, dgamma, mean);
+    arg_opt(&a, dbeta, mean);
+    HVP_TRY(launch_channels(ctx, &a, d));
+
+    HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_bwd_dx", &k));
+    a = hvp_args_begin(k);
+    channel_args(&a, d, x, mean, invstd, gamma, beta);
+    hvp_arg_tensor(&a, dy);
+    hvp_arg_tensor(&a, &coef);
+    hvp_arg_tensor(&a, dx);
+    return launch_elementwise(ctx, &a, d, unit_of(d));
 }
 
 hvp_status hvp_batchnorm_bwd(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hvp_tensor *x,
-                             const hvp_tensor *gamma, const hvp_tensor *save_mean,
-                             const hvp_tensor *save_invstd, const hvp_tensor *dy,
-                             const hvp_tensor *dx, const hvp_tensor *dgamma,
-                             const hvp_tensor *dbeta)
+                             const hvp_tensor *gamma, const hvp_tensor *beta,
+                             const hvp_tensor *save_mean, const hvp_tensor *save_invstd,
+                             const hvp_tensor *dy, const hvp_tensor *dx,
+                             const hvp_tensor *dgamma, const hvp_tensor *dbeta)
 {
     const char *op = "batchnorm_bwd";
     HVP_TRY(check_desc(d, op));
@@ -143,29 +262,14 @@ hvp_status hvp_batchnorm_bwd(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hv
     HVP_TRY(hvp_expect_numel(dx, total, op, "dx"));
     HVP_TRY(hvp_expect_numel(save_mean, (size_t)d->c, op, "save_mean"));
     HVP_TRY(hvp_expect_numel(save_invstd, (size_t)d->c, op, "save_invstd"));
+    HVP_TRY(check_pair(gamma, beta, d->c, op, "gamma", "beta"));
     HVP_TRY(check_pair(dgamma, dbeta, d->c, op, "dgamma", "dbeta"));
     if (!gamma != !dgamma)
-        return HVP_FAIL(HVP_ERR_ARG, "%s: gamma and dgamma/dbeta go together (affine or not)",
-                        op);
-    if (gamma)
-        HVP_TRY(hvp_expect_numel(gamma, (size_t)d->c, op, "gamma"));
+        return HVP_FAIL(HVP_ERR_ARG, "%s: gamma/beta and dgamma/dbeta go together (affine or "
+                        "not)", op);
 
-    hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_bwd", &k));
-    size_t local = reduce_local(k, (size_t)d->n * d->hw), global = (size_t)d->c * local;
-    hvp_args a = hvp_args_begin(k);
-    hvp_arg_int(&a, d->n);
-    hvp_arg_int(&a, d->c);
-    hvp_arg_int(&a, d->hw);
-    hvp_arg_tensor(&a, x);
-    hvp_arg_tensor(&a, dy);
-    hvp_arg_tensor(&a, save_mean);
-    hvp_arg_tensor(&a, save_invstd);
-    arg_opt(&a, gamma, save_mean);
-    hvp_arg_int(&a, gamma != NULL);
-    hvp_arg_tensor(&a, dx);
-    arg_opt(&a, dgamma, save_mean);
-    arg_opt(&a, dbeta, save_mean);
-    hvp_arg_local(&a, local * sizeof(float));
-    return hvp_launch(ctx, &a, 1, &global, &local);
+    hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
+    hvp_status st = bwd(ctx, d, x, gamma, beta, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    hvp_arena_rewind(ctx->acts, mark); /* as in hvp_batchnorm_fwd_train */
+    return st;
 }
