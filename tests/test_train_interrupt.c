@@ -22,31 +22,20 @@
 
 /* A tiny folder, a 4-epoch config, and the final weights of an uninterrupted run of it. */
 typedef struct setup {
-    const char *root;
-    char cfg[1024], log[1024];
+    tr_files f; /* the uninterrupted run's run.dir is root/run */
     unsigned char *weights;
     size_t size;
 } setup;
 
 static int prepare(setup *s)
 {
-    if (test_tiny()) {
-        test_skip("whole runs; their kernels are checked by the op tests");
+    if (!tr_begin(&s->f, 12, 4, ""))
         return 0;
-    }
-    s->root = td_dir();
-    tr_make_folder(s->root, 12);
-    snprintf(s->cfg, sizeof s->cfg, "%s/tiny.ini", s->root);
-    snprintf(s->log, sizeof s->log, "%s/log.txt", s->root);
-    tr_write_config(s->cfg, s->root, 4, "");
-    char over[1100], dir[1024];
-    snprintf(dir, sizeof dir, "%s/whole", s->root);
-    snprintf(over, sizeof over, "run.dir=%s", dir);
-    int rc = tr_run(s->log, (const char *[]){s->cfg, over, BATCH, NULL});
+    int rc = tr_run(s->f.log, (const char *[]){s->f.cfg, s->f.over_dir, BATCH, NULL});
     int64_t step = 0;
-    s->weights = tr_final_weights(dir, &s->size, &step);
+    s->weights = tr_final_weights(s->f.run_dir, &s->size, &step);
     if (rc != 0 || !s->weights || step != STEPS) {
-        tr_show_log(s->log);
+        tr_show_log(s->f.log);
         TEST_FAIL("the uninterrupted run exited with %d at step %lld", rc, (long long)step);
         return 0;
     }
@@ -68,7 +57,7 @@ static pid_t start_and_wait_for_step(const setup *s, const char *run_dir, int st
     char over[1100], steps[1200];
     snprintf(over, sizeof over, "run.dir=%s", run_dir);
     snprintf(steps, sizeof steps, "%s/steps.csv", run_dir);
-    pid_t pid = tr_spawn(s->log, (const char *[]){s->cfg, over, BATCH, "log.every=1", NULL});
+    pid_t pid = tr_spawn(s->f.log, (const char *[]){s->f.cfg, over, BATCH, "log.every=1", NULL});
     struct timespec nap = {0, 1000000};
     for (int i = 0; i < 60000 && tr_lines(steps) < 1 + step; i++) /* + the header */
         nanosleep(&nap, NULL);
@@ -88,11 +77,11 @@ HVP_TEST(train_save_every_steps_resumes_inside_an_epoch)
     if (!prepare(&s))
         return;
     char run_dir[1024], over[1100];
-    snprintf(run_dir, sizeof run_dir, "%s/steps", s.root);
+    snprintf(run_dir, sizeof run_dir, "%s/steps", s.f.root);
     snprintf(over, sizeof over, "run.dir=%s", run_dir);
-    const char *const args[] = {s.cfg, over, BATCH, "train.save_every=0",
+    const char *const args[] = {s.f.cfg, over, BATCH, "train.save_every=0",
                                 "train.save_every_steps=5", NULL};
-    int rc = tr_run(s.log, args);
+    int rc = tr_run(s.f.log, args);
     EXPECT(rc == 0, "the run exited with %d", rc);
     EXPECT(same_end(&s, run_dir), "saving every 5 steps changed the final weights");
     char path[1300];
@@ -116,8 +105,8 @@ HVP_TEST(train_save_every_steps_resumes_inside_an_epoch)
     static const int later[] = {15, 20, STEPS};
     for (int i = 0; i < 3; i++)
         test_rmdir(checkpoint_dir(run_dir, later[i]));
-    rc = tr_run(s.log, args); /* resumes from step 10 */
-    const char *text = tr_log_text(s.log);
+    rc = tr_run(s.f.log, args); /* resumes from step 10 */
+    const char *text = tr_log_text(s.f.log);
     EXPECT(rc == 0 && strstr(text, "(epoch 1, step 10)"), "the resume exited with %d: %s", rc,
            text);
     EXPECT(strstr(text, "epoch 2 (its steps 5-6 of 6): loss"),
@@ -133,20 +122,20 @@ HVP_TEST(train_sigterm_inside_an_epoch_saves_and_resumes_exactly)
     if (!prepare(&s))
         return;
     char run_dir[1024], over[1100], steps[1100];
-    snprintf(run_dir, sizeof run_dir, "%s/term", s.root);
+    snprintf(run_dir, sizeof run_dir, "%s/term", s.f.root);
     snprintf(over, sizeof over, "run.dir=%s", run_dir);
     snprintf(steps, sizeof steps, "%s/steps.csv", run_dir);
     pid_t pid = start_and_wait_for_step(&s, run_dir, 7); /* the 1st step of epoch 2 */
     kill(pid, SIGTERM);
     int rc = tr_finish(pid);
-    const char *text = tr_log_text(s.log), *said = strstr(text, "interrupted at step ");
+    const char *text = tr_log_text(s.f.log), *said = strstr(text, "interrupted at step ");
     long at = 0;
     int epoch = 0;
     char dir[1024] = "";
     if (rc != 128 + SIGTERM || !said ||
         sscanf(said, "interrupted at step %ld (epoch %d): checkpoint saved in %1023[^;]", &at,
                &epoch, dir) != 3) {
-        tr_show_log(s.log);
+        tr_show_log(s.f.log);
         TEST_FAIL("SIGTERM: exit %d (want %d) and no 'interrupted at step N (epoch E): "
                   "checkpoint saved in DIR' message", rc, 128 + SIGTERM);
         return;
@@ -161,8 +150,8 @@ HVP_TEST(train_sigterm_inside_an_epoch_saves_and_resumes_exactly)
     EXPECT(tr_final_weights(run_dir, &size, &latest) && latest == at,
            "the latest checkpoint is of step %lld, not %ld", (long long)latest, at);
 
-    rc = tr_run(s.log, (const char *[]){s.cfg, over, BATCH, "log.every=1", NULL});
-    text = tr_log_text(s.log);
+    rc = tr_run(s.f.log, (const char *[]){s.f.cfg, over, BATCH, "log.every=1", NULL});
+    text = tr_log_text(s.f.log);
     char resumed[64];
     snprintf(resumed, sizeof resumed, "(epoch %ld, step %ld)", at / 6, at);
     EXPECT(rc == 0 && strstr(text, resumed), "the resume exited with %d: %s", rc, text);
@@ -183,7 +172,7 @@ HVP_TEST(train_second_signal_exits_at_once)
     if (!prepare(&s))
         return;
     char run_dir[1024], over[1100];
-    snprintf(run_dir, sizeof run_dir, "%s/twice", s.root);
+    snprintf(run_dir, sizeof run_dir, "%s/twice", s.f.root);
     snprintf(over, sizeof over, "run.dir=%s", run_dir);
     pid_t pid = start_and_wait_for_step(&s, run_dir, 7);
     int status = 0;
@@ -194,12 +183,12 @@ HVP_TEST(train_second_signal_exits_at_once)
     kill(pid, SIGTERM);
     kill(pid, SIGCONT);
     int rc = tr_finish(pid);
-    const char *text = tr_log_text(s.log);
+    const char *text = tr_log_text(s.f.log);
     EXPECT(rc == 128 + SIGINT || rc == 128 + SIGTERM, "exit %d, want %d or %d", rc,
            128 + SIGINT, 128 + SIGTERM);
     EXPECT(strstr(text, "hvp: second signal: exiting now") && !strstr(text, "interrupted at"),
            "the second signal should end the run at once: %s", text);
-    int rc2 = tr_run(s.log, (const char *[]){s.cfg, over, BATCH, NULL});
+    int rc2 = tr_run(s.f.log, (const char *[]){s.f.cfg, over, BATCH, NULL});
     EXPECT(rc2 == 0 && same_end(&s, run_dir), "the resume after the second signal exited with "
                                               "%d or ended with other weights", rc2);
     td_cleanup();
