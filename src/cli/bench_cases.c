@@ -1,4 +1,5 @@
-/* The non-GEMM cases of `hvp bench ops` at ResNet-50 (224 px) and ViT-S/16 shapes. FLOPs
+/* The non-GEMM cases of `hvp bench ops` at ResNet-50 (224 px), ResNet-18 CIFAR (32 px,
+ * convolutions) and ViT-S/16 shapes. FLOPs
  * count multiply-adds as two and elementwise ops as one per element, so GFLOP/s compares
  * cases of one op, not ops with each other. */
 #include <stdlib.h>
@@ -30,6 +31,26 @@ typedef struct op_state {
     hvp_tensor t[8];
 } op_state;
 
+/* The convolution of a conv case at batch b: its forward (*fwd = 1) or backward. */
+static int conv_case(int id, int b, hvp_conv2d_desc *d, int *fwd)
+{
+    static const struct {
+        int fwd, bwd, c_in, hw, c_out, stride;
+    } shapes[] = {
+        {CONV_FWD, CONV_BWD, 64, 56, 64, 1},          {CONV_FWD_C1, CONV_BWD_C1, 64, 32, 64, 1},
+        {CONV_FWD_C2S, CONV_BWD_C2S, 64, 32, 128, 2}, {CONV_FWD_C2, CONV_BWD_C2, 128, 16, 128, 1},
+        {CONV_FWD_C3, CONV_BWD_C3, 256, 8, 256, 1},   {CONV_FWD_C4, CONV_BWD_C4, 512, 4, 512, 1},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        if (id == shapes[i].fwd || id == shapes[i].bwd) {
+            *d = (hvp_conv2d_desc){b, shapes[i].c_in, shapes[i].hw, shapes[i].hw, shapes[i].c_out,
+                                   3, 3, shapes[i].stride, 1};
+            *fwd = id == shapes[i].fwd;
+            return 1;
+        }
+    return 0;
+}
+
 static hvp_status tensor(hvp_ctx *ctx, hvp_tensor *t, int ndim, const int *shape, float value)
 {
     HVP_TRY(hvp_alloc_f32(ctx->acts, "bench tensor", t, ndim, shape));
@@ -38,11 +59,14 @@ static hvp_status tensor(hvp_ctx *ctx, hvp_tensor *t, int ndim, const int *shape
 
 double hvp_bench_op_flops(const void *arg, int b)
 {
-    int id = *(const int *)arg;
+    int id = *(const int *)arg, fwd;
     double tokens = (double)b * T, r50 = (double)b * R50_C * R50_HW;
+    hvp_conv2d_desc c;
+    if (conv_case(id, b, &c, &fwd)) { /* the backward: the dW and dX GEMMs */
+        double P = (double)hvp_conv2d_out_h(&c) * hvp_conv2d_out_w(&c);
+        return (fwd ? 2.0 : 4.0) * b * c.c_out * c.c_in * c.kh * c.kw * P;
+    }
     switch (id) {
-    case CONV_FWD: return 2.0 * b * 64 * 576 * 3136;
-    case CONV_BWD: return 4.0 * b * 64 * 576 * 3136; /* dW and dX GEMMs */
     case BN_FWD:
     case BN_BWD: return (double)b * 64 * 3136 * 4;
     case MAXPOOL_FWD: return (double)b * 64 * 56 * 56 * 9;
@@ -109,7 +133,18 @@ hvp_status hvp_bench_op_setup(hvp_ctx *ctx, const void *arg, int b, void **state
     s->batch = b;
     hvp_tensor *t = s->t;
     int r50[4] = {b, R50_C, 56, 56}, hidden[2] = {b * T, HIDDEN}, tokens[3] = {b, T, D};
-    int attn[2] = {b * HEADS * T, T};
+    int attn[2] = {b * HEADS * T, T}, fwd;
+    hvp_conv2d_desc *c = &s->conv;
+    if (conv_case(s->id, b, c, &fwd)) {
+        int ho = hvp_conv2d_out_h(c), wo = hvp_conv2d_out_w(c);
+        int xs[4] = {b, c->c_in, c->h, c->w}, ys[4] = {b, c->c_out, ho, wo};
+        int ws[4] = {c->c_out, c->c_in, c->kh, c->kw};
+        HVP_TRY(tensor(ctx, &t[0], 4, xs, 0.5f));  /* x */
+        HVP_TRY(tensor(ctx, &t[1], 4, ws, 0.01f)); /* w */
+        HVP_TRY(tensor(ctx, &t[2], 4, ys, 0.1f));  /* y / dy */
+        HVP_TRY(tensor(ctx, &t[3], 4, xs, 0.0f));  /* dx */
+        return tensor(ctx, &t[4], 4, ws, 0.0f);    /* dw */
+    }
     switch (s->id) {
     case GELU_FWD:
     case GELU_BWD:
@@ -139,14 +174,6 @@ hvp_status hvp_bench_op_setup(hvp_ctx *ctx, const void *arg, int b, void **state
         HVP_TRY(tensor(ctx, &t[0], 2, attn, 0.5f));
         HVP_TRY(tensor(ctx, &t[1], 2, attn, 0.0f));
         return tensor(ctx, &t[2], 2, attn, 0.1f);
-    case CONV_FWD:
-    case CONV_BWD:
-        s->conv = (hvp_conv2d_desc){b, 64, 56, 56, 64, 3, 3, 1, 1};
-        HVP_TRY(tensor(ctx, &t[0], 4, (int[]){b, 64, 56, 56}, 0.5f));  /* x */
-        HVP_TRY(tensor(ctx, &t[1], 4, (int[]){64, 64, 3, 3}, 0.01f));  /* w */
-        HVP_TRY(tensor(ctx, &t[2], 4, (int[]){b, 64, 56, 56}, 0.1f));  /* y / dy */
-        HVP_TRY(tensor(ctx, &t[3], 4, (int[]){b, 64, 56, 56}, 0.0f));  /* dx */
-        return tensor(ctx, &t[4], 4, (int[]){64, 64, 3, 3}, 0.0f);     /* dw */
     case BN_FWD:
     case BN_BWD:
         s->bn = HVP_BATCHNORM_DESC(b, 64, 3136);
@@ -208,6 +235,11 @@ hvp_status hvp_bench_op_run(hvp_ctx *ctx, void *state, const char *algo)
     (void)algo;
     op_state *s = state;
     hvp_tensor *t = s->t;
+    hvp_conv2d_desc c;
+    int fwd;
+    if (conv_case(s->id, s->batch, &c, &fwd))
+        return fwd ? hvp_conv2d_fwd(ctx, &s->conv, &t[0], &t[1], NULL, &t[2])
+                   : hvp_conv2d_bwd(ctx, &s->conv, &t[0], &t[1], &t[2], &t[3], &t[4], NULL);
     switch (s->id) {
     case RELU_FWD: return hvp_relu_fwd(ctx, &t[0], &t[2]);
     case ADD_FWD_RESNET:
@@ -221,8 +253,6 @@ hvp_status hvp_bench_op_run(hvp_ctx *ctx, void *state, const char *algo)
     case SOFTMAX_BWD: return hvp_softmax_bwd(ctx, &t[0], &t[2], 0.125f, &t[1]);
     case LAYERNORM_BWD_PARAMS:
         return hvp_layernorm_bwd(ctx, &t[0], &t[1], &t[4], &t[5], &t[3], NULL, &t[6], &t[7]);
-    case CONV_FWD: return hvp_conv2d_fwd(ctx, &s->conv, &t[0], &t[1], NULL, &t[2]);
-    case CONV_BWD: return hvp_conv2d_bwd(ctx, &s->conv, &t[0], &t[1], &t[2], &t[3], &t[4], NULL);
     case BN_FWD:
         return hvp_batchnorm_fwd_train(ctx, &s->bn, &t[0], &t[2], &t[3], NULL, NULL, &t[1],
                                        &t[4], &t[5]);

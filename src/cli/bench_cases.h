@@ -11,6 +11,16 @@
 #define HVP_BENCH_OPS(X)                                                                 \
     X(CONV_FWD, "conv2d fwd resnet50 layer1 3x3 64")                                     \
     X(CONV_BWD, "conv2d bwd resnet50 layer1 3x3 64")                                     \
+    X(CONV_FWD_C1, "conv2d fwd r18-cifar layer1 3x3 64x32x32")                           \
+    X(CONV_BWD_C1, "conv2d bwd r18-cifar layer1 3x3 64x32x32")                           \
+    X(CONV_FWD_C2S, "conv2d fwd r18-cifar layer2 3x3/2 64->128")                         \
+    X(CONV_BWD_C2S, "conv2d bwd r18-cifar layer2 3x3/2 64->128")                         \
+    X(CONV_FWD_C2, "conv2d fwd r18-cifar layer2 3x3 128x16x16")                          \
+    X(CONV_BWD_C2, "conv2d bwd r18-cifar layer2 3x3 128x16x16")                          \
+    X(CONV_FWD_C3, "conv2d fwd r18-cifar layer3 3x3 256x8x8")                            \
+    X(CONV_BWD_C3, "conv2d bwd r18-cifar layer3 3x3 256x8x8")                            \
+    X(CONV_FWD_C4, "conv2d fwd r18-cifar layer4 3x3 512x4x4")                            \
+    X(CONV_BWD_C4, "conv2d bwd r18-cifar layer4 3x3 512x4x4")                            \
     X(BN_FWD, "batchnorm fwd resnet50 layer1 64x56x56")                                  \
     X(BN_BWD, "batchnorm bwd resnet50 layer1 64x56x56")                                  \
     X(MAXPOOL_FWD, "maxpool fwd resnet50 stem 3x3/2")                                    \
