@@ -41,7 +41,7 @@ static hvp_image_batch make_batch(int count, int C, const int *hs, const int *ws
 static hvp_view_slot test_slot(int S, int k, int interp)
 {
     hvp_view_config c;
-    hvp_views_preset_simsiam(&c, 1, S);
+    hvp_views_preset_default(&c, 1, S);
     c.slot[0].blur_kernel = k;
     c.slot[0].interp = interp;
     return c.slot[0];

@@ -137,6 +137,29 @@ HVP_TEST(train_cli_rejects_bad_numbers)
     td_cleanup();
 }
 
+/* Local crops go only to a method whose policy takes them, and not to an architecture of
+ * one input size: each refusal names the key and the reason, and nothing trains. */
+HVP_TEST(train_local_crops_need_a_method_and_backbone_that_take_them)
+{
+    tr_files f;
+    if (!tr_begin(&f, 4, 1, ""))
+        return;
+    const char *const cases[][4] = {
+        {"method.name=simsiam", "model.arch=resnet18", "takes no local views", "simsiam"},
+        {"method.name=dino", "model.arch=vit_tiny", "takes images of exactly", "vit_tiny"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = tr_run(f.log, (const char *[]){f.cfg, f.over_dir, "data.local_crops=2",
+                                                "data.local_image_size=8", cases[i][0],
+                                                cases[i][1], "model.patch_size=8", NULL});
+        const char *text = tr_log_text(f.log);
+        EXPECT(rc != 0 && strstr(text, "data.local_crops = 2") && strstr(text, cases[i][2]) &&
+                   strstr(text, cases[i][3]),
+               "%s %s with local crops: exit %d: %s", cases[i][0], cases[i][1], rc, text);
+    }
+    td_cleanup();
+}
+
 /* The disk fills while a checkpoint is written (every file capped below the weights' size):
  * the run stops with an error naming the file, the previous checkpoint stays whole and
  * nothing half-written is left where a resume looks; with room again the run resumes. */

@@ -56,10 +56,10 @@ typedef struct hvp_view_config {
     hvp_view_slot slot[HVP_MAX_VIEWS];
 } hvp_view_config;
 
-/* SimSiam's ImageNet augmentation (RandomResizedCrop(size, scale=(0.2, 1)), flip,
- * ColorJitter(0.4, 0.4, 0.4, 0.1) p=0.8, RandomGrayscale p=0.2, GaussianBlur sigma
- * [0.1, 2] p=0.5, ImageNet mean/std) for n_global views of `size` pixels, no locals. */
-void hvp_views_preset_simsiam(hvp_view_config *cfg, int n_global, int size);
+/* The default views, SimSiam's ImageNet augmentation (RandomResizedCrop(size, scale=(0.2,
+ * 1)), flip, ColorJitter(0.4, 0.4, 0.4, 0.1) p=0.8, RandomGrayscale p=0.2, GaussianBlur
+ * sigma [0.1, 2] p=0.5, ImageNet mean/std), for n_global views of `size` pixels, no locals. */
+void hvp_views_preset_default(hvp_view_config *cfg, int n_global, int size);
 /* DINO's multi-crop: globals of global_size with scale (0.4, 1) (DINO's
  * global_crops_scale default), ColorJitter(0.4, 0.4, 0.2, 0.1) p=0.8, grayscale p=0.2;
  * even global slots blur p=1.0, odd ones blur p=0.1 and solarize p=0.2; locals of

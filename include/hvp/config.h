@@ -11,6 +11,7 @@
 
 #include "hvp/data.h"  /* hvp_data_format */
 #include "hvp/optim.h" /* hvp_optim_kind */
+#include "hvp/registry.h"
 #include "hvp/status.h"
 
 #define HVP_CFG_STR 512      /* bytes of a string value, including the terminator */
@@ -24,10 +25,6 @@ typedef struct hvp_cfg_floats {
 } hvp_cfg_floats;
 
 /* Enumerations: the order matches the allowed names in the table. */
-typedef enum { HVP_ARCH_RESNET18, HVP_ARCH_RESNET34, HVP_ARCH_RESNET50, HVP_ARCH_VIT_TINY,
-               HVP_ARCH_VIT_SMALL, HVP_ARCH_VIT_BASE } hvp_arch;
-typedef enum { HVP_METHOD_SIMSIAM, HVP_METHOD_SIMCLR, HVP_METHOD_DINO,
-               HVP_METHOD_IBOT } hvp_method_kind;
 typedef enum { HVP_SCHED_COSINE, HVP_SCHED_CONSTANT } hvp_schedule;
 typedef enum { HVP_PROGRESS_AUTO, HVP_PROGRESS_TTY, HVP_PROGRESS_PLAIN,
                HVP_PROGRESS_OFF } hvp_progress_mode;
@@ -56,14 +53,14 @@ typedef struct hvp_config {
         hvp_cfg_floats local_crop_scale;
     } data;
     struct {
-        hvp_arch arch;
+        int arch; /* the line of HVP_ARCHS (hvp/registry.h): hvp_arch_info_of */
         int cifar_stem;
         double width;
         int zero_init_residual, patch_size;
         double drop_path;
     } model;
     struct {
-        hvp_method_kind name;
+        int name; /* the line of HVP_METHODS (hvp/registry.h) */
         int proj_dim, proj_hidden_dim, proj_layers, pred_dim;
         double temperature;
         int out_dim, bottleneck_dim, norm_last_layer;

@@ -8,6 +8,7 @@
 
 #include "hvp/ops.h"
 #include "hvp/optim.h"
+#include "hvp/registry.h" /* hvp_backbone_kind */
 
 /* How a forward pass runs. */
 typedef struct hvp_pass {
@@ -261,7 +262,6 @@ hvp_status hvp_vit_backward_tokens(hvp_vit *m, hvp_ctx *ctx, const hvp_tensor *d
 
 /* ---- Backbones: what an SSL method holds, whichever network it is ----------------- */
 
-typedef enum hvp_backbone_kind { HVP_BACKBONE_RESNET = 0, HVP_BACKBONE_VIT } hvp_backbone_kind;
 
 typedef struct hvp_backbone_config {
     hvp_backbone_kind kind;
@@ -276,6 +276,11 @@ typedef struct hvp_backbone {
     int feature_dim;
 } hvp_backbone;
 
+/* The backbone of cfg's model.arch (its line in HVP_ARCHS, hvp/registry.h), [model] and
+ * data.image_size, on images of `channels` channels. */
+struct hvp_config;
+hvp_status hvp_backbone_from_config(const struct hvp_config *cfg, int channels,
+                                    hvp_backbone_config *out);
 /* A one-line description, e.g. "ResNet-18" or "ViT (dim 192, depth 12, heads 3, patch 16)". */
 void hvp_backbone_describe(const hvp_backbone_config *cfg, char *buf, size_t size);
 hvp_status hvp_backbone_init(hvp_backbone *m, hvp_state *s, hvp_ctx *ctx, const char *prefix,

@@ -1,16 +1,19 @@
 /* Self-supervised methods. Each method (src/ssl/<name>.c) exposes the same small interface:
  * score pairs of views for hard view selection, one training step's forward and backward,
- * what to do after the optimizer step, and its state for checkpoints. A method does not
- * know how its views were chosen. */
+ * what to do after the optimizer step, its state for checkpoints, and its own rules for
+ * the optimizer (hvp_method_policy). A method does not know how its views were chosen; the
+ * trainer knows no method: it builds one by method.name (hvp_method_from_config). */
 #ifndef HVP_SSL_H
 #define HVP_SSL_H
 
+#include "hvp/config.h"
 #include "hvp/nn.h"
 
 typedef struct hvp_method hvp_method;
 
 typedef struct hvp_method_ops {
-    const char *name;
+    const char *name;  /* method.name */
+    const char *title; /* as printed, e.g. "SimSiam" */
     /* views: nviews*B samples, view-major (view v of image b at row v*B + b). Runs the
      * model in train mode without keeping activations (batch-norm statistics over all the
      * views) and writes the method's own per-sample loss of each pair, pair k = (pairs[k][0],
@@ -23,14 +26,33 @@ typedef struct hvp_method_ops {
                              const hvp_tensor *loss);
     /* After the optimizer step (DINO's teacher EMA, centering); may be NULL. */
     hvp_status (*after_step)(hvp_method *m, hvp_ctx *ctx, long step);
+    /* The run's length, for schedules by epoch or step (DINO's teacher temperature and
+     * momentum); may be NULL. */
+    void (*set_schedule)(hvp_method *m, long steps_per_epoch, long total_steps);
     /* Backbone features in eval mode, for kNN and linear evaluation: x [n, ...] -> [n, d]. */
     hvp_status (*features)(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x,
                            hvp_tensor *features);
     void (*destroy)(hvp_method *m);
 } hvp_method_ops;
 
+/* How the trainer treats a method's parameters: the method's rules, set at its creation. */
+typedef struct hvp_method_policy {
+    /* Weight decay on every parameter (SimSiam's and SimCLR's official code, solo-learn);
+     * 0: none on biases and norm parameters (DINO's get_params_groups). */
+    int decay_all;
+    /* optim.clip_grad bounds each parameter's gradient norm (DINO's clip_gradients); 0: the
+     * norm of all gradients together. */
+    int clip_per_param;
+    /* Parameters whose names contain it get no update during the first
+     * method.freeze_last_layer epochs (DINO's cancel_gradients_last_layer); NULL: none. */
+    const char *frozen_early;
+    /* Trains on local views (multi-crop) when data.local_crops > 0. */
+    int takes_local;
+} hvp_method_policy;
+
 struct hvp_method {
     const hvp_method_ops *ops;
+    hvp_method_policy policy;
     hvp_state state;   /* every parameter and buffer, torchvision / official names */
     int feature_dim;   /* backbone feature size */
     uint32_t step;     /* the training step, set by the trainer before score_pairs and
@@ -38,8 +60,7 @@ struct hvp_method {
     /* Multi-crop (DINO): local views [nlocal*B, C, s, s], view-major, set by the trainer
      * before train_step when data.local_crops > 0; train_step adds them to the student's
      * views (the teacher sees the two global views only). Only a method that sets
-     * takes_local at creation is given any; nlocal 0: none. */
-    int takes_local;
+     * policy.takes_local at creation is given any; nlocal 0: none. */
     int nlocal;
     hvp_tensor local;
     void *impl;
@@ -155,6 +176,18 @@ void hvp_ibot_draw_mask(const hvp_ibot_config *cfg, int grid, uint32_t step, int
  * draw again. */
 hvp_status hvp_ibot_set_masks(hvp_method *m, const int *score, int score_rows,
                               const int *train, int train_rows);
+
+/* Each method from the run's config (its [method] section and run.seed), on a backbone
+ * the caller built from [model]: what hvp_method_from_config calls by method.name. */
+#define HVP_METHOD_FROM_CONFIG(name)                                                           \
+    hvp_status hvp_##name##_from_config(hvp_ctx *ctx, const hvp_config *cfg,                   \
+                                        const hvp_backbone_config *backbone, hvp_method **out);
+HVP_METHODS(HVP_METHOD_FROM_CONFIG)
+#undef HVP_METHOD_FROM_CONFIG
+
+/* The method cfg->method.name names (src/ssl/registry.c). */
+hvp_status hvp_method_from_config(hvp_ctx *ctx, const hvp_config *cfg,
+                                  const hvp_backbone_config *backbone, hvp_method **out);
 
 void hvp_method_destroy(hvp_method *m);
 

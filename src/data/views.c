@@ -36,7 +36,7 @@ static hvp_view_slot base_slot(int size)
     return s;
 }
 
-void hvp_views_preset_simsiam(hvp_view_config *cfg, int n_global, int size)
+void hvp_views_preset_default(hvp_view_config *cfg, int n_global, int size)
 {
     hvp_view_config c = {0};
     c.n_global = n_global;

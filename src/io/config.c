@@ -14,8 +14,7 @@
 #include "hvp/checkpoint.h"
 #include "hvp/config.h"
 
-_Static_assert(sizeof(hvp_arch) == sizeof(int) && sizeof(hvp_method_kind) == sizeof(int) &&
-                   sizeof(hvp_data_format) == sizeof(int) && sizeof(hvp_optim_kind) == sizeof(int),
+_Static_assert(sizeof(hvp_data_format) == sizeof(int) && sizeof(hvp_optim_kind) == sizeof(int),
                "enum fields are stored as int");
 
 static void *field(hvp_config *c, const hvp_config_key *k) { return (char *)c + k->offset; }
@@ -626,7 +625,7 @@ hvp_status hvp_config_check(const hvp_config *c)
                         "hvp.select_resolution = %d (%s) is larger than data.image_size = %d (%s)",
                         c->hvp.select_resolution, origin(c, "hvp.select_resolution", a, sizeof a),
                         c->data.image_size, origin(c, "data.image_size", b, sizeof b));
-    int vit = c->model.arch >= HVP_ARCH_VIT_TINY && c->model.arch <= HVP_ARCH_VIT_BASE;
+    int vit = hvp_arch_info_of(c->model.arch)->kind == HVP_BACKBONE_VIT;
     if (vit && c->hvp.select_resolution != 0)
         return HVP_FAIL(HVP_ERR_ARG,
                         "hvp.select_resolution = %d (%s) with model.arch = vit_* (%s): a ViT's "

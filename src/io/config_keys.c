@@ -24,9 +24,10 @@ const char *const hvp_config_sections[] = {"run", "device", "data", "model", "me
                                            "optim", "train", "eval", "log", NULL};
 
 static const char *const formats[] = {"auto", "imagefolder", "folder", "cifar10", "cifar100", "idx", NULL};
-static const char *const archs[] = {"resnet18", "resnet34", "resnet50",
-                                    "vit_tiny", "vit_small", "vit_base", NULL};
-static const char *const methods[] = {"simsiam", "simclr", "dino", "ibot", NULL};
+#define NAME_OF_ARCH(name, kind, depth, preset) #name,
+static const char *const archs[] = {HVP_ARCHS(NAME_OF_ARCH) NULL};
+#define NAME_OF_METHOD(name) #name,
+static const char *const methods[] = {HVP_METHODS(NAME_OF_METHOD) NULL};
 static const char *const optims[] = {"sgd", "lars", "adamw", NULL};
 static const char *const schedules[] = {"cosine", "constant", NULL};
 static const char *const progress[] = {"auto", "tty", "plain", "off", NULL};

@@ -1,7 +1,34 @@
 /* Backbones behind one interface, so that SSL methods hold either a ResNet or a ViT. */
 #include <string.h>
 
+#include "hvp/config.h"
 #include "hvp/nn.h"
+
+/* model.arch's line of HVP_ARCHS, with [model] and data.image_size. */
+hvp_status hvp_backbone_from_config(const hvp_config *c, int channels, hvp_backbone_config *out)
+{
+    memset(out, 0, sizeof *out);
+    const hvp_arch_info *arch = hvp_arch_info_of(c->model.arch);
+    if (!arch)
+        return HVP_FAIL(HVP_ERR_ARG, "model.arch: no architecture number %d", c->model.arch);
+    out->kind = arch->kind;
+    if (arch->kind == HVP_BACKBONE_VIT) {
+        if (c->data.image_size % c->model.patch_size != 0)
+            return HVP_FAIL(HVP_ERR_ARG,
+                            "data.image_size = %d is not a multiple of model.patch_size = %d "
+                            "(ViT patches must tile the image)",
+                            c->data.image_size, c->model.patch_size);
+        return hvp_vit_preset(arch->vit_preset, c->data.image_size, c->model.patch_size,
+                              channels, (float)c->model.drop_path, &out->vit);
+    }
+    out->resnet.depth = arch->resnet_depth;
+    out->resnet.in_channels = channels;
+    out->resnet.cifar_stem = c->model.cifar_stem;
+    out->resnet.width = (float)c->model.width;
+    out->resnet.zero_init_residual = c->model.zero_init_residual;
+    return HVP_OK;
+}
+
 
 void hvp_backbone_describe(const hvp_backbone_config *cfg, char *buf, size_t size)
 {

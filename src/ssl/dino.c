@@ -211,8 +211,14 @@ static void destroy(hvp_method *m)
     free(d);
 }
 
-static const hvp_method_ops dino_ops = {"dino", score_pairs, train_step, after_step, features,
-                                        destroy};
+static const hvp_method_ops dino_ops = {.name = "dino",
+                                        .title = "DINO",
+                                        .score_pairs = score_pairs,
+                                        .train_step = train_step,
+                                        .after_step = after_step,
+                                        .set_schedule = hvp_dino_set_schedule,
+                                        .features = features,
+                                        .destroy = destroy};
 
 hvp_status hvp_dino_create(hvp_ctx *ctx, const hvp_dino_config *cfg, hvp_method **out)
 {
@@ -252,7 +258,28 @@ hvp_status hvp_dino_create(hvp_ctx *ctx, const hvp_dino_config *cfg, hvp_method 
         return st;
     }
     m->feature_dim = d->student.backbone.feature_dim;
-    m->takes_local = 1;
+    m->policy = dino_policy;
+    m->policy.takes_local = 1;
     *out = m;
     return HVP_OK;
+}
+
+hvp_status hvp_dino_from_config(hvp_ctx *ctx, const hvp_config *c,
+                                const hvp_backbone_config *backbone, hvp_method **out)
+{
+    hvp_dino_config dc;
+    memset(&dc, 0, sizeof dc);
+    dc.backbone = *backbone;
+    dc.out_dim = c->method.out_dim;
+    dc.hidden_dim = c->method.proj_hidden_dim;
+    dc.bottleneck_dim = c->method.bottleneck_dim;
+    dc.norm_last_layer = c->method.norm_last_layer;
+    dc.teacher_temp = (float)c->method.teacher_temp;
+    dc.warmup_teacher_temp = (float)c->method.warmup_teacher_temp;
+    dc.warmup_teacher_temp_epochs = c->method.warmup_teacher_temp_epochs;
+    dc.student_temp = (float)c->method.student_temp;
+    dc.teacher_momentum = (float)c->method.teacher_momentum;
+    dc.center_momentum = (float)c->method.center_momentum;
+    dc.seed = (uint64_t)c->run.seed;
+    return hvp_dino_create(ctx, &dc, out);
 }

@@ -7,6 +7,13 @@
 
 #include "hvp/ssl.h"
 
+/* The official optimizer rules of DINO and iBOT: no weight decay on biases and norm
+ * parameters (get_params_groups), clipping per parameter (clip_gradients), the head's last
+ * layer frozen for the first epochs (cancel_gradients_last_layer). */
+static const hvp_method_policy dino_policy = {.decay_all = 0,
+                                              .clip_per_param = 1,
+                                              .frozen_early = ".last_layer."};
+
 typedef struct dino_net {
     hvp_backbone backbone;
     hvp_linear mlp[3];

@@ -154,8 +154,12 @@ static void destroy(hvp_method *m)
     free(s);
 }
 
-static const hvp_method_ops simclr_ops = {"simclr", score_pairs, train_step, NULL, features,
-                                          destroy};
+static const hvp_method_ops simclr_ops = {.name = "simclr",
+                                          .title = "SimCLR",
+                                          .score_pairs = score_pairs,
+                                          .train_step = train_step,
+                                          .features = features,
+                                          .destroy = destroy};
 
 hvp_status hvp_simclr_create(hvp_ctx *ctx, const hvp_simclr_config *cfg, hvp_method **out)
 {
@@ -185,6 +189,15 @@ hvp_status hvp_simclr_create(hvp_ctx *ctx, const hvp_simclr_config *cfg, hvp_met
         return st;
     }
     m->feature_dim = feat;
+    m->policy.decay_all = 1; /* as solo-learn */
     *out = m;
     return HVP_OK;
+}
+
+hvp_status hvp_simclr_from_config(hvp_ctx *ctx, const hvp_config *c,
+                                  const hvp_backbone_config *backbone, hvp_method **out)
+{
+    hvp_simclr_config sc = {*backbone, c->method.proj_dim, c->method.proj_hidden_dim,
+                            (float)c->method.temperature, (uint64_t)c->run.seed};
+    return hvp_simclr_create(ctx, &sc, out);
 }

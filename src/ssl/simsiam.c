@@ -103,8 +103,12 @@ static void destroy(hvp_method *m)
     free(s);
 }
 
-static const hvp_method_ops simsiam_ops = {"simsiam", score_pairs, train_step, NULL, features,
-                                           destroy};
+static const hvp_method_ops simsiam_ops = {.name = "simsiam",
+                                           .title = "SimSiam",
+                                           .score_pairs = score_pairs,
+                                           .train_step = train_step,
+                                           .features = features,
+                                           .destroy = destroy};
 
 hvp_status hvp_simsiam_create(hvp_ctx *ctx, const hvp_simsiam_config *cfg, hvp_method **out)
 {
@@ -137,16 +141,15 @@ hvp_status hvp_simsiam_create(hvp_ctx *ctx, const hvp_simsiam_config *cfg, hvp_m
         return st;
     }
     m->feature_dim = feat;
+    m->policy.decay_all = 1; /* the official code decays every parameter */
     *out = m;
     return HVP_OK;
 }
 
-void hvp_method_destroy(hvp_method *m)
+hvp_status hvp_simsiam_from_config(hvp_ctx *ctx, const hvp_config *c,
+                                   const hvp_backbone_config *backbone, hvp_method **out)
 {
-    if (!m)
-        return;
-    if (m->ops && m->ops->destroy)
-        m->ops->destroy(m);
-    hvp_state_free(&m->state);
-    free(m);
+    hvp_simsiam_config sc = {*backbone, c->method.proj_dim, c->method.proj_hidden_dim,
+                             c->method.pred_dim, (uint64_t)c->run.seed};
+    return hvp_simsiam_create(ctx, &sc, out);
 }

@@ -97,8 +97,8 @@ static double lr_at(const trainer *t, long step)
     return c->optim.min_lr + (t->base_lr - c->optim.min_lr) * 0.5 * (1.0 + cos(M_PI * progress));
 }
 
-/* Weight decay: constant, or DINO's cosine from optim.weight_decay to optim.weight_decay_end
- * over the run, by step (utils.cosine_scheduler without warm-up). */
+/* Weight decay: constant, or a cosine from optim.weight_decay to optim.weight_decay_end over
+ * the run, by step (as utils.cosine_scheduler without warm-up in the official code). */
 static double wd_at(const trainer *t, long step)
 {
     const hvp_config *c = t->cfg;
@@ -108,19 +108,58 @@ static double wd_at(const trainer *t, long step)
     return end + 0.5 * (start - end) * (1.0 + cos(M_PI * (double)step / (double)t->total_steps));
 }
 
-/* DINO's cancel_gradients_last_layer: no update of the head's last layer during the first
- * method.freeze_last_layer epochs (its gradients are zeroed before clipping and the step,
- * and its weights restored after the step, so weight decay does not move it either). */
-static int freeze_last_layer(const trainer *t)
+/* The method's parameters frozen during the first method.freeze_last_layer epochs (its
+ * policy's frozen_early): their gradients are zeroed before clipping and the step, and their weights
+ * restored after the step, so weight decay does not move them either. */
+static int is_frozen(const trainer *t, const hvp_param *p)
 {
-    const hvp_config *c = t->cfg;
-    return (c->method.name == HVP_METHOD_DINO || c->method.name == HVP_METHOD_IBOT) &&
-           t->epoch < c->method.freeze_last_layer;
+    const char *frozen = t->method->policy.frozen_early;
+    return frozen && t->epoch < t->cfg->method.freeze_last_layer && strstr(p->name, frozen);
 }
 
-static int is_last_layer(const hvp_param *p)
+/* Copies the frozen parameters' values one after another into *kept (scratch from the
+ * step's arena; no buffer when none is frozen), and zeroes their gradients. */
+static hvp_status hold_frozen(trainer *t, hvp_tensor *kept)
 {
-    return strstr(p->name, ".last_layer.") != NULL;
+    hvp_ctx *ctx = t->ctx;
+    const hvp_state *s = &t->method->state;
+    size_t total = 0;
+    for (int i = 0; i < s->nparams; i++)
+        if (is_frozen(t, &s->params[i]))
+            total += hvp_numel(&s->params[i].value);
+    memset(kept, 0, sizeof *kept);
+    if (total == 0)
+        return HVP_OK;
+    HVP_TRY(hvp_alloc_f32(ctx->acts, "frozen parameters", kept, 1, (int[]){(int)total}));
+    size_t off = 0;
+    for (int i = 0; i < s->nparams; i++)
+        if (is_frozen(t, &s->params[i])) {
+            const hvp_tensor *v = &s->params[i].value;
+            hvp_tensor part = *v;
+            part.buf = kept->buf;
+            part.off = kept->off + off;
+            HVP_TRY(hvp_tensor_zero(ctx, &s->params[i].grad));
+            HVP_TRY(hvp_tensor_copy(ctx, &part, v));
+            off += hvp_numel(v);
+        }
+    return HVP_OK;
+}
+
+/* Puts back the values hold_frozen kept (the same parameters: the epoch has not moved). */
+static hvp_status restore_frozen(trainer *t, const hvp_tensor *kept)
+{
+    const hvp_state *s = &t->method->state;
+    size_t off = 0;
+    for (int i = 0; kept->buf && i < s->nparams; i++)
+        if (is_frozen(t, &s->params[i])) {
+            const hvp_tensor *v = &s->params[i].value;
+            hvp_tensor part = *v;
+            part.buf = kept->buf;
+            part.off = kept->off + off;
+            HVP_TRY(hvp_tensor_copy(t->ctx, v, &part));
+            off += hvp_numel(v);
+        }
+    return HVP_OK;
 }
 
 static hvp_status make_optimizer(trainer *t)
@@ -134,9 +173,7 @@ static hvp_status make_optimizer(trainer *t)
     oc.lars_eta = (float)c->optim.lars_eta;
     oc.lars_exclude_bias_n_norm = c->optim.lars_exclude_bias_bn;
     oc.lars_clip_lr = c->optim.lars_clip_lr;
-    /* SimSiam's official code and solo-learn decay every parameter; DINO's
-     * get_params_groups exempts biases and norm parameters */
-    oc.decay_all = c->method.name != HVP_METHOD_DINO && c->method.name != HVP_METHOD_IBOT;
+    oc.decay_all = t->method->policy.decay_all;
     HVP_TRY(hvp_optim_create(t->ctx, &oc, t->method->state.params, t->method->state.nparams,
                              &t->optim));
     if (c->optim.fix_pred_lr)
@@ -308,18 +345,15 @@ static hvp_status setup(trainer *t)
     hvp_view_config vc;
     HVP_TRY(hvp_train_view_config(c, hvp_dataset_channels(t->data), nviews, &vc));
     int nlocal = c->data.local_crops;
-    if (nlocal > 0 && c->method.name != HVP_METHOD_DINO)
-        return HVP_FAIL(HVP_ERR_ARG, "data.local_crops = %d: only method.name = dino uses local "
-                        "views", nlocal);
-    if (nlocal > 0 && c->model.arch >= HVP_ARCH_VIT_TINY)
-        return HVP_FAIL(HVP_ERR_ARG, "data.local_crops = %d: a ViT takes images of exactly "
-                        "data.image_size (no position-embedding interpolation yet); use a ResNet",
-                        nlocal);
+    if (nlocal > 0 && hvp_arch_info_of(c->model.arch)->fixed_input_size)
+        return HVP_FAIL(HVP_ERR_ARG, "data.local_crops = %d: model.arch = %s takes images of "
+                        "exactly data.image_size (no position-embedding interpolation yet)",
+                        nlocal, hvp_arch_info_of(c->model.arch)->name);
     if (nviews + nlocal > HVP_MAX_VIEWS)
         return HVP_FAIL(HVP_ERR_ARG, "%d global and %d local views: at most %d in all", nviews,
                         nlocal, HVP_MAX_VIEWS);
     for (int v = nviews; v < nviews + nlocal; v++) {
-        /* DINO's local crops: the globals' colour and blur, smaller and from less area */
+        /* Local crops (multi-crop): the globals' colour and blur, smaller, from less area */
         hvp_view_slot *sl = &vc.slot[v];
         *sl = vc.slot[0];
         sl->size = c->data.local_image_size;
@@ -353,22 +387,18 @@ static hvp_status setup(trainer *t)
     hvp_augment_set_blur_mode(t->aug, hvp_view_blur_kernel(&vc.slot[0]) >= 15 ? HVP_BLUR_FFT
                                                                                : HVP_BLUR_DIRECT);
     HVP_TRY(hvp_train_make_method(t->ctx, c, hvp_dataset_channels(t->data), &t->method));
+    if (nlocal > 0 && !t->method->policy.takes_local)
+        return HVP_FAIL(HVP_ERR_ARG, "data.local_crops = %d: method.name = %s takes no local "
+                        "views", nlocal, t->method->ops->name);
     hvp_backbone_config bc;
     char arch[128];
     HVP_TRY(hvp_train_backbone_config(c, hvp_dataset_channels(t->data), &bc));
     hvp_backbone_describe(&bc, arch, sizeof arch);
-    say(t, "model: %s on %s, %.2f M parameters\n",
-        c->method.name == HVP_METHOD_SIMCLR ? "SimCLR"
-        : c->method.name == HVP_METHOD_DINO ? "DINO"
-        : c->method.name == HVP_METHOD_IBOT ? "iBOT"
-                                            : "SimSiam",
-        arch,
+    say(t, "model: %s on %s, %.2f M parameters\n", t->method->ops->title, arch,
         (double)hvp_state_numel(&t->method->state) / 1e6);
     HVP_TRY(make_optimizer(t));
-    if (c->method.name == HVP_METHOD_DINO)
-        hvp_dino_set_schedule(t->method, t->steps_per_epoch, t->total_steps);
-    if (c->method.name == HVP_METHOD_IBOT)
-        hvp_ibot_set_schedule(t->method, t->steps_per_epoch, t->total_steps);
+    if (t->method->ops->set_schedule)
+        t->method->ops->set_schedule(t->method, t->steps_per_epoch, t->total_steps);
     if (c->hvp.enabled) {
         hvp_select_config sc = {c->hvp.views, c->hvp.select_every, (float)c->hvp.random_fraction,
                                 (uint64_t)c->run.seed ^ 0x48565053454cULL};
@@ -421,7 +451,7 @@ static hvp_status train_step(trainer *t, const hvp_image_batch *b, double *loss)
     hvp_tensor global, local;
     HVP_TRY(hvp_augment_batch(t->aug, b, (uint64_t)c->run.seed, t->epoch, &global, &local));
     hvp_tensor views = view_rows(&global);
-    if (t->method->takes_local && c->data.local_crops > 0) {
+    if (t->method->policy.takes_local && c->data.local_crops > 0) {
         t->method->local = view_rows(&local);
         t->method->nlocal = c->data.local_crops;
     }
@@ -443,31 +473,19 @@ static hvp_status train_step(trainer *t, const hvp_image_batch *b, double *loss)
     HVP_TRY(t->method->ops->train_step(t->method, ctx, &x12, &t->loss));
     const hvp_param *params = t->method->state.params;
     int nparams = t->method->state.nparams;
-    if (c->optim.clip_grad > 0 &&
-        (c->method.name == HVP_METHOD_DINO || c->method.name == HVP_METHOD_IBOT))
+    if (c->optim.clip_grad > 0 && t->method->policy.clip_per_param)
         HVP_TRY(hvp_clip_grad_per_param(ctx, params, nparams, (float)c->optim.clip_grad, NULL));
     else if (c->optim.clip_grad > 0)
         HVP_TRY(hvp_clip_grad_norm(ctx, params, nparams, (float)c->optim.clip_grad, NULL));
-    int frozen = freeze_last_layer(t);
-    hvp_tensor kept[4];
-    int nkept = 0;
-    for (int i = 0; frozen && i < nparams; i++)
-        if (is_last_layer(&params[i]) && nkept < 4) {
-            HVP_TRY(hvp_tensor_zero(ctx, &params[i].grad));
-            HVP_TRY(hvp_alloc_f32(ctx->acts, "frozen last layer", &kept[nkept],
-                                  params[i].value.ndim, params[i].value.shape));
-            HVP_TRY(hvp_tensor_copy(ctx, &kept[nkept++], &params[i].value));
-        }
+    hvp_tensor kept;
+    HVP_TRY(hold_frozen(t, &kept));
     double lr = lr_at(t, t->step);
     t->optim->groups[0].lr = (float)lr;
     t->optim->groups[1].lr = (float)t->base_lr; /* fix_pred_lr: the predictor keeps base lr */
     for (int g = 0; g < HVP_OPTIM_MAX_GROUPS; g++)
         t->optim->groups[g].weight_decay = (float)wd_at(t, t->step);
     HVP_TRY(hvp_optim_step(ctx, t->optim));
-    nkept = 0;
-    for (int i = 0; frozen && i < nparams; i++)
-        if (is_last_layer(&params[i]) && nkept < 4)
-            HVP_TRY(hvp_tensor_copy(ctx, &params[i].value, &kept[nkept++]));
+    HVP_TRY(restore_frozen(t, &kept));
     if (t->method->ops->after_step)
         HVP_TRY(t->method->ops->after_step(t->method, ctx, t->step));
     float value;

@@ -1,0 +1,49 @@
+/* The methods (method.name) and backbones (model.arch) hvp knows, one line each. The
+ * config accepts exactly these names; src/ssl/registry.c builds a method by its name and
+ * src/train/train_util.c a backbone by its line. Adding a method: its source file in
+ * src/ssl/ with hvp_<name>_from_config (declared in hvp/ssl.h), and a line here. */
+#ifndef HVP_REGISTRY_H
+#define HVP_REGISTRY_H
+
+#define HVP_METHODS(X) X(simsiam) X(simclr) X(dino) X(ibot)
+
+/* method.name of the index the config stores, or NULL out of range. */
+static inline const char *hvp_method_name_of(int method)
+{
+#define HVP_METHOD_NAME(name) #name,
+    static const char *const names[] = {HVP_METHODS(HVP_METHOD_NAME)};
+#undef HVP_METHOD_NAME
+    return method >= 0 && method < (int)(sizeof names / sizeof names[0]) ? names[method] : 0;
+}
+
+typedef enum hvp_backbone_kind { HVP_BACKBONE_RESNET = 0, HVP_BACKBONE_VIT } hvp_backbone_kind;
+
+/* name, family, ResNet depth, ViT preset (hvp_vit_preset) */
+#define HVP_ARCHS(X)                                                                           \
+    X(resnet18, HVP_BACKBONE_RESNET, 18, NULL)                                                 \
+    X(resnet34, HVP_BACKBONE_RESNET, 34, NULL)                                                 \
+    X(resnet50, HVP_BACKBONE_RESNET, 50, NULL)                                                 \
+    X(vit_tiny, HVP_BACKBONE_VIT, 0, "tiny")                                                   \
+    X(vit_small, HVP_BACKBONE_VIT, 0, "small")                                                 \
+    X(vit_base, HVP_BACKBONE_VIT, 0, "base")
+
+typedef struct hvp_arch_info {
+    const char *name;
+    hvp_backbone_kind kind;
+    int resnet_depth;
+    const char *vit_preset;
+    /* Takes images of one size only (a ViT's pos_embed is not interpolated yet). */
+    int fixed_input_size;
+} hvp_arch_info;
+
+/* model.arch's line (arch: the index the config stores), or NULL out of range. */
+static inline const hvp_arch_info *hvp_arch_info_of(int arch)
+{
+#define HVP_ARCH_INFO(name, kind, depth, preset)                                               \
+    {#name, kind, depth, preset, kind == HVP_BACKBONE_VIT},
+    static const hvp_arch_info archs[] = {HVP_ARCHS(HVP_ARCH_INFO)};
+#undef HVP_ARCH_INFO
+    return arch >= 0 && arch < (int)(sizeof archs / sizeof archs[0]) ? &archs[arch] : 0;
+}
+
+#endif
