@@ -171,14 +171,18 @@ HVP_TEST(io_safetensors_rejects_malformed)
     } bad[] = {
         {"", 0, "does not start with '{'"},
         {"[]", 0, "does not start with '{'"},
-        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}", 8, "expected '}'"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}", 8, "at byte 60: not valid JSON"},
         {"{\"a\":{\"dtype\":\"F33\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "unsupported dtype 'F33'"},
         {"{\"a\":{\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "lacks dtype"},
         {"{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,8]}}", 8, "lacks shape"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8, "lacks data_offsets"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],\"x\":1}}", 8, "unexpected or repeated field 'x'"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8, "non-negative integer"},
-        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2.0],\"data_offsets\":[0,8]}}", 8, "expected an integer"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,8]}}", 8, "expected an integer"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,9007199254740993]}}", 8, "number too large"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":\"2\",\"data_offsets\":[0,8]}}", 8, "expected an array"},
+        {"{\"a\":[1],\"b\":{}}", 0, "tensor 'a' must be an object"},
+        {"{\"a\\u0000b\":{}}", 0, "NUL character"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0]}}", 8, "2 entries"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, "expected 8 bytes"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
@@ -191,7 +195,7 @@ HVP_TEST(io_safetensors_rejects_malformed)
         {"{\"__metadata__\":{\"k\":1}}", 0, "metadata values must be strings"},
         {"{\"__metadata__\":{},\"__metadata__\":{}}", 0, "__metadata__ appears twice"},
         {"{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}} x", 1, "unexpected bytes after"},
-        {"{\"a\\q\":{}}", 0, "unknown escape"},
+        {"{\"a\\q\":{}}", 0, "at byte 11: not valid JSON"},
         {"{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1, NULL /* valid */},
     };
     unsigned char zeros[16] = {0};

@@ -1,9 +1,12 @@
-/* safetensors reader and writer with a small, strict JSON parser for the header subset. */
+/* safetensors reader and writer: the header is parsed by cJSON and checked strictly. */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cJSON.h>
 
 #include "hvp/checkpoint.h"
 #include "hvp/safetensors.h"
@@ -321,387 +324,196 @@ void hvp_st_close(hvp_st_file *f)
     free(f);
 }
 
-/* The JSON parser: a cursor over the header bytes. */
-typedef struct json {
-    const char *s, *end, *start;
-    const char *file;
-    hvp_status st; /* first error */
-} json;
-
-static hvp_status jfail(json *j, const char *what)
+/* at: the byte of the header where JSON parsing stopped (counted from the file's start). */
+static hvp_status malformed_at(const hvp_st_file *f, size_t at, const char *what)
 {
-    if (j->st == HVP_OK)
-        j->st = HVP_FAIL(HVP_ERR_FORMAT, "%s: malformed safetensors header at byte %zu: %s",
-                         j->file, (size_t)(j->s - j->start) + 8, what);
-    return j->st;
+    return HVP_FAIL(HVP_ERR_FORMAT, "%s: malformed safetensors header at byte %zu: %s", f->name,
+                    at + 8, what);
 }
 
-static void jws(json *j)
+static hvp_status malformed(const hvp_st_file *f, const char *what)
 {
-    while (j->s < j->end && (*j->s == ' ' || *j->s == '\t' || *j->s == '\n' || *j->s == '\r'))
-        j->s++;
+    return HVP_FAIL(HVP_ERR_FORMAT, "%s: malformed safetensors header: %s", f->name, what);
 }
 
-static int jpeek(json *j, char c)
+/* A whole number that a double holds exactly (JSON numbers reach us as doubles). */
+static hvp_status json_uint(const hvp_st_file *f, const cJSON *v, const char *what, uint64_t *out)
 {
-    jws(j);
-    return j->s < j->end && *j->s == c;
-}
-
-static int jexpect(json *j, char c)
-{
-    if (!jpeek(j, c)) {
-        char what[32];
-        snprintf(what, sizeof what, "expected '%c'", c);
-        jfail(j, what);
-        return 0;
+    char msg[160];
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0) {
+        snprintf(msg, sizeof msg, "%s: expected a non-negative integer", what);
+        return malformed(f, msg);
     }
-    j->s++;
-    return 1;
+    if (v->valuedouble != floor(v->valuedouble)) {
+        snprintf(msg, sizeof msg, "%s: expected an integer, not %g", what, v->valuedouble);
+        return malformed(f, msg);
+    }
+    if (v->valuedouble >= 9007199254740992.0) { /* 2^53: doubles are exact below it */
+        snprintf(msg, sizeof msg, "%s: number too large", what);
+        return malformed(f, msg);
+    }
+    *out = (uint64_t)v->valuedouble;
+    return HVP_OK;
 }
 
-static int hexval(char c)
+/* A JSON array of at most max whole numbers into v; its length into *n. */
+static hvp_status json_uints(const hvp_st_file *f, const cJSON *a, const char *what, uint64_t *v,
+                             int max, int *n)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    char msg[160];
+    *n = 0;
+    if (!cJSON_IsArray(a)) {
+        snprintf(msg, sizeof msg, "%s: expected an array", what);
+        return malformed(f, msg);
+    }
+    for (const cJSON *e = a->child; e; e = e->next) {
+        if (*n == max) {
+            snprintf(msg, sizeof msg, "%s: array too long (at most %d entries)", what, max);
+            return malformed(f, msg);
+        }
+        HVP_TRY(json_uint(f, e, what, &v[(*n)++]));
+    }
+    return HVP_OK;
 }
 
-/* A string literal, unescaped into a malloc'ed UTF-8 string (NULL on error). */
-static char *jstring(json *j)
+/* The first entry after `e` with e's key, or NULL (cJSON keeps repeated keys). */
+static const cJSON *repeated_key(const cJSON *e)
 {
-    if (!jexpect(j, '"'))
-        return NULL;
-    size_t cap = 32, n = 0;
-    char *out = malloc(cap);
-    if (!out) {
-        jfail(j, "out of memory");
-        return NULL;
-    }
-    for (;;) {
-        if (j->s >= j->end) {
-            jfail(j, "unterminated string");
-            break;
-        }
-        unsigned char c = (unsigned char)*j->s++;
-        char tmp[4];
-        int len = 1;
-        if (c == '"') {
-            out[n] = 0;
-            return out;
-        }
-        if (c < 0x20) {
-            jfail(j, "control character in a string");
-            break;
-        }
-        if (c == '\\') {
-            if (j->s >= j->end) {
-                jfail(j, "unterminated escape");
-                break;
-            }
-            char e = *j->s++;
-            switch (e) {
-            case '"': tmp[0] = '"'; break;
-            case '\\': tmp[0] = '\\'; break;
-            case '/': tmp[0] = '/'; break;
-            case 'b': tmp[0] = '\b'; break;
-            case 'f': tmp[0] = '\f'; break;
-            case 'n': tmp[0] = '\n'; break;
-            case 'r': tmp[0] = '\r'; break;
-            case 't': tmp[0] = '\t'; break;
-            case 'u': {
-                unsigned cp = 0;
-                for (int k = 0; k < 4; k++) {
-                    int h = j->s < j->end ? hexval(*j->s) : -1;
-                    if (h < 0) {
-                        jfail(j, "bad \\u escape");
-                        free(out);
-                        return NULL;
-                    }
-                    cp = cp * 16 + (unsigned)h;
-                    j->s++;
-                }
-                if (cp >= 0xD800 && cp <= 0xDFFF) {
-                    /* surrogate pairs: take a high one followed by a low one */
-                    unsigned lo = 0;
-                    if (cp >= 0xDC00 || j->end - j->s < 6 || j->s[0] != '\\' || j->s[1] != 'u') {
-                        jfail(j, "unpaired surrogate in \\u escape");
-                        free(out);
-                        return NULL;
-                    }
-                    j->s += 2;
-                    for (int k = 0; k < 4; k++) {
-                        int h = hexval(*j->s);
-                        if (h < 0) {
-                            jfail(j, "bad \\u escape");
-                            free(out);
-                            return NULL;
-                        }
-                        lo = lo * 16 + (unsigned)h;
-                        j->s++;
-                    }
-                    if (lo < 0xDC00 || lo > 0xDFFF) {
-                        jfail(j, "unpaired surrogate in \\u escape");
-                        free(out);
-                        return NULL;
-                    }
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                }
-                if (cp == 0) {
-                    jfail(j, "NUL character in a string");
-                    free(out);
-                    return NULL;
-                }
-                if (cp < 0x80) {
-                    tmp[0] = (char)cp;
-                } else if (cp < 0x800) {
-                    tmp[0] = (char)(0xC0 | (cp >> 6));
-                    tmp[1] = (char)(0x80 | (cp & 0x3F));
-                    len = 2;
-                } else if (cp < 0x10000) {
-                    tmp[0] = (char)(0xE0 | (cp >> 12));
-                    tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                    tmp[2] = (char)(0x80 | (cp & 0x3F));
-                    len = 3;
-                } else {
-                    tmp[0] = (char)(0xF0 | (cp >> 18));
-                    tmp[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-                    tmp[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                    tmp[3] = (char)(0x80 | (cp & 0x3F));
-                    len = 4;
-                }
-                break;
-            }
-            default: jfail(j, "unknown escape in a string"); free(out); return NULL;
-            }
-        } else {
-            tmp[0] = (char)c;
-        }
-        if (n + (size_t)len + 1 > cap) {
-            cap *= 2;
-            char *no = realloc(out, cap);
-            if (!no) {
-                jfail(j, "out of memory");
-                break;
-            }
-            out = no;
-        }
-        memcpy(out + n, tmp, (size_t)len);
-        n += (size_t)len;
-    }
-    free(out);
+    for (const cJSON *o = e->next; o; o = o->next)
+        if (strcmp(o->string, e->string) == 0)
+            return o;
     return NULL;
 }
 
-/* A non-negative integer (the only numbers the format has). */
-static int juint(json *j, uint64_t *v)
+static hvp_status parse_metadata(hvp_st_file *f, const cJSON *meta)
 {
-    jws(j);
-    if (j->s >= j->end || *j->s < '0' || *j->s > '9')
-        return jfail(j, "expected a non-negative integer"), 0;
-    if (*j->s == '0' && j->s + 1 < j->end && j->s[1] >= '0' && j->s[1] <= '9')
-        return jfail(j, "leading zero in a number"), 0;
-    uint64_t x = 0;
-    while (j->s < j->end && *j->s >= '0' && *j->s <= '9') {
-        if (x > (UINT64_MAX - 9) / 10)
-            return jfail(j, "number too large"), 0;
-        x = x * 10 + (uint64_t)(*j->s++ - '0');
+    if (!cJSON_IsObject(meta))
+        return malformed(f, "__metadata__ must be an object");
+    for (const cJSON *e = meta->child; e; e = e->next)
+        f->nmeta++;
+    f->meta = calloc((size_t)f->nmeta * 2 + 1, sizeof *f->meta);
+    if (!f->meta)
+        return HVP_FAIL(HVP_ERR_NOMEM, "%s: metadata", f->name);
+    int i = 0;
+    for (const cJSON *e = meta->child; e; e = e->next, i++) {
+        if (!cJSON_IsString(e))
+            return malformed(f, "metadata values must be strings");
+        if (repeated_key(e))
+            return malformed(f, "a metadata key appears twice");
+        f->meta[2 * i] = strdup(e->string);
+        f->meta[2 * i + 1] = strdup(e->valuestring);
+        if (!f->meta[2 * i] || !f->meta[2 * i + 1])
+            return HVP_FAIL(HVP_ERR_NOMEM, "%s: metadata", f->name);
     }
-    if (j->s < j->end && (*j->s == '.' || *j->s == 'e' || *j->s == 'E' || *j->s == '-'))
-        return jfail(j, "expected an integer"), 0;
-    *v = x;
-    return 1;
+    return HVP_OK;
 }
 
-/* [n, n, ...] into v[0..max); count into *n. */
-static int juint_array(json *j, uint64_t *v, int max, int *n)
+/* One tensor entry {"dtype": .., "shape": [..], "data_offsets": [begin, end]}. */
+static hvp_status parse_tensor(hvp_st_file *f, const cJSON *e, hvp_st_tensor *t, uint64_t off[2])
 {
-    *n = 0;
-    if (!jexpect(j, '['))
-        return 0;
-    if (jpeek(j, ']')) {
-        j->s++;
-        return 1;
+    char what[160];
+    memset(t, 0, sizeof *t);
+    if (!(t->name = strdup(e->string)))
+        return HVP_FAIL(HVP_ERR_NOMEM, "%s: tensor names", f->name);
+    if (!cJSON_IsObject(e)) {
+        snprintf(what, sizeof what, "tensor '%.40s' must be an object", t->name);
+        return malformed(f, what);
     }
-    for (;;) {
-        if (*n == max)
-            return jfail(j, "array too long"), 0;
-        if (!juint(j, &v[(*n)++]))
-            return 0;
-        if (jpeek(j, ',')) {
-            j->s++;
-            continue;
+    const cJSON *dtype = NULL, *shape = NULL, *offsets = NULL;
+    for (const cJSON *field = e->child; field; field = field->next) {
+        const cJSON **slot = strcmp(field->string, "dtype") == 0          ? &dtype
+                             : strcmp(field->string, "shape") == 0        ? &shape
+                             : strcmp(field->string, "data_offsets") == 0 ? &offsets
+                                                                          : NULL;
+        if (!slot || *slot) {
+            snprintf(what, sizeof what, "tensor '%.40s': unexpected or repeated field '%.20s'",
+                     t->name, field->string);
+            return malformed(f, what);
         }
-        return jexpect(j, ']');
+        *slot = field;
     }
+    if (!dtype || !shape || !offsets) {
+        snprintf(what, sizeof what, "tensor '%.40s' lacks %s", t->name,
+                 !dtype ? "dtype" : !shape ? "shape" : "data_offsets");
+        return malformed(f, what);
+    }
+    int found = -1;
+    for (int k = 0; cJSON_IsString(dtype) && k < NDTYPES; k++)
+        if (strcmp(dtype->valuestring, dtypes[k].name) == 0)
+            found = k;
+    if (found < 0) {
+        snprintf(what, sizeof what, "tensor '%.40s': unsupported dtype '%.16s'", t->name,
+                 cJSON_IsString(dtype) ? dtype->valuestring : "(not a string)");
+        return malformed(f, what);
+    }
+    t->dtype = (hvp_st_dtype)found;
+    uint64_t dims[HVP_ST_MAX_DIMS];
+    snprintf(what, sizeof what, "tensor '%.40s' shape", t->name);
+    HVP_TRY(json_uints(f, shape, what, dims, HVP_ST_MAX_DIMS, &t->ndim));
+    for (int k = 0; k < t->ndim; k++)
+        t->shape[k] = (int64_t)dims[k];
+    int n2;
+    snprintf(what, sizeof what, "tensor '%.40s' data_offsets", t->name);
+    HVP_TRY(json_uints(f, offsets, what, off, 2, &n2));
+    if (n2 != 2) {
+        snprintf(what, sizeof what, "tensor '%.40s': data_offsets must have 2 entries", t->name);
+        return malformed(f, what);
+    }
+    return HVP_OK;
+}
+
+/* The header's JSON by cJSON (Debian's libcjson), then the format's rules: string metadata,
+ * tensors with exactly dtype, shape and data_offsets, no name twice, whole numbers. */
+static hvp_status parse_json(hvp_st_file *f, const char *hdr, size_t hlen, uint64_t (**offs)[2])
+{
+    /* cJSON decodes \u0000 into a terminator, which would shorten a name silently. */
+    for (size_t i = 0; i + 6 <= hlen; i++)
+        if (hdr[i] == '\\' && hdr[i + 1] == 'u' && memcmp(hdr + i + 2, "0000", 4) == 0)
+            return malformed_at(f, i, "NUL character in a string");
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(hdr, hlen, &end, 0);
+    if (!root)
+        return malformed_at(f, end ? (size_t)(end - hdr) : 0, "not valid JSON");
+    size_t at = (size_t)(end - hdr);
+    while (at < hlen && (hdr[at] == ' ' || hdr[at] == '\t' || hdr[at] == '\n' || hdr[at] == '\r'))
+        at++;
+    hvp_status st = HVP_OK;
+    if (at != hlen)
+        st = malformed_at(f, at, "unexpected bytes after the header object");
+    else if (!cJSON_IsObject(root))
+        st = malformed(f, "the header is not a JSON object");
+    int n = 0;
+    for (const cJSON *e = root->child; st == HVP_OK && e; e = e->next) {
+        if (repeated_key(e))
+            st = malformed(f, strcmp(e->string, "__metadata__") == 0
+                                     ? "__metadata__ appears twice"
+                                     : "a tensor name appears twice");
+        n += strcmp(e->string, "__metadata__") != 0;
+    }
+    if (st == HVP_OK && n > 0) {
+        f->t = calloc((size_t)n, sizeof *f->t);
+        *offs = calloc((size_t)n, sizeof **offs);
+        if (!f->t || !*offs)
+            st = HVP_FAIL(HVP_ERR_NOMEM, "%s: %d tensors", f->name, n);
+    }
+    for (const cJSON *e = root->child; st == HVP_OK && e; e = e->next)
+        if (strcmp(e->string, "__metadata__") == 0) {
+            st = parse_metadata(f, e);
+        } else {
+            int i = f->n++; /* counted first: hvp_st_close frees the name on failure */
+            st = parse_tensor(f, e, &f->t[i], (*offs)[i]);
+        }
+    cJSON_Delete(root);
+    return st;
 }
 
 static hvp_status parse_header(hvp_st_file *f, const char *hdr, size_t hlen, size_t data_size)
 {
-    json j = {hdr, hdr + hlen, hdr, f->name, HVP_OK};
-    int cap = 0, capmeta = 0, seen_meta = 0;
     uint64_t (*offs)[2] = NULL;
-    if (!jexpect(&j, '{'))
-        return j.st;
-    if (jpeek(&j, '}'))
-        j.s++;
-    else
-        for (;;) {
-            char *key = jstring(&j);
-            if (!key || !jexpect(&j, ':')) {
-                free(key);
-                break;
-            }
-            if (strcmp(key, "__metadata__") == 0) {
-                free(key);
-                if (seen_meta++) {
-                    jfail(&j, "__metadata__ appears twice");
-                    break;
-                }
-                if (!jexpect(&j, '{'))
-                    break;
-                if (jpeek(&j, '}'))
-                    j.s++;
-                else
-                    for (;;) {
-                        char *k = jstring(&j), *v = NULL;
-                        if (k && jexpect(&j, ':'))
-                            v = jpeek(&j, '"') ? jstring(&j)
-                                               : (jfail(&j, "metadata values must be strings"), NULL);
-                        if (!k || !v) {
-                            free(k);
-                            free(v);
-                            break;
-                        }
-                        if (f->nmeta == capmeta) {
-                            capmeta = capmeta ? 2 * capmeta : 8;
-                            char **nm = realloc(f->meta, (size_t)capmeta * 2 * sizeof *nm);
-                            if (!nm) {
-                                free(k);
-                                free(v);
-                                jfail(&j, "out of memory");
-                                break;
-                            }
-                            f->meta = nm;
-                        }
-                        f->meta[2 * f->nmeta] = k;
-                        f->meta[2 * f->nmeta + 1] = v;
-                        f->nmeta++;
-                        if (jpeek(&j, ',')) {
-                            j.s++;
-                            continue;
-                        }
-                        jexpect(&j, '}');
-                        break;
-                    }
-            } else {
-                /* a tensor entry */
-                for (int i = 0; i < f->n; i++)
-                    if (strcmp(f->t[i].name, key) == 0) {
-                        jfail(&j, "a tensor name appears twice");
-                        break;
-                    }
-                if (f->n == cap && j.st == HVP_OK) {
-                    cap = cap ? 2 * cap : 64;
-                    hvp_st_tensor *nt = realloc(f->t, (size_t)cap * sizeof *nt);
-                    uint64_t(*no)[2] = realloc(offs, (size_t)cap * sizeof *no);
-                    if (nt)
-                        f->t = nt;
-                    if (no)
-                        offs = no;
-                    if (!nt || !no)
-                        jfail(&j, "out of memory");
-                }
-                if (j.st != HVP_OK) {
-                    free(key);
-                    break;
-                }
-                hvp_st_tensor *t = &f->t[f->n];
-                memset(t, 0, sizeof *t);
-                t->name = key;
-                f->n++;
-                int have_dtype = 0, have_shape = 0, have_offsets = 0;
-                if (!jexpect(&j, '{'))
-                    break;
-                for (;;) {
-                    char *field = jstring(&j);
-                    if (!field || !jexpect(&j, ':')) {
-                        free(field);
-                        break;
-                    }
-                    if (strcmp(field, "dtype") == 0 && !have_dtype) {
-                        char *d = jstring(&j);
-                        int found = -1;
-                        for (int k = 0; d && k < NDTYPES; k++)
-                            if (strcmp(d, dtypes[k].name) == 0)
-                                found = k;
-                        if (d && found < 0) {
-                            char what[96];
-                            snprintf(what, sizeof what, "tensor '%.40s': unsupported dtype '%.16s'",
-                                     key, d);
-                            jfail(&j, what);
-                        }
-                        free(d);
-                        t->dtype = (hvp_st_dtype)found;
-                        have_dtype = 1;
-                    } else if (strcmp(field, "shape") == 0 && !have_shape) {
-                        uint64_t s[HVP_ST_MAX_DIMS];
-                        if (juint_array(&j, s, HVP_ST_MAX_DIMS, &t->ndim))
-                            for (int k = 0; k < t->ndim; k++) {
-                                if (s[k] > (uint64_t)INT64_MAX)
-                                    jfail(&j, "dimension too large");
-                                t->shape[k] = (int64_t)s[k];
-                            }
-                        have_shape = 1;
-                    } else if (strcmp(field, "data_offsets") == 0 && !have_offsets) {
-                        int n2;
-                        if (juint_array(&j, offs[f->n - 1], 2, &n2) && n2 != 2)
-                            jfail(&j, "data_offsets must have 2 entries");
-                        have_offsets = 1;
-                    } else {
-                        char what[128];
-                        snprintf(what, sizeof what, "tensor '%.40s': unexpected or repeated field '%.20s'",
-                                 key, field);
-                        jfail(&j, what);
-                    }
-                    free(field);
-                    if (j.st != HVP_OK)
-                        break;
-                    if (jpeek(&j, ',')) {
-                        j.s++;
-                        continue;
-                    }
-                    jexpect(&j, '}');
-                    break;
-                }
-                if (j.st == HVP_OK && !(have_dtype && have_shape && have_offsets)) {
-                    char what[128];
-                    snprintf(what, sizeof what, "tensor '%.40s' lacks %s", key,
-                             !have_dtype ? "dtype" : !have_shape ? "shape" : "data_offsets");
-                    jfail(&j, what);
-                }
-            }
-            if (j.st != HVP_OK)
-                break;
-            if (jpeek(&j, ',')) {
-                j.s++;
-                continue;
-            }
-            jexpect(&j, '}');
-            break;
-        }
-    if (j.st == HVP_OK) {
-        jws(&j);
-        if (j.s != j.end)
-            jfail(&j, "unexpected bytes after the header object");
-    }
-    if (j.st != HVP_OK) {
+    hvp_status st = parse_json(f, hdr, hlen, &offs);
+    if (st != HVP_OK) {
         free(offs);
-        return j.st;
+        return st;
     }
 
     /* Offsets: each tensor's span must match its size, and the spans, sorted, must tile
