@@ -87,17 +87,24 @@ hvp_status hvp_tensor_upload(hvp_ctx *ctx, const hvp_tensor *t, const void *host
     size_t bytes = hvp_nbytes(t);
     if (bytes == 0)
         return HVP_OK;
+    if (hvp_ctx_in_step(ctx)) { /* no allocation, no wait */
+        cl_mem staged;
+        HVP_TRY(hvp_staging_write(ctx, host, bytes, &staged));
+        return copy_elements(ctx, t->dtype, hvp_numel(t), staged, 0, t->buf, t->off);
+    }
     size_t buf_size = 0;
     CL_CHECK(clGetMemObjectInfo(t->buf, CL_MEM_SIZE, sizeof buf_size, &buf_size, NULL));
     if (t->off == 0 && bytes == buf_size) {
+        ctx->host_waits++;
         CL_CHECK(clEnqueueWriteBuffer(ctx->queue, t->buf, CL_TRUE, 0, bytes, host, 0, NULL, NULL));
         return HVP_OK;
     }
     /* A host write to part of a buffer goes through a staging buffer and a copy kernel:
      * Oclgrind 21.10 loses track of which bytes of a buffer are initialised after a
-     * partial host write (see cl/tensor.cl). Uploads are for tests and IO, not steps. */
+     * partial host write (see cl/tensor.cl). */
     cl_int err;
     cl_mem staging = clCreateBuffer(ctx->context, CL_MEM_READ_ONLY, bytes, NULL, &err);
+    ctx->buffers_created++;
     if (!staging || err != CL_SUCCESS)
         return HVP_FAIL(HVP_ERR_NOMEM, "staging buffer of %zu bytes for an upload: %s", bytes,
                         hvp_cl_error_name(err));
@@ -107,6 +114,7 @@ hvp_status hvp_tensor_upload(hvp_ctx *ctx, const hvp_tensor *t, const void *host
         s = HVP_FAIL(HVP_ERR_CL, "upload failed: %s", hvp_cl_error_name(err));
     if (s == HVP_OK)
         s = copy_elements(ctx, t->dtype, hvp_numel(t), staging, 0, t->buf, t->off);
+    ctx->host_waits++;
     if (s == HVP_OK && (err = clFinish(ctx->queue)) != CL_SUCCESS)
         s = HVP_FAIL(HVP_ERR_CL, "upload failed: %s", hvp_cl_error_name(err));
     clReleaseMemObject(staging);
@@ -118,6 +126,7 @@ hvp_status hvp_tensor_download(hvp_ctx *ctx, const hvp_tensor *t, void *host)
     size_t es = hvp_dtype_size(t->dtype);
     if (hvp_numel(t) == 0)
         return HVP_OK;
+    ctx->host_waits++;
     CL_CHECK(clEnqueueReadBuffer(ctx->queue, t->buf, CL_TRUE, t->off * es, hvp_nbytes(t), host,
                                  0, NULL, NULL));
     return HVP_OK;

@@ -274,3 +274,37 @@ HVP_TEST(train_out_of_device_memory_names_the_allocation)
            "the message should name the allocation, its size and the remedy: %s", msg);
     td_cleanup();
 }
+
+/* After its first step a training step creates no device buffer and waits for the device
+ * once (its loss): uploads (views, masks, labels) go through the context's staging slots.
+ * SimCLR and iBOT with hard view selection, 10 steps each, in this process. */
+static void steady_steps_do_not_allocate_or_wait(const char *extra)
+{
+    tr_files f;
+    if (!tr_begin(&f, 8, 5, extra)) /* 16 images, batch 8: 10 steps */
+        return;
+    hvp_config c;
+    REQUIRE_OK(hvp_config_load(f.cfg, &c));
+    REQUIRE_OK(hvp_config_override(&c, f.over_dir));
+    hvp_train_result r;
+    REQUIRE_OK(hvp_train(&c, NULL, &r));
+    EXPECT(r.steps == 10 && r.steady_steps == 9, "%ld steps, %ld after the first", r.steps,
+           r.steady_steps);
+    EXPECT(r.steady_buffers == 0, "steps 2-10 created %ld device buffers", r.steady_buffers);
+    EXPECT(r.steady_waits == r.steady_steps, "steps 2-10 waited %ld times for the device",
+           r.steady_waits);
+    td_cleanup();
+}
+
+HVP_TEST(train_simclr_steps_do_not_allocate_or_wait)
+{
+    steady_steps_do_not_allocate_or_wait("[method]\nname = simclr\n");
+}
+
+HVP_TEST(train_ibot_steps_do_not_allocate_or_wait)
+{
+    steady_steps_do_not_allocate_or_wait(
+        "[model]\narch = vit_tiny\npatch_size = 8\n"
+        "[method]\nname = ibot\nout_dim = 32\npatch_out_dim = 32\nbottleneck_dim = 8\n"
+        "mask_prob = 0.8\n[optim]\nname = adamw\nlr = 0.001\n");
+}

@@ -49,6 +49,7 @@ hvp_status hvp_find_device(const char *selector, hvp_device_info *out);
 typedef struct hvp_arena hvp_arena;
 typedef struct hvp_programs hvp_programs;
 typedef struct hvp_profile hvp_profile;
+typedef struct hvp_staging hvp_staging;
 
 typedef struct hvp_ctx {
     hvp_device_info info;
@@ -60,6 +61,11 @@ typedef struct hvp_ctx {
     hvp_arena *acts;        /* activations and scratch: reset every step */
     size_t memory_limit;    /* most bytes the arenas may hold together */
     size_t memory_held;     /* bytes the arenas hold now */
+    hvp_staging *staging;   /* uploads inside a step (src/runtime/staging.c) */
+    /* Since creation: device buffers created, and host waits on the device (clFinish,
+     * blocking reads, waits for unfinished events). After its first steps a training
+     * step adds no buffer and one wait. */
+    long buffers_created, host_waits;
 } hvp_ctx;
 
 hvp_status hvp_ctx_create(const char *selector, hvp_ctx **out);
@@ -72,6 +78,17 @@ hvp_status hvp_ctx_set_memory_limit(hvp_ctx *ctx, size_t bytes);
 void hvp_ctx_destroy(hvp_ctx *ctx);
 /* Waits for the queue to drain; the step boundary. */
 hvp_status hvp_ctx_finish(hvp_ctx *ctx);
+
+/* A training step: begin resets ctx->acts (the caller has waited for the last step), and
+ * until end, uploads go through the context's staging slots without waiting. */
+hvp_status hvp_ctx_step_begin(hvp_ctx *ctx);
+void hvp_ctx_step_end(hvp_ctx *ctx);
+int hvp_ctx_in_step(const hvp_ctx *ctx);
+/* Inside a step: copies bytes from host into a staging buffer of the context (enqueued, no
+ * wait) and gives the buffer (at offset 0), valid for this step's later commands. */
+hvp_status hvp_staging_write(hvp_ctx *ctx, const void *host, size_t bytes, cl_mem *out);
+/* Releases the staging slots (hvp_ctx_destroy does). */
+void hvp_staging_free(hvp_ctx *ctx);
 
 /* ---- programs and kernels ---------------------------------------------------------- */
 

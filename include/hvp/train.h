@@ -19,6 +19,9 @@ typedef struct hvp_train_result {
     double knn_top5;
     double knn_init_top1;  /* eval.at_start: kNN top-1 before training, else -1 */
     double seconds;        /* wall time of this invocation */
+    /* The steps after this invocation's first: how many, and the device buffers they
+     * created and host waits they made in all (by design 0 and one per step). */
+    long steady_steps, steady_buffers, steady_waits;
     char run_dir[1024];
 } hvp_train_result;
 

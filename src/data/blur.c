@@ -166,6 +166,7 @@ static hvp_status make_plan(hvp_blur *b, int P, int planes, fft_plan **out)
     fft_plan p = {P, planes, 0, 0, NULL, NULL, NULL};
     size_t W = (size_t)P / 2 + 1;
     cl_int err;
+    ctx->buffers_created += 3;
     p.plane = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, sizeof(float) * planes * P * P,
                              NULL, &err);
     CL_CHECK(err);

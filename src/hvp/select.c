@@ -43,6 +43,11 @@ static void wait_reads(hvp_selector *s)
 {
     for (int i = 0; i < 2; i++)
         if (s->reads[i]) {
+            cl_int status = CL_COMPLETE;
+            clGetEventInfo(s->reads[i], CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status,
+                           &status, NULL);
+            if (s->ctx && status > CL_COMPLETE)
+                s->ctx->host_waits++;
             clWaitForEvents(1, &s->reads[i]);
             clReleaseEvent(s->reads[i]);
             s->reads[i] = NULL;
@@ -89,6 +94,7 @@ hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_te
         return HVP_FAIL(HVP_ERR_ARG, "selection: %d view rows are not %d views per image",
                         views->shape[0], n);
     int b = views->shape[0] / n;
+    s->ctx = ctx;
     if (score_views->shape[0] != views->shape[0])
         return HVP_FAIL(HVP_ERR_ARG, "selection: %d rows to score for %d views",
                         score_views->shape[0], views->shape[0]);

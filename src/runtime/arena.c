@@ -93,6 +93,7 @@ static hvp_status new_block(hvp_arena *a, size_t bytes, const char *what)
     a->blocks = grown;
     cl_int err;
     cl_mem m = clCreateBuffer(a->ctx->context, CL_MEM_READ_WRITE, size, NULL, &err);
+    a->ctx->buffers_created++;
     /* Drivers that allocate lazily fail at the first kernel instead; hvp_launch names
      * the arenas' sizes then. (No touching fill here: Oclgrind's uninitialised-memory
      * tracking breaks on a buffer that saw clEnqueueFillBuffer at an offset.) */

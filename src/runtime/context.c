@@ -87,6 +87,7 @@ hvp_status hvp_ctx_set_memory_limit(hvp_ctx *ctx, size_t bytes)
 
 hvp_status hvp_ctx_finish(hvp_ctx *ctx)
 {
+    ctx->host_waits++;
     CL_CHECK(clFinish(ctx->queue));
     if (ctx->profile)
         hvp_profile_collect(ctx->profile);
@@ -104,6 +105,7 @@ void hvp_ctx_destroy(hvp_ctx *ctx)
         hvp_profile_report(ctx, stderr);
         hvp_profile_destroy(ctx->profile);
     }
+    hvp_staging_free(ctx);
     hvp_arena_destroy(ctx->acts);
     hvp_arena_destroy(ctx->params);
     hvp_programs_destroy(ctx->programs);

@@ -45,6 +45,7 @@ typedef struct trainer {
     char saved_dir[1100];
     long steps_per_epoch, total_steps;
     double base_lr;
+    int first_step_done; /* of this invocation (for the steady-state counts) */
 } trainer;
 
 /* Set by hvp_train_request_stop, from a signal handler or another thread: a lock-free
@@ -443,11 +444,10 @@ static hvp_tensor view_rows(const hvp_tensor *global)
 }
 
 /* One optimizer step on one batch; *loss gets its value (read back: the step's sync). */
-static hvp_status train_step(trainer *t, const hvp_image_batch *b, double *loss)
+static hvp_status step_body(trainer *t, const hvp_image_batch *b, double *loss)
 {
     hvp_ctx *ctx = t->ctx;
     const hvp_config *c = t->cfg;
-    hvp_arena_reset(ctx->acts);
     hvp_tensor global, local;
     HVP_TRY(hvp_augment_batch(t->aug, b, (uint64_t)c->run.seed, t->epoch, &global, &local));
     hvp_tensor views = view_rows(&global);
@@ -605,6 +605,27 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
     return HVP_OK;
 }
 
+/* One step between hvp_ctx_step_begin and _end (uploads without waits); after the first
+ * step of this run, what the step cost in buffers and waits goes into res. */
+static hvp_status train_step(trainer *t, const hvp_image_batch *b, double *loss,
+                             hvp_train_result *res)
+{
+    hvp_ctx *ctx = t->ctx;
+    long buffers = ctx->buffers_created, waits = ctx->host_waits;
+    int first = t->first_step_done == 0;
+    hvp_status st = hvp_ctx_step_begin(ctx);
+    if (st == HVP_OK)
+        st = step_body(t, b, loss);
+    hvp_ctx_step_end(ctx);
+    t->first_step_done = 1;
+    if (!first) {
+        res->steady_steps++;
+        res->steady_buffers += ctx->buffers_created - buffers;
+        res->steady_waits += ctx->host_waits - waits;
+    }
+    return st;
+}
+
 static hvp_status run(trainer *t, hvp_train_result *res)
 {
     const hvp_config *c = t->cfg;
@@ -631,7 +652,7 @@ static hvp_status run(trainer *t, hvp_train_result *res)
                 return HVP_FAIL(HVP_ERR_ARG, "the loader ended epoch %d after %ld of %ld "
                                 "batches", t->epoch + 1, s, per_epoch);
             double loss = 0, lr = lr_at(t, t->step);
-            HVP_TRY(train_step(t, b, &loss));
+            HVP_TRY(train_step(t, b, &loss, res));
             sum += loss;
             images += b->count;
             hvp_progress_step(&t->progress, t->step, t->epoch + 1, c->train.epochs, (int)s + 1,
@@ -675,6 +696,9 @@ hvp_status hvp_train(const hvp_config *cfg, FILE *out, hvp_train_result *result)
         snprintf(result->checkpoint, sizeof result->checkpoint, "%s", t.saved_dir);
     result->seconds = now() - t0;
     snprintf(result->run_dir, sizeof result->run_dir, "%s", t.run_dir);
+    if (t.ctx && t.ctx->profile && result->steady_steps > 0)
+        say(&t, "steps after the first: %ld, with %ld device buffers created and %ld host waits\n",
+            result->steady_steps, result->steady_buffers, result->steady_waits);
     atomic_store(&stop_requested, 0); /* handled: the next run starts afresh */
     teardown(&t); /* sets no error: the failure's message stays */
     return st;
