@@ -1,5 +1,5 @@
-/* Per-row argmax of x [rows, cols] into I32 idx [rows]: ties go to the lowest index; as in
- * torch.argmax, NaN counts as larger than every number, so the first NaN of a row wins.
+/* Per-row argmax of x [rows, cols] into I32 idx [rows] by argmax_beats (cl/common.cl):
+ * ties go to the lowest index, the first NaN of a row wins (torch.argmax).
  * Optionally the winning values too. One work-item per row (rows of pair scores are short). */
 
 kernel void argmax_fwd(int rows, int cols, global const float *x, int x_off, global int *idx,
@@ -11,9 +11,9 @@ kernel void argmax_fwd(int rows, int cols, global const float *x, int x_off, glo
     const global float *xr = x + x_off + (size_t)r * cols;
     float best = xr[0];
     int bi = 0;
-    for (int j = 1; j < cols && !isnan(best); j++) {
+    for (int j = 1; j < cols; j++) {
         float v = xr[j];
-        if (isnan(v) || v > best) {
+        if (argmax_beats(v, best)) {
             best = v;
             bi = j;
         }

@@ -12,6 +12,10 @@ inline uint4 philox4x32(uint2 key, uint4 c)
     return c;
 }
 
+/* The one argmax rule (torch.argmax's): NaN is larger than every number, so the first NaN
+ * wins, and ties go to the lower index. Whether v, met after best, replaces it. */
+inline int argmax_beats(float v, float best) { return !isnan(best) && (isnan(v) || v > best); }
+
 /* Uniform in [0, 1) with 24 random bits (hvp_u32_to_unit on the host). */
 inline float u32_to_unit(uint x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
 

@@ -1,6 +1,7 @@
 /* The pairwise-loss reduction of hard view selection: per sample the argmax over its
- * pairs' losses (ties to the lowest pair index), or a random pair for the samples drawn
- * to keep one; writes the rows to gather for the chosen first and second views. */
+ * pairs' losses by argmax_beats (cl/common.cl: ties to the lowest pair index, a NaN loss
+ * wins, as torch.argmax, so that the step's loss shows it), or a random pair for the
+ * samples drawn to keep one; writes the rows to gather for the chosen views. */
 
 kernel void hvp_select_pairs(int b, int npairs, int scored, global const float *scores,
                              int scores_off, global const int *pairs, int pairs_off,
@@ -17,7 +18,7 @@ kernel void hvp_select_pairs(int b, int npairs, int scored, global const float *
         float top = scores[scores_off + s];
         for (int k = 1; k < npairs; k++) {
             float v = scores[scores_off + k * b + s];
-            if (v > top) { /* strict: ties keep the lower index */
+            if (argmax_beats(v, top)) {
                 top = v;
                 best = k;
             }
