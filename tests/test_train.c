@@ -2,6 +2,7 @@
  * identical weights; a run killed with SIGKILL mid-epoch and resumed ends with the weights
  * of an uninterrupted run; configs/simsiam_r50.ini trains on any ImageFolder. */
 #include <math.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -307,4 +308,39 @@ HVP_TEST(train_ibot_steps_do_not_allocate_or_wait)
         "[model]\narch = vit_tiny\npatch_size = 8\n"
         "[method]\nname = ibot\nout_dim = 32\npatch_out_dim = 32\nbottleneck_dim = 8\n"
         "mask_prob = 0.8\n[optim]\nname = adamw\nlr = 0.001\n");
+}
+
+/* A checkpoint written by an earlier hvp (tests/data/checkpoint_v1/: weights and state of
+ * step 1 of this test's run, SimSiam on a ResNet-18 at width 1/8 with SGD momentum,
+ * written by this test with HVP_WRITE_CHECKPOINT_V1=DIR before parameters moved into flat
+ * storage) resumes: the run continues at step 2. */
+HVP_TEST(train_resumes_a_checkpoint_of_an_earlier_version)
+{
+    tr_files f;
+    if (!tr_begin(&f, 4, 2, "")) /* 8 images, batch 8: one step per epoch */
+        return;
+    const char *write_to = getenv("HVP_WRITE_CHECKPOINT_V1");
+    char step1[1200], cmd[3000];
+    snprintf(step1, sizeof step1, "%s/checkpoints/step-%010d", f.run_dir, 1);
+    if (write_to && *write_to) {
+        int rc = tr_run(f.log, (const char *[]){f.cfg, f.over_dir, "train.max_steps=1", NULL});
+        snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp '%s'/* '%s'/", write_to, step1, write_to);
+        EXPECT(rc == 0 && system(cmd) == 0, "writing the checkpoint to %s", write_to);
+        td_cleanup();
+        return;
+    }
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp '%s'/checkpoint_v1/* '%s'/", step1,
+             HVP_TEST_DATA, step1);
+    REQUIRE_OK(system(cmd) == 0 ? HVP_OK : HVP_FAIL(HVP_ERR_IO, "%s failed", cmd));
+    int rc = tr_run(f.log, (const char *[]){f.cfg, f.over_dir, NULL});
+    const char *text = tr_log_text(f.log);
+    if (rc != 0)
+        tr_show_log(f.log);
+    EXPECT(rc == 0 && strstr(text, "resumed from") && strstr(text, "step 1)"),
+           "the old checkpoint did not resume (exit %d)", rc);
+    size_t n;
+    int64_t step = 0;
+    unsigned char *w = tr_final_weights(f.run_dir, &n, &step);
+    EXPECT(w && step == 2, "the resumed run ended at step %lld", (long long)step);
+    td_cleanup();
 }
