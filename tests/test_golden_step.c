@@ -1,8 +1,8 @@
 /* One training step with hard view selection against PyTorch, per method
  * (tools/make_<method>_golden.py made tests/data/<method>_golden.safetensors once, in double
  * precision): the selection losses and winners, the loss, and every parameter and running
- * statistic after SGD (for DINO also the teacher after its EMA and the center, which are
- * buffers of the method's state). */
+ * statistic after SGD or LARS (for DINO also the teacher after its EMA and the center, for
+ * BYOL the momentum network after its EMA: buffers of the method's state). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,9 +45,17 @@ static void golden_step(const char *file, make_method_fn make)
     hvp_select_config selc = {n, 1, 0.0f, 1};
     if (st == HVP_OK)
         st = hvp_selector_create(&selc, &sel);
-    hvp_optim_config oc = hvp_optim_defaults(HVP_OPTIM_SGD);
+    /* SGD, or solo-learn's LARS where the file says optim = lars */
+    const char *optim = hvp_st_metadata(f, "optim");
+    int lars = optim && strcmp(optim, "lars") == 0;
+    hvp_optim_config oc = hvp_optim_defaults(lars ? HVP_OPTIM_LARS : HVP_OPTIM_SGD);
     oc.momentum = (float)test_meta_double(f, "momentum");
     oc.decay_all = 1;
+    if (lars) {
+        oc.lars_eta = (float)test_meta_double(f, "lars_eta");
+        oc.lars_clip_lr = test_meta_int(f, "lars_clip_lr");
+        oc.lars_exclude_bias_n_norm = test_meta_int(f, "lars_exclude_bias_n_norm");
+    }
     if (st == HVP_OK)
         st = hvp_optim_create(ctx, &oc, m->state.params, m->state.nparams, &opt);
     if (st != HVP_OK) {
@@ -71,8 +79,10 @@ static void golden_step(const char *file, make_method_fn make)
     }
     REQUIRE_OK(m->ops->train_step(m, ctx, &x12, &loss));
     REQUIRE_OK(hvp_optim_step(ctx, opt));
-    if (m->ops->after_step) /* DINO's teacher EMA */
-        REQUIRE_OK(m->ops->after_step(m, ctx, 0));
+    if (m->ops->after_step) { /* the teacher EMA with the momentum of step ema_step, else 0 */
+        int ema_step = hvp_st_metadata(f, "ema_step") ? test_meta_int(f, "ema_step") : 0;
+        REQUIRE_OK(m->ops->after_step(m, ctx, ema_step));
+    }
     REQUIRE_OK(hvp_ctx_finish(ctx));
     hvp_selector_collect(sel);
 
@@ -253,4 +263,30 @@ static hvp_status make_ibot(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m)
 HVP_TEST(ibot_golden_step)
 {
     golden_step(HVP_TEST_DATA "/ibot_golden.safetensors", make_ibot);
+}
+
+/* BYOL through the registry (method.name = byol) with the golden file's sizes and tau
+ * schedule; one LARS step (clip_lr, exclude_bias_n_norm), then the EMA of the step the
+ * file names (ema_step of max_steps, between base_tau and final_tau). */
+static hvp_status make_byol(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m)
+{
+    hvp_config c;
+    hvp_config_defaults(&c);
+    HVP_TRY(hvp_config_set(&c, "method", "name", "byol", "test", 0));
+    c.optim.fix_pred_lr = 0; /* SimSiam's rule; BYOL refuses it */
+    c.method.proj_hidden_dim = test_meta_int(f, "proj_hidden_dim");
+    c.method.proj_dim = test_meta_int(f, "proj_dim");
+    c.method.pred_hidden_dim = test_meta_int(f, "pred_hidden_dim");
+    c.method.teacher_momentum = test_meta_double(f, "base_tau");
+    c.method.final_tau = test_meta_double(f, "final_tau");
+    hvp_backbone_config bc = golden_backbone(f);
+    HVP_TRY(hvp_method_from_config(ctx, &c, &bc, m));
+    (*m)->ops->set_schedule(*m, test_meta_int(f, "steps_per_epoch"),
+                            test_meta_int(f, "max_steps"));
+    return HVP_OK;
+}
+
+HVP_TEST(byol_golden_step)
+{
+    golden_step(HVP_TEST_DATA "/byol_golden.safetensors", make_byol);
 }

@@ -118,6 +118,83 @@ HVP_TEST(train_ibot_deterministic_and_resumes_after_sigkill)
                               "\"student.backbone.masked_embed\"");
 }
 
+/* BYOL with solo-learn's LARS and hard views: the momentum network (buffers), its tau
+ * schedule by step and the LARS momentum buffers all resume exactly. fix_pred_lr off: it is
+ * SimSiam's rule for "predictor." parameters. */
+#define BYOL_TINY "[method]\nname = byol\npred_hidden_dim = 16\nteacher_momentum = 0.9\n"     \
+                  "final_tau = 1.0\n[optim]\nname = lars\nlr = 1.0\nweight_decay = 1e-5\n"  \
+                  "lars_eta = 0.02\nlars_clip_lr = true\nfix_pred_lr = false\nwarmup_epochs = 1\n"
+HVP_TEST(train_byol_deterministic_and_resumes_after_sigkill)
+{
+    deterministic_and_resumes(BYOL_TINY, "\"momentum_projector.3.weight\"");
+}
+
+/* BYOL without hard views (two random views): a run trains, and its checkpoint holds the
+ * online network and the momentum network, which has left its start (a copy of the online
+ * initialisation, rebuilt here in process) by the EMA without becoming the online one. */
+HVP_TEST(train_byol_without_hvp_moves_the_momentum_network)
+{
+    tr_files t;
+    if (!tr_begin(&t, 12, 1, BYOL_TINY))
+        return;
+    hvp_config c;
+    hvp_ctx *ctx = NULL;
+    hvp_method *m = NULL;
+    REQUIRE_OK(hvp_config_load(t.cfg, &c));
+    REQUIRE_OK(hvp_train_open_device(&c, &ctx));
+    REQUIRE_OK(hvp_train_make_method(ctx, &c, 3, &m));
+    hvp_buffer *start = hvp_state_find_buffer(&m->state, "momentum_backbone.conv1.weight");
+    REQUIRE_OK(start ? HVP_OK : HVP_FAIL(HVP_ERR_ARG, "no momentum_backbone.conv1.weight"));
+    size_t n = hvp_numel(&start->value);
+    float *init = test_floats(n);
+    REQUIRE_OK(hvp_tensor_download(ctx, &start->value, init));
+    hvp_method_destroy(m);
+    hvp_ctx_destroy(ctx);
+
+    int rc = tr_run(t.log, (const char *[]){t.cfg, t.over_dir, "hvp.enabled=false", NULL});
+    if (rc != 0)
+        tr_show_log(t.log);
+    EXPECT(rc == 0, "hvp exited with %d", rc);
+    char ckpt[1100], path[1200];
+    int64_t step = 0;
+    hvp_st_file *f = NULL;
+    if (hvp_ckpt_find_latest(t.run_dir, ckpt, sizeof ckpt, &step) != HVP_OK) {
+        TEST_FAIL("no checkpoint in %s", t.run_dir);
+        td_cleanup();
+        return;
+    }
+    snprintf(path, sizeof path, "%s/" HVP_CKPT_WEIGHTS, ckpt);
+    REQUIRE_OK(hvp_st_open(path, &f));
+    const hvp_st_tensor *online = hvp_st_find(f, "backbone.conv1.weight");
+    const hvp_st_tensor *momentum = hvp_st_find(f, "momentum_backbone.conv1.weight");
+    EXPECT(step == 3, "final step %lld, want 3", (long long)step);
+    EXPECT(online && momentum && hvp_st_find(f, "predictor.3.bias") &&
+               hvp_st_find(f, "momentum_projector.1.running_var"),
+           "the checkpoint lacks a BYOL tensor");
+    if (online && momentum) {
+        EXPECT(memcmp(momentum->data, init, n * sizeof(float)) != 0,
+               "the momentum network did not move");
+        EXPECT(memcmp(momentum->data, online->data, n * sizeof(float)) != 0,
+               "the momentum network equals the online one");
+    }
+    hvp_st_close(f);
+    td_cleanup();
+}
+
+/* optim.fix_pred_lr (SimSiam's rule for "predictor." parameters, on by default) is refused
+ * for BYOL with a message naming the key, before any step. */
+HVP_TEST(train_byol_refuses_fix_pred_lr)
+{
+    tr_files t;
+    if (!tr_begin(&t, 4, 1, BYOL_TINY))
+        return;
+    int rc = tr_run(t.log, (const char *[]){t.cfg, t.over_dir, "optim.fix_pred_lr=true", NULL});
+    const char *text = tr_log_text(t.log);
+    EXPECT(rc != 0 && strstr(text, "optim.fix_pred_lr = false") && !strstr(text, "step 1/"),
+           "BYOL with optim.fix_pred_lr = true: exit %d: %s", rc, text);
+    td_cleanup();
+}
+
 /* method.freeze_last_layer = 1: after one epoch the student's last layer is as initialised
  * (by run.seed, rebuilt here in process); with 0 it has moved. */
 HVP_TEST(train_dino_freezes_the_last_layer_in_the_first_epoch)

@@ -71,6 +71,8 @@ typedef struct hvp_config {
         hvp_cfg_floats mask_ratio;
         double mask_prob;
         int freeze_last_layer;
+        int pred_hidden_dim;
+        double final_tau;
     } method;
     struct {
         int enabled, views, select_every, select_resolution;

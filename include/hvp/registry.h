@@ -5,7 +5,7 @@
 #ifndef HVP_REGISTRY_H
 #define HVP_REGISTRY_H
 
-#define HVP_METHODS(X) X(simsiam) X(simclr) X(dino) X(ibot)
+#define HVP_METHODS(X) X(simsiam) X(simclr) X(dino) X(ibot) X(byol)
 
 /* method.name of the index the config stores, or NULL out of range. */
 static inline const char *hvp_method_name_of(int method)

@@ -103,13 +103,15 @@ const hvp_config_key hvp_config_keys[] = {
         "DINO/iBOT: epochs of linear teacher temperature warm-up"),
     FLT("method", "student_temp", method.student_temp, "0.1", 1e-4, 100, "DINO/iBOT: student temperature"),
     FLT("method", "teacher_momentum", method.teacher_momentum, "0.996", 0, 1,
-        "DINO/iBOT: EMA momentum of the teacher at the start (cosine to 1)"),
+        "DINO/iBOT/BYOL: EMA momentum of the teacher at the start, cosine to 1 (BYOL: solo-learn's base_tau, to method.final_tau)"),
     FLT("method", "center_momentum", method.center_momentum, "0.9", 0, 1, "DINO/iBOT: EMA momentum of the center"),
     INT("method", "patch_out_dim", method.patch_out_dim, "8192", 1, 1048576, "iBOT: prototypes of the patch head (shared head: must equal out_dim)"),
     FLTS("method", "mask_ratio", method.mask_ratio, "0.1, 0.5", 0.0, 1.0, 2, 2, "iBOT: range of the masked patch fraction (blockwise masks, as BEiT / official iBOT)"),
     FLT("method", "mask_prob", method.mask_prob, "0.5", 0, 1, "iBOT: probability that a view is masked"),
     INT("method", "freeze_last_layer", method.freeze_last_layer, "1", 0, 1000000,
         "DINO: epochs during which the head's last layer is not updated"),
+    INT("method", "pred_hidden_dim", method.pred_hidden_dim, "4096", 1, 1048576, "BYOL: predictor hidden dimension (solo-learn's pred_hidden_dim)"),
+    FLT("method", "final_tau", method.final_tau, "1.0", 0, 1, "BYOL: EMA momentum of the momentum network at the end (solo-learn's final_tau)"),
 
     /* [hvp] */
     BOOL("hvp", "enabled", hvp.enabled, "false", "hard view selection: train on the hardest pair of views"),

@@ -21,8 +21,7 @@ typedef struct dino {
     hvp_dino_config cfg;
     dino_net student, teacher;
     hvp_tensor center; /* [1, out_dim] */
-    hvp_tensor *ema_teacher, *ema_student; /* pairs for the EMA */
-    int nema;
+    ema_teacher ema; /* teacher.* <- student.* */
     long steps_per_epoch, total_steps;
 } dino;
 
@@ -66,7 +65,7 @@ float hvp_dino_teacher_temp(const hvp_method *m, long step)
 float hvp_dino_teacher_momentum(const hvp_method *m, long step)
 {
     const dino *d = m->impl;
-    return dino_momentum_at(d->cfg.teacher_momentum, d->total_steps, step);
+    return ema_momentum_at(d->cfg.teacher_momentum, 1.0f, d->total_steps, step);
 }
 
 void hvp_dino_set_schedule(hvp_method *m, long steps_per_epoch, long total_steps)
@@ -191,8 +190,7 @@ static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
 static hvp_status after_step(hvp_method *m, hvp_ctx *ctx, long step)
 {
     dino *d = m->impl;
-    return hvp_ema_tensors(ctx, d->ema_teacher, d->ema_student, d->nema,
-                           hvp_dino_teacher_momentum(m, step));
+    return ema_teacher_update(&d->ema, ctx, hvp_dino_teacher_momentum(m, step));
 }
 
 /* The teacher's backbone, as the official kNN and linear evaluations use by default. */
@@ -206,7 +204,7 @@ static void destroy(hvp_method *m)
 {
     dino *d = m->impl;
     if (d) {
-        dino_nets_free(&d->student, &d->teacher, d->ema_teacher, d->ema_student);
+        dino_nets_free(&d->student, &d->teacher, &d->ema);
     }
     free(d);
 }
@@ -252,7 +250,7 @@ hvp_status hvp_dino_create(hvp_ctx *ctx, const hvp_dino_config *cfg, hvp_method 
         st = hvp_state_buffer(&m->state, ctx, "dino_loss.center", 2, (int[]){1, cfg->out_dim},
                               HVP_INIT_ZERO, &d->center);
     if (st == HVP_OK)
-        st = dino_link_teacher(&m->state, ctx, 0, &d->ema_teacher, &d->ema_student, &d->nema);
+        st = ema_teacher_link(&d->ema, &m->state, ctx, "student.", "teacher.", 0);
     if (st != HVP_OK) {
         hvp_method_destroy(m);
         return st;

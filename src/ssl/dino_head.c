@@ -1,4 +1,4 @@
-/* DINO's head, teacher and centering, shared by DINO and iBOT (see dino_head.h). */
+/* DINO's head and centering, shared by DINO and iBOT (see dino_head.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,44 +129,6 @@ hvp_status dino_update_center(hvp_ctx *ctx, const hvp_tensor *t, const hvp_tenso
     return hvp_axpby(ctx, momentum, &c, (float)(1.0 - (double)momentum), &mean, &c);
 }
 
-hvp_status dino_link_teacher(hvp_state *s, hvp_ctx *ctx, int skip_missing, hvp_tensor **ema_t,
-                             hvp_tensor **ema_s, int *nema)
-{
-    hvp_tensor *et = calloc((size_t)s->nparams + 1, sizeof *et);
-    hvp_tensor *es = calloc((size_t)s->nparams + 1, sizeof *es);
-    *ema_t = et;
-    *ema_s = es;
-    *nema = 0;
-    if (!et || !es)
-        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
-    char name[128];
-    for (int i = 0; i < s->nparams; i++) {
-        const hvp_param *p = &s->params[i];
-        snprintf(name, sizeof name, "teacher.%s", p->name + strlen("student."));
-        hvp_buffer *tb = hvp_state_find_buffer(s, name);
-        if (!tb && skip_missing)
-            continue;
-        if (!tb)
-            return HVP_FAIL(HVP_ERR_ARG, "DINO: the teacher has no %s", name);
-        HVP_TRY(hvp_tensor_copy(ctx, &tb->value, &p->value));
-        et[*nema] = tb->value;
-        es[(*nema)++] = p->value;
-    }
-    for (int i = 0; i < s->nbuffers; i++) {
-        const hvp_buffer *b = &s->buffers[i];
-        if (b->is_count || strncmp(b->name, "student.", 8) != 0)
-            continue;
-        snprintf(name, sizeof name, "teacher.%s", b->name + strlen("student."));
-        hvp_buffer *tb = hvp_state_find_buffer(s, name);
-        if (!tb && skip_missing)
-            continue;
-        if (!tb)
-            return HVP_FAIL(HVP_ERR_ARG, "DINO: the teacher has no %s", name);
-        HVP_TRY(hvp_tensor_copy(ctx, &tb->value, &b->value));
-    }
-    return HVP_OK;
-}
-
 float dino_temp_at(float warm, float final, int warm_epochs, long steps_per_epoch, long step)
 {
     long epoch = steps_per_epoch > 0 ? step / steps_per_epoch : 0;
@@ -177,15 +139,6 @@ float dino_temp_at(float warm, float final, int warm_epochs, long steps_per_epoc
     return (float)(warm + (final - (double)warm) * (double)epoch / (double)(warm_epochs - 1));
 }
 
-float dino_momentum_at(float m0, long total_steps, long step)
-{
-    if (total_steps <= 0)
-        return m0;
-    /* utils.cosine_scheduler(m0, 1, epochs, niter): 1 + (m0 - 1) (1 + cos(pi it / total)) / 2 */
-    return (float)(1.0 + 0.5 * ((double)m0 - 1.0) *
-                             (1.0 + cos(M_PI * (double)step / (double)total_steps)));
-}
-
 hvp_status dino_teacher_features(dino_net *teacher, hvp_ctx *ctx, const hvp_tensor *x,
                                  hvp_tensor *f)
 {
@@ -193,10 +146,9 @@ hvp_status dino_teacher_features(dino_net *teacher, hvp_ctx *ctx, const hvp_tens
     return hvp_backbone_forward(&teacher->backbone, &p, x, f);
 }
 
-void dino_nets_free(dino_net *student, dino_net *teacher, hvp_tensor *ema_t, hvp_tensor *ema_s)
+void dino_nets_free(dino_net *student, dino_net *teacher, ema_teacher *ema)
 {
     hvp_backbone_free(&student->backbone);
     hvp_backbone_free(&teacher->backbone);
-    free(ema_t);
-    free(ema_s);
+    ema_teacher_free(ema);
 }

@@ -1,11 +1,12 @@
 /* What DINO (src/ssl/dino.c) and iBOT (src/ssl/ibot.c) share: a network = backbone +
  * DINOHead (Linear-GELU-Linear-GELU-Linear to the bottleneck, L2 normalisation, a
- * weight-normalised Linear without bias), the teacher as EMA buffers of the student,
- * centred and sharpened teacher probabilities, the center's EMA and the schedules. */
+ * weight-normalised Linear without bias), centred and sharpened teacher probabilities,
+ * the center's EMA and the temperature schedule. The teacher's EMA is src/ssl/teacher.h. */
 #ifndef HVP_SSL_DINO_HEAD_H
 #define HVP_SSL_DINO_HEAD_H
 
 #include "hvp/ssl.h"
+#include "ssl/teacher.h"
 
 /* The official optimizer rules of DINO and iBOT: no weight decay on biases and norm
  * parameters (get_params_groups), clipping per parameter (clip_gradients), the head's last
@@ -46,20 +47,13 @@ hvp_status dino_teacher_probs(hvp_ctx *ctx, const hvp_tensor *t, const hvp_tenso
 /* center = m center + (1 - m) w^T t with w [n] (NULL: 1/n each): a GEMM, fixed order. */
 hvp_status dino_update_center(hvp_ctx *ctx, const hvp_tensor *t, const hvp_tensor *w,
                               const hvp_tensor *center, float momentum);
-/* The teacher ("teacher.*" buffers) starts as a copy of the student ("student.*"); the EMA
- * pairs are the student's parameters with their teacher namesakes. skip_missing: a student
- * parameter without a teacher namesake is left out (iBOT's masked_embed, as the official
- * EMA over the common names); else it is an error. */
-hvp_status dino_link_teacher(hvp_state *s, hvp_ctx *ctx, int skip_missing, hvp_tensor **ema_t,
-                             hvp_tensor **ema_s, int *nema);
 /* Eval-mode features of the teacher's backbone (the official kNN and linear evaluations). */
 hvp_status dino_teacher_features(dino_net *teacher, hvp_ctx *ctx, const hvp_tensor *x,
                                  hvp_tensor *f);
-/* Frees both networks' backbones and the EMA pair lists. */
-void dino_nets_free(dino_net *student, dino_net *teacher, hvp_tensor *ema_t, hvp_tensor *ema_s);
+/* Frees both networks' backbones and the teacher's EMA pairs. */
+void dino_nets_free(dino_net *student, dino_net *teacher, ema_teacher *ema);
 /* Teacher temperature of the epoch of step: np.linspace(warm, final, warm_epochs) then
- * final; momentum: cosine from m0 to 1 over total_steps (m0 when total_steps <= 0). */
+ * final. */
 float dino_temp_at(float warm, float final, int warm_epochs, long steps_per_epoch, long step);
-float dino_momentum_at(float m0, long total_steps, long step);
 
 #endif

@@ -26,8 +26,7 @@ typedef struct ibot {
     hvp_ibot_config cfg;
     dino_net student, teacher;
     hvp_tensor center, center2;
-    hvp_tensor *ema_teacher, *ema_student;
-    int nema;
+    ema_teacher ema; /* teacher.* <- student.* */
     long steps_per_epoch, total_steps;
     int *inj_score, *inj_train; /* test masks */
     int inj_score_rows, inj_train_rows;
@@ -54,7 +53,7 @@ float hvp_ibot_teacher_patch_temp(const hvp_method *m, long step)
 float hvp_ibot_teacher_momentum(const hvp_method *m, long step)
 {
     const ibot *d = m->impl;
-    return dino_momentum_at(d->cfg.teacher_momentum, d->total_steps, step);
+    return ema_momentum_at(d->cfg.teacher_momentum, 1.0f, d->total_steps, step);
 }
 
 void hvp_ibot_set_schedule(hvp_method *m, long steps_per_epoch, long total_steps)
@@ -362,8 +361,7 @@ static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
 static hvp_status after_step(hvp_method *m, hvp_ctx *ctx, long step)
 {
     ibot *d = m->impl;
-    return hvp_ema_tensors(ctx, d->ema_teacher, d->ema_student, d->nema,
-                           hvp_ibot_teacher_momentum(m, step));
+    return ema_teacher_update(&d->ema, ctx, hvp_ibot_teacher_momentum(m, step));
 }
 
 /* The teacher's backbone (class token), as the official evaluations. */
@@ -377,7 +375,7 @@ static void destroy(hvp_method *m)
 {
     ibot *d = m->impl;
     if (d) {
-        dino_nets_free(&d->student, &d->teacher, d->ema_teacher, d->ema_student);
+        dino_nets_free(&d->student, &d->teacher, &d->ema);
         free(d->inj_score);
         free(d->inj_train);
     }
@@ -444,7 +442,7 @@ hvp_status hvp_ibot_create(hvp_ctx *ctx, const hvp_ibot_config *cfg, hvp_method 
         st = hvp_state_buffer(&m->state, ctx, "ibot_loss.center2", 3,
                               (int[]){1, 1, cfg->patch_out_dim}, HVP_INIT_ZERO, &d->center2);
     if (st == HVP_OK)
-        st = dino_link_teacher(&m->state, ctx, 1, &d->ema_teacher, &d->ema_student, &d->nema);
+        st = ema_teacher_link(&d->ema, &m->state, ctx, "student.", "teacher.", 1);
     if (st != HVP_OK) {
         hvp_method_destroy(m);
         return st;
