@@ -273,7 +273,7 @@ static hvp_status make_byol(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m)
     hvp_config c;
     hvp_config_defaults(&c);
     HVP_TRY(hvp_config_set(&c, "method", "name", "byol", "test", 0));
-    c.optim.fix_pred_lr = 0; /* SimSiam's rule; BYOL refuses it */
+    c.optim.fix_pred_lr = 0; /* SimSiam's rule (no effect on BYOL) */
     c.method.proj_hidden_dim = test_meta_int(f, "proj_hidden_dim");
     c.method.proj_dim = test_meta_int(f, "proj_dim");
     c.method.pred_hidden_dim = test_meta_int(f, "pred_hidden_dim");

@@ -119,11 +119,10 @@ HVP_TEST(train_ibot_deterministic_and_resumes_after_sigkill)
 }
 
 /* BYOL with solo-learn's LARS and hard views: the momentum network (buffers), its tau
- * schedule by step and the LARS momentum buffers all resume exactly. fix_pred_lr off: it is
- * SimSiam's rule for "predictor." parameters. */
+ * schedule by step and the LARS momentum buffers all resume exactly. */
 #define BYOL_TINY "[method]\nname = byol\npred_hidden_dim = 16\nteacher_momentum = 0.9\n"     \
                   "final_tau = 1.0\n[optim]\nname = lars\nlr = 1.0\nweight_decay = 1e-5\n"  \
-                  "lars_eta = 0.02\nlars_clip_lr = true\nfix_pred_lr = false\nwarmup_epochs = 1\n"
+                  "lars_eta = 0.02\nlars_clip_lr = true\nwarmup_epochs = 1\n"
 HVP_TEST(train_byol_deterministic_and_resumes_after_sigkill)
 {
     deterministic_and_resumes(BYOL_TINY, "\"momentum_projector.3.weight\"");
@@ -181,18 +180,38 @@ HVP_TEST(train_byol_without_hvp_moves_the_momentum_network)
     td_cleanup();
 }
 
-/* optim.fix_pred_lr (SimSiam's rule for "predictor." parameters, on by default) is refused
- * for BYOL with a message naming the key, before any step. */
-HVP_TEST(train_byol_refuses_fix_pred_lr)
+/* optim.fix_pred_lr is SimSiam's rule (its policy's fixed_lr_prefix): BYOL's predictor
+ * follows the schedule (solo-learn) with the flag on or off, so both runs end bitwise
+ * alike; SimSiam's runs differ. */
+static void fix_pred_lr_runs(const char *extra, int want_same)
 {
     tr_files t;
-    if (!tr_begin(&t, 4, 1, BYOL_TINY))
+    if (!tr_begin(&t, 4, 2, extra))
         return;
-    int rc = tr_run(t.log, (const char *[]){t.cfg, t.over_dir, "optim.fix_pred_lr=true", NULL});
-    const char *text = tr_log_text(t.log);
-    EXPECT(rc != 0 && strstr(text, "optim.fix_pred_lr = false") && !strstr(text, "step 1/"),
-           "BYOL with optim.fix_pred_lr = true: exit %d: %s", rc, text);
+    unsigned char *w[2];
+    size_t n[2];
+    for (int on = 0; on < 2; on++) {
+        char over[64], dir[1100];
+        snprintf(over, sizeof over, "optim.fix_pred_lr=%s", on ? "true" : "false");
+        snprintf(dir, sizeof dir, "run.dir=%s/run_%d", t.root, on);
+        int rc = tr_run(t.log, (const char *[]){t.cfg, dir, over, NULL});
+        if (rc != 0)
+            tr_show_log(t.log);
+        snprintf(dir, sizeof dir, "%s/run_%d", t.root, on);
+        int64_t step;
+        w[on] = rc == 0 ? tr_final_weights(dir, &n[on], &step) : NULL;
+        EXPECT(w[on], "%s: exit %d", over, rc);
+    }
+    if (w[0] && w[1])
+        EXPECT((n[0] == n[1] && memcmp(w[0], w[1], n[0]) == 0) == want_same,
+               "runs with optim.fix_pred_lr on and off should %s", want_same ? "match" : "differ");
     td_cleanup();
+}
+
+HVP_TEST(train_fix_pred_lr_is_simsiams_rule_only)
+{
+    fix_pred_lr_runs(BYOL_TINY, 1);
+    fix_pred_lr_runs("", 0);
 }
 
 /* method.freeze_last_layer = 1: after one epoch the student's last layer is as initialised

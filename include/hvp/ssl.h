@@ -48,6 +48,9 @@ typedef struct hvp_method_policy {
     const char *frozen_early;
     /* Trains on local views (multi-crop) when data.local_crops > 0. */
     int takes_local;
+    /* Under optim.fix_pred_lr, parameters whose names start with it keep the base learning
+     * rate (SimSiam's predictor, as its official code); NULL: the flag changes nothing. */
+    const char *fixed_lr_prefix;
 } hvp_method_policy;
 
 struct hvp_method {

@@ -130,7 +130,7 @@ const hvp_config_key hvp_config_keys[] = {
     FLT("optim", "weight_decay", optim.weight_decay, "1e-4", 0, 10, "weight decay"),
     FLT("optim", "weight_decay_end", optim.weight_decay_end, "-1", -1, 10,
         "weight decay at the end of a cosine schedule from weight_decay (DINO: 0.4); -1: constant"),
-    BOOL("optim", "fix_pred_lr", optim.fix_pred_lr, "true", "SimSiam: predictor keeps the base lr (no decay)"),
+    BOOL("optim", "fix_pred_lr", optim.fix_pred_lr, "true", "SimSiam's predictor keeps the base lr (no schedule); other methods have no such rule"),
     INT("optim", "warmup_epochs", optim.warmup_epochs, "0", 0, 1000000, "epochs of linear lr warm-up"),
     FLT("optim", "min_lr", optim.min_lr, "0.0", 0, 1000, "learning rate at the end of the cosine schedule"),
     FLT("optim", "clip_grad", optim.clip_grad, "0.0", 0, 1e9, "clip the global gradient norm to this; 0: off"),

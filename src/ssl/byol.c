@@ -261,13 +261,6 @@ hvp_status hvp_byol_from_config(hvp_ctx *ctx, const hvp_config *c,
                                 const hvp_backbone_config *backbone, hvp_method **out)
 {
     *out = NULL;
-    /* The trainer keeps parameters named "predictor." at the base lr under fix_pred_lr
-     * (SimSiam's rule, on by default); solo-learn schedules BYOL's predictor like the rest. */
-    if (c->optim.fix_pred_lr)
-        return HVP_FAIL(HVP_ERR_ARG,
-                        "BYOL: optim.fix_pred_lr = true would keep the predictor at the base lr "
-                        "(SimSiam's rule; solo-learn's BYOL schedules it like the rest): set "
-                        "optim.fix_pred_lr = false");
     byol_config bc = {*backbone,
                       c->method.proj_hidden_dim,
                       c->method.proj_dim,

@@ -142,6 +142,7 @@ hvp_status hvp_simsiam_create(hvp_ctx *ctx, const hvp_simsiam_config *cfg, hvp_m
     }
     m->feature_dim = feat;
     m->policy.decay_all = 1; /* the official code decays every parameter */
+    m->policy.fixed_lr_prefix = "predictor."; /* its --fix-pred-lr */
     *out = m;
     return HVP_OK;
 }

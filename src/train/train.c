@@ -177,8 +177,8 @@ static hvp_status make_optimizer(trainer *t)
     oc.decay_all = t->method->policy.decay_all;
     HVP_TRY(hvp_optim_create(t->ctx, &oc, t->method->state.params, t->method->state.nparams,
                              &t->optim));
-    if (c->optim.fix_pred_lr)
-        hvp_optim_set_group(t->optim, "predictor.", 1);
+    if (c->optim.fix_pred_lr && t->method->policy.fixed_lr_prefix)
+        hvp_optim_set_group(t->optim, t->method->policy.fixed_lr_prefix, 1);
     for (int g = 0; g < HVP_OPTIM_MAX_GROUPS; g++)
         t->optim->groups[g].weight_decay = (float)c->optim.weight_decay;
     t->base_lr = c->optim.lr * (c->optim.scale_lr ? c->data.batch_size / 256.0 : 1.0);
@@ -481,7 +481,7 @@ static hvp_status step_body(trainer *t, const hvp_image_batch *b, double *loss)
     HVP_TRY(hold_frozen(t, &kept));
     double lr = lr_at(t, t->step);
     t->optim->groups[0].lr = (float)lr;
-    t->optim->groups[1].lr = (float)t->base_lr; /* fix_pred_lr: the predictor keeps base lr */
+    t->optim->groups[1].lr = (float)t->base_lr; /* fix_pred_lr: the method's fixed_lr_prefix */
     for (int g = 0; g < HVP_OPTIM_MAX_GROUPS; g++)
         t->optim->groups[g].weight_decay = (float)wd_at(t, t->step);
     HVP_TRY(hvp_optim_step(ctx, t->optim));
