@@ -440,3 +440,50 @@ HVP_TEST(train_resumes_a_checkpoint_of_an_earlier_version)
     EXPECT(w && step == 2, "the resumed run ended at step %lld", (long long)step);
     td_cleanup();
 }
+
+/* A run with kNN evaluation reports raw-pixel kNN on the same samples beside its own (the
+ * result, epochs.jsonl), computed once per dataset: the cache file holds it, and a cached
+ * value is what a later run reports. */
+HVP_TEST(train_reports_the_raw_pixel_baseline)
+{
+    tr_files f;
+    if (!tr_begin(&f, 8, 1, ""))
+        return;
+    char cache[1100], old_cache[4096] = "";
+    snprintf(cache, sizeof cache, "%s/cache", f.root);
+    const char *prev = getenv("HVP_CACHE_DIR");
+    if (prev)
+        snprintf(old_cache, sizeof old_cache, "%s", prev);
+    setenv("HVP_CACHE_DIR", cache, 1);
+    hvp_config c;
+    REQUIRE_OK(hvp_config_load(f.cfg, &c));
+    REQUIRE_OK(hvp_config_override(&c, f.over_dir));
+    REQUIRE_OK(hvp_config_override(&c, "eval.every=1"));
+    REQUIRE_OK(hvp_config_override(&c, "eval.at_start=true"));
+    hvp_train_result r;
+    hvp_status st = hvp_train(&c, NULL, &r);
+    EXPECT(st == HVP_OK, "run: %s", hvp_last_error());
+    EXPECT(r.knn_pixels_top1 >= 0 && r.knn_pixels_top1 <= 100 && r.knn_init_top1 >= 0,
+           "pixels %.2f, init %.2f", r.knn_pixels_top1, r.knn_init_top1);
+    char jsonl[1200];
+    snprintf(jsonl, sizeof jsonl, "%s/epochs.jsonl", f.run_dir);
+    size_t n;
+    unsigned char *text = test_read_file(jsonl, &n);
+    EXPECT(text && tr_contains(text, n, "\"knn_pixels_top1\"") &&
+               tr_contains(text, n, "\"knn_init_top1\""),
+           "epochs.jsonl lacks the baseline");
+    /* the cached value is reported again: make it one the samples cannot give */
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "sed -i '2s/.*/12.5 50/' '%s'/knn-pixels-*.txt", cache);
+    EXPECT(system(cmd) == 0, "%s", cmd);
+    snprintf(f.over_dir, sizeof f.over_dir, "run.dir=%s/run2", f.root);
+    REQUIRE_OK(hvp_config_override(&c, f.over_dir));
+    st = hvp_train(&c, NULL, &r);
+    EXPECT(st == HVP_OK && r.knn_pixels_top1 == 12.5, "second run: %s, pixels %.2f",
+           st == HVP_OK ? "ok" : hvp_last_error(), r.knn_pixels_top1);
+    if (old_cache[0])
+        setenv("HVP_CACHE_DIR", old_cache, 1);
+    else
+        unsetenv("HVP_CACHE_DIR");
+    td_cleanup();
+}

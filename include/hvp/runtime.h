@@ -9,6 +9,7 @@
 #endif
 #include <CL/cl.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "hvp/status.h"
@@ -89,6 +90,15 @@ int hvp_ctx_in_step(const hvp_ctx *ctx);
 hvp_status hvp_staging_write(hvp_ctx *ctx, const void *host, size_t bytes, cl_mem *out);
 /* Releases the staging slots (hvp_ctx_destroy does). */
 void hvp_staging_free(hvp_ctx *ctx);
+
+/* ---- the cache folder ------------------------------------------------------------- */
+
+/* FNV-1a of s, continuing from h (start at 0xcbf29ce484222325). */
+uint64_t hvp_fnv1a(uint64_t h, const char *s);
+/* <cache folder>/<name>-<hash of key>.<ext>, the folder created if missing; the cache
+ * folder is $HVP_CACHE_DIR, else $XDG_CACHE_HOME/hvp, else ~/.cache/hvp. */
+hvp_status hvp_cache_path(const char *name, const char *key, const char *ext, char *path,
+                          size_t size);
 
 /* ---- programs and kernels ---------------------------------------------------------- */
 

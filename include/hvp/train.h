@@ -18,6 +18,7 @@ typedef struct hvp_train_result {
     double knn_top1;       /* last kNN evaluation, -1 when none ran */
     double knn_top5;
     double knn_init_top1;  /* eval.at_start: kNN top-1 before training, else -1 */
+    double knn_pixels_top1; /* raw-pixel kNN top-1 on the same samples, -1 when no kNN ran */
     double seconds;        /* wall time of this invocation */
     /* The steps after this invocation's first: how many, and the device buffers they
      * created and host waits they made in all (by design 0 and one per step). */
@@ -67,6 +68,10 @@ hvp_status hvp_train_make_method(hvp_ctx *ctx, const hvp_config *cfg, int channe
  * the normalised pixels themselves are the features (the raw-pixel baseline). */
 hvp_status hvp_eval_knn_method(hvp_ctx *ctx, struct hvp_method *m, const hvp_config *cfg,
                                long train_limit, long test_limit, double *top1, double *top5);
+/* kNN of the normalised raw pixels of the same samples (the baseline a method should beat),
+ * kept in the cache folder by data and evaluation settings, so computed once per dataset. */
+hvp_status hvp_eval_knn_pixels(hvp_ctx *ctx, const hvp_config *cfg, double *top1,
+                               double *top5);
 /* The same features, classified by a linear probe (hvp_linear_probe with the eval.linear_*
  * keys and run.seed): top-1/top-5 on the test split. */
 hvp_status hvp_eval_linear_method(hvp_ctx *ctx, struct hvp_method *m, const hvp_config *cfg,

@@ -1,5 +1,6 @@
 /* `hvp CONFIG [section.key=value ...]`: load, override, check, save and train; SIGINT or
  * SIGTERM stop it after a step with a checkpoint (exit status 128 + the signal). */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -65,9 +66,17 @@ int hvp_cmd_train(int argc, char **argv)
                    r.checkpoint, r.checkpoint);
         return 128 + hvp_cli_stop_signal(); /* as a shell reports a process a signal ended */
     }
-    printf("done: %ld steps in %.1f s, final loss %.4f", r.steps, r.seconds, r.final_loss);
-    if (r.knn_top1 >= 0)
-        printf(", kNN top-1 %.2f%%", r.knn_top1);
-    printf("; run directory %s\n", r.run_dir);
+    printf("done: %ld steps in %.1f s, final loss %.4f; run directory %s\n", r.steps, r.seconds,
+           r.final_loss, r.run_dir);
+    if (r.knn_top1 >= 0) {
+        printf("kNN top-1 on the test sample: %.2f%% after training", r.knn_top1);
+        if (r.knn_init_top1 >= 0)
+            printf(", %.2f%% at initialisation", r.knn_init_top1);
+        if (r.knn_pixels_top1 >= 0)
+            printf(", %.2f%% for raw pixels (%s them by %.2f points)", r.knn_pixels_top1,
+                   r.knn_top1 >= r.knn_pixels_top1 ? "beats" : "trails",
+                   fabs(r.knn_top1 - r.knn_pixels_top1));
+        printf("\n");
+    }
     return 0;
 }

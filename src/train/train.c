@@ -543,6 +543,19 @@ static void say_wins(trainer *t, const hvp_selector *sel)
 /* Closes epoch `number` (from 1), of which this process ran the steps [first, last): all of
  * them, unless it resumed inside the epoch or train.max_steps ended it early; the
  * statistics then cover only those steps, and the log says so. */
+/* Raw-pixel kNN on the evaluation's samples, once per run (and cached per dataset): the
+ * baseline the learnt features are shown against. */
+static hvp_status pixels_baseline(trainer *t, hvp_train_result *res)
+{
+    if (res->knn_pixels_top1 >= 0)
+        return HVP_OK;
+    double top1, top5;
+    HVP_TRY(hvp_eval_knn_pixels(t->ctx, t->cfg, &top1, &top5));
+    res->knn_pixels_top1 = top1;
+    say(t, "raw pixels on the same samples: kNN top-1 %.2f%% top-5 %.2f%%\n", top1, top5);
+    return HVP_OK;
+}
+
 static hvp_status end_epoch(trainer *t, int number, long first, long last, double mean_loss,
                             double seconds, long images, hvp_train_result *res)
 {
@@ -567,6 +580,7 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
         res->knn_top5 = top5;
         say(t, "epoch %d: kNN top-1 %.2f%% top-5 %.2f%% (k=%d, %.1f s)\n", number, top1, top5,
             c->eval.knn_k, now() - t0);
+        HVP_TRY(pixels_baseline(t, res));
     }
     double chosen = -1, all = -1;
     if (t->sel && t->sel->scored_samples) {
@@ -582,7 +596,9 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
                         {"loss", mean_loss},         {"knn_top1", top1},
                         {"knn_top5", top5},          {"hvp_chosen_loss", chosen},
                         {"hvp_all_loss", all},       {"img_per_s", images / seconds},
-                        {"data_wait_s", ls.wait_seconds}, {"skipped_files", (double)ls.skipped}};
+                        {"data_wait_s", ls.wait_seconds}, {"skipped_files", (double)ls.skipped},
+                        {"knn_init_top1", res->knn_init_top1},
+                        {"knn_pixels_top1", top1 >= 0 ? res->knn_pixels_top1 : -1}};
     int ncols = sizeof row / sizeof row[0];
     if (t->epochs_csv)
         HVP_TRY(hvp_metrics_row(t->epochs_csv, row, ncols));
@@ -590,8 +606,12 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
         HVP_TRY(hvp_metrics_row(t->epochs_jsonl, row, ncols));
     if (t->tb) {
         HVP_TRY(hvp_tb_scalar(t->tb, "epoch/loss", t->step, mean_loss));
-        if (top1 >= 0)
+        if (top1 >= 0) {
             HVP_TRY(hvp_tb_scalar(t->tb, "eval/knn_top1", t->step, top1));
+            HVP_TRY(hvp_tb_scalar(t->tb, "eval/knn_pixels_top1", t->step, res->knn_pixels_top1));
+            if (res->knn_init_top1 >= 0)
+                HVP_TRY(hvp_tb_scalar(t->tb, "eval/knn_init_top1", t->step, res->knn_init_top1));
+        }
         if (chosen >= 0) {
             HVP_TRY(hvp_tb_scalar(t->tb, "hvp/chosen_pair_loss", t->step, chosen));
             HVP_TRY(hvp_tb_scalar(t->tb, "hvp/all_pairs_loss", t->step, all));
@@ -635,6 +655,7 @@ static hvp_status run(trainer *t, hvp_train_result *res)
                                     c->eval.knn_test_limit, &top1, &top5));
         say(t, "at initialisation: kNN top-1 %.2f%% top-5 %.2f%%\n", top1, top5);
         res->knn_init_top1 = top1;
+        HVP_TRY(pixels_baseline(t, res));
     }
     long per_epoch = t->steps_per_epoch, every = c->train.save_every_steps;
     while (t->step < t->total_steps && !stopping()) {
@@ -643,6 +664,9 @@ static hvp_status run(trainer *t, hvp_train_result *res)
         HVP_TRY(hvp_loader_start_epoch_at(t->loader, t->epoch, first));
         double t0 = now(), sum = 0;
         long images = 0;
+        /* the steps of this epoch the run will take (train.max_steps may end it early) */
+        long shown = t->total_steps - (long)t->epoch * per_epoch;
+        shown = shown < per_epoch ? shown : per_epoch;
         for (; s < per_epoch && t->step < t->total_steps; s++) {
             const hvp_image_batch *b;
             HVP_TRY(hvp_loader_next(t->loader, &b));
@@ -656,7 +680,7 @@ static hvp_status run(trainer *t, hvp_train_result *res)
             sum += loss;
             images += b->count;
             hvp_progress_step(&t->progress, t->step, t->epoch + 1, c->train.epochs, (int)s + 1,
-                              (int)per_epoch, loss, lr, b->count);
+                              (int)shown, loss, lr, b->count);
             HVP_TRY(log_step(t, loss, lr, b->count));
             if (every > 0 && t->step % every == 0)
                 HVP_TRY(save_checkpoint_once(t));
@@ -680,7 +704,7 @@ hvp_status hvp_train(const hvp_config *cfg, FILE *out, hvp_train_result *result)
     trainer t;
     memset(&t, 0, sizeof t);
     memset(result, 0, sizeof *result);
-    result->knn_top1 = result->knn_top5 = result->knn_init_top1 = -1;
+    result->knn_top1 = result->knn_top5 = result->knn_init_top1 = result->knn_pixels_top1 = -1;
     t.cfg = cfg;
     t.out = out;
     t.saved_step = -1;
