@@ -487,3 +487,61 @@ HVP_TEST(train_reports_the_raw_pixel_baseline)
         unsetenv("HVP_CACHE_DIR");
     td_cleanup();
 }
+
+/* Points of the polyline of data-series `name` in an SVG text (-1 when absent). */
+static int polyline_points(const char *svg, const char *name)
+{
+    char tag[128];
+    snprintf(tag, sizeof tag, "data-series=\"%s\"", name);
+    const char *p = svg ? strstr(svg, tag) : NULL;
+    if (!p || !(p = strstr(p, "points=\"")))
+        return -1;
+    int n = 0;
+    for (p += 8; *p && *p != '"'; p++)
+        n += *p == ',';
+    return n;
+}
+
+/* `hvp report` after a run: the HTML page and its plots exist, each plot holds the logged
+ * points (a point per step in the loss plot, per evaluated epoch in the kNN plot, a bar per
+ * pair of views with the last epoch's wins), and the views grid is made. */
+HVP_TEST(train_report_plots_the_logged_points)
+{
+    tr_files f;
+    if (!tr_begin(&f, 8, 2, "")) /* 16 images, batch 8: 4 steps */
+        return;
+    int rc = tr_run(f.log, (const char *[]){f.cfg, f.over_dir, "eval.every=1", "log.every=1",
+                                            NULL});
+    EXPECT(rc == 0, "the run failed (exit %d)", rc);
+    rc = tr_run(f.log, (const char *[]){"report", f.run_dir, NULL});
+    const char *text = tr_log_text(f.log);
+    EXPECT(rc == 0 && strstr(text, "report/index.html"), "hvp report: exit %d: %s", rc, text);
+    char path[1300];
+    size_t n;
+    static const char *const files[] = {"index.html", "loss.svg", "lr.svg", "knn.svg",
+                                        "hvp_loss.svg", "pair_wins.svg", "views.jpg"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/report/%s", f.run_dir, files[i]);
+        EXPECT(test_read_file(path, &n) && n > 0, "no %s", path);
+    }
+    snprintf(path, sizeof path, "%s/report/loss.svg", f.run_dir);
+    const char *loss = (const char *)test_read_file(path, &n);
+    snprintf(path, sizeof path, "%s/steps.csv", f.run_dir);
+    long steps = tr_lines(path) - 1;
+    EXPECT(steps == 4 && polyline_points(loss, "loss") == 4, "loss.svg: %d points for %ld steps",
+           polyline_points(loss, "loss"), steps);
+    snprintf(path, sizeof path, "%s/report/knn.svg", f.run_dir);
+    const char *knn = (const char *)test_read_file(path, &n);
+    EXPECT(polyline_points(knn, "knn_top1") == 2 && polyline_points(knn, "knn_pixels_top1") == 2,
+           "knn.svg: %d and %d points for 2 evaluated epochs", polyline_points(knn, "knn_top1"),
+           polyline_points(knn, "knn_pixels_top1"));
+    snprintf(path, sizeof path, "%s/report/pair_wins.svg", f.run_dir);
+    const char *wins = (const char *)test_read_file(path, &n);
+    int bars = 0;
+    long total = 0;
+    for (const char *p = wins; p && (p = strstr(p, "data-wins=\"")); p++, bars++)
+        total += atol(p + 11);
+    /* 3 views: 3 pairs; each of the epoch's 16 images chose one */
+    EXPECT(bars == 3 && total == 16, "pair_wins.svg: %d bars, %ld wins", bars, total);
+    td_cleanup();
+}

@@ -44,6 +44,15 @@ hvp_status hvp_tb_flush(hvp_tb *tb);
 hvp_status hvp_tb_close(hvp_tb *tb); /* NULL is fine */
 const char *hvp_tb_path(const hvp_tb *tb);
 
+/* ---- report ------------------------------------------------------------------------ */
+/* RUN_DIR/report/index.html with SVG plots beside it (loss and learning rate per step, kNN
+ * top-1 with its values at initialisation and for raw pixels, the chosen pairs' loss
+ * against all pairs', the last epoch's wins per pair of views) from the run's steps.csv,
+ * epochs.csv and pair_wins.csv; views_image (a file in RUN_DIR/report, or NULL) is shown
+ * too. out gets the HTML file's path. */
+hvp_status hvp_report_write(const char *run_dir, const char *views_image, char *out,
+                            size_t out_size);
+
 /* ---- progress line ------------------------------------------------------------------- */
 typedef struct hvp_progress {
     FILE *out;

@@ -8,6 +8,7 @@ int hvp_cmd_train(int argc, char **argv);
 int hvp_cmd_knn(int argc, char **argv);
 int hvp_cmd_linear(int argc, char **argv);
 int hvp_cmd_views(int argc, char **argv);
+int hvp_cmd_report(int argc, char **argv);
 int hvp_cmd_bench_data(int argc, char **argv);
 int hvp_cmd_bench_train(int argc, char **argv);
 
@@ -19,6 +20,15 @@ int hvp_cli_load_config(int argc, char **argv, struct hvp_config *cfg);
 int hvp_cli_finish_config(int argc, char **argv, struct hvp_config *cfg);
 int hvp_cmd_bench(int argc, char **argv);
 int hvp_cmd_tune(int argc, char **argv);
+
+/* A grid of `images` training images and the views cfg cuts from them, into out (JPEG or
+ * PPM by extension); *views_per_image (NULL to skip) gets the views per row. */
+#include "hvp/status.h"
+hvp_status hvp_cli_views_grid(const struct hvp_config *cfg, const char *out, int images,
+                              int *views_per_image);
+/* RUN_DIR/report/index.html from the run's logs and config (the views grid included when
+ * the device and data can make it); prints its path. 0 on success. */
+int hvp_cli_write_report(const char *run_dir);
 
 /* Prints "hvp: <message>" for the last library error and returns 1. */
 int hvp_cli_error(const char *what);

@@ -41,6 +41,7 @@ static void usage(FILE *f)
             "  knn PATH [--pixels] kNN top-1/top-5 of a run, checkpoint or config (init)\n"
             "  linear PATH [--pixels]  linear-probe top-1/top-5 of the same\n"
             "  views CONFIG [--out F.jpg]  a grid of images and the views the config cuts\n"
+            "  report RUN_DIR     RUN_DIR/report/index.html: plots of the run's logs, its views\n"
             "  bench data CONFIG  images/s decoded and views/s augmented for a config\n"
             "  bench train CONFIG [--steps N]  images/s of training steps on fixed views\n"
             "  bench data-decode ROOT [--workers N]  images/s decoded from a dataset\n"
@@ -54,7 +55,8 @@ static void usage(FILE *f)
             "  HVP_PROFILE=1      print time per kernel at exit\n"
             "  HVP_GEMM           force one GEMM algorithm (clblast, reg4x32, lds16, ...)\n"
             "  HVP_CL_DIR         load kernels from this folder instead of the embedded ones\n"
-            "  HVP_CACHE_DIR      kernel binary cache (default ~/.cache/hvp); HVP_NO_CACHE=1 off\n");
+            "  HVP_CACHE_DIR      cache folder: kernel binaries, raw-pixel kNN (default\n"
+            "                     ~/.cache/hvp); HVP_NO_CACHE=1: kernels always from source\n");
 }
 
 int main(int argc, char **argv)
@@ -72,6 +74,8 @@ int main(int argc, char **argv)
         return hvp_cmd_linear(argc - 1, argv + 1);
     if (strcmp(cmd, "views") == 0)
         return hvp_cmd_views(argc - 1, argv + 1);
+    if (strcmp(cmd, "report") == 0)
+        return hvp_cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0 && argc > 2 && strcmp(argv[2], "data") == 0)
         return hvp_cmd_bench_data(argc - 2, argv + 2);
     if (strcmp(cmd, "bench") == 0 && argc > 2 && strcmp(argv[2], "train") == 0)

@@ -78,5 +78,7 @@ int hvp_cmd_train(int argc, char **argv)
                    fabs(r.knn_top1 - r.knn_pixels_top1));
         printf("\n");
     }
+    if (cfg.log.csv)
+        hvp_cli_write_report(r.run_dir); /* prints its path; a failure costs the run nothing */
     return 0;
 }

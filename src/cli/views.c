@@ -68,6 +68,22 @@ static void views_close(views_run *r)
     hvp_ctx_destroy(r->ctx);
 }
 
+hvp_status hvp_cli_views_grid(const hvp_config *cfg, const char *out, int images,
+                              int *views_per_image)
+{
+    views_run r;
+    hvp_tensor global, local;
+    hvp_status st = views_open(cfg, images, &r);
+    if (st == HVP_OK)
+        st = hvp_augment_batch(r.aug, r.batch, (uint64_t)cfg->run.seed, 0, &global, &local);
+    if (st == HVP_OK)
+        st = hvp_views_write_grid(r.ctx, out, r.batch, &r.vc, &global, &local, 96);
+    if (views_per_image)
+        *views_per_image = r.vc.n_global + r.vc.n_local;
+    views_close(&r);
+    return st;
+}
+
 int hvp_cmd_views(int argc, char **argv)
 {
     const char *out = "views.jpg";
@@ -81,18 +97,11 @@ int hvp_cmd_views(int argc, char **argv)
     }
     if (!hvp_cli_load_config(n, rest, &cfg))
         return 2;
-    views_run r;
-    hvp_tensor global, local;
-    hvp_status st = views_open(&cfg, images, &r);
-    if (st == HVP_OK)
-        st = hvp_augment_batch(r.aug, r.batch, (uint64_t)cfg.run.seed, 0, &global, &local);
-    if (st == HVP_OK)
-        st = hvp_views_write_grid(r.ctx, out, r.batch, &r.vc, &global, &local, 96);
-    views_close(&r);
-    if (st != HVP_OK)
+    int per_image = 0;
+    if (hvp_cli_views_grid(&cfg, out, images, &per_image) != HVP_OK)
         return hvp_cli_error("views");
     printf("wrote %s: %d images (rows), the original then %d views each\n", out, images,
-           r.vc.n_global + r.vc.n_local);
+           per_image);
     return 0;
 }
 

@@ -37,6 +37,7 @@ typedef struct trainer {
     hvp_tensor loss;     /* one float, outside the per-step arena */
     char run_dir[1024];
     hvp_metrics *steps_csv, *epochs_csv, *epochs_jsonl;
+    hvp_metrics *wins_csv; /* per epoch, how often each pair of views was chosen */
     hvp_tb *tb;
     hvp_progress progress;
     long step;           /* optimizer steps done */
@@ -197,6 +198,9 @@ static hvp_status open_logs(trainer *t)
         HVP_TRY(hvp_metrics_open(path, HVP_METRICS_CSV, &t->steps_csv));
         snprintf(path, sizeof path, "%s/epochs.csv", t->run_dir);
         HVP_TRY(hvp_metrics_open(path, HVP_METRICS_CSV, &t->epochs_csv));
+        snprintf(path, sizeof path, "%s/pair_wins.csv", t->run_dir);
+        if (t->sel)
+            HVP_TRY(hvp_metrics_open(path, HVP_METRICS_CSV, &t->wins_csv));
     }
     if (c->log.jsonl) {
         snprintf(path, sizeof path, "%s/epochs.jsonl", t->run_dir);
@@ -420,6 +424,7 @@ static void teardown(trainer *t)
     hvp_progress_break(&t->progress);
     hvp_metrics_close(t->steps_csv);
     hvp_metrics_close(t->epochs_csv);
+    hvp_metrics_close(t->wins_csv);
     hvp_metrics_close(t->epochs_jsonl);
     hvp_tb_close(t->tb);
     hvp_selector_destroy(t->sel);
@@ -589,6 +594,13 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
         say(t, "%s: hard views: mean loss of chosen pairs %.4f vs all pairs %.4f; wins", label,
             chosen, all);
         say_wins(t, t->sel);
+        for (int k = 0; t->wins_csv && k < t->sel->npairs; k++) {
+            hvp_metric w[] = {{"epoch", number},
+                              {"first_view", t->sel->pairs[k][0]},
+                              {"second_view", t->sel->pairs[k][1]},
+                              {"wins", (double)t->sel->wins[k]}};
+            HVP_TRY(hvp_metrics_row(t->wins_csv, w, 4));
+        }
     }
     say(t, "%s: loss %.4f, %.1f img/s, waited %.1f s for data, %lld files skipped\n", label,
         mean_loss, (double)images / seconds, ls.wait_seconds, (long long)ls.skipped);
