@@ -10,8 +10,8 @@ jitter, order[4] (0 brightness, 1 contrast, 2 saturation, 3 hue), gray, blur, ks
 solarize; float32 brightness, contrast, saturation, hue, sigma, mean[3], std[3];
 uint8 image[H][W][C]; float32 view[C][S][S].
 
-Needs torch and torchvision (CPU is enough): python3 -m venv /tmp/tv &&
-/tmp/tv/bin/pip install torch torchvision && /tmp/tv/bin/python tools/make_augment_golden.py
+Needs torch and torchvision (CPU is enough): scripts/torch-venv /tmp/torch &&
+/tmp/torch/bin/python tools/make_augment_golden.py
 """
 import os
 import struct
