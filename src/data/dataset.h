@@ -39,11 +39,15 @@ hvp_status hvp_imagefolder_open(hvp_dataset *ds, const char *root, int labeled, 
 hvp_status hvp_cifar_open(hvp_dataset *ds, const char *root, int hundred, int train, int channels);
 hvp_status hvp_idx_open(hvp_dataset *ds, const char *root, int train, int channels);
 
-/* Decodes one image file's bytes (JPEG or binary PPM/PGM, told by content) into img with
+/* Decodes one image file's bytes (JPEG, PNG or binary PPM/PGM, told by content) into img with
  * the given channels; `name` names it in messages. ImageFolder's decoder, and the fuzz
  * harness, which has no files. */
 hvp_status hvp_image_decode(hvp_decoder *dec, const uint8_t *bytes, size_t size, const char *name,
                             int channels, hvp_decoded *img);
+
+/* A PNG file's bytes into img (src/data/png.c). */
+hvp_status hvp_decode_png(const uint8_t *bytes, size_t size, const char *path, int channels,
+                          hvp_decoded *img);
 
 /* Auto-detection helpers: 1 when the folder holds that format's files for the split. */
 int hvp_cifar_detect(const char *root, int *hundred);

@@ -3,9 +3,9 @@
  * extensions as torchvision's IMG_EXTENSIONS, case-insensitive; a symlink back to a folder
  * above, on which os.walk loops, is not followed) and a flat unlabeled folder.
  *
- * Decoding goes by the file's content, not its name: JPEG through TurboJPEG, binary
- * PPM/PGM (P6/P5) by hand. PNG, BMP, TIFF and WebP files are listed (so indices match
- * torchvision's) but not decoded: they are reported as bad files. JPEG warnings other than a
+ * Decoding goes by the file's content, not its name: JPEG through TurboJPEG, PNG through
+ * libpng (src/data/png.c), binary PPM/PGM (P6/P5) by hand. BMP, TIFF and WebP files are
+ * listed (so indices match torchvision's) but not decoded: they are reported as bad files. JPEG warnings other than a
  * premature end (truncation) are accepted, as PIL does; a truncated JPEG is a bad file.
  * Grayscale output of a colour JPEG is its luma (Y) plane from TurboJPEG. */
 #define _GNU_SOURCE /* strcasestr */
@@ -346,8 +346,6 @@ static hvp_status decode_pnm(const uint8_t *b, size_t size, const char *path, in
 
 static const char *sniff(const uint8_t *b, size_t n)
 {
-    if (n >= 8 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0)
-        return "PNG";
     if (n >= 2 && b[0] == 'B' && b[1] == 'M')
         return "BMP";
     if (n >= 4 && (memcmp(b, "II*\0", 4) == 0 || memcmp(b, "MM\0*", 4) == 0))
@@ -366,12 +364,15 @@ hvp_status hvp_image_decode(hvp_decoder *dec, const uint8_t *b, size_t size, con
         return decode_jpeg(dec, b, size, name, channels, img);
     if (size >= 3 && b[0] == 'P' && (b[1] == '5' || b[1] == '6'))
         return decode_pnm(b, size, name, channels, img);
+    if (size >= 8 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0)
+        return hvp_decode_png(b, size, name, channels, img);
     const char *kind = sniff(b, size);
     if (kind)
         return HVP_FAIL(HVP_ERR_FORMAT,
-                        "'%s' is a %s image: not supported (hvp decodes JPEG and binary PPM/PGM)",
+                        "'%s' is a %s image: not supported (hvp decodes JPEG, PNG and binary "
+                        "PPM/PGM)",
                         name, kind);
-    return HVP_FAIL(HVP_ERR_FORMAT, "'%s' is not an image (neither JPEG nor PPM/PGM)", name);
+    return HVP_FAIL(HVP_ERR_FORMAT, "'%s' is not an image (not JPEG, PNG or PPM/PGM)", name);
 }
 
 static hvp_status folder_decode(const hvp_dataset *ds, hvp_decoder *dec, int64_t i,
