@@ -545,3 +545,41 @@ HVP_TEST(train_report_plots_the_logged_points)
     EXPECT(bars == 3 && total == 16, "pair_wins.svg: %d bars, %ld wins", bars, total);
     td_cleanup();
 }
+
+/* `hvp export` of a run writes the backbone alone under exactly torchvision's resnet18
+ * names with fc = nn.Identity() (tests/data/resnet18_torchvision_names.txt, made by
+ * tools/make_export_names.py with PyTorch), batch-norm counts as I64; a format that does
+ * not fit the architecture is refused. */
+HVP_TEST(train_export_writes_torchvision_names)
+{
+    tr_files f;
+    if (!tr_begin(&f, 4, 1, ""))
+        return;
+    int rc = tr_run(f.log, (const char *[]){f.cfg, f.over_dir, NULL});
+    EXPECT(rc == 0, "the run failed (exit %d)", rc);
+    char out[1200];
+    snprintf(out, sizeof out, "%s/backbone.safetensors", f.root);
+    rc = tr_run(f.log, (const char *[]){"export", f.run_dir, "--out", out, "--format",
+                                        "torchvision", NULL});
+    EXPECT(rc == 0, "hvp export: exit %d: %s", rc, tr_log_text(f.log));
+    rc = tr_run(f.log, (const char *[]){"export", f.run_dir, "--out", out, "--format", "timm",
+                                        NULL});
+    EXPECT(rc == 2 && strstr(tr_log_text(f.log), "torchvision names"),
+           "--format timm for a ResNet: exit %d: %s", rc, tr_log_text(f.log));
+    hvp_st_file *st = NULL;
+    REQUIRE_OK(hvp_st_open(out, &st));
+    size_t n;
+    char *want = (char *)test_read_file(HVP_TEST_DATA "/resnet18_torchvision_names.txt", &n);
+    int lines = 0;
+    for (char *name = strtok(want, "\n"); name; name = strtok(NULL, "\n"), lines++) {
+        const hvp_st_tensor *t = hvp_st_find(st, name);
+        EXPECT(t, "the export lacks %s", name);
+        if (t && strstr(name, "num_batches_tracked"))
+            EXPECT(t->dtype == HVP_ST_I64, "%s is %s, not I64", name,
+                   hvp_st_dtype_name(t->dtype));
+    }
+    EXPECT(lines == 120 && hvp_st_count(st) == lines, "%d tensors exported, %d expected",
+           hvp_st_count(st), lines);
+    hvp_st_close(st);
+    td_cleanup();
+}

@@ -20,4 +20,11 @@ hvp_status hvp_state_read(hvp_ctx *ctx, hvp_state *s, const hvp_st_file *f, cons
 hvp_status hvp_optim_write(hvp_ctx *ctx, const hvp_optim *o, hvp_st_writer *w);
 hvp_status hvp_optim_read(hvp_ctx *ctx, hvp_optim *o, const hvp_st_file *f);
 
+/* The tensors of the weights file named prefix + X, written to out as X (the backbone of
+ * HVP_METHODS' prefix, under torchvision / timm names), without the classifier names the
+ * PyTorch model lacks once its head is nn.Identity (fc.*, head.*) and iBOT's masked_embed;
+ * *ntensors gets how many. A file with none under the prefix is an error. */
+hvp_status hvp_export_backbone(const char *weights, const char *prefix, const char *out,
+                               int *ntensors);
+
 #endif

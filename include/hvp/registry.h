@@ -5,15 +5,33 @@
 #ifndef HVP_REGISTRY_H
 #define HVP_REGISTRY_H
 
-#define HVP_METHODS(X) X(simsiam) X(simclr) X(dino) X(ibot) X(byol)
+/* name, and where its backbone's weights are in its state (what `hvp export` writes, under
+ * torchvision / timm names once the prefix is cut): the official evaluations' network, so
+ * DINO's and iBOT's teacher. */
+#define HVP_METHODS(X)                                                                         \
+    X(simsiam, "encoder.")                                                                     \
+    X(simclr, "backbone.")                                                                     \
+    X(dino, "teacher.backbone.")                                                               \
+    X(ibot, "teacher.backbone.")                                                               \
+    X(byol, "backbone.")
 
 /* method.name of the index the config stores, or NULL out of range. */
 static inline const char *hvp_method_name_of(int method)
 {
-#define HVP_METHOD_NAME(name) #name,
+#define HVP_METHOD_NAME(name, prefix) #name,
     static const char *const names[] = {HVP_METHODS(HVP_METHOD_NAME)};
 #undef HVP_METHOD_NAME
     return method >= 0 && method < (int)(sizeof names / sizeof names[0]) ? names[method] : 0;
+}
+
+/* Where method's backbone is in its state (see HVP_METHODS), or NULL out of range. */
+static inline const char *hvp_method_backbone_prefix(int method)
+{
+#define HVP_METHOD_BACKBONE(name, prefix) prefix,
+    static const char *const prefixes[] = {HVP_METHODS(HVP_METHOD_BACKBONE)};
+#undef HVP_METHOD_BACKBONE
+    return method >= 0 && method < (int)(sizeof prefixes / sizeof prefixes[0]) ? prefixes[method]
+                                                                               : 0;
 }
 
 typedef enum hvp_backbone_kind { HVP_BACKBONE_RESNET = 0, HVP_BACKBONE_VIT } hvp_backbone_kind;

@@ -182,7 +182,7 @@ hvp_status hvp_ibot_set_masks(hvp_method *m, const int *score, int score_rows,
 
 /* Each method from the run's config (its [method] section and run.seed), on a backbone
  * the caller built from [model]: what hvp_method_from_config calls by method.name. */
-#define HVP_METHOD_FROM_CONFIG(name)                                                           \
+#define HVP_METHOD_FROM_CONFIG(name, prefix)                                                           \
     hvp_status hvp_##name##_from_config(hvp_ctx *ctx, const hvp_config *cfg,                   \
                                         const hvp_backbone_config *backbone, hvp_method **out);
 HVP_METHODS(HVP_METHOD_FROM_CONFIG)

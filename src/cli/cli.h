@@ -9,6 +9,7 @@ int hvp_cmd_knn(int argc, char **argv);
 int hvp_cmd_linear(int argc, char **argv);
 int hvp_cmd_views(int argc, char **argv);
 int hvp_cmd_report(int argc, char **argv);
+int hvp_cmd_export(int argc, char **argv);
 int hvp_cmd_bench_data(int argc, char **argv);
 int hvp_cmd_bench_train(int argc, char **argv);
 
@@ -26,6 +27,10 @@ int hvp_cmd_tune(int argc, char **argv);
 #include "hvp/status.h"
 hvp_status hvp_cli_views_grid(const struct hvp_config *cfg, const char *out, int images,
                               int *views_per_image);
+/* The checkpoint directory behind PATH into ckpt ("" when PATH is a config file): PATH
+ * itself, or the latest checkpoint of a run directory; else prints why for `hvp cmd` and
+ * returns 0. */
+int hvp_cli_locate(const char *cmd, const char *path, char *ckpt, size_t size);
 /* RUN_DIR/report/index.html from the run's logs and config (the views grid included when
  * the device and data can make it); prints its path. 0 on success. */
 int hvp_cli_write_report(const char *run_dir);

@@ -20,9 +20,7 @@ static int is_file(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* The checkpoint directory behind PATH ("" when PATH is a config file): PATH itself, or
- * the latest checkpoint of a run directory. */
-static int locate(const char *cmd, const char *path, char *ckpt, size_t size)
+int hvp_cli_locate(const char *cmd, const char *path, char *ckpt, size_t size)
 {
     char probe[2048];
     ckpt[0] = 0;
@@ -52,7 +50,7 @@ static int evaluate(int argc, char **argv, int linear)
     int pixels = 0, n = 0;
     char *args[64];
     char ckpt[1100];
-    if (!locate(cmd, argv[1], ckpt, sizeof ckpt))
+    if (!hvp_cli_locate(cmd, argv[1], ckpt, sizeof ckpt))
         return 2;
     args[n++] = argv[1];
     for (int i = 2; i < argc && n < 63; i++) {

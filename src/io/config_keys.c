@@ -26,7 +26,7 @@ const char *const hvp_config_sections[] = {"run", "device", "data", "model", "me
 static const char *const formats[] = {"auto", "imagefolder", "folder", "cifar10", "cifar100", "idx", NULL};
 #define NAME_OF_ARCH(name, kind, depth, preset) #name,
 static const char *const archs[] = {HVP_ARCHS(NAME_OF_ARCH) NULL};
-#define NAME_OF_METHOD(name) #name,
+#define NAME_OF_METHOD(name, prefix) #name,
 static const char *const methods[] = {HVP_METHODS(NAME_OF_METHOD) NULL};
 static const char *const optims[] = {"sgd", "lars", "adamw", NULL};
 static const char *const schedules[] = {"cosine", "constant", NULL};

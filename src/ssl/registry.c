@@ -9,7 +9,7 @@ typedef hvp_status (*method_factory)(hvp_ctx *ctx, const hvp_config *cfg,
 hvp_status hvp_method_from_config(hvp_ctx *ctx, const hvp_config *cfg,
                                   const hvp_backbone_config *backbone, hvp_method **out)
 {
-#define FACTORY(name) hvp_##name##_from_config,
+#define FACTORY(name, prefix) hvp_##name##_from_config,
     static const method_factory factories[] = {HVP_METHODS(FACTORY)};
 #undef FACTORY
     *out = NULL;
