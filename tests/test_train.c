@@ -583,3 +583,96 @@ HVP_TEST(train_export_writes_torchvision_names)
     hvp_st_close(st);
     td_cleanup();
 }
+
+/* A copy of the safetensors file src at dst with tensor `bad` (NULL: none) given one more
+ * row, and, when extra, torchvision's classifier fc.weight [10, 64] added. */
+static void copy_backbone(const char *src, const char *dst, const char *bad, int extra)
+{
+    hvp_st_file *f = NULL;
+    hvp_st_writer *w = NULL;
+    REQUIRE_OK(hvp_st_open(src, &f));
+    REQUIRE_OK(hvp_st_writer_new(&w));
+    for (int i = 0; i < hvp_st_count(f); i++) {
+        const hvp_st_tensor *t = hvp_st_at(f, i);
+        int64_t shape[HVP_ST_MAX_DIMS];
+        memcpy(shape, t->shape, sizeof shape);
+        const void *data = t->data;
+        if (bad && strcmp(t->name, bad) == 0) {
+            shape[0]++;
+            void *grown = test_alloc(t->nbytes / (size_t)t->shape[0] * (size_t)shape[0]);
+            data = grown;
+        }
+        REQUIRE_OK(hvp_st_add(w, t->name, t->dtype, t->ndim, shape, data));
+    }
+    if (extra)
+        REQUIRE_OK(hvp_st_add_f32(w, "fc.weight", 2, (int[]){10, 64}, test_floats(640)));
+    REQUIRE_OK(hvp_st_save(w, dst));
+    hvp_st_writer_free(w);
+    hvp_st_close(f);
+}
+
+/* model.init: an exported backbone starts every copy of a method's backbone (SimSiam's
+ * encoder; DINO's student and teacher); torchvision's classifier in the file is ignored; a
+ * misshaped tensor or a file of another architecture is refused naming a tensor. */
+HVP_TEST(train_model_init_from_an_exported_backbone)
+{
+    tr_files f;
+    if (!tr_begin(&f, 4, 1, ""))
+        return;
+    int rc = tr_run(f.log, (const char *[]){f.cfg, f.over_dir, NULL});
+    char out[1200], with_fc[1200], bad[1200], init[1300];
+    snprintf(out, sizeof out, "%s/backbone.safetensors", f.root);
+    snprintf(with_fc, sizeof with_fc, "%s/with_fc.safetensors", f.root);
+    snprintf(bad, sizeof bad, "%s/bad.safetensors", f.root);
+    if (rc == 0)
+        rc = tr_run(f.log, (const char *[]){"export", f.run_dir, "--out", out, NULL});
+    REQUIRE_OK(rc == 0 ? HVP_OK : HVP_FAIL(HVP_ERR_IO, "run or export failed: %d", rc));
+    copy_backbone(out, with_fc, NULL, 1);
+    copy_backbone(out, bad, "layer2.0.conv1.weight", 0);
+    hvp_st_file *want = NULL;
+    REQUIRE_OK(hvp_st_open(out, &want));
+    const hvp_st_tensor *wt = hvp_st_find(want, "layer3.1.bn2.running_var");
+    REQUIRE_OK(wt ? HVP_OK : HVP_FAIL(HVP_ERR_NOTFOUND, "no layer3.1.bn2.running_var"));
+    static const char *const methods[][3] = {
+        {"method.name=simsiam", "encoder.", NULL},
+        {"method.name=dino", "student.backbone.", "teacher.backbone."},
+    };
+    for (int m = 0; m < 2; m++) {
+        hvp_config c;
+        REQUIRE_OK(hvp_config_load(f.cfg, &c));
+        REQUIRE_OK(hvp_config_override(&c, methods[m][0]));
+        snprintf(init, sizeof init, "model.init=%s", with_fc);
+        REQUIRE_OK(hvp_config_override(&c, init));
+        hvp_ctx *ctx = test_ctx();
+        hvp_method *method = NULL;
+        hvp_status st = hvp_train_make_method(ctx, &c, 3, &method);
+        EXPECT(st == HVP_OK, "%s with model.init: %s", methods[m][0], hvp_last_error());
+        for (int r = 1; st == HVP_OK && r < 3 && methods[m][r]; r++) {
+            char name[128];
+            snprintf(name, sizeof name, "%slayer3.1.bn2.running_var", methods[m][r]);
+            hvp_buffer *b = hvp_state_find_buffer(&method->state, name);
+            float got[64];
+            EXPECT(b && hvp_numel(&b->value) * 4 == wt->nbytes && wt->nbytes <= sizeof got,
+                   "%s: no %s of the file's size", methods[m][0], name);
+            if (b && hvp_numel(&b->value) * 4 == wt->nbytes && wt->nbytes <= sizeof got) {
+                REQUIRE_OK(hvp_tensor_download(ctx, &b->value, got));
+                EXPECT(memcmp(got, wt->data, wt->nbytes) == 0, "%s: %s differs from the file",
+                       methods[m][0], name);
+            }
+        }
+        hvp_method_destroy(method);
+        snprintf(init, sizeof init, "model.init=%s", bad);
+        REQUIRE_OK(hvp_config_override(&c, init));
+        st = hvp_train_make_method(ctx, &c, 3, &method);
+        EXPECT(st == HVP_ERR_FORMAT && strstr(hvp_last_error(), "layer2.0.conv1.weight"),
+               "a misshaped tensor: %s", st == HVP_OK ? "accepted" : hvp_last_error());
+        snprintf(init, sizeof init, "model.init=%s", out);
+        REQUIRE_OK(hvp_config_override(&c, init));
+        REQUIRE_OK(hvp_config_override(&c, "model.arch=resnet34"));
+        st = hvp_train_make_method(ctx, &c, 3, &method);
+        EXPECT(st == HVP_ERR_FORMAT && strstr(hvp_last_error(), "does not fit"),
+               "a ResNet-18 file for a ResNet-34: %s", st == HVP_OK ? "accepted" : hvp_last_error());
+    }
+    hvp_st_close(want);
+    td_cleanup();
+}

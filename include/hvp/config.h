@@ -57,6 +57,7 @@ typedef struct hvp_config {
         int cifar_stem;
         double width;
         int zero_init_residual, patch_size;
+        char init[HVP_CFG_STR]; /* "" or a backbone file under torchvision / timm names */
         double drop_path;
     } model;
     struct {

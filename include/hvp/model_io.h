@@ -20,6 +20,14 @@ hvp_status hvp_state_read(hvp_ctx *ctx, hvp_state *s, const hvp_st_file *f, cons
 hvp_status hvp_optim_write(hvp_ctx *ctx, const hvp_optim *o, hvp_st_writer *w);
 hvp_status hvp_optim_read(hvp_ctx *ctx, hvp_optim *o, const hvp_st_file *f);
 
+/* model.init: loads the backbone weights of f (torchvision / timm names, a classifier fc.* or
+ * head.* ignored, num_batches_tracked accepted) into every place of s that holds a whole
+ * backbone under those names (root + name for each tensor); *roots gets how many. A file
+ * that fits no place is an error naming a tensor without a counterpart; a misshaped tensor
+ * is an error naming both. */
+hvp_status hvp_state_init_backbone(hvp_ctx *ctx, hvp_state *s, const hvp_st_file *f,
+                                   int *roots);
+
 /* The tensors of the weights file named prefix + X, written to out as X (the backbone of
  * HVP_METHODS' prefix, under torchvision / timm names), without the classifier names the
  * PyTorch model lacks once its head is nn.Identity (fc.*, head.*) and iBOT's masked_embed;

@@ -85,6 +85,8 @@ const hvp_config_key hvp_config_keys[] = {
          "ResNet: last BN of each residual block starts at zero (as official SimSiam)"),
     INT("model", "patch_size", model.patch_size, "16", 1, 256, "ViT: patch side in pixels"),
     FLT("model", "drop_path", model.drop_path, "0.1", 0, 1, "ViT: stochastic depth rate"),
+    STR("model", "init", model.init, "",
+        "start the backbone from this safetensors file (torchvision / timm names, as hvp export writes)"),
 
     /* [method] */
     ENUM("method", "name", method.name, "simsiam", methods, "self-supervised method"),

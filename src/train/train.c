@@ -399,8 +399,9 @@ static hvp_status setup(trainer *t)
     char arch[128];
     HVP_TRY(hvp_train_backbone_config(c, hvp_dataset_channels(t->data), &bc));
     hvp_backbone_describe(&bc, arch, sizeof arch);
-    say(t, "model: %s on %s, %.2f M parameters\n", t->method->ops->title, arch,
-        (double)hvp_state_numel(&t->method->state) / 1e6);
+    say(t, "model: %s on %s, %.2f M parameters%s%s\n", t->method->ops->title, arch,
+        (double)hvp_state_numel(&t->method->state) / 1e6,
+        c->model.init[0] ? "; backbone from " : "", c->model.init);
     HVP_TRY(make_optimizer(t));
     if (t->method->ops->set_schedule)
         t->method->ops->set_schedule(t->method, t->steps_per_epoch, t->total_steps);

@@ -1,6 +1,7 @@
 /* Config -> datasets and view settings. */
 #include <string.h>
 
+#include "hvp/model_io.h"
 #include "hvp/ssl.h"
 #include "hvp/train.h"
 
@@ -77,5 +78,18 @@ hvp_status hvp_train_make_method(hvp_ctx *ctx, const hvp_config *c, int channels
 {
     hvp_backbone_config backbone;
     HVP_TRY(hvp_train_backbone_config(c, channels, &backbone));
-    return hvp_method_from_config(ctx, c, &backbone, out);
+    HVP_TRY(hvp_method_from_config(ctx, c, &backbone, out));
+    if (!c->model.init[0])
+        return HVP_OK;
+    hvp_st_file *f = NULL;
+    int roots = 0;
+    hvp_status st = hvp_st_open(c->model.init, &f);
+    if (st == HVP_OK)
+        st = hvp_state_init_backbone(ctx, &(*out)->state, f, &roots);
+    hvp_st_close(f);
+    if (st != HVP_OK) {
+        hvp_method_destroy(*out);
+        *out = NULL;
+    }
+    return st;
 }
