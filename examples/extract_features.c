@@ -3,8 +3,8 @@
  *   examples/extract_features RUN_DIR IMAGE_FOLDER OUT.safetensors
  *
  * RUN_DIR is a training run (its config.ini and latest checkpoint). Images are read as an
- * unlabeled folder (or an ImageFolder), resized to the run's image size, and passed
- * through the backbone in eval mode. Uses only the public API in include/hvp/. */
+ * unlabeled folder (or an ImageFolder), preprocessed as `hvp knn` does (centre crop and
+ * resize to the run's image size), and passed through the backbone in eval mode. Uses only the public API in include/hvp/. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -52,7 +52,7 @@ int main(int argc, char **argv)
         return fail("weights");
     hvp_st_close(weights);
 
-    /* The whole image, resized: one global view without random changes. */
+    /* One view per image, preprocessed as hvp knn does (hvp_eval_view_params). */
     hvp_view_config vc;
     if (hvp_train_view_config(&cfg, hvp_dataset_channels(ds), 1, &vc) != HVP_OK)
         return fail("views");
@@ -68,8 +68,7 @@ int main(int argc, char **argv)
     const hvp_image_batch *b;
     while (features && params && hvp_loader_next(loader, &b) == HVP_OK && b) {
         for (int i = 0; i < b->count; i++)
-            params[i] = (hvp_view_params){0, 0, b->heights[i], b->widths[i], 0, 0,
-                                          {0, 1, 2, 3}, 1, 1, 1, 0, 0, 0, 0, 0};
+            hvp_eval_view_params(b->heights[i], b->widths[i], vc.slot[0].size, &params[i]);
         hvp_arena_reset(ctx->acts);
         hvp_tensor views, none, f;
         if (hvp_augment_apply(aug, b, params, &views, &none) != HVP_OK)

@@ -85,6 +85,12 @@ typedef struct hvp_view_params {
     int solarize;
 } hvp_view_params;
 
+/* The one preprocessing of features (kNN, linear probe, extract_features): an h x w image
+ * at `size` pixels as Resize(size / 0.875) + CenterCrop(size) (the centre square of 0.875
+ * of the short side, resized), or the whole image when it is no larger than size (CIFAR,
+ * MNIST); no random change. */
+void hvp_eval_view_params(int h, int w, int size, hvp_view_params *p);
+
 /* torchvision's RandomResizedCrop.get_params for an image of h x w pixels: 10 attempts,
  * then the ratio-clamped centre crop. */
 void hvp_view_sample_crop(hvp_rng_stream *r, int h, int w, double scale_min, double scale_max,

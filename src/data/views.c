@@ -2,6 +2,7 @@
  * A view's stream is keyed by (seed, epoch, dataset index, view index) only, and its draws
  * come in a fixed order, so a view never depends on what else is in the batch. */
 #include <math.h>
+#include <string.h>
 
 #include "hvp/augment.h"
 
@@ -207,4 +208,20 @@ void hvp_view_sample(const hvp_view_slot *s, uint64_t seed, int64_t epoch, int64
     p.sigma = (float)hvp_rng_uniform(&r, s->sigma_min, s->sigma_max);
     p.solarize = hvp_rng_uniform(&r, 0, 1) < s->solarize_p;
     *out = p;
+}
+
+void hvp_eval_view_params(int h, int w, int size, hvp_view_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->brightness = p->contrast = p->saturation = 1.0f;
+    int side = h < w ? h : w;
+    if (size >= side) { /* small images (CIFAR, MNIST): the whole image */
+        p->crop_h = h;
+        p->crop_w = w;
+        return;
+    }
+    int crop = (int)(side * 0.875 + 0.5);
+    p->crop_h = p->crop_w = crop;
+    p->crop_top = (h - crop) / 2;
+    p->crop_left = (w - crop) / 2;
 }

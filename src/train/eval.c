@@ -12,23 +12,6 @@
 #include "hvp/ssl.h"
 #include "hvp/train.h"
 
-/* The eval view of an h x w image at `size` pixels. */
-static void eval_params(int h, int w, int size, hvp_view_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->brightness = p->contrast = p->saturation = 1.0f;
-    int side = h < w ? h : w;
-    if (size >= side) { /* small images (CIFAR, MNIST): the whole image */
-        p->crop_h = h;
-        p->crop_w = w;
-        return;
-    }
-    int crop = (int)(side * 0.875 + 0.5);
-    p->crop_h = p->crop_w = crop;
-    p->crop_top = (h - crop) / 2;
-    p->crop_left = (w - crop) / 2;
-}
-
 /* Features [n, d] of `limit` images of ds (all when 0) and their labels. */
 static hvp_status extract(hvp_ctx *ctx, hvp_method *m, const hvp_config *cfg,
                           const hvp_dataset *ds, long limit, hvp_tensor *feats, int **labels)
@@ -67,7 +50,7 @@ static hvp_status extract(hvp_ctx *ctx, hvp_method *m, const hvp_config *cfg,
             break;
         int take = b->count < n - done ? b->count : (int)(n - done);
         for (int i = 0; i < b->count; i++)
-            eval_params(b->heights[i], b->widths[i], vc.slot[0].size, &params[i]);
+            hvp_eval_view_params(b->heights[i], b->widths[i], vc.slot[0].size, &params[i]);
         hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
         hvp_tensor views, unused, f;
         st = hvp_augment_apply(aug, b, params, &views, &unused);
