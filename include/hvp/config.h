@@ -105,7 +105,7 @@ typedef struct hvp_config {
         double linear_lr, linear_weight_decay;
     } eval;
     struct {
-        int every, tensorboard, csv, jsonl;
+        int every, tensorboard, csv, jsonl, chosen_pairs;
         hvp_progress_mode progress;
     } log;
 

@@ -44,6 +44,39 @@ hvp_status hvp_tb_flush(hvp_tb *tb);
 hvp_status hvp_tb_close(hvp_tb *tb); /* NULL is fine */
 const char *hvp_tb_path(const hvp_tb *tb);
 
+/* ---- CSV back in, and SVG charts ---------------------------------------------------- */
+/* A CSV file of numbers under a header line (what hvp_metrics writes); empty or
+ * non-numeric cells are NAN. */
+typedef struct hvp_csv {
+    int ncols, nrows;
+    char **names;
+    double *v; /* row-major [nrows][ncols] */
+} hvp_csv;
+/* A missing file reads as no columns and no rows. */
+hvp_status hvp_csv_read(const char *path, hvp_csv *t);
+void hvp_csv_free(hvp_csv *t);
+int hvp_csv_column(const hvp_csv *t, const char *name); /* -1 when absent */
+
+/* One line of a chart: n points; id names its polyline (data-series), label the legend. */
+typedef struct hvp_curve {
+    const char *id, *label;
+    int n;
+    const double *x, *y;
+} hvp_curve;
+/* Column y against column x over the rows where both are finite (and y >= 0 when
+ * skip_negative, for "not measured" cells); x and y are malloc'ed (hvp_curve_free).
+ * Returns the number of points. id and label are left to the caller. */
+int hvp_csv_curve(const hvp_csv *t, const char *x, const char *y, int skip_negative,
+                  hvp_curve *c);
+void hvp_curve_free(hvp_curve *c);
+/* An SVG line chart at path; *written 0 (and no file) when no curve has a point. */
+hvp_status hvp_chart_lines(const char *path, const char *title, const char *xlabel,
+                           const hvp_curve *c, int nc, int *written);
+/* An SVG bar chart at path, a bar per value with its label (and data-<attr> = value);
+ * log_scale: bar heights by log10 (for values over orders of magnitude). */
+hvp_status hvp_chart_bars(const char *path, const char *title, const char *attr, int n,
+                          const char *const *labels, const double *values, int log_scale);
+
 /* ---- report ------------------------------------------------------------------------ */
 /* RUN_DIR/report/index.html with SVG plots beside it (loss and learning rate per step, kNN
  * top-1 with its values at initialisation and for raw pixels, the chosen pairs' loss

@@ -173,6 +173,8 @@ const hvp_config_key hvp_config_keys[] = {
     BOOL("log", "tensorboard", log.tensorboard, "true", "write TensorBoard event files to the run directory"),
     BOOL("log", "csv", log.csv, "true", "write steps.csv and epochs.csv"),
     BOOL("log", "jsonl", log.jsonl, "true", "write steps.jsonl and epochs.jsonl"),
+    BOOL("log", "chosen_pairs", log.chosen_pairs, "false",
+         "write chosen_pairs.csv: the pair of views hard view selection chose per step and image"),
     ENUM("log", "progress", log.progress, "auto", progress,
          "progress line: auto (in place on a terminal), tty, plain lines, off"),
 };

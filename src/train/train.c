@@ -38,6 +38,7 @@ typedef struct trainer {
     char run_dir[1024];
     hvp_metrics *steps_csv, *epochs_csv, *epochs_jsonl;
     hvp_metrics *wins_csv; /* per epoch, how often each pair of views was chosen */
+    hvp_metrics *chosen_csv; /* log.chosen_pairs: per step and image */
     hvp_tb *tb;
     hvp_progress progress;
     long step;           /* optimizer steps done */
@@ -201,6 +202,10 @@ static hvp_status open_logs(trainer *t)
         snprintf(path, sizeof path, "%s/pair_wins.csv", t->run_dir);
         if (t->sel)
             HVP_TRY(hvp_metrics_open(path, HVP_METRICS_CSV, &t->wins_csv));
+    }
+    if (c->log.chosen_pairs && t->sel) {
+        snprintf(path, sizeof path, "%s/chosen_pairs.csv", t->run_dir);
+        HVP_TRY(hvp_metrics_open(path, HVP_METRICS_CSV, &t->chosen_csv));
     }
     if (c->log.jsonl) {
         snprintf(path, sizeof path, "%s/epochs.jsonl", t->run_dir);
@@ -426,6 +431,7 @@ static void teardown(trainer *t)
     hvp_metrics_close(t->steps_csv);
     hvp_metrics_close(t->epochs_csv);
     hvp_metrics_close(t->wins_csv);
+    hvp_metrics_close(t->chosen_csv);
     hvp_metrics_close(t->epochs_jsonl);
     hvp_tb_close(t->tb);
     hvp_selector_destroy(t->sel);
@@ -496,8 +502,14 @@ static hvp_status step_body(trainer *t, const hvp_image_batch *b, double *loss)
         HVP_TRY(t->method->ops->after_step(t->method, ctx, t->step));
     float value;
     HVP_TRY(hvp_tensor_download(ctx, &t->loss, &value)); /* waits for the step */
+    int scored = t->sel && t->sel->pending;
     if (t->sel)
         hvp_selector_collect(t->sel);
+    for (int i = 0; scored && t->chosen_csv && i < t->sel->pending_b; i++) {
+        hvp_metric row[] = {{"step", (double)t->step + 1}, {"image", i},
+                            {"pair", t->sel->chosen_host[i]}};
+        HVP_TRY(hvp_metrics_row(t->chosen_csv, row, 3));
+    }
     if (!isfinite(value))
         return HVP_FAIL(HVP_ERR_NUMERIC, "the loss is %g at step %ld (epoch %d): stopping; the "
                         "last checkpoint in %s/checkpoints is intact", (double)value, t->step + 1,
