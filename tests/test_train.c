@@ -676,3 +676,37 @@ HVP_TEST(train_model_init_from_an_exported_backbone)
     hvp_st_close(want);
     td_cleanup();
 }
+
+/* hvp compare-devices: the same device twice agrees exactly (exit 0, every pair the same,
+ * the report made); a second run with another learning rate is flagged (exit 1). */
+HVP_TEST(train_compare_devices_flags_a_difference)
+{
+    tr_files f;
+    if (!tr_begin(&f, 8, 2, ""))
+        return;
+    char out[1100], path[1300];
+    snprintf(out, sizeof out, "%s/same", f.root);
+    int rc = tr_run(f.log, (const char *[]){"compare-devices", f.cfg, "--devices", "0,0",
+                                            "--steps", "3", "--out", out, NULL});
+    const char *text = tr_log_text(f.log);
+    EXPECT(rc == 0 && strstr(text, "devices agree") && strstr(text, "100%"),
+           "the same device twice: exit %d: %s", rc, text);
+    static const char *const files[] = {"report.md", "report.json", "loss.svg",
+                                        "divergence.svg"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", out, files[i]);
+        size_t n;
+        EXPECT(test_read_file(path, &n) && n > 0, "no %s", path);
+    }
+    snprintf(path, sizeof path, "%s/report.json", out);
+    size_t n;
+    unsigned char *json = test_read_file(path, &n);
+    EXPECT(json && tr_contains(json, n, "\"passed\": true"), "report.json does not pass");
+    snprintf(out, sizeof out, "%s/perturbed", f.root);
+    rc = tr_run(f.log, (const char *[]){"compare-devices", f.cfg, "--devices", "0,0", "--steps",
+                                        "3", "--out", out, "--set", "1:optim.lr=0.5", NULL});
+    text = tr_log_text(f.log);
+    EXPECT(rc == 1 && strstr(text, "devices DIFFER") && strstr(text, "> tolerance"),
+           "a perturbed learning rate: exit %d: %s", rc, text);
+    td_cleanup();
+}

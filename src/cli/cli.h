@@ -10,6 +10,7 @@ int hvp_cmd_linear(int argc, char **argv);
 int hvp_cmd_views(int argc, char **argv);
 int hvp_cmd_report(int argc, char **argv);
 int hvp_cmd_export(int argc, char **argv);
+int hvp_cmd_compare_devices(int argc, char **argv);
 int hvp_cmd_bench_data(int argc, char **argv);
 int hvp_cmd_bench_train(int argc, char **argv);
 

@@ -43,6 +43,8 @@ static void usage(FILE *f)
             "  views CONFIG [--out F.jpg]  a grid of images and the views the config cuts\n"
             "  report RUN_DIR     RUN_DIR/report/index.html: plots of the run's logs, its views\n"
             "  export PATH --out F.safetensors  the backbone under torchvision/timm names\n"
+            "  compare-devices CONFIG [--steps K] [--devices A,B]  the same steps on each\n"
+            "                     device: loss, chosen pairs, divergence, speed, kernels\n"
             "  bench data CONFIG  images/s decoded and views/s augmented for a config\n"
             "  bench train CONFIG [--steps N]  images/s of training steps on fixed views\n"
             "  bench data-decode ROOT [--workers N]  images/s decoded from a dataset\n"
@@ -79,6 +81,8 @@ int main(int argc, char **argv)
         return hvp_cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0)
         return hvp_cmd_export(argc - 1, argv + 1);
+    if (strcmp(cmd, "compare-devices") == 0)
+        return hvp_cmd_compare_devices(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0 && argc > 2 && strcmp(argv[2], "data") == 0)
         return hvp_cmd_bench_data(argc - 2, argv + 2);
     if (strcmp(cmd, "bench") == 0 && argc > 2 && strcmp(argv[2], "train") == 0)

@@ -168,6 +168,41 @@ hvp_status hvp_chart_lines(const char *path, const char *title, const char *xlab
     return hvp_atomic_commit(&af);
 }
 
+/* Horizontal bars, a row each with its label on the left: for long labels (tensor names). */
+static hvp_status bars_across(const char *path, const char *title, const char *attr, int n,
+                              const char *const *labels, const double *values, int log_scale,
+                              double lo, double hi)
+{
+    enum { ROW = 18, NAMES = 330 };
+    int height = TOP + ROW * n + 30;
+    double pw = W - NAMES - RIGHT;
+    hvp_atomic_file af;
+    HVP_TRY(hvp_atomic_open(path, &af));
+    FILE *f = af.f;
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+               "font-family=\"sans-serif\" font-size=\"11\">\n"
+               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+               "<text x=\"10\" y=\"20\" font-size=\"14\">%s</text>\n", W, height, title);
+    for (int k = 0; k <= 4; k++) {
+        double gx = NAMES + pw * k / 4, gv = lo + (hi - lo) * k / 4;
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>"
+                   "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.3g</text>\n",
+                gx, TOP, gx, TOP + ROW * n, gx, TOP + ROW * n + 16, log_scale ? pow(10, gv) : gv);
+    }
+    for (int i = 0; i < n; i++) {
+        double v = log_scale ? log10(fmax(values[i], 1e-30)) : values[i];
+        double len = pw * (v - lo) / (hi - lo);
+        int y = TOP + ROW * i;
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.52s</text>"
+                   "<rect data-%s=\"%.6g\" x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
+                   "fill=\"%s\"><title>%s: %.6g</title></rect>\n",
+                NAMES - 6, y + ROW - 5, labels[i], attr, values[i], NAMES, y + 2,
+                len > 0 ? len : 0, ROW - 4, palette[0], labels[i], values[i]);
+    }
+    fprintf(f, "</svg>\n");
+    return hvp_atomic_commit(&af);
+}
+
 hvp_status hvp_chart_bars(const char *path, const char *title, const char *attr, int n,
                           const char *const *labels, const double *values, int log_scale)
 {
@@ -182,6 +217,11 @@ hvp_status hvp_chart_bars(const char *path, const char *title, const char *attr,
     }
     if (log_scale)
         bottom = floor(bottom), top = ceil(top) > bottom ? ceil(top) : bottom + 1;
+    size_t longest = 0;
+    for (int i = 0; i < n; i++)
+        longest = strlen(labels[i]) > longest ? strlen(labels[i]) : longest;
+    if (n > 0 && longest * 6 > (size_t)((W - LEFT - RIGHT) / n)) /* names under bars collide */
+        return bars_across(path, title, attr, n, labels, values, log_scale, bottom, top);
     hvp_atomic_file af;
     HVP_TRY(hvp_atomic_open(path, &af));
     FILE *f = af.f;

@@ -335,6 +335,9 @@ static hvp_status setup(trainer *t)
     const hvp_config *c = t->cfg;
     HVP_TRY(hvp_train_open_device(c, &t->ctx));
     say(t, "device: %s / %s\n", t->ctx->info.platform_name, t->ctx->info.device_name);
+    char gemm[512];
+    hvp_gemm_describe(t->ctx, gemm, sizeof gemm);
+    say(t, "gemm: %s\n", gemm);
     HVP_TRY(hvp_build_all_programs(t->ctx));
     HVP_TRY(hvp_train_open_dataset(c, "train", 0, &t->data));
     say(t, "data: %s (%s, %lld images, %d channels, %d classes)\n", hvp_dataset_root(t->data),
@@ -745,6 +748,11 @@ hvp_status hvp_train(const hvp_config *cfg, FILE *out, hvp_train_result *result)
         snprintf(result->checkpoint, sizeof result->checkpoint, "%s", t.saved_dir);
     result->seconds = now() - t0;
     snprintf(result->run_dir, sizeof result->run_dir, "%s", t.run_dir);
+    if (t.ctx && result->steps > 0)
+        say(&t, "device memory: %.1f MiB held (parameters and optimizer %.1f MiB, activations "
+            "at most %.1f MiB)\n", (double)t.ctx->memory_held / 1048576.0,
+            (double)hvp_arena_used(t.ctx->params) / 1048576.0,
+            (double)hvp_arena_peak(t.ctx->acts) / 1048576.0);
     if (t.ctx && t.ctx->profile && result->steady_steps > 0)
         say(&t, "steps after the first: %ld, with %ld device buffers created and %ld host waits\n",
             result->steady_steps, result->steady_buffers, result->steady_waits);
