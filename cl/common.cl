@@ -91,25 +91,28 @@ inline void put_or_add(floatv s, global float *out, int v, int acc, int aligned)
     storev(acc ? loadv(out, v, aligned) + s : s, out, v, aligned);
 }
 
-/* Horizontal sum and maximum of a floatv, halves combined pairwise (a fixed order). Through
- * private memory: with .lo / .hi swizzles Oclgrind 21.10 reported an uninitialised value
- * (softmax of 1-element rows: hmax of a splat of -INFINITY) and crashed. */
-inline float hsum(floatv v)
-{
-    float t[VEC];
-    vstore16(v, 0, t);
-    for (int w = VEC / 2; w > 0; w /= 2)
-        for (int k = 0; k < w; k++)
-            t[k] += t[k + w];
-    return t[0];
-}
+/* Horizontal sum and maximum of a floatv, halves combined pairwise (a fixed order: lane k
+ * with lane k + 8, then k + 4, k + 2, k + 1). On named scalar lanes; through a private
+ * array (the same order) on Oclgrind 21.10, which crashes on the shuffles that the compiler
+ * makes of the lanes (and reported an uninitialised value with .lo / .hi swizzles). The
+ * private array cost PoCL about 26 ns a call, a quarter of the ViT-S attention softmax. */
+#ifdef HVP_OCLGRIND
+#define HREDUCE(op, v)                                                                       \
+    float t[VEC];                                                                            \
+    vstore16(v, 0, t);                                                                       \
+    for (int w = VEC / 2; w > 0; w /= 2)                                                     \
+        for (int k = 0; k < w; k++)                                                          \
+            t[k] = op(t[k], t[k + w]);                                                       \
+    return t[0]
+#else
+#define HREDUCE(op, v)                                                                       \
+    return op(op(op(op((v).s0, (v).s8), op((v).s4, (v).sc)),                                \
+                 op(op((v).s2, (v).sa), op((v).s6, (v).se))),                                \
+              op(op(op((v).s1, (v).s9), op((v).s5, (v).sd)),                                 \
+                 op(op((v).s3, (v).sb), op((v).s7, (v).sf))))
+#endif
+#define HADD(a, b) ((a) + (b))
 
-inline float hmax(floatv v)
-{
-    float t[VEC];
-    vstore16(v, 0, t);
-    for (int w = VEC / 2; w > 0; w /= 2)
-        for (int k = 0; k < w; k++)
-            t[k] = fmax(t[k], t[k + w]);
-    return t[0];
-}
+inline float hsum(floatv v) { HREDUCE(HADD, v); }
+
+inline float hmax(floatv v) { HREDUCE(fmax, v); }

@@ -107,6 +107,100 @@ kernel void layernorm_bwd_dx(int rows, int d, global const float *x, int x_off,
     }
 }
 
+/* layernorm_fwd and layernorm_bwd_dx with one work-item per row and no work-group
+ * reductions, for CPUs (hvp_row_per_item): PoCL runs kernels with barriers as loops over
+ * the group's items between them (see softmax_fwd_item). */
+kernel void layernorm_fwd_item(int rows, int d, float eps, global const float *x, int x_off,
+                               global const float *w, int w_off, int has_w,
+                               global const float *b, int b_off, int has_b, global float *y,
+                               int y_off, global float *mean, int mean_off, global float *rstd,
+                               int rstd_off)
+{
+    int row = get_global_id(0);
+    if (row >= rows)
+        return;
+    int xo = x_off + row * d, yo = y_off + row * d, nv = d / VEC, al = vec_aligned(xo | yo);
+    int alw = vec_aligned(w_off), alb = vec_aligned(b_off);
+    x += xo;
+    y += yo;
+    w += w_off;
+    b += b_off;
+    floatv sv = 0.0f;
+    for (int v = 0; v < nv; v++)
+        sv += loadv(x, v, al);
+    float s = hsum(sv);
+    for (int j = VEC * nv; j < d; j++)
+        s += x[j];
+    float mu = s / (float)d;
+    floatv qv = 0.0f;
+    for (int v = 0; v < nv; v++) {
+        floatv c = loadv(x, v, al) - mu;
+        qv += c * c;
+    }
+    float q = hsum(qv);
+    for (int j = VEC * nv; j < d; j++)
+        q += (x[j] - mu) * (x[j] - mu);
+    float r = rsqrt(q / (float)d + eps);
+    for (int v = 0; v < nv; v++) {
+        floatv t = (loadv(x, v, al) - mu) * r;
+        if (has_w)
+            t *= loadv(w, v, alw);
+        if (has_b)
+            t += loadv(b, v, alb);
+        storev(t, y, v, al);
+    }
+    for (int j = VEC * nv; j < d; j++) {
+        float t = (x[j] - mu) * r;
+        if (has_w)
+            t *= w[j];
+        if (has_b)
+            t += b[j];
+        y[j] = t;
+    }
+    mean[mean_off + row] = mu;
+    rstd[rstd_off + row] = r;
+}
+
+kernel void layernorm_bwd_dx_item(int rows, int d, global const float *x, int x_off,
+                                  global const float *w, int w_off, int has_w,
+                                  global const float *mean, int mean_off,
+                                  global const float *rstd, int rstd_off,
+                                  global const float *dy, int dy_off, global float *dx,
+                                  int dx_off)
+{
+    int row = get_global_id(0);
+    if (row >= rows)
+        return;
+    float mu = mean[mean_off + row], r = rstd[rstd_off + row];
+    int xo = x_off + row * d, dyo = dy_off + row * d, dxo = dx_off + row * d, nv = d / VEC;
+    int al = vec_aligned(xo | dyo | dxo), alw = vec_aligned(w_off);
+    x += xo;
+    dy += dyo;
+    dx += dxo;
+    w += w_off;
+    floatv sgv = 0.0f, sgxv = 0.0f;
+    for (int v = 0; v < nv; v++) {
+        floatv g = has_w ? loadv(dy, v, al) * loadv(w, v, alw) : loadv(dy, v, al);
+        sgv += g;
+        sgxv += g * (loadv(x, v, al) - mu) * r;
+    }
+    float sg = hsum(sgv), sgx = hsum(sgxv);
+    for (int j = VEC * nv; j < d; j++) {
+        float g = has_w ? dy[j] * w[j] : dy[j];
+        sg += g;
+        sgx += g * (x[j] - mu) * r;
+    }
+    float mg = sg / (float)d, mgx = sgx / (float)d;
+    for (int v = 0; v < nv; v++) {
+        floatv g = has_w ? loadv(dy, v, al) * loadv(w, v, alw) : loadv(dy, v, al);
+        storev(r * (g - mg - (loadv(x, v, al) - mu) * r * mgx), dx, v, al);
+    }
+    for (int j = VEC * nv; j < d; j++) {
+        float g = has_w ? dy[j] * w[j] : dy[j];
+        dx[j] = r * (g - mg - (x[j] - mu) * r * mgx);
+    }
+}
+
 /* dw[j] += sum over rows of dy * xhat, db[j] += sum over rows of dy (has_dw / has_db select
  * which), in two levels like col_sums (cl/reduce.cl): item (v, g) sums columns
  * [VEC v, VEC v + VEC) over chunk g's rows in row order into row g of the partials dw, db

@@ -140,7 +140,10 @@ HVP_TEST(cross_entropy_bwd)
     for (int soft = 0; soft < 2; soft++) {
         check_bwd(3, 7, soft, 1.0f, 1.0f);
         check_bwd(2, 5, soft, 0.3f, 1.7f);
-        if (!test_tiny())
+        if (!test_tiny()) {
             check_bwd(4, 130, soft, 0.1f, 0.5f);
+            check_bwd(3, 600, soft, 0.5f, 1.0f);  /* several items per row, a vector's tail */
+            check_bwd(300, 37, soft, 1.0f, 1.0f); /* more rows than one work-group takes */
+        }
     }
 }

@@ -3,11 +3,12 @@
 #include "harness.h"
 #include "ref/ref.h"
 
-static const int shapes[][2] = {{1, 1}, {3, 7}, {5, 33}, {4, 257}, {2, 1000}, {3, 4099}};
+static const int shapes[][2] = {{1, 1},    {3, 7},    {5, 33},  {4, 257},
+                                {2, 1000}, {3, 4099}, {300, 37}};
 
 HVP_TEST(l2norm_fwd)
 {
-    for (int s = 0; s < (test_tiny() ? 2 : 6); s++) {
+    for (int s = 0; s < (test_tiny() ? 2 : 7); s++) {
         int rows = shapes[s][0], cols = shapes[s][1], n = rows * cols;
         float *x = test_floats((size_t)n);
         test_fill_uniform(x, (size_t)n, -1, 1);
@@ -79,8 +80,11 @@ static void check_bwd(int rows, int cols, float scale, double eps)
 HVP_TEST(l2norm_bwd)
 {
     check_bwd(3, 7, 1.0f, 1e-12);
-    if (!test_tiny())
+    if (!test_tiny()) {
         check_bwd(4, 65, 1.0f, 1e-12);
+        check_bwd(3, 600, 1.0f, 1e-12);  /* several items per row, a vector's tail */
+        check_bwd(300, 37, 1.0f, 1e-12); /* more rows than one work-group takes */
+    }
     /* Every norm under eps: the clamp's branch, dx = dy / eps. */
     check_bwd(2, 5, 1e-3f, 0.1);
 }

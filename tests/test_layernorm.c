@@ -113,6 +113,7 @@ HVP_TEST(layernorm_bwd)
         check_ln_bwd(3, 7, affine);
         check_ln_bwd(7, 17, affine);
         check_ln_bwd(2, 300, affine); /* rows wider than a work-group */
+        check_ln_bwd(2, 700, affine); /* several items per row on CPUs too */
         check_ln_bwd(300, 20, affine); /* more rows than a work-group takes */
     }
 }

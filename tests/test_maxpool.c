@@ -1,3 +1,5 @@
+#include <math.h>
+
 #include "harness.h"
 #include "ref/ref.h"
 
@@ -6,6 +8,8 @@ static const int shapes[][7] = {
     {1, 1, 1, 1, 1, 1, 0},   {1, 2, 5, 5, 3, 2, 1},  /* the stem's pool on an odd input */
     {2, 3, 7, 7, 3, 2, 1},   {2, 7, 13, 13, 3, 2, 1}, {1, 33, 8, 9, 2, 2, 0},
     {2, 5, 33, 33, 3, 1, 1}, {1, 3, 12, 12, 3, 2, 1}, {2, 4, 11, 7, 5, 3, 2},
+    /* rows long enough for the stride-2 vector blocks, with scalar outputs on both sides */
+    {2, 3, 75, 75, 3, 2, 1}, {1, 2, 9, 69, 2, 2, 0},
 };
 #define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
 
@@ -81,6 +85,21 @@ HVP_TEST(maxpool_ties_pick_first)
     REQUIRE_OK(hvp_tensor_download(test_ctx(), &tidx, got));
     EXPECT(got[0] == 0 && got[1] == 2 && got[2] == 8 && got[3] == 10,
            "tie idx %d %d %d %d, want 0 2 8 10", got[0], got[1], got[2], got[3]);
+    /* The same in the stride-2 vector blocks: a row of 34 outputs. */
+    hvp_maxpool_desc wide = {1, 1, 4, 68, 2, 2, 0};
+    int nxw = 4 * 68, nyw = 2 * 34;
+    float *xw = test_floats((size_t)nxw);
+    for (int i = 0; i < nxw; i++)
+        xw[i] = 1.0f;
+    hvp_tensor txw = test_tensor(1, &nxw, xw), tyw = test_tensor(1, &nyw, NULL), tidxw;
+    REQUIRE_OK(hvp_tensor_alloc(test_ctx()->acts, HVP_I32, 1, &nyw, "idx", &tidxw));
+    REQUIRE_OK(hvp_maxpool_fwd(test_ctx(), &wide, &txw, &tyw, &tidxw));
+    int gotw[2 * 34];
+    REQUIRE_OK(hvp_tensor_download(test_ctx(), &tidxw, gotw));
+    for (int o = 0; o < nyw; o++) {
+        int want = (o / 34) * 2 * 68 + (o % 34) * 2;
+        EXPECT(gotw[o] == want, "wide tie idx [%d] %d, want %d", o, gotw[o], want);
+    }
 }
 
 typedef struct {
@@ -128,4 +147,38 @@ HVP_TEST(maxpool_out_size)
 {
     EXPECT(hvp_maxpool_out(112, 3, 2, 1) == 56, "ResNet stem pool 112 -> 56");
     EXPECT(hvp_maxpool_out(7, 3, 2, 1) == 4, "7 -> 4");
+}
+
+/* A NaN wins, the last one in the window's row-major order when there are several (the
+ * kernel's rule, PyTorch's), in the stride-2 vector blocks and around them. */
+HVP_TEST(maxpool_nan_wins)
+{
+    hvp_maxpool_desc d = {1, 1, 6, 68, 3, 2, 1};
+    int h = 6, w = 68, ho = 3, wo = 34, nx = h * w, ny = ho * wo;
+    float *x = test_floats((size_t)nx);
+    fill_distinct(x, (size_t)nx);
+    const int nans[] = {1 * w + 20, 2 * w + 21, 3 * w + 40, 0 * w + 0, 5 * w + 67};
+    for (int i = 0; i < 5; i++)
+        x[nans[i]] = NAN;
+    hvp_tensor tx = test_tensor(1, &nx, x), ty = test_tensor(1, &ny, NULL), tidx;
+    REQUIRE_OK(hvp_tensor_alloc(test_ctx()->acts, HVP_I32, 1, &ny, "idx", &tidx));
+    REQUIRE_OK(hvp_maxpool_fwd(test_ctx(), &d, &tx, &ty, &tidx));
+    float *got = test_read(&ty);
+    int *got_idx = test_alloc((size_t)ny * sizeof(int));
+    REQUIRE_OK(hvp_tensor_download(test_ctx(), &tidx, got_idx));
+    for (int oh = 0; oh < ho; oh++)
+        for (int ow = 0; ow < wo; ow++) {
+            int last_nan = -1;
+            for (int ih = 2 * oh - 1; ih <= 2 * oh + 1; ih++)
+                for (int iw = 2 * ow - 1; iw <= 2 * ow + 1; iw++)
+                    if (ih >= 0 && ih < h && iw >= 0 && iw < w && isnan(x[ih * w + iw]))
+                        last_nan = ih * w + iw;
+            int o = oh * wo + ow;
+            if (last_nan >= 0)
+                EXPECT(isnan(got[o]) && got_idx[o] == last_nan,
+                       "output (%d, %d): %g at %d, want NaN at %d", oh, ow, (double)got[o],
+                       got_idx[o], last_nan);
+            else
+                EXPECT(!isnan(got[o]), "output (%d, %d): NaN without one in its window", oh, ow);
+        }
 }

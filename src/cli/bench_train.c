@@ -93,6 +93,12 @@ int hvp_cmd_bench_train(int argc, char **argv)
         printf("hvp: %d SimSiam steps of %d images (2 views of %dx%dx%d), %.3f s/step, "
                "%.1f images/s on %s\n", steps, b, c, s, s, sec / steps, steps * b / sec,
                ctx->info.device_name);
+        /* The arenas only grow during a run, so what they hold now is the peak. */
+        printf("hvp: peak device memory %.1f MiB (the arenas' buffers; in use at most: "
+               "parameters and optimizer %.1f MiB, activations %.1f MiB)\n",
+               (double)ctx->memory_held / 1048576.0,
+               (double)hvp_arena_peak(ctx->params) / 1048576.0,
+               (double)hvp_arena_peak(ctx->acts) / 1048576.0);
     } else {
         rc = hvp_cli_error("bench train");
     }

@@ -54,12 +54,11 @@ hvp_status hvp_cross_entropy_fwd(hvp_ctx *ctx, const hvp_tensor *logits, const h
         HVP_TRY(hvp_expect_numel(mean, 1, op, "mean"));
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "cross_entropy", op, &k));
-    size_t local = hvp_row_group_size(k, (size_t)cols, 1);
+    size_t local = hvp_row_group_size(k, (size_t)cols, hvp_row_per_item(ctx));
     hvp_args a = hvp_args_begin(k);
     common_args(&a, rows, cols, logits, labels, targets, temperature);
     hvp_arg_tensor(&a, losses);
-    hvp_arg_local(&a, local * sizeof(float));
-    HVP_TRY(hvp_launch_rows(ctx, &a, (size_t)rows, local));
+    HVP_TRY(hvp_launch_row_groups(ctx, &a, (size_t)rows, local));
     return mean ? hvp_reduce(ctx, HVP_REDUCE_MEAN, losses, mean) : HVP_OK;
 }
 
@@ -73,11 +72,10 @@ hvp_status hvp_cross_entropy_bwd(hvp_ctx *ctx, const hvp_tensor *logits, const h
     HVP_TRY(hvp_expect_numel(dlogits, hvp_numel(logits), op, "dlogits"));
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "cross_entropy", op, &k));
-    size_t local = hvp_row_group_size(k, (size_t)cols, 1);
+    size_t local = hvp_row_group_size(k, (size_t)cols, hvp_row_per_item(ctx));
     hvp_args a = hvp_args_begin(k);
     common_args(&a, rows, cols, logits, labels, targets, temperature);
     hvp_arg_float(&a, (float)((double)scale / ((double)rows * (double)temperature)));
     hvp_arg_tensor(&a, dlogits);
-    hvp_arg_local(&a, local * sizeof(float));
-    return hvp_launch_rows(ctx, &a, (size_t)rows, local);
+    return hvp_launch_row_groups(ctx, &a, (size_t)rows, local);
 }

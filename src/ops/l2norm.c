@@ -1,4 +1,4 @@
-/* Row L2 normalisation (cl/l2norm.cl). */
+/* Row L2 normalisation (cl/l2norm.cl): a row per work-group's row of items. */
 #include "hvp/ops.h"
 #include "ops/op_util.h"
 #include "ops/row_util.h"
@@ -17,7 +17,9 @@ static hvp_status launch(hvp_ctx *ctx, const char *name, const hvp_tensor *x,
         return HVP_FAIL(HVP_ERR_ARG, "%s: eps %g must be positive", name, (double)eps);
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "l2norm", name, &k));
-    size_t local = hvp_row_group_size(k, (size_t)cols, 1);
+    /* On CPUs a whole row of up to 2048 per item: SimSiam's [32, 2048] 0.041 ms with 256
+     * per item, 0.032 ms with 2048 (copy: 0.014 ms). */
+    size_t local = hvp_row_group_size(k, (size_t)cols, 8 * hvp_row_per_item(ctx));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, cols);
@@ -26,8 +28,7 @@ static hvp_status launch(hvp_ctx *ctx, const char *name, const hvp_tensor *x,
         hvp_arg_tensor(&a, dy);
     hvp_arg_tensor(&a, out);
     hvp_arg_float(&a, eps);
-    hvp_arg_local(&a, local * sizeof(float));
-    return hvp_launch_rows(ctx, &a, (size_t)rows, local);
+    return hvp_launch_row_groups(ctx, &a, (size_t)rows, local);
 }
 
 hvp_status hvp_l2norm_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *y, float eps)

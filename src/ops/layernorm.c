@@ -44,7 +44,9 @@ hvp_status hvp_layernorm_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
         return HVP_OK;
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "layernorm", "layernorm_fwd", &k));
-    size_t local = hvp_row_group_size(k, (size_t)d, hvp_row_per_item(ctx));
+    size_t local = hvp_row_group_size(k, (size_t)d, 2 * hvp_row_per_item(ctx));
+    if (local == 1) /* no group reductions needed: the kernel without barriers */
+        HVP_TRY(hvp_kernel_get(ctx, "layernorm", "layernorm_fwd_item", &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, d);
@@ -55,6 +57,8 @@ hvp_status hvp_layernorm_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
     hvp_arg_tensor(&a, y);
     hvp_arg_tensor(&a, mean);
     hvp_arg_tensor(&a, rstd);
+    if (local == 1)
+        return hvp_launch_1d(ctx, &a, (size_t)rows);
     return hvp_launch_row_groups(ctx, &a, (size_t)rows, local);
 }
 
@@ -130,7 +134,9 @@ hvp_status hvp_layernorm_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
         return HVP_OK;
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "layernorm", "layernorm_bwd_dx", &k));
-    size_t local = hvp_row_group_size(k, (size_t)d, hvp_row_per_item(ctx));
+    size_t local = hvp_row_group_size(k, (size_t)d, 2 * hvp_row_per_item(ctx));
+    if (local == 1) /* no group reductions needed: the kernel without barriers */
+        HVP_TRY(hvp_kernel_get(ctx, "layernorm", "layernorm_bwd_dx_item", &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, d);
@@ -140,5 +146,7 @@ hvp_status hvp_layernorm_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
     hvp_arg_tensor(&a, rstd);
     hvp_arg_tensor(&a, dy);
     hvp_arg_tensor(&a, dx);
+    if (local == 1)
+        return hvp_launch_1d(ctx, &a, (size_t)rows);
     return hvp_launch_row_groups(ctx, &a, (size_t)rows, local);
 }

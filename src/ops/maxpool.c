@@ -53,7 +53,8 @@ hvp_status hvp_maxpool_fwd(hvp_ctx *ctx, const hvp_maxpool_desc *d, const hvp_te
     hvp_arg_tensor(&a, x);
     hvp_arg_tensor(&a, y);
     hvp_arg_tensor(&a, idx);
-    return hvp_launch_1d(ctx, &a, ny);
+    size_t global[2] = {(size_t)hvp_maxpool_out(d->h, d->k, d->stride, d->pad), planes};
+    return hvp_launch(ctx, &a, 2, global, NULL);
 }
 
 hvp_status hvp_maxpool_bwd(hvp_ctx *ctx, const hvp_maxpool_desc *d, const hvp_tensor *dy,

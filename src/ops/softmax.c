@@ -26,12 +26,16 @@ hvp_status hvp_softmax_fwd(hvp_ctx *ctx, const hvp_tensor *x, float scale, const
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "softmax", "softmax_fwd", &k));
     size_t local = hvp_row_group_size(k, (size_t)n, hvp_row_per_item(ctx));
+    if (local == 1) /* no group reductions needed: the kernel without barriers */
+        HVP_TRY(hvp_kernel_get(ctx, "softmax", "softmax_fwd_item", &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, n);
     hvp_arg_float(&a, scale);
     hvp_arg_tensor(&a, x);
     hvp_arg_tensor(&a, y);
+    if (local == 1)
+        return hvp_launch_1d(ctx, &a, (size_t)rows);
     return hvp_launch_row_groups(ctx, &a, (size_t)rows, local);
 }
 

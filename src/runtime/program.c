@@ -19,6 +19,15 @@ extern const char *const hvp_cl_embedded_sources[];
 #define COMMON_PROGRAM "common"
 static const char BUILD_OPTIONS[] = "-cl-std=CL1.2";
 
+/* The build options for ctx's device: on Oclgrind also HVP_OCLGRIND, which selects the
+ * formulations its 21.10 can run where the fast ones crash it (hsum / hmax, cl/common.cl). */
+static const char *build_options(const hvp_ctx *ctx)
+{
+    if (strstr(ctx->info.platform_name, "Oclgrind") || strstr(ctx->info.device_name, "Oclgrind"))
+        return "-cl-std=CL1.2 -DHVP_OCLGRIND";
+    return BUILD_OPTIONS;
+}
+
 const char *const *hvp_cl_program_names(void) { return hvp_cl_embedded_names; }
 
 static hvp_status read_file(const char *path, char **out)
@@ -97,7 +106,7 @@ static void cache_path(const hvp_ctx *ctx, const char *name, const char *text, c
     if (getenv("HVP_NO_CACHE"))
         return;
     const hvp_device_info *d = &ctx->info;
-    const char *parts[] = {text, BUILD_OPTIONS, d->device_name, d->driver_version,
+    const char *parts[] = {text, build_options(ctx), d->device_name, d->driver_version,
                            d->platform_name, d->platform_version, d->device_version};
     uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
@@ -144,7 +153,7 @@ static cl_program load_cached(hvp_ctx *ctx, const char *path)
         p = clCreateProgramWithBinary(ctx->context, 1, &ctx->info.device, &len, bins, &status,
                                       &err);
         if (p && (err != CL_SUCCESS || status != CL_SUCCESS ||
-                  clBuildProgram(p, 1, &ctx->info.device, BUILD_OPTIONS, NULL, NULL) !=
+                  clBuildProgram(p, 1, &ctx->info.device, build_options(ctx), NULL, NULL) !=
                       CL_SUCCESS)) {
             clReleaseProgram(p);
             p = NULL;
@@ -187,7 +196,7 @@ static hvp_status build_from_source(hvp_ctx *ctx, const char *name, const char *
     if (!p || err != CL_SUCCESS)
         return HVP_FAIL(HVP_ERR_CL, "clCreateProgramWithSource(%s) failed: %s", name,
                         hvp_cl_error_name(err));
-    err = clBuildProgram(p, 1, &ctx->info.device, BUILD_OPTIONS, NULL, NULL);
+    err = clBuildProgram(p, 1, &ctx->info.device, build_options(ctx), NULL, NULL);
     if (err != CL_SUCCESS) {
         char log[3000] = "";
         clGetProgramBuildInfo(p, ctx->info.device, CL_PROGRAM_BUILD_LOG, sizeof log - 1, log,
