@@ -12,7 +12,7 @@
 # memory too); PyTorch's is the process's peak resident set (getrusage), including the
 # interpreter and libraries, with its growth over the run beside it.
 # PyTorch is only for this benchmark:
-#   python3 -m venv /tmp/torch && /tmp/torch/bin/pip install torch torchvision
+#   scripts/torch-venv /tmp/torch   (PyTorch and torchvision from PyPI, CPU use)
 #   PYTHON=/tmp/torch/bin/python bench/simsiam_vs_pytorch.sh [MODEL] [BATCH] [STEPS] [ROUNDS]
 # HVP=path/to/hvp compares another build.
 set -e
