@@ -100,6 +100,8 @@
 #define ROWS4(X) X(0) X(1) X(2) X(3)
 #define ROWS6(X) ROWS4(X) X(4) X(5)
 #define ROWS8(X) ROWS6(X) X(6) X(7)
+#define ROWS12(X) ROWS8(X) X(8) X(9) X(10) X(11)
+#define ROWS14(X) ROWS12(X) X(12) X(13)
 #define VECS1(X, r) X(r, 0)
 #define VECS2(X, r) X(r, 0) X(r, 1)
 
@@ -123,6 +125,20 @@ GEMM_REG_KERNEL(gemm_reg_6x32)
 #define TM 8
 #define ROWS ROWS8
 GEMM_REG_KERNEL(gemm_reg_8x32)
+#undef TM
+#undef ROWS
+#define TM 12
+#define ROWS ROWS12
+GEMM_REG_KERNEL(gemm_reg_12x32)
+#undef TM
+#undef ROWS
+#define TM 14
+#define ROWS ROWS14
+GEMM_REG_KERNEL(gemm_reg_14x32)
+#undef TM
+#undef ROWS
+#define TM 8
+#define ROWS ROWS8
 #undef TN
 #undef VECS
 #define TN 16

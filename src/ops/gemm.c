@@ -36,6 +36,8 @@ static const gemm_algo ALGOS[] = {
     {"reg4x32", ALGO_REG, "gemm_reg_4x32", 4, 32, 1},
     {"reg6x32", ALGO_REG, "gemm_reg_6x32", 6, 32, 1},
     {"reg8x32", ALGO_REG, "gemm_reg_8x32", 8, 32, 1},
+    {"reg12x32", ALGO_REG, "gemm_reg_12x32", 12, 32, 1},
+    {"reg14x32", ALGO_REG, "gemm_reg_14x32", 14, 32, 1},
     {"reg8x16", ALGO_REG, "gemm_reg_8x16", 8, 16, 1},
     {"reg4x16", ALGO_REG, "gemm_reg_4x16", 4, 16, 1},
     {"reg4x8g", ALGO_REG, "gemm_reg_4x8", 4, 8, 0},
@@ -48,7 +50,8 @@ static const gemm_algo ALGOS[] = {
 #define LDS_R 4   /* as in cl/gemm.cl */
 #define LDS_KT 16 /* as in cl/gemm.cl */
 
-static const char *const ALGO_NAMES[] = {"clblast", "reg4x32", "reg6x32", "reg8x32", "reg8x16",
+static const char *const ALGO_NAMES[] = {"clblast", "reg4x32", "reg6x32", "reg8x32", "reg12x32",
+                                         "reg14x32", "reg8x16",
                                          "reg4x16", "reg4x8g", "reg4x16g", "dot4x4", "lds16", "lds8",
                                          NULL};
 
