@@ -250,20 +250,23 @@ kernel void conv2d_w_pack(int ci, int co, int skh, int skw, int kw, int kk, int 
     wt[wt_off + (((j >> 5) * skk + t) * ci + c) * 32 + (j & 31)] = v;
 }
 
-/* dyT[i][p][o] = dy[i][o][p] for a chunk of nb images (dy at dy_off), o < cpad with zeros
- * past c_out, so that the weight gradient reads 32 output channels of a pixel as two
- * float16. Each work-item moves 32 channels of one pixel: its reads are strided by P, but
- * consecutive items read consecutive pixels, so each cache line serves 16 of them.
- * Global (nb * P, cpad / 32). */
-kernel void conv2d_dy_to_nhwc(int nb, int c_out, int P, int cpad, global const float *dy,
-                              int dy_off, global float *dyt, int dyt_off)
+/* dy of a chunk of nb images in panels of 32 output channels, channels last:
+ * dyt[o / 32][i * P + p][o % 32] = dy[i][o][p], zero past c_out, so that the weight
+ * gradient reads the 32 channels of a pixel as two float16 and walks its panel front to
+ * back (with the channels of all panels in one row, the 1-2 KiB stride between pixels at
+ * 8x8 and 4x4 left the dw kernel at half its 32x32 speed). Each work-item moves 32
+ * channels of one pixel: its reads are strided by P, but consecutive items read
+ * consecutive pixels, so each cache line serves 16 of them.
+ * Global (nb * P, cdiv(c_out, 32)). */
+kernel void conv2d_dy_panels(int nb, int c_out, int P, global const float *dy, int dy_off,
+                             global float *dyt, int dyt_off)
 {
-    const int ip = (int)get_global_id(0), o0 = (int)get_global_id(1) * 32;
-    if (ip >= nb * P || o0 >= cpad)
+    const int ip = (int)get_global_id(0), ob = (int)get_global_id(1), o0 = ob * 32;
+    if (ip >= nb * P || o0 >= c_out)
         return;
     const int i = ip / P, p = ip - i * P;
     const global float *src = dy + dy_off + (i * c_out + o0) * P + p;
-    global float *dst = dyt + dyt_off + ip * cpad + o0;
+    global float *dst = dyt + dyt_off + (ob * nb * P + ip) * 32;
     for (int r = 0; r < 32; r++)
         dst[r] = o0 + r < c_out ? src[r * P] : 0.0f;
 }
@@ -283,11 +286,11 @@ static int div_down(int a, int b)
  * dw[o][c][ki][kj] += sum over (i, oh, ow) of dy[i][o][oh][ow] * x[i][c][ih][iw] with
  * ih = oh * stride - pad + ki, iw likewise. Each work-item owns one tap and an 8 input x 32
  * output channel tile, held as 8 x 2 float16: per output pixel, 8 scalar loads of x (the
- * 8 channels at one offset) and two float16 of dyT (conv2d_dy_to_nhwc), 16 float16 FMAs.
+ * 8 channels at one offset) and two float16 of dyT (conv2d_dy_panels), 16 float16 FMAs.
  * Only the output rows and columns whose input pixel lies inside the image are visited
  * (padding contributes zero), so there is no mask in the loop. Channels past c_in load the
  * last channel and are not stored; output channels past c_out are zero in dyT.
- * Global (cdiv(c_in, 8) * kh * kw, cpad / 32): consecutive items share the dyT panel of
+ * Global (cdiv(c_in, 8) * kh * kw, cdiv(c_out, 32)): consecutive items share the panel of
  * their 32 output channels (and, across taps, their x), which stays in the cache. */
 #define DW_CH(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 #define DW_DECL(e)                                                                             \
@@ -309,13 +312,13 @@ static int div_down(int a, int b)
         IG_CH16(DW_STORE_O, acc##e##_1, 16)                                                    \
     }
 
-kernel void conv2d_bwd_dw_igemm(int nb, int c_in, int h, int w_in, int c_out, int cpad,
-                                int kh, int kw, int stride, int pad, int ho, int wo,
+kernel void conv2d_bwd_dw_igemm(int nb, int c_in, int h, int w_in, int c_out, int kh, int kw,
+                                int stride, int pad, int ho, int wo,
                                 global const float *x, int x_off, global const float *dyt,
                                 int dyt_off, global float *dw, int dw_off)
 {
     const int kk = kh * kw, q = (int)get_global_id(0), o0 = (int)get_global_id(1) * 32;
-    if (q >= (c_in + 7) / 8 * kk || o0 >= cpad)
+    if (q >= (c_in + 7) / 8 * kk || o0 >= c_out)
         return;
     const int cb = q / kk, t = q - cb * kk, ki = t / kw, kj = t - ki * kw;
     const int c0 = cb * 8, hw = h * w_in, P = ho * wo;
@@ -327,11 +330,11 @@ kernel void conv2d_bwd_dw_igemm(int nb, int c_in, int h, int w_in, int c_out, in
     DW_CH(DW_DECL)
     for (int i = 0; i < nb; i++) {
         const global float *xi = x + x_off + i * c_in * hw;
-        const global float *di = dyt + dyt_off + i * P * cpad + o0;
+        const global float *di = dyt + dyt_off + (o0 * nb + i * 32) * P;
         for (int oh = oh0; oh < oh1; oh++) {
             const global float *xr = xi + (oh * stride - pad + ki) * w_in + ow0 * stride - pad + kj;
-            const global float *dr = di + (oh * wo + ow0) * cpad;
-            for (int ow = ow0; ow < ow1; ow++, xr += stride, dr += cpad) {
+            const global float *dr = di + (oh * wo + ow0) * 32;
+            for (int ow = ow0; ow < ow1; ow++, xr += stride, dr += 32) {
                 const float16 d0 = vload16(0, dr), d1 = vload16(1, dr);
                 DW_CH(DW_FMA)
             }

@@ -441,9 +441,9 @@ static hvp_status dw_igemm(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_ten
     nb = nb < 1 ? 1 : nb > nb_scratch ? nb_scratch : nb;
     size_t ystride = (size_t)d->c_out * P, xstride = (size_t)d->c_in * d->h * d->w;
     hvp_tensor dyt;
-    HVP_TRY(scratch(ctx, (size_t)nb * P * cpad, "conv2d channels-last dy", &dyt));
+    HVP_TRY(scratch(ctx, (size_t)nb * P * cpad, "conv2d dy panels", &dyt));
     hvp_kernel *kt, *kw;
-    HVP_TRY(hvp_kernel_get(ctx, "conv2d", "conv2d_dy_to_nhwc", &kt));
+    HVP_TRY(hvp_kernel_get(ctx, "conv2d", "conv2d_dy_panels", &kt));
     HVP_TRY(hvp_kernel_get(ctx, "conv2d", "conv2d_bwd_dw_igemm", &kw));
     size_t one[2] = {1, 1};
     for (int i0 = 0; i0 < d->n; i0 += nb) {
@@ -452,7 +452,6 @@ static hvp_status dw_igemm(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_ten
         hvp_arg_int(&a, cb);
         hvp_arg_int(&a, d->c_out);
         hvp_arg_int(&a, P);
-        hvp_arg_int(&a, cpad);
         hvp_arg_mem(&a, dy->buf);
         hvp_arg_int(&a, (int)(dy->off + (size_t)i0 * ystride));
         hvp_arg_tensor(&a, &dyt);
@@ -465,7 +464,6 @@ static hvp_status dw_igemm(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_ten
         hvp_arg_int(&a, d->h);
         hvp_arg_int(&a, d->w);
         hvp_arg_int(&a, d->c_out);
-        hvp_arg_int(&a, cpad);
         hvp_arg_int(&a, d->kh);
         hvp_arg_int(&a, d->kw);
         hvp_arg_int(&a, d->stride);
