@@ -197,6 +197,8 @@ kernel void conv2d_fwd_igemm(int c_in, int h, int w_in, int c_out, int kh, int k
     for (int ki = 0; ki < kh; ki++) {
         const int8 ih = ih0 + ki;
         const int8 row_ok = ih >= 0 && ih < h;
+        if (!any(row_ok)) /* a padding row for all 8 pixels: nothing to add */
+            continue;
         for (int kj = 0; kj < kw; kj++) {
             const int8 iw = iw0 + kj;
             const int8 ok = row_ok && iw >= 0 && iw < w_in;
