@@ -177,13 +177,14 @@ kernel void conv2d_bwd_sum(int nb, int len, global const float *part, int part_o
         IG_CH16(IG_STORE_C, acc##e##_1, 16)                                                    \
     }
 
-kernel void conv2d_fwd_igemm(int c_in, int h, int w_in, int c_out, int kh, int kw, int stride,
-                             int pad_h, int pad_w, int ho, int wo, global const float *x,
-                             int x_off, global const float *wt, int wt_off, global float *y,
-                             int y_off, int y_plane, int y_base, int y_row, int y_col)
+/* The tile of output channels o0.. and pixels p0.. of image z. */
+static void igemm_tile(int o0, int p0, int z, int c_in, int h, int w_in, int c_out, int kh,
+                       int kw, int stride, int pad_h, int pad_w, int ho, int wo,
+                       global const float *x, int x_off, global const float *wt, int wt_off,
+                       global float *y, int y_off, int y_plane, int y_base, int y_row,
+                       int y_col)
 {
-    const int o0 = (int)get_global_id(0) * 32, p0 = (int)get_global_id(1) * 8;
-    const int z = (int)get_global_id(2), P = ho * wo, hw = h * w_in, kk = kh * kw;
+    const int P = ho * wo, hw = h * w_in, kk = kh * kw;
     if (o0 >= c_out || p0 >= P)
         return;
     /* The pixels' top-left input corners; pixels past P get a row no tap brings in range. */
@@ -224,6 +225,51 @@ kernel void conv2d_fwd_igemm(int c_in, int h, int w_in, int c_out, int kh, int k
     }
     const int8 yo = y_base + oh * y_row + ow * y_col;
     IG_PIX(IG_STORE)
+}
+
+kernel void conv2d_fwd_igemm(int c_in, int h, int w_in, int c_out, int kh, int kw, int stride,
+                             int pad_h, int pad_w, int ho, int wo, global const float *x,
+                             int x_off, global const float *wt, int wt_off, global float *y,
+                             int y_off, int y_plane, int y_base, int y_row, int y_col)
+{
+    igemm_tile((int)get_global_id(0) * 32, (int)get_global_id(1) * 8, (int)get_global_id(2),
+               c_in, h, w_in, c_out, kh, kw, stride, pad_h, pad_w, ho, wo, x, x_off, wt, wt_off,
+               y, y_off, y_plane, y_base, y_row, y_col);
+}
+
+/* The input gradient of a convolution with stride s (dx [n][c_out][H][W] here, dy
+ * [n][c_in][h][w], kernel kh x kw, padding pad) in one launch over all s*s phases of dx:
+ * phase (rh, rw) holds the pixels (rh + s a, rw + s b); its rows take the taps
+ * ki = k0h + s m, k0h = (rh + pad) mod s, from dy rows a + (rh + pad - k0h) / s - m, i.e. a
+ * stride-1 convolution of dy by a skh x skw sub-kernel with padding skh - 1 - that offset
+ * (columns likewise), whose packed weights (conv2d_w_pack, flip) follow each other in wt
+ * in phase order. A phase without taps (a kernel narrower than the stride) is skipped: the
+ * caller zeroes dx first (zeros stored by the tile, every s-th float, took 1.3x the time).
+ * The phase is the fastest index of dimension 0, so that the s*s tiles that write the same
+ * lines of dx run one after another. Global (s*s * cdiv(c_out, 32), cdiv(max phase
+ * pixels, 8), n). */
+kernel void conv2d_dx_phases(int c_in, int h, int w, int c_out, int kh, int kw, int s, int pad,
+                             int H, int W, global const float *dy, int dy_off,
+                             global const float *wt, int wt_off, global float *dx, int dx_off)
+{
+    const int q = (int)get_global_id(0), ss = s * s, ob = q / ss, phase = q - ob * ss;
+    int off = wt_off, rh = 0, rw = 0, k0h = 0, k0w = 0, skh = 0, skw = 0;
+    for (int f = 0; f <= phase; f++) { /* this phase's sub-kernel and its place in wt */
+        if (f > 0)
+            off += skh * skw * c_in * ((c_out + 31) / 32 * 32);
+        rh = f / s;
+        rw = f - rh * s;
+        k0h = rh + pad - (rh + pad) / s * s;
+        k0w = rw + pad - (rw + pad) / s * s;
+        skh = k0h < kh ? (kh - k0h + s - 1) / s : 0;
+        skw = k0w < kw ? (kw - k0w + s - 1) / s : 0;
+    }
+    if (rh >= H || rw >= W || !skh || !skw) /* no pixels, or zero (cleared beforehand) */
+        return;
+    igemm_tile(ob * 32, (int)get_global_id(1) * 8, (int)get_global_id(2), c_in, h, w, c_out, skh,
+               skw, 1, skh - 1 - (rh + pad - k0h) / s, skw - 1 - (rw + pad - k0w) / s,
+               (H - rh + s - 1) / s, (W - rw + s - 1) / s, dy, dy_off, wt, off, dx, dx_off,
+               H * W, rh * W + rw, s * W, s);
 }
 
 /* wt for conv2d_fwd_igemm from w [c_out][c_in][kh][kw]: panels of 32 output channels,

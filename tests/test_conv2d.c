@@ -261,8 +261,9 @@ static void check_bwd_ref(const hvp_conv2d_desc *d, int with_dx)
  * image chunks adding into dw) and dx by phases (a stride-1 convolution of dy per phase of
  * a strided one, written to its grid of dx), on shapes that divide no tile: channels not
  * multiples of 8 or 32, odd and non-square sizes, strides 2 and 3 with odd inputs, kernels
- * smaller than the stride, padding 0 and beyond k - 1. Forced on, then by default (which
- * mixes the implicit dw with GEMM + col2im for dx), then in chunks of one and two images.
+ * smaller than the stride, padding 0 and beyond k - 1. Forced on, then by default (the
+ * last two shapes take the implicit dw; with it, below 128 pixels, dx takes GEMM + col2im),
+ * then in chunks of one and two images.
  * Oclgrind takes the first two. */
 static const int implicit_bwd_shapes[][9] = {
     {3, 13, 9, 11, 37, 3, 3, 2, 1}, /* stride 2, odd input, ragged both ways */
@@ -271,7 +272,7 @@ static const int implicit_bwd_shapes[][9] = {
     {2, 10, 12, 12, 20, 1, 1, 2, 0}, /* 1x1 stride 2: half the phases are zero */
     {2, 5, 13, 13, 7, 7, 7, 2, 3},  /* the stem's 7x7 */
     {2, 6, 11, 11, 40, 3, 3, 3, 1}, /* stride 3 */
-    {3, 16, 9, 9, 33, 3, 3, 2, 1},  /* 16 channels: the default takes the implicit dw */
+    {3, 16, 9, 9, 33, 3, 3, 1, 1},  /* by default the implicit dw, dx by GEMM + col2im */
     {2, 24, 8, 8, 20, 1, 1, 2, 0},  /* the default takes both */
 };
 

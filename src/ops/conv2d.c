@@ -233,42 +233,54 @@ static hvp_status igemm(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor
 }
 
 /* dx of convolution d as forward convolutions of dy by the rotated kernel, one per phase
- * (rh, rw) of dx: the pixels ih = rh + s a, iw = rw + s b take the taps ki = k0h + s m with
- * k0h = (rh + pad) mod s, from dy rows oh = a + (rh + pad - k0h) / s - m: a stride-1
- * convolution of dy with the sub-kernel of those taps, written to that grid of dx. For
- * stride 1 this is the single convolution with padding k - 1 - pad. A phase with no taps
- * (a kernel narrower than the stride) leaves zeros. */
+ * of dx, in one launch (conv2d_dx_phases; for stride 1 the single convolution with padding
+ * k - 1 - pad). The phases' packed sub-kernels follow each other in one buffer. */
 static hvp_status dx_phases(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *w,
                             const hvp_tensor *dy, const hvp_tensor *dx)
 {
     int s = d->stride, ho = hvp_conv2d_out_h(d), wo = hvp_conv2d_out_w(d);
-    int skh_max = (d->kh + s - 1) / s, skw_max = (d->kw + s - 1) / s;
+    int cpad = ig_cpad(d->c_in);
+    size_t taps = 0;
+    for (int ph = 0; ph < s * s; ph++) {
+        int k0h = (ph / s + d->pad) % s, k0w = (ph % s + d->pad) % s;
+        taps += (size_t)(k0h < d->kh ? (d->kh - k0h + s - 1) / s : 0) *
+                (size_t)(k0w < d->kw ? (d->kw - k0w + s - 1) / s : 0);
+    }
     hvp_tensor wt;
-    HVP_TRY(scratch(ctx, (size_t)d->c_out * skh_max * skw_max * ig_cpad(d->c_in),
-                    "conv2d transposed weights", &wt));
-    if (d->kh < s || d->kw < s)
+    HVP_TRY(scratch(ctx, (taps ? taps : 1) * d->c_out * cpad, "conv2d transposed weights", &wt));
+    if (d->kh < s || d->kw < s) /* phases without taps */
         HVP_TRY(hvp_tensor_zero(ctx, dx));
-    for (int rh = 0; rh < s && rh < d->h; rh++)
-        for (int rw = 0; rw < s && rw < d->w; rw++) {
-            int k0h = (rh + d->pad) % s, k0w = (rw + d->pad) % s;
-            int skh = k0h < d->kh ? (d->kh - k0h + s - 1) / s : 0;
-            int skw = k0w < d->kw ? (d->kw - k0w + s - 1) / s : 0;
-            if (!skh || !skw)
-                continue;
-            hvp_conv2d_desc t = {d->n, d->c_out, ho, wo, d->c_in, skh, skw, 1, 0};
-            ig_geom g = {skh - 1 - (rh + d->pad - k0h) / s,
-                         skw - 1 - (rw + d->pad - k0w) / s,
-                         (d->h - rh + s - 1) / s,
-                         (d->w - rw + s - 1) / s,
-                         d->h * d->w,
-                         rh * d->w + rw,
-                         s * d->w,
-                         s};
-            /* In-order queue: this phase's packing waits for the last phase's GEMM. */
-            HVP_TRY(w_pack(ctx, d->c_out, d->c_in, skh, skw, d, k0h, k0w, 1, w, &wt));
-            HVP_TRY(igemm_run(ctx, &t, &g, dy, &wt, dx));
-        }
-    return HVP_OK;
+    hvp_tensor sub = wt;
+    for (int ph = 0; ph < s * s; ph++) {
+        int k0h = (ph / s + d->pad) % s, k0w = (ph % s + d->pad) % s;
+        int skh = k0h < d->kh ? (d->kh - k0h + s - 1) / s : 0;
+        int skw = k0w < d->kw ? (d->kw - k0w + s - 1) / s : 0;
+        if (!skh || !skw)
+            continue;
+        HVP_TRY(w_pack(ctx, d->c_out, d->c_in, skh, skw, d, k0h, k0w, 1, w, &sub));
+        sub.off += (size_t)skh * skw * d->c_out * cpad;
+    }
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "conv2d", "conv2d_dx_phases", &k));
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_int(&a, d->c_out);
+    hvp_arg_int(&a, ho);
+    hvp_arg_int(&a, wo);
+    hvp_arg_int(&a, d->c_in);
+    hvp_arg_int(&a, d->kh);
+    hvp_arg_int(&a, d->kw);
+    hvp_arg_int(&a, s);
+    hvp_arg_int(&a, d->pad);
+    hvp_arg_int(&a, d->h);
+    hvp_arg_int(&a, d->w);
+    hvp_arg_tensor(&a, dy);
+    hvp_arg_tensor(&a, &wt);
+    hvp_arg_tensor(&a, dx);
+    size_t hp = (size_t)(d->h + s - 1) / s, wp = (size_t)(d->w + s - 1) / s;
+    size_t global[3] = {(size_t)s * s * cpad / IG_CT, (hp * wp + IG_PT - 1) / IG_PT,
+                        (size_t)d->n};
+    size_t one[3] = {1, 1, 1};
+    return hvp_launch(ctx, &a, 3, global, ctx->info.type & CL_DEVICE_TYPE_CPU ? one : NULL);
 }
 
 static int igemm_mode = -1;
@@ -499,12 +511,10 @@ static int use_dw_igemm(const hvp_conv2d_desc *d)
 /* Whether dx takes the implicit GEMM by phases (dx_phases) rather than GEMM + col2im.
  * Stride 1 (a single phase): by default from 128 pixels: on PoCL it took 0.7-0.85x the
  * time at 32x32 and 16x16 (ResNet-18 CIFAR, batch 32) but 1.2x at 8x8 and 1.7x at 4x4,
- * where dy's rows are short. Strided: by default only for kernels no larger than the
- * stride (the 1x1 stride-2 shortcut: each phase a 1x1 convolution or zero), and only with
- * the implicit weight gradient (then no column matrix is built at all): the shortcut's
- * backward took 0.75x (batch 32) and 0.9x (batch 128) the time. For the 3x3 stride-2
- * layer the phases took 1.1x the time of GEMM + col2im (short sub-kernels of 1 to 4 taps,
- * stores every other pixel). */
+ * where dy's rows are short (with the implicit weight gradient: 8x8 0.95-1.03x, 4x4
+ * 1.2-1.4x). Strided: by default with the implicit weight gradient (then no column matrix
+ * is built at all); the whole backward of the 3x3 stride-2 layer took 0.88x (batch 128)
+ * and 0.96x (batch 32) the time, of the 1x1 stride-2 shortcut 1.0x and 0.91x. */
 static int use_dx_phases(const hvp_conv2d_desc *d)
 {
     if (is_pointwise(d))
@@ -517,7 +527,7 @@ static int use_dx_phases(const hvp_conv2d_desc *d)
         return mode;
     if (d->stride == 1)
         return use_igemm(d) && hvp_conv2d_out_h(d) * hvp_conv2d_out_w(d) >= 128;
-    return d->kh <= d->stride && d->kw <= d->stride && d->c_out >= 16 && use_dw_igemm(d);
+    return d->c_out >= 16 && use_dw_igemm(d);
 }
 
 /* Backward by column matrices, per chunk of nb images, in one of two layouts; dx and dw
