@@ -1,4 +1,5 @@
-/* conv2d: im2col, col2im (as a gather), layout swaps, bias. Every pointer comes with its
+/* conv2d: im2col, col2im (as a gather), layout swaps, bias, and the implicit-GEMM kernels
+ * (forward, input gradient by phases, weight gradient). Every pointer comes with its
  * element offset. A column matrix holds, for nb images, element (k, i, p) at
  * col[k * ld + i * img_stride + p], k = (c * kh + ki) * kw + kj the patch row and
  * p = oh * wo + ow the output pixel. With ld = nb*P and img_stride = P the images sit side
