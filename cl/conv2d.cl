@@ -1,4 +1,5 @@
-/* conv2d: im2col, col2im (as a gather), layout swaps, bias. Every pointer comes with its
+/* conv2d: im2col, col2im (as a gather), layout swaps, bias, and the implicit-GEMM kernels
+ * (forward, input gradient by phases, weight gradient). Every pointer comes with its
  * element offset. A column matrix holds, for nb images, element (k, i, p) at
  * col[k * ld + i * img_stride + p], k = (c * kh + ki) * kw + kj the patch row and
  * p = oh * wo + ow the output pixel. With ld = nb*P and img_stride = P the images sit side
@@ -149,7 +150,11 @@ kernel void conv2d_bwd_sum(int nb, int len, global const float *part, int part_o
  * outside and c inside, so that the pixels' offsets and padding mask are computed once per
  * tap, not per k. Padding and pixels past P read a clamped address and are zeroed by select
  * (x may hold anything). wt comes from conv2d_w_pack: per 32 channels, [kh * kw][c_in][32],
- * read front to back. Global (cdiv(c_out, 32), cdiv(P, 8), n); any work-group shape. */
+ * read front to back. Output pixel (oh, ow) of channel plane j goes to
+ * y[y_off + j * y_plane + y_base + oh * y_row + ow * y_col]: (P, 0, wo, 1) for a forward
+ * convolution, a strided grid of dx for one phase of a strided input gradient. Padding may
+ * differ between rows and columns and be negative (a phase's sub-convolution).
+ * Global (cdiv(c_out, 32), cdiv(P, 8), n); any work-group shape. */
 #define IG_PIX(X) X(0, s0) X(1, s1) X(2, s2) X(3, s3) X(4, s4) X(5, s5) X(6, s6) X(7, s7)
 #define IG_DECL(e, s) float16 acc##e##_0 = (float16)(0.0f), acc##e##_1 = (float16)(0.0f);
 #define IG_FMA(e, s)                                                                           \
@@ -160,7 +165,7 @@ kernel void conv2d_bwd_sum(int nb, int len, global const float *part, int part_o
     IG_PIX(IG_FMA)
 #define IG_STORE_C(v, r, s)                                                                    \
     if (o0 + r < c_out)                                                                        \
-        yp[(r) * P] = v.s;
+        yp[(r) * y_plane] = v.s;
 #define IG_CH16(X, v, r0)                                                                      \
     X(v, r0 + 0, s0) X(v, r0 + 1, s1) X(v, r0 + 2, s2) X(v, r0 + 3, s3) X(v, r0 + 4, s4)       \
     X(v, r0 + 5, s5) X(v, r0 + 6, s6) X(v, r0 + 7, s7) X(v, r0 + 8, s8) X(v, r0 + 9, s9)       \
@@ -168,29 +173,34 @@ kernel void conv2d_bwd_sum(int nb, int len, global const float *part, int part_o
     X(v, r0 + 14, se) X(v, r0 + 15, sf)
 #define IG_STORE(e, s)                                                                         \
     if (p0 + e < P) {                                                                          \
-        global float *yp = y + y_off + (z * c_out + o0) * P + p0 + e;                         \
+        global float *yp = y + y_off + (z * c_out + o0) * y_plane + yo.s;                     \
         IG_CH16(IG_STORE_C, acc##e##_0, 0)                                                     \
         IG_CH16(IG_STORE_C, acc##e##_1, 16)                                                    \
     }
 
-kernel void conv2d_fwd_igemm(int c_in, int h, int w_in, int c_out, int kh, int kw, int stride,
-                             int pad, int ho, int wo, global const float *x, int x_off,
-                             global const float *wt, int wt_off, global float *y, int y_off)
+/* The tile of output channels o0.. and pixels p0.. of image z. */
+static void igemm_tile(int o0, int p0, int z, int c_in, int h, int w_in, int c_out, int kh,
+                       int kw, int stride, int pad_h, int pad_w, int ho, int wo,
+                       global const float *x, int x_off, global const float *wt, int wt_off,
+                       global float *y, int y_off, int y_plane, int y_base, int y_row,
+                       int y_col)
 {
-    const int o0 = (int)get_global_id(0) * 32, p0 = (int)get_global_id(1) * 8;
-    const int z = (int)get_global_id(2), P = ho * wo, hw = h * w_in, kk = kh * kw;
+    const int P = ho * wo, hw = h * w_in, kk = kh * kw;
     if (o0 >= c_out || p0 >= P)
         return;
     /* The pixels' top-left input corners; pixels past P get a row no tap brings in range. */
     const int8 p = p0 + (int8)(0, 1, 2, 3, 4, 5, 6, 7);
     const int8 oh = p / wo;
-    const int8 ih0 = select((int8)(-kh - h), oh * stride - pad, p < P);
-    const int8 iw0 = (p - oh * wo) * stride - pad;
+    const int8 ow = p - oh * wo;
+    const int8 ih0 = select((int8)(-kh - h), oh * stride - pad_h, p < P);
+    const int8 iw0 = ow * stride - pad_w;
     const global float *xi = x + x_off + z * c_in * hw;
     IG_PIX(IG_DECL)
     for (int ki = 0; ki < kh; ki++) {
         const int8 ih = ih0 + ki;
         const int8 row_ok = ih >= 0 && ih < h;
+        if (!any(row_ok)) /* a padding row for all 8 pixels: nothing to add */
+            continue;
         for (int kj = 0; kj < kw; kj++) {
             const int8 iw = iw0 + kj;
             const int8 ok = row_ok && iw >= 0 && iw < w_in;
@@ -214,25 +224,170 @@ kernel void conv2d_fwd_igemm(int c_in, int h, int w_in, int c_out, int kh, int k
             }
         }
     }
+    const int8 yo = y_base + oh * y_row + ow * y_col;
     IG_PIX(IG_STORE)
+}
+
+kernel void conv2d_fwd_igemm(int c_in, int h, int w_in, int c_out, int kh, int kw, int stride,
+                             int pad_h, int pad_w, int ho, int wo, global const float *x,
+                             int x_off, global const float *wt, int wt_off, global float *y,
+                             int y_off, int y_plane, int y_base, int y_row, int y_col)
+{
+    igemm_tile((int)get_global_id(0) * 32, (int)get_global_id(1) * 8, (int)get_global_id(2),
+               c_in, h, w_in, c_out, kh, kw, stride, pad_h, pad_w, ho, wo, x, x_off, wt, wt_off,
+               y, y_off, y_plane, y_base, y_row, y_col);
+}
+
+/* The input gradient of a convolution with stride s (dx [n][c_out][H][W] here, dy
+ * [n][c_in][h][w], kernel kh x kw, padding pad) in one launch over all s*s phases of dx:
+ * phase (rh, rw) holds the pixels (rh + s a, rw + s b); its rows take the taps
+ * ki = k0h + s m, k0h = (rh + pad) mod s, from dy rows a + (rh + pad - k0h) / s - m, i.e. a
+ * stride-1 convolution of dy by a skh x skw sub-kernel with padding skh - 1 - that offset
+ * (columns likewise), whose packed weights (conv2d_w_pack, flip) follow each other in wt
+ * in phase order. A phase without taps (a kernel narrower than the stride) is skipped: the
+ * caller zeroes dx first (zeros stored by the tile, every s-th float, took 1.3x the time).
+ * The phase is the fastest index of dimension 0, so that the s*s tiles that write the same
+ * lines of dx run one after another. Global (s*s * cdiv(c_out, 32), cdiv(max phase
+ * pixels, 8), n). */
+kernel void conv2d_dx_phases(int c_in, int h, int w, int c_out, int kh, int kw, int s, int pad,
+                             int H, int W, global const float *dy, int dy_off,
+                             global const float *wt, int wt_off, global float *dx, int dx_off)
+{
+    const int q = (int)get_global_id(0), ss = s * s, ob = q / ss, phase = q - ob * ss;
+    int off = wt_off, rh = 0, rw = 0, k0h = 0, k0w = 0, skh = 0, skw = 0;
+    for (int f = 0; f <= phase; f++) { /* this phase's sub-kernel and its place in wt */
+        if (f > 0)
+            off += skh * skw * c_in * ((c_out + 31) / 32 * 32);
+        rh = f / s;
+        rw = f - rh * s;
+        k0h = rh + pad - (rh + pad) / s * s;
+        k0w = rw + pad - (rw + pad) / s * s;
+        skh = k0h < kh ? (kh - k0h + s - 1) / s : 0;
+        skw = k0w < kw ? (kw - k0w + s - 1) / s : 0;
+    }
+    if (rh >= H || rw >= W || !skh || !skw) /* no pixels, or zero (cleared beforehand) */
+        return;
+    igemm_tile(ob * 32, (int)get_global_id(1) * 8, (int)get_global_id(2), c_in, h, w, c_out, skh,
+               skw, 1, skh - 1 - (rh + pad - k0h) / s, skw - 1 - (rw + pad - k0w) / s,
+               (H - rh + s - 1) / s, (W - rw + s - 1) / s, dy, dy_off, wt, off, dx, dx_off,
+               H * W, rh * W + rw, s * W, s);
 }
 
 /* wt for conv2d_fwd_igemm from w [c_out][c_in][kh][kw]: panels of 32 output channels,
  * each [kh * kw][c_in][32] in the order the kernel reads them, zero past the output
- * channels. flip = 0: the forward, wt(j, c, t) = w[j][c][t], t = ki * kw + kj. flip = 1: the
- * input gradient of a stride-1 convolution as a forward convolution of dy (channels swapped,
- * the kernel rotated by 180 degrees): wt(j, c, t) = w[c][j][kk - 1 - t].
- * ci, co: the input and output channels of the convolution the kernel runs.
- * Global (cpad, ci * kk). */
-kernel void conv2d_w_pack(int ci, int co, int kk, int cpad, int flip, global const float *w,
-                          int w_off, global float *wt, int wt_off)
+ * channels. flip = 0: the forward, wt(j, c, t) = w[j][c][t], t = ki * kw + kj.
+ * flip = 1: the input gradient of a convolution with stride s as forward convolutions of
+ * dy (channels swapped, the kernel rotated by 180 degrees), one per phase of dx; the phase
+ * whose rows take the taps ki = k0h, k0h + s, ... (columns likewise) has the sub-kernel
+ * [skh][skw] with wt(j, c, (mh, mw)) = w[c][j][k0h + s (skh-1-mh)][k0w + s (skw-1-mw)]
+ * (stride 1: the whole kernel rotated). ci, co: the input and output channels of the
+ * convolution the kernel runs; skh x skw its kernel; kw, kk: w's width and taps.
+ * Global (cpad, ci * skh * skw). */
+kernel void conv2d_w_pack(int ci, int co, int skh, int skw, int kw, int kk, int k0h, int k0w,
+                          int s, int cpad, int flip, global const float *w, int w_off,
+                          global float *wt, int wt_off)
 {
-    const int j = (int)get_global_id(0), k = (int)get_global_id(1);
-    if (j >= cpad || k >= ci * kk)
+    const int j = (int)get_global_id(0), k = (int)get_global_id(1), skk = skh * skw;
+    if (j >= cpad || k >= ci * skk)
         return;
-    const int c = k / kk, t = k - c * kk;
+    const int c = k / skk, t = k - c * skk;
+    const int mh = t / skw, mw = t - mh * skw;
+    const int ki = k0h + s * (skh - 1 - mh), kj = k0w + s * (skw - 1 - mw);
     float v = 0.0f;
     if (j < co)
-        v = w[w_off + (flip ? (c * co + j) * kk + kk - 1 - t : (j * ci + c) * kk + t)];
-    wt[wt_off + (((j >> 5) * kk + t) * ci + c) * 32 + (j & 31)] = v;
+        v = w[w_off + (flip ? (c * co + j) * kk + ki * kw + kj : (j * ci + c) * kk + t)];
+    wt[wt_off + (((j >> 5) * skk + t) * ci + c) * 32 + (j & 31)] = v;
+}
+
+/* dy of a chunk of nb images in panels of 32 output channels, channels last:
+ * dyt[o / 32][i * P + p][o % 32] = dy[i][o][p], zero past c_out, so that the weight
+ * gradient reads the 32 channels of a pixel as two float16 and walks its panel front to
+ * back (with the channels of all panels in one row, the 1-2 KiB stride between pixels at
+ * 8x8 and 4x4 left the dw kernel at half its 32x32 speed). Each work-item moves 32
+ * channels of one pixel: its reads are strided by P, but consecutive items read
+ * consecutive pixels, so each cache line serves 16 of them.
+ * Global (nb * P, cdiv(c_out, 32)). */
+kernel void conv2d_dy_panels(int nb, int c_out, int P, global const float *dy, int dy_off,
+                             global float *dyt, int dyt_off)
+{
+    const int ip = (int)get_global_id(0), ob = (int)get_global_id(1), o0 = ob * 32;
+    if (ip >= nb * P || o0 >= c_out)
+        return;
+    const int i = ip / P, p = ip - i * P;
+    const global float *src = dy + dy_off + (i * c_out + o0) * P + p;
+    global float *dst = dyt + dyt_off + (ob * nb * P + ip) * 32;
+    for (int r = 0; r < 32; r++)
+        dst[r] = o0 + r < c_out ? src[r * P] : 0.0f;
+}
+
+/* ceil(a / b) for b > 0 and any sign of a, floor(a / b) likewise. */
+static int div_up(int a, int b)
+{
+    return a > 0 ? (a + b - 1) / b : -(-a / b);
+}
+
+static int div_down(int a, int b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+/* Implicit-GEMM weight gradient, the mirror of conv2d_fwd_igemm: for a chunk of nb images,
+ * dw[o][c][ki][kj] += sum over (i, oh, ow) of dy[i][o][oh][ow] * x[i][c][ih][iw] with
+ * ih = oh * stride - pad + ki, iw likewise. Each work-item owns one tap and an 8 input x 32
+ * output channel tile, held as 8 x 2 float16: per output pixel, 8 scalar loads of x (the
+ * 8 channels at one offset) and two float16 of dyT (conv2d_dy_panels), 16 float16 FMAs.
+ * Only the output rows and columns whose input pixel lies inside the image are visited
+ * (padding contributes zero), so there is no mask in the loop. Channels past c_in load the
+ * last channel and are not stored; output channels past c_out are zero in dyT.
+ * Global (cdiv(c_in, 8) * kh * kw, cdiv(c_out, 32)): consecutive items share the panel of
+ * their 32 output channels (and, across taps, their x), which stays in the cache. */
+#define DW_CH(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define DW_DECL(e)                                                                             \
+    float16 acc##e##_0 = (float16)(0.0f), acc##e##_1 = (float16)(0.0f);                        \
+    const int xo##e = min(c0 + e, c_in - 1) * hw;
+#define DW_FMA(e)                                                                              \
+    {                                                                                          \
+        const float a = xr[xo##e];                                                             \
+        acc##e##_0 += a * d0;                                                                  \
+        acc##e##_1 += a * d1;                                                                  \
+    }
+#define DW_STORE_O(v, r, s)                                                                    \
+    if (o0 + r < c_out)                                                                        \
+        dwp[(r) * c_in * kk] += v.s;
+#define DW_STORE(e)                                                                            \
+    if (c0 + e < c_in) {                                                                       \
+        global float *dwp = dw + dw_off + (o0 * c_in + c0 + e) * kk + t;                      \
+        IG_CH16(DW_STORE_O, acc##e##_0, 0)                                                     \
+        IG_CH16(DW_STORE_O, acc##e##_1, 16)                                                    \
+    }
+
+kernel void conv2d_bwd_dw_igemm(int nb, int c_in, int h, int w_in, int c_out, int kh, int kw,
+                                int stride, int pad, int ho, int wo,
+                                global const float *x, int x_off, global const float *dyt,
+                                int dyt_off, global float *dw, int dw_off)
+{
+    const int kk = kh * kw, q = (int)get_global_id(0), o0 = (int)get_global_id(1) * 32;
+    if (q >= (c_in + 7) / 8 * kk || o0 >= c_out)
+        return;
+    const int cb = q / kk, t = q - cb * kk, ki = t / kw, kj = t - ki * kw;
+    const int c0 = cb * 8, hw = h * w_in, P = ho * wo;
+    /* Output rows with 0 <= oh * stride - pad + ki < h, columns likewise. */
+    const int oh0 = max(0, div_up(pad - ki, stride));
+    const int oh1 = min(ho, div_down(h - 1 + pad - ki, stride) + 1);
+    const int ow0 = max(0, div_up(pad - kj, stride));
+    const int ow1 = min(wo, div_down(w_in - 1 + pad - kj, stride) + 1);
+    DW_CH(DW_DECL)
+    for (int i = 0; i < nb; i++) {
+        const global float *xi = x + x_off + i * c_in * hw;
+        const global float *di = dyt + dyt_off + (o0 * nb + i * 32) * P;
+        for (int oh = oh0; oh < oh1; oh++) {
+            const global float *xr = xi + (oh * stride - pad + ki) * w_in + ow0 * stride - pad + kj;
+            const global float *dr = di + (oh * wo + ow0) * 32;
+            for (int ow = ow0; ow < ow1; ow++, xr += stride, dr += 32) {
+                const float16 d0 = vload16(0, dr), d1 = vload16(1, dr);
+                DW_CH(DW_FMA)
+            }
+        }
+    }
+    DW_CH(DW_STORE)
 }

@@ -207,7 +207,7 @@ static const int igemm_bwd_shapes[][9] = {
     {2, 5, 9, 7, 17, 3, 3, 1, 1}, /* ragged tiles both ways */
     {2, 3, 6, 5, 5, 3, 3, 1, 0},  /* no padding: the gradient's padding is 2 */
     {1, 2, 7, 7, 3, 5, 5, 1, 1},  /* 5x5, padding 1 of 2 */
-    {1, 7, 8, 8, 33, 3, 3, 2, 1}, /* stride 2: col2im */
+    {1, 7, 8, 8, 33, 3, 3, 2, 1}, /* stride 2: by phases */
 };
 
 HVP_TEST(conv2d_bwd_igemm)
@@ -223,6 +223,86 @@ HVP_TEST(conv2d_bwd_igemm)
         hvp_conv2d_desc d = desc_of(bwd_shapes[s]);
         check_bwd(&d, 1);
     }
+    hvp_conv2d_igemm(old);
+}
+
+/* dx and dw (+= a random start) against the double reference, for shapes too large for
+ * finite differences. with_dx = 0 passes no dx. */
+static void check_bwd_ref(const hvp_conv2d_desc *d, int with_dx)
+{
+    size_t nx = x_len(d), nw = w_len(d), ny = y_len(d);
+    float *x = test_floats(nx), *w = test_floats(nw), *dy = test_floats(ny),
+          *dw0 = test_floats(nw);
+    test_fill_uniform(x, nx, -1, 1);
+    test_fill_uniform(w, nw, -1, 1);
+    test_fill_uniform(dy, ny, -1, 1);
+    test_fill_uniform(dw0, nw, -1, 1);
+    int ix = (int)nx, iw = (int)nw, iy = (int)ny;
+    hvp_tensor tx = test_tensor(1, &ix, x), tw = test_tensor(1, &iw, w),
+               tdy = test_tensor(1, &iy, dy), tdx = test_tensor(1, &ix, NULL),
+               tdw = test_tensor(1, &iw, dw0);
+    REQUIRE_OK(hvp_conv2d_bwd(test_ctx(), d, &tx, &tw, &tdy, with_dx ? &tdx : NULL, &tdw, NULL));
+    double *gx = test_doubles(nx), *gw = test_to_double(dw0, nw);
+    ref_conv2d_bwd(test_to_double(x, nx), test_to_double(w, nw), test_to_double(dy, ny), gx, gw,
+                   d->n, d->c_in, d->h, d->w, d->c_out, d->kh, d->kw, d->stride, d->pad);
+    char what[160];
+    snprintf(what, sizeof what, "n=%d %d->%d %dx%d k=%dx%d s=%d p=%d", d->n, d->c_in, d->c_out,
+             d->h, d->w, d->kh, d->kw, d->stride, d->pad);
+    char name[200];
+    if (with_dx) {
+        snprintf(name, sizeof name, "conv2d dx (ref) %s", what);
+        EXPECT_CLOSE(name, test_read(&tdx), gx, nx, FWD_TOL);
+    }
+    snprintf(name, sizeof name, "conv2d dw += (ref) %s", what);
+    EXPECT_CLOSE(name, test_read(&tdw), gw, nw, FWD_TOL);
+}
+
+/* The implicit-GEMM backward: the weight gradient (a tap and 8 x 32 channels a work-item,
+ * image chunks adding into dw) and dx by phases (a stride-1 convolution of dy per phase of
+ * a strided one, written to its grid of dx), on shapes that divide no tile: channels not
+ * multiples of 8 or 32, odd and non-square sizes, strides 2 and 3 with odd inputs, kernels
+ * smaller than the stride, padding 0 and beyond k - 1. Forced on, then by default (the
+ * last two shapes take the implicit dw; with it, below 128 pixels, dx takes GEMM + col2im),
+ * then in chunks of one and two images.
+ * Oclgrind takes the first two. */
+static const int implicit_bwd_shapes[][9] = {
+    {3, 13, 9, 11, 37, 3, 3, 2, 1}, /* stride 2, odd input, ragged both ways */
+    {2, 9, 7, 7, 5, 2, 3, 2, 0},    /* non-square kernel, no padding */
+    {2, 17, 6, 5, 33, 3, 1, 1, 2},  /* stride 1, padding beyond k - 1 in one axis */
+    {2, 10, 12, 12, 20, 1, 1, 2, 0}, /* 1x1 stride 2: half the phases are zero */
+    {2, 5, 13, 13, 7, 7, 7, 2, 3},  /* the stem's 7x7 */
+    {2, 6, 11, 11, 40, 3, 3, 3, 1}, /* stride 3 */
+    {3, 16, 9, 9, 33, 3, 3, 1, 1},  /* by default the implicit dw, dx by GEMM + col2im */
+    {2, 24, 8, 8, 20, 1, 1, 2, 0},  /* the default takes both */
+};
+
+HVP_TEST(conv2d_bwd_implicit)
+{
+    int n = (int)(sizeof implicit_bwd_shapes / sizeof implicit_bwd_shapes[0]);
+    if (test_tiny())
+        n = 2;
+    int old = hvp_conv2d_igemm(1);
+    for (int s = 0; s < n; s++) {
+        hvp_conv2d_desc d = desc_of(implicit_bwd_shapes[s]);
+        check_bwd_ref(&d, s != 1);
+    }
+    hvp_conv2d_igemm(-1);
+    for (int s = 0; s < n; s++) {
+        hvp_conv2d_desc d = desc_of(implicit_bwd_shapes[s]);
+        check_bwd_ref(&d, 1);
+    }
+    hvp_conv2d_igemm(1);
+    /* Chunks of one image, then of two for an odd batch: dw adds chunk after chunk. */
+    hvp_conv2d_desc d = desc_of(implicit_bwd_shapes[0]);
+    size_t per_image = (size_t)32 * hvp_conv2d_out_h(&d) * hvp_conv2d_out_w(&d) * 2;
+    size_t old_limit = hvp_conv2d_scratch_limit(1);
+    check_bwd_ref(&d, 1);
+    if (!test_tiny()) {
+        d.n = 5;
+        hvp_conv2d_scratch_limit(2 * per_image + per_image / 2);
+        check_bwd_ref(&d, 1);
+    }
+    hvp_conv2d_scratch_limit(old_limit);
     hvp_conv2d_igemm(old);
 }
 
@@ -295,4 +375,10 @@ HVP_TEST(conv2d_bwd_deterministic)
     }
     check_deterministic((hvp_conv2d_desc){4, 8, 15, 15, 16, 3, 3, 2, 1}); /* one wide GEMM */
     check_deterministic((hvp_conv2d_desc){4, 8, 47, 47, 16, 3, 3, 2, 1}); /* per image */
+    /* Implicit GEMM: dw added over chunks of two images (the scratch bound), dx by phases */
+    int old = hvp_conv2d_igemm(1);
+    size_t old_limit = hvp_conv2d_scratch_limit((size_t)64 * 8 * 8 * 2);
+    check_deterministic((hvp_conv2d_desc){5, 12, 15, 15, 40, 3, 3, 2, 1});
+    hvp_conv2d_scratch_limit(old_limit);
+    hvp_conv2d_igemm(old);
 }

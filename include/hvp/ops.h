@@ -47,9 +47,10 @@ hvp_status hvp_relu_bwd(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *dy,
 
 /* conv2d (src/ops/conv2d.c): x [n, c_in, h, w], w [c_out, c_in, kh, kw] (PyTorch OIHW),
  * optional bias [c_out], y [n, c_out, ho, wo] with ho = (h + 2 pad - kh) / stride + 1 (the
- * same for wo); zero padding. Forward: im2col + GEMM over chunks of the batch (the column
- * matrix stays under 64 MiB of ctx->acts scratch, rewound before returning); 1x1 stride-1
- * convolutions multiply the input directly. */
+ * same for wo); zero padding. Forward and backward by implicit GEMMs (no column matrix) or
+ * by im2col + GEMM, per shape, over chunks of the batch (scratch stays under 64 MiB of
+ * ctx->acts, rewound before returning); 1x1 stride-1 convolutions multiply the input
+ * directly. */
 typedef struct hvp_conv2d_desc {
     int n, c_in, h, w, c_out, kh, kw, stride, pad;
 } hvp_conv2d_desc;
@@ -67,8 +68,9 @@ hvp_status hvp_conv2d_bwd(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tens
 /* Sets the scratch bound (floats per call; 16M = 64 MiB by default; 0 leaves it) and
  * returns the previous one. A single image whose column matrix is larger still runs. */
 size_t hvp_conv2d_scratch_limit(size_t floats);
-/* Implicit-GEMM kernels (no column matrix) for the convolutions that are not 1x1 stride 1:
- * 1 on, 0 off, -1 the default (HVP_CONV_IGEMM=0/1 in the environment overrides it).
+/* Implicit-GEMM kernels (no column matrix) for the convolutions that are not 1x1 stride 1,
+ * forward, weight gradient and input gradient (by phases when strided): 1 on, 0 off, -1
+ * the default, a choice per shape (HVP_CONV_IGEMM=0/1 in the environment overrides -1).
  * Returns the previous setting. */
 int hvp_conv2d_igemm(int mode);
 

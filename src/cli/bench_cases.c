@@ -35,16 +35,20 @@ typedef struct op_state {
 static int conv_case(int id, int b, hvp_conv2d_desc *d, int *fwd)
 {
     static const struct {
-        int fwd, bwd, c_in, hw, c_out, stride;
+        int fwd, bwd, c_in, hw, c_out, stride, k;
     } shapes[] = {
-        {CONV_FWD, CONV_BWD, 64, 56, 64, 1},          {CONV_FWD_C1, CONV_BWD_C1, 64, 32, 64, 1},
-        {CONV_FWD_C2S, CONV_BWD_C2S, 64, 32, 128, 2}, {CONV_FWD_C2, CONV_BWD_C2, 128, 16, 128, 1},
-        {CONV_FWD_C3, CONV_BWD_C3, 256, 8, 256, 1},   {CONV_FWD_C4, CONV_BWD_C4, 512, 4, 512, 1},
+        {CONV_FWD, CONV_BWD, 64, 56, 64, 1, 3},
+        {CONV_FWD_C1, CONV_BWD_C1, 64, 32, 64, 1, 3},
+        {CONV_FWD_C2S, CONV_BWD_C2S, 64, 32, 128, 2, 3},
+        {CONV_FWD_D2, CONV_BWD_D2, 64, 32, 128, 2, 1}, /* the downsample shortcut */
+        {CONV_FWD_C2, CONV_BWD_C2, 128, 16, 128, 1, 3},
+        {CONV_FWD_C3, CONV_BWD_C3, 256, 8, 256, 1, 3},
+        {CONV_FWD_C4, CONV_BWD_C4, 512, 4, 512, 1, 3},
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         if (id == shapes[i].fwd || id == shapes[i].bwd) {
             *d = (hvp_conv2d_desc){b, shapes[i].c_in, shapes[i].hw, shapes[i].hw, shapes[i].c_out,
-                                   3, 3, shapes[i].stride, 1};
+                                   shapes[i].k, shapes[i].k, shapes[i].stride, shapes[i].k / 2};
             *fwd = id == shapes[i].fwd;
             return 1;
         }

@@ -15,6 +15,8 @@
     X(CONV_BWD_C1, "conv2d bwd r18-cifar layer1 3x3 64x32x32")                           \
     X(CONV_FWD_C2S, "conv2d fwd r18-cifar layer2 3x3/2 64->128")                         \
     X(CONV_BWD_C2S, "conv2d bwd r18-cifar layer2 3x3/2 64->128")                         \
+    X(CONV_FWD_D2, "conv2d fwd r18-cifar layer2 1x1/2 64->128")                          \
+    X(CONV_BWD_D2, "conv2d bwd r18-cifar layer2 1x1/2 64->128")                          \
     X(CONV_FWD_C2, "conv2d fwd r18-cifar layer2 3x3 128x16x16")                          \
     X(CONV_BWD_C2, "conv2d bwd r18-cifar layer2 3x3 128x16x16")                          \
     X(CONV_FWD_C3, "conv2d fwd r18-cifar layer3 3x3 256x8x8")                            \

@@ -1,6 +1,7 @@
 /* 2-d convolution (cl/conv2d.cl): forward by an implicit GEMM (no column matrix) or
- * im2col + GEMM; weight gradient by im2col + GEMM; input gradient by the implicit GEMM
- * (stride 1) or GEMM + col2im (a gather); 1x1 stride-1 convolutions straight on the input.
+ * im2col + GEMM; weight gradient by an implicit GEMM or im2col + GEMM; input gradient by
+ * the implicit GEMM (stride 1, or phase by phase for strided convolutions) or GEMM + col2im
+ * (a gather); 1x1 stride-1 convolutions straight on the input.
  * Scratch comes from ctx->acts and is rewound before returning; the batch is processed in
  * chunks so that the column matrix stays under a bound (hvp_conv2d_scratch_limit). */
 #include "hvp/ops.h"
@@ -143,35 +144,57 @@ static hvp_status add_bias(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_ten
     return hvp_launch(ctx, &a, 2, global, NULL);
 }
 
-/* Implicit GEMM (conv2d_fwd_igemm): the convolution d of x by w into y with no column
- * matrix. flip = 0: w is d's own weight [c_out][c_in][kh][kw]. flip = 1: d is the input
- * gradient of a stride-1 convolution as a forward one (see dx_igemm), w that convolution's
- * weight [c_in][c_out][kh][kw] of d's channels. */
+/* Implicit GEMM (conv2d_fwd_igemm): a convolution of x by packed weights with no column
+ * matrix. */
 #define IG_CT 32 /* output channels of a work-item's tile, as in cl/conv2d.cl */
 #define IG_PT 8  /* and its pixels */
 
-static hvp_status igemm(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *x,
-                        const hvp_tensor *w, int flip, const hvp_tensor *y)
+static int ig_cpad(int c) { return (c + IG_CT - 1) / IG_CT * IG_CT; }
+
+/* Where conv2d_fwd_igemm reads and writes beyond d: per-axis padding, the output grid and
+ * its place in y (see the kernel). */
+typedef struct ig_geom {
+    int pad_h, pad_w, ho, wo, y_plane, y_base, y_row, y_col;
+} ig_geom;
+
+static ig_geom ig_forward(const hvp_conv2d_desc *d)
 {
-    int ho = hvp_conv2d_out_h(d), wo = hvp_conv2d_out_w(d), kk = d->kh * d->kw;
-    int cpad = (d->c_out + IG_CT - 1) / IG_CT * IG_CT, K = d->c_in * kk;
-    hvp_tensor wt;
-    HVP_TRY(scratch(ctx, (size_t)K * cpad, "conv2d transposed weights", &wt));
+    int ho = hvp_conv2d_out_h(d), wo = hvp_conv2d_out_w(d);
+    return (ig_geom){d->pad, d->pad, ho, wo, ho * wo, 0, wo, 1};
+}
+
+/* conv2d_w_pack into wt: the weights of a convolution with ci input and co output
+ * channels and a skh x skw kernel (flip: a phase of an input gradient, see the kernel). */
+static hvp_status w_pack(hvp_ctx *ctx, int ci, int co, int skh, int skw, const hvp_conv2d_desc *d,
+                         int k0h, int k0w, int flip, const hvp_tensor *w, const hvp_tensor *wt)
+{
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "conv2d", "conv2d_w_pack", &k));
     hvp_args a = hvp_args_begin(k);
-    hvp_arg_int(&a, d->c_in);
-    hvp_arg_int(&a, d->c_out);
-    hvp_arg_int(&a, kk);
-    hvp_arg_int(&a, cpad);
+    hvp_arg_int(&a, ci);
+    hvp_arg_int(&a, co);
+    hvp_arg_int(&a, skh);
+    hvp_arg_int(&a, skw);
+    hvp_arg_int(&a, d->kw);
+    hvp_arg_int(&a, d->kh * d->kw);
+    hvp_arg_int(&a, k0h);
+    hvp_arg_int(&a, k0w);
+    hvp_arg_int(&a, d->stride);
+    hvp_arg_int(&a, ig_cpad(co));
     hvp_arg_int(&a, flip);
     hvp_arg_tensor(&a, w);
-    hvp_arg_tensor(&a, &wt);
-    size_t gp[2] = {(size_t)cpad, (size_t)K};
-    HVP_TRY(hvp_launch(ctx, &a, 2, gp, NULL));
+    hvp_arg_tensor(&a, wt);
+    size_t gp[2] = {(size_t)ig_cpad(co), (size_t)ci * skh * skw};
+    return hvp_launch(ctx, &a, 2, gp, NULL);
+}
 
+/* conv2d_fwd_igemm of d's channels, kernel size and stride (its padding and output from g). */
+static hvp_status igemm_run(hvp_ctx *ctx, const hvp_conv2d_desc *d, const ig_geom *g,
+                            const hvp_tensor *x, const hvp_tensor *wt, const hvp_tensor *y)
+{
+    hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "conv2d", "conv2d_fwd_igemm", &k));
-    a = hvp_args_begin(k);
+    hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, d->c_in);
     hvp_arg_int(&a, d->h);
     hvp_arg_int(&a, d->w);
@@ -179,15 +202,83 @@ static hvp_status igemm(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor
     hvp_arg_int(&a, d->kh);
     hvp_arg_int(&a, d->kw);
     hvp_arg_int(&a, d->stride);
-    hvp_arg_int(&a, d->pad);
+    hvp_arg_int(&a, g->pad_h);
+    hvp_arg_int(&a, g->pad_w);
+    hvp_arg_int(&a, g->ho);
+    hvp_arg_int(&a, g->wo);
+    hvp_arg_tensor(&a, x);
+    hvp_arg_tensor(&a, wt);
+    hvp_arg_tensor(&a, y);
+    hvp_arg_int(&a, g->y_plane);
+    hvp_arg_int(&a, g->y_base);
+    hvp_arg_int(&a, g->y_row);
+    hvp_arg_int(&a, g->y_col);
+    size_t global[3] = {(size_t)ig_cpad(d->c_out) / IG_CT,
+                        ((size_t)g->ho * g->wo + IG_PT - 1) / IG_PT, (size_t)d->n};
+    /* Work-groups of one item on CPUs, as the register GEMM: each item is a whole tile. */
+    size_t one[3] = {1, 1, 1};
+    return hvp_launch(ctx, &a, 3, global, ctx->info.type & CL_DEVICE_TYPE_CPU ? one : NULL);
+}
+
+/* The convolution d of x by its weight w [c_out][c_in][kh][kw] into y. */
+static hvp_status igemm(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *x,
+                        const hvp_tensor *w, const hvp_tensor *y)
+{
+    hvp_tensor wt;
+    HVP_TRY(scratch(ctx, (size_t)d->c_in * d->kh * d->kw * ig_cpad(d->c_out),
+                    "conv2d transposed weights", &wt));
+    HVP_TRY(w_pack(ctx, d->c_in, d->c_out, d->kh, d->kw, d, 0, 0, 0, w, &wt));
+    ig_geom g = ig_forward(d);
+    return igemm_run(ctx, d, &g, x, &wt, y);
+}
+
+/* dx of convolution d as forward convolutions of dy by the rotated kernel, one per phase
+ * of dx, in one launch (conv2d_dx_phases; for stride 1 the single convolution with padding
+ * k - 1 - pad). The phases' packed sub-kernels follow each other in one buffer. */
+static hvp_status dx_phases(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *w,
+                            const hvp_tensor *dy, const hvp_tensor *dx)
+{
+    int s = d->stride, ho = hvp_conv2d_out_h(d), wo = hvp_conv2d_out_w(d);
+    int cpad = ig_cpad(d->c_in);
+    size_t taps = 0;
+    for (int ph = 0; ph < s * s; ph++) {
+        int k0h = (ph / s + d->pad) % s, k0w = (ph % s + d->pad) % s;
+        taps += (size_t)(k0h < d->kh ? (d->kh - k0h + s - 1) / s : 0) *
+                (size_t)(k0w < d->kw ? (d->kw - k0w + s - 1) / s : 0);
+    }
+    hvp_tensor wt;
+    HVP_TRY(scratch(ctx, (taps ? taps : 1) * d->c_out * cpad, "conv2d transposed weights", &wt));
+    if (d->kh < s || d->kw < s) /* phases without taps */
+        HVP_TRY(hvp_tensor_zero(ctx, dx));
+    hvp_tensor sub = wt;
+    for (int ph = 0; ph < s * s; ph++) {
+        int k0h = (ph / s + d->pad) % s, k0w = (ph % s + d->pad) % s;
+        int skh = k0h < d->kh ? (d->kh - k0h + s - 1) / s : 0;
+        int skw = k0w < d->kw ? (d->kw - k0w + s - 1) / s : 0;
+        if (!skh || !skw)
+            continue;
+        HVP_TRY(w_pack(ctx, d->c_out, d->c_in, skh, skw, d, k0h, k0w, 1, w, &sub));
+        sub.off += (size_t)skh * skw * d->c_out * cpad;
+    }
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "conv2d", "conv2d_dx_phases", &k));
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_int(&a, d->c_out);
     hvp_arg_int(&a, ho);
     hvp_arg_int(&a, wo);
-    hvp_arg_tensor(&a, x);
+    hvp_arg_int(&a, d->c_in);
+    hvp_arg_int(&a, d->kh);
+    hvp_arg_int(&a, d->kw);
+    hvp_arg_int(&a, s);
+    hvp_arg_int(&a, d->pad);
+    hvp_arg_int(&a, d->h);
+    hvp_arg_int(&a, d->w);
+    hvp_arg_tensor(&a, dy);
     hvp_arg_tensor(&a, &wt);
-    hvp_arg_tensor(&a, y);
-    size_t global[3] = {(size_t)cpad / IG_CT, ((size_t)ho * wo + IG_PT - 1) / IG_PT,
+    hvp_arg_tensor(&a, dx);
+    size_t hp = (size_t)(d->h + s - 1) / s, wp = (size_t)(d->w + s - 1) / s;
+    size_t global[3] = {(size_t)s * s * cpad / IG_CT, (hp * wp + IG_PT - 1) / IG_PT,
                         (size_t)d->n};
-    /* Work-groups of one item on CPUs, as the register GEMM: each item is a whole tile. */
     size_t one[3] = {1, 1, 1};
     return hvp_launch(ctx, &a, 3, global, ctx->info.type & CL_DEVICE_TYPE_CPU ? one : NULL);
 }
@@ -240,7 +331,7 @@ static hvp_status fwd_batched(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_
                                          hvp_mat_of(x, P), (size_t)K * P, 0.0f,
                                          hvp_mat_of(y, P), ystride, d->n));
     } else if (use_igemm(d)) {
-        HVP_TRY(igemm(ctx, d, x, w, 0, y));
+        HVP_TRY(igemm(ctx, d, x, w, y));
     } else {
         int nb = chunk_images(d, (size_t)K * P);
         hvp_tensor col;
@@ -340,67 +431,150 @@ static hvp_status sum_partials(hvp_ctx *ctx, const hvp_tensor *part, int nb, int
  * CPU time; 1024 and 2048 alike, 4096 slower). */
 #define WIDE_MAX_COLS 1024
 
-/* The input gradient of a stride-1 convolution is a forward convolution of dy by the
- * rotated, transposed kernel with padding k - 1 - pad: the implicit GEMM then replaces the
- * dcol GEMM and col2im. (Strided convolutions would waste most of its taps.) By default
- * from 128 pixels: on PoCL it took 0.7-0.85x the time at 32x32 and 16x16 (ResNet-18 CIFAR,
- * batch 32) but 1.2x at 8x8 and 1.7x at 4x4, where dy's rows are short. */
-static int dx_igemm(const hvp_conv2d_desc *d)
+/* Bytes of x and dy panels per chunk of the implicit-GEMM weight gradient: the items of
+ * a launch walk the chunk's x (each 8 channels) and its dy panels (each 32 channels) over
+ * and over, so the chunk should stay in the L2 cache (2 MiB a core here). On PoCL the
+ * ResNet-18 CIFAR layers' backward took 1.0-1.08x the time with 1 MiB, 1.1-1.4x with
+ * 4-8 MiB at 32x32 and 16x16 (batch 128, process CPU time). */
+#define DW_CHUNK_BYTES ((size_t)2 << 20)
+
+/* Weight gradient by conv2d_bwd_dw_igemm, chunk by chunk of images: dyT = dy of the chunk
+ * channels-last, then dw += the chunk's sum (launches in queue order: deterministic). */
+static hvp_status dw_igemm(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *x,
+                           const hvp_tensor *dy, const hvp_tensor *dw)
 {
-    if (is_pointwise(d) || !use_igemm(d) || d->stride != 1 || d->kh != d->kw ||
-        d->pad > d->kh - 1)
-        return 0;
-    return igemm_setting() == 1 || hvp_conv2d_out_h(d) * hvp_conv2d_out_w(d) >= 128;
+    int ho = hvp_conv2d_out_h(d), wo = hvp_conv2d_out_w(d), P = ho * wo;
+    int cpad = ig_cpad(d->c_out), kk = d->kh * d->kw;
+    size_t per_image = sizeof(float) * ((size_t)d->c_in * d->h * d->w + (size_t)cpad * P);
+    int nb = (int)(DW_CHUNK_BYTES / per_image);
+    int nb_scratch = chunk_images(d, (size_t)cpad * P);
+    nb = nb < 1 ? 1 : nb > nb_scratch ? nb_scratch : nb;
+    size_t ystride = (size_t)d->c_out * P, xstride = (size_t)d->c_in * d->h * d->w;
+    hvp_tensor dyt;
+    HVP_TRY(scratch(ctx, (size_t)nb * P * cpad, "conv2d dy panels", &dyt));
+    hvp_kernel *kt, *kw;
+    HVP_TRY(hvp_kernel_get(ctx, "conv2d", "conv2d_dy_panels", &kt));
+    HVP_TRY(hvp_kernel_get(ctx, "conv2d", "conv2d_bwd_dw_igemm", &kw));
+    size_t one[2] = {1, 1};
+    for (int i0 = 0; i0 < d->n; i0 += nb) {
+        int cb = d->n - i0 < nb ? d->n - i0 : nb;
+        hvp_args a = hvp_args_begin(kt);
+        hvp_arg_int(&a, cb);
+        hvp_arg_int(&a, d->c_out);
+        hvp_arg_int(&a, P);
+        hvp_arg_mem(&a, dy->buf);
+        hvp_arg_int(&a, (int)(dy->off + (size_t)i0 * ystride));
+        hvp_arg_tensor(&a, &dyt);
+        size_t gt[2] = {(size_t)cb * P, (size_t)cpad / IG_CT};
+        HVP_TRY(hvp_launch(ctx, &a, 2, gt, NULL));
+
+        a = hvp_args_begin(kw);
+        hvp_arg_int(&a, cb);
+        hvp_arg_int(&a, d->c_in);
+        hvp_arg_int(&a, d->h);
+        hvp_arg_int(&a, d->w);
+        hvp_arg_int(&a, d->c_out);
+        hvp_arg_int(&a, d->kh);
+        hvp_arg_int(&a, d->kw);
+        hvp_arg_int(&a, d->stride);
+        hvp_arg_int(&a, d->pad);
+        hvp_arg_int(&a, ho);
+        hvp_arg_int(&a, wo);
+        hvp_arg_mem(&a, x->buf);
+        hvp_arg_int(&a, (int)(x->off + (size_t)i0 * xstride));
+        hvp_arg_tensor(&a, &dyt);
+        hvp_arg_tensor(&a, dw);
+        size_t gw[2] = {(size_t)(d->c_in + 7) / 8 * kk, (size_t)cpad / IG_CT};
+        HVP_TRY(hvp_launch(ctx, &a, 2, gw, ctx->info.type & CL_DEVICE_TYPE_CPU ? one : NULL));
+    }
+    return HVP_OK;
 }
 
-/* Backward, per chunk of nb images, in one of two layouts.
+/* Whether the weight gradient takes the implicit GEMM (conv2d_bwd_dw_igemm) rather than
+ * im2col + GEMM: by default for convolutions that are not 1x1 stride 1 with 16 or more
+ * input channels (the 3-channel stem would fill 3 of a tile's 8). On PoCL (ResNet-18
+ * CIFAR layers, process CPU time of the whole backward) it took 0.6x the time at 32x32 and
+ * 16x16, 0.75x at 8x8 and 0.8-0.9x at 4x4 and for the strided layers, at batch 32 and 128. */
+static int use_dw_igemm(const hvp_conv2d_desc *d)
+{
+    if (is_pointwise(d))
+        return 0;
+    int mode = igemm_setting();
+    return mode >= 0 ? mode : d->c_in >= 16;
+}
+
+/* Whether dx takes the implicit GEMM by phases (dx_phases) rather than GEMM + col2im.
+ * Stride 1 (a single phase): by default from 128 pixels: on PoCL it took 0.7-0.85x the
+ * time at 32x32 and 16x16 (ResNet-18 CIFAR, batch 32) but 1.2x at 8x8 and 1.7x at 4x4,
+ * where dy's rows are short (with the implicit weight gradient: 8x8 0.95-1.03x, 4x4
+ * 1.2-1.4x). Strided: by default with the implicit weight gradient (then no column matrix
+ * is built at all); the whole backward of the 3x3 stride-2 layer took 0.88x (batch 128)
+ * and 0.96x (batch 32) the time, of the 1x1 stride-2 shortcut 1.0x and 0.91x. */
+static int use_dx_phases(const hvp_conv2d_desc *d)
+{
+    if (is_pointwise(d))
+        return 0;
+    int mode = igemm_setting();
+    if (mode >= 0)
+        return mode;
+    if (d->stride == 1)
+        return use_igemm(d) && hvp_conv2d_out_h(d) * hvp_conv2d_out_w(d) >= 128;
+    return d->c_out >= 16 && use_dw_igemm(d);
+}
+
+/* Backward by column matrices, per chunk of nb images, in one of two layouts; dx and dw
+ * may each be NULL (taken elsewhere).
  * Per image (P >= DW_PER_IMAGE_MIN_P): col_i = im2col(x_i) as [K, P] (x_i itself for 1x1
  * stride 1: no copy); part_i = dy_i col_i^T (batched GEMM); dw += sum_i part_i;
  * dcol_i = w^T dy_i (batched GEMM, into col's memory, which the dw GEMM has read by then:
  * the queue is in order); dx = col2im(dcol).
  * Wide: dyT = dy as [c_out, nb*P]; col = im2col(x) as [K, nb*P]; dw += dyT col^T (one
  * GEMM); dcol = w^T dyT (into col's memory); dx = col2im(dcol).
- * 1x1 stride-1 convolutions take dx = w^T dy per image by one batched GEMM, no col2im;
- * dx_igemm ones take dx after the loop. */
-static hvp_status bwd(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *x,
-                      const hvp_tensor *w, const hvp_tensor *dy, const hvp_tensor *dx,
-                      const hvp_tensor *dw, const hvp_tensor *db)
+ * 1x1 stride-1 convolutions take dx = w^T dy per image by one batched GEMM, no col2im. */
+static hvp_status bwd_col(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *x,
+                          const hvp_tensor *w, const hvp_tensor *dy, const hvp_tensor *dx,
+                          const hvp_tensor *dw)
 {
     int P = hvp_conv2d_out_h(d) * hvp_conv2d_out_w(d), K = d->c_in * d->kh * d->kw;
     size_t ystride = (size_t)d->c_out * P, xstride = (size_t)d->c_in * d->h * d->w;
     size_t wlen = (size_t)d->c_out * K;
-    int pointwise = is_pointwise(d), dx_direct = dx && dx_igemm(d);
+    int pointwise = is_pointwise(d);
     int per_image = P >= DW_PER_IMAGE_MIN_P, x_is_col = pointwise && per_image;
     size_t col_len = x_is_col ? 0 : (size_t)K * P;
-    int nb = chunk_images(d, col_len + (per_image ? wlen : (size_t)d->c_out * P));
+    /* other: the dw parts (per image, with dw) or dyT (wide) */
+    size_t other_len = per_image ? (dw ? wlen : 0) : (size_t)d->c_out * P;
+    int nb = chunk_images(d, col_len + other_len);
     if (!per_image && nb * P > WIDE_MAX_COLS)
         nb = WIDE_MAX_COLS / P > 1 ? WIDE_MAX_COLS / P : 1;
-    hvp_tensor col, other; /* other: the dw parts (per image) or dyT (wide) */
-    if (!x_is_col)
+    hvp_tensor col, other;
+    if (col_len)
         HVP_TRY(scratch(ctx, col_len * nb, "conv2d column matrix", &col));
-    HVP_TRY(scratch(ctx, (per_image ? wlen : (size_t)d->c_out * P) * nb,
-                    per_image ? "conv2d weight-gradient parts" : "conv2d transposed dy", &other));
+    if (other_len)
+        HVP_TRY(scratch(ctx, other_len * nb,
+                        per_image ? "conv2d weight-gradient parts" : "conv2d transposed dy",
+                        &other));
     for (int i0 = 0; i0 < d->n; i0 += nb) {
         int cb = d->n - i0 < nb ? d->n - i0 : nb;
         int cols = cb * P;
         hvp_mat dyc = {dy->buf, dy->off + (size_t)i0 * ystride, P};
         int ld = per_image ? P : cols, img_stride = per_image ? K * P : P;
         hvp_mat colc = {x->buf, x->off + (size_t)i0 * xstride, P};
-        if (!x_is_col) {
+        if (!per_image)
+            HVP_TRY(swap01(ctx, cb, d->c_out, P, dyc.buf, dyc.off, other.buf, other.off));
+        if (dw && !x_is_col) {
             HVP_TRY(im2col(ctx, d, x, i0, cb, &col, ld, img_stride));
             colc = hvp_mat_of(&col, ld);
         }
-        if (per_image) {
+        if (dw && per_image) {
             HVP_TRY(hvp_gemm_strided_batched(ctx, 0, 1, d->c_out, K, P, 1.0f, dyc, ystride,
                                              colc, (size_t)K * P, 0.0f, hvp_mat_of(&other, K),
                                              wlen, cb));
             HVP_TRY(sum_partials(ctx, &other, cb, (int)wlen, dw));
-        } else {
-            HVP_TRY(swap01(ctx, cb, d->c_out, P, dyc.buf, dyc.off, other.buf, other.off));
+        } else if (dw) {
             HVP_TRY(hvp_gemm(ctx, 0, 1, d->c_out, K, cols, 1.0f, hvp_mat_of(&other, cols), colc,
                              1.0f, hvp_mat_of(dw, K)));
         }
-        if (!dx || dx_direct)
+        if (!dx)
             continue;
         if (pointwise) {
             hvp_mat dxc = {dx->buf, dx->off + (size_t)i0 * xstride, P};
@@ -417,12 +591,20 @@ static hvp_status bwd(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *
                              hvp_mat_of(&other, cols), 0.0f, hvp_mat_of(&col, cols)));
         HVP_TRY(col2im(ctx, d, &col, ld, img_stride, i0, cb, dx));
     }
-    if (dx_direct) {
-        hvp_conv2d_desc t = {d->n,  d->c_out, hvp_conv2d_out_h(d), hvp_conv2d_out_w(d),
-                             d->c_in, d->kh,  d->kw,              1,
-                             d->kh - 1 - d->pad};
-        HVP_TRY(igemm(ctx, &t, dy, w, 1, dx));
-    }
+    return HVP_OK;
+}
+
+static hvp_status bwd(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *x,
+                      const hvp_tensor *w, const hvp_tensor *dy, const hvp_tensor *dx,
+                      const hvp_tensor *dw, const hvp_tensor *db)
+{
+    int dw_direct = use_dw_igemm(d), dx_direct = dx && use_dx_phases(d);
+    if (dw_direct)
+        HVP_TRY(dw_igemm(ctx, d, x, dy, dw));
+    if (!dw_direct || (dx && !dx_direct))
+        HVP_TRY(bwd_col(ctx, d, x, w, dy, dx_direct ? NULL : dx, dw_direct ? NULL : dw));
+    if (dx_direct)
+        HVP_TRY(dx_phases(ctx, d, w, dy, dx));
     return db ? bias_grad(ctx, d, dy, db) : HVP_OK;
 }
 

@@ -18,6 +18,10 @@ void ref_relu_fwd(const double *x, double *y, size_t n);
 /* conv2d: x [n,c_in,h,w], w [c_out,c_in,kh,kw], b [c_out] or NULL, y [n,c_out,ho,wo]. */
 void ref_conv2d_fwd(const double *x, const double *w, const double *b, double *y, int n,
                     int c_in, int h, int wd, int c_out, int kh, int kw, int stride, int pad);
+/* Its backward from dy [n,c_out,ho,wo]: dx = d(loss)/dx (overwritten), dw += d(loss)/dw. */
+void ref_conv2d_bwd(const double *x, const double *w, const double *dy, double *dx, double *dw,
+                    int n, int c_in, int h, int wd, int c_out, int kh, int kw, int stride,
+                    int pad);
 /* batch norm over (n, hw) per channel of x [n, c, hw]; gamma/beta NULL = no affine. Train
  * mode normalises with the batch mean and biased variance, returned in mean/var (may be
  * NULL); eval mode with the given running statistics. */
