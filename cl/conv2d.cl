@@ -163,6 +163,18 @@ kernel void conv2d_bwd_sum(int nb, int len, global const float *part, int part_o
 #define IG_MAC                                                                                 \
     const float16 w0 = vload16(0, wp), w1 = vload16(1, wp);                                    \
     IG_PIX(IG_FMA)
+/* The same with each pixel's x read as a scalar at its own offset q0..q7: the multiply takes
+ * it straight from memory as a broadcast, where taking lanes of a loaded vector costs a
+ * shuffle per pixel on the port that also runs half the FMAs (AVX-512). */
+#define IG_FMA_MEM(e, s)                                                                       \
+    {                                                                                          \
+        const float xs = xc[q##e];                                                             \
+        acc##e##_0 += xs * w0;                                                                 \
+        acc##e##_1 += xs * w1;                                                                 \
+    }
+#define IG_MAC_MEM                                                                             \
+    const float16 w0 = vload16(0, wp), w1 = vload16(1, wp);                                    \
+    IG_PIX(IG_FMA_MEM)
 #define IG_STORE_C(v, r, s)                                                                    \
     if (o0 + r < c_out)                                                                        \
         yp[(r) * y_plane] = v.s;
@@ -207,12 +219,12 @@ static void igemm_tile(int o0, int p0, int z, int c_in, int h, int w_in, int c_o
             const int8 off = select((int8)(0), ih * w_in + iw, ok);
             const global float *xc = xi;
             const global float *wp = wt + wt_off + ((o0 >> 5) * kk + ki * kw + kj) * c_in * 32;
-            /* Taps whose 8 pixels read 8 consecutive floats (stride 1, inside the image,
-             * along one row) take a vector load instead of the gather. */
-            if (all(ok && off == off.s0 + (int8)(0, 1, 2, 3, 4, 5, 6, 7))) {
+            /* Taps whose 8 pixels are all inside the image need no mask: scalar reads. */
+            if (all(ok)) {
+                const int q0 = off.s0, q1 = off.s1, q2 = off.s2, q3 = off.s3, q4 = off.s4,
+                          q5 = off.s5, q6 = off.s6, q7 = off.s7;
                 for (int c = 0; c < c_in; c++, xc += hw, wp += 32) {
-                    const float8 b = vload8(0, xc + off.s0);
-                    IG_MAC
+                    IG_MAC_MEM
                 }
             } else {
                 for (int c = 0; c < c_in; c++, xc += hw, wp += 32) {
