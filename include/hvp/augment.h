@@ -113,6 +113,11 @@ typedef struct hvp_augment hvp_augment;
 hvp_status hvp_augment_create(hvp_ctx *ctx, const hvp_view_config *cfg, hvp_augment **out);
 void hvp_augment_destroy(hvp_augment *a);
 void hvp_augment_set_blur_mode(hvp_augment *a, hvp_blur_mode m);
+/* The fixed path a training run takes for views like cfg's first slot (AUTO's timing could
+ * differ between runs, and the two paths differ by ~1e-6): FFT for kernels of 15 px and
+ * more (224-px views, kernel 23), direct below (96-px views, kernel 9), as measured on
+ * PoCL by the augmentation benchmark. */
+hvp_blur_mode hvp_views_blur_mode(const hvp_view_config *cfg);
 /* The blur path AUTO chose for views of `size` px with kernel `kernel` (DIRECT or FFT),
  * or AUTO when it has not been measured yet. */
 hvp_blur_mode hvp_augment_blur_choice(const hvp_augment *a, int size, int kernel);

@@ -93,10 +93,13 @@ void hvp_staging_free(hvp_ctx *ctx);
 
 /* ---- the cache folder ------------------------------------------------------------- */
 
-/* FNV-1a of s, continuing from h (start at 0xcbf29ce484222325). */
+/* FNV-1a of s and a separator, continuing from h (start at 0xcbf29ce484222325): hashing
+ * several strings in turn keys on each of them. */
 uint64_t hvp_fnv1a(uint64_t h, const char *s);
-/* <cache folder>/<name>-<hash of key>.<ext>, the folder created if missing; the cache
- * folder is $HVP_CACHE_DIR, else $XDG_CACHE_HOME/hvp, else ~/.cache/hvp. */
+/* The cache folder, created if missing: $HVP_CACHE_DIR, else $XDG_CACHE_HOME/hvp, else
+ * ~/.cache/hvp. */
+hvp_status hvp_cache_dir(char *dir, size_t size);
+/* <cache folder>/<name>-<hash of key>.<ext>. */
 hvp_status hvp_cache_path(const char *name, const char *key, const char *ext, char *path,
                           size_t size);
 

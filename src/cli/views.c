@@ -57,7 +57,9 @@ static hvp_status views_open(const hvp_config *cfg, int images, views_run *r)
     HVP_TRY(hvp_train_view_config(cfg, hvp_dataset_channels(r->ds),
                                   cfg->hvp.enabled ? cfg->hvp.views : 2, &r->vc));
     HVP_TRY(hvp_views_validate(&r->vc));
-    return hvp_augment_create(r->ctx, &r->vc, &r->aug);
+    HVP_TRY(hvp_augment_create(r->ctx, &r->vc, &r->aug));
+    hvp_augment_set_blur_mode(r->aug, hvp_views_blur_mode(&r->vc)); /* the training's path */
+    return HVP_OK;
 }
 
 static void views_close(views_run *r)

@@ -225,3 +225,8 @@ void hvp_eval_view_params(int h, int w, int size, hvp_view_params *p)
     p->crop_top = (h - crop) / 2;
     p->crop_left = (w - crop) / 2;
 }
+
+hvp_blur_mode hvp_views_blur_mode(const hvp_view_config *cfg)
+{
+    return hvp_view_blur_kernel(&cfg->slot[0]) >= 15 ? HVP_BLUR_FFT : HVP_BLUR_DIRECT;
+}

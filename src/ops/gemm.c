@@ -14,7 +14,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -96,30 +95,6 @@ static pthread_mutex_t tables_lock = PTHREAD_MUTEX_INITIALIZER;
 static device_table tables[16];
 static int ntables;
 
-static uint64_t fnv1a(uint64_t h, const char *s)
-{
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ULL;
-    }
-    h ^= 0xff;
-    return h * 0x100000001b3ULL;
-}
-
-/* The cache directory, as for kernel binaries: $HVP_CACHE_DIR, $XDG_CACHE_HOME/hvp or
- * ~/.cache/hvp. Empty when none can be named. */
-static void cache_dir(char *dir, size_t size)
-{
-    const char *env = getenv("HVP_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"),
-               *home = getenv("HOME");
-    dir[0] = 0;
-    if (env && *env)
-        snprintf(dir, size, "%s", env);
-    else if (xdg && *xdg)
-        snprintf(dir, size, "%s/hvp", xdg);
-    else if (home && *home)
-        snprintf(dir, size, "%s/.cache/hvp", home);
-}
 
 hvp_status hvp_gemm_table_path(const hvp_ctx *ctx, char *path, size_t size)
 {
@@ -128,11 +103,9 @@ hvp_status hvp_gemm_table_path(const hvp_ctx *ctx, char *path, size_t size)
                            d->device_version, d->driver_version};
     uint64_t h = 0xcbf29ce484222325ULL;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        h = fnv1a(h, parts[i]);
+        h = hvp_fnv1a(h, parts[i]);
     char dir[3072];
-    cache_dir(dir, sizeof dir);
-    if (!dir[0])
-        return HVP_FAIL(HVP_ERR_NOTFOUND, "no cache directory (set HVP_CACHE_DIR or HOME)");
+    HVP_TRY(hvp_cache_dir(dir, sizeof dir));
     snprintf(path, size, "%s/tune-%016llx.ini", dir, (unsigned long long)h);
     return HVP_OK;
 }
@@ -679,16 +652,7 @@ hvp_status hvp_gemm_tune(hvp_ctx *ctx, int quick, FILE *out)
                 best[c] = a;
     }
     char path[3200];
-    HVP_TRY(hvp_gemm_table_path(ctx, path, sizeof path));
-    char dir[3072];
-    cache_dir(dir, sizeof dir);
-    for (char *p = dir + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(dir, 0755);
-            *p = '/';
-        }
-    mkdir(dir, 0755);
+    HVP_TRY(hvp_gemm_table_path(ctx, path, sizeof path)); /* makes the cache folder */
     HVP_TRY(write_table(ctx, best, path));
     char source[3400];
     snprintf(source, sizeof source, "measured, from %s", path);

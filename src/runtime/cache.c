@@ -11,21 +11,20 @@ uint64_t hvp_fnv1a(uint64_t h, const char *s)
         h ^= (unsigned char)*s;
         h *= 0x100000001b3ULL;
     }
-    return h;
+    h ^= 0xff; /* a separator, so that hashing ("ab", "c") and ("a", "bc") differ */
+    return h * 0x100000001b3ULL;
 }
 
-hvp_status hvp_cache_path(const char *name, const char *key, const char *ext, char *path,
-                          size_t size)
+hvp_status hvp_cache_dir(char *dir, size_t size)
 {
-    char dir[3072];
     const char *env = getenv("HVP_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"),
                *home = getenv("HOME");
     if (env && *env)
-        snprintf(dir, sizeof dir, "%s", env);
+        snprintf(dir, size, "%s", env);
     else if (xdg && *xdg)
-        snprintf(dir, sizeof dir, "%s/hvp", xdg);
+        snprintf(dir, size, "%s/hvp", xdg);
     else if (home && *home)
-        snprintf(dir, sizeof dir, "%s/.cache/hvp", home);
+        snprintf(dir, size, "%s/.cache/hvp", home);
     else
         return HVP_FAIL(HVP_ERR_NOTFOUND, "no cache folder (set HVP_CACHE_DIR or HOME)");
     for (char *p = dir + 1; *p; p++) /* mkdir -p: each level may exist already */
@@ -35,6 +34,14 @@ hvp_status hvp_cache_path(const char *name, const char *key, const char *ext, ch
             *p = '/';
         }
     mkdir(dir, 0755);
+    return HVP_OK;
+}
+
+hvp_status hvp_cache_path(const char *name, const char *key, const char *ext, char *path,
+                          size_t size)
+{
+    char dir[3072];
+    HVP_TRY(hvp_cache_dir(dir, sizeof dir));
     uint64_t h = hvp_fnv1a(0xcbf29ce484222325ULL, key);
     if (snprintf(path, size, "%s/%s-%016llx.%s", dir, name, (unsigned long long)h, ext) >=
         (int)size)

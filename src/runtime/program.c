@@ -89,15 +89,6 @@ static hvp_status full_source(const char *name, char **out)
     return HVP_OK;
 }
 
-static uint64_t fnv1a(uint64_t h, const char *s)
-{
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ULL;
-    }
-    h ^= 0xff; /* separator, so that ("ab","c") and ("a","bc") differ */
-    return h * 0x100000001b3ULL;
-}
 
 static void cache_path(const hvp_ctx *ctx, const char *name, const char *text, char *path,
                        size_t size)
@@ -110,28 +101,12 @@ static void cache_path(const hvp_ctx *ctx, const char *name, const char *text, c
                            d->platform_name, d->platform_version, d->device_version};
     uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        h1 = fnv1a(h1, parts[i]);
-        h2 = fnv1a(h2, parts[i]);
+        h1 = hvp_fnv1a(h1, parts[i]);
+        h2 = hvp_fnv1a(h2, parts[i]);
     }
     char dir[3072];
-    const char *env = getenv("HVP_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"),
-               *home = getenv("HOME");
-    if (env && *env)
-        snprintf(dir, sizeof dir, "%s", env);
-    else if (xdg && *xdg)
-        snprintf(dir, sizeof dir, "%s/hvp", xdg);
-    else if (home && *home)
-        snprintf(dir, sizeof dir, "%s/.cache/hvp", home);
-    else
-        return;
-    /* mkdir -p: each level may exist already. */
-    for (char *p = dir + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(dir, 0755);
-            *p = '/';
-        }
-    mkdir(dir, 0755);
+    if (hvp_cache_dir(dir, sizeof dir) != HVP_OK)
+        return; /* no cache: kernels build from source */
     snprintf(path, size, "%s/%s-%016llx%016llx.bin", dir, name, (unsigned long long)h1,
              (unsigned long long)h2);
 }

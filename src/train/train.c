@@ -394,11 +394,8 @@ static hvp_status setup(trainer *t)
         HVP_TRY(hvp_augment_create(t->ctx, &lvc, &t->aug_score));
         hvp_augment_set_blur_mode(t->aug_score, HVP_BLUR_DIRECT);
     }
-    /* A fixed rule instead of AUTO's timing, so that a resumed or repeated run takes the
-     * same path (they differ by ~1e-6): FFT won for 224-px views with kernel 23 and lost
-     * for 96-px views with kernel 9 on PoCL (the augmentation benchmark). */
-    hvp_augment_set_blur_mode(t->aug, hvp_view_blur_kernel(&vc.slot[0]) >= 15 ? HVP_BLUR_FFT
-                                                                               : HVP_BLUR_DIRECT);
+    /* a fixed rule, so that a resumed or repeated run takes the same path */
+    hvp_augment_set_blur_mode(t->aug, hvp_views_blur_mode(&vc));
     HVP_TRY(hvp_train_make_method(t->ctx, c, hvp_dataset_channels(t->data), &t->method));
     if (nlocal > 0 && !t->method->policy.takes_local)
         return HVP_FAIL(HVP_ERR_ARG, "data.local_crops = %d: method.name = %s takes no local "
