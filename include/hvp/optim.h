@@ -14,6 +14,29 @@ typedef struct hvp_param {
     int no_decay; /* biases and norm parameters: no weight decay, excluded from LARS adaptation */
 } hvp_param;
 
+/* ---- flat storage ------------------------------------------------------------------
+ * A model built under a plan (hvp_method_from_config, see hvp_state_plan in hvp/nn.h) has
+ * its parameter values, gradients and buffers each in one region, tensor after tensor in
+ * creation order, each starting at a multiple of HVP_PARAM_ALIGN elements from the region's
+ * start (256 bytes: the alignment the arena gave tensors one by one, so kernels choose the
+ * same vector paths). The gaps are zero. Such a list is "packed": the optimizer, clipping,
+ * zero-grad and EMA then launch a constant number of kernels over the region; any other
+ * list (tensors allocated one by one) takes a launch per tensor, as before. */
+#define HVP_PARAM_ALIGN 64
+
+/* Where tensor i of a packed list starts, given where tensor i - 1 started and its size. */
+static inline size_t hvp_packed_next(size_t start, size_t numel)
+{
+    return (start + numel + HVP_PARAM_ALIGN - 1) / HVP_PARAM_ALIGN * HVP_PARAM_ALIGN;
+}
+
+/* 1 when the n F32 tensors t[0], *(t + stride bytes), ... lie packed in one buffer (n >= 1):
+ * *span is then the region they cover, F32 [total] from the first one's offset, total the
+ * last one's end rounded up to HVP_PARAM_ALIGN. 0 otherwise (span untouched). */
+int hvp_tensors_packed(const hvp_tensor *t, size_t stride, int n, hvp_tensor *span);
+/* 1 when both the values and the grads of params are packed (hvp_tensors_packed). */
+int hvp_params_packed(const hvp_param *params, int n, hvp_tensor *values, hvp_tensor *grads);
+
 /* Zeroes every grad (before a step's backward, since parameter gradients accumulate). */
 hvp_status hvp_params_zero_grad(hvp_ctx *ctx, const hvp_param *params, int n);
 

@@ -66,6 +66,9 @@ typedef struct hvp_ctx {
      * blocking reads, waits for unfinished events). After its first steps a training
      * step adds no buffer and one wait. */
     long buffers_created, host_waits;
+    /* While a model is being built by hvp_method_from_config: where its tensors' storage
+     * comes from (hvp/nn.h; opaque here). NULL otherwise. */
+    struct hvp_state_plan *state_plan;
 } hvp_ctx;
 
 hvp_status hvp_ctx_create(const char *selector, hvp_ctx **out);
