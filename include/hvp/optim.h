@@ -81,7 +81,13 @@ typedef struct hvp_optim {
     int nstate;
     int *state_of; /* per parameter: its first entry in state, or -1 */
     long step;     /* steps taken (AdamW's bias correction); checkpoint it with the state */
-    hvp_tensor norms; /* LARS: ||p||, ||g|| per parameter, [2 * nparams] */
+    hvp_tensor norms; /* LARS over a list that is not packed: ||p||, ||g|| per parameter,
+                       * [2 * nparams] */
+    /* A packed list (hvp_params_packed): its segment tables, and the state's regions (the
+     * state tensors above are views of them: exp_avg in [0], exp_avg_sq in [1], or the
+     * momentum buffers in [0]); NULL: a launch per tensor. */
+    struct hvp_segments *seg;
+    hvp_tensor state_region[2];
 } hvp_optim;
 
 hvp_status hvp_optim_create(hvp_ctx *ctx, const hvp_optim_config *cfg, const hvp_param *params,
@@ -90,7 +96,8 @@ void hvp_optim_destroy(hvp_optim *o);
 /* Puts every parameter whose name starts with prefix into group; returns how many, or -1
  * for a group out of range. (SimSiam's fix_pred_lr: predictor in group 1 at the base lr.) */
 int hvp_optim_set_group(hvp_optim *o, const char *prefix, int group);
-/* One update of every parameter from its grad, with the groups' current lr and wd. */
+/* One update of every parameter from its grad, with the groups' current lr and wd: over a
+ * packed list one launch (LARS: three), else one per tensor. */
 hvp_status hvp_optim_step(hvp_ctx *ctx, hvp_optim *o);
 
 /* teacher = m * teacher + (1 - m) * student, pairwise (the lists must match in shape). */
@@ -109,5 +116,13 @@ hvp_status hvp_clip_grad_norm(hvp_ctx *ctx, const hvp_param *params, int n, floa
  * 1. norms (F32 [n], NULL to skip) receives each norm before clipping. */
 hvp_status hvp_clip_grad_per_param(hvp_ctx *ctx, const hvp_param *params, int n, float clip,
                                    const hvp_tensor *norms);
+/* The same two over the optimizer's parameters, bitwise the same results: over a packed
+ * list a constant number of launches through its segment tables (norms of every gradient
+ * in two, their norm in one more, one scale of the region; per parameter, the norms and
+ * one scale), else the functions above. */
+hvp_status hvp_optim_clip_grad_norm(hvp_ctx *ctx, hvp_optim *o, float max_norm,
+                                    const hvp_tensor *total_norm);
+hvp_status hvp_optim_clip_grad_per_param(hvp_ctx *ctx, hvp_optim *o, float clip,
+                                         const hvp_tensor *norms);
 
 #endif

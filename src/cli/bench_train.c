@@ -90,10 +90,8 @@ int hvp_cmd_bench_train(int argc, char **argv)
             st = m->ops->train_step(m, ctx, &x12, &loss);
         if (st == HVP_OK && cfg.optim.clip_grad > 0)
             st = m->policy.clip_per_param
-                     ? hvp_clip_grad_per_param(ctx, m->state.params, m->state.nparams,
-                                               (float)cfg.optim.clip_grad, NULL)
-                     : hvp_clip_grad_norm(ctx, m->state.params, m->state.nparams,
-                                          (float)cfg.optim.clip_grad, NULL);
+                     ? hvp_optim_clip_grad_per_param(ctx, opt, (float)cfg.optim.clip_grad, NULL)
+                     : hvp_optim_clip_grad_norm(ctx, opt, (float)cfg.optim.clip_grad, NULL);
         if (st == HVP_OK)
             st = hvp_optim_step(ctx, opt);
         if (st == HVP_OK && m->ops->after_step)

@@ -1,8 +1,13 @@
-/* EMA of parameters and gradient-norm clipping (cl/optim_util.cl); norms are reduced on the
- * device by hvp_reduce and read there by the clipping kernel. */
+/* EMA of parameters and gradient-norm clipping (cl/optim_util.cl, cl/optim_flat.cl); norms
+ * are reduced on the device and read there by the clipping kernel. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "hvp/ops.h"
 #include "hvp/optim.h"
 #include "ops/op_util.h"
+#include "optim/segments.h"
 
 static hvp_status ema_one(hvp_ctx *ctx, hvp_kernel *k, const hvp_tensor *t, const hvp_tensor *s,
                           float m)
@@ -103,4 +108,48 @@ hvp_status hvp_clip_grad_per_param(hvp_ctx *ctx, const hvp_param *params, int n,
         HVP_TRY(scale_grad(ctx, k, &params[i], &one, clip));
     }
     return HVP_OK;
+}
+
+hvp_status hvp_optim_clip_grad_norm(hvp_ctx *ctx, hvp_optim *o, float max_norm,
+                                    const hvp_tensor *total_norm)
+{
+    hvp_segments *s = o->seg;
+    if (!s)
+        return hvp_clip_grad_norm(ctx, o->params, o->nparams, max_norm, total_norm);
+    if (total_norm)
+        HVP_TRY(hvp_expect_numel(total_norm, 1, "clip_grad_norm", "total_norm"));
+    const hvp_tensor *total = total_norm ? total_norm : &s->total;
+    hvp_tensor norms = hvp_tensor_view(&s->norms, 0, 1, (int[]){s->n});
+    HVP_TRY(hvp_segments_norms(ctx, s, 1, &norms));
+    HVP_TRY(hvp_reduce(ctx, HVP_REDUCE_NORM2, &norms, total)); /* as hvp_clip_grad_norm */
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "optim_util", "optim_clip", &k));
+    hvp_param region;
+    region.grad = s->grads; /* the gaps hold zeros: scaling them changes nothing */
+    return scale_grad(ctx, k, &region, total, max_norm);
+}
+
+hvp_status hvp_optim_clip_grad_per_param(hvp_ctx *ctx, hvp_optim *o, float clip,
+                                         const hvp_tensor *norms_out)
+{
+    hvp_segments *s = o->seg;
+    if (!s)
+        return hvp_clip_grad_per_param(ctx, o->params, o->nparams, clip, norms_out);
+    hvp_tensor norms = hvp_tensor_view(&s->norms, 0, 1, (int[]){s->n});
+    if (norms_out) {
+        HVP_TRY(hvp_expect_numel(norms_out, (size_t)s->n, "clip", "norms"));
+        norms = *norms_out;
+    }
+    HVP_TRY(hvp_segments_norms(ctx, s, 1, &norms));
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "optim_flat", "optim_clip_flat", &k));
+    size_t n = hvp_numel(&s->grads);
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_int(&a, (int)n);
+    hvp_arg_tensor(&a, &s->grads);
+    hvp_arg_tensor(&a, &s->blocks);
+    hvp_arg_tensor(&a, &s->info);
+    hvp_arg_tensor(&a, &norms);
+    hvp_arg_float(&a, clip);
+    return hvp_launch_1d(ctx, &a, n);
 }
