@@ -183,3 +183,23 @@ kernel void optim_clip_flat(int n, global float *g, int g_off, global const int 
     if (c < 1.0f)
         g[g_off + i] *= c;
 }
+
+/* optim_ema over a packed run of teacher tensors whose online namesakes are not one run
+ * (iBOT: the student's masked_embed has no teacher): pairs per teacher tensor k hold its
+ * start in the run, its online tensor's element offset in s, and its size. */
+kernel void optim_ema_pairs(int n, global float *t, int t_off, global const float *s,
+                            global const int *blocks, int blocks_off, global const int *pairs,
+                            int pairs_off, float m, float one_minus_m)
+{
+    int i = get_global_id(0);
+    if (i >= n)
+        return;
+    pairs += pairs_off;
+    int k = blocks[blocks_off + (i >> 6)];
+    if (k < 0)
+        return;
+    int j = i - pairs[3 * k];
+    if (j >= pairs[3 * k + 2])
+        return;
+    t[t_off + i] = m * t[t_off + i] + one_minus_m * s[pairs[3 * k + 1] + j];
+}

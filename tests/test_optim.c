@@ -343,6 +343,74 @@ HVP_TEST(optim_ema)
            "ema m=1 changed the teacher");
 }
 
+/* hvp_ema_pairs in its three forms against the reference and, bitwise, against a launch per
+ * pair: teachers and students packed alike (one run); the teachers packed but the students
+ * with one more tensor among them (iBOT's masked_embed: the table); neither packed. */
+HVP_TEST(optim_ema_pairs)
+{
+    hvp_param t1[NP], s1[NP], tk[NP], sk[NP];
+    double *t_ref[NP], *s_ref[NP];
+    make_params(t1, tk, t_ref, 0);
+    make_params(s1, sk, s_ref, 0);
+    hvp_tensor tv[NP], sv[NP], tone[NP], sone[NP], ttab[NP - 1], stab[NP - 1];
+    int sizes[NP];
+    for (int i = 0; i < NP; i++) {
+        tv[i] = tk[i].value;
+        sv[i] = sk[i].value;
+        tone[i] = t1[i].value;
+        sone[i] = s1[i].value;
+        sizes[i] = param_size(i);
+    }
+    /* the table: teachers p0 p1 p3 p4 of a packed run (p2's slot skipped by packing them
+     * afresh), students p0 p1 p3 p4 of the packed students (p2 left out) */
+    int total = 0, tsizes[NP - 1];
+    for (int i = 0, k = 0; i < NP; i++)
+        if (i != 2) {
+            tsizes[k++] = sizes[i];
+            total = (int)hvp_packed_next((size_t)total, (size_t)sizes[i]);
+        }
+    hvp_tensor run = zeroed_region(1, total);
+    double *tab_ref[NP - 1], *stab_ref[NP - 1];
+    size_t at = 0;
+    for (int i = 0, k = 0; i < NP; i++) {
+        if (i == 2)
+            continue;
+        ttab[k] = hvp_tensor_view(&run, at, 1, &sizes[i]);
+        REQUIRE_OK(hvp_tensor_copy(test_ctx(), &ttab[k], &tone[i]));
+        stab[k] = sv[i];
+        tab_ref[k] = test_doubles((size_t)sizes[i]);
+        memcpy(tab_ref[k], t_ref[i], (size_t)sizes[i] * sizeof(double));
+        stab_ref[k] = s_ref[i];
+        at = hvp_packed_next(at, (size_t)sizes[i]);
+        k++;
+    }
+    hvp_ema_pairs one, packed, table;
+    REQUIRE_OK(hvp_ema_pairs_prepare(test_ctx(), tone, sone, NP, &one));
+    REQUIRE_OK(hvp_ema_pairs_prepare(test_ctx(), tv, sv, NP, &packed));
+    REQUIRE_OK(hvp_ema_pairs_prepare(test_ctx(), ttab, stab, NP - 1, &table));
+    EXPECT(one.mode == HVP_EMA_PER_PAIR && packed.mode == HVP_EMA_RUN &&
+               table.mode == HVP_EMA_TABLE,
+           "modes %d %d %d", one.mode, packed.mode, table.mode);
+    const float m[3] = {0.996f, 0.9f, 0.5f};
+    for (int step = 0; step < 3; step++) {
+        REQUIRE_OK(hvp_ema_pairs_update(test_ctx(), &one, m[step]));
+        REQUIRE_OK(hvp_ema_pairs_update(test_ctx(), &packed, m[step]));
+        REQUIRE_OK(hvp_ema_pairs_update(test_ctx(), &table, m[step]));
+        ref_ema(t_ref, s_ref, sizes, NP, m[step]);
+        ref_ema(tab_ref, stab_ref, tsizes, NP - 1, m[step]);
+        for (int i = 0, k = 0; i < NP; i++) {
+            EXPECT_CLOSE("ema pairs", test_read(&tone[i]), t_ref[i], (size_t)sizes[i], FWD_TOL);
+            expect_same("ema run", &tv[i], &tone[i]);
+            if (i != 2) {
+                EXPECT_CLOSE("ema table", test_read(&ttab[k]), tab_ref[k], (size_t)sizes[i],
+                             FWD_TOL);
+                expect_same("ema table", &ttab[k], &tone[i]);
+                k++;
+            }
+        }
+    }
+}
+
 /* Grads before and after clipping against the reference, for max norms above and below; the
  * optimizer's packed form (hvp_optim_clip_*) bitwise as the list's. */
 static void check_clip(int per_param, float max_norm, int want_clipped)

@@ -107,6 +107,25 @@ hvp_status hvp_ema_update(hvp_ctx *ctx, const hvp_param *teacher, const hvp_para
 hvp_status hvp_ema_tensors(hvp_ctx *ctx, const hvp_tensor *teacher, const hvp_tensor *student,
                            int n, float m);
 
+/* An EMA over fixed (teacher, online) pairs, prepared once: where the teachers are one
+ * packed run (hvp_tensors_packed) and so are their online tensors, in the same layout, one
+ * launch over the two runs; where only the teachers are (iBOT: the student's masked_embed
+ * has no teacher), one launch through a table of pairs (in ctx->params); else one per pair.
+ * The arrays are borrowed: prepare again when they move. */
+typedef struct hvp_ema_pairs {
+    const hvp_tensor *teacher, *online;
+    int n;
+    int mode; /* HVP_EMA_RUN, HVP_EMA_TABLE or HVP_EMA_PER_PAIR */
+    hvp_tensor teacher_run, online_run; /* RUN: both runs; TABLE: the teachers' run */
+    hvp_tensor blocks, pairs; /* TABLE: the pair of each block of the teachers' run; per pair
+                               * its start in the run, its online tensor's offset, size */
+} hvp_ema_pairs;
+enum { HVP_EMA_PER_PAIR = 0, HVP_EMA_RUN, HVP_EMA_TABLE };
+hvp_status hvp_ema_pairs_prepare(hvp_ctx *ctx, const hvp_tensor *teacher,
+                                 const hvp_tensor *online, int n, hvp_ema_pairs *out);
+/* teacher = m * teacher + (1 - m) * online over every pair, as hvp_ema_tensors. */
+hvp_status hvp_ema_pairs_update(hvp_ctx *ctx, const hvp_ema_pairs *e, float m);
+
 /* torch.nn.utils.clip_grad_norm_(max_norm): total = ||(||g_1||, ..., ||g_n||)||, then every
  * grad *= max_norm / (total + 1e-6) when that is below 1. The scale is read on the device.
  * total_norm (F32, one element, NULL to skip) receives the total norm before clipping. */

@@ -44,6 +44,89 @@ hvp_status hvp_ema_tensors(hvp_ctx *ctx, const hvp_tensor *teacher, const hvp_te
     return HVP_OK;
 }
 
+/* The pairs' table for HVP_EMA_TABLE (teachers packed in one run, online tensors in one
+ * buffer). */
+static hvp_status ema_table(hvp_ctx *ctx, hvp_ema_pairs *e)
+{
+    int n = e->n, nblocks = (int)(hvp_numel(&e->teacher_run) / HVP_PARAM_ALIGN);
+    int *pairs = malloc((size_t)3 * n * sizeof *pairs);
+    int *blocks = malloc(((size_t)nblocks + 1) * sizeof *blocks);
+    hvp_status st = HVP_OK;
+    if (!pairs || !blocks)
+        st = HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+    for (int b = 0; st == HVP_OK && b < nblocks; b++)
+        blocks[b] = -1;
+    for (int k = 0; st == HVP_OK && k < n; k++) {
+        size_t start = e->teacher[k].off - e->teacher_run.off, numel = hvp_numel(&e->teacher[k]);
+        pairs[3 * k] = (int)start;
+        pairs[3 * k + 1] = (int)e->online[k].off;
+        pairs[3 * k + 2] = (int)numel;
+        for (size_t b = start / HVP_PARAM_ALIGN; b * HVP_PARAM_ALIGN < start + numel; b++)
+            blocks[b] = k;
+    }
+    if (st == HVP_OK)
+        st = hvp_tensor_alloc(ctx->params, HVP_I32, 1, (int[]){3 * n}, "EMA pairs", &e->pairs);
+    if (st == HVP_OK)
+        st = hvp_tensor_upload(ctx, &e->pairs, pairs);
+    if (st == HVP_OK)
+        st = hvp_tensor_alloc(ctx->params, HVP_I32, 1, (int[]){nblocks}, "EMA blocks",
+                              &e->blocks);
+    if (st == HVP_OK)
+        st = hvp_tensor_upload(ctx, &e->blocks, blocks);
+    free(pairs);
+    free(blocks);
+    return st;
+}
+
+hvp_status hvp_ema_pairs_prepare(hvp_ctx *ctx, const hvp_tensor *teacher,
+                                 const hvp_tensor *online, int n, hvp_ema_pairs *out)
+{
+    hvp_ema_pairs e;
+    memset(&e, 0, sizeof e);
+    e.teacher = teacher;
+    e.online = online;
+    e.n = n;
+    int one_buffer = 1; /* the online tensors: a table can address them */
+    for (int k = 0; k < n; k++) {
+        HVP_TRY(hvp_expect_numel(&teacher[k], hvp_numel(&online[k]), "ema", "teacher"));
+        if (online[k].off > (size_t)INT_MAX - 4096 || online[k].buf != online[0].buf)
+            one_buffer = 0;
+    }
+    if (n > 0 && one_buffer && hvp_tensors_packed(teacher, sizeof *teacher, n, &e.teacher_run)) {
+        if (hvp_tensors_packed(online, sizeof *online, n, &e.online_run) &&
+            hvp_numel(&e.online_run) == hvp_numel(&e.teacher_run))
+            e.mode = HVP_EMA_RUN;
+        else {
+            e.mode = HVP_EMA_TABLE;
+            HVP_TRY(ema_table(ctx, &e));
+        }
+    }
+    *out = e;
+    return HVP_OK;
+}
+
+hvp_status hvp_ema_pairs_update(hvp_ctx *ctx, const hvp_ema_pairs *e, float m)
+{
+    if (e->mode == HVP_EMA_PER_PAIR)
+        return hvp_ema_tensors(ctx, e->teacher, e->online, e->n, m);
+    hvp_kernel *k;
+    if (e->mode == HVP_EMA_RUN) {
+        HVP_TRY(hvp_kernel_get(ctx, "optim_util", "optim_ema", &k));
+        return ema_one(ctx, k, &e->teacher_run, &e->online_run, m); /* gaps: zeros both */
+    }
+    HVP_TRY(hvp_kernel_get(ctx, "optim_flat", "optim_ema_pairs", &k));
+    size_t n = hvp_numel(&e->teacher_run);
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_int(&a, (int)n);
+    hvp_arg_tensor(&a, &e->teacher_run);
+    hvp_arg_mem(&a, e->online[0].buf);
+    hvp_arg_tensor(&a, &e->blocks);
+    hvp_arg_tensor(&a, &e->pairs);
+    hvp_arg_float(&a, m);
+    hvp_arg_float(&a, (float)(1.0 - (double)m));
+    return hvp_launch_1d(ctx, &a, n);
+}
+
 /* norms[i] = ||g_i|| for every parameter (into a fresh [n] tensor unless given). */
 static hvp_status grad_norms(hvp_ctx *ctx, const hvp_param *params, int n, const hvp_tensor *given,
                              hvp_tensor *norms)
