@@ -1,25 +1,19 @@
 /* Multi-tensor kernels over a packed region of parameters (src/optim/segments.h): one
- * launch for every tensor. Element i of the region lies in block i >> 6 (HVP_PARAM_ALIGN
- * is 64), whose segment (tensor) the blocks table gives, -1 in a gap; info holds per
- * segment its start, size, group and flags. Elements of the gaps are left alone. Each
- * update is the per-tensor kernel's (cl/optim_sgd.cl, cl/optim_adamw.cl, cl/optim_util.cl)
- * with the tensor's own lr, weight decay and norms, so results are bitwise the same. */
+ * launch for every tensor. The launch is a table of chunks: work-group w updates elements
+ * [chunks[3w + 1], chunks[3w + 2]) of the region, one per item (a chunk holds at most a
+ * group's 256 elements), all of tensor (segment) s = chunks[3w], so the tensor, its group,
+ * flags and rates are the same for every item of a group (the update stays vectorised on
+ * CPUs, which a loop per item would prevent, and branch-free on GPUs) and the gaps between
+ * tensors are never touched. info holds per segment its start, size, group and flags. Each update is
+ * the per-tensor kernel's (cl/optim_sgd.cl, cl/optim_adamw.cl, cl/optim_util.cl) with the
+ * tensor's own lr, weight decay and norms, so results are bitwise the same. */
 
 #define SEG_DECAY 1
 #define SEG_ADAPT 2
 
-/* The segment of element i, or -1 where i lies in no tensor. */
-inline int segment_of(int i, global const int *blocks, global const int *info)
-{
-    int s = blocks[i >> 6];
-    if (s < 0 || i - info[4 * s] >= info[4 * s + 1])
-        return -1;
-    return s;
-}
-
 inline float pick4(int g, float a, float b, float c, float d)
 {
-    return g == 0 ? a : g == 1 ? b : g == 2 ? c : d;
+    return select(select(d, c, g == 2), select(b, a, g == 0), g < 2);
 }
 
 /* Partial sums of squares as hvp_reduce's first stage (reduce_fwd) would compute them for
@@ -76,25 +70,22 @@ kernel void optim_seg_norm_final(int nseg, global const int *seg, int seg_off,
 }
 
 /* optim_sgd of every segment: lr and weight decay of its group (decay where SEG_DECAY). */
-kernel void optim_sgd_flat(int n, global float *p, int p_off, global const float *g, int g_off,
+kernel void optim_sgd_flat(global float *p, int p_off, global const float *g, int g_off,
                            int has_buf, global float *buf, int buf_off,
-                           global const int *blocks, int blocks_off, global const int *info,
+                           global const int *chunks, int chunks_off, global const int *info,
                            int info_off, float lr0, float lr1, float lr2, float lr3, float wd0,
                            float wd1, float wd2, float wd3, float momentum)
 {
-    int i = get_global_id(0);
-    if (i >= n)
+    global const int *c = chunks + chunks_off + 3 * get_group_id(0);
+    int i = c[1] + get_local_id(0);
+    if (i >= c[2])
         return;
-    info += info_off;
-    int s = segment_of(i, blocks + blocks_off, info);
-    if (s < 0)
-        return;
-    int grp = info[4 * s + 2];
+    int s = c[0], grp = info[info_off + 4 * s + 2];
+    int decay = (info[info_off + 4 * s + 3] & SEG_DECAY) != 0;
     float lr = pick4(grp, lr0, lr1, lr2, lr3);
-    float wd = info[4 * s + 3] & SEG_DECAY ? pick4(grp, wd0, wd1, wd2, wd3) : 0.0f;
+    float wd = select(0.0f, pick4(grp, wd0, wd1, wd2, wd3), decay);
     float pv = p[p_off + i], d = g[g_off + i];
-    if (wd != 0.0f)
-        d = d + wd * pv;
+    d = select(d, d + wd * pv, wd != 0.0f);
     if (has_buf) {
         d = momentum * buf[buf_off + i] + d;
         buf[buf_off + i] = d;
@@ -104,34 +95,26 @@ kernel void optim_sgd_flat(int n, global float *p, int p_off, global const float
 
 /* optim_lars of every segment; ||p|| and ||g|| of segment s at norms[norm_off + s] and
  * norms[norm_off + nseg + s]. */
-kernel void optim_lars_flat(int n, global float *p, int p_off, global const float *g, int g_off,
+kernel void optim_lars_flat(global float *p, int p_off, global const float *g, int g_off,
                             int has_buf, global float *buf, int buf_off,
-                            global const int *blocks, int blocks_off, global const int *info,
+                            global const int *chunks, int chunks_off, global const int *info,
                             int info_off, float lr0, float lr1, float lr2, float lr3, float wd0,
                             float wd1, float wd2, float wd3, float momentum,
                             global const float *norms, int norm_off, int nseg, float eta,
                             float eps, int clip_lr)
 {
-    int i = get_global_id(0);
-    if (i >= n)
+    global const int *c = chunks + chunks_off + 3 * get_group_id(0);
+    int i = c[1] + get_local_id(0);
+    if (i >= c[2])
         return;
-    info += info_off;
-    int s = segment_of(i, blocks + blocks_off, info);
-    if (s < 0)
-        return;
-    int grp = info[4 * s + 2], adapt = info[4 * s + 3] & SEG_ADAPT;
-    float lr = pick4(grp, lr0, lr1, lr2, lr3);
-    float wd = adapt ? pick4(grp, wd0, wd1, wd2, wd3) : 0.0f;
+    int s = c[0], grp = info[info_off + 4 * s + 2];
+    float lr = pick4(grp, lr0, lr1, lr2, lr3), wd = pick4(grp, wd0, wd1, wd2, wd3);
+    float pn = norms[norm_off + s], gn = norms[norm_off + nseg + s];
+    int adapt = (info[info_off + 4 * s + 3] & SEG_ADAPT) != 0 && pn != 0.0f && gn != 0.0f;
+    float ratio = pn / (gn + pn * wd + eps) * eta;
+    ratio = select(ratio, fmin(ratio / lr, 1.0f), clip_lr != 0);
     float pv = p[p_off + i], d = g[g_off + i];
-    if (adapt) {
-        float pn = norms[norm_off + s], gn = norms[norm_off + nseg + s];
-        if (pn != 0.0f && gn != 0.0f) {
-            float ratio = pn / (gn + pn * wd + eps) * eta;
-            if (clip_lr)
-                ratio = fmin(ratio / lr, 1.0f);
-            d = (d + wd * pv) * ratio;
-        }
-    }
+    d = select(d, (d + wd * pv) * ratio, adapt);
     if (has_buf) {
         d = momentum * buf[buf_off + i] + d;
         buf[buf_off + i] = d;
@@ -141,23 +124,21 @@ kernel void optim_lars_flat(int n, global float *p, int p_off, global const floa
 
 /* optim_adamw of every segment: step size lr / bc1 and decay 1 - lr wd of its group (1
  * without SEG_DECAY). */
-kernel void optim_adamw_flat(int n, global float *p, int p_off, global const float *g, int g_off,
+kernel void optim_adamw_flat(global float *p, int p_off, global const float *g, int g_off,
                              global float *m, int m_off, global float *v, int v_off,
-                             global const int *blocks, int blocks_off, global const int *info,
+                             global const int *chunks, int chunks_off, global const int *info,
                              int info_off, float step0, float step1, float step2, float step3,
                              float decay0, float decay1, float decay2, float decay3,
                              float beta1, float beta2, float bc2_sqrt, float eps)
 {
-    int i = get_global_id(0);
-    if (i >= n)
+    global const int *c = chunks + chunks_off + 3 * get_group_id(0);
+    int i = c[1] + get_local_id(0);
+    if (i >= c[2])
         return;
-    info += info_off;
-    int s = segment_of(i, blocks + blocks_off, info);
-    if (s < 0)
-        return;
-    int grp = info[4 * s + 2];
+    int s = c[0], grp = info[info_off + 4 * s + 2];
+    int decays = (info[info_off + 4 * s + 3] & SEG_DECAY) != 0;
     float step_size = pick4(grp, step0, step1, step2, step3);
-    float decay = info[4 * s + 3] & SEG_DECAY ? pick4(grp, decay0, decay1, decay2, decay3) : 1.0f;
+    float decay = select(1.0f, pick4(grp, decay0, decay1, decay2, decay3), decays);
     float gv = g[g_off + i];
     float pv = p[p_off + i] * decay;
     float mv = beta1 * m[m_off + i] + (1.0f - beta1) * gv;
@@ -168,38 +149,31 @@ kernel void optim_adamw_flat(int n, global float *p, int p_off, global const flo
 }
 
 /* optim_clip of every segment by its own norm, norms[norm_off + s]. */
-kernel void optim_clip_flat(int n, global float *g, int g_off, global const int *blocks,
-                            int blocks_off, global const int *info, int info_off,
-                            global const float *norms, int norm_off, float max_norm)
+kernel void optim_clip_flat(global float *g, int g_off, global const int *chunks,
+                            int chunks_off, global const float *norms, int norm_off,
+                            float max_norm)
 {
-    int i = get_global_id(0);
-    if (i >= n)
+    global const int *c = chunks + chunks_off + 3 * get_group_id(0);
+    int i = c[1] + get_local_id(0);
+    if (i >= c[2])
         return;
-    info += info_off;
-    int s = segment_of(i, blocks + blocks_off, info);
-    if (s < 0)
-        return;
-    float c = max_norm / (norms[norm_off + s] + 1e-6f);
-    if (c < 1.0f)
-        g[g_off + i] *= c;
+    float scale = max_norm / (norms[norm_off + c[0]] + 1e-6f);
+    if (scale < 1.0f)
+        g[g_off + i] *= scale;
 }
 
-/* optim_ema over a packed run of teacher tensors whose online namesakes are not one run
- * (iBOT: the student's masked_embed has no teacher): pairs per teacher tensor k hold its
- * start in the run, its online tensor's element offset in s, and its size. */
-kernel void optim_ema_pairs(int n, global float *t, int t_off, global const float *s,
-                            global const int *blocks, int blocks_off, global const int *pairs,
-                            int pairs_off, float m, float one_minus_m)
+/* optim_ema over teacher tensors whose online namesakes are not one run in their layout
+ * (iBOT: the student's masked_embed has no teacher): the chunks are the teachers' elements
+ * (offsets in t), and pair k = chunks[3w] of a chunk reads its online tensor at
+ * s[delta[k] + i], delta the online tensor's offset minus the teacher's. */
+kernel void optim_ema_pairs(global float *t, global const float *s, global const int *chunks,
+                            int chunks_off, global const int *delta, int delta_off, float m,
+                            float one_minus_m)
 {
-    int i = get_global_id(0);
-    if (i >= n)
+    global const int *c = chunks + chunks_off + 3 * get_group_id(0);
+    int i = c[1] + get_local_id(0);
+    if (i >= c[2])
         return;
-    pairs += pairs_off;
-    int k = blocks[blocks_off + (i >> 6)];
-    if (k < 0)
-        return;
-    int j = i - pairs[3 * k];
-    if (j >= pairs[3 * k + 2])
-        return;
-    t[t_off + i] = m * t[t_off + i] + one_minus_m * s[pairs[3 * k + 1] + j];
+    int d = delta[delta_off + c[0]];
+    t[i] = m * t[i] + one_minus_m * s[d + i];
 }

@@ -343,9 +343,10 @@ HVP_TEST(optim_ema)
            "ema m=1 changed the teacher");
 }
 
-/* hvp_ema_pairs in its three forms against the reference and, bitwise, against a launch per
- * pair: teachers and students packed alike (one run); the teachers packed but the students
- * with one more tensor among them (iBOT's masked_embed: the table); neither packed. */
+/* hvp_ema_pairs in its three forms against the reference and, bitwise, against each other:
+ * teachers and students packed alike (one run); the teachers packed but the students with
+ * one more tensor among them (iBOT's masked_embed), or neither packed (tensors allocated
+ * alone): the table; a teacher in another buffer: a launch per pair. */
 HVP_TEST(optim_ema_pairs)
 {
     hvp_param t1[NP], s1[NP], tk[NP], sk[NP];
@@ -384,23 +385,37 @@ HVP_TEST(optim_ema_pairs)
         at = hvp_packed_next(at, (size_t)sizes[i]);
         k++;
     }
-    hvp_ema_pairs one, packed, table;
-    REQUIRE_OK(hvp_ema_pairs_prepare(test_ctx(), tone, sone, NP, &one));
-    REQUIRE_OK(hvp_ema_pairs_prepare(test_ctx(), tv, sv, NP, &packed));
-    REQUIRE_OK(hvp_ema_pairs_prepare(test_ctx(), ttab, stab, NP - 1, &table));
-    EXPECT(one.mode == HVP_EMA_PER_PAIR && packed.mode == HVP_EMA_RUN &&
-               table.mode == HVP_EMA_TABLE,
-           "modes %d %d %d", one.mode, packed.mode, table.mode);
+    /* p0's teacher of the per-pair list lives in ctx->params, another buffer */
+    hvp_ctx *ctx = test_ctx();
+    hvp_arena_mark mark = hvp_arena_get_mark(ctx->params);
+    hvp_tensor tpair[NP];
+    for (int i = 0; i < NP; i++) {
+        if (i == 0)
+            REQUIRE_OK(hvp_alloc_f32(ctx->params, "teacher elsewhere", &tpair[0], 1, &sizes[0]));
+        else
+            tpair[i] = test_tensor(1, &sizes[i], NULL);
+        REQUIRE_OK(hvp_tensor_copy(ctx, &tpair[i], &tone[i]));
+    }
+    hvp_ema_pairs one, packed, table, per_pair;
+    REQUIRE_OK(hvp_ema_pairs_prepare(ctx, tone, sone, NP, &one));
+    REQUIRE_OK(hvp_ema_pairs_prepare(ctx, tv, sv, NP, &packed));
+    REQUIRE_OK(hvp_ema_pairs_prepare(ctx, ttab, stab, NP - 1, &table));
+    REQUIRE_OK(hvp_ema_pairs_prepare(ctx, tpair, sone, NP, &per_pair));
+    EXPECT(one.mode == HVP_EMA_TABLE && packed.mode == HVP_EMA_RUN &&
+               table.mode == HVP_EMA_TABLE && per_pair.mode == HVP_EMA_PER_PAIR,
+           "modes %d %d %d %d", one.mode, packed.mode, table.mode, per_pair.mode);
     const float m[3] = {0.996f, 0.9f, 0.5f};
     for (int step = 0; step < 3; step++) {
         REQUIRE_OK(hvp_ema_pairs_update(test_ctx(), &one, m[step]));
         REQUIRE_OK(hvp_ema_pairs_update(test_ctx(), &packed, m[step]));
         REQUIRE_OK(hvp_ema_pairs_update(test_ctx(), &table, m[step]));
+        REQUIRE_OK(hvp_ema_pairs_update(test_ctx(), &per_pair, m[step]));
         ref_ema(t_ref, s_ref, sizes, NP, m[step]);
         ref_ema(tab_ref, stab_ref, tsizes, NP - 1, m[step]);
         for (int i = 0, k = 0; i < NP; i++) {
             EXPECT_CLOSE("ema pairs", test_read(&tone[i]), t_ref[i], (size_t)sizes[i], FWD_TOL);
             expect_same("ema run", &tv[i], &tone[i]);
+            expect_same("ema per pair", &tpair[i], &tone[i]);
             if (i != 2) {
                 EXPECT_CLOSE("ema table", test_read(&ttab[k]), tab_ref[k], (size_t)sizes[i],
                              FWD_TOL);
@@ -409,6 +424,7 @@ HVP_TEST(optim_ema_pairs)
             }
         }
     }
+    hvp_arena_rewind(ctx->params, mark);
 }
 
 /* Grads before and after clipping against the reference, for max norms above and below; the

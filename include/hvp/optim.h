@@ -108,17 +108,19 @@ hvp_status hvp_ema_tensors(hvp_ctx *ctx, const hvp_tensor *teacher, const hvp_te
                            int n, float m);
 
 /* An EMA over fixed (teacher, online) pairs, prepared once: where the teachers are one
- * packed run (hvp_tensors_packed) and so are their online tensors, in the same layout, one
- * launch over the two runs; where only the teachers are (iBOT: the student's masked_embed
- * has no teacher), one launch through a table of pairs (in ctx->params); else one per pair.
- * The arrays are borrowed: prepare again when they move. */
+ * packed run (hvp_tensors_packed) and so are their online tensors (then in the same
+ * layout), one launch over the two runs; where they are not but each side lies in one
+ * buffer (iBOT: the student's masked_embed has no teacher), one launch through a table of
+ * chunks (in ctx->params); else one launch per pair. The arrays are borrowed: prepare again
+ * when they move. */
 typedef struct hvp_ema_pairs {
     const hvp_tensor *teacher, *online;
     int n;
     int mode; /* HVP_EMA_RUN, HVP_EMA_TABLE or HVP_EMA_PER_PAIR */
-    hvp_tensor teacher_run, online_run; /* RUN: both runs; TABLE: the teachers' run */
-    hvp_tensor blocks, pairs; /* TABLE: the pair of each block of the teachers' run; per pair
-                               * its start in the run, its online tensor's offset, size */
+    hvp_tensor teacher_run, online_run; /* RUN */
+    hvp_tensor chunks, delta; /* TABLE: the teachers' chunks; per pair the online tensor's
+                               * offset minus the teacher's */
+    int nchunks;
 } hvp_ema_pairs;
 enum { HVP_EMA_PER_PAIR = 0, HVP_EMA_RUN, HVP_EMA_TABLE };
 hvp_status hvp_ema_pairs_prepare(hvp_ctx *ctx, const hvp_tensor *teacher,

@@ -44,37 +44,27 @@ hvp_status hvp_ema_tensors(hvp_ctx *ctx, const hvp_tensor *teacher, const hvp_te
     return HVP_OK;
 }
 
-/* The pairs' table for HVP_EMA_TABLE (teachers packed in one run, online tensors in one
- * buffer). */
+/* HVP_EMA_TABLE: the teachers' chunks and per pair the online offset minus the teacher's. */
 static hvp_status ema_table(hvp_ctx *ctx, hvp_ema_pairs *e)
 {
-    int n = e->n, nblocks = (int)(hvp_numel(&e->teacher_run) / HVP_PARAM_ALIGN);
-    int *pairs = malloc((size_t)3 * n * sizeof *pairs);
-    int *blocks = malloc(((size_t)nblocks + 1) * sizeof *blocks);
+    int n = e->n, *delta = malloc((size_t)n * sizeof *delta);
+    size_t *start = malloc((size_t)n * 2 * sizeof *start), *numel = start + n;
     hvp_status st = HVP_OK;
-    if (!pairs || !blocks)
+    if (!delta || !start)
         st = HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
-    for (int b = 0; st == HVP_OK && b < nblocks; b++)
-        blocks[b] = -1;
     for (int k = 0; st == HVP_OK && k < n; k++) {
-        size_t start = e->teacher[k].off - e->teacher_run.off, numel = hvp_numel(&e->teacher[k]);
-        pairs[3 * k] = (int)start;
-        pairs[3 * k + 1] = (int)e->online[k].off;
-        pairs[3 * k + 2] = (int)numel;
-        for (size_t b = start / HVP_PARAM_ALIGN; b * HVP_PARAM_ALIGN < start + numel; b++)
-            blocks[b] = k;
+        start[k] = e->teacher[k].off;
+        numel[k] = hvp_numel(&e->teacher[k]);
+        delta[k] = (int)e->online[k].off - (int)e->teacher[k].off;
     }
     if (st == HVP_OK)
-        st = hvp_tensor_alloc(ctx->params, HVP_I32, 1, (int[]){3 * n}, "EMA pairs", &e->pairs);
+        st = hvp_chunks(ctx, start, numel, n, &e->chunks, &e->nchunks);
     if (st == HVP_OK)
-        st = hvp_tensor_upload(ctx, &e->pairs, pairs);
+        st = hvp_tensor_alloc(ctx->params, HVP_I32, 1, (int[]){n}, "EMA pairs", &e->delta);
     if (st == HVP_OK)
-        st = hvp_tensor_alloc(ctx->params, HVP_I32, 1, (int[]){nblocks}, "EMA blocks",
-                              &e->blocks);
-    if (st == HVP_OK)
-        st = hvp_tensor_upload(ctx, &e->blocks, blocks);
-    free(pairs);
-    free(blocks);
+        st = hvp_tensor_upload(ctx, &e->delta, delta);
+    free(delta);
+    free(start);
     return st;
 }
 
@@ -86,20 +76,21 @@ hvp_status hvp_ema_pairs_prepare(hvp_ctx *ctx, const hvp_tensor *teacher,
     e.teacher = teacher;
     e.online = online;
     e.n = n;
-    int one_buffer = 1; /* the online tensors: a table can address them */
+    /* each side in one buffer below 2^31 elements: a table can address them */
+    int one_buffer = n > 0;
     for (int k = 0; k < n; k++) {
         HVP_TRY(hvp_expect_numel(&teacher[k], hvp_numel(&online[k]), "ema", "teacher"));
-        if (online[k].off > (size_t)INT_MAX - 4096 || online[k].buf != online[0].buf)
+        if (online[k].buf != online[0].buf || teacher[k].buf != teacher[0].buf ||
+            online[k].off + hvp_numel(&online[k]) > (size_t)INT_MAX - 4096 ||
+            teacher[k].off + hvp_numel(&teacher[k]) > (size_t)INT_MAX - 4096)
             one_buffer = 0;
     }
-    if (n > 0 && one_buffer && hvp_tensors_packed(teacher, sizeof *teacher, n, &e.teacher_run)) {
-        if (hvp_tensors_packed(online, sizeof *online, n, &e.online_run) &&
-            hvp_numel(&e.online_run) == hvp_numel(&e.teacher_run))
-            e.mode = HVP_EMA_RUN;
-        else {
-            e.mode = HVP_EMA_TABLE;
-            HVP_TRY(ema_table(ctx, &e));
-        }
+    if (n > 0 && hvp_tensors_packed(teacher, sizeof *teacher, n, &e.teacher_run) &&
+        hvp_tensors_packed(online, sizeof *online, n, &e.online_run))
+        e.mode = HVP_EMA_RUN; /* the same sizes in order: the same layout */
+    else if (one_buffer) {
+        e.mode = HVP_EMA_TABLE;
+        HVP_TRY(ema_table(ctx, &e));
     }
     *out = e;
     return HVP_OK;
@@ -115,16 +106,14 @@ hvp_status hvp_ema_pairs_update(hvp_ctx *ctx, const hvp_ema_pairs *e, float m)
         return ema_one(ctx, k, &e->teacher_run, &e->online_run, m); /* gaps: zeros both */
     }
     HVP_TRY(hvp_kernel_get(ctx, "optim_flat", "optim_ema_pairs", &k));
-    size_t n = hvp_numel(&e->teacher_run);
     hvp_args a = hvp_args_begin(k);
-    hvp_arg_int(&a, (int)n);
-    hvp_arg_tensor(&a, &e->teacher_run);
+    hvp_arg_mem(&a, e->teacher[0].buf);
     hvp_arg_mem(&a, e->online[0].buf);
-    hvp_arg_tensor(&a, &e->blocks);
-    hvp_arg_tensor(&a, &e->pairs);
+    hvp_arg_tensor(&a, &e->chunks);
+    hvp_arg_tensor(&a, &e->delta);
     hvp_arg_float(&a, m);
     hvp_arg_float(&a, (float)(1.0 - (double)m));
-    return hvp_launch_1d(ctx, &a, n);
+    return hvp_launch_chunks(ctx, &a, e->nchunks);
 }
 
 /* norms[i] = ||g_i|| for every parameter (into a fresh [n] tensor unless given). */
@@ -226,13 +215,10 @@ hvp_status hvp_optim_clip_grad_per_param(hvp_ctx *ctx, hvp_optim *o, float clip,
     HVP_TRY(hvp_segments_norms(ctx, s, 1, &norms));
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "optim_flat", "optim_clip_flat", &k));
-    size_t n = hvp_numel(&s->grads);
     hvp_args a = hvp_args_begin(k);
-    hvp_arg_int(&a, (int)n);
     hvp_arg_tensor(&a, &s->grads);
-    hvp_arg_tensor(&a, &s->blocks);
-    hvp_arg_tensor(&a, &s->info);
+    hvp_arg_tensor(&a, &s->chunks);
     hvp_arg_tensor(&a, &norms);
     hvp_arg_float(&a, clip);
-    return hvp_launch_1d(ctx, &a, n);
+    return hvp_launch_chunks(ctx, &a, s->nchunks);
 }

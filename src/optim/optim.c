@@ -241,10 +241,10 @@ static hvp_status adamw(hvp_ctx *ctx, hvp_optim *o, int i, hvp_kernel *k)
     return hvp_launch_1d(ctx, &a, n);
 }
 
-/* Arguments shared by the flat kernels: region, grads, (state), segment tables. */
+/* The segment tables, as every flat kernel takes them after its tensors. */
 static void flat_tables(hvp_args *a, const hvp_segments *s)
 {
-    hvp_arg_tensor(a, &s->blocks);
+    hvp_arg_tensor(a, &s->chunks);
     hvp_arg_tensor(a, &s->info);
 }
 
@@ -257,9 +257,7 @@ static hvp_status sgd_or_lars_flat(hvp_ctx *ctx, hvp_optim *o)
         HVP_TRY(hvp_segments_norms(ctx, s, 0, &s->norms));
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "optim_flat", lars ? "optim_lars_flat" : "optim_sgd_flat", &k));
-    size_t n = hvp_numel(&s->values);
     hvp_args a = hvp_args_begin(k);
-    hvp_arg_int(&a, (int)n);
     hvp_arg_tensor(&a, &s->values);
     hvp_arg_tensor(&a, &s->grads);
     hvp_arg_int(&a, has_buf);
@@ -277,7 +275,7 @@ static hvp_status sgd_or_lars_flat(hvp_ctx *ctx, hvp_optim *o)
         hvp_arg_float(&a, c->lars_eps);
         hvp_arg_int(&a, c->lars_clip_lr);
     }
-    return hvp_launch_1d(ctx, &a, n);
+    return hvp_launch_chunks(ctx, &a, s->nchunks);
 }
 
 static hvp_status adamw_flat(hvp_ctx *ctx, hvp_optim *o)
@@ -288,9 +286,7 @@ static hvp_status adamw_flat(hvp_ctx *ctx, hvp_optim *o)
     double bc1 = 1.0 - pow((double)c->beta1, t), bc2 = 1.0 - pow((double)c->beta2, t);
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, "optim_flat", "optim_adamw_flat", &k));
-    size_t n = hvp_numel(&s->values);
     hvp_args a = hvp_args_begin(k);
-    hvp_arg_int(&a, (int)n);
     hvp_arg_tensor(&a, &s->values);
     hvp_arg_tensor(&a, &s->grads);
     hvp_arg_tensor(&a, &o->state_region[0]);
@@ -306,7 +302,7 @@ static hvp_status adamw_flat(hvp_ctx *ctx, hvp_optim *o)
     hvp_arg_float(&a, c->beta2);
     hvp_arg_float(&a, (float)sqrt(bc2));
     hvp_arg_float(&a, c->eps);
-    return hvp_launch_1d(ctx, &a, n);
+    return hvp_launch_chunks(ctx, &a, s->nchunks);
 }
 
 hvp_status hvp_optim_step(hvp_ctx *ctx, hvp_optim *o)

@@ -1,4 +1,5 @@
 /* Segment tables of a packed parameter list and its per-segment norms (see segments.h). */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,30 +100,24 @@ static hvp_status create(hvp_ctx *ctx, hvp_segments *s, const hvp_param *params,
                          const int *groups, const int *flags)
 {
     int n = s->n;
-    size_t total = hvp_numel(&s->values);
     s->host_info = malloc((size_t)n * 4 * sizeof *s->host_info);
-    int nblocks = (int)(total / HVP_PARAM_ALIGN);
-    int *blocks = malloc(((size_t)nblocks + 1) * sizeof *blocks);
-    if (!s->host_info || !blocks) {
-        free(blocks);
-        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
-    }
-    for (int b = 0; b < nblocks; b++)
-        blocks[b] = -1;
-    size_t start = 0;
-    for (int i = 0; i < n; i++) {
-        size_t numel = hvp_numel(&params[i].value);
+    size_t *start = malloc((size_t)n * 2 * sizeof *start), *numel = start + n;
+    hvp_status st = HVP_OK;
+    if (!s->host_info || !start)
+        st = HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+    for (int i = 0, at = 0; st == HVP_OK && i < n; i++) {
         int *r = s->host_info + 4 * i;
-        r[0] = (int)start;
-        r[1] = (int)numel;
+        start[i] = (size_t)at;
+        numel[i] = hvp_numel(&params[i].value);
+        r[0] = at;
+        r[1] = (int)numel[i];
         r[2] = groups ? groups[i] : 0;
         r[3] = flags ? flags[i] : 0;
-        for (size_t b = start / HVP_PARAM_ALIGN; b * HVP_PARAM_ALIGN < start + numel; b++)
-            blocks[b] = i;
-        start = hvp_packed_next(start, numel);
+        at = (int)hvp_packed_next((size_t)at, numel[i]);
     }
-    hvp_status st = upload_i32(ctx, "segment blocks", blocks, nblocks, &s->blocks);
-    free(blocks);
+    if (st == HVP_OK)
+        st = hvp_chunks(ctx, start, numel, n, &s->chunks, &s->nchunks);
+    free(start);
     HVP_TRY(st);
     HVP_TRY(upload_i32(ctx, "segments", s->host_info, 4 * n, &s->info));
     return plan_norms(ctx, s);
@@ -206,4 +201,39 @@ hvp_status hvp_segments_norms(hvp_ctx *ctx, hvp_segments *s, int grads_only,
     hvp_arg_int(&a, 1); /* take_sqrt */
     hvp_arg_local(&a, s->local2 * sizeof(float));
     return hvp_launch_rows(ctx, &a, (size_t)nv, s->local2);
+}
+
+hvp_status hvp_chunks(hvp_ctx *ctx, const size_t *start, const size_t *numel, int n,
+                      hvp_tensor *out, int *nchunks)
+{
+    size_t count = 0;
+    for (int i = 0; i < n; i++)
+        count += (numel[i] + HVP_FLAT_CHUNK - 1) / HVP_FLAT_CHUNK;
+    if (count > (size_t)INT_MAX / 3)
+        return HVP_FAIL(HVP_ERR_ARG, "multi-tensor kernels: %zu chunks", count);
+    int *table = malloc((3 * count + 1) * sizeof *table);
+    if (!table)
+        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+    int c = 0;
+    for (int i = 0; i < n; i++)
+        for (size_t at = 0; at < numel[i]; at += HVP_FLAT_CHUNK, c++) {
+            size_t end = at + HVP_FLAT_CHUNK < numel[i] ? at + HVP_FLAT_CHUNK : numel[i];
+            table[3 * c] = i;
+            table[3 * c + 1] = (int)(start[i] + at);
+            table[3 * c + 2] = (int)(start[i] + end);
+        }
+    hvp_status st = upload_i32(ctx, "chunks", table, 3 * c, out);
+    free(table);
+    *nchunks = c;
+    return st;
+}
+
+hvp_status hvp_launch_chunks(hvp_ctx *ctx, hvp_args *a, int nchunks)
+{
+    size_t local = HVP_FLAT_CHUNK, global = (size_t)nchunks * local;
+    if (a->k->max_work_group_size < local)
+        return HVP_FAIL(HVP_ERR_CL, "kernel %s: work-groups of at most %zu items on this "
+                        "device, fewer than a chunk's %d elements", a->k->name,
+                        a->k->max_work_group_size, HVP_FLAT_CHUNK);
+    return hvp_launch(ctx, a, 1, &global, &local);
 }

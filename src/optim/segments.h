@@ -1,8 +1,9 @@
 /* A packed parameter list (hvp_params_packed) as segments for the multi-tensor kernels of
- * cl/optim_flat.cl: per tensor its start in the region, size, group and flags, the segment
- * of every HVP_PARAM_ALIGN-element block, and a plan that reduces each segment's L2 norm
- * in the very order hvp_reduce reduces that tensor alone (so the norms, and the steps that
- * use them, are bitwise those of a launch per tensor). Device tables live in ctx->params. */
+ * cl/optim_flat.cl: per tensor its start in the region, size, group and flags, the chunks
+ * a launch's work-groups take (each within one tensor), and a plan that reduces each
+ * segment's L2 norm in the very order hvp_reduce reduces that tensor alone (so the norms,
+ * and the steps that use them, are bitwise those of a launch per tensor). Device tables
+ * live in ctx->params. */
 #ifndef HVP_OPTIM_SEGMENTS_H
 #define HVP_OPTIM_SEGMENTS_H
 
@@ -18,7 +19,8 @@ typedef struct hvp_segments {
     int *host_info;       /* [n, 4]: start, numel, group, flags */
     hvp_tensor info;      /* its device copy (I32) */
     int info_stale;       /* host_info changed since the upload */
-    hvp_tensor blocks;    /* I32 [total / HVP_PARAM_ALIGN]: a block's segment, -1 in a gap */
+    hvp_tensor chunks;    /* I32 [nchunks, 3]: segment, first and end element (hvp_chunks) */
+    int nchunks;
     /* norms: stage 1 (one work-group per (segment, share) pair) writes partial sums of
      * squares, stage 2 (one work-group per segment) adds them up and takes the root */
     hvp_tensor norm_work; /* I32 [2 * work, 2]: virtual segment, share; segments of the
@@ -45,5 +47,16 @@ hvp_status hvp_segments_sync(hvp_ctx *ctx, hvp_segments *s);
  * F32 [n] or [2 n]. Two launches. */
 hvp_status hvp_segments_norms(hvp_ctx *ctx, hvp_segments *s, int grads_only,
                               const hvp_tensor *out);
+
+/* Elements per chunk: one per item of a work-group of the default launch size, 256. */
+#define HVP_FLAT_CHUNK 256
+
+/* The chunks of n tensors at element offsets start[i] of numel[i] elements: runs of at
+ * most HVP_FLAT_CHUNK elements, none across two tensors, as I32 [*nchunks, 3] (tensor,
+ * first element, end) in ctx->params. */
+hvp_status hvp_chunks(hvp_ctx *ctx, const size_t *start, const size_t *numel, int n,
+                      hvp_tensor *out, int *nchunks);
+/* Launches a kernel of cl/optim_flat.cl: one work-group per chunk. */
+hvp_status hvp_launch_chunks(hvp_ctx *ctx, hvp_args *a, int nchunks);
 
 #endif
