@@ -8,8 +8,6 @@
 #include "ops/row_util.h"
 #include "optim/segments.h"
 
-_Static_assert(HVP_PARAM_ALIGN == 64, "cl/optim_flat.cl finds a block's segment by i >> 6");
-
 /* hvp_reduce's launch of one tensor of n elements: items per group, groups (1: one stage),
  * items of the second stage. */
 static void reduce_shape(size_t cap, size_t n, int *items, int *groups, int *items2)
