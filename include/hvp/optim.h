@@ -107,6 +107,15 @@ hvp_status hvp_ema_update(hvp_ctx *ctx, const hvp_param *teacher, const hvp_para
 hvp_status hvp_ema_tensors(hvp_ctx *ctx, const hvp_tensor *teacher, const hvp_tensor *student,
                            int n, float m);
 
+/* The chunks a multi-tensor kernel (cl/optim_flat.cl) takes, one per work-group, one
+ * element per item: runs of at most `size` elements of a list of tensors, none across two,
+ * as I32 [count, 3] (tensor, first element, end) in ctx->params (src/optim/segments.h). */
+typedef struct hvp_chunk_table {
+    hvp_tensor table;
+    int count;
+    size_t size; /* the launch's work-group size */
+} hvp_chunk_table;
+
 /* An EMA over fixed (teacher, online) pairs, prepared once: where the teachers are one
  * packed run (hvp_tensors_packed) and so are their online tensors (then in the same
  * layout), one launch over the two runs; where they are not but each side lies in one
@@ -118,9 +127,8 @@ typedef struct hvp_ema_pairs {
     int n;
     int mode; /* HVP_EMA_RUN, HVP_EMA_TABLE or HVP_EMA_PER_PAIR */
     hvp_tensor teacher_run, online_run; /* RUN */
-    hvp_tensor chunks, delta; /* TABLE: the teachers' chunks; per pair the online tensor's
-                               * offset minus the teacher's */
-    int nchunks;
+    hvp_tensor delta; /* TABLE: per pair the online tensor's offset minus the teacher's */
+    hvp_chunk_table chunks; /* TABLE: the teachers' */
 } hvp_ema_pairs;
 enum { HVP_EMA_PER_PAIR = 0, HVP_EMA_RUN, HVP_EMA_TABLE };
 hvp_status hvp_ema_pairs_prepare(hvp_ctx *ctx, const hvp_tensor *teacher,

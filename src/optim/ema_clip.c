@@ -57,8 +57,9 @@ static hvp_status ema_table(hvp_ctx *ctx, hvp_ema_pairs *e)
         numel[k] = hvp_numel(&e->teacher[k]);
         delta[k] = (int)e->online[k].off - (int)e->teacher[k].off;
     }
+    static const char *const kernels[] = {"optim_ema_pairs", NULL};
     if (st == HVP_OK)
-        st = hvp_chunks(ctx, start, numel, n, &e->chunks, &e->nchunks);
+        st = hvp_chunks(ctx, start, numel, n, kernels, &e->chunks);
     if (st == HVP_OK)
         st = hvp_tensor_alloc(ctx->params, HVP_I32, 1, (int[]){n}, "EMA pairs", &e->delta);
     if (st == HVP_OK)
@@ -109,11 +110,11 @@ hvp_status hvp_ema_pairs_update(hvp_ctx *ctx, const hvp_ema_pairs *e, float m)
     hvp_args a = hvp_args_begin(k);
     hvp_arg_mem(&a, e->teacher[0].buf);
     hvp_arg_mem(&a, e->online[0].buf);
-    hvp_arg_tensor(&a, &e->chunks);
+    hvp_arg_tensor(&a, &e->chunks.table);
     hvp_arg_tensor(&a, &e->delta);
     hvp_arg_float(&a, m);
     hvp_arg_float(&a, (float)(1.0 - (double)m));
-    return hvp_launch_chunks(ctx, &a, e->nchunks);
+    return hvp_launch_chunks(ctx, &a, &e->chunks);
 }
 
 /* norms[i] = ||g_i|| for every parameter (into a fresh [n] tensor unless given). */
@@ -217,8 +218,8 @@ hvp_status hvp_optim_clip_grad_per_param(hvp_ctx *ctx, hvp_optim *o, float clip,
     HVP_TRY(hvp_kernel_get(ctx, "optim_flat", "optim_clip_flat", &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_tensor(&a, &s->grads);
-    hvp_arg_tensor(&a, &s->chunks);
+    hvp_arg_tensor(&a, &s->chunks.table);
     hvp_arg_tensor(&a, &norms);
     hvp_arg_float(&a, clip);
-    return hvp_launch_chunks(ctx, &a, s->nchunks);
+    return hvp_launch_chunks(ctx, &a, &s->chunks);
 }

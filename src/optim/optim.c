@@ -244,7 +244,7 @@ static hvp_status adamw(hvp_ctx *ctx, hvp_optim *o, int i, hvp_kernel *k)
 /* The segment tables, as every flat kernel takes them after its tensors. */
 static void flat_tables(hvp_args *a, const hvp_segments *s)
 {
-    hvp_arg_tensor(a, &s->chunks);
+    hvp_arg_tensor(a, &s->chunks.table);
     hvp_arg_tensor(a, &s->info);
 }
 
@@ -275,7 +275,7 @@ static hvp_status sgd_or_lars_flat(hvp_ctx *ctx, hvp_optim *o)
         hvp_arg_float(&a, c->lars_eps);
         hvp_arg_int(&a, c->lars_clip_lr);
     }
-    return hvp_launch_chunks(ctx, &a, s->nchunks);
+    return hvp_launch_chunks(ctx, &a, &s->chunks);
 }
 
 static hvp_status adamw_flat(hvp_ctx *ctx, hvp_optim *o)
@@ -302,7 +302,7 @@ static hvp_status adamw_flat(hvp_ctx *ctx, hvp_optim *o)
     hvp_arg_float(&a, c->beta2);
     hvp_arg_float(&a, (float)sqrt(bc2));
     hvp_arg_float(&a, c->eps);
-    return hvp_launch_chunks(ctx, &a, s->nchunks);
+    return hvp_launch_chunks(ctx, &a, &s->chunks);
 }
 
 hvp_status hvp_optim_step(hvp_ctx *ctx, hvp_optim *o)

@@ -113,8 +113,10 @@ static hvp_status create(hvp_ctx *ctx, hvp_segments *s, const hvp_param *params,
         r[3] = flags ? flags[i] : 0;
         at = (int)hvp_packed_next((size_t)at, numel[i]);
     }
+    static const char *const kernels[] = {"optim_sgd_flat", "optim_lars_flat",
+                                          "optim_adamw_flat", "optim_clip_flat", NULL};
     if (st == HVP_OK)
-        st = hvp_chunks(ctx, start, numel, n, &s->chunks, &s->nchunks);
+        st = hvp_chunks(ctx, start, numel, n, kernels, &s->chunks);
     free(start);
     HVP_TRY(st);
     HVP_TRY(upload_i32(ctx, "segments", s->host_info, 4 * n, &s->info));
@@ -202,11 +204,16 @@ hvp_status hvp_segments_norms(hvp_ctx *ctx, hvp_segments *s, int grads_only,
 }
 
 hvp_status hvp_chunks(hvp_ctx *ctx, const size_t *start, const size_t *numel, int n,
-                      hvp_tensor *out, int *nchunks)
+                      const char *const *kernels, hvp_chunk_table *out)
 {
+    hvp_status st = HVP_OK;
+    size_t size = 256;
+    for (int k = 0; kernels[k]; k++)
+        size = kernel_cap(ctx, "optim_flat", kernels[k], size, &st);
+    HVP_TRY(st);
     size_t count = 0;
     for (int i = 0; i < n; i++)
-        count += (numel[i] + HVP_FLAT_CHUNK - 1) / HVP_FLAT_CHUNK;
+        count += (numel[i] + size - 1) / size;
     if (count > (size_t)INT_MAX / 3)
         return HVP_FAIL(HVP_ERR_ARG, "multi-tensor kernels: %zu chunks", count);
     int *table = malloc((3 * count + 1) * sizeof *table);
@@ -214,24 +221,21 @@ hvp_status hvp_chunks(hvp_ctx *ctx, const size_t *start, const size_t *numel, in
         return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
     int c = 0;
     for (int i = 0; i < n; i++)
-        for (size_t at = 0; at < numel[i]; at += HVP_FLAT_CHUNK, c++) {
-            size_t end = at + HVP_FLAT_CHUNK < numel[i] ? at + HVP_FLAT_CHUNK : numel[i];
+        for (size_t at = 0; at < numel[i]; at += size, c++) {
+            size_t end = at + size < numel[i] ? at + size : numel[i];
             table[3 * c] = i;
             table[3 * c + 1] = (int)(start[i] + at);
             table[3 * c + 2] = (int)(start[i] + end);
         }
-    hvp_status st = upload_i32(ctx, "chunks", table, 3 * c, out);
+    st = upload_i32(ctx, "chunks", table, 3 * c, &out->table);
     free(table);
-    *nchunks = c;
+    out->count = c;
+    out->size = size;
     return st;
 }
 
-hvp_status hvp_launch_chunks(hvp_ctx *ctx, hvp_args *a, int nchunks)
+hvp_status hvp_launch_chunks(hvp_ctx *ctx, hvp_args *a, const hvp_chunk_table *c)
 {
-    size_t local = HVP_FLAT_CHUNK, global = (size_t)nchunks * local;
-    if (a->k->max_work_group_size < local)
-        return HVP_FAIL(HVP_ERR_CL, "kernel %s: work-groups of at most %zu items on this "
-                        "device, fewer than a chunk's %d elements", a->k->name,
-                        a->k->max_work_group_size, HVP_FLAT_CHUNK);
-    return hvp_launch(ctx, a, 1, &global, &local);
+    size_t global = (size_t)c->count * c->size;
+    return hvp_launch(ctx, a, 1, &global, &c->size);
 }

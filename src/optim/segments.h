@@ -19,8 +19,7 @@ typedef struct hvp_segments {
     int *host_info;       /* [n, 4]: start, numel, group, flags */
     hvp_tensor info;      /* its device copy (I32) */
     int info_stale;       /* host_info changed since the upload */
-    hvp_tensor chunks;    /* I32 [nchunks, 3]: segment, first and end element (hvp_chunks) */
-    int nchunks;
+    hvp_chunk_table chunks; /* of the update and clipping kernels */
     /* norms: stage 1 (one work-group per (segment, share) pair) writes partial sums of
      * squares, stage 2 (one work-group per segment) adds them up and takes the root */
     hvp_tensor norm_work; /* I32 [2 * work, 2]: virtual segment, share; segments of the
@@ -48,15 +47,13 @@ hvp_status hvp_segments_sync(hvp_ctx *ctx, hvp_segments *s);
 hvp_status hvp_segments_norms(hvp_ctx *ctx, hvp_segments *s, int grads_only,
                               const hvp_tensor *out);
 
-/* Elements per chunk: one per item of a work-group of the default launch size, 256. */
-#define HVP_FLAT_CHUNK 256
-
-/* The chunks of n tensors at element offsets start[i] of numel[i] elements: runs of at
- * most HVP_FLAT_CHUNK elements, none across two tensors, as I32 [*nchunks, 3] (tensor,
- * first element, end) in ctx->params. */
+/* The chunks of n tensors at element offsets start[i] of numel[i] elements (in
+ * ctx->params), sized for the kernels named (of program optim_flat, NULL-terminated): 256
+ * elements, fewer where one of them allows fewer items per work-group (Rusticl's llvmpipe:
+ * 32). */
 hvp_status hvp_chunks(hvp_ctx *ctx, const size_t *start, const size_t *numel, int n,
-                      hvp_tensor *out, int *nchunks);
-/* Launches a kernel of cl/optim_flat.cl: one work-group per chunk. */
-hvp_status hvp_launch_chunks(hvp_ctx *ctx, hvp_args *a, int nchunks);
+                      const char *const *kernels, hvp_chunk_table *out);
+/* Launches a kernel of cl/optim_flat.cl over the chunks: one work-group per chunk. */
+hvp_status hvp_launch_chunks(hvp_ctx *ctx, hvp_args *a, const hvp_chunk_table *c);
 
 #endif
