@@ -28,6 +28,7 @@ hvp_status hvp_method_from_config(hvp_ctx *ctx, const hvp_config *cfg,
     hvp_status st = factories[i](ctx, cfg, backbone, &sizing);
     hvp_method_destroy(sizing);
     hvp_arena_rewind(ctx->params, mark);
+    hvp_arena_trim(ctx->params); /* else the regions, larger than a block, skip its blocks */
     if (st == HVP_OK)
         st = hvp_state_plan_reserve(plan, ctx);
     if (st == HVP_OK)
