@@ -27,3 +27,21 @@ HVP_TEST(arena_memory_limit_names_the_allocation)
                strstr(hvp_last_error(), "holds from the start") && ctx->memory_limit == before,
            "a limit below the memory held: %s", hvp_last_error());
 }
+
+/* A rewind then a trim gives back the blocks a large allocation made. */
+HVP_TEST(arena_trim_releases_unused_blocks)
+{
+    hvp_ctx *ctx = test_ctx();
+    hvp_arena_mark mark = hvp_arena_get_mark(ctx->params);
+    size_t held = ctx->memory_held, big = (size_t)(test_tiny() ? 5 : 80) << 20;
+    cl_mem buf = NULL;
+    size_t offset = 0;
+    REQUIRE_OK(hvp_arena_alloc(ctx->params, big, "a throw-away piece", &buf, &offset));
+    EXPECT(ctx->memory_held > held, "a piece larger than a block made no block");
+    hvp_arena_rewind(ctx->params, mark);
+    hvp_arena_trim(ctx->params);
+    EXPECT(ctx->memory_held == held, "after the trim the arenas hold %zu bytes, %zu before",
+           ctx->memory_held, held);
+    REQUIRE_OK(hvp_arena_alloc(ctx->params, 1024, "a small piece", &buf, &offset));
+    hvp_arena_rewind(ctx->params, mark);
+}

@@ -36,10 +36,51 @@ typedef struct hvp_state {
     hvp_buffer *buffers;
     int nbuffers, cap_buffers;
     uint64_t init_seed; /* parameter initialisation draws from (init_seed, parameter index) */
+    /* Built under a plan (below): the regions its tensors are views of, F32 [total]; buf
+     * NULL when they were allocated one by one. */
+    hvp_tensor values, grads, buffer_values;
 } hvp_state;
 
 void hvp_state_init(hvp_state *s, uint64_t init_seed);
 void hvp_state_free(hvp_state *s);
+
+/* ---- flat storage: the plan of a model's tensors ----------------------------------
+ * Modules keep copies of their tensors' (buffer, offset), so a model's storage cannot move
+ * once it is built. A model is therefore built twice under a plan: the first build, with
+ * the plan recording, allocates as usual and notes every tensor (name, size) that
+ * hvp_state_param and hvp_state_buffer make, in order; the model is then destroyed and
+ * ctx->params rewound. hvp_state_plan_reserve allocates one region of parameter values, one
+ * of their gradients and one of buffers (hvp_packed_next's layout, zeroed), and the second
+ * build takes its tensors from them in the same order: a tensor that differs from the first
+ * build's is an error naming both. Parameters made by one build and turned into buffers
+ * (hvp_state_params_to_buffers: an EMA teacher) stay where they were made, in the values
+ * region after the trained ones. Initialisation draws from (seed, parameter index), so the
+ * second build has the values the first would have had; the first skips drawing them. The
+ * plan is found through ctx->state_plan while it is set (hvp_method_from_config does all
+ * this). */
+typedef struct hvp_state_plan hvp_state_plan;
+hvp_status hvp_state_plan_create(hvp_state_plan **out);
+void hvp_state_plan_free(hvp_state_plan *p);
+/* Ends the recording: allocates and zeroes the regions from ctx->params. */
+hvp_status hvp_state_plan_reserve(hvp_state_plan *p, hvp_ctx *ctx);
+/* After the second build: fails unless it made every tensor of the first. */
+hvp_status hvp_state_plan_check_done(const hvp_state_plan *p);
+/* Storage for the next tensor of a build under p (state.c): while recording, notes it and
+ * sets *taken 0 (allocate it as usual); after hvp_state_plan_reserve, sets value (and grad,
+ * for a parameter) to the next slices of the regions, *regions to the state's regions, and
+ * *taken 1. Names the tensor in its error when it is not the one the first build made. */
+hvp_status hvp_state_plan_take(hvp_state_plan *p, int is_param, const char *name, int ndim,
+                               const int *shape, hvp_tensor *value, hvp_tensor *grad,
+                               hvp_state *regions, int *taken);
+/* 1 while p records (its first build). */
+int hvp_state_plan_recording(const hvp_state_plan *p);
+
+/* The trained parameters' values and gradients as two F32 [total] views (total the end of
+ * the last parameter, rounded up to HVP_PARAM_ALIGN): one contiguous prefix of each region,
+ * for an all-reduce or a multi-tensor kernel. Fails for a state built without a plan. */
+hvp_status hvp_state_param_region(const hvp_state *s, hvp_tensor *values, hvp_tensor *grads);
+/* The buffers' region (batch-norm statistics, centers; F32 [total]); fails as above. */
+hvp_status hvp_state_buffer_region(const hvp_state *s, hvp_tensor *buffers);
 
 typedef enum hvp_init {
     HVP_INIT_ZERO,
@@ -61,7 +102,8 @@ hvp_status hvp_state_buffer(hvp_state *s, hvp_ctx *ctx, const char *name, int nd
 hvp_status hvp_state_counter(hvp_state *s, const char *name, int *index);
 /* Turns parameters [first, nparams) into buffers (appended, names and values kept): an
  * EMA teacher's weights are saved and loaded with the model but no optimizer sees them.
- * Their gradient tensors stay allocated, unused. */
+ * Their gradient tensors stay allocated, unused; under a plan their values stay in the
+ * values region, after the parameters that remain. */
 hvp_status hvp_state_params_to_buffers(hvp_state *s, int first);
 /* The parameter or buffer called name, or NULL. */
 hvp_param *hvp_state_find_param(hvp_state *s, const char *name);

@@ -67,6 +67,9 @@ typedef struct hvp_ctx {
      * blocking reads, waits for unfinished events). After its first steps a training
      * step adds no buffer and one wait. */
     long buffers_created, host_waits;
+    /* While a model is being built by hvp_method_from_config: where its tensors' storage
+     * comes from (hvp/nn.h; opaque here). NULL otherwise. */
+    struct hvp_state_plan *state_plan;
 } hvp_ctx;
 
 hvp_status hvp_ctx_create(const char *selector, hvp_ctx **out);
@@ -181,6 +184,10 @@ hvp_status hvp_arena_alloc(hvp_arena *a, size_t bytes, const char *what, cl_mem 
 hvp_arena_mark hvp_arena_get_mark(const hvp_arena *a);
 void hvp_arena_rewind(hvp_arena *a, hvp_arena_mark m);
 void hvp_arena_reset(hvp_arena *a);
+/* Releases the blocks past the one being filled (after a rewind, all unused): a large
+ * throw-away allocation, such as a model's first build under a plan, gives its device
+ * memory back instead of leaving blocks that later large pieces would skip. */
+void hvp_arena_trim(hvp_arena *a);
 size_t hvp_arena_used(const hvp_arena *a);
 size_t hvp_arena_peak(const hvp_arena *a);
 

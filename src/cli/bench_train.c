@@ -1,7 +1,9 @@
 /* `hvp bench train CONFIG [--steps N] [section.key=value ...]`: images/s of the method's
- * training steps (forward, loss, backward, SGD) on fixed random views of the config's
- * shape, with no data loading and no view selection: the number to hold against the same
- * steps in PyTorch (bench/simsiam_vs_pytorch.sh). */
+ * training steps (forward, loss, backward, clipping by the method's policy when
+ * optim.clip_grad > 0, the config's optimizer, the method's after_step such as an EMA
+ * teacher) on fixed random views of the config's shape, with no data loading and no view
+ * selection: the number to hold against the same steps in PyTorch
+ * (bench/simsiam_vs_pytorch.sh). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +52,12 @@ int hvp_cmd_bench_train(int argc, char **argv)
         st = hvp_build_all_programs(ctx);
     if (st == HVP_OK)
         st = hvp_train_make_method(ctx, &cfg, c, &m);
-    hvp_optim_config oc = hvp_optim_defaults(HVP_OPTIM_SGD);
-    oc.decay_all = 1;
+    hvp_optim_config oc = hvp_optim_defaults(cfg.optim.name);
+    oc.momentum = (float)cfg.optim.momentum;
+    oc.lars_eta = (float)cfg.optim.lars_eta;
+    oc.lars_clip_lr = cfg.optim.lars_clip_lr;
+    oc.lars_exclude_bias_n_norm = cfg.optim.lars_exclude_bias_bn;
+    oc.decay_all = m ? m->policy.decay_all : 0;
     if (st == HVP_OK)
         st = hvp_optim_create(ctx, &oc, m->state.params, m->state.nparams, &opt);
     hvp_tensor x12, loss;
@@ -82,16 +88,23 @@ int hvp_cmd_bench_train(int argc, char **argv)
         st = hvp_params_zero_grad(ctx, m->state.params, m->state.nparams);
         if (st == HVP_OK)
             st = m->ops->train_step(m, ctx, &x12, &loss);
+        if (st == HVP_OK && cfg.optim.clip_grad > 0)
+            st = m->policy.clip_per_param
+                     ? hvp_optim_clip_grad_per_param(ctx, opt, (float)cfg.optim.clip_grad, NULL)
+                     : hvp_optim_clip_grad_norm(ctx, opt, (float)cfg.optim.clip_grad, NULL);
         if (st == HVP_OK)
             st = hvp_optim_step(ctx, opt);
+        if (st == HVP_OK && m->ops->after_step)
+            st = m->ops->after_step(m, ctx, (long)i);
         if (st == HVP_OK)
             st = hvp_ctx_finish(ctx);
     }
     int rc = 0;
     if (st == HVP_OK) {
         double sec = now() - t0;
-        printf("hvp: %d SimSiam steps of %d images (2 views of %dx%dx%d), %.3f s/step, "
-               "%.1f images/s on %s\n", steps, b, c, s, s, sec / steps, steps * b / sec,
+        printf("hvp: %d %s steps of %d images (2 views of %dx%dx%d), %.3f s/step, "
+               "%.1f images/s on %s\n", steps, m->ops->title, b, c, s, s, sec / steps,
+               steps * b / sec,
                ctx->info.device_name);
         /* The arenas only grow during a run, so what they hold now is the peak. */
         printf("hvp: peak device memory %.1f MiB (the arenas' buffers; in use at most: "

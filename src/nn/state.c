@@ -31,7 +31,8 @@ static hvp_status init_values(hvp_ctx *ctx, const hvp_tensor *t, hvp_init init, 
                               uint64_t seed, uint32_t index)
 {
     size_t n = hvp_numel(t);
-    if (init == HVP_INIT_ZERO)
+    /* A plan's first build is thrown away: its values need not be drawn. */
+    if (init == HVP_INIT_ZERO || (ctx->state_plan && hvp_state_plan_recording(ctx->state_plan)))
         return hvp_tensor_zero(ctx, t);
     if (init == HVP_INIT_ONE)
         return hvp_tensor_fill_f32(ctx, t, 1.0f);
@@ -82,10 +83,16 @@ hvp_status hvp_state_param(hvp_state *s, hvp_ctx *ctx, const char *name, int ndi
     if (snprintf(p.name, sizeof p.name, "%s", name) >= (int)sizeof p.name)
         return HVP_FAIL(HVP_ERR_ARG, "parameter name too long: %s", name);
     p.no_decay = no_decay;
-    HVP_TRY(hvp_tensor_alloc(ctx->params, HVP_F32, ndim, shape, name, &p.value));
-    HVP_TRY(hvp_tensor_alloc(ctx->params, HVP_F32, ndim, shape, name, &p.grad));
+    int taken = 0;
+    if (ctx->state_plan)
+        HVP_TRY(hvp_state_plan_take(ctx->state_plan, 1, name, ndim, shape, &p.value, &p.grad, s,
+                                    &taken));
+    if (!taken) {
+        HVP_TRY(hvp_tensor_alloc(ctx->params, HVP_F32, ndim, shape, name, &p.value));
+        HVP_TRY(hvp_tensor_alloc(ctx->params, HVP_F32, ndim, shape, name, &p.grad));
+        HVP_TRY(hvp_tensor_zero(ctx, &p.grad));
+    } /* else the regions came zeroed */
     HVP_TRY(init_values(ctx, &p.value, init, fan, s->init_seed, (uint32_t)s->nparams));
-    HVP_TRY(hvp_tensor_zero(ctx, &p.grad));
     s->params[s->nparams++] = p;
     *out = p;
     return HVP_OK;
@@ -112,7 +119,12 @@ hvp_status hvp_state_buffer(hvp_state *s, hvp_ctx *ctx, const char *name, int nd
     memset(&b, 0, sizeof b);
     if (snprintf(b.name, sizeof b.name, "%s", name) >= (int)sizeof b.name)
         return HVP_FAIL(HVP_ERR_ARG, "buffer name too long: %s", name);
-    HVP_TRY(hvp_tensor_alloc(ctx->params, HVP_F32, ndim, shape, name, &b.value));
+    int taken = 0;
+    if (ctx->state_plan)
+        HVP_TRY(hvp_state_plan_take(ctx->state_plan, 0, name, ndim, shape, &b.value, NULL, s,
+                                    &taken));
+    if (!taken)
+        HVP_TRY(hvp_tensor_alloc(ctx->params, HVP_F32, ndim, shape, name, &b.value));
     HVP_TRY(init_values(ctx, &b.value, init, 0, s->init_seed, 0));
     HVP_TRY(add_buffer(s, &b));
     *out = b.value;
@@ -168,4 +180,32 @@ size_t hvp_state_numel(const hvp_state *s)
     for (int i = 0; i < s->nparams; i++)
         n += hvp_numel(&s->params[i].value);
     return n;
+}
+
+hvp_status hvp_state_param_region(const hvp_state *s, hvp_tensor *values, hvp_tensor *grads)
+{
+    if (!s->values.buf)
+        return HVP_FAIL(HVP_ERR_ARG, "state: its tensors were allocated one by one (built "
+                        "without a plan, see hvp_state_plan): it has no regions");
+    hvp_tensor v = s->values, g = s->grads;
+    v.shape[0] = g.shape[0] = 0;
+    if (s->nparams > 0 && !hvp_params_packed(s->params, s->nparams, &v, &g))
+        return HVP_FAIL(HVP_ERR_ARG, "state: its parameters (from %s) are not packed in its "
+                        "regions", s->params[0].name);
+    if (v.buf != s->values.buf || v.off != s->values.off || g.buf != s->grads.buf ||
+        g.off != s->grads.off)
+        return HVP_FAIL(HVP_ERR_ARG, "state: its first parameter %s does not start its region",
+                        s->params[0].name);
+    *values = v;
+    *grads = g;
+    return HVP_OK;
+}
+
+hvp_status hvp_state_buffer_region(const hvp_state *s, hvp_tensor *buffers)
+{
+    if (!s->values.buf)
+        return HVP_FAIL(HVP_ERR_ARG, "state: its tensors were allocated one by one (built "
+                        "without a plan, see hvp_state_plan): it has no regions");
+    *buffers = s->buffer_values;
+    return HVP_OK;
 }

@@ -1,4 +1,7 @@
-/* SGD, LARS and AdamW over a parameter list (cl/optim_sgd.cl, cl/optim_adamw.cl). */
+/* SGD, LARS and AdamW over a parameter list: over a packed list (hvp_params_packed) one
+ * launch for all tensors (cl/optim_flat.cl, with LARS's norms two more), the optimizer
+ * state then packed alike in one region per kind; over any other list a launch per tensor
+ * (cl/optim_sgd.cl, cl/optim_adamw.cl). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,9 +10,13 @@
 #include "hvp/ops.h"
 #include "hvp/optim.h"
 #include "ops/op_util.h"
+#include "optim/segments.h"
 
 hvp_status hvp_params_zero_grad(hvp_ctx *ctx, const hvp_param *params, int n)
 {
+    hvp_tensor values, grads;
+    if (hvp_params_packed(params, n, &values, &grads))
+        return hvp_tensor_zero(ctx, &grads); /* the gaps are zero already: no harm */
     for (int i = 0; i < n; i++)
         HVP_TRY(hvp_tensor_zero(ctx, &params[i].grad));
     return HVP_OK;
@@ -36,26 +43,46 @@ void hvp_optim_destroy(hvp_optim *o)
 {
     if (!o)
         return;
+    hvp_segments_free(o->seg);
     free(o->group);
     free(o->state);
     free(o->state_of);
     free(o);
 }
 
-static hvp_status add_state(hvp_ctx *ctx, hvp_optim *o, int i, const char *suffix)
+/* The state tensor "<param i>.<suffix>": in region (the parameters' layout) when given,
+ * else allocated alone. */
+static hvp_status add_state(hvp_ctx *ctx, hvp_optim *o, int i, const char *suffix,
+                            const hvp_tensor *region)
 {
     const hvp_param *p = &o->params[i];
     hvp_param *s = &o->state[o->nstate];
     memset(s, 0, sizeof *s);
     if ((size_t)snprintf(s->name, sizeof s->name, "%s.%s", p->name, suffix) >= sizeof s->name)
         return HVP_FAIL(HVP_ERR_ARG, "optimizer state name %s.%s is too long", p->name, suffix);
-    HVP_TRY(hvp_tensor_alloc(ctx->params, HVP_F32, p->value.ndim, p->value.shape, s->name,
-                             &s->value));
-    HVP_TRY(hvp_tensor_zero(ctx, &s->value));
+    if (region) {
+        s->value = hvp_tensor_view(region, p->value.off - o->seg->values.off, p->value.ndim,
+                                   p->value.shape);
+    } else {
+        HVP_TRY(hvp_tensor_alloc(ctx->params, HVP_F32, p->value.ndim, p->value.shape, s->name,
+                                 &s->value));
+        HVP_TRY(hvp_tensor_zero(ctx, &s->value));
+    }
     if (o->state_of[i] < 0)
         o->state_of[i] = o->nstate;
     o->nstate++;
     return HVP_OK;
+}
+
+/* What the multi-tensor kernels need to know of a parameter beside its group. */
+static int segment_flags(const hvp_optim_config *c, const hvp_param *p)
+{
+    int flags = 0;
+    if (!(p->no_decay && !c->decay_all))
+        flags |= HVP_SEG_DECAY;
+    if (!(p->no_decay && c->lars_exclude_bias_n_norm))
+        flags |= HVP_SEG_ADAPT;
+    return flags;
 }
 
 static hvp_status create(hvp_ctx *ctx, hvp_optim *o)
@@ -81,15 +108,35 @@ static hvp_status create(hvp_ctx *ctx, hvp_optim *o)
         HVP_TRY(hvp_expect_numel(&p->value, numel, "optimizer", what));
         snprintf(what, sizeof what, "%s (grad)", p->name);
         HVP_TRY(hvp_expect_numel(&p->grad, numel, "optimizer", what));
+    }
+    int *flags = calloc((size_t)n + 1, sizeof *flags);
+    if (!flags)
+        return HVP_FAIL(HVP_ERR_NOMEM, "optimizer bookkeeping for %d parameters", n);
+    for (int i = 0; i < n; i++)
+        flags[i] = segment_flags(c, &o->params[i]);
+    hvp_status st = hvp_segments_create(ctx, o->params, n, o->group, flags, &o->seg);
+    free(flags);
+    HVP_TRY(st);
+    /* Packed: one zeroed region per kind of state, in the parameters' layout. */
+    int kinds = c->kind == HVP_OPTIM_ADAMW ? 2 : c->momentum != 0 ? 1 : 0;
+    hvp_tensor regions[2];
+    for (int r = 0; o->seg && r < kinds; r++) {
+        int total = (int)hvp_numel(&o->seg->values);
+        HVP_TRY(hvp_alloc_f32(ctx->params, "optimizer state", &regions[r], 1, &total));
+        HVP_TRY(hvp_tensor_zero(ctx, &regions[r]));
+    }
+    for (int i = 0; i < n; i++) {
         o->state_of[i] = -1;
         if (c->kind == HVP_OPTIM_ADAMW) {
-            HVP_TRY(add_state(ctx, o, i, "exp_avg"));
-            HVP_TRY(add_state(ctx, o, i, "exp_avg_sq"));
+            HVP_TRY(add_state(ctx, o, i, "exp_avg", o->seg ? &regions[0] : NULL));
+            HVP_TRY(add_state(ctx, o, i, "exp_avg_sq", o->seg ? &regions[1] : NULL));
         } else if (c->momentum != 0) {
-            HVP_TRY(add_state(ctx, o, i, "momentum_buffer"));
+            HVP_TRY(add_state(ctx, o, i, "momentum_buffer", o->seg ? &regions[0] : NULL));
         }
     }
-    if (c->kind == HVP_OPTIM_LARS && n > 0)
+    for (int r = 0; o->seg && r < kinds; r++)
+        o->state_region[r] = regions[r];
+    if (c->kind == HVP_OPTIM_LARS && n > 0 && !o->seg)
         HVP_TRY(hvp_alloc_f32(ctx->params, "LARS norms", &o->norms, 1, (int[]){2 * n}));
     for (int g = 0; g < HVP_OPTIM_MAX_GROUPS; g++)
         o->groups[g].lr = o->groups[g].weight_decay = 0;
@@ -125,6 +172,8 @@ int hvp_optim_set_group(hvp_optim *o, const char *prefix, int group)
     for (int i = 0; i < o->nparams; i++)
         if (strncmp(o->params[i].name, prefix, strlen(prefix)) == 0) {
             o->group[i] = group;
+            if (o->seg)
+                hvp_segments_set(o->seg, i, group, segment_flags(&o->cfg, &o->params[i]));
             count++;
         }
     return count;
@@ -192,8 +241,77 @@ static hvp_status adamw(hvp_ctx *ctx, hvp_optim *o, int i, hvp_kernel *k)
     return hvp_launch_1d(ctx, &a, n);
 }
 
+/* The segment tables, as every flat kernel takes them after its tensors. */
+static void flat_tables(hvp_args *a, const hvp_segments *s)
+{
+    hvp_arg_tensor(a, &s->chunks.table);
+    hvp_arg_tensor(a, &s->info);
+}
+
+static hvp_status sgd_or_lars_flat(hvp_ctx *ctx, hvp_optim *o)
+{
+    hvp_segments *s = o->seg;
+    const hvp_optim_config *c = &o->cfg;
+    int lars = c->kind == HVP_OPTIM_LARS, has_buf = c->momentum != 0;
+    if (lars)
+        HVP_TRY(hvp_segments_norms(ctx, s, 0, &s->norms));
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "optim_flat", lars ? "optim_lars_flat" : "optim_sgd_flat", &k));
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_tensor(&a, &s->values);
+    hvp_arg_tensor(&a, &s->grads);
+    hvp_arg_int(&a, has_buf);
+    hvp_arg_tensor(&a, has_buf ? &o->state_region[0] : &s->grads); /* stand-in */
+    flat_tables(&a, s);
+    for (int g = 0; g < HVP_OPTIM_MAX_GROUPS; g++)
+        hvp_arg_float(&a, o->groups[g].lr);
+    for (int g = 0; g < HVP_OPTIM_MAX_GROUPS; g++)
+        hvp_arg_float(&a, o->groups[g].weight_decay);
+    hvp_arg_float(&a, c->momentum);
+    if (lars) {
+        hvp_arg_tensor(&a, &s->norms);
+        hvp_arg_int(&a, s->n);
+        hvp_arg_float(&a, c->lars_eta);
+        hvp_arg_float(&a, c->lars_eps);
+        hvp_arg_int(&a, c->lars_clip_lr);
+    }
+    return hvp_launch_chunks(ctx, &a, &s->chunks);
+}
+
+static hvp_status adamw_flat(hvp_ctx *ctx, hvp_optim *o)
+{
+    hvp_segments *s = o->seg;
+    const hvp_optim_config *c = &o->cfg;
+    double t = (double)o->step;
+    double bc1 = 1.0 - pow((double)c->beta1, t), bc2 = 1.0 - pow((double)c->beta2, t);
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "optim_flat", "optim_adamw_flat", &k));
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_tensor(&a, &s->values);
+    hvp_arg_tensor(&a, &s->grads);
+    hvp_arg_tensor(&a, &o->state_region[0]);
+    hvp_arg_tensor(&a, &o->state_region[1]);
+    flat_tables(&a, s);
+    /* as adamw() computes them per tensor */
+    for (int g = 0; g < HVP_OPTIM_MAX_GROUPS; g++)
+        hvp_arg_float(&a, (float)((double)o->groups[g].lr / bc1));
+    for (int g = 0; g < HVP_OPTIM_MAX_GROUPS; g++)
+        hvp_arg_float(&a, (float)(1.0 - (double)o->groups[g].lr *
+                                             (double)o->groups[g].weight_decay));
+    hvp_arg_float(&a, c->beta1);
+    hvp_arg_float(&a, c->beta2);
+    hvp_arg_float(&a, (float)sqrt(bc2));
+    hvp_arg_float(&a, c->eps);
+    return hvp_launch_chunks(ctx, &a, &s->chunks);
+}
+
 hvp_status hvp_optim_step(hvp_ctx *ctx, hvp_optim *o)
 {
+    if (o->seg) {
+        HVP_TRY(hvp_segments_sync(ctx, o->seg));
+        o->step++;
+        return o->cfg.kind == HVP_OPTIM_ADAMW ? adamw_flat(ctx, o) : sgd_or_lars_flat(ctx, o);
+    }
     hvp_kernel *k;
     const char *prog = o->cfg.kind == HVP_OPTIM_ADAMW ? "optim_adamw" : "optim_sgd";
     const char *name = o->cfg.kind == HVP_OPTIM_ADAMW  ? "optim_adamw"

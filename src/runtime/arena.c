@@ -151,6 +151,15 @@ void hvp_arena_rewind(hvp_arena *a, hvp_arena_mark m)
     a->offset = m.offset;
 }
 
+void hvp_arena_trim(hvp_arena *a)
+{
+    while (a->nblocks > a->cur + 1) {
+        arena_block *b = &a->blocks[--a->nblocks];
+        clReleaseMemObject(b->buf); /* commands still queued keep it alive until done */
+        a->ctx->memory_held -= b->size;
+    }
+}
+
 void hvp_arena_reset(hvp_arena *a)
 {
     hvp_arena_mark start = {0, 0};

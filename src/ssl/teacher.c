@@ -62,12 +62,12 @@ hvp_status ema_teacher_link(ema_teacher *t, hvp_state *s, hvp_ctx *ctx, const ch
             return HVP_FAIL(HVP_ERR_ARG, "the teacher has no %s (a copy of %s)", name, b->name);
         HVP_TRY(hvp_tensor_copy(ctx, &tb->value, &b->value));
     }
-    return HVP_OK;
+    return hvp_ema_pairs_prepare(ctx, t->teacher, t->online, t->n, &t->pairs);
 }
 
 hvp_status ema_teacher_update(ema_teacher *t, hvp_ctx *ctx, float momentum)
 {
-    return hvp_ema_tensors(ctx, t->teacher, t->online, t->n, momentum);
+    return hvp_ema_pairs_update(ctx, &t->pairs, momentum);
 }
 
 void ema_teacher_free(ema_teacher *t)

@@ -12,6 +12,7 @@
 typedef struct ema_teacher {
     hvp_tensor *teacher, *online;
     int n, cap;
+    hvp_ema_pairs pairs; /* prepared after each link: one launch per update under a plan */
 } ema_teacher;
 
 /* Pairs every parameter named "<online_prefix>X" with the buffer "<teacher_prefix>X" and

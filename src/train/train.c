@@ -483,12 +483,10 @@ static hvp_status step_body(trainer *t, const hvp_image_batch *b, double *loss)
     }
     HVP_TRY(hvp_params_zero_grad(ctx, t->method->state.params, t->method->state.nparams));
     HVP_TRY(t->method->ops->train_step(t->method, ctx, &x12, &t->loss));
-    const hvp_param *params = t->method->state.params;
-    int nparams = t->method->state.nparams;
     if (c->optim.clip_grad > 0 && t->method->policy.clip_per_param)
-        HVP_TRY(hvp_clip_grad_per_param(ctx, params, nparams, (float)c->optim.clip_grad, NULL));
+        HVP_TRY(hvp_optim_clip_grad_per_param(ctx, t->optim, (float)c->optim.clip_grad, NULL));
     else if (c->optim.clip_grad > 0)
-        HVP_TRY(hvp_clip_grad_norm(ctx, params, nparams, (float)c->optim.clip_grad, NULL));
+        HVP_TRY(hvp_optim_clip_grad_norm(ctx, t->optim, (float)c->optim.clip_grad, NULL));
     hvp_tensor kept;
     HVP_TRY(hold_frozen(t, &kept));
     double lr = lr_at(t, t->step);

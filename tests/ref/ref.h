@@ -72,6 +72,23 @@ void ref_lars_step(double *p, const double *g, double *buf, size_t n, double lr,
 /* One step of torch.optim.AdamW; step counts from 1. */
 void ref_adamw_step(double *p, const double *g, double *m, double *v, size_t n, double lr,
                     double wd, double beta1, double beta2, double eps, int step);
+/* One optimizer step over a list of tensors as PyTorch's param_groups see it (the form of
+ * the multi-tensor kernels): tensor i of numel[i] elements in group[i] (lr[group],
+ * wd[group]), no_decay[i] sparing it weight decay unless decay_all (SGD, AdamW) or LARS's
+ * adaptation and decay when exclude (LARS); kind 0 SGD, 1 LARS, 2 AdamW; s1 the momentum
+ * buffers or exp_avg, s2 exp_avg_sq. */
+typedef struct ref_optim_list {
+    int n;
+    double **p, **g, **s1, **s2;
+    const size_t *numel;
+    const int *group, *no_decay;
+} ref_optim_list;
+void ref_optim_list_step(const ref_optim_list *l, int kind, const double *lr, const double *wd,
+                         double momentum, double beta1, double beta2, double eps, double eta,
+                         int clip_lr, int exclude, int decay_all, int step);
+/* Gradient norms of a list: norms[i] = ||g_i||, and their norm (the total) returned. */
+double ref_grad_norms(const ref_optim_list *l, double *norms);
+
 /* The linear probe (hvp_linear_probe) with weight decay 0: train [n, d] and test [m, d] are
  * standardised in place; test_logits [m, c] and the last batch's mean loss come out. */
 void ref_linear_probe(double *train, const int *labels, int n, int d, double *test, int m,

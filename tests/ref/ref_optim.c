@@ -49,3 +49,31 @@ void ref_adamw_step(double *p, const double *g, double *m, double *v, size_t n, 
         p[i] -= lr / bc1 * m[i] / (sqrt(v[i]) / sqrt(bc2) + eps);
     }
 }
+
+void ref_optim_list_step(const ref_optim_list *l, int kind, const double *lr, const double *wd,
+                         double momentum, double beta1, double beta2, double eps, double eta,
+                         int clip_lr, int exclude, int decay_all, int step)
+{
+    for (int i = 0; i < l->n; i++) {
+        int grp = l->group ? l->group[i] : 0, nd = l->no_decay && l->no_decay[i];
+        double wd_eff = nd && !decay_all ? 0 : wd[grp];
+        if (kind == 0)
+            ref_sgd_step(l->p[i], l->g[i], l->s1[i], l->numel[i], lr[grp], wd_eff, momentum);
+        else if (kind == 1)
+            ref_lars_step(l->p[i], l->g[i], l->s1[i], l->numel[i], lr[grp], wd[grp], momentum,
+                          eta, eps, clip_lr, !(nd && exclude));
+        else
+            ref_adamw_step(l->p[i], l->g[i], l->s1[i], l->s2[i], l->numel[i], lr[grp], wd_eff,
+                           beta1, beta2, eps, step);
+    }
+}
+
+double ref_grad_norms(const ref_optim_list *l, double *norms)
+{
+    double total = 0;
+    for (int i = 0; i < l->n; i++) {
+        norms[i] = norm(l->g[i], l->numel[i]);
+        total += norms[i] * norms[i];
+    }
+    return sqrt(total);
+}
