@@ -74,7 +74,7 @@ static void check_method(const char *const *overrides)
     REQUIRE_OK(hvp_method_from_config(ctx, &c, &bc, &flat));
     EXPECT(!ctx->state_plan, "the plan outlived the build");
     /* the same factory without a plan: tensors one by one */
-#define ONE(m)                                                                              \
+#define ONE(m, prefix)                                                                      \
     if (strcmp(flat->ops->name, #m) == 0)                                                   \
         REQUIRE_OK(hvp_##m##_from_config(ctx, &c, &bc, &one_by_one));
     HVP_METHODS(ONE)

@@ -63,9 +63,10 @@ typedef struct hvp_ctx {
     size_t memory_limit;    /* most bytes the arenas may hold together */
     size_t memory_held;     /* bytes the arenas hold now */
     hvp_staging *staging;   /* uploads inside a step (src/runtime/staging.c) */
-    /* Since creation: device buffers created, and host waits on the device (clFinish,
-     * blocking reads, waits for unfinished events). After its first steps a training
-     * step adds no buffer and one wait. */
+    /* Since creation: device buffers created, and host waits on the device: each clFinish
+     * and blocking transfer (each drains the in-order queue), and each wait for an event
+     * enqueued since the last of those. After its first steps a training step adds no
+     * buffer and one wait. */
     long buffers_created, host_waits;
     /* While a model is being built by hvp_method_from_config: where its tensors' storage
      * comes from (hvp/nn.h; opaque here). NULL otherwise. */

@@ -29,7 +29,8 @@ typedef struct hvp_selector {
     float *scores_host;
     size_t host_cap;
     cl_event reads[2];
-    hvp_ctx *ctx; /* the queue of the reads (its wait count) */
+    hvp_ctx *ctx;      /* the queue of the reads (its wait count) */
+    long reads_drains; /* ctx->host_waits when the reads were enqueued */
 } hvp_selector;
 
 hvp_status hvp_selector_create(const hvp_select_config *cfg, hvp_selector **out);
