@@ -15,7 +15,7 @@ rate() { # name overrides... -> images/s of the run's epoch line
     shift
     ./hvp "$cfg" run.dir="$out/$name" train.max_steps="$steps" eval.every=0 eval.at_start=false \
         train.resume=none log.progress=off "$@" 2>&1 |
-        sed -n 's/^epoch 1: loss [^,]*, \([0-9.]*\) img\/s.*/\1/p'
+        sed -n 's/^epoch 1[^:]*: loss [^,]*, \([0-9.]*\) img\/s.*/\1/p'
 }
 base=$(rate base hvp.enabled=false)
 hvp=$(rate hvp hvp.enabled=true)
