@@ -120,6 +120,15 @@ static int is_frozen(const trainer *t, const hvp_param *p)
     return frozen && t->epoch < t->cfg->method.freeze_last_layer && strstr(p->name, frozen);
 }
 
+/* Where the copy of frozen value v starts at element off of kept. */
+static hvp_tensor kept_part(const hvp_tensor *kept, const hvp_tensor *v, size_t off)
+{
+    hvp_tensor part = *v;
+    part.buf = kept->buf;
+    part.off = kept->off + off;
+    return part;
+}
+
 /* Copies the frozen parameters' values one after another into *kept (scratch from the
  * step's arena; no buffer when none is frozen), and zeroes their gradients. */
 static hvp_status hold_frozen(trainer *t, hvp_tensor *kept)
@@ -138,9 +147,7 @@ static hvp_status hold_frozen(trainer *t, hvp_tensor *kept)
     for (int i = 0; i < s->nparams; i++)
         if (is_frozen(t, &s->params[i])) {
             const hvp_tensor *v = &s->params[i].value;
-            hvp_tensor part = *v;
-            part.buf = kept->buf;
-            part.off = kept->off + off;
+            hvp_tensor part = kept_part(kept, v, off);
             HVP_TRY(hvp_tensor_zero(ctx, &s->params[i].grad));
             HVP_TRY(hvp_tensor_copy(ctx, &part, v));
             off += hvp_numel(v);
@@ -156,9 +163,7 @@ static hvp_status restore_frozen(trainer *t, const hvp_tensor *kept)
     for (int i = 0; kept->buf && i < s->nparams; i++)
         if (is_frozen(t, &s->params[i])) {
             const hvp_tensor *v = &s->params[i].value;
-            hvp_tensor part = *v;
-            part.buf = kept->buf;
-            part.off = kept->off + off;
+            hvp_tensor part = kept_part(kept, v, off);
             HVP_TRY(hvp_tensor_copy(t->ctx, v, &part));
             off += hvp_numel(v);
         }
