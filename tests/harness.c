@@ -1,4 +1,4 @@
-/* Test runner: `hvp_test [--list] [NAME-SUBSTRING ...]`. */
+/* Test runner: `hvp_test [--list] [NAME-SUBSTRING ...] [--except=NAME-SUBSTRING ...]`. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -246,8 +246,12 @@ static uint64_t hash_name(const char *s)
     return h;
 }
 
+/* Names containing a word of the arguments (all when none), but none of --except=WORD. */
 static int selected(const char *name, int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (strncmp(argv[i], "--except=", 9) == 0 && strstr(name, argv[i] + 9))
+            return 0;
     int any = 0;
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '-')
