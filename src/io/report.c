@@ -2,7 +2,6 @@
  * pair_wins.csv) with SVG plots beside it (src/io/chart.c), readable without Python or a
  * server. Each plotted series is a polyline whose points are the logged rows, in order, so
  * what the plot shows can be checked against the logs. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
