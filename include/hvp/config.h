@@ -77,6 +77,7 @@ typedef struct hvp_config {
     } method;
     struct {
         int enabled, views, select_every, select_resolution;
+        int local_candidates, limit_comparisons; /* local-crop selection; 0: none / no cap */
         double random_fraction;
     } hvp;
     struct {

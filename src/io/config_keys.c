@@ -122,6 +122,12 @@ const hvp_config_key hvp_config_keys[] = {
     INT("hvp", "select_resolution", hvp.select_resolution, "0", 0, 4096,
         "score candidates at this side in pixels; 0: data.image_size"),
     FLT("hvp", "random_fraction", hvp.random_fraction, "0.0", 0, 1, "share of samples that keep a random pair"),
+    INT("hvp", "local_candidates", hvp.local_candidates, "0", 0, 64,
+        "local crops drawn per image, of which the data.local_crops hardest are trained on "
+        "(DINO); 0 or data.local_crops: no local selection"),
+    INT("hvp", "limit_comparisons", hvp.limit_comparisons, "0", 0, 65536,
+        "with local selection: score at most this many (pair, locals) combinations, drawn "
+        "per step; 0: all (exact)"),
 
     /* [optim] */
     ENUM("optim", "name", optim.name, "sgd", optims, "optimizer"),
