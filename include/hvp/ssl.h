@@ -114,7 +114,9 @@ hvp_status hvp_simclr_create(hvp_ctx *ctx, const hvp_simclr_config *cfg, hvp_met
  * softmax((t_i - center) / teacher_temp) against log_softmax(s_j / student_temp), j != i,
  * averaged over both terms and the batch; with local views (m->nlocal) the student also
  * learns each of them from both teacher views, every term weighted alike (DINOLoss over
- * 2 + nlocal crops). A pair's selection score is the two-view loss per sample.
+ * 2 + nlocal crops). A pair's selection score is the two-view loss per sample; a local
+ * view's against pair (i, j) its two terms' mean 1/2 (H(P_i, s_l) + H(P_j, s_l))
+ * (score_pairs_locals: the pair with locals S scores its multi-crop loss).
  * Names: "student.backbone.conv1.weight", "student.head.mlp.0.weight",
  * "student.head.last_layer.weight_g" / "weight_v", the same under "teacher.". */
 typedef struct hvp_dino_config {
