@@ -765,6 +765,16 @@ HVP_TEST(train_dino_selects_local_crops_and_logs_them)
                i, j);
     }
     EXPECT(strstr(tr_log_text(f.log), "local candidates kept"), "the epoch line of local wins");
+    rc = tr_run(f.log, (const char *[]){"report", f.run_dir, NULL});
+    snprintf(path, sizeof path, "%s/report/local_wins.svg", f.run_dir);
+    size_t n;
+    const char *svg = (const char *)test_read_file(path, &n);
+    int bars = 0;
+    long total = 0;
+    for (const char *p = svg; p && (p = strstr(p, "data-wins=\"")); p++, bars++)
+        total += atol(p + 11);
+    EXPECT(rc == 0 && bars == 4 && total == 32, "hvp report: exit %d, local_wins.svg: %d bars, "
+           "%ld kept", rc, bars, total);
     hvp_csv_free(&chosen);
     hvp_csv_free(&wins);
     hvp_csv_free(&pairs);

@@ -123,8 +123,8 @@ const hvp_config_key hvp_config_keys[] = {
         "score candidates at this side in pixels; 0: data.image_size"),
     FLT("hvp", "random_fraction", hvp.random_fraction, "0.0", 0, 1, "share of samples that keep a random pair"),
     INT("hvp", "local_candidates", hvp.local_candidates, "0", 0, 64,
-        "local crops drawn per image, of which the data.local_crops hardest are trained on "
-        "(DINO); 0 or data.local_crops: no local selection"),
+        "local crops drawn per image, of which data.local_crops are kept with the pair: the "
+        "combination of the highest loss (DINO, as the paper); 0 or data.local_crops: none"),
     INT("hvp", "limit_comparisons", hvp.limit_comparisons, "0", 0, 65536,
         "with local selection: score at most this many (pair, locals) combinations, drawn "
         "per step; 0: all (exact)"),
