@@ -102,7 +102,8 @@ HVP_TEST(train_dino_deterministic_and_resumes_after_sigkill)
                               "warmup_teacher_temp_epochs = 2\nteacher_temp = 0.07\n"
                               "[optim]\nname = adamw\nlr = 0.001\nweight_decay = 0.04\n"
                               "weight_decay_end = 0.4\nclip_grad = 3.0\nwarmup_epochs = 1\n"
-                              "[data]\nlocal_crops = 2\nlocal_image_size = 8\n",
+                              "[data]\nlocal_crops = 2\nlocal_image_size = 8\n"
+                            "odd_solarize_prob = 0.2\nlocal_blur_prob = 0.5\n",
                               "\"teacher.head.last_layer.weight_g\"");
 }
 

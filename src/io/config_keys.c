@@ -67,6 +67,14 @@ const hvp_config_key hvp_config_keys[] = {
     FLTS("data", "blur_sigma", data.blur_sigma, "0.1, 2.0", 0.0, 100.0, 2, 2,
          "Gaussian blur sigma range (min, max), in pixels at 224 px"),
     FLT("data", "solarize_prob", data.solarize_prob, "0.0", 0, 1, "probability of solarization"),
+    FLT("data", "odd_blur_prob", data.odd_blur_prob, "-1", -1, 1,
+        "blur probability of the global views in odd slots (DINO's official 0.1, with "
+        "blur_prob = 1.0 for the even ones); -1: blur_prob"),
+    FLT("data", "odd_solarize_prob", data.odd_solarize_prob, "-1", -1, 1,
+        "solarization probability of the global views in odd slots (DINO's official 0.2, "
+        "with solarize_prob = 0 for the even ones); -1: solarize_prob"),
+    FLT("data", "local_blur_prob", data.local_blur_prob, "-1", -1, 1,
+        "DINO/iBOT: blur probability of local crops (official 0.5); -1: blur_prob"),
     FLTS("data", "mean", data.mean, "0.485, 0.456, 0.406", -10.0, 10.0, 1, 3,
          "per-channel mean subtracted after augmentation (one value or one per channel)"),
     FLTS("data", "std", data.std, "0.229, 0.224, 0.225", 1e-6, 100.0, 1, 3,

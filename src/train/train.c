@@ -384,9 +384,12 @@ static hvp_status setup(trainer *t)
         return HVP_FAIL(HVP_ERR_ARG, "%d global and %d local views: at most %d in all", nviews,
                         ncand, HVP_MAX_VIEWS);
     for (int v = nviews; v < nviews + ncand; v++) {
-        /* Local crops (multi-crop): the globals' colour and blur, smaller, from less area */
+        /* Local crops (multi-crop): the even globals' colour and blur (data.local_blur_prob
+         * apart), smaller, from less area */
         hvp_view_slot *sl = &vc.slot[v];
         *sl = vc.slot[0];
+        if (c->data.local_blur_prob >= 0)
+            sl->blur_p = c->data.local_blur_prob;
         sl->size = c->data.local_image_size;
         sl->scale_min = c->data.local_crop_scale.v[0];
         sl->scale_max = c->data.local_crop_scale.v[1];
