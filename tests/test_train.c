@@ -376,7 +376,7 @@ HVP_TEST(train_out_of_device_memory_names_the_allocation)
 
 /* After its first step a training step creates no device buffer and waits for the device
  * once (its loss): uploads (views, masks, labels) go through the context's staging slots.
- * SimCLR and iBOT with hard view selection, 10 steps each, in this process. */
+ * SimCLR, iBOT and DINO with hard view selection, 10 steps each, in this process. */
 static void steady_steps_do_not_allocate_or_wait(const char *extra)
 {
     tr_files f;
@@ -406,6 +406,16 @@ HVP_TEST(train_ibot_steps_do_not_allocate_or_wait)
         "[model]\narch = vit_tiny\npatch_size = 8\n"
         "[method]\nname = ibot\nout_dim = 32\npatch_out_dim = 32\nbottleneck_dim = 8\n"
         "mask_prob = 0.8\n[optim]\nname = adamw\nlr = 0.001\n");
+}
+
+/* DINO with local-crop selection under a cap: the drawn combinations go up through the
+ * staging slots, the kept locals come back without a wait. */
+HVP_TEST(train_dino_local_selection_steps_do_not_allocate_or_wait)
+{
+    steady_steps_do_not_allocate_or_wait(
+        "[method]\nname = dino\nout_dim = 32\nbottleneck_dim = 8\n"
+        "[data]\nlocal_crops = 2\nlocal_image_size = 8\n"
+        "[hvp]\nlocal_candidates = 4\nlimit_comparisons = 5\n");
 }
 
 /* A checkpoint written by an earlier hvp (tests/data/checkpoint_v1/: weights and state of
