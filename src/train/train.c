@@ -440,6 +440,10 @@ static hvp_status setup(trainer *t)
                                 .local_candidates = ncand,
                                 .local_keep = ncand > nlocal ? nlocal : 0,
                                 .limit = c->hvp.limit_comparisons};
+        if (sc.local_keep > 0 && !t->method->ops->score_pairs_locals)
+            return HVP_FAIL(HVP_ERR_ARG, "hvp.local_candidates = %d: method.name = %s cannot "
+                            "score local views to select them (set it to 0)", ncand,
+                            t->method->ops->name);
         HVP_TRY(hvp_selector_create(&sc, &t->sel));
     }
     HVP_TRY(hvp_alloc_f32(t->ctx->params, "loss", &t->loss, 1, (int[]){1}));
