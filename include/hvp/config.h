@@ -77,7 +77,7 @@ typedef struct hvp_config {
     } method;
     struct {
         int enabled, views, select_every, select_resolution;
-        double random_fraction;
+        double random_fraction, score_fraction;
     } hvp;
     struct {
         hvp_optim_kind name;
@@ -95,6 +95,8 @@ typedef struct hvp_config {
     struct {
         int epochs, save_every, save_every_steps, keep_last, max_steps;
         char resume[HVP_CFG_STR]; /* auto | none | PATH */
+        double flops_budget;
+        char match[HVP_CFG_STR]; /* "" or "CONFIG [section.key=value ...]" */
     } train;
     struct {
         int every, knn_k;

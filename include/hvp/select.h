@@ -11,6 +11,10 @@ typedef struct hvp_select_config {
     int select_every;      /* score every k-th step; other steps take a random pair */
     float random_fraction; /* share of samples that keep a random pair even when scored */
     uint64_t seed;         /* random pairs draw from (seed, step, sample) */
+    /* Share of a batch's images whose candidates are scored (the first ceil(f B): the
+     * loader shuffles); the others keep a random pair, and scoring costs f of its FLOPs.
+     * In (0, 1]; 1 scores all. */
+    float score_fraction;
 } hvp_select_config;
 
 typedef struct hvp_selector {
@@ -23,7 +27,8 @@ typedef struct hvp_selector {
     long scored_samples;
     long *wins; /* [npairs]: how often each pair was chosen */
     /* Host copies of the last scored step, read without blocking (see collect); the
-     * buffers are neither moved nor freed before the reads' events complete. */
+     * buffers are neither moved nor freed before the reads' events complete. pending_b:
+     * the images scored (the batch's first; hvp_select_config.score_fraction). */
     int pending, pending_b;
     int *chosen_host;
     float *scores_host;
@@ -41,7 +46,7 @@ void hvp_selector_destroy(hvp_selector *s);
  * ctx->acts. On a scoring step the method scores all pairs of score_views (the same views,
  * possibly cut at a lower resolution: hvp.select_resolution; NULL means views) and a
  * device kernel takes the per-sample argmax over the [pairs, B] losses (ties to the
- * lowest pair index). */
+ * lowest pair index). With score_fraction < 1 only the first images are scored. */
 hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_tensor *views,
                       const hvp_tensor *score_views, long step, hvp_tensor *x12);
 /* Folds the last step's choices into the statistics; call after the step's queue finished. */

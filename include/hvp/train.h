@@ -20,6 +20,7 @@ typedef struct hvp_train_result {
     double knn_init_top1;  /* eval.at_start: kNN top-1 before training, else -1 */
     double knn_pixels_top1; /* raw-pixel kNN top-1 on the same samples, -1 when no kNN ran */
     double seconds;        /* wall time of this invocation */
+    double flops;          /* FLOPs of this invocation's steps (counted from shapes) */
     /* The steps after this invocation's first: how many, and the device buffers they
      * created and host waits they made in all (by design 0 and one per step). */
     long steady_steps, steady_buffers, steady_waits;
@@ -33,6 +34,27 @@ typedef struct hvp_train_result {
  * After hvp_train_request_stop it returns HVP_OK with result->stopped set once the current
  * step is done and saved in a checkpoint (result->checkpoint). */
 hvp_status hvp_train(const hvp_config *cfg, FILE *out, hvp_train_result *result);
+
+/* ---- the run's length from FLOPs (train.flops_budget, train.match) -------------------- */
+
+/* The FLOPs of each kind of step a config's run takes (counted from shapes): [scored][last]
+ * with scored = step % select_every == 0 (always without HVP) and last = the step is the
+ * last of its epoch (a smaller batch when data.drop_last is off). */
+typedef struct hvp_step_flops {
+    long steps_per_epoch;
+    int select_every; /* 1 without HVP */
+    double step[2][2];
+} hvp_step_flops;
+
+/* Builds cfg's device, data, model and optimizer, counts one step of each kind without
+ * computing it, and gives the length cfg sets by train.epochs and train.max_steps. */
+hvp_status hvp_train_count_flops(const hvp_config *cfg, hvp_step_flops *plan, long *total_steps);
+/* The FLOPs of a run's first n steps (src/train/flops_budget.c). */
+double hvp_step_flops_sum(const hvp_step_flops *p, long n);
+/* The number of steps whose FLOPs come nearest to budget (0 when half a first step is more). */
+long hvp_step_flops_steps_for(const hvp_step_flops *p, double budget);
+/* train.match = "CONFIG [section.key=value ...]": the FLOPs that run spends. */
+hvp_status hvp_train_match_budget(const char *match, double *budget);
 
 /* Asks the run in progress (or the next one, if none is) to stop after its current step;
  * it skips an epoch-end kNN evaluation still to come, writes a checkpoint of that step and

@@ -1,5 +1,6 @@
 /* Hard view selection: candidate pairs, the device-side pairwise-loss reduction, and the
  * gather of the chosen views. Knows no method's loss: the method scores the pairs. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,9 @@ hvp_status hvp_selector_create(const hvp_select_config *cfg, hvp_selector **out)
                         cfg->select_every);
     if (!(cfg->random_fraction >= 0 && cfg->random_fraction <= 1))
         return HVP_FAIL(HVP_ERR_ARG, "hvp.random_fraction must be in [0, 1]");
+    if (!(cfg->score_fraction > 0 && cfg->score_fraction <= 1))
+        return HVP_FAIL(HVP_ERR_ARG, "hvp.score_fraction must be in (0, 1], got %g",
+                        (double)cfg->score_fraction);
     hvp_selector *s = calloc(1, sizeof *s);
     if (!s)
         return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
@@ -82,6 +86,38 @@ static hvp_status ensure_host(hvp_selector *s, int b)
     return HVP_OK;
 }
 
+/* How many of b images a scoring step scores: ceil(f b), at least 1. */
+static int images_scored(const hvp_selector *s, int b)
+{
+    float f = s->cfg.score_fraction;
+    if (f >= 1)
+        return b;
+    int n = (int)ceil((double)f * b - 1e-6);
+    return n < 1 ? 1 : n > b ? b : n;
+}
+
+/* The candidates of the first bs of b images: views [n*b, ...] -> [n*bs, ...], view-major. */
+static hvp_status first_images(hvp_ctx *ctx, const hvp_tensor *views, int n, int b, int bs,
+                               hvp_tensor *out)
+{
+    if (bs == b) {
+        *out = *views;
+        return HVP_OK;
+    }
+    size_t per = hvp_numel(views) / (size_t)views->shape[0]; /* elements of one view */
+    int shape[HVP_MAX_DIMS];
+    memcpy(shape, views->shape, sizeof shape);
+    shape[0] = n * bs;
+    HVP_TRY(hvp_alloc_f32(ctx->acts, "views to score", out, views->ndim, shape));
+    shape[0] = bs;
+    for (int v = 0; v < n; v++) {
+        hvp_tensor from = hvp_tensor_view(views, (size_t)v * b * per, views->ndim, shape);
+        hvp_tensor to = hvp_tensor_view(out, (size_t)v * bs * per, views->ndim, shape);
+        HVP_TRY(hvp_tensor_copy(ctx, &to, &from));
+    }
+    return HVP_OK;
+}
+
 hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_tensor *views,
                       const hvp_tensor *score_views, long step, hvp_tensor *x12)
 {
@@ -97,6 +133,7 @@ hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_te
         return HVP_FAIL(HVP_ERR_ARG, "selection: %d rows to score for %d views",
                         score_views->shape[0], views->shape[0]);
     int scored = step % s->cfg.select_every == 0;
+    int bs = scored ? images_scored(s, b) : 0;
 
     if (!s->pairs_dev.buf) { /* constant: uploaded once, outside the steps' arena */
         HVP_TRY(hvp_tensor_alloc(ctx->params, HVP_I32, 2, (int[]){s->npairs, 2}, "view pairs",
@@ -104,13 +141,16 @@ hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_te
         HVP_TRY(hvp_tensor_upload(ctx, &s->pairs_dev, s->pairs));
     }
     hvp_tensor scores, rows, chosen;
-    HVP_TRY(hvp_alloc_f32(ctx->acts, "pair losses", &scores, 2, (int[]){s->npairs, b}));
+    HVP_TRY(hvp_alloc_f32(ctx->acts, "pair losses", &scores, 2,
+                          (int[]){s->npairs, bs > 0 ? bs : 1}));
     HVP_TRY(hvp_tensor_alloc(ctx->acts, HVP_I32, 1, (int[]){2 * b}, "chosen rows", &rows));
     HVP_TRY(hvp_tensor_alloc(ctx->acts, HVP_I32, 1, &b, "chosen pairs", &chosen));
     if (scored) {
         /* Scoring keeps no activations; give its memory back once the scores exist. */
         hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
-        HVP_TRY(m->ops->score_pairs(m, ctx, score_views, n, s->npairs,
+        hvp_tensor to_score;
+        HVP_TRY(first_images(ctx, score_views, n, b, bs, &to_score));
+        HVP_TRY(m->ops->score_pairs(m, ctx, &to_score, n, s->npairs,
                                     (const int (*)[2])s->pairs, &scores));
         hvp_arena_rewind(ctx->acts, mark);
     }
@@ -120,7 +160,7 @@ hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_te
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, b);
     hvp_arg_int(&a, s->npairs);
-    hvp_arg_int(&a, scored);
+    hvp_arg_int(&a, bs);
     hvp_arg_mem(&a, scores.buf);
     hvp_arg_int(&a, (int)scores.off);
     hvp_arg_mem(&a, s->pairs_dev.buf);
@@ -144,17 +184,17 @@ hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_te
     s->pending = 0;
     if (scored) {
         /* Read back without waiting: the statistics are folded in after the step. */
-        HVP_TRY(ensure_host(s, b));
+        HVP_TRY(ensure_host(s, bs));
         wait_reads(s); /* the previous step's, when it was never collected */
         s->reads_drains = ctx->host_waits;
         CL_CHECK(clEnqueueReadBuffer(ctx->queue, chosen.buf, CL_FALSE, chosen.off * sizeof(int),
-                                     (size_t)b * sizeof(int), s->chosen_host, 0, NULL,
+                                     (size_t)bs * sizeof(int), s->chosen_host, 0, NULL,
                                      &s->reads[0]));
         CL_CHECK(clEnqueueReadBuffer(ctx->queue, scores.buf, CL_FALSE,
                                      scores.off * sizeof(float), hvp_nbytes(&scores),
                                      s->scores_host, 0, NULL, &s->reads[1]));
         s->pending = 1;
-        s->pending_b = b;
+        s->pending_b = bs;
     }
     return HVP_OK;
 }

@@ -625,6 +625,10 @@ hvp_status hvp_config_check(const hvp_config *c)
                         "hvp.select_resolution = %d (%s) is larger than data.image_size = %d (%s)",
                         c->hvp.select_resolution, origin(c, "hvp.select_resolution", a, sizeof a),
                         c->data.image_size, origin(c, "data.image_size", b, sizeof b));
+    if (c->train.flops_budget > 0 && c->train.match[0])
+        return HVP_FAIL(HVP_ERR_ARG, "train.flops_budget (%s) and train.match (%s) both set the "
+                        "run's length: give one", origin(c, "train.flops_budget", a, sizeof a),
+                        origin(c, "train.match", b, sizeof b));
     int vit = hvp_arch_info_of(c->model.arch)->kind == HVP_BACKBONE_VIT;
     if (vit && c->hvp.select_resolution != 0)
         return HVP_FAIL(HVP_ERR_ARG,

@@ -122,6 +122,8 @@ const hvp_config_key hvp_config_keys[] = {
     INT("hvp", "select_resolution", hvp.select_resolution, "0", 0, 4096,
         "score candidates at this side in pixels; 0: data.image_size"),
     FLT("hvp", "random_fraction", hvp.random_fraction, "0.0", 0, 1, "share of samples that keep a random pair"),
+    FLT("hvp", "score_fraction", hvp.score_fraction, "1.0", 1e-6, 1,
+        "share of a batch's images whose candidates are scored; the rest keep a random pair unscored (ours)"),
 
     /* [optim] */
     ENUM("optim", "name", optim.name, "sgd", optims, "optimizer"),
@@ -151,6 +153,10 @@ const hvp_config_key hvp_config_keys[] = {
         "also save a checkpoint every N steps, inside epochs too (a resume continues inside the epoch); 0: off"),
     INT("train", "keep_last", train.keep_last, "0", 0, 1000000, "checkpoints kept in the run directory; 0: all"),
     INT("train", "max_steps", train.max_steps, "0", 0, 2147483647, "stop after this many steps in total; 0: all"),
+    FLT("train", "flops_budget", train.flops_budget, "0", 0, 1e30,
+        "train for as many steps as spend these FLOPs (counted from shapes; replaces epochs and max_steps); 0: off"),
+    STR("train", "match", train.match, "",
+        "\"CONFIG [section.key=value ...]\": spend the FLOPs that run would (replaces epochs and max_steps); \"\": off"),
     STR("train", "resume", train.resume, "auto",
         "auto: continue from the latest checkpoint of the run dir; none: start afresh; or a checkpoint path"),
 
