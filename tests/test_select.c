@@ -122,3 +122,67 @@ HVP_TEST(select_follows_the_argmax_rule_for_ties_and_nan)
     hvp_selector_collect(sel);
     hvp_selector_destroy(sel);
 }
+
+/* hvp.score_fraction: the method scores the first ceil(f B) images' candidates (rows
+ * v B + i, i < that, as one view-major batch); they take their hardest pair, the others a
+ * random pair of two different views of their own image, and only the scored ones count
+ * in the statistics. */
+static int scored_rows;
+static hvp_status view_major_scores(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *views,
+                                    int nviews, int npairs, const int (*pairs)[2],
+                                    const hvp_tensor *scores)
+{
+    (void)m, (void)pairs;
+    int bs = views->shape[0] / nviews, d = views->shape[1];
+    float *x = test_read(views);
+    scored_rows = views->shape[0];
+    for (int v = 0; v < nviews; v++)
+        for (int i = 0; i < bs; i++)
+            EXPECT(x[(size_t)(v * bs + i) * d] == (float)(100 * v + i),
+                   "row %d of the scored views holds %g, expected view %d of image %d",
+                   v * bs + i, x[(size_t)(v * bs + i) * d], v, i);
+    /* pair k's loss is k: the last pair is the hardest */
+    float *s = test_floats((size_t)npairs * bs);
+    for (int k = 0; k < npairs; k++)
+        for (int i = 0; i < bs; i++)
+            s[k * bs + i] = (float)k;
+    return hvp_tensor_upload(ctx, scores, s);
+}
+
+HVP_TEST(select_score_fraction_scores_the_first_images)
+{
+    hvp_ctx *ctx = test_ctx();
+    static const hvp_method_ops ops = {.name = "view-major", .score_pairs = view_major_scores};
+    hvp_method m = {.ops = &ops};
+    int n = 3, b = 7, d = 2, bs = 3; /* ceil(0.4 * 7) */
+    hvp_select_config cfg = {n, 1, 0.0f, 7, 0.4f};
+    hvp_selector *sel;
+    REQUIRE_OK(hvp_selector_create(&cfg, &sel));
+    float *x = test_floats((size_t)n * b * d);
+    for (int v = 0; v < n; v++)
+        for (int i = 0; i < b; i++)
+            for (int j = 0; j < d; j++)
+                x[(size_t)(v * b + i) * d + j] = (float)(100 * v + i);
+    hvp_tensor views = test_tensor(2, (int[]){n * b, d}, x), x12;
+    scored_rows = 0;
+    REQUIRE_OK(hvp_select(sel, ctx, &m, &views, NULL, 0, &x12));
+    float *y = test_read(&x12);
+    hvp_selector_collect(sel);
+    EXPECT(scored_rows == n * bs, "the method scored %d rows, expected %d", scored_rows, n * bs);
+    for (int i = 0; i < b; i++) {
+        float first = y[(size_t)i * d], second = y[(size_t)(b + i) * d];
+        int v1 = (int)first / 100, v2 = (int)second / 100;
+        EXPECT((int)first % 100 == i && (int)second % 100 == i && v1 < v2,
+               "image %d trains on %g and %g: not two views of itself", i, first, second);
+        if (i < bs)
+            EXPECT(v1 == 1 && v2 == 2, "scored image %d trains on views %d, %d: expected the "
+                   "hardest pair (1, 2)", i, v1, v2);
+    }
+    EXPECT(sel->scored_samples == bs && sel->wins[2] == bs,
+           "statistics over %ld samples (%ld wins of pair 2), expected %d", sel->scored_samples,
+           sel->wins[2], bs);
+    hvp_selector_destroy(sel);
+    hvp_select_config bad = {n, 1, 0.0f, 7, 0.0f};
+    EXPECT(hvp_selector_create(&bad, &sel) != HVP_OK && strstr(hvp_last_error(), "score_fraction"),
+           "score_fraction 0 must be refused, naming the key");
+}
