@@ -3,9 +3,11 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "hvp/train.h"
+#include "test_data_util.h"
 #include "test_train_util.h"
 
 static int run(const char *cfg, const char *const *overrides, hvp_train_result *res)
@@ -81,4 +83,97 @@ HVP_TEST(io_config_flops_budget_and_match_are_exclusive)
     EXPECT(st != HVP_OK && strstr(hvp_last_error(), "train.flops_budget") &&
                strstr(hvp_last_error(), "train.match"),
            "expected an error naming both keys, got: %s", st == HVP_OK ? "none" : hvp_last_error());
+}
+
+/* Occurrences of what in the file at path (0 when it is missing). */
+static int count_in(const char *path, const char *what)
+{
+    size_t n = 0;
+    unsigned char *p = test_read_file(path, &n);
+    int count = 0;
+    for (size_t i = 0; p && i + strlen(what) <= n; i++)
+        count += memcmp(p + i, what, strlen(what)) == 0;
+    return count;
+}
+
+/* `hvp sweep`: 2 cells x 2 seeds of a 2-step epoch, each its own run; the table (Markdown, CSV)
+ * has a row per cell with both seeds' kNN, the chart a dot per run; a second invocation
+ * skips the finished runs and writes the same table. */
+HVP_TEST(train_sweep_runs_cells_and_seeds_then_table_and_chart)
+{
+    tr_files f;
+    if (!tr_begin(&f, 10, 1, "")) /* 20 images: 2 steps of 8 */
+        return;
+    char sweep[1100], dir[1100], path[1200], log2[1100];
+    snprintf(sweep, sizeof sweep, "%s/tiny_sweep.ini", f.root);
+    snprintf(dir, sizeof dir, "%s/sweep", f.root);
+    FILE *s = fopen(sweep, "w");
+    REQUIRE_OK(s ? HVP_OK : HVP_FAIL(HVP_ERR_IO, "%s", sweep));
+    fprintf(s, "; a tiny sweep\n[sweep]\nconfig = %s\nseeds = 1, 2\ndir = %s\n"
+               "eval.every = 1 ; kNN at the end\neval.knn_k = 3\n"
+               "[baseline]\nhvp.enabled = false\n"
+               "[hvp-matched]\nhvp.enabled = true\n"
+               "train.match = %s hvp.enabled=false\n", f.cfg, dir, f.cfg);
+    fclose(s);
+    int rc = tr_run(f.log, (const char *[]){"sweep", sweep, NULL});
+    if (rc != 0)
+        tr_show_log(f.log);
+    EXPECT(rc == 0, "hvp sweep exited with %d", rc);
+    static const char *const cells[] = {"baseline", "hvp-matched"};
+    for (int c = 0; c < 2; c++)
+        for (int seed = 1; seed <= 2; seed++) {
+            snprintf(path, sizeof path, "%s/%s/seed-%d/sweep_done", dir, cells[c], seed);
+            EXPECT(access(path, F_OK) == 0, "%s is missing", path);
+        }
+    snprintf(path, sizeof path, "%s/sweep.csv", dir);
+    EXPECT(tr_lines(path) == 3, "%s has %ld lines, expected a header and 2 cells", path,
+           tr_lines(path));
+    EXPECT(count_in(path, "\nbaseline,2,2,") == 1 && count_in(path, "\nhvp-matched,2,") == 1,
+           "%s lacks a row per cell with 2 seeds", path);
+    snprintf(path, sizeof path, "%s/sweep.md", dir);
+    EXPECT(tr_lines(path) == 4 && count_in(path, " ± ") == 3,
+           "%s: expected a header, a rule and 2 rows with mean ± std", path);
+    size_t md_size = 0;
+    unsigned char *md = test_read_file(path, &md_size);
+    snprintf(path, sizeof path, "%s/accuracy_vs_flops.svg", dir);
+    EXPECT(count_in(path, "data-series=\"baseline\"") == 1 &&
+               count_in(path, "data-series=\"hvp-matched\"") == 1 && count_in(path, "<circle") == 4,
+           "%s: expected a series per cell and a dot per run", path);
+
+    snprintf(log2, sizeof log2, "%s/log2.txt", f.root);
+    rc = tr_run(log2, (const char *[]){"sweep", sweep, NULL});
+    EXPECT(rc == 0 && count_in(log2, "finished before: skipped") == 4,
+           "the second sweep exited with %d and skipped %d runs, expected 4", rc,
+           count_in(log2, "finished before: skipped"));
+    snprintf(path, sizeof path, "%s/sweep.md", dir);
+    size_t again_size = 0;
+    unsigned char *again = test_read_file(path, &again_size);
+    EXPECT(md && again && md_size == again_size && memcmp(md, again, md_size) == 0,
+           "the resumed sweep wrote another table");
+}
+
+/* A sweep file's mistakes name the file and line. */
+HVP_TEST(io_sweep_file_errors_name_the_line)
+{
+    const char *dir = td_dir();
+    char path[1100];
+    snprintf(path, sizeof path, "%s/bad.ini", dir);
+    static const char *const bad[][2] = {
+        {"[sweep]\nconfig = a.ini\nseeds = 1, x\n[c]\nhvp.enabled = true\n", ":3: seeds"},
+        {"[sweep]\nconfig = a.ini\nseeds = 1\n[c]\nhvp.enabeld = true\n", ":5: hvp.enabeld"},
+        {"[sweep]\nconfig = a.ini\nseeds = 1\n[c d]\n", ":4: [c d]"},
+        {"[sweep]\nseeds = 1\n[c]\nhvp.enabled = true\n", "needs config"},
+        {"[sweep]\nconfig = a.ini\nseeds = 1\n", "no cell"},
+    };
+    hvp_sweep *s = test_alloc(sizeof *s);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        FILE *f = fopen(path, "w");
+        REQUIRE_OK(f ? HVP_OK : HVP_FAIL(HVP_ERR_IO, "%s", path));
+        fputs(bad[i][0], f);
+        fclose(f);
+        hvp_status st = hvp_sweep_load(path, s);
+        EXPECT(st != HVP_OK && strstr(hvp_last_error(), bad[i][1]),
+               "case %zu: expected an error with \"%s\", got: %s", i, bad[i][1],
+               st == HVP_OK ? "none" : hvp_last_error());
+    }
 }

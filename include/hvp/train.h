@@ -56,6 +56,39 @@ long hvp_step_flops_steps_for(const hvp_step_flops *p, double budget);
 /* train.match = "CONFIG [section.key=value ...]": the FLOPs that run spends. */
 hvp_status hvp_train_match_budget(const char *match, double *budget);
 
+/* ---- sweeps (`hvp sweep SWEEP.ini`, src/train/sweep.c) -------------------------------- */
+
+#define HVP_SWEEP_MAX_CELLS 32
+#define HVP_SWEEP_MAX_SEEDS 16
+#define HVP_SWEEP_MAX_SETS 16
+
+/* A cell: its name (its folder) and its overrides, "section.key=value". */
+typedef struct hvp_sweep_cell {
+    char name[64];
+    int nset;
+    char set[HVP_SWEEP_MAX_SETS][HVP_CFG_STR];
+} hvp_sweep_cell;
+
+/* A sweep file: [sweep] with config (the base config), seeds, dir (default
+ * runs/sweep-<file name>) and section.key overrides of every cell; then one [name]
+ * section per cell with its own overrides. */
+typedef struct hvp_sweep {
+    char config[HVP_CFG_STR], dir[HVP_CFG_STR];
+    int seeds[HVP_SWEEP_MAX_SEEDS], nseeds;
+    hvp_sweep_cell common, cells[HVP_SWEEP_MAX_CELLS];
+    int ncells;
+} hvp_sweep;
+
+/* Reads a sweep file; errors name the file and line. */
+hvp_status hvp_sweep_load(const char *path, hvp_sweep *s);
+/* Runs every cell x seed into DIR/<cell>/seed-<seed> in turn (a run that finished, marked
+ * by its sweep_done file, is skipped; one stopped before resumes from its checkpoint),
+ * then writes DIR/sweep.md, DIR/sweep.csv and DIR/accuracy_vs_flops.svg: per cell the
+ * final kNN top-1's mean and standard deviation over the seeds, the FLOPs and training
+ * seconds (epochs.csv). A stop request (hvp_train_request_stop) ends it after the
+ * current run's step with *stopped set and no table. */
+hvp_status hvp_sweep_run(const hvp_sweep *s, FILE *out, int *stopped);
+
 /* Asks the run in progress (or the next one, if none is) to stop after its current step;
  * it skips an epoch-end kNN evaluation still to come, writes a checkpoint of that step and
  * returns. Async-signal-safe: call it from a SIGINT/SIGTERM handler (the library installs
