@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "hvp/augment.h"
 #include "hvp/select.h"
 
 static hvp_status constant_scores(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *views,
@@ -185,4 +186,73 @@ HVP_TEST(select_score_fraction_scores_the_first_images)
     hvp_select_config bad = {n, 1, 0.0f, 7, 0.0f};
     EXPECT(hvp_selector_create(&bad, &sel) != HVP_OK && strstr(hvp_last_error(), "score_fraction"),
            "score_fraction 0 must be refused, naming the key");
+}
+
+/* hvp.select_by = overlap: the score of a pair is 1 - IoU of its crop boxes, as the
+ * augmentation draws them (checked here by counting pixels of the two boxes), and the
+ * pair whose crops overlap least is trained on, without a forward or a FLOP. */
+HVP_TEST(select_by_overlap_takes_the_least_overlapping_crops)
+{
+    hvp_ctx *ctx = test_ctx();
+    enum { N = 3, B = 4, S = 32, D = 2 };
+    hvp_view_config vc;
+    hvp_views_preset_default(&vc, N, 16);
+    hvp_select_config cfg = {N, 1, 0.0f, 7, 1.0f};
+    hvp_selector *sel;
+    REQUIRE_OK(hvp_selector_create(&cfg, &sel));
+    int heights[B] = {S, S, S, S}, widths[B] = {S, S, S, S}, labels[B] = {0};
+    int64_t indices[B] = {5, 17, 42, 99};
+    size_t offsets[B] = {0};
+    hvp_image_batch b = {B, 3, NULL, 0, offsets, heights, widths, labels, indices};
+    float scores[3 * B];
+    hvp_overlap_scores(sel, &vc, &b, 3, 1, scores);
+    int want[B];
+    for (int i = 0; i < B; i++) {
+        hvp_view_params p[N];
+        for (int v = 0; v < N; v++)
+            hvp_view_sample(&vc.slot[v], 3, 1, indices[i], v, S, S, &p[v]);
+        double best = -1;
+        for (int k = 0; k < sel->npairs; k++) {
+            const hvp_view_params *a = &p[sel->pairs[k][0]], *c = &p[sel->pairs[k][1]];
+            long inter = 0, uni = 0;
+            for (int y = 0; y < S; y++)
+                for (int x = 0; x < S; x++) {
+                    int in_a = y >= a->crop_top && y < a->crop_top + a->crop_h &&
+                               x >= a->crop_left && x < a->crop_left + a->crop_w;
+                    int in_c = y >= c->crop_top && y < c->crop_top + c->crop_h &&
+                               x >= c->crop_left && x < c->crop_left + c->crop_w;
+                    inter += in_a && in_c;
+                    uni += in_a || in_c;
+                }
+            double score = 1.0 - (double)inter / (double)uni;
+            EXPECT(fabs(scores[k * B + i] - score) < 1e-6,
+                   "image %d pair %d: score %g, pixels say %g", i, k, scores[k * B + i], score);
+            if (score > best) {
+                best = score;
+                want[i] = k;
+            }
+        }
+    }
+    float *x = test_floats((size_t)N * B * D);
+    for (int v = 0; v < N; v++)
+        for (int i = 0; i < B; i++)
+            for (int j = 0; j < D; j++)
+                x[(size_t)(v * B + i) * D + j] = (float)(100 * v + i);
+    hvp_tensor views = test_tensor(2, (int[]){N * B, D}, x), x12;
+    uint64_t flops = hvp_flops_total(ctx);
+    REQUIRE_OK(hvp_select_given(sel, ctx, scores, &views, 0, &x12));
+    float *y = test_read(&x12);
+    hvp_selector_collect(sel);
+    EXPECT(hvp_flops_total(ctx) == flops, "selection by overlap counted %.0f FLOPs",
+           (double)(hvp_flops_total(ctx) - flops));
+    for (int i = 0; i < B; i++) {
+        int k = want[i];
+        EXPECT(sel->chosen_host[i] == k, "image %d: pair %d chosen, the least overlap is pair %d",
+               i, sel->chosen_host[i], k);
+        EXPECT(y[(size_t)i * D] == (float)(100 * sel->pairs[k][0] + i) &&
+                   y[(size_t)(B + i) * D] == (float)(100 * sel->pairs[k][1] + i),
+               "image %d trains on %g and %g, expected views %d and %d", i, y[(size_t)i * D],
+               y[(size_t)(B + i) * D], sel->pairs[k][0], sel->pairs[k][1]);
+    }
+    hvp_selector_destroy(sel);
 }

@@ -49,6 +49,21 @@ void hvp_selector_destroy(hvp_selector *s);
  * lowest pair index). With score_fraction < 1 only the first images are scored. */
 hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_tensor *views,
                       const hvp_tensor *score_views, long step, hvp_tensor *x12);
+/* The same with the [npairs, B] scores given from the host (score_fraction 1), e.g. by
+ * hvp_overlap_scores: no forward. */
+hvp_status hvp_select_given(hvp_selector *s, hvp_ctx *ctx, const float *scores,
+                            const hvp_tensor *views, long step, hvp_tensor *x12);
+
+/* Hardness without a forward (hvp.select_by = overlap, ours, src/hvp/overlap.c): the score
+ * of pair (i, j) of an image is 1 - IoU of the two views' crop boxes in the source image
+ * (the same draw hvp_augment_batch makes from seed, epoch and the image's index), so the
+ * pair whose crops overlap least is chosen; scores [npairs, b->count]. */
+struct hvp_view_config;
+struct hvp_image_batch;
+void hvp_overlap_scores(const hvp_selector *s, const struct hvp_view_config *vc,
+                        const struct hvp_image_batch *b, uint64_t seed, int64_t epoch,
+                        float *scores);
+
 /* Folds the last step's choices into the statistics; call after the step's queue finished. */
 void hvp_selector_collect(hvp_selector *s);
 void hvp_selector_reset_stats(hvp_selector *s);

@@ -118,8 +118,10 @@ static hvp_status first_images(hvp_ctx *ctx, const hvp_tensor *views, int n, int
     return HVP_OK;
 }
 
-hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_tensor *views,
-                      const hvp_tensor *score_views, long step, hvp_tensor *x12)
+/* Scores from the method (m) or given from the host (host_scores [npairs, B]). */
+static hvp_status select_pairs(hvp_selector *s, hvp_ctx *ctx, hvp_method *m,
+                               const float *host_scores, const hvp_tensor *views,
+                               const hvp_tensor *score_views, long step, hvp_tensor *x12)
 {
     if (!score_views)
         score_views = views;
@@ -149,9 +151,13 @@ hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_te
         /* Scoring keeps no activations; give its memory back once the scores exist. */
         hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
         hvp_tensor to_score;
-        HVP_TRY(first_images(ctx, score_views, n, b, bs, &to_score));
-        HVP_TRY(m->ops->score_pairs(m, ctx, &to_score, n, s->npairs,
-                                    (const int (*)[2])s->pairs, &scores));
+        if (host_scores) { /* uploaded through the step's staging: no wait */
+            HVP_TRY(hvp_tensor_upload(ctx, &scores, host_scores));
+        } else {
+            HVP_TRY(first_images(ctx, score_views, n, b, bs, &to_score));
+            HVP_TRY(m->ops->score_pairs(m, ctx, &to_score, n, s->npairs,
+                                        (const int (*)[2])s->pairs, &scores));
+        }
         hvp_arena_rewind(ctx->acts, mark);
     }
 
@@ -197,6 +203,20 @@ hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_te
         s->pending_b = bs;
     }
     return HVP_OK;
+}
+
+hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_tensor *views,
+                      const hvp_tensor *score_views, long step, hvp_tensor *x12)
+{
+    return select_pairs(s, ctx, m, NULL, views, score_views, step, x12);
+}
+
+hvp_status hvp_select_given(hvp_selector *s, hvp_ctx *ctx, const float *scores,
+                            const hvp_tensor *views, long step, hvp_tensor *x12)
+{
+    if (s->cfg.score_fraction < 1)
+        return HVP_FAIL(HVP_ERR_ARG, "selection by given scores: hvp.score_fraction must be 1");
+    return select_pairs(s, ctx, NULL, scores, views, NULL, step, x12);
 }
 
 void hvp_selector_collect(hvp_selector *s)

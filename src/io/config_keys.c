@@ -30,6 +30,7 @@ static const char *const archs[] = {HVP_ARCHS(NAME_OF_ARCH) NULL};
 static const char *const methods[] = {HVP_METHODS(NAME_OF_METHOD) NULL};
 static const char *const optims[] = {"sgd", "lars", "adamw", NULL};
 static const char *const schedules[] = {"cosine", "constant", NULL};
+static const char *const select_by[] = {"loss", "overlap", NULL};
 static const char *const progress[] = {"auto", "tty", "plain", "off", NULL};
 
 const hvp_config_key hvp_config_keys[] = {
@@ -124,6 +125,8 @@ const hvp_config_key hvp_config_keys[] = {
     FLT("hvp", "random_fraction", hvp.random_fraction, "0.0", 0, 1, "share of samples that keep a random pair"),
     FLT("hvp", "score_fraction", hvp.score_fraction, "1.0", 1e-6, 1,
         "share of a batch's images whose candidates are scored; the rest keep a random pair unscored (ours)"),
+    ENUM("hvp", "select_by", hvp.select_by, "loss", select_by,
+         "loss: the method's loss of each pair (the paper's); overlap: the pair whose crops overlap least, no forward (ours)"),
 
     /* [optim] */
     ENUM("optim", "name", optim.name, "sgd", optims, "optimizer"),

@@ -34,6 +34,8 @@ typedef struct trainer {
     hvp_method *method;
     hvp_optim *optim;
     hvp_selector *sel;
+    hvp_view_config views; /* of t->aug */
+    float *given_scores;   /* hvp.select_by = overlap: [npairs, batch] from the host */
     hvp_tensor loss;     /* one float, outside the per-step arena */
     char run_dir[1024];
     hvp_metrics *steps_csv, *epochs_csv, *epochs_jsonl;
@@ -410,6 +412,7 @@ static hvp_status setup_model(trainer *t)
     }
     /* a fixed rule, so that a resumed or repeated run takes the same path */
     hvp_augment_set_blur_mode(t->aug, hvp_views_blur_mode(&vc));
+    t->views = vc;
     HVP_TRY(hvp_train_make_method(t->ctx, c, hvp_dataset_channels(t->data), &t->method));
     if (nlocal > 0 && !t->method->policy.takes_local)
         return HVP_FAIL(HVP_ERR_ARG, "data.local_crops = %d: method.name = %s takes no local "
@@ -427,6 +430,10 @@ static hvp_status setup_model(trainer *t)
                                 (uint64_t)c->run.seed ^ 0x48565053454cULL,
                                 (float)c->hvp.score_fraction};
         HVP_TRY(hvp_selector_create(&sc, &t->sel));
+        if (c->hvp.select_by == HVP_SELECT_BY_OVERLAP &&
+            !(t->given_scores = malloc((size_t)t->sel->npairs * (size_t)c->data.batch_size *
+                                       sizeof *t->given_scores)))
+            return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
     }
     HVP_TRY(hvp_alloc_f32(t->ctx->params, "loss", &t->loss, 1, (int[]){1}));
     return HVP_OK;
@@ -464,6 +471,7 @@ static void teardown(trainer *t)
     hvp_metrics_close(t->epochs_jsonl);
     hvp_tb_close(t->tb);
     hvp_selector_destroy(t->sel);
+    free(t->given_scores);
     hvp_optim_destroy(t->optim);
     hvp_method_destroy(t->method);
     hvp_augment_destroy(t->aug_score);
@@ -500,7 +508,11 @@ static hvp_status enqueue_step(trainer *t, const hvp_image_batch *b)
     hvp_tensor x12;
     t->method->step = (uint32_t)t->step; /* drop-path masks of this step */
     uint64_t f0 = hvp_flops_total(ctx);
-    if (t->sel && t->aug_score) {
+    if (t->sel && t->given_scores) { /* by the crops' overlap: no forward */
+        hvp_overlap_scores(t->sel, &t->views, b, (uint64_t)c->run.seed, t->epoch,
+                           t->given_scores);
+        HVP_TRY(hvp_select_given(t->sel, ctx, t->given_scores, &views, t->step, &x12));
+    } else if (t->sel && t->aug_score) {
         hvp_tensor low_global, low_local, low;
         HVP_TRY(hvp_augment_batch(t->aug_score, b, (uint64_t)c->run.seed, t->epoch, &low_global,
                                   &low_local));
