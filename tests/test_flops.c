@@ -56,13 +56,13 @@ static int count_simsiam(const char *const *overrides, int b, int s, int count_o
     for (int i = 0; overrides[i]; i++)
         if (hvp_config_override(&c, overrides[i]) != HVP_OK)
             return TEST_FAIL("%s: %s", overrides[i], hvp_last_error()), 0;
-    hvp_ctx *ctx = NULL;
+    /* the model lives in the test device's parameters until the rewind at the end */
+    hvp_ctx *ctx = test_ctx();
+    hvp_arena_mark params = hvp_arena_get_mark(ctx->params);
     hvp_method *m = NULL;
     hvp_selector *sel = NULL;
     hvp_select_config sc = {VIEWS, 1, 0.0f, 1, score_fraction};
-    hvp_status st = hvp_train_open_device(&c, &ctx);
-    if (st == HVP_OK)
-        st = hvp_train_make_method(ctx, &c, 3, &m);
+    hvp_status st = hvp_train_make_method(ctx, &c, 3, &m);
     if (st == HVP_OK)
         st = hvp_selector_create(&sc, &sel);
     hvp_tensor views, x12, loss;
@@ -72,26 +72,26 @@ static int count_simsiam(const char *const *overrides, int b, int s, int count_o
         st = hvp_alloc_f32(ctx->acts, "loss", &loss, 1, (int[]){1});
     if (st == HVP_OK && !count_only) /* values the model can take without NaN */
         st = hvp_tensor_fill_f32(ctx, &views, 0.25f);
-    int was = ctx ? hvp_flops_count_only(ctx, count_only) : 0;
-    uint64_t f0 = ctx ? ctx->flops[HVP_FLOPS_MATMUL] : 0;
+    int was = hvp_flops_count_only(ctx, count_only);
+    uint64_t f0 = ctx->flops[HVP_FLOPS_MATMUL];
     if (st == HVP_OK)
         st = hvp_select(sel, ctx, m, &views, NULL, 0, &x12);
-    uint64_t f1 = ctx ? ctx->flops[HVP_FLOPS_MATMUL] : 0, o1 = ctx ? ctx->flops[HVP_FLOPS_OTHER] : 0;
+    uint64_t f1 = ctx->flops[HVP_FLOPS_MATMUL], o1 = ctx->flops[HVP_FLOPS_OTHER];
     if (st == HVP_OK)
         st = m->ops->train_step(m, ctx, &x12, &loss);
     if (st == HVP_OK)
         st = hvp_ctx_finish(ctx);
-    if (ctx) {
-        out->select = (double)(f1 - f0);
-        out->train = (double)(ctx->flops[HVP_FLOPS_MATMUL] - f1);
-        out->train_other = (double)(ctx->flops[HVP_FLOPS_OTHER] - o1);
-        hvp_flops_count_only(ctx, was);
-    }
+    out->select = (double)(f1 - f0);
+    out->train = (double)(ctx->flops[HVP_FLOPS_MATMUL] - f1);
+    out->train_other = (double)(ctx->flops[HVP_FLOPS_OTHER] - o1);
+    hvp_flops_count_only(ctx, was);
     if (st != HVP_OK)
         TEST_FAIL("SimSiam step: %s", hvp_last_error());
     hvp_selector_destroy(sel);
     hvp_method_destroy(m);
-    hvp_ctx_destroy(ctx);
+    hvp_arena_reset(ctx->acts);
+    hvp_arena_rewind(ctx->params, params);
+    hvp_arena_trim(ctx->params);
     return st == HVP_OK;
 }
 

@@ -177,3 +177,24 @@ HVP_TEST(io_sweep_file_errors_name_the_line)
                st == HVP_OK ? "none" : hvp_last_error());
     }
 }
+
+/* hvp.select_by = overlap runs no forward: a score_fraction or select_resolution with it
+ * would change nothing, and is refused naming the key. */
+HVP_TEST(io_config_select_by_overlap_refuses_scoring_keys)
+{
+    static const char *const with[] = {"hvp.score_fraction=0.5", "hvp.select_resolution=8"};
+    for (int i = 0; i < 2; i++) {
+        hvp_config c;
+        hvp_config_defaults(&c);
+        REQUIRE_OK(hvp_config_override(&c, "hvp.select_by=overlap"));
+        REQUIRE_OK(hvp_config_override(&c, with[i]));
+        hvp_status st = hvp_config_check(&c);
+        EXPECT(st != HVP_OK && strstr(hvp_last_error(), "hvp.select_by = overlap"),
+               "%s with hvp.select_by = overlap: expected an error, got: %s", with[i],
+               st == HVP_OK ? "none" : hvp_last_error());
+    }
+    hvp_config c;
+    hvp_config_defaults(&c);
+    REQUIRE_OK(hvp_config_override(&c, "hvp.select_by=overlap"));
+    REQUIRE_OK(hvp_config_check(&c));
+}
