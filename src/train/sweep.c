@@ -279,8 +279,7 @@ static hvp_status write_table(const hvp_sweep *s, sweep_run (*runs)[HVP_SWEEP_MA
                     ys[ncurves][j] = ys[ncurves][j - 1], xs[ncurves][j] = xs[ncurves][j - 1];
                     ys[ncurves][j - 1] = y, xs[ncurves][j - 1] = x;
                 }
-            snprintf(labels[ncurves], sizeof labels[0], "%s: %.2f ± %.2f", s->cells[c].name,
-                     km, ks);
+            snprintf(labels[ncurves], sizeof labels[0], "%s", s->cells[c].name);
             curves[ncurves] = (hvp_curve){s->cells[c].name, labels[ncurves], n, xs[ncurves],
                                           ys[ncurves]};
             ncurves++;
