@@ -164,6 +164,7 @@ HVP_TEST(io_sweep_file_errors_name_the_line)
         {"[sweep]\nconfig = a.ini\nseeds = 1\n[c d]\n", ":4: [c d]"},
         {"[sweep]\nseeds = 1\n[c]\nhvp.enabled = true\n", "needs config"},
         {"[sweep]\nconfig = a.ini\nseeds = 1\n", "no cell"},
+        {"[sweep]\nconfig = a.ini\nseeds = 1\n[c]\n[c]\n", ":5: [c] again"},
     };
     hvp_sweep *s = test_alloc(sizeof *s);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -96,6 +96,12 @@ hvp_status hvp_sweep_load(const char *path, hvp_sweep *s)
                 st = HVP_FAIL(HVP_ERR_ARG, "%s: %s: expected [sweep] or [cell-name] (letters, "
                               "digits, _ and -)", where, l);
             else if ((in_sweep = n == 5 && !strncmp(l + 1, "sweep", 5)) == 0) {
+                for (int i = 0; i < s->ncells && st == HVP_OK; i++)
+                    if (strlen(s->cells[i].name) == n && !strncmp(s->cells[i].name, l + 1, n))
+                        st = HVP_FAIL(HVP_ERR_ARG, "%s: [%s] again: each cell needs its own "
+                                      "name (its folder)", where, s->cells[i].name);
+                if (st != HVP_OK)
+                    break;
                 if (s->ncells == HVP_SWEEP_MAX_CELLS)
                     st = HVP_FAIL(HVP_ERR_ARG, "%s: more than %d cells", where,
                                   HVP_SWEEP_MAX_CELLS);
