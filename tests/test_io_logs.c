@@ -243,6 +243,21 @@ HVP_TEST(io_metrics_csv_and_jsonl)
                              "{\"loss\": null, \"step\": 2, \"lr\": 1e-07}\n";
     EXPECT(strcmp(text, want_jsonl) == 0, "jsonl:\n%s", text);
     EXPECT(hvp_metrics_open("/nonexistent/dir/x.csv", HVP_METRICS_CSV, &c) == HVP_ERR_IO, "bad path");
+
+    /* resumed by a newer hvp that logs more: the header gains the columns, earlier rows
+     * leave them empty; once a row is written, a new column is an error again */
+    REQUIRE_OK(hvp_metrics_open(csv, HVP_METRICS_CSV, &c));
+    hvp_metric r4[] = {{"step", 4}, {"flops", 7}, {"loss", 1}, {"seconds", 2}};
+    REQUIRE_OK(hvp_metrics_row(c, r4, 4));
+    EXPECT(hvp_metrics_row(c, bad, 2) == HVP_ERR_ARG, "new column accepted after a row");
+    REQUIRE_OK(hvp_metrics_close(c));
+    text = (const char *)test_read_file(csv, &size);
+    const char *wider = "step,epoch,loss,lr,flops,seconds\n"
+                        "1,1,-0.123456789,0.05,,\n"
+                        "2,,nan,1e-07,,\n"
+                        "3,,2.5,,,\n"
+                        "4,,1,,7,2\n";
+    EXPECT(strcmp(text, wider) == 0, "widened csv:\n%s", text);
     test_rmdir(dir);
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hvp/checkpoint.h" /* hvp_atomic_* */
 #include "hvp/logs.h"
 
 #define MAX_COLUMNS 256
@@ -15,6 +16,7 @@ struct hvp_metrics {
     hvp_metrics_format format;
     char *columns[MAX_COLUMNS]; /* CSV header, once known */
     int ncolumns;
+    int rows; /* written by this writer */
 };
 
 static void format_value(double v, int json, char *buf, size_t size)
@@ -74,8 +76,63 @@ hvp_status hvp_metrics_open(const char *path, hvp_metrics_format format, hvp_met
     return HVP_OK;
 }
 
+/* A run resumed by a newer hvp logs columns the file's header lacks: before this writer's
+ * first row, the file is rewritten (atomically) with them appended to the header and left
+ * empty in its earlier rows. Later, a new column is a caller's mistake. */
+static hvp_status widen_header(hvp_metrics *m, const hvp_metric *v, int n)
+{
+    int old = m->ncolumns;
+    for (int i = 0; i < n; i++) {
+        int found = 0;
+        for (int c = 0; c < m->ncolumns && !found; c++)
+            found = strcmp(m->columns[c], v[i].key) == 0;
+        if (found)
+            continue;
+        if (m->ncolumns == MAX_COLUMNS)
+            return HVP_FAIL(HVP_ERR_ARG, "%s: more than %d columns", m->path, MAX_COLUMNS);
+        if (!(m->columns[m->ncolumns] = strdup(v[i].key)))
+            return HVP_FAIL(HVP_ERR_NOMEM, "metrics header");
+        m->ncolumns++;
+    }
+    if (m->ncolumns == old)
+        return HVP_OK;
+    fclose(m->f);
+    m->f = NULL;
+    FILE *in = fopen(m->path, "r");
+    if (!in)
+        return HVP_FAIL(HVP_ERR_IO, "cannot read '%s': %s", m->path, strerror(errno));
+    hvp_atomic_file af;
+    hvp_status st = hvp_atomic_open(m->path, &af);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    for (int first = 1; st == HVP_OK && (len = getline(&line, &cap, in)) > 0; first = 0) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (!*line)
+            continue;
+        fputs(line, af.f);
+        for (int c = old; c < m->ncolumns; c++)
+            fprintf(af.f, ",%s", first ? m->columns[c] : "");
+        fputc('\n', af.f);
+    }
+    free(line);
+    int bad = ferror(in);
+    fclose(in);
+    if (st == HVP_OK && bad) {
+        hvp_atomic_abort(&af);
+        st = HVP_FAIL(HVP_ERR_IO, "cannot read '%s'", m->path);
+    }
+    if (st == HVP_OK)
+        st = hvp_atomic_commit(&af);
+    if (st == HVP_OK && !(m->f = fopen(m->path, "a")))
+        st = HVP_FAIL(HVP_ERR_IO, "cannot open '%s': %s", m->path, strerror(errno));
+    return st;
+}
+
 static hvp_status write_csv(hvp_metrics *m, const hvp_metric *v, int n)
 {
+    if (m->ncolumns > 0 && m->rows == 0)
+        HVP_TRY(widen_header(m, v, n));
     if (m->ncolumns == 0) {
         if (n > MAX_COLUMNS)
             return HVP_FAIL(HVP_ERR_ARG, "%s: more than %d columns", m->path, MAX_COLUMNS);
@@ -111,6 +168,7 @@ static hvp_status write_csv(hvp_metrics *m, const hvp_metric *v, int n)
             }
     }
     fputc('\n', m->f);
+    m->rows++;
     return HVP_OK;
 }
 
