@@ -363,10 +363,6 @@ static hvp_status setup(trainer *t)
     hvp_view_config vc;
     HVP_TRY(hvp_train_view_config(c, hvp_dataset_channels(t->data), nviews, &vc));
     int nlocal = c->data.local_crops;
-    if (nlocal > 0 && hvp_arch_info_of(c->model.arch)->fixed_input_size)
-        return HVP_FAIL(HVP_ERR_ARG, "data.local_crops = %d: model.arch = %s takes images of "
-                        "exactly data.image_size (no position-embedding interpolation yet)",
-                        nlocal, hvp_arch_info_of(c->model.arch)->name);
     if (nviews + nlocal > HVP_MAX_VIEWS)
         return HVP_FAIL(HVP_ERR_ARG, "%d global and %d local views: at most %d in all", nviews,
                         nlocal, HVP_MAX_VIEWS);
