@@ -296,6 +296,8 @@ static hvp_status make_ibot(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m)
     ic.warmup_teacher_temp_epochs = test_meta_int(f, "warmup_teacher_temp_epochs");
     ic.teacher_momentum = (float)test_meta_double(f, "teacher_momentum");
     ic.center_momentum = (float)test_meta_double(f, "center_momentum");
+    /* shared_head 0 in the file: the student's and the teacher's own last_layer2 */
+    ic.separate_head = ic.separate_head_teacher = test_meta_int(f, "shared_head") == 0;
     ic.lambda1 = (float)test_meta_double(f, "lambda1");
     ic.lambda2 = (float)test_meta_double(f, "lambda2");
     ic.mask_prob = 0.5f;
@@ -311,6 +313,14 @@ static hvp_status make_ibot(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m)
 HVP_TEST(ibot_golden_step)
 {
     golden_step(HVP_TEST_DATA "/ibot_golden.safetensors", make_ibot);
+}
+
+/* The same with a separate patch head (shared_head false for both networks, patch_out_dim 24
+ * against out_dim 32) and two local views of 16 px per image: their 2 x 2 patch grid gets
+ * pos_embed interpolated, their class outputs join the class term, unmasked. */
+HVP_TEST(ibot_multicrop_golden_step)
+{
+    golden_step(HVP_TEST_DATA "/ibot_multicrop_golden.safetensors", make_ibot);
 }
 
 /* BYOL through the registry (method.name = byol) with the golden file's sizes and tau
