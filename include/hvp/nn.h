@@ -230,7 +230,7 @@ hvp_status hvp_resnet_backward(hvp_resnet *m, hvp_ctx *ctx, const hvp_tensor *df
 /* ---- Vision Transformer (timm / DINO layout) -------------------------------------- */
 
 typedef struct hvp_vit_config {
-    int img_size;      /* input side; pos_embed has (img_size / patch)^2 + 1 rows */
+    int img_size;      /* pretraining side: pos_embed has (img_size / patch)^2 + 1 rows */
     int patch;         /* patch side (the patch conv's kernel and stride) */
     int in_channels;   /* 1 or 3 */
     int dim;           /* embedding width D */

@@ -60,7 +60,7 @@ struct hvp_method {
     int feature_dim;   /* backbone feature size */
     uint32_t step;     /* the training step, set by the trainer before score_pairs and
                         * train_step: it draws the drop-path masks of a ViT backbone */
-    /* Multi-crop (DINO): local views [nlocal*B, C, s, s], view-major, set by the trainer
+    /* Multi-crop (DINO, iBOT): local views [nlocal*B, C, s, s], view-major, set by the trainer
      * before train_step when data.local_crops > 0; train_step adds them to the student's
      * views (the teacher sees the two global views only). Only a method that sets
      * policy.takes_local at creation is given any; nlocal 0: none. */
