@@ -104,10 +104,12 @@ HVP_TEST(ibot_schedules_and_errors)
     bad.patch_out_dim = bad.out_dim;
     EXPECT(hvp_ibot_create(test_ctx(), &bad, &m) != HVP_OK,
            "a separate teacher head behind a shared student head must be refused");
-    bad.separate_head = 1;
-    bad.patch_out_dim = 12;
-    REQUIRE_OK(hvp_ibot_create(test_ctx(), &bad, &m));
-    hvp_method_destroy(m);
+    if (!test_tiny()) { /* both separate: accepted (built and stepped below) */
+        bad.separate_head = 1;
+        bad.patch_out_dim = 12;
+        REQUIRE_OK(hvp_ibot_create(test_ctx(), &bad, &m));
+        hvp_method_destroy(m);
+    }
 }
 
 /* separate: the student's and the teacher's own patch layer (last_layer2) of 20 outputs */
@@ -198,5 +200,9 @@ HVP_TEST(ibot_state_and_step)
 /* The same with a separate patch head: the pair scores and the loss still agree. */
 HVP_TEST(ibot_state_and_step_separate_head)
 {
+    if (test_tiny()) {
+        test_skip("the kernels of ibot_state_and_step, on another weight");
+        return;
+    }
     state_and_step(1);
 }
