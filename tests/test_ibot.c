@@ -112,15 +112,16 @@ HVP_TEST(ibot_schedules_and_errors)
     }
 }
 
-/* separate: the student's and the teacher's own patch layer (last_layer2) of 20 outputs */
-static void state_and_step(int separate)
+/* separate: the student's own patch layer (last_layer2); separate_teacher: the teacher's
+ * too, of 20 outputs (with the teacher's head shared, out_dim ones: the official default) */
+static void state_and_step(int separate, int separate_teacher)
 {
     hvp_ctx *ctx = test_ctx();
     hvp_ibot_config c = tiny_config();
-    if (separate) {
-        c.separate_head = c.separate_head_teacher = 1;
+    c.separate_head = separate;
+    c.separate_head_teacher = separate_teacher;
+    if (separate_teacher)
         c.patch_out_dim = 20;
-    }
     hvp_method *m = NULL;
     REQUIRE_OK(hvp_ibot_create(ctx, &c, &m));
     hvp_state *s = &m->state;
@@ -139,8 +140,8 @@ static void state_and_step(int separate)
     EXPECT(center2->value.ndim == 3 && center2->value.shape[2] == c.patch_out_dim,
            "center2's shape");
     EXPECT(!separate == !hvp_state_find_param(s, "student.head.last_layer2.weight_v") &&
-               !separate == !hvp_state_find_buffer(s, "teacher.head.last_layer2.weight_v"),
-           "last_layer2 for the student and the teacher exactly when the head is separate");
+               !separate_teacher == !hvp_state_find_buffer(s, "teacher.head.last_layer2.weight_v"),
+           "last_layer2 for the student and the teacher exactly where the head is separate");
 
     /* masks for 3 candidate views of 3 images (L = 4): view 0 unmasked, the rest partly;
      * training on views (0, 1) with the same masks */
@@ -194,15 +195,17 @@ static void state_and_step(int separate)
 
 HVP_TEST(ibot_state_and_step)
 {
-    state_and_step(0);
+    state_and_step(0, 0);
 }
 
-/* The same with a separate patch head: the pair scores and the loss still agree. */
+/* The same with a separate patch head for both networks, and for the student only: the
+ * pair scores and the loss still agree. */
 HVP_TEST(ibot_state_and_step_separate_head)
 {
     if (test_tiny()) {
         test_skip("the kernels of ibot_state_and_step, on another weight");
         return;
     }
-    state_and_step(1);
+    state_and_step(1, 1);
+    state_and_step(1, 0);
 }

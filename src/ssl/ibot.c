@@ -1,8 +1,8 @@
 /* iBOT (Zhou et al., "iBOT: Image BERT Pre-Training with Online Tokenizer", ICLR 2022), laid
  * out as the official code (bytedance/ibot, main_ibot.py, models/head.py iBOTHead,
- * loader.py ImageFolderMask) for two global views: DINO's student / teacher / centering
- * (src/ssl/dino_head.c) on every token of a ViT, with masked image modelling on the
- * student's views and a second, patch-level self-distillation loss.
+ * loader.py ImageFolderMask) for two global views and any local ones: DINO's student /
+ * teacher / centering (src/ssl/dino_head.c) on every token of a ViT, with masked image
+ * modelling on the student's global views and a second, patch-level self-distillation loss.
  *
  * The head's MLP runs once on all n (L + 1) token rows; its last layer (last_layer) on the
  * class rows gives [n, K], and the patch layer on every row [n * T, K2]: last_layer again
