@@ -4,6 +4,7 @@
  * statistic after SGD or LARS (for DINO also the teacher after its EMA and the center, for
  * BYOL the momentum network after its EMA: buffers of the method's state). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,22 @@ static void expect_local_scores(hvp_ctx *ctx, hvp_method *m, const hvp_selector 
                                           &local_scores));
     size_t k = hvp_numel(&local_scores);
     EXPECT_CLOSE("local losses", test_read(&local_scores), test_to_double(want->data, k), k, 1e-4);
+}
+
+/* The largest difference of got from want relative to max(floor, max|want|) (as the checks
+ * judge them), kept in *worst with its name: the step's report. */
+static void track(const char *what, const float *got, const float *want, size_t n, double floor,
+                  double *worst, char *worst_name, size_t size)
+{
+    double scale = floor, d = 0;
+    for (size_t i = 0; i < n; i++)
+        scale = fmax(scale, fabs((double)want[i]));
+    for (size_t i = 0; i < n; i++)
+        d = fmax(d, fabs((double)got[i] - want[i]) / scale);
+    if (d > *worst) {
+        *worst = d;
+        snprintf(worst_name, size, "%s", what);
+    }
 }
 
 typedef hvp_status (*make_method_fn)(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m);
@@ -135,6 +152,13 @@ static void golden_step(const char *file, make_method_fn make)
                sel->local_host[j], j / b, ((const int *)chosen_locals->data)[j]);
     EXPECT(!cand_st || chosen_locals, "chosen_locals missing from the golden file");
     expect_tensor("loss", &loss, hvp_st_find(f, "loss")->data, 1e-4);
+    double worst = 0;
+    char worst_name[200] = "";
+    float loss_got;
+    REQUIRE_OK(hvp_tensor_download(ctx, &loss, &loss_got));
+    double loss_want = *(const float *)hvp_st_find(f, "loss")->data;
+    track("scores", sel->scores_host, scores, (size_t)sel->npairs * b, 1e-6, &worst, worst_name,
+          sizeof worst_name);
 
     /* Parameters after the step, and their change (the step is small against the values,
      * so the change is checked on its own scale too, with the largest change of the step
@@ -167,6 +191,7 @@ static void golden_step(const char *file, make_method_fn make)
         }
         float *got = test_read(&p->value);
         EXPECT_CLOSE(p->name, got, test_to_double(after->data, k), k, 1e-4);
+        track(p->name, got, after->data, k, 1e-6, &worst, worst_name, sizeof worst_name);
         float *dgot = test_floats(k);
         double *dwant = test_doubles(k);
         for (size_t j = 0; j < k; j++) {
@@ -187,9 +212,15 @@ static void golden_step(const char *file, make_method_fn make)
         if (bf->is_count)
             EXPECT(bf->count == *(const int64_t *)after->data, "%s = %lld, PyTorch %lld",
                    bf->name, bf->count, (long long)*(const int64_t *)after->data);
-        else
+        else {
             expect_tensor(bf->name, &bf->value, after->data, 1e-4);
+            track(bf->name, test_read(&bf->value), after->data, hvp_numel(&bf->value), 1.0,
+                  &worst, worst_name, sizeof worst_name);
+        }
     }
+    printf("    against PyTorch: loss %.7g (PyTorch %.7g); largest relative difference of the "
+           "scores, parameters and buffers %.2g (%s)\n", (double)loss_got, loss_want, worst,
+           worst_name);
 done:
     hvp_optim_destroy(opt);
     hvp_selector_destroy(sel);
@@ -197,11 +228,21 @@ done:
     hvp_st_close(f);
 }
 
-/* ResNet-18 with the CIFAR stem at the golden file's width and input channels. */
+/* ResNet-18 with the CIFAR stem at the golden file's width and input channels, or where the
+ * file says arch = vit its ViT (drop path 0). */
 static hvp_backbone_config golden_backbone(const hvp_st_file *f)
 {
     hvp_backbone_config b;
     memset(&b, 0, sizeof b);
+    const char *arch = hvp_st_metadata(f, "arch");
+    if (arch && strcmp(arch, "vit") == 0) {
+        b.kind = HVP_BACKBONE_VIT;
+        b.vit = (hvp_vit_config){test_meta_int(f, "S"), test_meta_int(f, "patch"),
+                                 test_meta_int(f, "C"), test_meta_int(f, "dim"),
+                                 test_meta_int(f, "depth"), test_meta_int(f, "heads"),
+                                 (float)test_meta_int(f, "mlp_ratio"), 0.0f, 0};
+        return b;
+    }
     b.kind = HVP_BACKBONE_RESNET;
     b.resnet = (hvp_resnet_config){18, test_meta_int(f, "C"), 1, (float)test_meta_double(f, "width"), 0};
     return b;
@@ -271,6 +312,13 @@ HVP_TEST(dino_local_select_golden_step)
     golden_step(HVP_TEST_DATA "/dino_local_select_golden.safetensors", make_dino);
 }
 
+/* DINO on a two-block ViT (16 px globals, patch 4) with two local views of 8 px per image:
+ * the locals' position embedding is interpolated from the 4 x 4 grid to 2 x 2. */
+HVP_TEST(dino_vit_multicrop_golden_step)
+{
+    golden_step(HVP_TEST_DATA "/dino_vit_multicrop_golden.safetensors", make_dino);
+}
+
 /* iBOT on a two-block ViT (img 32, patch 8), norm_last_layer false, drop path 0, with the
  * golden file's masks replayed (the selection pass's and the step's); the schedules put
  * step 0 in the temperatures' warm-up (epoch 0 of 10 steps each) at momentum m0. */
@@ -296,6 +344,8 @@ static hvp_status make_ibot(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m)
     ic.warmup_teacher_temp_epochs = test_meta_int(f, "warmup_teacher_temp_epochs");
     ic.teacher_momentum = (float)test_meta_double(f, "teacher_momentum");
     ic.center_momentum = (float)test_meta_double(f, "center_momentum");
+    /* shared_head 0 in the file: the student's and the teacher's own last_layer2 */
+    ic.separate_head = ic.separate_head_teacher = test_meta_int(f, "shared_head") == 0;
     ic.lambda1 = (float)test_meta_double(f, "lambda1");
     ic.lambda2 = (float)test_meta_double(f, "lambda2");
     ic.mask_prob = 0.5f;
@@ -311,6 +361,14 @@ static hvp_status make_ibot(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m)
 HVP_TEST(ibot_golden_step)
 {
     golden_step(HVP_TEST_DATA "/ibot_golden.safetensors", make_ibot);
+}
+
+/* The same with a separate patch head (shared_head false for both networks, patch_out_dim 24
+ * against out_dim 32) and two local views of 16 px per image: their 2 x 2 patch grid gets
+ * pos_embed interpolated, their class outputs join the class term, unmasked. */
+HVP_TEST(ibot_multicrop_golden_step)
+{
+    golden_step(HVP_TEST_DATA "/ibot_multicrop_golden.safetensors", make_ibot);
 }
 
 /* BYOL through the registry (method.name = byol) with the golden file's sizes and tau

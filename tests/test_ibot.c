@@ -95,13 +95,33 @@ HVP_TEST(ibot_schedules_and_errors)
     bad = tiny_config();
     bad.patch_out_dim = 12;
     EXPECT(hvp_ibot_create(test_ctx(), &bad, &m) != HVP_OK,
-           "patch_out_dim != out_dim must be refused (shared head only)");
+           "patch_out_dim != out_dim must be refused with a shared head");
+    bad.separate_head = 1; /* the teacher's head still shared: its patches get out_dim */
+    EXPECT(hvp_ibot_create(test_ctx(), &bad, &m) != HVP_OK,
+           "patch_out_dim != out_dim must be refused with the teacher's head shared");
+    bad.separate_head = 0;
+    bad.separate_head_teacher = 1;
+    bad.patch_out_dim = bad.out_dim;
+    EXPECT(hvp_ibot_create(test_ctx(), &bad, &m) != HVP_OK,
+           "a separate teacher head behind a shared student head must be refused");
+    if (!test_tiny()) { /* both separate: accepted (built and stepped below) */
+        bad.separate_head = 1;
+        bad.patch_out_dim = 12;
+        REQUIRE_OK(hvp_ibot_create(test_ctx(), &bad, &m));
+        hvp_method_destroy(m);
+    }
 }
 
-HVP_TEST(ibot_state_and_step)
+/* separate: the student's own patch layer (last_layer2); separate_teacher: the teacher's
+ * too, of 20 outputs (with the teacher's head shared, out_dim ones: the official default) */
+static void state_and_step(int separate, int separate_teacher)
 {
     hvp_ctx *ctx = test_ctx();
     hvp_ibot_config c = tiny_config();
+    c.separate_head = separate;
+    c.separate_head_teacher = separate_teacher;
+    if (separate_teacher)
+        c.patch_out_dim = 20;
     hvp_method *m = NULL;
     REQUIRE_OK(hvp_ibot_create(ctx, &c, &m));
     hvp_state *s = &m->state;
@@ -117,7 +137,11 @@ HVP_TEST(ibot_state_and_step)
         hvp_method_destroy(m);
         return;
     }
-    EXPECT(center2->value.ndim == 3 && center2->value.shape[2] == c.out_dim, "center2's shape");
+    EXPECT(center2->value.ndim == 3 && center2->value.shape[2] == c.patch_out_dim,
+           "center2's shape");
+    EXPECT(!separate == !hvp_state_find_param(s, "student.head.last_layer2.weight_v") &&
+               !separate_teacher == !hvp_state_find_buffer(s, "teacher.head.last_layer2.weight_v"),
+           "last_layer2 for the student and the teacher exactly where the head is separate");
 
     /* masks for 3 candidate views of 3 images (L = 4): view 0 unmasked, the rest partly;
      * training on views (0, 1) with the same masks */
@@ -151,10 +175,10 @@ HVP_TEST(ibot_state_and_step)
     EXPECT(isfinite(gn) && gn > 0, "masked_embed has no gradient (%g)", gn);
     float *cv = test_read(&center->value), *cv2 = test_read(&center2->value);
     double c1 = 0, c2 = 0;
-    for (int i = 0; i < c.out_dim; i++) {
+    for (int i = 0; i < c.out_dim; i++)
         c1 += fabs(cv[i]);
+    for (int i = 0; i < c.patch_out_dim; i++)
         c2 += fabs(cv2[i]);
-    }
     EXPECT(c1 > 0 && c2 > 0 && isfinite(c1 + c2), "centers did not move (%g, %g)", c1, c2);
 
     /* drawn masks (no injected ones) give finite losses, and the EMA runs */
@@ -167,4 +191,21 @@ HVP_TEST(ibot_state_and_step)
     sc = test_read(&scores);
     EXPECT(isfinite(got) && isfinite(sc[0] + sc[4] + sc[8]), "loss %g", (double)got);
     hvp_method_destroy(m);
+}
+
+HVP_TEST(ibot_state_and_step)
+{
+    state_and_step(0, 0);
+}
+
+/* The same with a separate patch head for both networks, and for the student only: the
+ * pair scores and the loss still agree. */
+HVP_TEST(ibot_state_and_step_separate_head)
+{
+    if (test_tiny()) {
+        test_skip("the kernels of ibot_state_and_step, on another weight");
+        return;
+    }
+    state_and_step(1, 1);
+    state_and_step(1, 0);
 }

@@ -251,14 +251,23 @@ HVP_TEST(io_config_require_and_checks)
     EXPECT_MSG("hvp.select_resolution = 64 (command line)");
     REQUIRE_OK(hvp_config_override(&c, "hvp.select_resolution=16"));
     REQUIRE_OK(hvp_config_check(&c));
-    /* ViT: pos_embed has a fixed length, so no lower selection resolution; patches tile. */
+    /* ViT: pos_embed is interpolated, so any side that the patches tile: the images, the
+     * scored views and the local crops */
     REQUIRE_OK(hvp_config_override(&c, "model.arch=vit_tiny"));
     REQUIRE_OK(hvp_config_override(&c, "model.patch_size=8"));
-    EXPECT(hvp_config_check(&c) == HVP_ERR_ARG, "ViT with select_resolution accepted");
-    EXPECT_MSG("hvp.select_resolution = 16 (command line)");
-    EXPECT_MSG("model.arch");
-    REQUIRE_OK(hvp_config_override(&c, "hvp.select_resolution=0"));
     REQUIRE_OK(hvp_config_check(&c));
+    REQUIRE_OK(hvp_config_override(&c, "hvp.select_resolution=12"));
+    EXPECT(hvp_config_check(&c) == HVP_ERR_ARG, "ViT scored at 12 px with patch 8 accepted");
+    EXPECT_MSG("hvp.select_resolution = 12 (command line)");
+    EXPECT_MSG("model.patch_size = 8");
+    REQUIRE_OK(hvp_config_override(&c, "hvp.select_resolution=0"));
+    REQUIRE_OK(hvp_config_override(&c, "data.local_crops=2"));
+    REQUIRE_OK(hvp_config_override(&c, "data.local_image_size=12"));
+    EXPECT(hvp_config_check(&c) == HVP_ERR_ARG, "ViT local crops of 12 px with patch 8 accepted");
+    EXPECT_MSG("data.local_image_size = 12 (command line)");
+    REQUIRE_OK(hvp_config_override(&c, "data.local_image_size=16"));
+    REQUIRE_OK(hvp_config_check(&c));
+    REQUIRE_OK(hvp_config_override(&c, "data.local_crops=0"));
     REQUIRE_OK(hvp_config_override(&c, "model.patch_size=5"));
     EXPECT(hvp_config_check(&c) == HVP_ERR_ARG, "image_size 32 with patch 5 accepted");
     EXPECT_MSG("model.patch_size = 5");

@@ -107,17 +107,20 @@ HVP_TEST(train_dino_deterministic_and_resumes_after_sigkill)
                               "\"teacher.head.last_layer.weight_g\"");
 }
 
-/* iBOT on a ViT-Tiny (patch 8): the masks drawn per step, sample and view, drop path, the
+/* iBOT on a ViT-Tiny (patch 8) with a separate patch head and two 8-px local crops (their
+ * pos_embed interpolated): the masks drawn per step, sample and view, drop path, the
  * teacher, both centers and the schedules all resume exactly. */
 HVP_TEST(train_ibot_deterministic_and_resumes_after_sigkill)
 {
     deterministic_and_resumes("[model]\narch = vit_tiny\npatch_size = 8\ndrop_path = 0.1\n"
-                              "[method]\nname = ibot\nout_dim = 32\npatch_out_dim = 32\n"
+                              "[method]\nname = ibot\nout_dim = 32\npatch_out_dim = 24\n"
+                              "shared_head = false\nshared_head_teacher = false\n"
                               "bottleneck_dim = 8\nmask_prob = 0.8\n"
                               "warmup_teacher_temp_epochs = 2\nteacher_temp = 0.07\n"
                               "[optim]\nname = adamw\nlr = 0.001\nweight_decay = 0.04\n"
-                              "weight_decay_end = 0.4\nclip_grad = 3.0\nwarmup_epochs = 1\n",
-                              "\"student.backbone.masked_embed\"");
+                              "weight_decay_end = 0.4\nclip_grad = 3.0\nwarmup_epochs = 1\n"
+                              "[data]\nlocal_crops = 2\nlocal_image_size = 8\n",
+                              "\"teacher.head.last_layer2.weight_v\"");
 }
 
 /* BYOL with solo-learn's LARS and hard views: the momentum network (buffers), its tau
@@ -400,12 +403,15 @@ HVP_TEST(train_simclr_steps_do_not_allocate_or_wait)
     steady_steps_do_not_allocate_or_wait("[method]\nname = simclr\n");
 }
 
+/* iBOT with local crops and views scored at 8 px: a ViT at three resolutions, pos_embed
+ * interpolated for two of them. */
 HVP_TEST(train_ibot_steps_do_not_allocate_or_wait)
 {
     steady_steps_do_not_allocate_or_wait(
         "[model]\narch = vit_tiny\npatch_size = 8\n"
         "[method]\nname = ibot\nout_dim = 32\npatch_out_dim = 32\nbottleneck_dim = 8\n"
-        "mask_prob = 0.8\n[optim]\nname = adamw\nlr = 0.001\n");
+        "mask_prob = 0.8\n[optim]\nname = adamw\nlr = 0.001\n"
+        "[data]\nlocal_crops = 2\nlocal_image_size = 8\n[hvp]\nselect_resolution = 8\n");
 }
 
 /* DINO with local-crop selection under a cap: the drawn combinations go up through the

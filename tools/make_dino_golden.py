@@ -43,7 +43,13 @@ terms) and the first maximum kept; the step trains on that pair and those locals
 that the pair's score plus its locals', over 1 + L, times 2 + 2L, is select_forward's sum),
 and "chosen_locals" [L, B] (ascending per image).
 
-Usage: python3 tools/make_dino_golden.py [--local L [--candidates M]] [OUT]
+With --vit (and --local L: tests/data/dino_vit_multicrop_golden.safetensors) the backbone
+is make_ibot_golden.py's two-block ViT without masked_embed at patch VIT_PATCH on S-pixel
+globals, its class token after the final norm as the features (DINO's vision_transformer.py);
+the locals' patch grid is smaller, so their position embedding is interpolated as DINO's
+interpolate_pos_encoding (bicubic, scale_factor (grid + 0.1) / stored grid).
+
+Usage: python3 tools/make_dino_golden.py [--vit] [--local L [--candidates M]] [OUT]
 (needs torch and numpy)
 """
 import sys
@@ -61,6 +67,7 @@ STUDENT_TEMP, TEACHER_TEMP, WARMUP_TEACHER_TEMP, WARMUP_EPOCHS = 0.1, 0.07, 0.05
 TEACHER_MOMENTUM, CENTER_MOMENTUM = 0.9, 0.8
 LR, MOMENTUM, WD = 0.05, 0.9, 1e-4
 LOCAL_S = 8
+VIT_PATCH = 4  # --vit: S / 4 = 4 x 4 patches for the globals, 2 x 2 for the locals
 
 
 class DINOHead(nn.Module):
@@ -81,20 +88,27 @@ class DINOHead(nn.Module):
 
 
 class Net(nn.Module):
-    def __init__(self):
+    def __init__(self, vit=False):
         super().__init__()
-        self.backbone = ResNet18Cifar(WIDTH, C)
-        self.head = DINOHead(self.backbone.feature_dim)
+        if vit:  # iBOT's tiny ViT without masked_embed: DINO's layout, any input size
+            from make_ibot_golden import DIM, VisionTransformer
+            self.backbone = VisionTransformer(False, img=S, patch=VIT_PATCH)
+            self.head = DINOHead(DIM)
+        else:
+            self.backbone = ResNet18Cifar(WIDTH, C)
+            self.head = DINOHead(self.backbone.feature_dim)
+        self.vit = vit
 
     def forward(self, x):
-        return self.head(self.backbone(x))
+        f = self.backbone(x)
+        return self.head(f[:, 0] if self.vit else f)
 
 
 class DINO(nn.Module):
-    def __init__(self):
+    def __init__(self, vit=False):
         super().__init__()
-        self.student = Net()
-        self.teacher = Net()
+        self.student = Net(vit)
+        self.teacher = Net(vit)
         self.dino_loss = nn.Module()
         self.dino_loss.register_buffer("center", torch.zeros(1, OUT_DIM))
 
@@ -159,15 +173,22 @@ def metadata(nlocal):
 def main():
     args = sys.argv[1:]
     nlocal = ncand = 0
-    if args[:1] == ["--local"]:
-        nlocal, args = int(args[1]), args[2:]
-    if args[:1] == ["--candidates"]:
-        ncand, args = int(args[1]), args[2:]
+    vit = False
+    while args[:1] and args[0].startswith("--"):
+        if args[0] == "--local":
+            nlocal, args = int(args[1]), args[2:]
+        elif args[0] == "--candidates":
+            ncand, args = int(args[1]), args[2:]
+        elif args[0] == "--vit":
+            vit, args = True, args[1:]
+        else:
+            sys.exit(f"unknown option {args[0]}")
     if ncand:
         return main_local_select(nlocal, ncand, args)
-    default = "dino_multicrop_golden" if nlocal else "dino_golden"
+    default = ("dino_vit_multicrop_golden" if vit else
+               "dino_multicrop_golden" if nlocal else "dino_golden")
     out = args[0] if args else f"tests/data/{default}.safetensors"
-    model = make_model()
+    model = make_model(vit)
     student, teacher, center = model.student, model.teacher, model.dino_loss.center
 
     out_tensors = {}
@@ -206,15 +227,22 @@ def main():
         out_tensors["after." + k] = val.numpy().astype(np.int64 if "num_batches" in k else np.float32)
 
     meta = metadata(nlocal)
+    if vit:
+        from make_ibot_golden import DEPTH, DIM, HEADS, MLP_RATIO
+        meta.update({"arch": "vit", "patch": str(VIT_PATCH), "dim": str(DIM),
+                     "depth": str(DEPTH), "heads": str(HEADS), "mlp_ratio": str(MLP_RATIO)})
     save_safetensors(out, out_tensors, meta)
     print(f"wrote {out}: loss {loss:.6f}, chosen {chosen.tolist()}")
 
 
-def make_model():
+def make_model(vit=False):
     torch.manual_seed(0)
     torch.use_deterministic_algorithms(True)
-    model = DINO().double()  # double: the golden values carry no float32 rounding
+    model = DINO(vit).double()  # double: the golden values carry no float32 rounding
     with torch.no_grad():
+        if vit:
+            from make_ibot_golden import widen_vit_
+            widen_vit_(model.student.backbone)
         for m in model.student.modules():  # non-trivial BN affine parameters
             if isinstance(m, nn.BatchNorm2d):
                 m.weight.uniform_(0.5, 1.5)

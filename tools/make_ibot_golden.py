@@ -31,8 +31,19 @@ drop_path 0 (the device's drop-path masks come from Philox).
 Weights are drawn wider than the official init so that attention is far from uniform and
 the pair scores are well separated; the teacher is the student plus noise.
 
-Usage: python3 tools/make_ibot_golden.py [OUT]   (needs torch and numpy)
+With --separate-head (the official shared_head=False, for the student and the teacher)
+the patch tokens go through their own last layer "head.last_layer2.weight_g" / "weight_v"
+of PATCH_OUT_DIM outputs (center2 [1, 1, PATCH_OUT_DIM]); with --local L the step also
+trains on L local views of LOCAL_S pixels per image ("local_views"), through the position
+embedding interpolated to their patch grid (interpolate_pos_encoding, as DINO's): as
+main_ibot.py, the student's class outputs of the locals join the class term against both
+teacher globals (2 (L + 1) terms), with no masks and no patch term. Both together write
+tests/data/ibot_multicrop_golden.safetensors.
+
+Usage: python3 tools/make_ibot_golden.py [--separate-head] [--local L] [OUT]
+(needs torch and numpy)
 """
+import math
 import sys
 from itertools import combinations
 
@@ -47,6 +58,8 @@ from make_vit_golden import Block  # the same tiny ViT block (DIM, HEADS, MLP_RA
 
 B, N, C, IMG, PATCH, DIM, DEPTH, HEADS, MLP_RATIO = 3, 4, 3, 32, 8, 24, 2, 3, 4
 OUT_DIM, BOTTLENECK, HIDDEN = 32, 8, 16
+PATCH_OUT_DIM = 24  # the separate patch head's (--separate-head)
+LOCAL_S = 16        # local crops (--local): a 2 x 2 patch grid, pos_embed interpolated
 STUDENT_TEMP = 0.1
 TEACHER_TEMP, WARMUP_TEACHER_TEMP = 0.07, 0.05
 TEACHER_PATCH_TEMP, WARMUP_TEACHER_PATCH_TEMP = 0.08, 0.06
@@ -59,63 +72,105 @@ L = GRID * GRID
 
 
 class PatchEmbed(nn.Module):
-    def __init__(self):
+    def __init__(self, patch=PATCH):
         super().__init__()
-        self.proj = nn.Conv2d(C, DIM, kernel_size=PATCH, stride=PATCH)
+        self.proj = nn.Conv2d(C, DIM, kernel_size=patch, stride=patch)
 
     def forward(self, x):
         return self.proj(x)  # iBOT's PatchEmbed keeps [B, D, h, w]
 
 
 class VisionTransformer(nn.Module):
-    def __init__(self, masked_im_modeling):
+    def __init__(self, masked_im_modeling, img=IMG, patch=PATCH):
         super().__init__()
+        grid = img // patch
         self.cls_token = nn.Parameter(torch.zeros(1, 1, DIM))
-        self.pos_embed = nn.Parameter(torch.zeros(1, L + 1, DIM))
+        self.pos_embed = nn.Parameter(torch.zeros(1, grid * grid + 1, DIM))
         if masked_im_modeling:
             self.masked_embed = nn.Parameter(torch.zeros(1, DIM))
-        self.patch_embed = PatchEmbed()
+        self.patch_embed = PatchEmbed(patch)
         self.blocks = nn.ModuleList([Block() for _ in range(DEPTH)])
         self.norm = nn.LayerNorm(DIM, eps=1e-6)
 
+    def interpolate_pos_encoding(self, npatch, w0, h0):
+        """DINO's and iBOT's interpolate_pos_encoding for a w0 x h0 patch grid."""
+        N = self.pos_embed.shape[1] - 1
+        if npatch == N and w0 == h0:
+            return self.pos_embed
+        class_pos_embed = self.pos_embed[:, 0]
+        patch_pos_embed = self.pos_embed[:, 1:]
+        dim = self.pos_embed.shape[-1]
+        w0, h0 = w0 + 0.1, h0 + 0.1  # DINO: avoids a floating point error in the floor
+        patch_pos_embed = F.interpolate(
+            patch_pos_embed.reshape(1, int(math.sqrt(N)), int(math.sqrt(N)), dim).permute(0, 3, 1, 2),
+            scale_factor=(w0 / math.sqrt(N), h0 / math.sqrt(N)), mode="bicubic")
+        assert int(w0) == patch_pos_embed.shape[-2] and int(h0) == patch_pos_embed.shape[-1]
+        patch_pos_embed = patch_pos_embed.permute(0, 2, 3, 1).view(1, -1, dim)
+        return torch.cat((class_pos_embed.unsqueeze(0), patch_pos_embed), dim=1)
+
     def forward(self, x, mask=None):  # return_all_tokens
         x = self.patch_embed(x)
+        w0, h0 = x.shape[-1], x.shape[-2]
         if mask is not None:  # mask_model: x.permute(0, 2, 3, 1)[mask, :] = masked_embed
             x = torch.where(mask.unsqueeze(1), self.masked_embed.view(1, DIM, 1, 1), x)
         x = x.flatten(2).transpose(1, 2)
-        x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1) + self.pos_embed
+        x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1)
+        x = x + self.interpolate_pos_encoding(x.shape[1] - 1, w0, h0)
         for blk in self.blocks:
             x = blk(x)
         return self.norm(x)
 
 
-class iBOTHead(DINOHead):  # shared_head: last_layer2 is last_layer
-    def __init__(self):
+def widen_vit_(backbone):
+    """Weights wider than the official init: attention far from uniform."""
+    for name, p in backbone.named_parameters():
+        if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name == "norm.weight":
+            p.uniform_(0.5, 1.5)
+        elif "norm" in name:
+            p.uniform_(-0.2, 0.2)
+        elif name in ("cls_token", "pos_embed", "masked_embed"):
+            p.normal_(0, 0.5)
+        elif p.dim() == 2:  # Linear weights
+            p.normal_(0, 1.0 / p.shape[1] ** 0.5)
+        elif name.startswith("blocks"):  # Linear biases
+            p.uniform_(-0.1, 0.1)
+
+
+class iBOTHead(DINOHead):
+    """shared: last_layer2 is last_layer (hvp names only last_layer); else its own
+    weight_norm(Linear(bottleneck, PATCH_OUT_DIM)) as the official shared_head=False."""
+
+    def __init__(self, shared=True):
         super().__init__(DIM)
+        self.shared = shared
+        if not shared:
+            self.last_layer2 = nn.utils.weight_norm(nn.Linear(BOTTLENECK, PATCH_OUT_DIM, bias=False))
+            self.last_layer2.weight_g.data.fill_(1)
 
     def forward(self, x):
         x = F.normalize(self.mlp(x), dim=-1, p=2)
-        return self.last_layer(x[:, 0]), self.last_layer(x[:, 1:])
-
+        last2 = self.last_layer if self.shared else self.last_layer2
+        return self.last_layer(x[:, 0]), last2(x[:, 1:])
 
 class Net(nn.Module):
-    def __init__(self, masked_im_modeling):
+    def __init__(self, masked_im_modeling, shared_head=True):
         super().__init__()
         self.backbone = VisionTransformer(masked_im_modeling)
-        self.head = iBOTHead()
+        self.head = iBOTHead(shared_head)
 
     def forward(self, x, mask=None):
         return self.head(self.backbone(x, mask))
 
 
 class IBOT(nn.Module):
-    def __init__(self):
+    def __init__(self, shared_head=True):
         super().__init__()
-        self.student = Net(True)
-        self.teacher = Net(False)
+        self.student = Net(True, shared_head)
+        self.teacher = Net(False, shared_head)
         self.ibot_loss = nn.Module()
         self.ibot_loss.register_buffer("center", torch.zeros(1, OUT_DIM))
-        self.ibot_loss.register_buffer("center2", torch.zeros(1, 1, OUT_DIM))
+        self.ibot_loss.register_buffer("center2", torch.zeros(
+            1, 1, OUT_DIM if shared_head else PATCH_OUT_DIM))
 
 
 def temps():
@@ -137,29 +192,31 @@ def cls_term(s, t, center, temp):
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else "tests/data/ibot_golden.safetensors"
+    args = sys.argv[1:]
+    shared, nlocal = True, 0
+    while args[:1] and args[0].startswith("--"):
+        if args[0] == "--separate-head":
+            shared, args = False, args[1:]
+        elif args[0] == "--local":
+            nlocal, args = int(args[1]), args[2:]
+        else:
+            sys.exit(f"unknown option {args[0]}")
+    default = "ibot_golden" if shared and not nlocal else "ibot_multicrop_golden"
+    out = args[0] if args else f"tests/data/{default}.safetensors"
     torch.manual_seed(0)
     torch.use_deterministic_algorithms(True)
-    model = IBOT().double()
+    model = IBOT(shared).double()
     with torch.no_grad():
-        for name, p in model.student.backbone.named_parameters():
-            if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name == "norm.weight":
-                p.uniform_(0.5, 1.5)
-            elif "norm" in name:
-                p.uniform_(-0.2, 0.2)
-            elif name in ("cls_token", "pos_embed", "masked_embed"):
-                p.normal_(0, 0.5)
-            elif p.dim() == 2:  # Linear weights
-                p.normal_(0, 1.0 / p.shape[1] ** 0.5)
-            elif name.startswith("blocks"):  # Linear biases
-                p.uniform_(-0.1, 0.1)
+        widen_vit_(model.student.backbone)
         model.student.head.last_layer.weight_g.uniform_(0.5, 1.5)  # norm_last_layer false
+        if not shared:
+            model.student.head.last_layer2.weight_g.uniform_(0.5, 1.5)
         model.teacher.load_state_dict(model.student.state_dict(), strict=False)
         for p in model.teacher.parameters():
             p.add_(0.05 * torch.randn_like(p))
             p.requires_grad_(False)
         model.ibot_loss.center.copy_(0.3 * torch.randn(1, OUT_DIM))
-        model.ibot_loss.center2.copy_(0.3 * torch.randn(1, 1, OUT_DIM))
+        model.ibot_loss.center2.copy_(0.3 * torch.randn(model.ibot_loss.center2.shape))
     student, teacher = model.student, model.teacher
     center, center2 = model.ibot_loss.center, model.ibot_loss.center2
     temp, temp2 = temps()
@@ -200,14 +257,19 @@ def main():
     x12 = torch.cat([torch.stack([v[sel[h][b], b] for b in range(B)]) for h in range(2)])
     m12 = torch.cat([torch.stack([sm[sel[h][b], b] for b in range(B)]) for h in range(2)])
     tensors["train_masks"] = m12.view(2 * B, L).numpy().astype(np.int32)
+    local = torch.randn(nlocal * B, C, LOCAL_S, LOCAL_S, dtype=torch.float64)
+    if nlocal:
+        tensors["local_views"] = local.numpy().astype(np.float32)
 
     params = [p for p in student.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=LR, momentum=MOMENTUM, weight_decay=WD)
     with torch.no_grad():
         t_cls, t_patch = teacher(x12)
     s_cls, s_patch = student(x12, m12)
-    # iBOTLoss.forward, 2 global crops
-    s_cls_c = (s_cls / STUDENT_TEMP).chunk(2)
+    if nlocal:  # main_ibot.py: student(images[2:])[0], the class outputs of the locals
+        s_cls = torch.cat([s_cls, student(local)[0]])
+    # iBOTLoss.forward, 2 global crops and nlocal local ones
+    s_cls_c = (s_cls / STUDENT_TEMP).chunk(2 + nlocal)
     s_patch_c = (s_patch / STUDENT_TEMP).chunk(2)
     t_cls_c = F.softmax((t_cls - center) / temp, dim=-1).chunk(2)
     t_patch_c = F.softmax((t_patch - center2) / temp2, dim=-1).chunk(2)
@@ -215,7 +277,7 @@ def main():
     total1 = total2 = 0
     n1 = n2 = 0
     for q in range(2):
-        for vv in range(2):
+        for vv in range(2 + nlocal):
             if vv == q:
                 l2 = torch.sum(-t_patch_c[q] * F.log_softmax(s_patch_c[vv], dim=-1), dim=-1)
                 mk = masks_c[vv].flatten(-2, -1)
@@ -247,7 +309,9 @@ def main():
     meta = {"B": str(B), "N": str(N), "C": str(C), "S": str(IMG), "patch": str(PATCH),
             "dim": str(DIM), "depth": str(DEPTH), "heads": str(HEADS),
             "mlp_ratio": str(MLP_RATIO), "out_dim": str(OUT_DIM),
-            "patch_out_dim": str(OUT_DIM), "bottleneck_dim": str(BOTTLENECK),
+            "patch_out_dim": str(OUT_DIM if shared else PATCH_OUT_DIM),
+            "shared_head": str(int(shared)), "L": str(nlocal), "local_S": str(LOCAL_S),
+            "bottleneck_dim": str(BOTTLENECK),
             "hidden_dim": str(HIDDEN), "norm_last_layer": "0",
             "student_temp": str(STUDENT_TEMP), "teacher_temp": str(TEACHER_TEMP),
             "warmup_teacher_temp": str(WARMUP_TEACHER_TEMP),

@@ -71,7 +71,8 @@ typedef struct hvp_config {
         double teacher_temp, warmup_teacher_temp;
         int warmup_teacher_temp_epochs;
         double student_temp, teacher_momentum, center_momentum;
-        int patch_out_dim;
+        int patch_out_dim, shared_head, shared_head_teacher;
+        double teacher_patch_temp, warmup_teacher_patch_temp;
         hvp_cfg_floats mask_ratio;
         double mask_prob;
         int freeze_last_layer;

@@ -230,7 +230,7 @@ hvp_status hvp_resnet_backward(hvp_resnet *m, hvp_ctx *ctx, const hvp_tensor *df
 /* ---- Vision Transformer (timm / DINO layout) -------------------------------------- */
 
 typedef struct hvp_vit_config {
-    int img_size;      /* input side; pos_embed has (img_size / patch)^2 + 1 rows */
+    int img_size;      /* pretraining side: pos_embed has (img_size / patch)^2 + 1 rows */
     int patch;         /* patch side (the patch conv's kernel and stride) */
     int in_channels;   /* 1 or 3 */
     int dim;           /* embedding width D */
@@ -261,7 +261,8 @@ typedef struct hvp_vit_block {
 
 typedef struct hvp_vit {
     hvp_vit_config cfg;
-    int grid, tokens;  /* patches per side, L + 1 */
+    int grid, tokens;  /* patches per side, L + 1, of pos_embed (cfg.img_size) */
+    int in_grid, in_tokens; /* the same of the last forward's input */
     hvp_param cls_token, pos_embed;
     hvp_param masked_embed;  /* cfg.masked_im_modeling only */
     hvp_conv patch_embed;
@@ -286,8 +287,10 @@ typedef struct hvp_vit {
 hvp_status hvp_vit_init(hvp_vit *m, hvp_state *s, hvp_ctx *ctx, const char *prefix,
                         const hvp_vit_config *cfg);
 void hvp_vit_free(hvp_vit *m);
-/* x [n, in_channels, img_size, img_size] -> features [n, dim]: the class token after the
- * final LayerNorm. Train mode applies drop path with masks drawn from m->step. */
+/* x [n, in_channels, S, S] -> features [n, dim]: the class token after the final LayerNorm.
+ * S is any multiple of the patch size: when it is not img_size, pos_embed is interpolated
+ * to the S / patch grid (DINO's interpolate_pos_encoding, hvp_vit_pos_interp_fwd). Train
+ * mode applies drop path with masks drawn from m->step. */
 hvp_status hvp_vit_forward(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
                            hvp_tensor *features);
 /* Parameter gradients of the last forward (which kept its activations); no dx. */

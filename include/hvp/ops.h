@@ -347,6 +347,20 @@ hvp_status hvp_vit_cls_fwd(hvp_ctx *ctx, int B, int T, int D, const hvp_tensor *
 hvp_status hvp_vit_cls_bwd(hvp_ctx *ctx, int B, int T, int D, const hvp_tensor *dy,
                            const hvp_tensor *dx);
 
+/* ---- ViT position-embedding interpolation (src/ops/vit_pos_interp.c) -------------- */
+/* DINO's interpolate_pos_encoding: pos [1 + G*G, D] (class row, then the G x G grid
+ * row-major; any shape of that many elements) -> out [1 + g*g, D]: the class row copied,
+ * the grid resized to g x g by PyTorch's bicubic (A = -0.75, align_corners False, indices
+ * clamped at the border), output index o at source coordinate scale (o + 0.5) - 0.5. */
+hvp_status hvp_vit_pos_interp_fwd(hvp_ctx *ctx, int D, int G, int g, float scale,
+                                  const hvp_tensor *pos, const hvp_tensor *out);
+/* dpos += the adjoint of the forward applied to dout (fixed order, no atomics). */
+hvp_status hvp_vit_pos_interp_bwd(hvp_ctx *ctx, int D, int G, int g, float scale,
+                                  const hvp_tensor *dout, const hvp_tensor *dpos);
+/* DINO's scale from a G grid to g: 1 / ((g + 0.1) / G), its scale_factor as PyTorch uses
+ * it (the 0.1 avoids a floor's rounding error; DINO issue 8). */
+float hvp_vit_pos_interp_scale(int G, int g);
+
 /* ---- weight normalisation (src/ops/weight_norm.c) --------------------------------- */
 
 /* torch.nn.utils.weight_norm(dim=0) of a Linear weight: w[o, :] = g[o] * v[o, :] / ||v[o, :]||

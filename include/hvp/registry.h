@@ -50,15 +50,13 @@ typedef struct hvp_arch_info {
     hvp_backbone_kind kind;
     int resnet_depth;
     const char *vit_preset;
-    /* Takes images of one size only (a ViT's pos_embed is not interpolated yet). */
-    int fixed_input_size;
 } hvp_arch_info;
 
 /* model.arch's line (arch: the index the config stores), or NULL out of range. */
 static inline const hvp_arch_info *hvp_arch_info_of(int arch)
 {
 #define HVP_ARCH_INFO(name, kind, depth, preset)                                               \
-    {#name, kind, depth, preset, kind == HVP_BACKBONE_VIT},
+    {#name, kind, depth, preset},
     static const hvp_arch_info archs[] = {HVP_ARCHS(HVP_ARCH_INFO)};
 #undef HVP_ARCH_INFO
     return arch >= 0 && arch < (int)(sizeof archs / sizeof archs[0]) ? &archs[arch] : 0;

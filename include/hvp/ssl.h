@@ -74,7 +74,7 @@ struct hvp_method {
     int feature_dim;   /* backbone feature size */
     uint32_t step;     /* the training step, set by the trainer before score_pairs and
                         * train_step: it draws the drop-path masks of a ViT backbone */
-    /* Multi-crop (DINO): local views [nlocal*B, C, s, s], view-major, set by the trainer
+    /* Multi-crop (DINO, iBOT): local views [nlocal*B, C, s, s], view-major, set by the trainer
      * before train_step when data.local_crops > 0; train_step adds them to the student's
      * views (the teacher sees the two global views only). Only a method that sets
      * policy.takes_local at creation is given any; nlocal 0: none. */
@@ -144,10 +144,12 @@ float hvp_dino_teacher_temp(const hvp_method *m, long step);
 float hvp_dino_teacher_momentum(const hvp_method *m, long step);
 
 /* iBOT (Zhou et al., ICLR 2022) on a ViT, as the official code (bytedance/ibot) with two
- * global views: student and teacher are a ViT returning every token with iBOTHead, the
- * DINOHead MLP on all tokens and, as the official ViT-S/B recipe (--shared_head true), one
- * weight-normalised last layer for the class token and the patch tokens (patch_out_dim must
- * equal out_dim). The student's views are masked (masked image modelling): with
+ * global views and any number of local crops: student and teacher are a ViT returning every
+ * token with iBOTHead, the DINOHead MLP on all tokens and, as the official ViT-S/B recipe
+ * (--shared_head true), one weight-normalised last layer for the class token and the patch
+ * tokens (patch_out_dim must equal out_dim), or (separate_head) a second one,
+ * "head.last_layer2", of patch_out_dim outputs for the patch tokens. The student's views are
+ * masked (masked image modelling): with
  * probability mask_prob a view gets a mask ratio r in [mask_ratio_min, mask_ratio_max] and
  * about r L of its patches are replaced by "student.backbone.masked_embed" before the
  * position embedding; the masks are blockwise (BEiT's MaskingGenerator, as iBOT's
@@ -159,11 +161,19 @@ float hvp_dino_teacher_momentum(const hvp_method *m, long step);
  * the student's log_softmax(s / student_temp) of the same view, summed over the masked
  * patches over their number (at least 1), averaged over samples and views. center2
  * ("ibot_loss.center2", [1, 1, patch_out_dim]) follows the teacher patch tokens' mean.
+ * Local views (m->nlocal, any side the patches tile: pos_embed interpolated) go through the
+ * student unmasked; their class outputs learn from both teacher views (main_ibot.py: the
+ * class term has 2 (nlocal + 1) terms, the patch term stays the globals').
  * A pair's selection score is that loss per sample, with masks drawn for scoring. */
 typedef struct hvp_ibot_config {
     hvp_backbone_config backbone;   /* a ViT; the teacher's gets no drop path */
     int out_dim;                    /* 8192 in the official ViT-S recipe */
-    int patch_out_dim;              /* = out_dim (shared head) */
+    int patch_out_dim;              /* = out_dim with a shared head; 8192 (official default) */
+    /* The official shared_head / shared_head_teacher negated (0, the zeroed default: the
+     * shared head of the ViT-S/B recipes): a separate last layer "head.last_layer2" of
+     * patch_out_dim outputs for the student's / the teacher's patch tokens. A separate
+     * teacher head needs a separate student head. */
+    int separate_head, separate_head_teacher;
     int hidden_dim;                 /* 2048 */
     int bottleneck_dim;             /* 256 */
     int norm_last_layer;            /* false in the ViT-S recipe */

@@ -636,13 +636,21 @@ hvp_status hvp_config_check(const hvp_config *c)
                         "run's length: give one", origin(c, "train.flops_budget", a, sizeof a),
                         origin(c, "train.match", b, sizeof b));
     int vit = hvp_arch_info_of(c->model.arch)->kind == HVP_BACKBONE_VIT;
-    if (vit && c->hvp.select_resolution != 0)
+    /* A ViT takes any side that its patches tile: pos_embed is interpolated */
+    if (vit && c->hvp.select_resolution % c->model.patch_size != 0)
         return HVP_FAIL(HVP_ERR_ARG,
-                        "hvp.select_resolution = %d (%s) with model.arch = vit_* (%s): a ViT's "
-                        "pos_embed has a fixed size, so selection must run at data.image_size "
-                        "(set hvp.select_resolution = 0)",
+                        "hvp.select_resolution = %d (%s) is not a multiple of model.patch_size "
+                        "= %d (%s): ViT patches must tile the scored views",
                         c->hvp.select_resolution, origin(c, "hvp.select_resolution", a, sizeof a),
-                        origin(c, "model.arch", b, sizeof b));
+                        c->model.patch_size, origin(c, "model.patch_size", b, sizeof b));
+    if (vit && c->data.local_crops > 0 && c->data.local_image_size % c->model.patch_size != 0)
+        return HVP_FAIL(HVP_ERR_ARG,
+                        "data.local_image_size = %d (%s) with data.local_crops = %d is not a "
+                        "multiple of model.patch_size = %d (%s): ViT patches must tile the "
+                        "local crops",
+                        c->data.local_image_size, origin(c, "data.local_image_size", a, sizeof a),
+                        c->data.local_crops, c->model.patch_size,
+                        origin(c, "model.patch_size", b, sizeof b));
     if (vit && c->data.image_size % c->model.patch_size != 0)
         return HVP_FAIL(HVP_ERR_ARG,
                         "data.image_size = %d (%s) is not a multiple of model.patch_size = %d "

@@ -2,7 +2,9 @@
  * [cls; patches] + pos_embed -> pre-norm blocks (x + drop_path(attn(norm1(x))), then
  * x + drop_path(mlp(norm2(x)))) -> final LayerNorm -> the class token. No head, no dropout
  * besides drop path (DINO's drop_rate and attn_drop_rate are 0). The final norm is applied
- * to the class-token rows only: it works per token, so the features are the same. */
+ * to the class-token rows only: it works per token, so the features are the same. Images
+ * of another side (a multiple of the patch) get the position embedding interpolated to
+ * their patch grid (DINO's interpolate_pos_encoding), its gradient back to pos_embed. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -220,16 +222,18 @@ static hvp_status encode(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
 {
     hvp_ctx *ctx = p->ctx;
     const hvp_vit_config *c = &m->cfg;
-    if (x->ndim != 4 || x->shape[1] != c->in_channels || x->shape[2] != c->img_size ||
-        x->shape[3] != c->img_size) {
+    int P = c->patch;
+    if (x->ndim != 4 || x->shape[1] != c->in_channels || x->shape[2] != x->shape[3] ||
+        x->shape[2] < P || x->shape[2] % P != 0) {
         char s[64];
         return HVP_FAIL(HVP_ERR_ARG,
-                        "ViT: input %s, expected [n, %d, %d, %d]: the ViT was built for %d-px "
-                        "images (its pos_embed has %d rows; no interpolation yet)",
-                        hvp_shape_str(x, s, sizeof s), c->in_channels, c->img_size, c->img_size,
-                        c->img_size, m->tokens);
+                        "ViT: input %s, expected [n, %d, S, S] with S a multiple of the patch "
+                        "size %d", hvp_shape_str(x, s, sizeof s), c->in_channels, P);
     }
-    int B = x->shape[0], D = c->dim, T = m->tokens, L = T - 1;
+    int g = x->shape[2] / P;
+    m->in_grid = g;
+    m->in_tokens = g * g + 1;
+    int B = x->shape[0], D = c->dim, T = m->in_tokens, L = T - 1;
     m->masked = mask != NULL;
     if (mask) {
         if (!c->masked_im_modeling)
@@ -243,8 +247,13 @@ static hvp_status encode(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
                                  &conv_out));
     int shape[3] = {B, T, D};
     HVP_TRY(hvp_act(ctx, "vit tokens", &tok, 3, shape));
-    HVP_TRY(hvp_vit_embed_fwd(ctx, B, D, L, &conv_out, &m->cls_token.value, &m->pos_embed.value,
-                              &tok));
+    hvp_tensor pos = m->pos_embed.value;
+    if (g != m->grid) { /* DINO's interpolate_pos_encoding; the stored grid as it is */
+        HVP_TRY(hvp_act(ctx, "vit interpolated pos_embed", &pos, 2, (int[]){T, D}));
+        HVP_TRY(hvp_vit_pos_interp_fwd(ctx, D, m->grid, g, hvp_vit_pos_interp_scale(m->grid, g),
+                                       &m->pos_embed.value, &pos));
+    }
+    HVP_TRY(hvp_vit_embed_fwd(ctx, B, D, L, &conv_out, &m->cls_token.value, &pos, &tok));
     if (!p->keep) {
         /* The tokens and one more buffer, used in turn; each block's scratch above them. */
         hvp_tensor pong;
@@ -271,7 +280,7 @@ hvp_status hvp_vit_forward(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
     hvp_ctx *ctx = p->ctx;
     hvp_tensor tok;
     HVP_TRY(encode(m, p, x, NULL, &tok));
-    int B = x->shape[0], D = m->cfg.dim, T = m->tokens;
+    int B = x->shape[0], D = m->cfg.dim, T = m->in_tokens;
     HVP_TRY(hvp_act(ctx, "vit class tokens", &m->cls_rows, 2, (int[]){B, D}));
     HVP_TRY(hvp_vit_cls_fwd(ctx, B, T, D, &tok, &m->cls_rows));
     return layernorm(ctx, &m->cls_rows, &m->norm_w, &m->norm_b, features, &m->norm_mean,
@@ -329,15 +338,23 @@ static hvp_status block_backward(hvp_vit *m, int index, hvp_ctx *ctx, const hvp_
 static hvp_status decode_backward(hvp_vit *m, hvp_ctx *ctx, int B, hvp_tensor g)
 {
     const hvp_vit_config *c = &m->cfg;
-    int D = c->dim, T = m->tokens, L = T - 1;
+    int D = c->dim, T = m->in_tokens, L = T - 1, grid = m->in_grid;
     for (int i = c->depth - 1; i >= 0; i--) {
         hvp_tensor d;
         HVP_TRY(block_backward(m, i, ctx, &g, &d));
         g = d;
     }
-    hvp_tensor dconv;
-    HVP_TRY(hvp_act(ctx, "vit patch gradient", &dconv, 4, (int[]){B, D, m->grid, m->grid}));
-    HVP_TRY(hvp_vit_embed_bwd(ctx, B, D, L, &g, &dconv, &m->cls_token.grad, &m->pos_embed.grad));
+    hvp_tensor dconv, dpos = m->pos_embed.grad;
+    HVP_TRY(hvp_act(ctx, "vit patch gradient", &dconv, 4, (int[]){B, D, grid, grid}));
+    if (grid != m->grid) { /* the interpolated embedding's gradient, then back through it */
+        HVP_TRY(hvp_act(ctx, "vit interpolated pos_embed gradient", &dpos, 2, (int[]){T, D}));
+        HVP_TRY(hvp_tensor_zero(ctx, &dpos));
+    }
+    HVP_TRY(hvp_vit_embed_bwd(ctx, B, D, L, &g, &dconv, &m->cls_token.grad, &dpos));
+    if (grid != m->grid)
+        HVP_TRY(hvp_vit_pos_interp_bwd(ctx, D, m->grid, grid,
+                                       hvp_vit_pos_interp_scale(m->grid, grid), &dpos,
+                                       &m->pos_embed.grad));
     if (m->masked)
         HVP_TRY(hvp_vit_mask_bwd(ctx, B, D, L, &dconv, &m->mask, &dconv,
                                  &m->masked_embed.grad));
@@ -347,7 +364,7 @@ static hvp_status decode_backward(hvp_vit *m, hvp_ctx *ctx, int B, hvp_tensor g)
 hvp_status hvp_vit_backward(hvp_vit *m, hvp_ctx *ctx, const hvp_tensor *dfeatures)
 {
     const hvp_vit_config *c = &m->cfg;
-    int B = m->cls_rows.shape[0], D = c->dim, T = m->tokens;
+    int B = m->cls_rows.shape[0], D = c->dim, T = m->in_tokens;
     hvp_tensor dcls, g;
     HVP_TRY(hvp_act_like(ctx, "vit class token gradient", &m->cls_rows, &dcls));
     HVP_TRY(hvp_layernorm_bwd(ctx, &m->cls_rows, &m->norm_w.value, &m->norm_mean, &m->norm_rstd,

@@ -268,7 +268,7 @@ hvp_status hvp_dino_create(hvp_ctx *ctx, const hvp_dino_config *cfg, hvp_method 
     hvp_backbone_config tbc = cfg->backbone;
     tbc.vit.drop_path = 0; /* the official teacher is built without drop path */
     dino_head_config hc = {cfg->out_dim, cfg->hidden_dim, cfg->bottleneck_dim,
-                           cfg->norm_last_layer};
+                           cfg->norm_last_layer, 0};
     hvp_status st = dino_net_init(&d->student, &m->state, ctx, "student", &hc, &cfg->backbone);
     int nstudent = m->state.nparams;
     if (st == HVP_OK)

@@ -47,12 +47,28 @@ hvp_status dino_net_init(dino_net *net, hvp_state *s, hvp_ctx *ctx, const char *
                                  &net->g.value));
     }
     snprintf(n, sizeof n, "%s.head.last_layer.weight_v", prefix);
-    return hvp_state_param(s, ctx, n, 2, (int[]){hc->out_dim, bott}, HVP_INIT_LINEAR_DEFAULT,
-                           bott, 0, &net->v);
+    HVP_TRY(hvp_state_param(s, ctx, n, 2, (int[]){hc->out_dim, bott}, HVP_INIT_LINEAR_DEFAULT,
+                            bott, 0, &net->v));
+    net->has_last2 = hc->patch_out_dim > 0;
+    if (!net->has_last2)
+        return HVP_OK;
+    /* iBOTHead(shared_head=False): the same weight_norm(Linear) for the patch tokens */
+    memset(&net->g2, 0, sizeof net->g2);
+    snprintf(n, sizeof n, "%s.head.last_layer2.weight_g", prefix);
+    if (net->g_trained) {
+        HVP_TRY(hvp_state_param(s, ctx, n, 2, (int[]){hc->patch_out_dim, 1}, HVP_INIT_ONE, 0, 0,
+                                &net->g2));
+    } else {
+        memcpy(net->g2.name, n, sizeof net->g2.name - 1);
+        HVP_TRY(hvp_state_buffer(s, ctx, n, 2, (int[]){hc->patch_out_dim, 1}, HVP_INIT_ONE,
+                                 &net->g2.value));
+    }
+    snprintf(n, sizeof n, "%s.head.last_layer2.weight_v", prefix);
+    return hvp_state_param(s, ctx, n, 2, (int[]){hc->patch_out_dim, bott},
+                           HVP_INIT_LINEAR_DEFAULT, bott, 0, &net->v2);
 }
 
-hvp_status dino_head_forward(dino_net *net, const hvp_pass *p, const hvp_tensor *f,
-                             const hvp_tensor *out)
+hvp_status dino_head_bottleneck_forward(dino_net *net, const hvp_pass *p, const hvp_tensor *f)
 {
     hvp_ctx *ctx = p->ctx;
     hvp_tensor x = *f, a;
@@ -64,24 +80,47 @@ hvp_status dino_head_forward(dino_net *net, const hvp_pass *p, const hvp_tensor 
     }
     HVP_TRY(hvp_linear_forward(&net->mlp[2], p, &x, &net->z));
     HVP_TRY(hvp_act_like(ctx, "dino normalised bottleneck", &net->z, &net->zn));
-    HVP_TRY(hvp_l2norm_fwd(ctx, &net->z, &net->zn, NORM_EPS));
-    HVP_TRY(hvp_act_like(ctx, "dino last layer weight", &net->v.value, &net->w));
-    HVP_TRY(hvp_weight_norm_fwd(ctx, &net->v.value, &net->g.value, &net->w));
-    return hvp_linear_fwd(ctx, &net->zn, &net->w, NULL, out);
+    return hvp_l2norm_fwd(ctx, &net->z, &net->zn, NORM_EPS);
 }
 
-hvp_status dino_head_backward(dino_net *net, hvp_ctx *ctx, const hvp_tensor *dout,
-                              hvp_tensor *df)
+hvp_status dino_head_last_forward(dino_net *net, hvp_ctx *ctx, int which, const hvp_tensor *zn,
+                                  const hvp_tensor *out)
 {
-    hvp_tensor dw, dzn, dz, dh;
-    HVP_TRY(hvp_act_like(ctx, "dino dw", &net->w, &dw));
+    hvp_param *v = which ? &net->v2 : &net->v, *g = which ? &net->g2 : &net->g;
+    hvp_tensor *w = which ? &net->w2 : &net->w;
+    if (which && !net->has_last2)
+        return HVP_FAIL(HVP_ERR_ARG, "DINO head: no last_layer2 (a shared head)");
+    HVP_TRY(hvp_act_like(ctx, "dino last layer weight", &v->value, w));
+    HVP_TRY(hvp_weight_norm_fwd(ctx, &v->value, &g->value, w));
+    return hvp_linear_fwd(ctx, zn, w, NULL, out);
+}
+
+hvp_status dino_head_forward(dino_net *net, const hvp_pass *p, const hvp_tensor *f,
+                             const hvp_tensor *out)
+{
+    HVP_TRY(dino_head_bottleneck_forward(net, p, f));
+    return dino_head_last_forward(net, p->ctx, 0, &net->zn, out);
+}
+
+hvp_status dino_head_last_backward(dino_net *net, hvp_ctx *ctx, int which, const hvp_tensor *zn,
+                                   const hvp_tensor *dout, const hvp_tensor *dzn)
+{
+    hvp_param *v = which ? &net->v2 : &net->v, *g = which ? &net->g2 : &net->g;
+    const hvp_tensor *w = which ? &net->w2 : &net->w;
+    hvp_tensor dw;
+    HVP_TRY(hvp_act_like(ctx, "dino dw", w, &dw));
     HVP_TRY(hvp_tensor_zero(ctx, &dw));
-    HVP_TRY(hvp_act_like(ctx, "dino dzn", &net->zn, &dzn));
-    HVP_TRY(hvp_linear_bwd(ctx, &net->zn, &net->w, dout, &dzn, &dw, NULL));
-    HVP_TRY(hvp_weight_norm_bwd(ctx, &net->v.value, &net->g.value, &dw, &net->v.grad,
-                                net->g_trained ? &net->g.grad : NULL));
+    HVP_TRY(hvp_linear_bwd(ctx, zn, w, dout, dzn, &dw, NULL));
+    return hvp_weight_norm_bwd(ctx, &v->value, &g->value, &dw, &v->grad,
+                               net->g_trained ? &g->grad : NULL);
+}
+
+hvp_status dino_head_bottleneck_backward(dino_net *net, hvp_ctx *ctx, const hvp_tensor *dzn,
+                                         hvp_tensor *df)
+{
+    hvp_tensor dz, dh;
     HVP_TRY(hvp_act_like(ctx, "dino dz", &net->z, &dz));
-    HVP_TRY(hvp_l2norm_bwd(ctx, &net->z, &dzn, &dz, NORM_EPS));
+    HVP_TRY(hvp_l2norm_bwd(ctx, &net->z, dzn, &dz, NORM_EPS));
     HVP_TRY(hvp_linear_backward(&net->mlp[2], ctx, &dz, df));
     for (int i = 1; i >= 0; i--) {
         HVP_TRY(hvp_act_like(ctx, "dino dgelu", &net->h[i], &dh));
@@ -89,6 +128,15 @@ hvp_status dino_head_backward(dino_net *net, hvp_ctx *ctx, const hvp_tensor *dou
         HVP_TRY(hvp_linear_backward(&net->mlp[i], ctx, &dh, df));
     }
     return HVP_OK;
+}
+
+hvp_status dino_head_backward(dino_net *net, hvp_ctx *ctx, const hvp_tensor *dout,
+                              hvp_tensor *df)
+{
+    hvp_tensor dzn;
+    HVP_TRY(hvp_act_like(ctx, "dino dzn", &net->zn, &dzn));
+    HVP_TRY(dino_head_last_backward(net, ctx, 0, &net->zn, dout, &dzn));
+    return dino_head_bottleneck_backward(net, ctx, &dzn, df);
 }
 
 /* A [n, 1] column of ones. */

@@ -10,12 +10,13 @@
 
 /* The official optimizer rules of DINO and iBOT: no weight decay on biases and norm
  * parameters (get_params_groups), clipping per parameter (clip_gradients), the head's last
- * layer frozen for the first epochs (cancel_gradients_last_layer); global views of two
- * kinds in the official recipe (even slots: blur 1.0; odd: blur 0.1, solarize 0.2), so
- * hard view candidates are paired (even, odd) as the paper's reference code does. */
+  * layers frozen for the first epochs (cancel_gradients_last_layer: every name with
+ * "last_layer", so iBOT's last_layer2 too); global views of two kinds in the official
+ * recipe (even slots: blur 1.0; odd: blur 0.1, solarize 0.2), so hard view candidates are
+ * paired (even, odd) as the paper's reference code does. */
 static const hvp_method_policy dino_policy = {.decay_all = 0,
                                               .clip_per_param = 1,
-                                              .frozen_early = ".last_layer.",
+                                              .frozen_early = ".last_layer",
                                               .asymmetric_globals = 1};
 
 typedef struct dino_net {
@@ -23,23 +24,40 @@ typedef struct dino_net {
     hvp_linear mlp[3];
     hvp_param v, g;  /* last_layer.weight_v [out, bottleneck], weight_g [out, 1] */
     int g_trained;   /* norm_last_layer false: g is a parameter */
+    /* iBOT's separate patch head (shared_head false): last_layer2 [patch_out, bottleneck] */
+    int has_last2;
+    hvp_param v2, g2;
     /* saved by a forward that keeps activations */
     hvp_tensor h[2]; /* pre-GELU outputs of mlp.0 and mlp.2 */
-    hvp_tensor z, zn, w;
+    hvp_tensor z, zn, w, w2;
 } dino_net;
 
 typedef struct dino_head_config {
     int out_dim, hidden_dim, bottleneck_dim, norm_last_layer;
+    int patch_out_dim; /* > 0: a second last layer "last_layer2" of this many outputs */
 } dino_head_config;
 
 /* "<prefix>.backbone.*", "<prefix>.head.mlp.{0,2,4}.*", "<prefix>.head.last_layer.weight_g"
- * (a buffer when norm_last_layer) and "weight_v", in the official order. */
+ * (a buffer when norm_last_layer) and "weight_v", then "last_layer2.*" the same way when
+ * hc->patch_out_dim > 0, in the official order. */
 hvp_status dino_net_init(dino_net *net, hvp_state *s, hvp_ctx *ctx, const char *prefix,
                          const dino_head_config *hc, const hvp_backbone_config *bc);
 /* The head on features f [n, in] into out [n, out_dim] (the caller's). Intermediates come
  * from ctx->acts; the caller rewinds them when p->keep is 0. */
 hvp_status dino_head_forward(dino_net *net, const hvp_pass *p, const hvp_tensor *f,
                              const hvp_tensor *out);
+/* The head in parts, for iBOT's token outputs: the MLP and the L2 normalisation of f [n, in]
+ * into net->zn [n, bottleneck] (allocated here); a last layer (which 0: last_layer, 1:
+ * last_layer2) on rows zn [m, bottleneck] of it into out [m, out] (the caller's). Their
+ * backwards: the last layer's parameter gradients from dout and dzn = dout . w
+ * (overwritten); the MLP's from dzn [n, bottleneck] (consumed) into df (allocated here). */
+hvp_status dino_head_bottleneck_forward(dino_net *net, const hvp_pass *p, const hvp_tensor *f);
+hvp_status dino_head_last_forward(dino_net *net, hvp_ctx *ctx, int which, const hvp_tensor *zn,
+                                  const hvp_tensor *out);
+hvp_status dino_head_last_backward(dino_net *net, hvp_ctx *ctx, int which, const hvp_tensor *zn,
+                                   const hvp_tensor *dout, const hvp_tensor *dzn);
+hvp_status dino_head_bottleneck_backward(dino_net *net, hvp_ctx *ctx, const hvp_tensor *dzn,
+                                         hvp_tensor *df);
 /* Head parameter gradients from dout; df (allocated here) the features' gradient. */
 hvp_status dino_head_backward(dino_net *net, hvp_ctx *ctx, const hvp_tensor *dout,
                               hvp_tensor *df);

@@ -1,16 +1,20 @@
 /* iBOT (Zhou et al., "iBOT: Image BERT Pre-Training with Online Tokenizer", ICLR 2022), laid
  * out as the official code (bytedance/ibot, main_ibot.py, models/head.py iBOTHead,
- * loader.py ImageFolderMask) for two global views: DINO's student / teacher / centering
- * (src/ssl/dino_head.c) on every token of a ViT, with masked image modelling on the
- * student's views and a second, patch-level self-distillation loss.
+ * loader.py ImageFolderMask) for two global views and any local ones: DINO's student /
+ * teacher / centering (src/ssl/dino_head.c) on every token of a ViT, with masked image
+ * modelling on the student's global views and a second, patch-level self-distillation loss.
  *
- * One last layer serves the class and the patch tokens (official --shared_head true of the
- * ViT-S/B recipes), so the head runs once on all n (L + 1) token rows, [n * T, K]. The loss
- * is then one soft cross-entropy over all those rows against a target matrix whose rows
- * carry their weight: a class row of view v the teacher's class probabilities of the other
- * view times lambda1 / (2 B), a patch row the teacher's patch probabilities of the same view
- * times lambda2 mask / (2 B max(1, masked patches)); the soft cross-entropy is linear in
- * its target, so the sum over rows is iBOTLoss's total and its gradient the same. */
+ * The head's MLP runs once on all n (L + 1) token rows; its last layer (last_layer) on the
+ * class rows gives [n, K], and the patch layer on every row [n * T, K2]: last_layer again
+ * with the shared head of the official ViT-S/B recipes (--shared_head true), else its own
+ * last_layer2 (shared_head false). The loss is then two soft cross-entropies: the class
+ * rows against the teacher's class probabilities of the other view, and every token row
+ * against a target matrix whose rows carry their weight (the teacher's patch probabilities
+ * of the same view times lambda2 mask / (2 B max(1, masked patches)), 0 on the class rows);
+ * the soft cross-entropy is linear in its target, so the sum over rows is iBOTLoss's
+ * patch total and its gradient the same. Local crops (multi-crop, as main_ibot.py) go
+ * through the student only, unmasked, at their own patch grid (pos_embed interpolated):
+ * their class outputs join the class term against both teacher views; no patch term. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,16 +165,18 @@ hvp_status hvp_ibot_set_masks(hvp_method *m, const int *score, int score_rows,
 /* The masks of nviews x b rows (view-major) on the device, I32 [rows, L], and per token
  * row (rows x T, class token first) the weights: cls_weight on the class rows, scale *
  * mask / max(1, masked of the row) on the patch rows. */
-static hvp_status make_masks(hvp_method *m, hvp_ctx *ctx, int nviews, int b, int scoring,
-                             float scale, float cls_weight, hvp_tensor *mask,
+static hvp_status make_masks(hvp_method *m, hvp_ctx *ctx, int grid, int nviews, int b,
+                             int scoring, float scale, float cls_weight, hvp_tensor *mask,
                              hvp_tensor *weights)
 {
     ibot *d = m->impl;
-    int grid = d->student.backbone.vit.grid, L = grid * grid, T = L + 1, rows = nviews * b;
+    int L = grid * grid, T = L + 1, rows = nviews * b;
     const int *inj = scoring ? d->inj_score : d->inj_train;
     int inj_rows = scoring ? d->inj_score_rows : d->inj_train_rows;
-    if (inj && inj_rows != rows)
-        return HVP_FAIL(HVP_ERR_ARG, "iBOT: %d test masks for %d views", inj_rows, rows);
+    if (inj && (inj_rows != rows || grid != d->student.backbone.vit.grid))
+        return HVP_FAIL(HVP_ERR_ARG, "iBOT: %d test masks of %d patches for %d views of %d",
+                        inj_rows, d->student.backbone.vit.grid * d->student.backbone.vit.grid,
+                        rows, L);
     int *host = malloc((size_t)rows * L * sizeof *host);
     float *w = malloc((size_t)rows * T * sizeof *w);
     hvp_status st = HVP_OK;
@@ -206,19 +212,39 @@ static hvp_status make_masks(hvp_method *m, hvp_ctx *ctx, int nviews, int b, int
 
 /* ---- the network and the loss pieces ----------------------------------------------- */
 
-/* x [n, C, S, S] (mask NULL or I32 [n, L]) -> out [n * T, K] (allocated first): the head on
- * every token. A pass that keeps nothing gives the rest back. */
+/* Patches per side of views x [n, C, S, S]. */
+static int grid_of(const ibot *d, const hvp_tensor *x)
+{
+    return x->shape[2] / d->cfg.backbone.vit.patch;
+}
+
+/* The layer of net's patch outputs: last_layer2 when it has one, else last_layer. */
+static int patch_layer(const dino_net *net)
+{
+    return net->has_last2;
+}
+
+/* x [n, C, S, S] (mask NULL or I32 [n, L]) -> the class outputs cls [n, K] and every token
+ * row's patch outputs patch [n * T, K2], T = L + 1 (both allocated first), and zc [n,
+ * bottleneck] the class rows of the normalised bottleneck (kept for the backward). A pass
+ * that keeps nothing gives the rest back. */
 static hvp_status net_tokens(ibot *d, dino_net *net, const hvp_pass *p, const hvp_tensor *x,
-                             const hvp_tensor *mask, hvp_tensor *out)
+                             const hvp_tensor *mask, hvp_tensor *cls, hvp_tensor *patch,
+                             hvp_tensor *zc)
 {
     hvp_ctx *ctx = p->ctx;
-    int n = x->shape[0], T = net->backbone.vit.tokens, D = net->backbone.vit.cfg.dim;
-    HVP_TRY(hvp_act(ctx, "ibot head output", out, 2, (int[]){n * T, d->cfg.out_dim}));
+    int g = grid_of(d, x), n = x->shape[0], T = g * g + 1, D = d->cfg.backbone.vit.dim;
+    HVP_TRY(hvp_act(ctx, "ibot class outputs", cls, 2, (int[]){n, d->cfg.out_dim}));
+    HVP_TRY(hvp_act(ctx, "ibot patch outputs", patch, 2, (int[]){n * T, d->cfg.patch_out_dim}));
+    HVP_TRY(hvp_act(ctx, "ibot class bottleneck", zc, 2, (int[]){n, d->cfg.bottleneck_dim}));
     hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
     hvp_tensor tok;
     HVP_TRY(hvp_vit_forward_tokens(&net->backbone.vit, p, x, mask, &tok));
     hvp_tensor f = hvp_tensor_view(&tok, 0, 2, (int[]){n * T, D});
-    HVP_TRY(dino_head_forward(net, p, &f, out));
+    HVP_TRY(dino_head_bottleneck_forward(net, p, &f));
+    HVP_TRY(hvp_vit_cls_fwd(ctx, n, T, d->cfg.bottleneck_dim, &net->zn, zc));
+    HVP_TRY(dino_head_last_forward(net, ctx, 0, zc, cls));
+    HVP_TRY(dino_head_last_forward(net, ctx, patch_layer(net), &net->zn, patch));
     if (!p->keep)
         hvp_arena_rewind(ctx->acts, mark);
     return HVP_OK;
@@ -234,20 +260,16 @@ static hvp_status row_scale(hvp_ctx *ctx, const hvp_tensor *w, const hvp_tensor 
                                     (size_t)K, N);
 }
 
-/* Teacher outputs t [n * T, K] -> the class rows' probabilities p1 [n, K] (center,
- * teacher_temp) and every row's patch probabilities p2 [n * T, K] (center2, patch temp);
- * tcls [n, K] the class rows. */
-static hvp_status teacher_side(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *t, int n,
-                               hvp_tensor *tcls, hvp_tensor *p1, hvp_tensor *p2)
+/* The teacher's class outputs tcls [n, K] -> p1 (center, teacher_temp) and its patch
+ * outputs tpatch [n * T, K2] -> p2 (center2, teacher_patch_temp). */
+static hvp_status teacher_probs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *tcls,
+                                const hvp_tensor *tpatch, hvp_tensor *p1, hvp_tensor *p2)
 {
     ibot *d = m->impl;
-    int K = d->cfg.out_dim, T = d->student.backbone.vit.tokens;
-    HVP_TRY(hvp_act(ctx, "ibot teacher class rows", tcls, 2, (int[]){n, K}));
-    HVP_TRY(hvp_vit_cls_fwd(ctx, n, T, K, t, tcls));
     HVP_TRY(dino_teacher_probs(ctx, tcls, &d->center, hvp_ibot_teacher_temp(m, (long)m->step),
                                p1));
-    return dino_teacher_probs(ctx, t, &d->center2, hvp_ibot_teacher_patch_temp(m, (long)m->step),
-                              p2);
+    return dino_teacher_probs(ctx, tpatch, &d->center2,
+                              hvp_ibot_teacher_patch_temp(m, (long)m->step), p2);
 }
 
 static hvp_tensor rows(const hvp_tensor *t, int first, int count)
@@ -263,28 +285,26 @@ static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *vie
 {
     ibot *d = m->impl;
     const hvp_ibot_config *c = &d->cfg;
-    int b = views->shape[0] / nviews, n = nviews * b, K = c->out_dim;
-    int T = d->student.backbone.vit.tokens;
+    int b = views->shape[0] / nviews, n = nviews * b, grid = grid_of(d, views);
+    int T = grid * grid + 1;
     float st = c->student_temp;
     hvp_pass p = {ctx, 1, 0, 1, 0};
     hvp_backbone_set_step(&d->student.backbone, m->step);
-    hvp_tensor mask, w, s, t, tcls, p1, p2, scls, q, rl, pv, one, l1, l2;
-    HVP_TRY(make_masks(m, ctx, nviews, b, 1, 1.0f, 0.0f, &mask, &w));
-    HVP_TRY(net_tokens(d, &d->student, &p, views, &mask, &s));
-    HVP_TRY(net_tokens(d, &d->teacher, &p, views, NULL, &t));
-    HVP_TRY(teacher_side(m, ctx, &t, n, &tcls, &p1, &p2));
+    hvp_tensor mask, w, scls, spatch, szc, tcls, tpatch, tzc, p1, p2, q, rl, pv, one, l1, l2;
+    HVP_TRY(make_masks(m, ctx, grid, nviews, b, 1, 1.0f, 0.0f, &mask, &w));
+    HVP_TRY(net_tokens(d, &d->student, &p, views, &mask, &scls, &spatch, &szc));
+    HVP_TRY(net_tokens(d, &d->teacher, &p, views, NULL, &tcls, &tpatch, &tzc));
+    HVP_TRY(teacher_probs(m, ctx, &tcls, &tpatch, &p1, &p2));
     /* patch loss of each view and sample: sum over the masked rows of H / masked */
     HVP_TRY(hvp_act_like(ctx, "ibot patch targets", &p2, &q));
     HVP_TRY(row_scale(ctx, &w, &p2, &q));
     HVP_TRY(hvp_act(ctx, "ibot row losses", &rl, 1, (int[]){n * T}));
-    HVP_TRY(hvp_cross_entropy_fwd(ctx, &s, NULL, &q, st, &rl, NULL));
+    HVP_TRY(hvp_cross_entropy_fwd(ctx, &spatch, NULL, &q, st, &rl, NULL));
     HVP_TRY(hvp_act(ctx, "ibot ones", &one, 1, (int[]){T}));
     HVP_TRY(hvp_tensor_fill_f32(ctx, &one, 1.0f));
     HVP_TRY(hvp_act(ctx, "ibot patch loss per view", &pv, 1, (int[]){n}));
     HVP_TRY(hvp_gemm(ctx, 0, 0, n, 1, T, 1.0f, hvp_mat_of(&rl, T), hvp_mat_of(&one, 1), 0.0f,
                      hvp_mat_of(&pv, 1)));
-    HVP_TRY(hvp_act(ctx, "ibot student class rows", &scls, 2, (int[]){n, K}));
-    HVP_TRY(hvp_vit_cls_fwd(ctx, n, T, K, &s, &scls));
     HVP_TRY(hvp_act(ctx, "ibot pair loss", &l1, 1, &b));
     HVP_TRY(hvp_act(ctx, "ibot pair loss", &l2, 1, &b));
     float h1 = 0.5f * c->lambda1, h2 = 0.5f * c->lambda2;
@@ -304,21 +324,70 @@ static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *vie
     return HVP_OK;
 }
 
+/* loss (+)= weight * the mean over the rows of H(targets, s) (add: onto loss), and
+ * ds = its gradient in place of s. */
+static hvp_status ce_term(hvp_ctx *ctx, const hvp_tensor *s, const hvp_tensor *targets,
+                          float temp, float weight, const hvp_tensor *loss, int add)
+{
+    hvp_tensor mean;
+    HVP_TRY(hvp_act(ctx, "ibot mean row loss", &mean, 1, (int[]){1}));
+    HVP_TRY(hvp_cross_entropy_fwd(ctx, s, NULL, targets, temp, NULL, &mean));
+    if (add)
+        HVP_TRY(hvp_axpby(ctx, 1.0f, loss, weight, &mean, loss));
+    else /* loss may hold anything yet: not even 0 * loss */
+        HVP_TRY(hvp_axpby(ctx, weight, &mean, 0.0f, &mean, loss));
+    return hvp_cross_entropy_bwd(ctx, s, NULL, targets, temp, weight, s);
+}
+
+/* The local crops' class term (main_ibot.py: student(images[2:])[0]): each local row learns
+ * from p0 + p1, the teacher's two views, weighted lambda1 nl / terms over its mean. */
+static hvp_status local_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *p1, int b,
+                             float terms, const hvp_tensor *loss)
+{
+    ibot *d = m->impl;
+    const hvp_ibot_config *c = &d->cfg;
+    int nl = m->nlocal, K = c->out_dim;
+    if (m->local.ndim != 4 || m->local.shape[0] != nl * b)
+        return HVP_FAIL(HVP_ERR_ARG, "iBOT: %d local views of %d images need %d rows", nl, b,
+                        nl * b);
+    hvp_tensor both, targets, s, df;
+    hvp_tensor p0 = rows(p1, 0, b), p1b = rows(p1, b, b);
+    HVP_TRY(hvp_act(ctx, "ibot P0 + P1", &both, 2, (int[]){b, K}));
+    HVP_TRY(hvp_axpby(ctx, 1.0f, &p0, 1.0f, &p1b, &both));
+    HVP_TRY(hvp_act(ctx, "ibot local targets", &targets, 2, (int[]){nl * b, K}));
+    for (int v = 0; v < nl; v++) {
+        hvp_tensor dst = rows(&targets, v * b, b);
+        HVP_TRY(hvp_tensor_copy(ctx, &dst, &both));
+    }
+    hvp_pass sp = {ctx, 1, 1, 1, 1};
+    hvp_backbone_set_step(&d->student.backbone, m->step);
+    hvp_tensor f;
+    HVP_TRY(hvp_act(ctx, "ibot local outputs", &s, 2, (int[]){nl * b, K}));
+    HVP_TRY(hvp_backbone_forward(&d->student.backbone, &sp, &m->local, &f));
+    HVP_TRY(dino_head_forward(&d->student, &sp, &f, &s));
+    HVP_TRY(ce_term(ctx, &s, &targets, c->student_temp, c->lambda1 * (float)nl / terms, loss, 1));
+    HVP_TRY(dino_head_backward(&d->student, ctx, &s, &df));
+    return hvp_backbone_backward(&d->student.backbone, ctx, &df);
+}
+
 static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
                              const hvp_tensor *loss)
 {
     ibot *d = m->impl;
     const hvp_ibot_config *c = &d->cfg;
-    int n = x12->shape[0], b = n / 2, K = c->out_dim;
+    int n = x12->shape[0], b = n / 2;
+    int grid = grid_of(d, x12), L = grid * grid, T = L + 1, N = n * T, bott = c->bottleneck_dim;
+    int nl = m->nlocal > 0 ? m->nlocal : 0;
     hvp_vit *vit = &d->student.backbone.vit;
-    int T = vit->tokens, L = T - 1, N = n * T;
+    /* iBOTLoss: the class term over its 2 (nl + 1) terms, the patch term over its 2 */
+    float terms = 2.0f * (float)(nl + 1);
     /* teacher: unmasked, nothing kept */
     hvp_pass tp = {ctx, 1, 0, 1, 1};
-    hvp_tensor mask, w, t, tcls, p1, p2, wc, one, s, mean, df;
-    HVP_TRY(make_masks(m, ctx, 2, b, 0, c->lambda2 / (float)n, 1.0f, &mask, &w));
-    HVP_TRY(net_tokens(d, &d->teacher, &tp, x12, NULL, &t));
-    HVP_TRY(teacher_side(m, ctx, &t, n, &tcls, &p1, &p2));
-    /* centers after their use, as iBOTLoss.forward: center from the class rows, center2
+    hvp_tensor mask, w, tcls, tpatch, tzc, p1, p2, wc, ct, scls, spatch, szc, dzc, dzn, dx, df;
+    HVP_TRY(make_masks(m, ctx, grid, 2, b, 0, c->lambda2 / (float)n, 0.0f, &mask, &w));
+    HVP_TRY(net_tokens(d, &d->teacher, &tp, x12, NULL, &tcls, &tpatch, &tzc));
+    HVP_TRY(teacher_probs(m, ctx, &tcls, &tpatch, &p1, &p2));
+    /* centers after their use, as iBOTLoss.forward: center from the class outputs, center2
      * from the patch rows (weights 1 / (n L), the class rows 0) */
     HVP_TRY(dino_update_center(ctx, &tcls, NULL, &d->center, c->center_momentum));
     float *hw = malloc((size_t)N * sizeof *hw);
@@ -331,31 +400,34 @@ static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
         st = hvp_tensor_upload(ctx, &wc, hw);
     free(hw);
     HVP_TRY(st);
-    HVP_TRY(dino_update_center(ctx, &t, &wc, &d->center2, c->center_momentum));
-    /* targets: p2's class rows of view v become p1's rows of view 1 - v, weighted
-     * lambda1 / n; patch rows weighted by make_masks' lambda2 mask / (n masked) */
-    HVP_TRY(hvp_act(ctx, "ibot ones", &one, 1, (int[]){b}));
-    HVP_TRY(hvp_tensor_fill_f32(ctx, &one, c->lambda1 / (float)n));
+    HVP_TRY(dino_update_center(ctx, &tpatch, &wc, &d->center2, c->center_momentum));
+    /* class targets: view v learns from the teacher's view 1 - v */
+    HVP_TRY(hvp_act_like(ctx, "ibot class targets", &p1, &ct));
     for (int v = 0; v < 2; v++) {
-        hvp_tensor src = rows(&p1, (1 - v) * b, b);
-        hvp_mat dst = hvp_mat_of(&p2, K);
-        dst.off += (size_t)v * b * T * K;
-        HVP_TRY(hvp_gemm_strided_batched(ctx, 0, 0, 1, K, 1, 1.0f, hvp_mat_of(&one, 1), 1,
-                                         hvp_mat_of(&src, K), (size_t)K, 0.0f, dst,
-                                         (size_t)T * K, b));
-    } /* (the class rows' weight is in the copy; 1 in w) */
-    HVP_TRY(row_scale(ctx, &w, &p2, &t)); /* targets into t (not needed any more) */
+        hvp_tensor dst = rows(&ct, v * b, b), src = rows(&p1, (1 - v) * b, b);
+        HVP_TRY(hvp_tensor_copy(ctx, &dst, &src));
+    }
+    /* patch targets: p2 weighted by make_masks' lambda2 mask / (n masked), into tpatch */
+    HVP_TRY(row_scale(ctx, &w, &p2, &tpatch));
     /* student: masked, kept for the backward */
     hvp_pass sp = {ctx, 1, 1, 1, 1};
     hvp_backbone_set_step(&d->student.backbone, m->step);
-    HVP_TRY(net_tokens(d, &d->student, &sp, x12, &mask, &s));
-    HVP_TRY(hvp_act(ctx, "ibot mean row loss", &mean, 1, (int[]){1}));
-    HVP_TRY(hvp_cross_entropy_fwd(ctx, &s, NULL, &t, c->student_temp, NULL, &mean));
-    HVP_TRY(hvp_axpby(ctx, (float)N, &mean, 0.0f, &mean, loss));
-    HVP_TRY(hvp_cross_entropy_bwd(ctx, &s, NULL, &t, c->student_temp, (float)N, &s));
-    HVP_TRY(dino_head_backward(&d->student, ctx, &s, &df));
+    HVP_TRY(net_tokens(d, &d->student, &sp, x12, &mask, &scls, &spatch, &szc));
+    HVP_TRY(ce_term(ctx, &scls, &ct, c->student_temp, 2.0f * c->lambda1 / terms, loss, 0));
+    HVP_TRY(ce_term(ctx, &spatch, &tpatch, c->student_temp, (float)N, loss, 1));
+    /* the head's two last layers back to the normalised bottleneck of every row */
+    HVP_TRY(hvp_act(ctx, "ibot dzn", &dzn, 2, (int[]){N, bott}));
+    HVP_TRY(dino_head_last_backward(&d->student, ctx, patch_layer(&d->student),
+                                    &d->student.zn, &spatch, &dzn));
+    HVP_TRY(hvp_act_like(ctx, "ibot class dzn", &szc, &dzc));
+    HVP_TRY(dino_head_last_backward(&d->student, ctx, 0, &szc, &scls, &dzc));
+    HVP_TRY(hvp_act_like(ctx, "ibot class dzn rows", &dzn, &dx));
+    HVP_TRY(hvp_vit_cls_bwd(ctx, n, T, bott, &dzc, &dx));
+    HVP_TRY(hvp_add_acc(ctx, &dzn, &dx));
+    HVP_TRY(dino_head_bottleneck_backward(&d->student, ctx, &dzn, &df));
     hvp_tensor dtok = hvp_tensor_view(&df, 0, 3, (int[]){n, T, vit->cfg.dim});
-    return hvp_vit_backward_tokens(vit, ctx, &dtok);
+    HVP_TRY(hvp_vit_backward_tokens(vit, ctx, &dtok));
+    return nl > 0 ? local_step(m, ctx, &p1, b, terms, loss) : HVP_OK;
 }
 
 static hvp_status after_step(hvp_method *m, hvp_ctx *ctx, long step)
@@ -402,12 +474,20 @@ hvp_status hvp_ibot_create(hvp_ctx *ctx, const hvp_ibot_config *cfg, hvp_method 
         return HVP_FAIL(HVP_ERR_ARG, "iBOT: temperatures must be positive");
     if (cfg->out_dim < 1 || cfg->hidden_dim < 1 || cfg->bottleneck_dim < 1)
         return HVP_FAIL(HVP_ERR_ARG, "iBOT: out_dim, hidden and bottleneck dims must be >= 1");
-    if (cfg->patch_out_dim != cfg->out_dim)
+    int shared = !cfg->separate_head, shared_teacher = !cfg->separate_head_teacher;
+    if (shared && !shared_teacher)
+        return HVP_FAIL(HVP_ERR_ARG, "iBOT: method.shared_head = true with "
+                        "method.shared_head_teacher = false: a teacher's own patch layer would "
+                        "follow no student layer; set shared_head = false too");
+    if ((shared || shared_teacher) && cfg->patch_out_dim != cfg->out_dim)
         return HVP_FAIL(HVP_ERR_ARG,
-                        "iBOT: method.patch_out_dim = %d differs from method.out_dim = %d: only "
-                        "the shared head of the official ViT-S/B recipes (--shared_head true) "
-                        "is implemented, set them equal",
-                        cfg->patch_out_dim, cfg->out_dim);
+                        "iBOT: method.patch_out_dim = %d differs from method.out_dim = %d with "
+                        "a shared head (method.shared_head%s = true): the shared last layer "
+                        "gives the patch tokens out_dim outputs; set them equal, or "
+                        "shared_head = shared_head_teacher = false",
+                        cfg->patch_out_dim, cfg->out_dim, shared ? "" : "_teacher");
+    if (cfg->patch_out_dim < 1)
+        return HVP_FAIL(HVP_ERR_ARG, "iBOT: patch_out_dim must be >= 1");
     if (!(cfg->mask_ratio_min >= 0 && cfg->mask_ratio_min <= cfg->mask_ratio_max &&
           cfg->mask_ratio_max <= 1 && cfg->mask_prob >= 0 && cfg->mask_prob <= 1))
         return HVP_FAIL(HVP_ERR_ARG, "iBOT: mask ratios must satisfy 0 <= min <= max <= 1 and "
@@ -427,12 +507,15 @@ hvp_status hvp_ibot_create(hvp_ctx *ctx, const hvp_ibot_config *cfg, hvp_method 
     sbc.vit.masked_im_modeling = 1;
     tbc.vit.masked_im_modeling = 0; /* as official: the teacher has no masked_embed */
     tbc.vit.drop_path = 0;
+    /* iBOTHead(shared_head=...): last_layer2 only where the head is not shared */
     dino_head_config hc = {cfg->out_dim, cfg->hidden_dim, cfg->bottleneck_dim,
-                           cfg->norm_last_layer};
+                           cfg->norm_last_layer, shared ? 0 : cfg->patch_out_dim};
+    dino_head_config thc = hc;
+    thc.patch_out_dim = shared_teacher ? 0 : cfg->patch_out_dim;
     hvp_status st = dino_net_init(&d->student, &m->state, ctx, "student", &hc, &sbc);
     int nstudent = m->state.nparams;
     if (st == HVP_OK)
-        st = dino_net_init(&d->teacher, &m->state, ctx, "teacher", &hc, &tbc);
+        st = dino_net_init(&d->teacher, &m->state, ctx, "teacher", &thc, &tbc);
     if (st == HVP_OK)
         st = hvp_state_params_to_buffers(&m->state, nstudent);
     if (st == HVP_OK)
@@ -449,6 +532,7 @@ hvp_status hvp_ibot_create(hvp_ctx *ctx, const hvp_ibot_config *cfg, hvp_method 
     }
     m->feature_dim = d->student.backbone.feature_dim;
     m->policy = dino_policy;
+    m->policy.takes_local = 1;
     *out = m;
     return HVP_OK;
 }
@@ -467,10 +551,10 @@ hvp_status hvp_ibot_from_config(hvp_ctx *ctx, const hvp_config *c,
     ic.teacher_temp = (float)c->method.teacher_temp;
     ic.warmup_teacher_temp = (float)c->method.warmup_teacher_temp;
     ic.warmup_teacher_temp_epochs = c->method.warmup_teacher_temp_epochs;
-    /* no separate keys: the patch temperatures follow the class ones (the official
-     * ViT-S/16 recipe has 0.04 -> 0.07 for both) */
-    ic.teacher_patch_temp = ic.teacher_temp;
-    ic.warmup_teacher_patch_temp = ic.warmup_teacher_temp;
+    ic.teacher_patch_temp = (float)c->method.teacher_patch_temp;
+    ic.warmup_teacher_patch_temp = (float)c->method.warmup_teacher_patch_temp;
+    ic.separate_head = !c->method.shared_head;
+    ic.separate_head_teacher = !c->method.shared_head_teacher;
     ic.student_temp = (float)c->method.student_temp;
     ic.teacher_momentum = (float)c->method.teacher_momentum;
     ic.center_momentum = (float)c->method.center_momentum;

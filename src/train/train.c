@@ -387,10 +387,6 @@ static hvp_status setup_model(trainer *t)
     if (ncand > nlocal && nlocal == 0)
         return HVP_FAIL(HVP_ERR_ARG, "hvp.local_candidates = %d: data.local_crops is 0, so no "
                         "local view is trained on to select", ncand);
-    if (nlocal > 0 && hvp_arch_info_of(c->model.arch)->fixed_input_size)
-        return HVP_FAIL(HVP_ERR_ARG, "data.local_crops = %d: model.arch = %s takes images of "
-                        "exactly data.image_size (no position-embedding interpolation yet)",
-                        nlocal, hvp_arch_info_of(c->model.arch)->name);
     if (nviews + ncand > HVP_MAX_VIEWS)
         return HVP_FAIL(HVP_ERR_ARG, "%d global and %d local views: at most %d in all", nviews,
                         ncand, HVP_MAX_VIEWS);

@@ -104,6 +104,10 @@ void ref_augment_view(const unsigned char *img, int h, int w, int C,
                       int out_c, double *out);
 void ref_augment_blur(double *im, int C, int S, int k, double sigma);
 
+/* ---- ViT position-embedding interpolation (ref_vit_pos_interp.c): see
+ * hvp_vit_pos_interp_fwd; scale is the source step per output pixel ---- */
+void ref_vit_pos_interp_fwd(const double *pos, double *out, int D, int G, int g, double scale);
+
 /* ---- ViT token embedding (ref_vit_embed.c): see hvp_vit_embed_fwd ---- */
 void ref_vit_embed_fwd(const double *c, const double *cls, const double *pos, double *y, int B,
                        int D, int L);
