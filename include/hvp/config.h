@@ -29,6 +29,8 @@ typedef enum { HVP_SCHED_COSINE, HVP_SCHED_CONSTANT } hvp_schedule;
 typedef enum { HVP_PROGRESS_AUTO, HVP_PROGRESS_TTY, HVP_PROGRESS_PLAIN,
                HVP_PROGRESS_OFF } hvp_progress_mode;
 
+typedef enum { HVP_RECIPE_DEFAULT, HVP_RECIPE_SIMSIAM, HVP_RECIPE_DINO } hvp_eval_recipe;
+
 /* Where a value came from. */
 typedef enum { HVP_CFG_FROM_DEFAULT = 0, HVP_CFG_FROM_FILE, HVP_CFG_FROM_CLI } hvp_cfg_from;
 
@@ -103,6 +105,10 @@ typedef struct hvp_config {
         int batch_size, knn_train_limit, knn_test_limit, at_start;
         int linear_epochs, linear_batch_size;
         double linear_lr, linear_weight_decay;
+        int augment, recipe; /* recipe: hvp_eval_recipe */
+        char train_root[HVP_CFG_STR];
+        int finetune_epochs, finetune_batch_size, finetune_optim, finetune_warmup_epochs;
+        double finetune_lr, finetune_weight_decay, finetune_label_smoothing;
     } eval;
     struct {
         int every, tensorboard, csv, jsonl, chosen_pairs;

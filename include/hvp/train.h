@@ -45,6 +45,10 @@ hvp_status hvp_train_open_device(const hvp_config *cfg, hvp_ctx **out);
 /* The dataset of a split; the test split comes from eval.test_root when that is set. */
 hvp_status hvp_train_open_dataset(const hvp_config *cfg, const char *split, int is_test,
                                   hvp_dataset **out);
+/* The dataset an evaluation uses (kNN memory and test samples, probes, fine-tuning):
+ * eval.train_root's splits when it is set (format guessed from its files; the test split
+ * from eval.test_root when that is set too), else hvp_train_open_dataset's. */
+hvp_status hvp_train_open_eval_dataset(const hvp_config *cfg, int is_test, hvp_dataset **out);
 /* The views the config describes: nviews global views of data.image_size, one slot each
  * (1..HVP_MAX_VIEWS), with the channels of the images they are cut from. */
 hvp_status hvp_train_view_config(const hvp_config *cfg, int channels, int nviews,
