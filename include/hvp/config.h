@@ -107,6 +107,8 @@ typedef struct hvp_config {
         double linear_lr, linear_weight_decay;
         int augment, recipe; /* recipe: hvp_eval_recipe */
         char train_root[HVP_CFG_STR];
+        int online_probe;
+        double online_probe_lr;
         int finetune_epochs, finetune_batch_size, finetune_optim, finetune_warmup_epochs;
         double finetune_lr, finetune_weight_decay, finetune_label_smoothing;
     } eval;

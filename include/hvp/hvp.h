@@ -16,6 +16,7 @@
 #include "hvp/checkpoint.h"
 #include "hvp/classify.h"
 #include "hvp/logs.h"
+#include "hvp/online_probe.h"
 #include "hvp/optim.h"
 #include "hvp/augment.h"
 

@@ -72,6 +72,11 @@ hvp_status hvp_train_make_method(hvp_ctx *ctx, const hvp_config *cfg, int channe
  * the normalised pixels themselves are the features (the raw-pixel baseline). */
 hvp_status hvp_eval_knn_method(hvp_ctx *ctx, struct hvp_method *m, const hvp_config *cfg,
                                long train_limit, long test_limit, double *top1, double *top5);
+/* Features [n, d] (from ctx->acts) of `limit` images (0: all; else a fixed random sample)
+ * of the evaluation's training (is_test 0) or test split, as kNN computes them, and their
+ * labels (malloc'ed; the caller frees them). */
+hvp_status hvp_eval_split_features(hvp_ctx *ctx, struct hvp_method *m, const hvp_config *cfg,
+                                   int is_test, long limit, hvp_tensor *feats, int **labels);
 /* kNN of the normalised raw pixels of the same samples (the baseline a method should beat),
  * kept in the cache folder by data and evaluation settings, so computed once per dataset. */
 hvp_status hvp_eval_knn_pixels(hvp_ctx *ctx, const hvp_config *cfg, double *top1,

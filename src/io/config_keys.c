@@ -177,6 +177,12 @@ const hvp_config_key hvp_config_keys[] = {
          "dino (SGD, batch 1024, lr 0.001 x batch/256, 100 epochs); an eval.linear_* key given explicitly wins"),
     STR("eval", "train_root", eval.train_root, "",
         "evaluation's training split (kNN memory, probes, fine-tuning) from this dataset; empty: data.root"),
+    BOOL("eval", "online_probe", eval.online_probe, "false",
+         "train a linear classifier on the detached (eval-mode) backbone features of each step's first views with "
+         "the batch's labels (its own SGD; restarts from zero on a resume); its top-1/top-5 on the test sample "
+         "(eval.knn_test_limit) each epoch in the log, epochs.csv/jsonl and TensorBoard; needs labelled data"),
+    FLT("eval", "online_probe_lr", eval.online_probe_lr, "0.1", 0, 1000,
+        "online probe: SGD lr (momentum 0.9, no decay) for a batch of 256, constant"),
     INT("eval", "finetune_epochs", eval.finetune_epochs, "100", 1, 1000000, "`hvp finetune`: epochs"),
     INT("eval", "finetune_batch_size", eval.finetune_batch_size, "256", 1, 1048576, "`hvp finetune`: images per step"),
     ENUM("eval", "finetune_optim", eval.finetune_optim, "sgd", finetune_optims,

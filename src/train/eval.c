@@ -117,6 +117,18 @@ static hvp_status features_of_splits(hvp_ctx *ctx, hvp_method *m, const hvp_conf
     return st;
 }
 
+hvp_status hvp_eval_split_features(hvp_ctx *ctx, hvp_method *m, const hvp_config *cfg,
+                                   int is_test, long limit, hvp_tensor *feats, int **labels)
+{
+    hvp_dataset *ds = NULL;
+    *labels = NULL;
+    hvp_status st = hvp_train_open_eval_dataset(cfg, is_test, &ds);
+    if (st == HVP_OK)
+        st = extract(ctx, m, cfg, ds, limit, feats, labels);
+    hvp_dataset_close(ds);
+    return st;
+}
+
 /* kNN (linear 0) or the linear probe (linear 1) on the features of both splits. */
 static hvp_status evaluate(hvp_ctx *ctx, hvp_method *m, const hvp_config *cfg, int linear,
                            long train_limit, long test_limit, double *top1, double *top5)
