@@ -138,7 +138,7 @@ static int golden_classifier(hvp_ctx *ctx, const hvp_st_file *f, int finetune, h
     bc.kind = HVP_BACKBONE_RESNET;
     bc.resnet = (hvp_resnet_config){18, 3, 1, (float)test_meta_double(f, "width"), 0};
     int b = test_meta_int(f, "B"), k = test_meta_int(f, "K");
-    hvp_status st = hvp_classifier_create(ctx, &bc, k, finetune, b, 1, c);
+    hvp_status st = hvp_classifier_create(ctx, &bc, k, finetune, 1, b, 1, c);
     if (st == HVP_OK)
         st = hvp_state_read(ctx, &c->state, f, "init.", 0);
     if (st == HVP_OK)
@@ -321,20 +321,35 @@ HVP_TEST(supervised_recipes_and_explicit_keys)
 {
     hvp_config cfg;
     hvp_supervised_opts o;
-    char *simsiam[] = {"eval.recipe=simsiam"};
-    REQUIRE_OK(hvp_config_from_cli(&cfg, NULL, 1, simsiam));
+    char *simsiam[] = {"eval.recipe=simsiam", "eval.augment=true"};
+    REQUIRE_OK(hvp_config_from_cli(&cfg, NULL, 2, simsiam));
     REQUIRE_OK(hvp_supervised_opts_from_config(&cfg, 0, &o));
     EXPECT(o.optim == HVP_OPTIM_LARS && o.batch_size == 4096 && o.epochs == 90 &&
                fabs(o.lr - 0.1) < 1e-12 && o.weight_decay == 0,
            "simsiam recipe: optim %d, batch %d, epochs %d, lr %g", o.optim, o.batch_size,
            o.epochs, o.lr);
-    char *dino[] = {"eval.recipe=dino", "eval.linear_epochs=3"};
-    REQUIRE_OK(hvp_config_from_cli(&cfg, NULL, 2, dino));
+    char *plain[] = {"eval.recipe=simsiam", "eval.augment=false"};
+    hvp_status st = hvp_config_from_cli(&cfg, NULL, 2, plain);
+    EXPECT(st == HVP_ERR_ARG && strstr(hvp_last_error(), "eval.augment = true"),
+           "a recipe without augmentations should be refused: %s", hvp_last_error());
+    char *resnet_blocks[] = {"eval.augment=true", "eval.last_blocks=4"};
+    st = hvp_config_from_cli(&cfg, NULL, 2, resnet_blocks);
+    EXPECT(st == HVP_ERR_ARG && strstr(hvp_last_error(), "eval.last_blocks = 4"),
+           "last blocks of a ResNet should be refused: %s", hvp_last_error());
+    char *vit_dino[] = {"eval.augment=true", "eval.recipe=dino", "model.arch=vit_tiny"};
+    REQUIRE_OK(hvp_config_from_cli(&cfg, NULL, 3, vit_dino));
+    REQUIRE_OK(hvp_supervised_opts_from_config(&cfg, 0, &o));
+    EXPECT(o.last_blocks == 4, "DINO's recipe on a ViT: the last %d blocks, want 4",
+           o.last_blocks);
+    char *dino[] = {"eval.augment=true", "eval.recipe=dino", "eval.linear_epochs=3"};
+    REQUIRE_OK(hvp_config_from_cli(&cfg, NULL, 3, dino));
     REQUIRE_OK(hvp_supervised_opts_from_config(&cfg, 0, &o));
     EXPECT(o.optim == HVP_OPTIM_SGD && o.batch_size == 1024 && o.epochs == 3 &&
                fabs(o.lr - 0.001) < 1e-12,
            "dino recipe with linear_epochs=3: optim %d, batch %d, epochs %d, lr %g", o.optim,
            o.batch_size, o.epochs, o.lr);
+    EXPECT(o.last_blocks == 1, "DINO's recipe on a ResNet: its pooled features, not %d blocks",
+           o.last_blocks);
     char *ft[] = {"eval.finetune_optim=adamw", "eval.finetune_label_smoothing=0.1"};
     REQUIRE_OK(hvp_config_from_cli(&cfg, NULL, 2, ft));
     REQUIRE_OK(hvp_supervised_opts_from_config(&cfg, 1, &o));
@@ -389,4 +404,48 @@ HVP_TEST(train_linear_augmented_and_finetune_end_to_end)
     EXPECT(rc != 0 && strstr(text, "/nonexistent/x"),
            "a missing eval.train_root should be named: exit %d, %s", rc, text);
     td_cleanup();
+}
+
+/* DINO's n_last_blocks features: the class token of each of the last n blocks through the
+ * final norm, earliest first. A ViT of depth d - 1 built from the same seed has the same
+ * first d - 1 blocks (initialisation draws from (seed, parameter index), LayerNorms start
+ * at 1 / 0), so its output is the second-to-last block's part. */
+HVP_TEST(supervised_vit_last_blocks_features)
+{
+    hvp_ctx *ctx = test_ctx();
+    int n = 3, d = 16, deep = 3;
+    hvp_vit_config vc = {16, 8, 3, d, deep, 2, 2.0f, 0.0f, 0};
+    hvp_vit a, b;
+    hvp_state sa, sb;
+    hvp_state_init(&sa, 11);
+    hvp_state_init(&sb, 11);
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    REQUIRE_OK(hvp_vit_init(&a, &sa, ctx, "", &vc));
+    vc.depth = deep - 1;
+    REQUIRE_OK(hvp_vit_init(&b, &sb, ctx, "", &vc));
+    float *x = test_floats((size_t)n * 3 * 16 * 16);
+    test_fill_uniform(x, (size_t)n * 3 * 16 * 16, -1, 1);
+    hvp_tensor in = test_tensor(4, (int[]){n, 3, 16, 16}, x), two, last, earlier;
+    hvp_pass p = {ctx, 0, 0, 1, 0};
+    REQUIRE_OK(hvp_vit_forward_last_blocks(&a, &p, &in, 2, &two));
+    REQUIRE_OK(hvp_vit_forward(&a, &p, &in, &last));
+    REQUIRE_OK(hvp_vit_forward(&b, &p, &in, &earlier));
+    float *got = test_read(&two), *l = test_read(&last), *e = test_read(&earlier);
+    double *want = test_doubles((size_t)n * 2 * d);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < d; j++) {
+            want[(size_t)i * 2 * d + j] = e[(size_t)i * d + j];
+            want[(size_t)i * 2 * d + d + j] = l[(size_t)i * d + j];
+        }
+    EXPECT(two.ndim == 2 && two.shape[0] == n && two.shape[1] == 2 * d,
+           "features of 2 blocks should be [%d, %d]", n, 2 * d);
+    EXPECT_CLOSE("last 2 blocks' class tokens, concatenated", got, want, (size_t)n * 2 * d,
+                 1e-6);
+    hvp_status st = hvp_vit_forward_last_blocks(&a, &p, &in, deep + 1, &two);
+    EXPECT(st == HVP_ERR_ARG, "more blocks than the ViT has should be refused");
+    hvp_vit_free(&a);
+    hvp_vit_free(&b);
+    hvp_state_free(&sa);
+    hvp_state_free(&sb);
 }

@@ -19,6 +19,7 @@ typedef struct hvp_classifier {
     hvp_param *params;    /* what the optimizer updates: the head, or backbone + head */
     int nparams;
     int classes, dim, finetune;
+    int last_blocks;       /* frozen ViT features: class tokens of the last n blocks */
     float label_smoothing; /* targets (1 - e) one-hot + e / classes (0: hard labels) */
     hvp_tensor targets;    /* [max_batch, classes]: the smoothed targets of a step */
     hvp_tensor labels;     /* I32 [max_batch] */
@@ -29,9 +30,10 @@ typedef struct hvp_classifier {
 
 /* A classifier for images of the backbone's input, at most max_batch per step. The head
  * starts as the official linear evaluations start it: weight normal(0, 0.01), bias 0,
- * drawn from seed. finetune 0: the backbone is frozen and runs in eval mode. */
+ * drawn from seed. finetune 0: the backbone is frozen and runs in eval mode, its features
+ * those of hvp_backbone_eval_features with last_blocks (1 when fine-tuning). */
 hvp_status hvp_classifier_create(hvp_ctx *ctx, const hvp_backbone_config *bc, int classes,
-                                 int finetune, int max_batch, uint64_t seed,
+                                 int finetune, int last_blocks, int max_batch, uint64_t seed,
                                  hvp_classifier *out);
 void hvp_classifier_free(hvp_classifier *c);
 
@@ -67,6 +69,7 @@ typedef struct hvp_supervised_opts {
     int finetune;          /* 0: linear probe on the frozen backbone */
     hvp_optim_kind optim;  /* SGD, LARS or AdamW */
     int epochs, batch_size, warmup_epochs;
+    int last_blocks;       /* ViT features of the last n blocks (DINO's recipe: 4) */
     double lr;             /* for a batch of 256: the step's lr is lr * batch / 256 */
     double weight_decay, momentum, label_smoothing;
     int augment;           /* training views: RandomResizedCrop + flip (CIFAR: RandomCrop

@@ -105,7 +105,7 @@ typedef struct hvp_config {
         int batch_size, knn_train_limit, knn_test_limit, at_start;
         int linear_epochs, linear_batch_size;
         double linear_lr, linear_weight_decay;
-        int augment, recipe; /* recipe: hvp_eval_recipe */
+        int augment, recipe, last_blocks; /* recipe: hvp_eval_recipe */
         char train_root[HVP_CFG_STR];
         int online_probe;
         double online_probe_lr;

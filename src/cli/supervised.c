@@ -38,7 +38,8 @@ int hvp_cli_supervised(const char *cmd, const hvp_config *cfg, const char *ckpt,
         long n = (long)hvp_dataset_size(train);
         int batch = o.batch_size < n ? o.batch_size : (int)n;
         st = hvp_classifier_create(ctx, &bc, hvp_dataset_num_classes(train), finetune,
-                                   batch > 0 ? batch : 1, (uint64_t)cfg->run.seed, &c);
+                                   o.last_blocks, batch > 0 ? batch : 1,
+                                   (uint64_t)cfg->run.seed, &c);
     }
     const char *from = "the network at initialisation";
     if (st == HVP_OK && ckpt[0]) {
@@ -56,11 +57,12 @@ int hvp_cli_supervised(const char *cmd, const hvp_config *cfg, const char *ckpt,
         o.out_dir = out_dir;
     }
     if (st == HVP_OK) {
-        printf("%s of %s: %d epochs, batch %d, lr %g x batch/256, %s%s\n",
-               finetune ? "fine-tuning" : "linear probe with augmentations", from, o.epochs,
-               o.batch_size, o.lr, o.optim == HVP_OPTIM_LARS ? "LARS" :
+        printf("%s of %s: %d epochs, batch %d, lr %g x batch/256, %s%s, %d features\n",
+               finetune ? "fine-tuning" : o.augment ? "linear probe with augmentations"
+                                                    : "linear probe on centre crops",
+               from, o.epochs, o.batch_size, o.lr, o.optim == HVP_OPTIM_LARS ? "LARS" :
                o.optim == HVP_OPTIM_ADAMW ? "AdamW" : "SGD",
-               finetune ? "" : ", frozen backbone in eval mode");
+               finetune ? "" : ", frozen backbone in eval mode", c.dim);
         fflush(stdout);
         st = hvp_supervised_run(ctx, &c, cfg, &o, stdout, &res);
     }

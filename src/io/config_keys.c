@@ -175,6 +175,9 @@ const hvp_config_key hvp_config_keys[] = {
     ENUM("eval", "recipe", eval.recipe, "default", recipes,
          "`hvp linear`: default (SGD, the eval.linear_* keys); simsiam (LARS, batch 4096, lr 0.1 x batch/256, 90 epochs); "
          "dino (SGD, batch 1024, lr 0.001 x batch/256, 100 epochs); an eval.linear_* key given explicitly wins"),
+    INT("eval", "last_blocks", eval.last_blocks, "1", 1, 64,
+        "`hvp linear` on a ViT with eval.augment: features = the class token of each of the last N blocks through the "
+        "final norm, concatenated (DINO's n_last_blocks; its recipe takes 4)"),
     STR("eval", "train_root", eval.train_root, "",
         "evaluation's training split (kNN memory, probes, fine-tuning) from this dataset; empty: data.root"),
     BOOL("eval", "online_probe", eval.online_probe, "false",

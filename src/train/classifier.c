@@ -11,19 +11,20 @@
 #include "hvp/rng.h"
 
 hvp_status hvp_classifier_create(hvp_ctx *ctx, const hvp_backbone_config *bc, int classes,
-                                 int finetune, int max_batch, uint64_t seed,
+                                 int finetune, int last_blocks, int max_batch, uint64_t seed,
                                  hvp_classifier *c)
 {
     memset(c, 0, sizeof *c);
-    if (classes < 1 || max_batch < 1)
-        return HVP_FAIL(HVP_ERR_ARG, "classifier: %d classes, batch %d (both >= 1)", classes,
-                        max_batch);
+    if (classes < 1 || max_batch < 1 || last_blocks < 1 || (finetune && last_blocks != 1))
+        return HVP_FAIL(HVP_ERR_ARG, "classifier: %d classes, batch %d (both >= 1), features "
+                        "of %d blocks (1 when fine-tuning)", classes, max_batch, last_blocks);
+    c->last_blocks = last_blocks;
     c->classes = classes;
     c->finetune = finetune;
     c->max_batch = max_batch;
     hvp_state_init(&c->state, seed);
     HVP_TRY(hvp_backbone_init(&c->backbone, &c->state, ctx, "", bc));
-    int d = c->dim = c->backbone.feature_dim;
+    int d = c->dim = c->backbone.feature_dim * last_blocks;
     hvp_state_init(&c->head_state, seed);
     HVP_TRY(hvp_state_param(&c->head_state, ctx, "head.weight", 2, (int[]){classes, d},
                             HVP_INIT_ZERO, d, 0, &c->head[0]));
@@ -146,7 +147,7 @@ hvp_status hvp_classifier_train_step(hvp_classifier *c, hvp_ctx *ctx, const hvp_
     HVP_TRY(hvp_params_zero_grad(ctx, c->params, c->nparams));
     if (!c->finetune) {
         hvp_pass p = {ctx, 0, 0, 1, 0};
-        HVP_TRY(hvp_backbone_forward(&c->backbone, &p, x, &f));
+        HVP_TRY(hvp_backbone_eval_features(&c->backbone, &p, x, c->last_blocks, &f));
         return head_step(c, ctx, &f, labels, loss, NULL);
     }
     hvp_pass p = {ctx, 1, 1, 1, 1};
@@ -161,7 +162,7 @@ hvp_status hvp_classifier_logits(hvp_classifier *c, hvp_ctx *ctx, const hvp_tens
 {
     hvp_pass p = {ctx, 0, 0, 1, 0};
     hvp_tensor f;
-    HVP_TRY(hvp_backbone_forward(&c->backbone, &p, x, &f));
+    HVP_TRY(hvp_backbone_eval_features(&c->backbone, &p, x, c->last_blocks, &f));
     HVP_TRY(hvp_alloc_f32(ctx->acts, "classifier logits", logits, 2,
                           (int[]){x->shape[0], c->classes}));
     return hvp_linear_fwd(ctx, &f, &c->head[0].value, &c->head[1].value, logits);

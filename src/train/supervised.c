@@ -27,6 +27,7 @@ hvp_status hvp_supervised_opts_from_config(const hvp_config *cfg, int finetune,
     memset(o, 0, sizeof *o);
     o->finetune = finetune;
     o->momentum = cfg->optim.momentum;
+    o->last_blocks = 1;
     if (finetune) {
         o->optim = cfg->eval.finetune_optim == 1 ? HVP_OPTIM_ADAMW : HVP_OPTIM_SGD;
         o->epochs = cfg->eval.finetune_epochs;
@@ -53,6 +54,8 @@ hvp_status hvp_supervised_opts_from_config(const hvp_config *cfg, int finetune,
         o->epochs = 100;
         o->batch_size = 1024;
         o->lr = 0.001;
+        if (hvp_arch_info_of(cfg->model.arch)->kind == HVP_BACKBONE_VIT)
+            o->last_blocks = 4; /* n_last_blocks for ViT-S/16 */
         break;
     default:
         o->optim = HVP_OPTIM_SGD;
@@ -69,6 +72,8 @@ hvp_status hvp_supervised_opts_from_config(const hvp_config *cfg, int finetune,
         o->lr = cfg->eval.linear_lr;
     if (given(cfg, "eval.linear_weight_decay"))
         o->weight_decay = cfg->eval.linear_weight_decay;
+    if (given(cfg, "eval.last_blocks"))
+        o->last_blocks = cfg->eval.last_blocks;
     return HVP_OK;
 }
 
