@@ -397,6 +397,18 @@ HVP_TEST(train_linear_augmented_and_finetune_end_to_end)
                tr_contains(w, size, "\"layer4.1.bn2.running_var\"") &&
                !tr_contains(w, size, "encoder."),
            "%s should hold the backbone and head under torchvision names", path);
+    /* eval.train_root: another dataset (5 images a class and split) than the pretraining's */
+    char other[1100], over[1200];
+    snprintf(other, sizeof other, "%s/other", t.root);
+    td_mkdir(other);
+    tr_make_folder(other, 5);
+    snprintf(over, sizeof over, "eval.train_root=%s", other);
+    rc = tr_run(t.log, (const char *[]){"linear", t.run_dir, "eval.augment=true", over,
+                                        "eval.linear_epochs=1", "eval.linear_batch_size=4",
+                                        NULL});
+    text = tr_log_text(t.log);
+    EXPECT(rc == 0 && strstr(text, "(10 images)"),
+           "hvp linear with eval.train_root should test on its 10 images: exit %d, %s", rc, text);
     /* labels are required */
     rc = tr_run(t.log, (const char *[]){"finetune", t.run_dir, "eval.train_root=/nonexistent/x",
                                         NULL});
