@@ -424,6 +424,10 @@ HVP_TEST(train_linear_augmented_and_finetune_end_to_end)
  * at 1 / 0), so its output is the second-to-last block's part. */
 HVP_TEST(supervised_vit_last_blocks_features)
 {
+    if (test_tiny()) {
+        test_skip("whole ViT forwards; their kernels are checked by the op tests");
+        return;
+    }
     hvp_ctx *ctx = test_ctx();
     int n = 3, d = 16, deep = 3;
     hvp_vit_config vc = {16, 8, 3, d, deep, 2, 2.0f, 0.0f, 0};
