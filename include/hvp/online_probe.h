@@ -28,7 +28,9 @@ hvp_status hvp_online_probe_step(hvp_online_probe *p, hvp_ctx *ctx, struct hvp_m
 hvp_status hvp_online_probe_logits(hvp_online_probe *p, hvp_ctx *ctx, const hvp_tensor *features,
                                    hvp_tensor *logits);
 
-/* Top-1 / top-5 (percent) on the evaluation's test sample (eval.knn_test_limit images). */
+/* Top-1 / top-5 (percent) on the test sample (eval.knn_test_limit images) of the
+ * pretraining data (eval.test_root, unless eval.train_root sends the evaluations to another
+ * dataset: the probe knows the pretraining data's classes). */
 hvp_status hvp_online_probe_evaluate(hvp_online_probe *p, hvp_ctx *ctx, struct hvp_method *m,
                                      const hvp_config *cfg, double *top1, double *top5);
 

@@ -106,7 +106,12 @@ hvp_status hvp_online_probe_evaluate(hvp_online_probe *p, hvp_ctx *ctx, hvp_meth
     hvp_tensor feats, logits;
     int *labels = NULL;
     float *host = NULL;
-    hvp_status st = hvp_eval_split_features(ctx, m, cfg, 1, cfg->eval.knn_test_limit, &feats,
+    /* the probe learns the pretraining data's classes: its test split, whatever dataset
+     * eval.train_root / eval.test_root give the other evaluations */
+    hvp_config own = *cfg;
+    if (own.eval.train_root[0])
+        own.eval.train_root[0] = own.eval.test_root[0] = 0;
+    hvp_status st = hvp_eval_split_features(ctx, m, &own, 1, cfg->eval.knn_test_limit, &feats,
                                             &labels);
     int n = st == HVP_OK ? feats.shape[0] : 0;
     if (st == HVP_OK)

@@ -207,6 +207,8 @@ hvp_status hvp_supervised_run(hvp_ctx *ctx, hvp_classifier *c, const hvp_config 
                               hvp_supervised_result *out)
 {
     memset(out, 0, sizeof *out);
+    /* the optimizer's state and the loss live for this run only */
+    hvp_arena_mark params = hvp_arena_get_mark(ctx->params);
     hvp_dataset *train = NULL, *test = NULL;
     hvp_optim *opt = NULL;
     hvp_metrics *csv = NULL;
@@ -327,5 +329,6 @@ hvp_status hvp_supervised_run(hvp_ctx *ctx, hvp_classifier *c, const hvp_config 
     free(r.params);
     hvp_dataset_close(train);
     hvp_dataset_close(test);
+    hvp_arena_rewind(ctx->params, params);
     return st;
 }
