@@ -44,8 +44,8 @@ static int evaluate(int argc, char **argv, int linear)
 {
     const char *cmd = linear == 2 ? "finetune" : linear ? "linear" : "knn";
     if (argc < 2) {
-        fprintf(stderr, "usage: hvp %s RUN_DIR|CHECKPOINT_DIR|CONFIG.ini [--pixels] "
-                        "[section.key=value ...]\n", cmd);
+        fprintf(stderr, "usage: hvp %s RUN_DIR|CHECKPOINT_DIR|CONFIG.ini %s"
+                        "[section.key=value ...]\n", cmd, linear == 2 ? "" : "[--pixels] ");
         return 2;
     }
     int pixels = 0, n = 0;
@@ -70,6 +70,10 @@ static int evaluate(int argc, char **argv, int linear)
                          : hvp_cli_load_config(n, args, &cfg);
     if (!loaded)
         return 2;
+    if (linear == 2 && pixels) {
+        fprintf(stderr, "hvp finetune: --pixels has no network to fine-tune\n");
+        return 2;
+    }
     if (linear == 2 || (linear && cfg.eval.augment && !pixels))
         return hvp_cli_supervised(cmd, &cfg, ckpt, linear == 2);
     hvp_ctx *ctx = NULL;
