@@ -52,8 +52,15 @@ int hvp_cli_supervised(const char *cmd, const hvp_config *cfg, const char *ckpt,
         from = cfg->model.init;
     }
     if (st == HVP_OK && finetune) {
-        snprintf(out_dir, sizeof out_dir, "%s/finetune",
-                 hvp_config_run_dir(cfg, run_dir, sizeof run_dir));
+        /* beside the checkpoints it starts from (RUN/checkpoints/step-N -> RUN/finetune),
+         * wherever the run was moved; from a config, in its run directory */
+        snprintf(run_dir, sizeof run_dir, "%s", ckpt);
+        char *cut = strstr(run_dir, "/checkpoints/step-");
+        if (cut)
+            *cut = 0;
+        else
+            hvp_config_run_dir(cfg, run_dir, sizeof run_dir);
+        snprintf(out_dir, sizeof out_dir, "%s/finetune", run_dir);
         o.out_dir = out_dir;
     }
     if (st == HVP_OK) {
