@@ -82,15 +82,21 @@ kernel void augment_crop(int nv, int S, int C, global const uchar *src, int src_
         tx += aa_filter(((float)(j + x0) - cx + 0.5f) * isx, bicubic);
     float acc[3] = {0.0f, 0.0f, 0.0f};
     global const uchar *img = src + src_off + p[VP_SRC_OFF];
+    int src_h = p[VP_SRC_H];
     for (int j = 0; j < ny; j++) {
         float wy = aa_filter(((float)(j + y0) - cy + 0.5f) * isy, bicubic);
-        global const uchar *row =
-            img + ((size_t)(p[VP_TOP] + y0 + j) * src_w + (size_t)(p[VP_LEFT] + x0)) * C;
+        int sy = p[VP_TOP] + y0 + j;
+        if (sy < 0 || sy >= src_h) /* a padded crop (RandomCrop(padding)): zeros outside */
+            continue;
+        global const uchar *row = img + (size_t)sy * src_w * C;
         float r[3] = {0.0f, 0.0f, 0.0f};
         for (int i = 0; i < nx; i++) {
             float wx = aa_filter(((float)(i + x0) - cx + 0.5f) * isx, bicubic);
+            int sx = p[VP_LEFT] + x0 + i;
+            if (sx < 0 || sx >= src_w)
+                continue;
             for (int c = 0; c < C; c++)
-                r[c] += wx * ((float)row[i * C + c] * (1.0f / 255.0f));
+                r[c] += wx * ((float)row[(size_t)sx * C + c] * (1.0f / 255.0f));
         }
         for (int c = 0; c < C; c++)
             acc[c] += wy * r[c];

@@ -90,6 +90,14 @@ typedef struct hvp_view_params {
  * of the short side, resized), or the whole image when it is no larger than size (CIFAR,
  * MNIST); no random change. */
 void hvp_eval_view_params(int h, int w, int size, hvp_view_params *p);
+/* The training views of the supervised evaluations (linear probe with augmentations,
+ * fine-tuning), drawn from (seed, epoch, index) as hvp_view_sample: RandomResizedCrop(size)
+ * with torchvision's default scale (0.08, 1) and ratio (3/4, 4/3), then a flip with p 0.5;
+ * an image of exactly size x size pixels (CIFAR at 32) takes the CIFAR evaluations'
+ * RandomCrop(size, padding = size / 8) + flip instead (the box may reach past the edges:
+ * the augmentation reads zeros there, as the padding). No colour change. */
+void hvp_eval_train_view_params(uint64_t seed, int64_t epoch, int64_t index, int h, int w,
+                                int size, hvp_view_params *p);
 
 /* torchvision's RandomResizedCrop.get_params for an image of h x w pixels: 10 attempts,
  * then the ratio-clamped centre crop. */

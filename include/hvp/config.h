@@ -16,7 +16,7 @@
 
 #define HVP_CFG_STR 512      /* bytes of a string value, including the terminator */
 #define HVP_CFG_LIST_MAX 4   /* values of a float list */
-#define HVP_CFG_MAX_KEYS 128 /* keys in the table */
+#define HVP_CFG_MAX_KEYS 256 /* keys in the table */
 
 /* A float pair or list, e.g. crop_scale = 0.2, 1.0. */
 typedef struct hvp_cfg_floats {
@@ -29,6 +29,8 @@ typedef enum { HVP_SCHED_COSINE, HVP_SCHED_CONSTANT } hvp_schedule;
 typedef enum { HVP_SELECT_BY_LOSS, HVP_SELECT_BY_OVERLAP } hvp_select_by;
 typedef enum { HVP_PROGRESS_AUTO, HVP_PROGRESS_TTY, HVP_PROGRESS_PLAIN,
                HVP_PROGRESS_OFF } hvp_progress_mode;
+
+typedef enum { HVP_RECIPE_DEFAULT, HVP_RECIPE_SIMSIAM, HVP_RECIPE_DINO } hvp_eval_recipe;
 
 /* Where a value came from. */
 typedef enum { HVP_CFG_FROM_DEFAULT = 0, HVP_CFG_FROM_FILE, HVP_CFG_FROM_CLI } hvp_cfg_from;
@@ -111,6 +113,12 @@ typedef struct hvp_config {
         int batch_size, knn_train_limit, knn_test_limit, at_start;
         int linear_epochs, linear_batch_size;
         double linear_lr, linear_weight_decay;
+        int augment, recipe, last_blocks; /* recipe: hvp_eval_recipe */
+        char train_root[HVP_CFG_STR];
+        int online_probe;
+        double online_probe_lr;
+        int finetune_epochs, finetune_batch_size, finetune_optim, finetune_warmup_epochs;
+        double finetune_lr, finetune_weight_decay, finetune_label_smoothing;
     } eval;
     struct {
         int every, tensorboard, csv, jsonl, chosen_pairs;

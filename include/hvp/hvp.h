@@ -14,7 +14,9 @@
 #include "hvp/config.h"
 #include "hvp/safetensors.h"
 #include "hvp/checkpoint.h"
+#include "hvp/classify.h"
 #include "hvp/logs.h"
+#include "hvp/online_probe.h"
 #include "hvp/optim.h"
 #include "hvp/augment.h"
 

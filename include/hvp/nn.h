@@ -293,6 +293,11 @@ void hvp_vit_free(hvp_vit *m);
  * mode applies drop path with masks drawn from m->step. */
 hvp_status hvp_vit_forward(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
                            hvp_tensor *features);
+/* DINO's linear-evaluation features (eval_linear.py, n_last_blocks): the class token of
+ * each of the last n blocks' outputs through the final LayerNorm, concatenated, earliest
+ * block first: features [n_img, n * dim]. Eval mode, no backward (p->keep 0). */
+hvp_status hvp_vit_forward_last_blocks(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
+                                       int n, hvp_tensor *features);
 /* Parameter gradients of the last forward (which kept its activations); no dx. */
 hvp_status hvp_vit_backward(hvp_vit *m, hvp_ctx *ctx, const hvp_tensor *dfeatures);
 /* iBOT's forward: every token after the final LayerNorm, tokens [n, L+1, dim] (class token
@@ -336,5 +341,10 @@ void hvp_backbone_set_step(hvp_backbone *m, uint32_t step);
 hvp_status hvp_backbone_forward(hvp_backbone *m, const hvp_pass *p, const hvp_tensor *x,
                                 hvp_tensor *features);
 hvp_status hvp_backbone_backward(hvp_backbone *m, hvp_ctx *ctx, const hvp_tensor *dfeatures);
+/* Frozen features for a linear evaluation: hvp_backbone_forward, or for a ViT with
+ * last_blocks > 1 hvp_vit_forward_last_blocks ([n, last_blocks * feature_dim]); a ResNet
+ * takes last_blocks 1 only. */
+hvp_status hvp_backbone_eval_features(hvp_backbone *m, const hvp_pass *p, const hvp_tensor *x,
+                                      int last_blocks, hvp_tensor *features);
 
 #endif

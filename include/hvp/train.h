@@ -100,6 +100,10 @@ hvp_status hvp_train_open_device(const hvp_config *cfg, hvp_ctx **out);
 /* The dataset of a split; the test split comes from eval.test_root when that is set. */
 hvp_status hvp_train_open_dataset(const hvp_config *cfg, const char *split, int is_test,
                                   hvp_dataset **out);
+/* The dataset an evaluation uses (kNN memory and test samples, probes, fine-tuning):
+ * eval.train_root's splits when it is set (format guessed from its files; the test split
+ * from eval.test_root when that is set too), else hvp_train_open_dataset's. */
+hvp_status hvp_train_open_eval_dataset(const hvp_config *cfg, int is_test, hvp_dataset **out);
 /* The views the config describes: nviews global views of data.image_size, one slot each
  * (1..HVP_MAX_VIEWS), with the channels of the images they are cut from; odd slots take
  * data.odd_blur_prob and data.odd_solarize_prob where set (DINO's two kinds of view). */
@@ -124,6 +128,11 @@ hvp_status hvp_train_make_method(hvp_ctx *ctx, const hvp_config *cfg, int channe
  * the normalised pixels themselves are the features (the raw-pixel baseline). */
 hvp_status hvp_eval_knn_method(hvp_ctx *ctx, struct hvp_method *m, const hvp_config *cfg,
                                long train_limit, long test_limit, double *top1, double *top5);
+/* Features [n, d] (from ctx->acts) of `limit` images (0: all; else a fixed random sample)
+ * of the evaluation's training (is_test 0) or test split, as kNN computes them, and their
+ * labels (malloc'ed; the caller frees them). */
+hvp_status hvp_eval_split_features(hvp_ctx *ctx, struct hvp_method *m, const hvp_config *cfg,
+                                   int is_test, long limit, hvp_tensor *feats, int **labels);
 /* kNN of the normalised raw pixels of the same samples (the baseline a method should beat),
  * kept in the cache folder by data and evaluation settings, so computed once per dataset. */
 hvp_status hvp_eval_knn_pixels(hvp_ctx *ctx, const hvp_config *cfg, double *top1,

@@ -8,6 +8,11 @@ int hvp_cmd_train(int argc, char **argv);
 int hvp_cmd_sweep(int argc, char **argv);
 int hvp_cmd_knn(int argc, char **argv);
 int hvp_cmd_linear(int argc, char **argv);
+int hvp_cmd_finetune(int argc, char **argv);
+/* The supervised protocols (src/cli/supervised.c) on a located checkpoint ("" : none). */
+struct hvp_config;
+int hvp_cli_supervised(const char *cmd, const struct hvp_config *cfg, const char *ckpt,
+                       int finetune);
 int hvp_cmd_views(int argc, char **argv);
 int hvp_cmd_report(int argc, char **argv);
 int hvp_cmd_export(int argc, char **argv);

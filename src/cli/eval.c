@@ -39,12 +39,13 @@ int hvp_cli_locate(const char *cmd, const char *path, char *ckpt, size_t size)
     return 0;
 }
 
+/* linear: 0 kNN, 1 linear probe, 2 fine-tuning */
 static int evaluate(int argc, char **argv, int linear)
 {
-    const char *cmd = linear ? "linear" : "knn";
+    const char *cmd = linear == 2 ? "finetune" : linear ? "linear" : "knn";
     if (argc < 2) {
-        fprintf(stderr, "usage: hvp %s RUN_DIR|CHECKPOINT_DIR|CONFIG.ini [--pixels] "
-                        "[section.key=value ...]\n", cmd);
+        fprintf(stderr, "usage: hvp %s RUN_DIR|CHECKPOINT_DIR|CONFIG.ini %s"
+                        "[section.key=value ...]\n", cmd, linear == 2 ? "" : "[--pixels] ");
         return 2;
     }
     int pixels = 0, n = 0;
@@ -69,6 +70,12 @@ static int evaluate(int argc, char **argv, int linear)
                          : hvp_cli_load_config(n, args, &cfg);
     if (!loaded)
         return 2;
+    if (linear == 2 && pixels) {
+        fprintf(stderr, "hvp finetune: --pixels has no network to fine-tune\n");
+        return 2;
+    }
+    if (linear == 2 || (linear && cfg.eval.augment && !pixels))
+        return hvp_cli_supervised(cmd, &cfg, ckpt, linear == 2);
     hvp_ctx *ctx = NULL;
     hvp_method *m = NULL;
     hvp_st_file *f = NULL;
@@ -113,3 +120,4 @@ static int evaluate(int argc, char **argv, int linear)
 
 int hvp_cmd_knn(int argc, char **argv) { return evaluate(argc, argv, 0); }
 int hvp_cmd_linear(int argc, char **argv) { return evaluate(argc, argv, 1); }
+int hvp_cmd_finetune(int argc, char **argv) { return evaluate(argc, argv, 2); }

@@ -39,7 +39,9 @@ static void usage(FILE *f)
             "commands:\n"
             "  devices            list OpenCL platforms and devices (* marks the one used)\n"
             "  knn PATH [--pixels] kNN top-1/top-5 of a run, checkpoint or config (init)\n"
-            "  linear PATH [--pixels]  linear-probe top-1/top-5 of the same\n"
+            "  linear PATH [--pixels]  linear-probe top-1/top-5 of the same (eval.augment=true:\n"
+            "                      with augmentations, eval.recipe=simsiam|dino)\n"
+            "  finetune PATH       fine-tune the backbone with a new head on the labels\n"
             "  views CONFIG [--out F.jpg]  a grid of images and the views the config cuts\n"
             "  report RUN_DIR     RUN_DIR/report/index.html: plots of the run's logs, its views\n"
             "  export PATH --out F.safetensors  the backbone under torchvision/timm names\n"
@@ -77,6 +79,8 @@ int main(int argc, char **argv)
         return hvp_cmd_knn(argc - 1, argv + 1);
     if (strcmp(cmd, "linear") == 0)
         return hvp_cmd_linear(argc - 1, argv + 1);
+    if (strcmp(cmd, "finetune") == 0)
+        return hvp_cmd_finetune(argc - 1, argv + 1);
     if (strcmp(cmd, "views") == 0)
         return hvp_cmd_views(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0)

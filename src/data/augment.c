@@ -176,8 +176,10 @@ hvp_status hvp_augment_apply(hvp_augment *a, const hvp_image_batch *b,
         int group_first = g == 0 ? 0 : cfg->n_global;
         for (int i = 0; i < B; i++) {
             const hvp_view_params *p = &params[(size_t)v * B + i];
-            if (p->crop_h < 1 || p->crop_w < 1 || p->crop_top < 0 || p->crop_left < 0 ||
-                p->crop_top + p->crop_h > b->heights[i] || p->crop_left + p->crop_w > b->widths[i])
+            /* A box may reach past the edges (RandomCrop's zero padding) but must overlap. */
+            if (p->crop_h < 1 || p->crop_w < 1 || p->crop_top <= -p->crop_h ||
+                p->crop_left <= -p->crop_w || p->crop_top >= b->heights[i] ||
+                p->crop_left >= b->widths[i])
                 return HVP_FAIL(HVP_ERR_ARG, "augment: view %d of image %d crops (%d, %d) %d x %d "
                                 "outside its %d x %d image", v, i, p->crop_top, p->crop_left,
                                 p->crop_h, p->crop_w, b->heights[i], b->widths[i]);

@@ -226,6 +226,27 @@ void hvp_eval_view_params(int h, int w, int size, hvp_view_params *p)
     p->crop_left = (w - crop) / 2;
 }
 
+void hvp_eval_train_view_params(uint64_t seed, int64_t epoch, int64_t index, int h, int w,
+                                int size, hvp_view_params *p)
+{
+    uint64_t ix = (uint64_t)index;
+    /* view 0xee: a stream of its own beside the pretraining views of the same image */
+    hvp_rng_stream r = hvp_rng_stream_init(seed, (uint32_t)epoch, (uint32_t)ix,
+                                           ((uint32_t)(ix >> 32) << 8) | 0xeeu);
+    memset(p, 0, sizeof *p);
+    p->brightness = p->contrast = p->saturation = 1.0f;
+    if (h == size && w == size) { /* RandomCrop(size, padding): torch.randint(0, 2 pad + 1) */
+        int pad = size / 8;
+        p->crop_top = rand_below(&r, 2 * pad + 1) - pad;
+        p->crop_left = rand_below(&r, 2 * pad + 1) - pad;
+        p->crop_h = p->crop_w = size;
+    } else {
+        hvp_view_sample_crop(&r, h, w, 0.08, 1.0, 3.0 / 4.0, 4.0 / 3.0, &p->crop_top,
+                             &p->crop_left, &p->crop_h, &p->crop_w);
+    }
+    p->flip = hvp_rng_uniform(&r, 0, 1) < 0.5;
+}
+
 hvp_blur_mode hvp_views_blur_mode(const hvp_view_config *cfg)
 {
     return hvp_view_blur_kernel(&cfg->slot[0]) >= 15 ? HVP_BLUR_FFT : HVP_BLUR_DIRECT;

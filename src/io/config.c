@@ -657,6 +657,15 @@ hvp_status hvp_config_check(const hvp_config *c)
                         "(%s): ViT patches must tile the image",
                         c->data.image_size, origin(c, "data.image_size", a, sizeof a),
                         c->model.patch_size, origin(c, "model.patch_size", b, sizeof b));
+    if (c->eval.recipe != HVP_RECIPE_DEFAULT && !c->eval.augment)
+        return HVP_FAIL(HVP_ERR_ARG, "eval.recipe = %s (%s) is an official protocol on augmented "
+                        "views: set eval.augment = true",
+                        c->eval.recipe == HVP_RECIPE_SIMSIAM ? "simsiam" : "dino",
+                        origin(c, "eval.recipe", a, sizeof a));
+    if (c->eval.last_blocks > 1 && (!vit || !c->eval.augment))
+        return HVP_FAIL(HVP_ERR_ARG, "eval.last_blocks = %d (%s) takes a ViT (model.arch = "
+                        "vit_*) and eval.augment = true", c->eval.last_blocks,
+                        origin(c, "eval.last_blocks", a, sizeof a));
     if (c->data.crop_scale.v[0] > c->data.crop_scale.v[1])
         return HVP_FAIL(HVP_ERR_ARG, "%s: data.crop_scale = %g, %g: min is larger than max",
                         origin(c, "data.crop_scale", a, sizeof a), c->data.crop_scale.v[0],

@@ -31,6 +31,8 @@ static const char *const methods[] = {HVP_METHODS(NAME_OF_METHOD) NULL};
 static const char *const optims[] = {"sgd", "lars", "adamw", NULL};
 static const char *const schedules[] = {"cosine", "constant", NULL};
 static const char *const select_by[] = {"loss", "overlap", NULL};
+static const char *const recipes[] = {"default", "simsiam", "dino", NULL};
+static const char *const finetune_optims[] = {"sgd", "adamw", NULL}; /* = hvp_optim_kind 0, 2 */
 static const char *const progress[] = {"auto", "tty", "plain", "off", NULL};
 
 const hvp_config_key hvp_config_keys[] = {
@@ -198,6 +200,35 @@ const hvp_config_key hvp_config_keys[] = {
     FLT("eval", "linear_weight_decay", eval.linear_weight_decay, "0", 0, 10, "linear probe: weight decay of the weights"),
     BOOL("eval", "at_start", eval.at_start, "false", "also evaluate before the first step (the network at initialisation)"),
     INT("eval", "knn_test_limit", eval.knn_test_limit, "0", 0, 2147483647, "kNN and linear probe: a fixed random sample of N test images; 0: all"),
+    BOOL("eval", "augment", eval.augment, "false",
+         "`hvp linear`: train on RandomResizedCrop + flip views (32-px images: RandomCrop(32, padding 4) + flip), "
+         "features recomputed each step by the frozen backbone; false: the fast probe on fixed centre-crop features"),
+    ENUM("eval", "recipe", eval.recipe, "default", recipes,
+         "`hvp linear`: default (SGD, the eval.linear_* keys); simsiam (LARS, batch 4096, lr 0.1 x batch/256, 90 epochs); "
+         "dino (SGD, batch 1024, lr 0.001 x batch/256, 100 epochs); an eval.linear_* key given explicitly wins"),
+    INT("eval", "last_blocks", eval.last_blocks, "1", 1, 64,
+        "`hvp linear` on a ViT with eval.augment: features = the class token of each of the last N blocks through the "
+        "final norm, concatenated (DINO's n_last_blocks; its recipe takes 4)"),
+    STR("eval", "train_root", eval.train_root, "",
+        "evaluation's training split (kNN memory, probes, fine-tuning) from this dataset; empty: data.root"),
+    BOOL("eval", "online_probe", eval.online_probe, "false",
+         "train a linear classifier on the detached (eval-mode) backbone features of each step's first views with "
+         "the batch's labels (its own SGD; restarts from zero on a resume); its top-1/top-5 on the test sample "
+         "(eval.knn_test_limit) each epoch in the log, epochs.csv/jsonl and TensorBoard; needs labelled data"),
+    FLT("eval", "online_probe_lr", eval.online_probe_lr, "0.1", 0, 1000,
+        "online probe: SGD lr (momentum 0.9, no decay) for a batch of 256, constant"),
+    INT("eval", "finetune_epochs", eval.finetune_epochs, "100", 1, 1000000, "`hvp finetune`: epochs"),
+    INT("eval", "finetune_batch_size", eval.finetune_batch_size, "256", 1, 1048576, "`hvp finetune`: images per step"),
+    ENUM("eval", "finetune_optim", eval.finetune_optim, "sgd", finetune_optims,
+         "`hvp finetune`: sgd (momentum optim.momentum) or adamw (optim.betas, optim.eps)"),
+    FLT("eval", "finetune_lr", eval.finetune_lr, "0.1", 0, 1000,
+        "`hvp finetune`: lr for a batch of 256 (scaled by batch/256), linear warm-up then cosine to 0"),
+    FLT("eval", "finetune_weight_decay", eval.finetune_weight_decay, "5e-4", 0, 10,
+        "`hvp finetune`: weight decay (not on biases and norm parameters)"),
+    INT("eval", "finetune_warmup_epochs", eval.finetune_warmup_epochs, "5", 0, 1000000,
+        "`hvp finetune`: epochs of linear warm-up"),
+    FLT("eval", "finetune_label_smoothing", eval.finetune_label_smoothing, "0", 0, 0.99,
+        "`hvp finetune`: label smoothing e (targets (1 - e) one-hot + e / classes)"),
 
     /* [log] */
     INT("log", "every", log.every, "10", 1, 1000000000, "steps between progress lines and step metrics"),

@@ -80,6 +80,18 @@ hvp_status hvp_backbone_forward(hvp_backbone *m, const hvp_pass *p, const hvp_te
     return hvp_resnet_forward(&m->resnet, p, x, features);
 }
 
+hvp_status hvp_backbone_eval_features(hvp_backbone *m, const hvp_pass *p, const hvp_tensor *x,
+                                      int last_blocks, hvp_tensor *features)
+{
+    if (last_blocks == 1)
+        return hvp_backbone_forward(m, p, x, features);
+    if (m->kind != HVP_BACKBONE_VIT)
+        return HVP_FAIL(HVP_ERR_ARG, "eval.last_blocks = %d: features of several blocks are "
+                        "a ViT's (a ResNet gives its pooled features, eval.last_blocks = 1)",
+                        last_blocks);
+    return hvp_vit_forward_last_blocks(&m->vit, p, x, last_blocks, features);
+}
+
 hvp_status hvp_backbone_backward(hvp_backbone *m, hvp_ctx *ctx, const hvp_tensor *dfeatures)
 {
     if (m->kind == HVP_BACKBONE_VIT)

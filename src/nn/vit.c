@@ -216,9 +216,12 @@ static hvp_status block_forward(hvp_vit *m, int index, const hvp_pass *p, const 
     return HVP_OK;
 }
 
-/* x -> the tokens after the last block (before the final norm), *mask applied first. */
-static hvp_status encode(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
-                         const hvp_tensor *mask, hvp_tensor *out)
+/* x -> the tokens after the last block (before the final norm), *mask applied first. With
+ * cls_stack (eval only), the class-token rows of the last `nlast` blocks' outputs go to it,
+ * [nlast, B, D], earliest block first. */
+static hvp_status encode_blocks(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
+                                const hvp_tensor *mask, hvp_tensor *out, int nlast,
+                                const hvp_tensor *cls_stack)
 {
     hvp_ctx *ctx = p->ctx;
     const hvp_vit_config *c = &m->cfg;
@@ -259,8 +262,14 @@ static hvp_status encode(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
         hvp_tensor pong;
         HVP_TRY(hvp_act(ctx, "vit tokens", &pong, 3, shape));
         hvp_tensor bufs[2] = {tok, pong};
-        for (int i = 0; i < c->depth; i++)
+        for (int i = 0; i < c->depth; i++) {
             HVP_TRY(block_forward(m, i, p, &bufs[i % 2], &bufs[(i + 1) % 2]));
+            int k = i - (c->depth - nlast);
+            if (cls_stack && k >= 0) {
+                hvp_tensor row = hvp_tensor_view(cls_stack, (size_t)k * B * D, 2, (int[]){B, D});
+                HVP_TRY(hvp_vit_cls_fwd(ctx, B, T, D, &bufs[(i + 1) % 2], &row));
+            }
+        }
         tok = bufs[c->depth % 2];
     } else {
         for (int i = 0; i < c->depth; i++) {
@@ -272,6 +281,43 @@ static hvp_status encode(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
     }
     *out = tok;
     return HVP_OK;
+}
+
+static hvp_status encode(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
+                         const hvp_tensor *mask, hvp_tensor *out)
+{
+    return encode_blocks(m, p, x, mask, out, 0, NULL);
+}
+
+hvp_status hvp_vit_forward_last_blocks(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,
+                                       int n, hvp_tensor *features)
+{
+    hvp_ctx *ctx = p->ctx;
+    int B = x->shape[0], D = m->cfg.dim;
+    if (n < 1 || n > m->cfg.depth || p->keep || p->train)
+        return HVP_FAIL(HVP_ERR_ARG, "ViT: features of the last %d blocks (1..%d, eval mode "
+                        "without a backward)", n, m->cfg.depth);
+    hvp_tensor stack, normed, tok, mean, rstd, eye;
+    HVP_TRY(hvp_act(ctx, "vit last blocks' class tokens", &stack, 2, (int[]){n * B, D}));
+    HVP_TRY(encode_blocks(m, p, x, NULL, &tok, n, &stack));
+    /* DINO's get_intermediate_layers: each block's output through the final norm */
+    HVP_TRY(layernorm(ctx, &stack, &m->norm_w, &m->norm_b, &normed, &mean, &rstd));
+    /* [n, B, D] -> [B, n D] (torch.cat(..., dim=-1)) as a batched product with the identity:
+     * image b's n rows (stride B D) times I, to its row of n D; exact for finite values */
+    float *host = calloc((size_t)D * D, sizeof *host);
+    if (!host)
+        return HVP_FAIL(HVP_ERR_NOMEM, "ViT: out of host memory");
+    for (int i = 0; i < D; i++)
+        host[(size_t)i * D + i] = 1.0f;
+    hvp_status st = hvp_act(ctx, "identity", &eye, 2, (int[]){D, D});
+    if (st == HVP_OK)
+        st = hvp_tensor_upload(ctx, &eye, host);
+    free(host);
+    HVP_TRY(st);
+    HVP_TRY(hvp_act(ctx, "vit last blocks' features", features, 2, (int[]){B, n * D}));
+    return hvp_gemm_strided_batched(ctx, 0, 0, n, D, D, 1.0f, hvp_mat_of(&normed, B * D),
+                                    (size_t)D, hvp_mat_of(&eye, D), 0, 0.0f,
+                                    hvp_mat_of(features, D), (size_t)n * D, B);
 }
 
 hvp_status hvp_vit_forward(hvp_vit *m, const hvp_pass *p, const hvp_tensor *x,

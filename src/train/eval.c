@@ -22,7 +22,10 @@ static hvp_status extract(hvp_ctx *ctx, hvp_method *m, const hvp_config *cfg,
         n = limit;
     int batch = cfg->eval.batch_size > 0 ? cfg->eval.batch_size : cfg->data.batch_size;
     hvp_view_config vc;
-    HVP_TRY(hvp_train_view_config(cfg, hvp_dataset_channels(ds), 1, &vc));
+    /* data.channels, when set, is what the backbone takes (another dataset's gray images
+     * are replicated to 3 channels) */
+    HVP_TRY(hvp_train_view_config(cfg, cfg->data.channels ? cfg->data.channels
+                                                          : hvp_dataset_channels(ds), 1, &vc));
     hvp_augment *aug = NULL;
     hvp_loader *loader = NULL;
     hvp_view_params *params = malloc((size_t)batch * sizeof *params);
@@ -97,9 +100,9 @@ static hvp_status features_of_splits(hvp_ctx *ctx, hvp_method *m, const hvp_conf
 {
     hvp_dataset *train = NULL, *test = NULL;
     memset(f, 0, sizeof *f);
-    hvp_status st = hvp_train_open_dataset(cfg, "train", 0, &train);
+    hvp_status st = hvp_train_open_eval_dataset(cfg, 0, &train);
     if (st == HVP_OK)
-        st = hvp_train_open_dataset(cfg, "test", 1, &test);
+        st = hvp_train_open_eval_dataset(cfg, 1, &test);
     if (st == HVP_OK && hvp_dataset_num_classes(train) < 1)
         st = HVP_FAIL(HVP_ERR_ARG, "evaluation needs labels; %s has none (set eval.every=0)",
                       hvp_dataset_root(train));
@@ -111,6 +114,18 @@ static hvp_status features_of_splits(hvp_ctx *ctx, hvp_method *m, const hvp_conf
         f->num_classes = hvp_dataset_num_classes(train);
     hvp_dataset_close(train);
     hvp_dataset_close(test);
+    return st;
+}
+
+hvp_status hvp_eval_split_features(hvp_ctx *ctx, hvp_method *m, const hvp_config *cfg,
+                                   int is_test, long limit, hvp_tensor *feats, int **labels)
+{
+    hvp_dataset *ds = NULL;
+    *labels = NULL;
+    hvp_status st = hvp_train_open_eval_dataset(cfg, is_test, &ds);
+    if (st == HVP_OK)
+        st = extract(ctx, m, cfg, ds, limit, feats, labels);
+    hvp_dataset_close(ds);
     return st;
 }
 
@@ -158,6 +173,8 @@ static void pixels_key(const hvp_config *c, char *key, size_t size)
                      c->data.root, c->eval.test_root, c->data.channels, c->data.image_size,
                      c->eval.knn_train_limit, c->eval.knn_test_limit, c->eval.knn_k,
                      c->eval.knn_temperature);
+    if (c->eval.train_root[0] && n > 0 && (size_t)n < size)
+        n += snprintf(key + n, size - (size_t)n, "|t%s", c->eval.train_root);
     for (int i = 0; i < c->data.mean.n && n > 0 && (size_t)n < size; i++)
         n += snprintf(key + n, size - (size_t)n, "|m%.9g", c->data.mean.v[i]);
     for (int i = 0; i < c->data.std.n && n > 0 && (size_t)n < size; i++)

@@ -20,6 +20,7 @@
 #include "hvp/model_io.h"
 #include "hvp/nn.h"
 #include "hvp/select.h"
+#include "hvp/online_probe.h"
 #include "hvp/ssl.h"
 #include "hvp/train.h"
 
@@ -36,6 +37,7 @@ typedef struct trainer {
     hvp_selector *sel;
     hvp_view_config views; /* of t->aug */
     float *given_scores;   /* hvp.select_by = overlap: [npairs, batch] from the host */
+    hvp_online_probe *probe; /* eval.online_probe */
     hvp_tensor loss;     /* one float, outside the per-step arena */
     char run_dir[1024];
     hvp_metrics *steps_csv, *epochs_csv, *epochs_jsonl;
@@ -437,6 +439,13 @@ static hvp_status setup_model(trainer *t)
         (double)hvp_state_numel(&t->method->state) / 1e6,
         c->model.init[0] ? "; backbone from " : "", c->model.init);
     HVP_TRY(make_optimizer(t));
+    if (c->eval.online_probe && hvp_dataset_num_classes(t->data) < 1)
+        return HVP_FAIL(HVP_ERR_ARG, "eval.online_probe = true needs labelled data; %s has no "
+                        "labels", hvp_dataset_root(t->data));
+    if (c->eval.online_probe)
+        HVP_TRY(hvp_online_probe_create(t->ctx, c, t->method->feature_dim,
+                                        hvp_dataset_num_classes(t->data), c->data.batch_size,
+                                        &t->probe));
     if (c->hvp.enabled) {
         hvp_select_config sc = {.views = c->hvp.views,
                                 .select_every = c->hvp.select_every,
@@ -498,6 +507,7 @@ static void teardown(trainer *t)
     hvp_tb_close(t->tb);
     hvp_selector_destroy(t->sel);
     free(t->given_scores);
+    hvp_online_probe_destroy(t->probe);
     hvp_optim_destroy(t->optim);
     hvp_method_destroy(t->method);
     hvp_augment_destroy(t->aug_score);
@@ -589,6 +599,14 @@ static hvp_status enqueue_step(trainer *t, const hvp_image_batch *b)
     uint64_t f1 = hvp_flops_total(ctx);
     HVP_TRY(hvp_params_zero_grad(ctx, t->method->state.params, t->method->state.nparams));
     HVP_TRY(t->method->ops->train_step(t->method, ctx, &x12, &t->loss));
+    uint64_t probe_flops = 0; /* evaluation, not training: left out of the step's count */
+    if (t->probe && !ctx->count_only) { /* on the first view of each image, before the update */
+        hvp_tensor x1 = x12;
+        x1.shape[0] = b->count;
+        uint64_t fp = hvp_flops_total(ctx);
+        HVP_TRY(hvp_online_probe_step(t->probe, ctx, t->method, &x1, b->labels));
+        probe_flops = hvp_flops_total(ctx) - fp;
+    }
     if (c->optim.clip_grad > 0 && t->method->policy.clip_per_param)
         HVP_TRY(hvp_optim_clip_grad_per_param(ctx, t->optim, (float)c->optim.clip_grad, NULL));
     else if (c->optim.clip_grad > 0)
@@ -605,7 +623,7 @@ static hvp_status enqueue_step(trainer *t, const hvp_image_batch *b)
     if (t->method->ops->after_step)
         HVP_TRY(t->method->ops->after_step(t->method, ctx, t->step));
     t->step_select_flops = (double)(f1 - f0);
-    t->step_train_flops = (double)(hvp_flops_total(ctx) - f1);
+    t->step_train_flops = (double)(hvp_flops_total(ctx) - f1 - probe_flops);
     return HVP_OK;
 }
 
@@ -825,6 +843,12 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
     say(t, "%s: %.4g TFLOP in %.1f s: training %.4g, selection %.4g (x%.2f the training's "
         "FLOPs)\n", label, (sel_f + train_f) * 1e-12, seconds, train_f * 1e-12, sel_f * 1e-12,
         overhead);
+    double probe1 = -1, probe5 = -1;
+    if (t->probe) {
+        HVP_TRY(hvp_online_probe_evaluate(t->probe, t->ctx, t->method, c, &probe1, &probe5));
+        say(t, "epoch %d: online linear probe top-1 %.2f%% top-5 %.2f%%\n", number, probe1,
+            probe5);
+    }
     hvp_metric row[] = {{"epoch", number},           {"step", (double)t->step},
                         {"loss", mean_loss},         {"knn_top1", top1},
                         {"knn_top5", top5},          {"hvp_chosen_loss", chosen},
@@ -833,8 +857,9 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
                         {"knn_init_top1", res->knn_init_top1},
                         {"knn_pixels_top1", top1 >= 0 ? res->knn_pixels_top1 : -1},
                         {"select_flops", sel_f}, {"train_flops", train_f},
-                        {"seconds", seconds}};
-    int ncols = sizeof row / sizeof row[0];
+                        {"seconds", seconds},
+                        {"online_probe_top1", probe1}, {"online_probe_top5", probe5}};
+    int ncols = sizeof row / sizeof row[0] - (t->probe ? 0 : 2); /* columns only with it */
     if (t->epochs_csv)
         HVP_TRY(hvp_metrics_row(t->epochs_csv, row, ncols));
     if (t->epochs_jsonl)
@@ -849,6 +874,10 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
             HVP_TRY(hvp_tb_scalar(t->tb, "eval/knn_pixels_top1", t->step, res->knn_pixels_top1));
             if (res->knn_init_top1 >= 0)
                 HVP_TRY(hvp_tb_scalar(t->tb, "eval/knn_init_top1", t->step, res->knn_init_top1));
+        }
+        if (t->probe) {
+            HVP_TRY(hvp_tb_scalar(t->tb, "eval/online_probe_top1", t->step, probe1));
+            HVP_TRY(hvp_tb_scalar(t->tb, "eval/online_probe_top5", t->step, probe5));
         }
         if (chosen >= 0) {
             HVP_TRY(hvp_tb_scalar(t->tb, "hvp/chosen_pair_loss", t->step, chosen));

@@ -32,6 +32,20 @@ hvp_status hvp_train_open_dataset(const hvp_config *cfg, const char *split, int 
     return hvp_dataset_open(&o, out);
 }
 
+hvp_status hvp_train_open_eval_dataset(const hvp_config *cfg, int is_test, hvp_dataset **out)
+{
+    if (!cfg->eval.train_root[0])
+        return hvp_train_open_dataset(cfg, is_test ? "test" : "train", is_test, out);
+    /* another dataset than the pretraining one: its layout is guessed from its files */
+    hvp_dataset_opts o;
+    memset(&o, 0, sizeof o);
+    o.format = HVP_DATA_AUTO;
+    o.root = is_test && cfg->eval.test_root[0] ? cfg->eval.test_root : cfg->eval.train_root;
+    o.split = is_test ? "test" : "train";
+    o.channels = cfg->data.channels;
+    return hvp_dataset_open(&o, out);
+}
+
 static double item(const hvp_cfg_floats *f, int i, double fallback)
 {
     return i < f->n ? f->v[i] : fallback;
