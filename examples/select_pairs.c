@@ -42,7 +42,7 @@ int main(int argc, char **argv)
     hvp_selector *sel;
     hvp_view_config vc;
     hvp_loader_opts lo = {images, 1, 0, 0, 0, 0, 0, 1, NULL, NULL};
-    hvp_select_config sc = {nviews, 1, 0.0f, (uint64_t)cfg.run.seed};
+    hvp_select_config sc = {nviews, 1, 0.0f, (uint64_t)cfg.run.seed, 0, 1};
     if (hvp_train_open_device(&cfg, &ctx) != HVP_OK ||
         hvp_train_open_dataset(&cfg, "train", 0, &ds) != HVP_OK ||
         hvp_train_make_method(ctx, &cfg, hvp_dataset_channels(ds), &m) != HVP_OK ||

@@ -42,7 +42,7 @@ static void golden_step(const char *file, make_method_fn make)
     hvp_status st = make(ctx, f, &m);
     if (st == HVP_OK)
         st = hvp_state_read(ctx, &m->state, f, "init.", 0);
-    hvp_select_config selc = {n, 1, 0.0f, 1};
+    hvp_select_config selc = {n, 1, 0.0f, 1, 0, 1};
     if (st == HVP_OK)
         st = hvp_selector_create(&selc, &sel);
     /* SGD, or solo-learn's LARS where the file says optim = lars */

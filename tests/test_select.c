@@ -40,7 +40,7 @@ HVP_TEST(select_destroy_waits_for_pending_reads)
     hvp_ctx *ctx = test_ctx();
     int n = 3, b = 5;
     hvp_method m = {.ops = &constant_ops};
-    hvp_select_config cfg = {n, 1, 0.0f, 7};
+    hvp_select_config cfg = {n, 1, 0.0f, 7, 0, 1};
     hvp_selector *sel;
     REQUIRE_OK(hvp_selector_create(&cfg, &sel));
     float *x = test_floats((size_t)n * b * 4);
@@ -94,7 +94,7 @@ HVP_TEST(select_follows_the_argmax_rule_for_ties_and_nan)
     hvp_ctx *ctx = test_ctx();
     static const hvp_method_ops given_ops = {.name = "given", .score_pairs = given_scores};
     hvp_method m = {.ops = &given_ops};
-    hvp_select_config cfg = {3, 1, 0.0f, 7};
+    hvp_select_config cfg = {3, 1, 0.0f, 7, 0, 1};
     hvp_selector *sel;
     REQUIRE_OK(hvp_selector_create(&cfg, &sel));
     float *x = test_floats(3 * 5 * 4);

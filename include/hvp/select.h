@@ -11,6 +11,10 @@ typedef struct hvp_select_config {
     int select_every;      /* score every k-th step; other steps take a random pair */
     float random_fraction; /* share of samples that keep a random pair even when scored */
     uint64_t seed;         /* random pairs draw from (seed, step, sample) */
+    /* Data-parallel runs: this rank's images are every world-th of the global batch from
+     * the rank-th on, so sample s draws with key s * world + rank, as the one device that
+     * holds the whole batch would (world 0 means 1). */
+    int rank, world;
 } hvp_select_config;
 
 typedef struct hvp_selector {

@@ -129,6 +129,8 @@ hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_te
     hvp_arg_uint(&a, (unsigned)(s->cfg.seed >> 32));
     hvp_arg_uint(&a, (unsigned)step);
     hvp_arg_float(&a, s->cfg.random_fraction);
+    hvp_arg_int(&a, s->cfg.rank);
+    hvp_arg_int(&a, s->cfg.world > 1 ? s->cfg.world : 1);
     hvp_arg_mem(&a, rows.buf);
     hvp_arg_int(&a, (int)rows.off);
     hvp_arg_mem(&a, chosen.buf);
