@@ -78,6 +78,10 @@ typedef struct hvp_ctx {
     /* While a model is being built by hvp_method_from_config: where its tensors' storage
      * comes from (hvp/nn.h; opaque here). NULL otherwise. */
     struct hvp_state_plan *state_plan;
+    /* Train-mode batch norm takes its statistics over all data-parallel ranks (SyncBN,
+     * src/ops/batchnorm.c); every rank must then run the same batch norms in the same
+     * order. Set by the trainer when it runs on more than one rank. */
+    int sync_bn;
 } hvp_ctx;
 
 hvp_status hvp_ctx_create(const char *selector, hvp_ctx **out);

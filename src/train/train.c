@@ -352,6 +352,7 @@ static hvp_status setup(trainer *t)
 {
     const hvp_config *c = t->cfg;
     HVP_TRY(hvp_train_open_device(c, &t->ctx));
+    t->ctx->sync_bn = t->world > 1; /* SyncBN: the statistics of the global batch */
     say(t, "device: %s / %s\n", t->ctx->info.platform_name, t->ctx->info.device_name);
     char gemm[512];
     hvp_gemm_describe(t->ctx, gemm, sizeof gemm);
@@ -525,6 +526,25 @@ static hvp_status agree_on_stop(trainer *t)
 
 static int stop_seen(const trainer *t) { return t->world > 1 ? t->stop_agreed : stopping(); }
 
+/* log.chosen_pairs: a row per image of the global batch, numbered by its place there (rank
+ * r's image k is k * world + r); every rank takes part, rank 0 writes. */
+static hvp_status log_chosen(trainer *t)
+{
+    int b = t->sel->pending_b, n = b * t->world;
+    int *all = malloc((size_t)n * sizeof *all);
+    if (!all)
+        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+    hvp_status st = hvp_dist_allgather(t->sel->chosen_host, (size_t)b * sizeof *all, all);
+    for (int g = 0; st == HVP_OK && t->chosen_csv && g < n; g++) {
+        int rank = g % t->world, k = g / t->world;
+        hvp_metric row[] = {{"step", (double)t->step + 1}, {"image", g},
+                            {"pair", all[rank * b + k]}};
+        st = hvp_metrics_row(t->chosen_csv, row, 3);
+    }
+    free(all);
+    return st;
+}
+
 /* One optimizer step on one batch; *loss gets its value (read back: the step's sync). */
 static hvp_status step_body(trainer *t, const hvp_image_batch *b, double *loss)
 {
@@ -586,11 +606,8 @@ static hvp_status step_body(trainer *t, const hvp_image_batch *b, double *loss)
     int scored = t->sel && t->sel->pending;
     if (t->sel)
         hvp_selector_collect(t->sel);
-    for (int i = 0; scored && t->chosen_csv && i < t->sel->pending_b; i++) {
-        hvp_metric row[] = {{"step", (double)t->step + 1}, {"image", i},
-                            {"pair", t->sel->chosen_host[i]}};
-        HVP_TRY(hvp_metrics_row(t->chosen_csv, row, 3));
-    }
+    if (scored && t->cfg->log.chosen_pairs)
+        HVP_TRY(log_chosen(t));
     if (!isfinite(value))
         return HVP_FAIL(HVP_ERR_NUMERIC, "the loss is %g at step %ld (epoch %d): stopping; the "
                         "last checkpoint in %s/checkpoints is intact", (double)value, t->step + 1,
@@ -696,8 +713,11 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
             "the checkpoint)\n", number);
     else if (eval) {
         double t0 = now();
-        HVP_TRY(hvp_eval_knn_method(t->ctx, t->method, c, c->eval.knn_train_limit,
-                                    c->eval.knn_test_limit, &top1, &top5));
+        t->ctx->sync_bn = 0; /* rank 0 alone: no other rank to synchronise with */
+        hvp_status st = hvp_eval_knn_method(t->ctx, t->method, c, c->eval.knn_train_limit,
+                                            c->eval.knn_test_limit, &top1, &top5);
+        t->ctx->sync_bn = t->world > 1;
+        HVP_TRY(st);
         res->knn_top1 = top1;
         res->knn_top5 = top5;
         say(t, "epoch %d: kNN top-1 %.2f%% top-5 %.2f%% (k=%d, %.1f s)\n", number, top1, top5,
@@ -786,8 +806,11 @@ static hvp_status run(trainer *t, hvp_train_result *res)
     const hvp_config *c = t->cfg;
     if (c->eval.at_start && t->step == 0 && t->rank == 0) {
         double top1, top5;
-        HVP_TRY(hvp_eval_knn_method(t->ctx, t->method, c, c->eval.knn_train_limit,
-                                    c->eval.knn_test_limit, &top1, &top5));
+        t->ctx->sync_bn = 0; /* rank 0 alone: no other rank to synchronise with */
+        hvp_status st = hvp_eval_knn_method(t->ctx, t->method, c, c->eval.knn_train_limit,
+                                            c->eval.knn_test_limit, &top1, &top5);
+        t->ctx->sync_bn = t->world > 1;
+        HVP_TRY(st);
         say(t, "at initialisation: kNN top-1 %.2f%% top-5 %.2f%%\n", top1, top5);
         res->knn_init_top1 = top1;
         HVP_TRY(pixels_baseline(t, res));
