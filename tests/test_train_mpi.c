@@ -263,3 +263,10 @@ HVP_TEST(train_mpi_simsiam_two_ranks_equal_one)
 {
     two_ranks_equal_one("", 1);
 }
+
+/* SimCLR: the negatives of both ranks (gathered projections), the gradient back to the
+ * rank that owns each row. */
+HVP_TEST(train_mpi_simclr_two_ranks_equal_one)
+{
+    two_ranks_equal_one("[method]\nname = simclr\n", 0);
+}
