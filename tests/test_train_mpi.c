@@ -270,3 +270,12 @@ HVP_TEST(train_mpi_simclr_two_ranks_equal_one)
 {
     two_ranks_equal_one("[method]\nname = simclr\n", 0);
 }
+
+/* DINO: the teacher's center averaged over both ranks' outputs (and its batch norms
+ * synchronised, its EMA the same on both). */
+HVP_TEST(train_mpi_dino_two_ranks_equal_one)
+{
+    two_ranks_equal_one("[method]\nname = dino\nout_dim = 32\nbottleneck_dim = 8\n"
+                        "norm_last_layer = false\n[optim]\nname = adamw\nlr = 0.01\n"
+                        "weight_decay = 0.04\n", 0);
+}
