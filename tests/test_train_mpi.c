@@ -7,6 +7,7 @@
  * image of every step; every tensor of the final weights within 1e-5 relative to its
  * largest value, or to 1e-2 for tensors of rounding noise below that (batch-norm biases
  * whose gradient vanishes behind the next batch norm, running means of centred inputs). */
+#include <dirent.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -144,22 +145,23 @@ static void expect_same_pairs(const char *one, const char *two)
            "%s and %s differ: the hard views chosen on two ranks are not one rank's", a, b);
 }
 
-/* The largest relative parameter difference between the runs' final weights. */
-static double compare_weights(const char *one, const char *two)
+/* The weights file of a run's latest checkpoint into path; 0 (a failure) when none. */
+static int latest_weights(const char *run, char *path, size_t size)
 {
-    char dir[1024], a[1200], b[1200];
+    char dir[1024];
     int64_t step;
+    if (hvp_ckpt_find_latest(run, dir, sizeof dir, &step) != HVP_OK || step < 0) {
+        TEST_FAIL("no checkpoint in %s", run);
+        return 0;
+    }
+    snprintf(path, size, "%s/" HVP_CKPT_WEIGHTS, dir);
+    return 1;
+}
+
+/* The largest relative difference between the tensors of two weights files. */
+static double compare_weight_files(const char *a, const char *b)
+{
     double worst = 0;
-    if (hvp_ckpt_find_latest(one, dir, sizeof dir, &step) != HVP_OK) {
-        TEST_FAIL("no checkpoint in %s", one);
-        return 1;
-    }
-    snprintf(a, sizeof a, "%s/" HVP_CKPT_WEIGHTS, dir);
-    if (hvp_ckpt_find_latest(two, dir, sizeof dir, &step) != HVP_OK) {
-        TEST_FAIL("no checkpoint in %s", two);
-        return 1;
-    }
-    snprintf(b, sizeof b, "%s/" HVP_CKPT_WEIGHTS, dir);
     hvp_st_file *fa = NULL, *fb = NULL;
     if (hvp_st_open(a, &fa) != HVP_OK || hvp_st_open(b, &fb) != HVP_OK) {
         TEST_FAIL("%s", hvp_last_error());
@@ -191,6 +193,15 @@ static double compare_weights(const char *one, const char *two)
     hvp_st_close(fa);
     hvp_st_close(fb);
     return worst;
+}
+
+/* The same for the final weights of two runs. */
+static double compare_weights(const char *one, const char *two)
+{
+    char a[1400], b[1400];
+    if (!latest_weights(one, a, sizeof a) || !latest_weights(two, b, sizeof b))
+        return 1;
+    return compare_weight_files(a, b);
 }
 
 /* Whether two safetensors files hold the same tensors bit for bit (their metadata, which
@@ -278,4 +289,126 @@ HVP_TEST(train_mpi_dino_two_ranks_equal_one)
     two_ranks_equal_one("[method]\nname = dino\nout_dim = 32\nbottleneck_dim = 8\n"
                         "norm_last_layer = false\n[optim]\nname = adamw\nlr = 0.01\n"
                         "weight_decay = 0.04\n", 0);
+}
+
+/* A checkpoint written by 2 ranks (mid-run, after epoch 1 of 2) resumes on 2 ranks to the
+ * uninterrupted run's weights bit for bit, and on 1 rank to them within the tolerance
+ * (its steps are one rank's from there). */
+HVP_TEST(train_mpi_checkpoint_of_two_ranks_resumes_on_one_and_two)
+{
+    tr_files f;
+    if (!have_mpi() || !tr_begin(&f, 12, 2, ""))
+        return;
+    char run[1100], ref[1400], cmd[4400], path[1400];
+    snprintf(run, sizeof run, "%s/two", f.root);
+    snprintf(ref, sizeof ref, "%s/uninterrupted.safetensors", f.root);
+    if (!train(f.cfg, 2, run, "run.name=two") || !latest_weights(run, path, sizeof path))
+        return;
+    EXPECT(strstr(path, "step-0000000006"), "the last checkpoint is %s, expected step 6", path);
+    /* keep the final weights; remove that checkpoint: the run resumes from step 3 */
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && rm -r \"$(dirname '%s')\"", path, ref, path);
+    REQUIRE_OK(system(cmd) == 0 ? HVP_OK : HVP_FAIL(HVP_ERR_IO, "%s failed", cmd));
+    if (!train(f.cfg, 2, run, "run.name=two"))
+        return;
+    char log[1400];
+    snprintf(log, sizeof log, "%s.log", run);
+    const char *text = tr_log_text(log);
+    EXPECT(text && strstr(text, "resumed from") && strstr(text, "step 3)"),
+           "the 2-rank run did not resume from step 3 (%s)", log);
+    if (latest_weights(run, path, sizeof path))
+        EXPECT(tensors_equal(path, ref), "resumed on 2 ranks, %s differs from the "
+               "uninterrupted run's weights", path);
+    REQUIRE_OK(system(cmd) == 0 ? HVP_OK : HVP_FAIL(HVP_ERR_IO, "%s failed", cmd));
+    if (!train(f.cfg, 0, run, "run.name=two"))
+        return;
+    text = tr_log_text(log);
+    EXPECT(text && strstr(text, "resumed from") && strstr(text, "step 3)"),
+           "the 1-rank run did not resume from step 3 (%s)", log);
+    if (latest_weights(run, path, sizeof path)) {
+        double d = compare_weight_files(ref, path);
+        printf("     resumed on 1 rank: weights within %.2g of 2 ranks' relative\n", d);
+    }
+}
+
+/* The pid of the child of parent whose environment says it is MPI rank `rank` (-1: none
+ * yet). Open MPI's mpirun starts the ranks of its own machine as its children. */
+static pid_t rank_pid(pid_t parent, int rank)
+{
+    static char buf[1 << 17];
+    char want[64], path[300];
+    snprintf(want, sizeof want, "OMPI_COMM_WORLD_RANK=%d", rank);
+    DIR *proc = opendir("/proc");
+    struct dirent *e;
+    pid_t found = -1;
+    while (proc && found < 0 && (e = readdir(proc))) {
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (pid <= 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        int ppid = -1;
+        char state;
+        int got = fscanf(f, "%*d %*s %c %d", &state, &ppid);
+        fclose(f);
+        if (got != 2 || ppid != parent)
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+        f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        if (tr_contains((const unsigned char *)buf, n, want))
+            found = pid;
+    }
+    if (proc)
+        closedir(proc);
+    return found;
+}
+
+/* A rank killed with SIGKILL mid-run ends the whole job within 30 s, with mpirun naming
+ * the rank, its host and the signal; the other rank does not hang in a collective. */
+HVP_TEST(train_mpi_sigkill_of_one_rank_ends_the_job)
+{
+    tr_files f;
+    if (!have_mpi() || !tr_begin(&f, 12, 40, "[log]\nevery = 1\n"))
+        return;
+    char steps[1400];
+    snprintf(steps, sizeof steps, "%s/steps.csv", f.run_dir);
+    const char *args[] = {f.cfg, f.over_dir, "device.share=true", NULL};
+    pid_t job = spawn_ranks(f.log, 2, args);
+    pid_t victim = -1;
+    for (int i = 0; i < 600 && (victim < 0 || tr_lines(steps) < 3); i++) { /* 60 s at most */
+        usleep(100000);
+        if (victim < 0)
+            victim = rank_pid(job, 1);
+        if (waitpid(job, NULL, WNOHANG) == job) {
+            TEST_FAIL("the job ended before rank 1 was killed");
+            tr_show_log(f.log);
+            return;
+        }
+    }
+    EXPECT(victim > 0, "rank 1 of mpirun %d not found", (int)job);
+    if (victim > 0)
+        kill(victim, SIGKILL);
+    int ended = 0, status = 0;
+    for (int i = 0; i < 300 && !ended; i++) { /* within 30 s */
+        ended = waitpid(job, &status, WNOHANG) == job;
+        if (!ended)
+            usleep(100000);
+    }
+    if (!ended) {
+        TEST_FAIL("the job did not end within 30 s of rank 1's SIGKILL");
+        kill(job, SIGKILL);
+        waitpid(job, NULL, 0);
+        return;
+    }
+    EXPECT(!(WIFEXITED(status) && WEXITSTATUS(status) == 0), "the job ended as if it succeeded");
+    const char *text = tr_log_text(f.log);
+    EXPECT(text && strstr(text, "rank 1") && strstr(text, "signal 9"),
+           "mpirun's message does not name rank 1 and the signal (%s)", f.log);
+    if (!text || !strstr(text, "signal 9"))
+        tr_show_log(f.log);
 }
