@@ -42,12 +42,15 @@ int main(int argc, char **argv)
     hvp_selector *sel;
     hvp_view_config vc;
     hvp_loader_opts lo = {images, 1, 0, 0, 0, 0, 0, 1, NULL, NULL};
-    hvp_select_config sc = {nviews, 1, 0.0f, (uint64_t)cfg.run.seed, 0, 1};
+    hvp_select_config sc = {.views = nviews, .select_every = 1, .seed = (uint64_t)cfg.run.seed};
     if (hvp_train_open_device(&cfg, &ctx) != HVP_OK ||
         hvp_train_open_dataset(&cfg, "train", 0, &ds) != HVP_OK ||
         hvp_train_make_method(ctx, &cfg, hvp_dataset_channels(ds), &m) != HVP_OK ||
         hvp_loader_create(ds, &lo, &loader) != HVP_OK ||
-        hvp_loader_start_epoch(loader, 0) != HVP_OK || hvp_selector_create(&sc, &sel) != HVP_OK)
+        hvp_loader_start_epoch(loader, 0) != HVP_OK)
+        return fail("setup");
+    sc.asymmetric = m->policy.asymmetric_globals; /* DINO, iBOT: (even, odd) pairs only */
+    if (hvp_selector_create(&sc, &sel) != HVP_OK)
         return fail("setup");
     if (hvp_train_view_config(&cfg, hvp_dataset_channels(ds), nviews, &vc) != HVP_OK ||
         hvp_augment_create(ctx, &vc, &aug) != HVP_OK)

@@ -541,3 +541,31 @@ HVP_TEST(augment_view_config_holds_every_configured_view)
                strstr(hvp_last_error(), "views"),
            "too many views: %s", hvp_last_error());
 }
+
+/* DINO's two kinds of global view: even slots take data.blur_prob / solarize_prob, odd ones
+ * data.odd_blur_prob / odd_solarize_prob where set (-1, the default: the same for all). */
+HVP_TEST(augment_odd_slots_take_their_own_blur_and_solarize)
+{
+    hvp_config c;
+    hvp_config_defaults(&c);
+    hvp_view_config vc;
+    REQUIRE_OK(hvp_train_view_config(&c, 3, 4, &vc));
+    for (int v = 1; v < 4; v++)
+        EXPECT(vc.slot[v].blur_p == vc.slot[0].blur_p &&
+                   vc.slot[v].solarize_p == vc.slot[0].solarize_p,
+               "defaults: slot %d differs from slot 0", v);
+    static const char *const sets[] = {"data.blur_prob=1.0", "data.odd_blur_prob=0.1",
+                                       "data.solarize_prob=0", "data.odd_solarize_prob=0.2"};
+    for (int i = 0; i < 4; i++)
+        REQUIRE_OK(hvp_config_override(&c, sets[i]));
+    REQUIRE_OK(hvp_train_view_config(&c, 3, 5, &vc));
+    for (int v = 0; v < 5; v++) {
+        double blur = v % 2 ? 0.1 : 1.0, solarize = v % 2 ? 0.2 : 0.0;
+        EXPECT(vc.slot[v].blur_p == blur && vc.slot[v].solarize_p == solarize,
+               "slot %d: blur %g, solarize %g; want %g, %g", v, vc.slot[v].blur_p,
+               vc.slot[v].solarize_p, blur, solarize);
+    }
+    EXPECT(hvp_config_override(&c, "data.odd_blur_prob=1.5") != HVP_OK &&
+               strstr(hvp_last_error(), "odd_blur_prob"),
+           "odd_blur_prob 1.5: %s", hvp_last_error());
+}

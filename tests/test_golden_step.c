@@ -24,6 +24,29 @@ static void expect_tensor(const char *what, const hvp_tensor *t, const float *wa
     EXPECT_CLOSE_FLOOR(what, test_read(t), test_to_double(want, n), n, tol, 1.0);
 }
 
+/* The method's local scores against every pair (score_pairs_locals), as the selection
+ * computes them, against the golden file's "local_scores" [P, M, B]. */
+static void expect_local_scores(hvp_ctx *ctx, hvp_method *m, const hvp_selector *sel,
+                                const hvp_st_file *f, const hvp_tensor *views,
+                                const hvp_tensor *cand)
+{
+    int n = sel->cfg.views, nc = sel->cfg.local_candidates, b = views->shape[0] / n;
+    const hvp_st_tensor *want = hvp_st_find(f, "local_scores");
+    if (!want || !m->ops->score_pairs_locals) {
+        TEST_FAIL("local_scores missing from the golden file, or the method cannot score");
+        return;
+    }
+    hvp_tensor scores, local_scores;
+    REQUIRE_OK(hvp_alloc_f32(ctx->acts, "pair losses", &scores, 2, (int[]){sel->npairs, b}));
+    REQUIRE_OK(hvp_alloc_f32(ctx->acts, "local losses", &local_scores, 3,
+                             (int[]){sel->npairs, nc, b}));
+    REQUIRE_OK(m->ops->score_pairs_locals(m, ctx, views, n, sel->npairs,
+                                          (const int (*)[2])sel->pairs, cand, nc, &scores,
+                                          &local_scores));
+    size_t k = hvp_numel(&local_scores);
+    EXPECT_CLOSE("local losses", test_read(&local_scores), test_to_double(want->data, k), k, 1e-4);
+}
+
 typedef hvp_status (*make_method_fn)(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m);
 
 static void golden_step(const char *file, make_method_fn make)
@@ -42,7 +65,13 @@ static void golden_step(const char *file, make_method_fn make)
     hvp_status st = make(ctx, f, &m);
     if (st == HVP_OK)
         st = hvp_state_read(ctx, &m->state, f, "init.", 0);
-    hvp_select_config selc = {n, 1, 0.0f, 1, 0, 1};
+    /* DINO as the paper's code: (even, odd) pairs, M local candidates of which L are kept */
+    const hvp_st_tensor *cand_st = hvp_st_find(f, "local_candidates");
+    int nl = test_meta_int(f, "L"), ls = test_meta_int(f, "local_S"), nc = test_meta_int(f, "M");
+    hvp_select_config selc = {.views = n, .select_every = 1, .seed = 1,
+                              .asymmetric = test_meta_int(f, "asymmetric") == 1,
+                              .local_candidates = cand_st ? nc : 0,
+                              .local_keep = cand_st ? nl : 0};
     if (st == HVP_OK)
         st = hvp_selector_create(&selc, &sel);
     /* SGD, or solo-learn's LARS where the file says optim = lars */
@@ -70,10 +99,16 @@ static void golden_step(const char *file, make_method_fn make)
     hvp_tensor x12, loss;
     REQUIRE_OK(hvp_alloc_f32(ctx->acts, "loss", &loss, 1, (int[]){1}));
     REQUIRE_OK(hvp_params_zero_grad(ctx, m->state.params, m->state.nparams));
-    REQUIRE_OK(hvp_select(sel, ctx, m, &views, NULL, 0, &x12));
     const hvp_st_tensor *local_st = hvp_st_find(f, "local_views");
+    if (cand_st) {
+        hvp_tensor cand = test_tensor(4, (int[]){nc * b, c, ls, ls}, cand_st->data);
+        expect_local_scores(ctx, m, sel, f, &views, &cand);
+        REQUIRE_OK(hvp_select_views(sel, ctx, m, &views, NULL, &cand, 0, &x12, &m->local));
+        m->nlocal = nl;
+    } else {
+        REQUIRE_OK(hvp_select(sel, ctx, m, &views, NULL, 0, &x12));
+    }
     if (local_st) { /* multi-crop: nlocal views per image besides the chosen pair */
-        int nl = test_meta_int(f, "L"), ls = test_meta_int(f, "local_S");
         m->local = test_tensor(4, (int[]){nl * b, c, ls, ls}, local_st->data);
         m->nlocal = nl;
     }
@@ -93,6 +128,12 @@ static void golden_step(const char *file, make_method_fn make)
     for (int i = 0; i < b; i++)
         EXPECT(sel->chosen_host[i] == chosen[i], "sample %d chose pair %d, PyTorch %d", i,
                sel->chosen_host[i], chosen[i]);
+    const hvp_st_tensor *chosen_locals = hvp_st_find(f, "chosen_locals");
+    for (int j = 0; cand_st && chosen_locals && j < nl * b; j++)
+        EXPECT(sel->local_host[j] == ((const int *)chosen_locals->data)[j],
+               "sample %d kept local candidate %d in slot %d, PyTorch %d", j % b,
+               sel->local_host[j], j / b, ((const int *)chosen_locals->data)[j]);
+    EXPECT(!cand_st || chosen_locals, "chosen_locals missing from the golden file");
     expect_tensor("loss", &loss, hvp_st_find(f, "loss")->data, 1e-4);
 
     /* Parameters after the step, and their change (the step is small against the values,
@@ -221,6 +262,13 @@ HVP_TEST(dino_golden_step)
 HVP_TEST(dino_multicrop_golden_step)
 {
     golden_step(HVP_TEST_DATA "/dino_multicrop_golden.safetensors", make_dino);
+}
+
+/* The paper's DINO hard views: (even, odd) pairs, 2 of 4 local candidates kept jointly
+ * with the pair by the multi-crop loss (tools/make_dino_golden.py --local 2 --candidates 4). */
+HVP_TEST(dino_local_select_golden_step)
+{
+    golden_step(HVP_TEST_DATA "/dino_local_select_golden.safetensors", make_dino);
 }
 
 /* iBOT on a two-block ViT (img 32, patch 8), norm_last_layer false, drop path 0, with the

@@ -40,7 +40,7 @@ HVP_TEST(select_destroy_waits_for_pending_reads)
     hvp_ctx *ctx = test_ctx();
     int n = 3, b = 5;
     hvp_method m = {.ops = &constant_ops};
-    hvp_select_config cfg = {n, 1, 0.0f, 7, 0, 1};
+    hvp_select_config cfg = {.views = n, .select_every = 1, .seed = 7};
     hvp_selector *sel;
     REQUIRE_OK(hvp_selector_create(&cfg, &sel));
     float *x = test_floats((size_t)n * b * 4);
@@ -94,7 +94,7 @@ HVP_TEST(select_follows_the_argmax_rule_for_ties_and_nan)
     hvp_ctx *ctx = test_ctx();
     static const hvp_method_ops given_ops = {.name = "given", .score_pairs = given_scores};
     hvp_method m = {.ops = &given_ops};
-    hvp_select_config cfg = {3, 1, 0.0f, 7, 0, 1};
+    hvp_select_config cfg = {.views = 3, .select_every = 1, .seed = 7};
     hvp_selector *sel;
     REQUIRE_OK(hvp_selector_create(&cfg, &sel));
     float *x = test_floats(3 * 5 * 4);
@@ -120,5 +120,223 @@ HVP_TEST(select_follows_the_argmax_rule_for_ties_and_nan)
     for (int s = 0; s < 5; s++)
         EXPECT(got[s] == want[s], "hvp_argmax_fwd row %d: %d, want %d", s, got[s], want[s]);
     hvp_selector_collect(sel);
+    hvp_selector_destroy(sel);
+}
+
+/* ---- (even, odd) pairs, local-crop selection and its cap ---------------------------- */
+
+HVP_TEST(select_pairs_even_odd_for_asymmetric_methods)
+{
+    /* itertools.product(range(0, N, 2), range(1, N, 2)), as the paper's DINO code */
+    static const int want4[][2] = {{0, 1}, {0, 3}, {2, 1}, {2, 3}};
+    static const int want5[][2] = {{0, 1}, {0, 3}, {2, 1}, {2, 3}, {4, 1}, {4, 3}};
+    for (int n = 4; n <= 5; n++) {
+        hvp_select_config cfg = {.views = n, .select_every = 1, .asymmetric = 1};
+        hvp_selector *sel;
+        REQUIRE_OK(hvp_selector_create(&cfg, &sel));
+        const int(*want)[2] = n == 4 ? want4 : want5;
+        int count = n == 4 ? 4 : 6;
+        EXPECT(sel->npairs == count, "%d views: %d pairs, want %d", n, sel->npairs, count);
+        for (int k = 0; k < sel->npairs && k < count; k++)
+            EXPECT(sel->pairs[k][0] == want[k][0] && sel->pairs[k][1] == want[k][1],
+                   "%d views, pair %d: (%d,%d), want (%d,%d)", n, k, sel->pairs[k][0],
+                   sel->pairs[k][1], want[k][0], want[k][1]);
+        hvp_selector_destroy(sel);
+    }
+    hvp_select_config all = {.views = 4, .select_every = 1};
+    hvp_selector *sel;
+    REQUIRE_OK(hvp_selector_create(&all, &sel));
+    EXPECT(sel->npairs == 6 && sel->pairs[5][0] == 2 && sel->pairs[5][1] == 3,
+           "symmetric: every pair, lexicographic (%d pairs)", sel->npairs);
+    hvp_selector_destroy(sel);
+}
+
+/* The combinations of npairs pairs with l of m locals in the reference's order (pairs
+ * outer, itertools.combinations inner): rows of 1 + l ints; returns their number. */
+static int list_combinations(int npairs, int m, int l, int *table)
+{
+    int n = 0, idx[64];
+    for (int q = 0; q < npairs; q++) {
+        for (int i = 0; i < l; i++)
+            idx[i] = i;
+        for (;;) {
+            table[n * (1 + l)] = q;
+            memcpy(table + n * (1 + l) + 1, idx, (size_t)l * sizeof *idx);
+            n++;
+            int i = l - 1;
+            while (i >= 0 && idx[i] == m - l + i)
+                i--;
+            if (i < 0)
+                break;
+            idx[i]++;
+            for (int j = i + 1; j < l; j++)
+                idx[j] = idx[j - 1] + 1;
+        }
+    }
+    return n;
+}
+
+static int rank_of(const int *row, const int *all, int count, int l)
+{
+    for (int k = 0; k < count; k++)
+        if (!memcmp(row, all + k * (1 + l), (size_t)(1 + l) * sizeof *row))
+            return k;
+    return -1;
+}
+
+HVP_TEST(select_cap_draws_distinct_combinations_in_order)
+{
+    int m = 5, l = 2, npairs = 4, total = 40; /* 4 (even, odd) pairs x C(5, 2) */
+    int all[40 * 3], table[40 * 3], count;
+    EXPECT(list_combinations(npairs, m, l, all) == total, "the test's own list");
+    for (int limit = 0; limit <= 41; limit++) {
+        hvp_select_config cfg = {.views = 4, .select_every = 1, .seed = 11, .asymmetric = 1,
+                                 .local_candidates = m, .local_keep = l, .limit = limit};
+        hvp_selector *sel;
+        REQUIRE_OK(hvp_selector_create(&cfg, &sel));
+        EXPECT(sel->ncombos == (uint64_t)total, "%llu combinations, want %d",
+               (unsigned long long)sel->ncombos, total);
+        int seen[40] = {0};
+        for (long step = 0; step < 100; step++) {
+            REQUIRE_OK(hvp_select_combinations(sel, step, table, &count));
+            if (limit == 0 || limit >= total) { /* no cap: every one, exactly */
+                EXPECT(count == 0, "limit %d: %d drawn, want 0 (all scored)", limit, count);
+                break;
+            }
+            EXPECT(count == limit, "limit %d, step %ld: %d drawn", limit, step, count);
+            int last = -1;
+            for (int k = 0; k < count; k++) {
+                int r = rank_of(table + k * 3, all, total, l);
+                EXPECT(r > last, "limit %d, step %ld: combination %d (pair %d, locals %d %d) "
+                       "not a new one in the listed order", limit, step, k, table[k * 3],
+                       table[k * 3 + 1], table[k * 3 + 2]);
+                last = r;
+                if (r >= 0)
+                    seen[r]++;
+            }
+        }
+        if (limit >= 5 && limit < total) /* every one can be drawn (missed: p < 1e-4) */
+            for (int r = 0; r < total; r++)
+                EXPECT(seen[r] > 0, "limit %d: combination %d never drawn in 100 steps", limit,
+                       r);
+        if (limit == 7) { /* a step's draw depends on (seed, step) only */
+            int again[7 * 3], other[7 * 3];
+            REQUIRE_OK(hvp_select_combinations(sel, 3, table, &count));
+            REQUIRE_OK(hvp_select_combinations(sel, 3, again, &count));
+            REQUIRE_OK(hvp_select_combinations(sel, 4, other, &count));
+            EXPECT(!memcmp(table, again, sizeof again), "step 3 drawn twice differs");
+            EXPECT(memcmp(table, other, sizeof other), "steps 3 and 4 drew the same");
+        }
+        hvp_selector_destroy(sel);
+    }
+    hvp_select_config bad = {.views = 4, .select_every = 1, .local_candidates = 1,
+                             .local_keep = 2};
+    hvp_selector *sel = NULL;
+    EXPECT(hvp_selector_create(&bad, &sel) != HVP_OK && strstr(hvp_last_error(), "keeps 2 of 1"),
+           "2 of 1 local candidates: %s", hvp_last_error());
+}
+
+/* A stand-in method whose pair and local scores are given ([pairs, B], [pairs, M, B]). */
+static const float *given_pair_scores, *given_local_scores;
+static hvp_status given_views_scores(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *views,
+                                     int nviews, int npairs, const int (*pairs)[2],
+                                     const hvp_tensor *locals, int nlocal,
+                                     const hvp_tensor *scores, const hvp_tensor *local_scores)
+{
+    (void)m, (void)views, (void)nviews, (void)npairs, (void)pairs, (void)locals, (void)nlocal;
+    HVP_TRY(hvp_tensor_upload(ctx, scores, given_pair_scores));
+    return hvp_tensor_upload(ctx, local_scores, given_local_scores);
+}
+
+/* Per sample the combination of the highest pair + local scores among rows of table
+ * (ties to the first), on the host. */
+static int best_combination(const int *table, int count, int l, int m, int b, int s,
+                            const float *ps, const float *ls)
+{
+    int best = 0;
+    float top = 0;
+    for (int k = 0; k < count; k++) {
+        const int *row = table + k * (1 + l);
+        float v = ps[row[0] * b + s];
+        for (int j = 0; j < l; j++)
+            v += ls[(row[0] * m + row[1 + j]) * b + s];
+        if (k == 0 || v > top) {
+            top = v;
+            best = k;
+        }
+    }
+    return best;
+}
+
+HVP_TEST(select_locals_jointly_with_the_pair_as_brute_force)
+{
+    hvp_ctx *ctx = test_ctx();
+    enum { B = 7, N = 4, M = 5, L = 2, P = 4, D = 3 };
+    static const hvp_method_ops ops = {.name = "given", .score_pairs_locals = given_views_scores};
+    hvp_method meth = {.ops = &ops};
+    float *ps = test_floats(P * B), *ls = test_floats(P * M * B);
+    test_fill_uniform(ps, P * B, 0, 1);
+    test_fill_uniform(ls, P * M * B, 0, 1);
+    given_pair_scores = ps, given_local_scores = ls;
+    float *x = test_floats(N * B * D), *xl = test_floats(M * B * D);
+    test_fill_uniform(x, N * B * D, -1, 1);
+    test_fill_uniform(xl, M * B * D, -1, 1);
+    int all[P * 10 * (1 + L)];
+    int total = list_combinations(P, M, L, all);
+    for (int limit = 0; limit <= 9; limit += 9) { /* no cap, then 9 of the 40 */
+        hvp_select_config cfg = {.views = N, .select_every = 1, .seed = 5, .asymmetric = 1,
+                                 .local_candidates = M, .local_keep = L, .limit = limit};
+        hvp_selector *sel;
+        REQUIRE_OK(hvp_selector_create(&cfg, &sel));
+        hvp_tensor views = test_tensor(2, (int[]){N * B, D}, x);
+        hvp_tensor locals = test_tensor(2, (int[]){M * B, D}, xl), x12, kept;
+        long step = 6;
+        REQUIRE_OK(hvp_select_views(sel, ctx, &meth, &views, NULL, &locals, step, &x12, &kept));
+        REQUIRE_OK(hvp_ctx_finish(ctx));
+        hvp_selector_collect(sel);
+        int table[9 * (1 + L)], count = 0;
+        REQUIRE_OK(hvp_select_combinations(sel, step, table, &count));
+        const int *list = limit ? table : all;
+        count = limit ? count : total;
+        float *got = test_read(&x12), *got_local = test_read(&kept);
+        long wins = 0;
+        for (int s = 0; s < B; s++) {
+            const int *row = list + best_combination(list, count, L, M, B, s, ps, ls) * (1 + L);
+            EXPECT(sel->chosen_host[s] == row[0], "limit %d, sample %d: pair %d, want %d", limit,
+                   s, sel->chosen_host[s], row[0]);
+            for (int j = 0; j < L; j++) {
+                EXPECT(sel->local_host[j * B + s] == row[1 + j], "limit %d, sample %d: local "
+                       "slot %d holds candidate %d, want %d", limit, s, j,
+                       sel->local_host[j * B + s], row[1 + j]);
+                EXPECT(!memcmp(got_local + (j * B + s) * D, xl + (row[1 + j] * B + s) * D,
+                               D * sizeof(float)),
+                       "limit %d, sample %d: local slot %d is not candidate %d's view", limit, s,
+                       j, row[1 + j]);
+            }
+            for (int v = 0; v < 2; v++)
+                EXPECT(!memcmp(got + (v * B + s) * D, x + (sel->pairs[row[0]][v] * B + s) * D,
+                               D * sizeof(float)),
+                       "limit %d, sample %d: global %d is not view %d", limit, s, v,
+                       sel->pairs[row[0]][v]);
+        }
+        for (int l = 0; l < M; l++)
+            wins += sel->local_wins[l];
+        EXPECT(wins == L * B, "local wins count %ld kept views, want %d", wins, L * B);
+        hvp_selector_destroy(sel);
+    }
+    /* a sample that keeps a random pair keeps the first L candidates */
+    hvp_select_config cfg = {.views = N, .select_every = 1, .random_fraction = 1, .seed = 5,
+                             .asymmetric = 1, .local_candidates = M, .local_keep = L};
+    hvp_selector *sel;
+    REQUIRE_OK(hvp_selector_create(&cfg, &sel));
+    hvp_tensor views = test_tensor(2, (int[]){N * B, D}, x);
+    hvp_tensor locals = test_tensor(2, (int[]){M * B, D}, xl), x12, kept;
+    REQUIRE_OK(hvp_select_views(sel, ctx, &meth, &views, NULL, &locals, 0, &x12, &kept));
+    REQUIRE_OK(hvp_ctx_finish(ctx));
+    hvp_selector_collect(sel);
+    for (int s = 0; s < B; s++)
+        for (int j = 0; j < L; j++)
+            EXPECT(sel->local_host[j * B + s] == j, "random pair, sample %d: slot %d holds %d", s,
+                   j, sel->local_host[j * B + s]);
     hvp_selector_destroy(sel);
 }

@@ -10,6 +10,7 @@
 
 #include "harness.h"
 #include "hvp/checkpoint.h"
+#include "hvp/logs.h"
 #include "hvp/safetensors.h"
 #include "hvp/ssl.h"
 #include "hvp/train.h"
@@ -101,7 +102,8 @@ HVP_TEST(train_dino_deterministic_and_resumes_after_sigkill)
                               "warmup_teacher_temp_epochs = 2\nteacher_temp = 0.07\n"
                               "[optim]\nname = adamw\nlr = 0.001\nweight_decay = 0.04\n"
                               "weight_decay_end = 0.4\nclip_grad = 3.0\nwarmup_epochs = 1\n"
-                              "[data]\nlocal_crops = 2\nlocal_image_size = 8\n",
+                              "[data]\nlocal_crops = 2\nlocal_image_size = 8\n"
+                            "odd_solarize_prob = 0.2\nlocal_blur_prob = 0.5\n",
                               "\"teacher.head.last_layer.weight_g\"");
 }
 
@@ -374,7 +376,7 @@ HVP_TEST(train_out_of_device_memory_names_the_allocation)
 
 /* After its first step a training step creates no device buffer and waits for the device
  * once (its loss): uploads (views, masks, labels) go through the context's staging slots.
- * SimCLR and iBOT with hard view selection, 10 steps each, in this process. */
+ * SimCLR, iBOT and DINO with hard view selection, 10 steps each, in this process. */
 static void steady_steps_do_not_allocate_or_wait(const char *extra)
 {
     tr_files f;
@@ -404,6 +406,16 @@ HVP_TEST(train_ibot_steps_do_not_allocate_or_wait)
         "[model]\narch = vit_tiny\npatch_size = 8\n"
         "[method]\nname = ibot\nout_dim = 32\npatch_out_dim = 32\nbottleneck_dim = 8\n"
         "mask_prob = 0.8\n[optim]\nname = adamw\nlr = 0.001\n");
+}
+
+/* DINO with local-crop selection under a cap: the drawn combinations go up through the
+ * staging slots, the kept locals come back without a wait. */
+HVP_TEST(train_dino_local_selection_steps_do_not_allocate_or_wait)
+{
+    steady_steps_do_not_allocate_or_wait(
+        "[method]\nname = dino\nout_dim = 32\nbottleneck_dim = 8\n"
+        "[data]\nlocal_crops = 2\nlocal_image_size = 8\n"
+        "[hvp]\nlocal_candidates = 4\nlimit_comparisons = 5\n");
 }
 
 /* A checkpoint written by an earlier hvp (tests/data/checkpoint_v1/: weights and state of
@@ -709,4 +721,78 @@ HVP_TEST(train_compare_devices_flags_a_difference)
     EXPECT(rc == 1 && strstr(text, "devices DIFFER") && strstr(text, "> tolerance"),
            "a perturbed learning rate: exit %d: %s", rc, text);
     td_cleanup();
+}
+
+/* DINO with the paper's hard views in a whole run: (even, odd) pairs of 4 candidates, 2 of
+ * 4 local candidates kept, at most 5 combinations scored per step; the chosen pair and
+ * locals per image in chosen_pairs.csv, how often each local candidate was kept in
+ * local_wins.csv. Fewer local candidates than data.local_crops is an error naming the key. */
+HVP_TEST(train_dino_selects_local_crops_and_logs_them)
+{
+    tr_files f;
+    if (!tr_begin(&f, 8, 1, "[method]\nname = dino\nout_dim = 32\nbottleneck_dim = 8\n"
+                            "[data]\nlocal_crops = 2\nlocal_image_size = 8\n"
+                            "[hvp]\nlocal_candidates = 4\nlimit_comparisons = 5\n"
+                            "[log]\nchosen_pairs = true\n"))
+        return;
+    int rc = tr_run(f.log, (const char *[]){f.cfg, f.over_dir, "hvp.views=4", NULL});
+    if (rc != 0)
+        tr_show_log(f.log);
+    EXPECT(rc == 0, "hvp exited with %d", rc);
+    char path[1200];
+    hvp_csv chosen, wins, pairs;
+    snprintf(path, sizeof path, "%s/chosen_pairs.csv", f.run_dir);
+    REQUIRE_OK(hvp_csv_read(path, &chosen));
+    snprintf(path, sizeof path, "%s/local_wins.csv", f.run_dir);
+    REQUIRE_OK(hvp_csv_read(path, &wins));
+    snprintf(path, sizeof path, "%s/pair_wins.csv", f.run_dir);
+    REQUIRE_OK(hvp_csv_read(path, &pairs));
+    int cp = hvp_csv_column(&chosen, "pair"), c0 = hvp_csv_column(&chosen, "local_0"),
+        c1 = hvp_csv_column(&chosen, "local_1");
+    EXPECT(chosen.ncols == 5 && hvp_csv_column(&chosen, "step") == 0 &&
+               hvp_csv_column(&chosen, "image") == 1 && cp == 2 && c0 == 3 && c1 == 4,
+           "chosen_pairs.csv: step, image, pair, local_0, local_1 (%d columns)", chosen.ncols);
+    EXPECT(chosen.nrows == 16, "chosen_pairs.csv: %d rows, want 2 steps x 8 images",
+           chosen.nrows);
+    for (int r = 0; cp == 2 && c1 == 4 && r < chosen.nrows; r++) {
+        const double *row = chosen.v + (size_t)r * chosen.ncols;
+        EXPECT(row[cp] >= 0 && row[cp] < 4, "row %d: pair %g of 4 (even, odd) pairs", r,
+               row[cp]);
+        EXPECT(row[c0] >= 0 && row[c0] < row[c1] && row[c1] < 4,
+               "row %d: locals %g, %g: two of 4 candidates, ascending", r, row[c0], row[c1]);
+    }
+    int cw = hvp_csv_column(&wins, "wins"), cl = hvp_csv_column(&wins, "local_view");
+    double kept = 0;
+    for (int r = 0; cw >= 0 && cl >= 0 && r < wins.nrows; r++)
+        kept += wins.v[(size_t)r * wins.ncols + cw];
+    EXPECT(wins.nrows == 4 && kept == 2 * 16, "local_wins.csv: %d rows, %g kept, want 4 and 32",
+           wins.nrows, kept);
+    int ci = hvp_csv_column(&pairs, "first_view"), cj = hvp_csv_column(&pairs, "second_view");
+    EXPECT(pairs.nrows == 4, "pair_wins.csv: %d pairs, want 4 (even, odd)", pairs.nrows);
+    for (int r = 0; ci >= 0 && cj >= 0 && r < pairs.nrows; r++) {
+        int i = (int)pairs.v[(size_t)r * pairs.ncols + ci];
+        int j = (int)pairs.v[(size_t)r * pairs.ncols + cj];
+        EXPECT(i % 2 == 0 && j % 2 == 1, "pair_wins.csv row %d: (%d, %d) is not (even, odd)", r,
+               i, j);
+    }
+    EXPECT(strstr(tr_log_text(f.log), "local candidates kept"), "the epoch line of local wins");
+    rc = tr_run(f.log, (const char *[]){"report", f.run_dir, NULL});
+    snprintf(path, sizeof path, "%s/report/local_wins.svg", f.run_dir);
+    size_t n;
+    const char *svg = (const char *)test_read_file(path, &n);
+    int bars = 0;
+    long total = 0;
+    for (const char *p = svg; p && (p = strstr(p, "data-wins=\"")); p++, bars++)
+        total += atol(p + 11);
+    EXPECT(rc == 0 && bars == 4 && total == 32, "hvp report: exit %d, local_wins.svg: %d bars, "
+           "%ld kept", rc, bars, total);
+    hvp_csv_free(&chosen);
+    hvp_csv_free(&wins);
+    hvp_csv_free(&pairs);
+
+    rc = tr_run(f.log, (const char *[]){f.cfg, f.over_dir, "hvp.views=4",
+                                         "hvp.local_candidates=1", NULL});
+    EXPECT(rc != 0 && strstr(tr_log_text(f.log), "hvp.local_candidates = 1: at least "
+                                                 "data.local_crops = 2"),
+           "1 local candidate for 2 local crops: exit %d", rc);
 }

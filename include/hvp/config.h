@@ -50,6 +50,8 @@ typedef struct hvp_config {
         int channels, workers, prefetch, batch_size, drop_last, image_size, num_classes;
         hvp_cfg_floats crop_scale, color_jitter, blur_sigma, mean, std;
         double hflip_prob, jitter_prob, grayscale_prob, blur_prob, solarize_prob;
+        /* odd global slots (DINO's second kind of view) and local crops; -1: as above */
+        double odd_blur_prob, odd_solarize_prob, local_blur_prob;
         int local_crops, local_image_size;
         hvp_cfg_floats local_crop_scale;
     } data;
@@ -78,6 +80,7 @@ typedef struct hvp_config {
     } method;
     struct {
         int enabled, views, select_every, select_resolution;
+        int local_candidates, limit_comparisons; /* local-crop selection; 0: none / no cap */
         double random_fraction;
     } hvp;
     struct {

@@ -11,6 +11,17 @@ typedef struct hvp_select_config {
     int select_every;      /* score every k-th step; other steps take a random pair */
     float random_fraction; /* share of samples that keep a random pair even when scored */
     uint64_t seed;         /* random pairs draw from (seed, step, sample) */
+    /* The method's policy.asymmetric_globals: candidate pairs are (even, odd) slots only,
+     * in the order of the reference's itertools.product(evens, odds); 0: every pair
+     * (i, j), i < j, in lexicographic order. */
+    int asymmetric;
+    /* Local-crop selection (hvp.local_candidates > data.local_crops): of local_candidates
+     * local views per image keep local_keep, jointly with the pair: the (pair, locals)
+     * combination of the highest method loss (ssl.h, score_pairs_locals). 0: none. */
+    int local_candidates, local_keep;
+    /* hvp.limit_comparisons: at most this many combinations scored per step, drawn as
+     * hvp_select_combinations says; 0 (or at least all of them): every one, exactly. */
+    int limit;
     /* Data-parallel runs: this rank's images are every world-th of the global batch from
      * the rank-th on, so sample s draws with key s * world + rank, as the one device that
      * holds the whole batch would (world 0 means 1). */
@@ -19,8 +30,14 @@ typedef struct hvp_select_config {
 
 typedef struct hvp_selector {
     hvp_select_config cfg;
-    int npairs;      /* N (N - 1) / 2 */
-    int (*pairs)[2]; /* pair k = (i, j), i < j, in lexicographic order */
+    int npairs;      /* N (N - 1) / 2, or ceil(N/2) floor(N/2) when asymmetric */
+    int (*pairs)[2]; /* pair k = (i, j), in the order cfg.asymmetric says */
+    uint64_t ncombos; /* with local selection: npairs C(local_candidates, local_keep) */
+    long *local_wins; /* [local_candidates]: how often each local candidate was kept */
+    struct combo_scratch *combos; /* with local selection: binomials, sampling scratch */
+    int *combo_host;  /* [limit, 1 + local_keep]: a capped step's combinations */
+    int *local_host;  /* [local_keep * B]: the kept local candidates of the last scored step,
+                       * slot j of image i at j*B + i (ascending per image) */
     hvp_tensor pairs_dev; /* the same on the device (from ctx->params, made on first use) */
     /* Statistics since the last hvp_selector_reset_stats, over scored samples. */
     double sum_chosen_loss, sum_all_loss;
@@ -32,7 +49,7 @@ typedef struct hvp_selector {
     int *chosen_host;
     float *scores_host;
     size_t host_cap;
-    cl_event reads[2];
+    cl_event reads[3];
     hvp_ctx *ctx;      /* the queue of the reads (its wait count) */
     long reads_drains; /* ctx->host_waits when the reads were enqueued */
 } hvp_selector;
@@ -48,6 +65,27 @@ void hvp_selector_destroy(hvp_selector *s);
  * lowest pair index). */
 hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_tensor *views,
                       const hvp_tensor *score_views, long step, hvp_tensor *x12);
+/* As hvp_select, with local-crop selection when cfg.local_keep > 0: locals [M*B, ...]
+ * are the M = cfg.local_candidates local views (view-major); local_out [L*B, ...] gets the
+ * L = cfg.local_keep kept ones, from ctx->acts (slot j of image i at row j*B + i, the kept
+ * candidates in ascending order). On a scoring step the method scores the pairs and every
+ * local against every pair (score_pairs_locals) and a device kernel takes per sample the
+ * combination (pair q, locals S) of the highest pair score + sum of local scores: without
+ * a cap each pair with its L best locals (ties to the lower index), over all pairs (ties to
+ * the lower pair); with a cap over the drawn combinations (ties to the one listed first).
+ * A sample that keeps a random pair (select_every, random_fraction) keeps candidates
+ * 0..L-1, random draws like any other. */
+hvp_status hvp_select_views(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_tensor *views,
+                            const hvp_tensor *score_views, const hvp_tensor *locals, long step,
+                            hvp_tensor *x12, hvp_tensor *local_out);
+/* The combinations a capped step scores (cfg.limit > 0 and below s->ncombos), as rows of
+ * 1 + L ints (pair index, then L local indices in ascending order) into table (room for
+ * cfg.limit rows); *count gets their number, 0 when every combination is scored. The
+ * combinations are listed as the reference's itertools.product(pairs,
+ * combinations(range(M), L)) and cfg.limit distinct ones of them drawn uniformly
+ * (Floyd's algorithm on Philox keyed by (seed, step)), the same for every image of the
+ * step, in the listed order. */
+hvp_status hvp_select_combinations(hvp_selector *s, long step, int *table, int *count);
 /* Folds the last step's choices into the statistics; call after the step's queue finished. */
 void hvp_selector_collect(hvp_selector *s);
 void hvp_selector_reset_stats(hvp_selector *s);

@@ -20,6 +20,16 @@ typedef struct hvp_method_ops {
      * pairs[k][1]), into scores [npairs, B]. */
     hvp_status (*score_pairs)(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *views, int nviews,
                               int npairs, const int (*pairs)[2], const hvp_tensor *scores);
+    /* Optional, for local-crop selection (hvp.local_candidates): as score_pairs, and for
+     * each pair q and each of the nlocal local views l (locals [nlocal*B], view-major) the
+     * per-sample loss of l against q's two global views into local_scores [npairs, nlocal,
+     * B], on the scale of the pair's score, so that the method's loss of pair q trained
+     * with the local views S is (scores[q] + sum over l in S of local_scores[q, l]) /
+     * (1 + |S|). NULL: the method cannot select local views. */
+    hvp_status (*score_pairs_locals)(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *views,
+                                     int nviews, int npairs, const int (*pairs)[2],
+                                     const hvp_tensor *locals, int nlocal,
+                                     const hvp_tensor *scores, const hvp_tensor *local_scores);
     /* x12 = [x1; x2], 2B samples: forward, loss, backward. Parameter gradients accumulate
      * (the caller zeroes them); the mean loss goes to loss (F32, one element). */
     hvp_status (*train_step)(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
@@ -48,6 +58,10 @@ typedef struct hvp_method_policy {
     const char *frozen_early;
     /* Trains on local views (multi-crop) when data.local_crops > 0. */
     int takes_local;
+    /* Its global views alternate two augmentations (DINO's and iBOT's even slots blurred,
+     * odd ones rarely blurred but solarized): hard view selection pairs an even candidate
+     * with an odd one only, as the paper's reference code; 0: every pair. */
+    int asymmetric_globals;
     /* Under optim.fix_pred_lr, parameters whose names start with it keep the base learning
      * rate (SimSiam's predictor, as its official code); NULL: the flag changes nothing. */
     const char *fixed_lr_prefix;
@@ -100,7 +114,9 @@ hvp_status hvp_simclr_create(hvp_ctx *ctx, const hvp_simclr_config *cfg, hvp_met
  * softmax((t_i - center) / teacher_temp) against log_softmax(s_j / student_temp), j != i,
  * averaged over both terms and the batch; with local views (m->nlocal) the student also
  * learns each of them from both teacher views, every term weighted alike (DINOLoss over
- * 2 + nlocal crops). A pair's selection score is the two-view loss per sample.
+ * 2 + nlocal crops). A pair's selection score is the two-view loss per sample; a local
+ * view's against pair (i, j) its two terms' mean 1/2 (H(P_i, s_l) + H(P_j, s_l))
+ * (score_pairs_locals: the pair with locals S scores its multi-crop loss).
  * Names: "student.backbone.conv1.weight", "student.head.mlp.0.weight",
  * "student.head.last_layer.weight_g" / "weight_v", the same under "teacher.". */
 typedef struct hvp_dino_config {

@@ -46,7 +46,8 @@ hvp_status hvp_train_open_device(const hvp_config *cfg, hvp_ctx **out);
 hvp_status hvp_train_open_dataset(const hvp_config *cfg, const char *split, int is_test,
                                   hvp_dataset **out);
 /* The views the config describes: nviews global views of data.image_size, one slot each
- * (1..HVP_MAX_VIEWS), with the channels of the images they are cut from. */
+ * (1..HVP_MAX_VIEWS), with the channels of the images they are cut from; odd slots take
+ * data.odd_blur_prob and data.odd_solarize_prob where set (DINO's two kinds of view). */
 hvp_status hvp_train_view_config(const hvp_config *cfg, int channels, int nviews,
                                  hvp_view_config *vc);
 

@@ -69,6 +69,14 @@ const hvp_config_key hvp_config_keys[] = {
     FLTS("data", "blur_sigma", data.blur_sigma, "0.1, 2.0", 0.0, 100.0, 2, 2,
          "Gaussian blur sigma range (min, max), in pixels at 224 px"),
     FLT("data", "solarize_prob", data.solarize_prob, "0.0", 0, 1, "probability of solarization"),
+    FLT("data", "odd_blur_prob", data.odd_blur_prob, "-1", -1, 1,
+        "blur probability of the global views in odd slots (DINO's official 0.1, with "
+        "blur_prob = 1.0 for the even ones); -1: blur_prob"),
+    FLT("data", "odd_solarize_prob", data.odd_solarize_prob, "-1", -1, 1,
+        "solarization probability of the global views in odd slots (DINO's official 0.2, "
+        "with solarize_prob = 0 for the even ones); -1: solarize_prob"),
+    FLT("data", "local_blur_prob", data.local_blur_prob, "-1", -1, 1,
+        "DINO/iBOT: blur probability of local crops (official 0.5); -1: blur_prob"),
     FLTS("data", "mean", data.mean, "0.485, 0.456, 0.406", -10.0, 10.0, 1, 3,
          "per-channel mean subtracted after augmentation (one value or one per channel)"),
     FLTS("data", "std", data.std, "0.229, 0.224, 0.225", 1e-6, 100.0, 1, 3,
@@ -124,6 +132,12 @@ const hvp_config_key hvp_config_keys[] = {
     INT("hvp", "select_resolution", hvp.select_resolution, "0", 0, 4096,
         "score candidates at this side in pixels; 0: data.image_size"),
     FLT("hvp", "random_fraction", hvp.random_fraction, "0.0", 0, 1, "share of samples that keep a random pair"),
+    INT("hvp", "local_candidates", hvp.local_candidates, "0", 0, 64,
+        "local crops drawn per image, of which data.local_crops are kept with the pair: the "
+        "combination of the highest loss (DINO, as the paper); 0 or data.local_crops: none"),
+    INT("hvp", "limit_comparisons", hvp.limit_comparisons, "0", 0, 65536,
+        "with local selection: score at most this many (pair, locals) combinations, drawn "
+        "per step; 0: all (exact)"),
 
     /* [optim] */
     ENUM("optim", "name", optim.name, "sgd", optims, "optimizer"),

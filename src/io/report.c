@@ -1,6 +1,6 @@
 /* `hvp report`: a one-page HTML report of a run from its own logs (steps.csv, epochs.csv,
- * pair_wins.csv) with SVG plots beside it (src/io/chart.c), readable without Python or a
- * server. Each plotted series is a polyline whose points are the logged rows, in order, so
+ * pair_wins.csv, local_wins.csv) with SVG plots beside it (src/io/chart.c), readable
+ * without Python or a server. Each plotted series is a polyline whose points are the logged rows, in order, so
  * what the plot shows can be checked against the logs. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,13 +33,16 @@ static hvp_status lines(const char *dir, const char *name, const char *title, hv
     return st;
 }
 
-/* Bars of the last epoch's wins per pair of views (pair_wins.csv). */
-static hvp_status wins_chart(const char *dir, const hvp_csv *t, int *written)
+/* Bars of the last epoch's wins (pair_wins.csv: per pair of views, labelled by
+ * first_view,second_view; local_wins.csv: per local candidate, by local_view) into file. */
+static hvp_status wins_chart(const char *dir, const hvp_csv *t, const char *col_a,
+                             const char *col_b, const char *file, const char *what,
+                             int *written)
 {
-    int ce = hvp_csv_column(t, "epoch"), ci = hvp_csv_column(t, "first_view"),
-        cj = hvp_csv_column(t, "second_view"), cw = hvp_csv_column(t, "wins");
+    int ce = hvp_csv_column(t, "epoch"), ci = hvp_csv_column(t, col_a),
+        cj = col_b ? hvp_csv_column(t, col_b) : -2, cw = hvp_csv_column(t, "wins");
     *written = 0;
-    if (ce < 0 || ci < 0 || cj < 0 || cw < 0 || t->nrows == 0)
+    if (ce < 0 || ci < 0 || cj == -1 || cw < 0 || t->nrows == 0)
         return HVP_OK;
     double last = t->v[(size_t)(t->nrows - 1) * (size_t)t->ncols + (size_t)ce];
     char(*labels)[24] = calloc((size_t)t->nrows, sizeof *labels);
@@ -51,13 +54,16 @@ static hvp_status wins_chart(const char *dir, const hvp_csv *t, int *written)
         const double *row = t->v + (size_t)r * (size_t)t->ncols;
         if (row[ce] != last)
             continue;
-        snprintf(labels[n], sizeof labels[n], "%.0f,%.0f", row[ci], row[cj]);
+        if (cj >= 0)
+            snprintf(labels[n], sizeof labels[n], "%.0f,%.0f", row[ci], row[cj]);
+        else
+            snprintf(labels[n], sizeof labels[n], "%.0f", row[ci]);
         names[n] = labels[n];
         wins[n++] = row[cw];
     }
     char path[1200], title[160];
-    snprintf(path, sizeof path, "%s/pair_wins.svg", dir);
-    snprintf(title, sizeof title, "times each pair of views was the hardest, epoch %.0f", last);
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    snprintf(title, sizeof title, "%s, epoch %.0f", what, last);
     if (st == HVP_OK)
         st = hvp_chart_bars(path, title, "wins", n, names, wins, 0);
     *written = st == HVP_OK;
@@ -74,7 +80,7 @@ hvp_status hvp_report_write(const char *run_dir, const char *views_image, char *
     snprintf(dir, sizeof dir, "%s/report", run_dir);
     if (mkdir(dir, 0755) != 0 && access(dir, W_OK) != 0)
         return HVP_FAIL(HVP_ERR_IO, "cannot create the report folder %s", dir);
-    hvp_csv steps, epochs, wins;
+    hvp_csv steps, epochs, wins = {0}, local_wins = {0};
     snprintf(path, sizeof path, "%s/steps.csv", run_dir);
     HVP_TRY(hvp_csv_read(path, &steps));
     snprintf(path, sizeof path, "%s/epochs.csv", run_dir);
@@ -82,10 +88,13 @@ hvp_status hvp_report_write(const char *run_dir, const char *views_image, char *
     snprintf(path, sizeof path, "%s/pair_wins.csv", run_dir);
     if (st == HVP_OK)
         st = hvp_csv_read(path, &wins);
+    snprintf(path, sizeof path, "%s/local_wins.csv", run_dir);
+    if (st == HVP_OK)
+        st = hvp_csv_read(path, &local_wins);
     if (st == HVP_OK && steps.nrows == 0 && epochs.nrows == 0)
         st = HVP_FAIL(HVP_ERR_NOTFOUND, "%s has no steps.csv or epochs.csv with rows (log.csv "
                       "= false, or not a run folder?)", run_dir);
-    int has[5] = {0};
+    int has[6] = {0};
     hvp_curve loss[] = {curve(&steps, "step", "loss", "loss per step", 0),
                         curve(&epochs, "step", "loss", "mean loss per epoch", 0)};
     hvp_curve lr[] = {curve(&steps, "step", "lr", "learning rate", 0)};
@@ -105,14 +114,18 @@ hvp_status hvp_report_write(const char *run_dir, const char *views_image, char *
         st = lines(dir, "hvp_loss.svg", "hard view selection: mean loss of the chosen pairs "
                    "and of all pairs", hvp, 2, &has[3]);
     if (st == HVP_OK)
-        st = wins_chart(dir, &wins, &has[4]);
+        st = wins_chart(dir, &wins, "first_view", "second_view", "pair_wins.svg",
+                        "times each pair of views was the hardest", &has[4]);
+    if (st == HVP_OK)
+        st = wins_chart(dir, &local_wins, "local_view", NULL, "local_wins.svg",
+                        "times each local candidate was kept", &has[5]);
     hvp_atomic_file af;
     snprintf(path, sizeof path, "%s/index.html", dir);
     if (st == HVP_OK)
         st = hvp_atomic_open(path, &af);
     if (st == HVP_OK) {
         static const char *const files[] = {"loss.svg", "lr.svg", "knn.svg", "hvp_loss.svg",
-                                            "pair_wins.svg"};
+                                            "pair_wins.svg", "local_wins.svg"};
         fprintf(af.f, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>hvp run "
                       "%s</title></head>\n<body style=\"font-family:sans-serif\">\n<h1>hvp "
                       "run %s</h1>\n", run_dir, run_dir);
@@ -130,7 +143,7 @@ hvp_status hvp_report_write(const char *run_dir, const char *views_image, char *
                 fprintf(af.f, ".</p>\n");
             }
         }
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < 6; i++)
             if (has[i])
                 fprintf(af.f, "<p><img src=\"%s\" alt=\"%s\"></p>\n", files[i], files[i]);
         if (views_image)
@@ -143,6 +156,7 @@ hvp_status hvp_report_write(const char *run_dir, const char *views_image, char *
     hvp_csv_free(&steps);
     hvp_csv_free(&epochs);
     hvp_csv_free(&wins);
+    hvp_csv_free(&local_wins);
     if (st == HVP_OK)
         snprintf(out, out_size, "%s", path);
     return st;

@@ -99,20 +99,33 @@ static hvp_status update_center(dino *d, hvp_ctx *ctx, const hvp_tensor *t)
 
 /* ---- the method interface ---------------------------------------------------------- */
 
-static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *views, int nviews,
-                              int npairs, const int (*pairs)[2], const hvp_tensor *scores)
+/* The selection pass: student and teacher on every global candidate (one forward each,
+ * batch norm over all of them, as MultiCropWrapper), the student on the local candidates
+ * in a second forward (their resolution); nothing kept. A pair's score is its two-view
+ * loss 1/2 (H(P_i, s_j) + H(P_j, s_i)); a local view's score against pair q = (i, j) is
+ * 1/2 (H(P_i, s_l) + H(P_j, s_l)) = H((P_i + P_j) / 2, s_l), so that the multi-crop DINO
+ * loss of the pair with locals S, summed over its 2 + 2|S| terms as the reference's
+ * select_forward, is (2 + 2|S|) times (pair + sum of locals) / (1 + |S|). */
+static hvp_status score_views(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *views, int nviews,
+                              int npairs, const int (*pairs)[2], const hvp_tensor *locals,
+                              int nlocal, const hvp_tensor *scores,
+                              const hvp_tensor *local_scores)
 {
     dino *d = m->impl;
     int b = views->shape[0] / nviews, k = d->cfg.out_dim;
     float st = d->cfg.student_temp;
     hvp_pass p = {ctx, 1, 0, 1, 0};
     hvp_backbone_set_step(&d->student.backbone, m->step);
-    hvp_tensor s, t, probs, l1, l2;
+    hvp_tensor s, t, probs, l1, l2, sl, both;
     HVP_TRY(net_forward(&d->student, &p, views, k, &s));
     HVP_TRY(net_forward(&d->teacher, &p, views, k, &t));
     HVP_TRY(teacher_probs(d, ctx, &t, hvp_dino_teacher_temp(m, (long)m->step), &probs));
     HVP_TRY(hvp_act(ctx, "dino pair loss", &l1, 1, &b));
     HVP_TRY(hvp_act(ctx, "dino pair loss", &l2, 1, &b));
+    if (nlocal > 0) {
+        HVP_TRY(net_forward(&d->student, &p, locals, k, &sl));
+        HVP_TRY(hvp_act(ctx, "dino pair targets", &both, 2, (int[]){b, k}));
+    }
     for (int q = 0; q < npairs; q++) {
         int i = pairs[q][0], j = pairs[q][1];
         hvp_tensor si = rows(&s, i * b, b), sj = rows(&s, j * b, b);
@@ -121,8 +134,23 @@ static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *vie
         HVP_TRY(hvp_cross_entropy_fwd(ctx, &si, NULL, &pj, st, &l2, NULL));
         hvp_tensor row = hvp_tensor_view(scores, (size_t)q * (size_t)b, 1, &b);
         HVP_TRY(hvp_axpby(ctx, 0.5f, &l1, 0.5f, &l2, &row));
+        if (nlocal <= 0)
+            continue;
+        HVP_TRY(hvp_axpby(ctx, 0.5f, &pi, 0.5f, &pj, &both));
+        for (int l = 0; l < nlocal; l++) {
+            hvp_tensor s_l = rows(&sl, l * b, b);
+            hvp_tensor out = hvp_tensor_view(local_scores, ((size_t)q * nlocal + l) * (size_t)b,
+                                             1, &b);
+            HVP_TRY(hvp_cross_entropy_fwd(ctx, &s_l, NULL, &both, st, &out, NULL));
+        }
     }
     return HVP_OK;
+}
+
+static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *views, int nviews,
+                              int npairs, const int (*pairs)[2], const hvp_tensor *scores)
+{
+    return score_views(m, ctx, views, nviews, npairs, pairs, NULL, 0, scores, NULL);
 }
 
 /* Student forward, CE and backward on one group of views (one resolution) with its
@@ -212,6 +240,7 @@ static void destroy(hvp_method *m)
 static const hvp_method_ops dino_ops = {.name = "dino",
                                         .title = "DINO",
                                         .score_pairs = score_pairs,
+                                        .score_pairs_locals = score_views,
                                         .train_step = train_step,
                                         .after_step = after_step,
                                         .set_schedule = hvp_dino_set_schedule,

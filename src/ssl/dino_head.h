@@ -10,10 +10,13 @@
 
 /* The official optimizer rules of DINO and iBOT: no weight decay on biases and norm
  * parameters (get_params_groups), clipping per parameter (clip_gradients), the head's last
- * layer frozen for the first epochs (cancel_gradients_last_layer). */
+ * layer frozen for the first epochs (cancel_gradients_last_layer); global views of two
+ * kinds in the official recipe (even slots: blur 1.0; odd: blur 0.1, solarize 0.2), so
+ * hard view candidates are paired (even, odd) as the paper's reference code does. */
 static const hvp_method_policy dino_policy = {.decay_all = 0,
                                               .clip_per_param = 1,
-                                              .frozen_early = ".last_layer."};
+                                              .frozen_early = ".last_layer.",
+                                              .asymmetric_globals = 1};
 
 typedef struct dino_net {
     hvp_backbone backbone;

@@ -40,6 +40,7 @@ typedef struct trainer {
     hvp_metrics *steps_csv, *epochs_csv, *epochs_jsonl;
     hvp_metrics *wins_csv; /* per epoch, how often each pair of views was chosen */
     hvp_metrics *chosen_csv; /* log.chosen_pairs: per step and image */
+    hvp_metrics *local_wins_csv; /* with local selection: per epoch, each local candidate's */
     hvp_tb *tb;
     hvp_progress progress;
     long step;           /* optimizer steps done */
@@ -216,6 +217,9 @@ static hvp_status open_logs(trainer *t)
         snprintf(path, sizeof path, "%s/pair_wins.csv", t->run_dir);
         if (t->sel)
             HVP_TRY(hvp_metrics_open(path, HVP_METRICS_CSV, &t->wins_csv));
+        snprintf(path, sizeof path, "%s/local_wins.csv", t->run_dir);
+        if (t->sel && t->sel->cfg.local_keep > 0)
+            HVP_TRY(hvp_metrics_open(path, HVP_METRICS_CSV, &t->local_wins_csv));
     }
     if (c->log.chosen_pairs && t->sel) {
         snprintf(path, sizeof path, "%s/chosen_pairs.csv", t->run_dir);
@@ -385,23 +389,35 @@ static hvp_status setup(trainer *t)
     hvp_view_config vc;
     HVP_TRY(hvp_train_view_config(c, hvp_dataset_channels(t->data), nviews, &vc));
     int nlocal = c->data.local_crops;
+    /* hvp.local_candidates > data.local_crops: draw that many, train on the hardest */
+    int ncand = c->hvp.enabled && c->hvp.local_candidates > nlocal ? c->hvp.local_candidates
+                                                                    : nlocal;
+    if (c->hvp.local_candidates > 0 && c->hvp.local_candidates < nlocal)
+        return HVP_FAIL(HVP_ERR_ARG, "hvp.local_candidates = %d: at least data.local_crops = %d "
+                        "(or 0: no local selection)", c->hvp.local_candidates, nlocal);
+    if (ncand > nlocal && nlocal == 0)
+        return HVP_FAIL(HVP_ERR_ARG, "hvp.local_candidates = %d: data.local_crops is 0, so no "
+                        "local view is trained on to select", ncand);
     if (nlocal > 0 && hvp_arch_info_of(c->model.arch)->fixed_input_size)
         return HVP_FAIL(HVP_ERR_ARG, "data.local_crops = %d: model.arch = %s takes images of "
                         "exactly data.image_size (no position-embedding interpolation yet)",
                         nlocal, hvp_arch_info_of(c->model.arch)->name);
-    if (nviews + nlocal > HVP_MAX_VIEWS)
+    if (nviews + ncand > HVP_MAX_VIEWS)
         return HVP_FAIL(HVP_ERR_ARG, "%d global and %d local views: at most %d in all", nviews,
-                        nlocal, HVP_MAX_VIEWS);
-    for (int v = nviews; v < nviews + nlocal; v++) {
-        /* Local crops (multi-crop): the globals' colour and blur, smaller, from less area */
+                        ncand, HVP_MAX_VIEWS);
+    for (int v = nviews; v < nviews + ncand; v++) {
+        /* Local crops (multi-crop): the even globals' colour and blur (data.local_blur_prob
+         * apart), smaller, from less area */
         hvp_view_slot *sl = &vc.slot[v];
         *sl = vc.slot[0];
+        if (c->data.local_blur_prob >= 0)
+            sl->blur_p = c->data.local_blur_prob;
         sl->size = c->data.local_image_size;
         sl->scale_min = c->data.local_crop_scale.v[0];
         sl->scale_max = c->data.local_crop_scale.v[1];
         sl->blur_kernel = 0;
     }
-    vc.n_local = nlocal;
+    vc.n_local = ncand;
     HVP_TRY(hvp_views_validate(&vc));
     HVP_TRY(hvp_augment_create(t->ctx, &vc, &t->aug));
     int low = c->hvp.select_resolution;
@@ -438,8 +454,20 @@ static hvp_status setup(trainer *t)
     if (t->method->ops->set_schedule)
         t->method->ops->set_schedule(t->method, t->steps_per_epoch, t->total_steps);
     if (c->hvp.enabled) {
-        hvp_select_config sc = {c->hvp.views, c->hvp.select_every, (float)c->hvp.random_fraction,
-                                (uint64_t)c->run.seed ^ 0x48565053454cULL, t->rank, t->world};
+        hvp_select_config sc = {.views = c->hvp.views,
+                                .select_every = c->hvp.select_every,
+                                .random_fraction = (float)c->hvp.random_fraction,
+                                .seed = (uint64_t)c->run.seed ^ 0x48565053454cULL,
+                                .asymmetric = t->method->policy.asymmetric_globals,
+                                .local_candidates = ncand,
+                                .local_keep = ncand > nlocal ? nlocal : 0,
+                                .limit = c->hvp.limit_comparisons,
+                                .rank = t->rank,
+                                .world = t->world};
+        if (sc.local_keep > 0 && !t->method->ops->score_pairs_locals)
+            return HVP_FAIL(HVP_ERR_ARG, "hvp.local_candidates = %d: method.name = %s cannot "
+                            "score local views to select them (set it to 0)", ncand,
+                            t->method->ops->name);
         HVP_TRY(hvp_selector_create(&sc, &t->sel));
     }
     HVP_TRY(hvp_alloc_f32(t->ctx->params, "loss", &t->loss, 1, (int[]){1}));
@@ -460,6 +488,7 @@ static void teardown(trainer *t)
     hvp_metrics_close(t->epochs_csv);
     hvp_metrics_close(t->wins_csv);
     hvp_metrics_close(t->chosen_csv);
+    hvp_metrics_close(t->local_wins_csv);
     hvp_metrics_close(t->epochs_jsonl);
     hvp_tb_close(t->tb);
     hvp_selector_destroy(t->sel);
@@ -526,21 +555,47 @@ static hvp_status agree_on_stop(trainer *t)
 
 static int stop_seen(const trainer *t) { return t->world > 1 ? t->stop_agreed : stopping(); }
 
-/* log.chosen_pairs: a row per image of the global batch, numbered by its place there (rank
- * r's image k is k * world + r); every rank takes part, rank 0 writes. */
+/* chosen_pairs.csv: per image of the global batch, numbered by its place there (rank r's
+ * image k is k * world + r), the chosen pair and, with local selection, the kept local
+ * candidates (local_0 .. local_{L-1}, indices among the local candidates, ascending).
+ * Every rank takes part; rank 0 writes. */
 static hvp_status log_chosen(trainer *t)
 {
-    int b = t->sel->pending_b, n = b * t->world;
-    int *all = malloc((size_t)n * sizeof *all);
-    if (!all)
-        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
-    hvp_status st = hvp_dist_allgather(t->sel->chosen_host, (size_t)b * sizeof *all, all);
-    for (int g = 0; st == HVP_OK && t->chosen_csv && g < n; g++) {
-        int rank = g % t->world, k = g / t->world;
-        hvp_metric row[] = {{"step", (double)t->step + 1}, {"image", g},
-                            {"pair", all[rank * b + k]}};
-        st = hvp_metrics_row(t->chosen_csv, row, 3);
+    static const char *const local_cols[] = {
+        "local_0",  "local_1",  "local_2",  "local_3",  "local_4",  "local_5",  "local_6",
+        "local_7",  "local_8",  "local_9",  "local_10", "local_11", "local_12", "local_13",
+        "local_14", "local_15", "local_16", "local_17", "local_18", "local_19", "local_20",
+        "local_21", "local_22", "local_23", "local_24", "local_25", "local_26", "local_27",
+        "local_28", "local_29", "local_30", "local_31", "local_32", "local_33", "local_34",
+        "local_35", "local_36", "local_37", "local_38", "local_39", "local_40", "local_41",
+        "local_42", "local_43", "local_44", "local_45", "local_46", "local_47", "local_48",
+        "local_49", "local_50", "local_51", "local_52", "local_53", "local_54", "local_55",
+        "local_56", "local_57", "local_58", "local_59", "local_60", "local_61", "local_62",
+        "local_63"};
+    const hvp_selector *sel = t->sel;
+    int b = sel->pending_b, nl = sel->cfg.local_keep, world = t->world;
+    if (nl > (int)(sizeof local_cols / sizeof *local_cols))
+        return HVP_FAIL(HVP_ERR_ARG, "chosen_pairs.csv: %d kept local views, at most %d", nl,
+                        (int)(sizeof local_cols / sizeof *local_cols));
+    size_t per = (size_t)b * (size_t)(1 + nl); /* a rank's chosen pairs, then its locals */
+    int *mine = malloc(per * sizeof *mine), *all = malloc(per * (size_t)world * sizeof *all);
+    hvp_status st = mine && all ? HVP_OK : HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+    if (st == HVP_OK) {
+        memcpy(mine, sel->chosen_host, (size_t)b * sizeof *mine);
+        if (nl > 0)
+            memcpy(mine + b, sel->local_host, (size_t)nl * b * sizeof *mine);
+        st = hvp_dist_allgather(mine, per * sizeof *mine, all);
     }
+    for (int g = 0; st == HVP_OK && t->chosen_csv && g < b * world; g++) {
+        const int *of = all + (size_t)(g % world) * per; /* its rank's */
+        int i = g / world;
+        hvp_metric row[3 + sizeof local_cols / sizeof *local_cols] = {
+            {"step", (double)t->step + 1}, {"image", g}, {"pair", of[i]}};
+        for (int j = 0; j < nl; j++)
+            row[3 + j] = (hvp_metric){local_cols[j], of[b + (size_t)j * b + i]};
+        st = hvp_metrics_row(t->chosen_csv, row, 3 + nl);
+    }
+    free(mine);
     free(all);
     return st;
 }
@@ -552,11 +607,15 @@ static hvp_status step_body(trainer *t, const hvp_image_batch *b, double *loss)
     const hvp_config *c = t->cfg;
     hvp_tensor global, local;
     HVP_TRY(hvp_augment_batch(t->aug, b, (uint64_t)c->run.seed, t->epoch, &global, &local));
-    hvp_tensor views = view_rows(&global);
+    hvp_tensor views = view_rows(&global), locals = view_rows(&local);
+    /* with local selection the candidates, else the trained local views */
+    int select_locals = t->sel && t->sel->cfg.local_keep > 0;
     if (t->method->policy.takes_local && c->data.local_crops > 0) {
-        t->method->local = view_rows(&local);
+        t->method->local = locals;
         t->method->nlocal = c->data.local_crops;
     }
+    const hvp_tensor *cand = select_locals ? &locals : NULL;
+    hvp_tensor *kept_locals = select_locals ? &t->method->local : NULL;
     hvp_tensor x12;
     t->method->step = (uint32_t)t->step; /* drop-path masks of this step */
     if (t->sel && t->aug_score) {
@@ -564,9 +623,11 @@ static hvp_status step_body(trainer *t, const hvp_image_batch *b, double *loss)
         HVP_TRY(hvp_augment_batch(t->aug_score, b, (uint64_t)c->run.seed, t->epoch, &low_global,
                                   &low_local));
         low = view_rows(&low_global);
-        HVP_TRY(hvp_select(t->sel, ctx, t->method, &views, &low, t->step, &x12));
+        HVP_TRY(hvp_select_views(t->sel, ctx, t->method, &views, &low, cand, t->step, &x12,
+                                 kept_locals));
     } else if (t->sel) {
-        HVP_TRY(hvp_select(t->sel, ctx, t->method, &views, NULL, t->step, &x12));
+        HVP_TRY(hvp_select_views(t->sel, ctx, t->method, &views, NULL, cand, t->step, &x12,
+                                 kept_locals));
     } else {
         x12 = views; /* views 0 and 1 are the first 2B rows */
         x12.shape[0] = 2 * b->count;
@@ -606,7 +667,7 @@ static hvp_status step_body(trainer *t, const hvp_image_batch *b, double *loss)
     int scored = t->sel && t->sel->pending;
     if (t->sel)
         hvp_selector_collect(t->sel);
-    if (scored && t->cfg->log.chosen_pairs)
+    if (scored && t->cfg->log.chosen_pairs) /* every rank takes part */
         HVP_TRY(log_chosen(t));
     if (!isfinite(value))
         return HVP_FAIL(HVP_ERR_NUMERIC, "the loss is %g at step %ld (epoch %d): stopping; the "
@@ -739,6 +800,18 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
                               {"second_view", t->sel->pairs[k][1]},
                               {"wins", (double)t->sel->wins[k]}};
             HVP_TRY(hvp_metrics_row(t->wins_csv, w, 4));
+        }
+        int nc = t->sel->cfg.local_keep > 0 ? t->sel->cfg.local_candidates : 0;
+        if (nc > 0) {
+            say(t, "%s: hard views: local candidates kept", label);
+            for (int l = 0; l < nc; l++)
+                say(t, " %d:%ld", l, t->sel->local_wins[l]);
+            say(t, "\n");
+        }
+        for (int l = 0; t->local_wins_csv && l < nc; l++) {
+            hvp_metric w[] = {{"epoch", number}, {"local_view", l},
+                              {"wins", (double)t->sel->local_wins[l]}};
+            HVP_TRY(hvp_metrics_row(t->local_wins_csv, w, 3));
         }
     }
     say(t, "%s: loss %.4f, %.1f img/s, waited %.1f s for data, %lld files skipped\n", label,

@@ -64,6 +64,10 @@ hvp_status hvp_train_view_config(const hvp_config *cfg, int channels, int nviews
         s->sigma_min = item(&cfg->data.blur_sigma, 0, s->sigma_min);
         s->sigma_max = item(&cfg->data.blur_sigma, 1, s->sigma_max);
         s->solarize_p = cfg->data.solarize_prob;
+        if (v % 2 == 1 && cfg->data.odd_blur_prob >= 0) /* DINO's second kind of view */
+            s->blur_p = cfg->data.odd_blur_prob;
+        if (v % 2 == 1 && cfg->data.odd_solarize_prob >= 0)
+            s->solarize_p = cfg->data.odd_solarize_prob;
         for (int c = 0; c < 3; c++) {
             s->mean[c] = (float)item(&cfg->data.mean, c < cfg->data.mean.n ? c : 0, s->mean[c]);
             s->std[c] = (float)item(&cfg->data.std, c < cfg->data.std.n ? c : 0, s->std[c]);
