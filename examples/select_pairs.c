@@ -42,7 +42,8 @@ int main(int argc, char **argv)
     hvp_selector *sel;
     hvp_view_config vc;
     hvp_loader_opts lo = {images, 1, 0, 0, 0, 0, 0, 1, NULL, NULL};
-    hvp_select_config sc = {.views = nviews, .select_every = 1, .seed = (uint64_t)cfg.run.seed};
+    hvp_select_config sc = {.views = nviews, .select_every = 1, .seed = (uint64_t)cfg.run.seed,
+                            .score_fraction = 1};
     if (hvp_train_open_device(&cfg, &ctx) != HVP_OK ||
         hvp_train_open_dataset(&cfg, "train", 0, &ds) != HVP_OK ||
         hvp_train_make_method(ctx, &cfg, hvp_dataset_channels(ds), &m) != HVP_OK ||

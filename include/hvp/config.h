@@ -26,6 +26,7 @@ typedef struct hvp_cfg_floats {
 
 /* Enumerations: the order matches the allowed names in the table. */
 typedef enum { HVP_SCHED_COSINE, HVP_SCHED_CONSTANT } hvp_schedule;
+typedef enum { HVP_SELECT_BY_LOSS, HVP_SELECT_BY_OVERLAP } hvp_select_by;
 typedef enum { HVP_PROGRESS_AUTO, HVP_PROGRESS_TTY, HVP_PROGRESS_PLAIN,
                HVP_PROGRESS_OFF } hvp_progress_mode;
 
@@ -81,7 +82,8 @@ typedef struct hvp_config {
     struct {
         int enabled, views, select_every, select_resolution;
         int local_candidates, limit_comparisons; /* local-crop selection; 0: none / no cap */
-        double random_fraction;
+        double random_fraction, score_fraction;
+        hvp_select_by select_by;
     } hvp;
     struct {
         hvp_optim_kind name;
@@ -99,6 +101,8 @@ typedef struct hvp_config {
     struct {
         int epochs, save_every, save_every_steps, keep_last, max_steps;
         char resume[HVP_CFG_STR]; /* auto | none | PATH */
+        double flops_budget;
+        char match[HVP_CFG_STR]; /* "" or "CONFIG [section.key=value ...]" */
     } train;
     struct {
         int every, knn_k;

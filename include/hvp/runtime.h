@@ -59,6 +59,11 @@ typedef struct hvp_programs hvp_programs;
 typedef struct hvp_profile hvp_profile;
 typedef struct hvp_staging hvp_staging;
 
+/* FLOPs counted from shapes (src/runtime/flops.c): matrix products (GEMM, convolution,
+ * attention; a multiply-add is 2, as PyTorch's FlopCounterMode counts them) apart from
+ * the rest (normalisation, activations, losses, the optimizer: per element). */
+typedef enum { HVP_FLOPS_MATMUL, HVP_FLOPS_OTHER, HVP_FLOPS_KINDS } hvp_flops_kind;
+
 typedef struct hvp_ctx {
     hvp_device_info info;
     cl_context context;
@@ -78,6 +83,10 @@ typedef struct hvp_ctx {
     /* While a model is being built by hvp_method_from_config: where its tensors' storage
      * comes from (hvp/nn.h; opaque here). NULL otherwise. */
     struct hvp_state_plan *state_plan;
+    /* Since creation: what the ops enqueued, forward and backward, by kind. */
+    uint64_t flops[HVP_FLOPS_KINDS];
+    /* Set: kernels are counted but not enqueued (hvp_flops_count_only). */
+    int count_only;
     /* Train-mode batch norm takes its statistics over all data-parallel ranks (SyncBN,
      * src/ops/batchnorm.c); every rank must then run the same batch norms in the same
      * order. Set by the trainer when it runs on more than one rank. */
@@ -107,6 +116,16 @@ int hvp_ctx_in_step(const hvp_ctx *ctx);
 hvp_status hvp_staging_write(hvp_ctx *ctx, const void *host, size_t bytes, cl_mem *out);
 /* Releases the staging slots (hvp_ctx_destroy does). */
 void hvp_staging_free(hvp_ctx *ctx);
+
+/* ---- FLOP counting (src/runtime/flops.c) ---------------------------------------- */
+
+/* Adds n FLOPs of kind k (ops call it with counts from their shapes). */
+void hvp_flops_add(hvp_ctx *ctx, hvp_flops_kind k, double n);
+/* Every kind together, since the context was created. */
+uint64_t hvp_flops_total(const hvp_ctx *ctx);
+/* While on, launches (and CLBlast's GEMMs) are counted and skipped: the FLOPs of a step
+ * without computing it (its results are then garbage). Returns the previous setting. */
+int hvp_flops_count_only(hvp_ctx *ctx, int on);
 
 /* ---- the cache folder ------------------------------------------------------------- */
 

@@ -22,6 +22,10 @@ typedef struct hvp_select_config {
     /* hvp.limit_comparisons: at most this many combinations scored per step, drawn as
      * hvp_select_combinations says; 0 (or at least all of them): every one, exactly. */
     int limit;
+    /* Share of a batch's images whose candidates are scored (the first ceil(f B): the
+     * loader shuffles); the others keep a random pair, and scoring costs f of its FLOPs.
+     * In [0, 1]; 1, or 0 (the zero-initialised default), scores all. */
+    float score_fraction;
     /* Data-parallel runs: this rank's images are every world-th of the global batch from
      * the rank-th on, so sample s draws with key s * world + rank, as the one device that
      * holds the whole batch would (world 0 means 1). */
@@ -44,7 +48,8 @@ typedef struct hvp_selector {
     long scored_samples;
     long *wins; /* [npairs]: how often each pair was chosen */
     /* Host copies of the last scored step, read without blocking (see collect); the
-     * buffers are neither moved nor freed before the reads' events complete. */
+     * buffers are neither moved nor freed before the reads' events complete. pending_b:
+     * the images scored (the batch's first; hvp_select_config.score_fraction). */
     int pending, pending_b;
     int *chosen_host;
     float *scores_host;
@@ -62,7 +67,7 @@ void hvp_selector_destroy(hvp_selector *s);
  * ctx->acts. On a scoring step the method scores all pairs of score_views (the same views,
  * possibly cut at a lower resolution: hvp.select_resolution; NULL means views) and a
  * device kernel takes the per-sample argmax over the [pairs, B] losses (ties to the
- * lowest pair index). */
+ * lowest pair index). With score_fraction < 1 only the first images are scored. */
 hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_tensor *views,
                       const hvp_tensor *score_views, long step, hvp_tensor *x12);
 /* As hvp_select, with local-crop selection when cfg.local_keep > 0: locals [M*B, ...]
@@ -86,6 +91,21 @@ hvp_status hvp_select_views(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const 
  * (Floyd's algorithm on Philox keyed by (seed, step)), the same for every image of the
  * step, in the listed order. */
 hvp_status hvp_select_combinations(hvp_selector *s, long step, int *table, int *count);
+/* The same with the [npairs, B] scores given from the host (score_fraction 1), e.g. by
+ * hvp_overlap_scores: no forward. */
+hvp_status hvp_select_given(hvp_selector *s, hvp_ctx *ctx, const float *scores,
+                            const hvp_tensor *views, long step, hvp_tensor *x12);
+
+/* Hardness without a forward (hvp.select_by = overlap, ours, src/hvp/overlap.c): the score
+ * of pair (i, j) of an image is 1 - IoU of the two views' crop boxes in the source image
+ * (the same draw hvp_augment_batch makes from seed, epoch and the image's index), so the
+ * pair whose crops overlap least is chosen; scores [npairs, b->count]. */
+struct hvp_view_config;
+struct hvp_image_batch;
+void hvp_overlap_scores(const hvp_selector *s, const struct hvp_view_config *vc,
+                        const struct hvp_image_batch *b, uint64_t seed, int64_t epoch,
+                        float *scores);
+
 /* Folds the last step's choices into the statistics; call after the step's queue finished. */
 void hvp_selector_collect(hvp_selector *s);
 void hvp_selector_reset_stats(hvp_selector *s);

@@ -20,6 +20,7 @@ typedef struct hvp_train_result {
     double knn_init_top1;  /* eval.at_start: kNN top-1 before training, else -1 */
     double knn_pixels_top1; /* raw-pixel kNN top-1 on the same samples, -1 when no kNN ran */
     double seconds;        /* wall time of this invocation */
+    double flops;          /* FLOPs of this invocation's steps (counted from shapes) */
     /* The steps after this invocation's first: how many, and the device buffers they
      * created and host waits they made in all (by design 0 and one per step). */
     long steady_steps, steady_buffers, steady_waits;
@@ -33,6 +34,60 @@ typedef struct hvp_train_result {
  * After hvp_train_request_stop it returns HVP_OK with result->stopped set once the current
  * step is done and saved in a checkpoint (result->checkpoint). */
 hvp_status hvp_train(const hvp_config *cfg, FILE *out, hvp_train_result *result);
+
+/* ---- the run's length from FLOPs (train.flops_budget, train.match) -------------------- */
+
+/* The FLOPs of each kind of step a config's run takes (counted from shapes): [scored][last]
+ * with scored = step % select_every == 0 (always without HVP) and last = the step is the
+ * last of its epoch (a smaller batch when data.drop_last is off). */
+typedef struct hvp_step_flops {
+    long steps_per_epoch;
+    int select_every; /* 1 without HVP */
+    double step[2][2];
+} hvp_step_flops;
+
+/* Builds cfg's device, data, model and optimizer, counts one step of each kind without
+ * computing it, and gives the length cfg sets by train.epochs and train.max_steps. */
+hvp_status hvp_train_count_flops(const hvp_config *cfg, hvp_step_flops *plan, long *total_steps);
+/* The FLOPs of a run's first n steps (src/train/flops_budget.c). */
+double hvp_step_flops_sum(const hvp_step_flops *p, long n);
+/* The number of steps whose FLOPs come nearest to budget (0 when half a first step is more). */
+long hvp_step_flops_steps_for(const hvp_step_flops *p, double budget);
+/* train.match = "CONFIG [section.key=value ...]": the FLOPs that run spends. */
+hvp_status hvp_train_match_budget(const char *match, double *budget);
+
+/* ---- sweeps (`hvp sweep SWEEP.ini`, src/train/sweep.c) -------------------------------- */
+
+#define HVP_SWEEP_MAX_CELLS 32
+#define HVP_SWEEP_MAX_SEEDS 16
+#define HVP_SWEEP_MAX_SETS 16
+
+/* A cell: its name (its folder) and its overrides, "section.key=value". */
+typedef struct hvp_sweep_cell {
+    char name[64];
+    int nset;
+    char set[HVP_SWEEP_MAX_SETS][HVP_CFG_STR];
+} hvp_sweep_cell;
+
+/* A sweep file: [sweep] with config (the base config), seeds, dir (default
+ * runs/sweep-<file name>) and section.key overrides of every cell; then one [name]
+ * section per cell with its own overrides. */
+typedef struct hvp_sweep {
+    char config[HVP_CFG_STR], dir[HVP_CFG_STR];
+    int seeds[HVP_SWEEP_MAX_SEEDS], nseeds;
+    hvp_sweep_cell common, cells[HVP_SWEEP_MAX_CELLS];
+    int ncells;
+} hvp_sweep;
+
+/* Reads a sweep file; errors name the file and line. */
+hvp_status hvp_sweep_load(const char *path, hvp_sweep *s);
+/* Runs every cell x seed into DIR/<cell>/seed-<seed> in turn (a run that finished, marked
+ * by its sweep_done file, is skipped; one stopped before resumes from its checkpoint),
+ * then writes DIR/sweep.md, DIR/sweep.csv and DIR/accuracy_vs_flops.svg: per cell the
+ * final kNN top-1's mean and standard deviation over the seeds, the FLOPs and training
+ * seconds (epochs.csv). A stop request (hvp_train_request_stop) ends it after the
+ * current run's step with *stopped set and no table. */
+hvp_status hvp_sweep_run(const hvp_sweep *s, FILE *out, int *stopped);
 
 /* Asks the run in progress (or the next one, if none is) to stop after its current step;
  * it skips an epoch-end kNN evaluation still to come, writes a checkpoint of that step and

@@ -5,6 +5,7 @@
 int hvp_cmd_devices(int argc, char **argv);
 int hvp_cmd_bench_data_decode(int argc, char **argv);
 int hvp_cmd_train(int argc, char **argv);
+int hvp_cmd_sweep(int argc, char **argv);
 int hvp_cmd_knn(int argc, char **argv);
 int hvp_cmd_linear(int argc, char **argv);
 int hvp_cmd_views(int argc, char **argv);

@@ -53,6 +53,8 @@ static void usage(FILE *f)
             "  bench data-decode ROOT [--workers N]  images/s decoded from a dataset\n"
             "  bench ops          time each op (GEMM: own kernel, CLBlast, host OpenBLAS)\n"
             "  tune               measure GEMM algorithms, store the fastest per device\n"
+            "  sweep SWEEP.ini    runs of cells x seeds (resumable), then a table of kNN\n"
+            "                     mean ± std with FLOPs and time, and accuracy vs FLOPs\n"
             "  --version          print the version\n"
             "  --help-config      list every configuration key: type, default, range, help\n"
             "\n"
@@ -100,6 +102,8 @@ int main(int argc, char **argv)
         return hvp_cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "tune") == 0)
         return hvp_cmd_tune(argc - 1, argv + 1);
+    if (strcmp(cmd, "sweep") == 0)
+        return hvp_cmd_sweep(argc - 1, argv + 1);
     if (strcmp(cmd, "--version") == 0) {
         printf("hvp %s\n", PACKAGE_VERSION);
         return 0;

@@ -1,5 +1,6 @@
 /* Hard view selection: candidate pairs, the device-side pairwise-loss reduction, and the
  * gather of the chosen views. Knows no method's loss: the method scores the pairs. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +68,13 @@ hvp_status hvp_selector_create(const hvp_select_config *cfg, hvp_selector **out)
     if (cfg->limit < 0)
         return HVP_FAIL(HVP_ERR_ARG, "hvp.limit_comparisons must be >= 0 (0: no cap), got %d",
                         cfg->limit);
+    if (!(cfg->score_fraction >= 0 && cfg->score_fraction <= 1))
+        return HVP_FAIL(HVP_ERR_ARG, "hvp.score_fraction must be in (0, 1], got %g",
+                        (double)cfg->score_fraction);
+    if (l > 0 && cfg->score_fraction > 0 && cfg->score_fraction < 1)
+        return HVP_FAIL(HVP_ERR_ARG, "hvp.score_fraction = %g: local-crop selection "
+                        "(hvp.local_candidates) scores every image; set it to 1",
+                        (double)cfg->score_fraction);
     hvp_selector *s = calloc(1, sizeof *s);
     if (!s)
         return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
@@ -285,15 +293,43 @@ static hvp_status select_locals(hvp_selector *s, hvp_ctx *ctx, int b, int scored
     return hvp_launch_1d(ctx, &a, (size_t)b);
 }
 
-hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_tensor *views,
-                      const hvp_tensor *score_views, long step, hvp_tensor *x12)
+/* How many of b images a scoring step scores: ceil(f b), at least 1. */
+static int images_scored(const hvp_selector *s, int b)
 {
-    return hvp_select_views(s, ctx, m, views, score_views, NULL, step, x12, NULL);
+    float f = s->cfg.score_fraction;
+    if (f >= 1 || f <= 0)
+        return b;
+    int n = (int)ceil((double)f * b - 1e-6);
+    return n < 1 ? 1 : n > b ? b : n;
 }
 
-hvp_status hvp_select_views(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_tensor *views,
-                            const hvp_tensor *score_views, const hvp_tensor *locals, long step,
-                            hvp_tensor *x12, hvp_tensor *local_out)
+/* The candidates of the first bs of b images: views [n*b, ...] -> [n*bs, ...], view-major. */
+static hvp_status first_images(hvp_ctx *ctx, const hvp_tensor *views, int n, int b, int bs,
+                               hvp_tensor *out)
+{
+    if (bs == b) {
+        *out = *views;
+        return HVP_OK;
+    }
+    size_t per = hvp_numel(views) / (size_t)views->shape[0]; /* elements of one view */
+    int shape[HVP_MAX_DIMS];
+    memcpy(shape, views->shape, sizeof shape);
+    shape[0] = n * bs;
+    HVP_TRY(hvp_alloc_f32(ctx->acts, "views to score", out, views->ndim, shape));
+    shape[0] = bs;
+    for (int v = 0; v < n; v++) {
+        hvp_tensor from = hvp_tensor_view(views, (size_t)v * b * per, views->ndim, shape);
+        hvp_tensor to = hvp_tensor_view(out, (size_t)v * bs * per, views->ndim, shape);
+        HVP_TRY(hvp_tensor_copy(ctx, &to, &from));
+    }
+    return HVP_OK;
+}
+
+/* Scores from the method (m) or given from the host (host_scores [npairs, B]). */
+static hvp_status select_views(hvp_selector *s, hvp_ctx *ctx, hvp_method *m,
+                               const float *host_scores, const hvp_tensor *views,
+                               const hvp_tensor *score_views, const hvp_tensor *locals,
+                               long step, hvp_tensor *x12, hvp_tensor *local_out)
 {
     if (!score_views)
         score_views = views;
@@ -314,6 +350,7 @@ hvp_status hvp_select_views(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const 
         return HVP_FAIL(HVP_ERR_ARG, "hvp.local_candidates: method %s cannot score local views",
                         m->ops->name);
     int scored = step % s->cfg.select_every == 0;
+    int bs = scored ? images_scored(s, b) : 0; /* b whenever nl > 0 (selector_create) */
 
     if (!s->pairs_dev.buf) { /* constant: uploaded once, outside the steps' arena */
         HVP_TRY(hvp_tensor_alloc(ctx->params, HVP_I32, 2, (int[]){s->npairs, 2}, "view pairs",
@@ -321,7 +358,8 @@ hvp_status hvp_select_views(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const 
         HVP_TRY(hvp_tensor_upload(ctx, &s->pairs_dev, s->pairs));
     }
     hvp_tensor scores, rows, chosen, local_scores, local_rows, kept;
-    HVP_TRY(hvp_alloc_f32(ctx->acts, "pair losses", &scores, 2, (int[]){s->npairs, b}));
+    HVP_TRY(hvp_alloc_f32(ctx->acts, "pair losses", &scores, 2,
+                          (int[]){s->npairs, bs > 0 ? bs : 1}));
     HVP_TRY(hvp_tensor_alloc(ctx->acts, HVP_I32, 1, (int[]){2 * b}, "chosen rows", &rows));
     HVP_TRY(hvp_tensor_alloc(ctx->acts, HVP_I32, 1, &b, "chosen pairs", &chosen));
     if (nl > 0) {
@@ -334,13 +372,18 @@ hvp_status hvp_select_views(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const 
     if (scored) {
         /* Scoring keeps no activations; give its memory back once the scores exist. */
         hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
-        if (nl > 0)
+        hvp_tensor to_score;
+        if (host_scores) { /* uploaded through the step's staging: no wait */
+            HVP_TRY(hvp_tensor_upload(ctx, &scores, host_scores));
+        } else if (nl > 0) {
             HVP_TRY(m->ops->score_pairs_locals(m, ctx, score_views, n, s->npairs,
                                                (const int (*)[2])s->pairs, locals, nc, &scores,
                                                &local_scores));
-        else
-            HVP_TRY(m->ops->score_pairs(m, ctx, score_views, n, s->npairs,
+        } else {
+            HVP_TRY(first_images(ctx, score_views, n, b, bs, &to_score));
+            HVP_TRY(m->ops->score_pairs(m, ctx, &to_score, n, s->npairs,
                                         (const int (*)[2])s->pairs, &scores));
+        }
         hvp_arena_rewind(ctx->acts, mark);
     }
 
@@ -349,7 +392,7 @@ hvp_status hvp_select_views(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const 
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, b);
     hvp_arg_int(&a, s->npairs);
-    hvp_arg_int(&a, scored);
+    hvp_arg_int(&a, bs);
     hvp_arg_mem(&a, scores.buf);
     hvp_arg_int(&a, (int)scores.off);
     hvp_arg_mem(&a, s->pairs_dev.buf);
@@ -384,11 +427,11 @@ hvp_status hvp_select_views(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const 
     s->pending = 0;
     if (scored) {
         /* Read back without waiting: the statistics are folded in after the step. */
-        HVP_TRY(ensure_host(s, b));
+        HVP_TRY(ensure_host(s, bs));
         wait_reads(s); /* the previous step's, when it was never collected */
         s->reads_drains = ctx->host_waits;
         CL_CHECK(clEnqueueReadBuffer(ctx->queue, chosen.buf, CL_FALSE, chosen.off * sizeof(int),
-                                     (size_t)b * sizeof(int), s->chosen_host, 0, NULL,
+                                     (size_t)bs * sizeof(int), s->chosen_host, 0, NULL,
                                      &s->reads[0]));
         CL_CHECK(clEnqueueReadBuffer(ctx->queue, scores.buf, CL_FALSE,
                                      scores.off * sizeof(float), hvp_nbytes(&scores),
@@ -398,9 +441,31 @@ hvp_status hvp_select_views(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const 
                                          hvp_nbytes(&kept), s->local_host, 0, NULL,
                                          &s->reads[2]));
         s->pending = 1;
-        s->pending_b = b;
+        s->pending_b = bs;
     }
     return HVP_OK;
+}
+
+hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_tensor *views,
+                      const hvp_tensor *score_views, long step, hvp_tensor *x12)
+{
+    return select_views(s, ctx, m, NULL, views, score_views, NULL, step, x12, NULL);
+}
+
+hvp_status hvp_select_views(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_tensor *views,
+                            const hvp_tensor *score_views, const hvp_tensor *locals, long step,
+                            hvp_tensor *x12, hvp_tensor *local_out)
+{
+    return select_views(s, ctx, m, NULL, views, score_views, locals, step, x12, local_out);
+}
+
+hvp_status hvp_select_given(hvp_selector *s, hvp_ctx *ctx, const float *scores,
+                            const hvp_tensor *views, long step, hvp_tensor *x12)
+{
+    if ((s->cfg.score_fraction > 0 && s->cfg.score_fraction < 1) || s->cfg.local_keep > 0)
+        return HVP_FAIL(HVP_ERR_ARG, "selection by given scores: hvp.score_fraction must be 1 "
+                        "and no local-crop selection");
+    return select_views(s, ctx, NULL, scores, views, NULL, NULL, step, x12, NULL);
 }
 
 void hvp_selector_collect(hvp_selector *s)

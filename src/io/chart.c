@@ -134,10 +134,14 @@ hvp_status hvp_chart_lines(const char *path, const char *title, const char *xlab
         x1 = x0 + 1;
     if (y1 == y0)
         y1 = y0 + (y0 == 0 ? 1 : fabs(y0) * 0.1);
+    double pw = W - LEFT - RIGHT, ph = H - TOP - BOTTOM;
+    /* room above the highest point for the legend's lines, so that they cover no point */
+    double legend = 14.0 * nc + 4;
+    if (legend < ph / 2)
+        y1 += (y1 - y0) * legend / (ph - legend);
     hvp_atomic_file af;
     HVP_TRY(hvp_atomic_open(path, &af));
     FILE *f = af.f;
-    double pw = W - LEFT - RIGHT, ph = H - TOP - BOTTOM;
     header(f, title);
     for (int k = 0; k <= 4; k++) { /* grid lines with their values */
         double gy = TOP + ph * k / 4, gv = y1 - (y1 - y0) * k / 4;

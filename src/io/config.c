@@ -625,6 +625,16 @@ hvp_status hvp_config_check(const hvp_config *c)
                         "hvp.select_resolution = %d (%s) is larger than data.image_size = %d (%s)",
                         c->hvp.select_resolution, origin(c, "hvp.select_resolution", a, sizeof a),
                         c->data.image_size, origin(c, "data.image_size", b, sizeof b));
+    if (c->hvp.select_by == HVP_SELECT_BY_OVERLAP &&
+        (c->hvp.score_fraction < 1 || c->hvp.select_resolution > 0))
+        return HVP_FAIL(HVP_ERR_ARG, "hvp.select_by = overlap (%s) runs no forward, so "
+                        "hvp.score_fraction = %g and hvp.select_resolution = %d change nothing: "
+                        "leave them at 1 and 0", origin(c, "hvp.select_by", a, sizeof a),
+                        c->hvp.score_fraction, c->hvp.select_resolution);
+    if (c->train.flops_budget > 0 && c->train.match[0])
+        return HVP_FAIL(HVP_ERR_ARG, "train.flops_budget (%s) and train.match (%s) both set the "
+                        "run's length: give one", origin(c, "train.flops_budget", a, sizeof a),
+                        origin(c, "train.match", b, sizeof b));
     int vit = hvp_arch_info_of(c->model.arch)->kind == HVP_BACKBONE_VIT;
     if (vit && c->hvp.select_resolution != 0)
         return HVP_FAIL(HVP_ERR_ARG,

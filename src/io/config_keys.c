@@ -30,6 +30,7 @@ static const char *const archs[] = {HVP_ARCHS(NAME_OF_ARCH) NULL};
 static const char *const methods[] = {HVP_METHODS(NAME_OF_METHOD) NULL};
 static const char *const optims[] = {"sgd", "lars", "adamw", NULL};
 static const char *const schedules[] = {"cosine", "constant", NULL};
+static const char *const select_by[] = {"loss", "overlap", NULL};
 static const char *const progress[] = {"auto", "tty", "plain", "off", NULL};
 
 const hvp_config_key hvp_config_keys[] = {
@@ -138,6 +139,10 @@ const hvp_config_key hvp_config_keys[] = {
     INT("hvp", "limit_comparisons", hvp.limit_comparisons, "0", 0, 65536,
         "with local selection: score at most this many (pair, locals) combinations, drawn "
         "per step; 0: all (exact)"),
+    FLT("hvp", "score_fraction", hvp.score_fraction, "1.0", 1e-6, 1,
+        "share of a batch's images whose candidates are scored; the rest keep a random pair unscored (ours)"),
+    ENUM("hvp", "select_by", hvp.select_by, "loss", select_by,
+         "loss: the method's loss of each pair (the paper's); overlap: the pair whose crops overlap least, no forward (ours)"),
 
     /* [optim] */
     ENUM("optim", "name", optim.name, "sgd", optims, "optimizer"),
@@ -167,6 +172,10 @@ const hvp_config_key hvp_config_keys[] = {
         "also save a checkpoint every N steps, inside epochs too (a resume continues inside the epoch); 0: off"),
     INT("train", "keep_last", train.keep_last, "0", 0, 1000000, "checkpoints kept in the run directory; 0: all"),
     INT("train", "max_steps", train.max_steps, "0", 0, 2147483647, "stop after this many steps in total; 0: all"),
+    FLT("train", "flops_budget", train.flops_budget, "0", 0, 1e30,
+        "train for as many steps as spend these FLOPs (counted from shapes; replaces epochs and max_steps); 0: off"),
+    STR("train", "match", train.match, "",
+        "\"CONFIG [section.key=value ...]\": spend the FLOPs that run would (replaces epochs and max_steps); \"\": off"),
     STR("train", "resume", train.resume, "auto",
         "auto: continue from the latest checkpoint of the run dir; none: start afresh; or a checkpoint path"),
 

@@ -6,6 +6,7 @@
 hvp_status hvp_add_fwd(hvp_ctx *ctx, const hvp_tensor *a, const hvp_tensor *b,
                        const hvp_tensor *y)
 {
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 1.0 * (double)hvp_numel(y)); /* per element */
     size_t n = hvp_numel(y);
     HVP_TRY(hvp_expect_numel(a, n, "add_fwd", "a"));
     HVP_TRY(hvp_expect_numel(b, n, "add_fwd", "b"));
@@ -22,6 +23,7 @@ hvp_status hvp_add_fwd(hvp_ctx *ctx, const hvp_tensor *a, const hvp_tensor *b,
 
 hvp_status hvp_add_acc(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *x)
 {
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 1.0 * (double)hvp_numel(y)); /* per element */
     size_t n = hvp_numel(y);
     HVP_TRY(hvp_expect_numel(y, n, "add_acc", "y"));
     HVP_TRY(hvp_expect_numel(x, n, "add_acc", "x"));
@@ -37,6 +39,7 @@ hvp_status hvp_add_acc(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *x)
 hvp_status hvp_axpby(hvp_ctx *ctx, float alpha, const hvp_tensor *a, float beta,
                      const hvp_tensor *b, const hvp_tensor *y)
 {
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 3.0 * (double)hvp_numel(y)); /* per element */
     size_t n = hvp_numel(y);
     HVP_TRY(hvp_expect_numel(a, n, "axpby", "a"));
     HVP_TRY(hvp_expect_numel(b, n, "axpby", "b"));

@@ -5,6 +5,7 @@
 hvp_status hvp_avgpool_fwd(hvp_ctx *ctx, int n, int c, int hw, const hvp_tensor *x,
                            const hvp_tensor *y)
 {
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 1.0 * (double)hvp_numel(x)); /* per element */
     if (n < 1 || c < 1 || hw < 1)
         return HVP_FAIL(HVP_ERR_ARG, "avgpool_fwd: bad sizes n=%d c=%d hw=%d", n, c, hw);
     size_t planes = (size_t)n * c;
@@ -23,6 +24,7 @@ hvp_status hvp_avgpool_fwd(hvp_ctx *ctx, int n, int c, int hw, const hvp_tensor 
 hvp_status hvp_avgpool_bwd(hvp_ctx *ctx, int n, int c, int hw, const hvp_tensor *dy,
                            const hvp_tensor *dx)
 {
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 1.0 * (double)hvp_numel(dx)); /* per element */
     if (n < 1 || c < 1 || hw < 1)
         return HVP_FAIL(HVP_ERR_ARG, "avgpool_bwd: bad sizes n=%d c=%d hw=%d", n, c, hw);
     size_t planes = (size_t)n * c;

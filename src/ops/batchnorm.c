@@ -307,6 +307,7 @@ hvp_status hvp_batchnorm_fwd_train(hvp_ctx *ctx, const hvp_batchnorm_desc *d,
                                    const hvp_tensor *running_var, const hvp_tensor *y,
                                    const hvp_tensor *save_mean, const hvp_tensor *save_invstd)
 {
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 7.0 * (double)hvp_numel(x)); /* per element */
     const char *op = "batchnorm_fwd_train";
     HVP_TRY(check_desc(d, op));
     size_t total = (size_t)d->n * d->c * d->hw;
@@ -334,6 +335,7 @@ hvp_status hvp_batchnorm_fwd_eval(hvp_ctx *ctx, const hvp_batchnorm_desc *d,
                                   const hvp_tensor *beta, const hvp_tensor *running_mean,
                                   const hvp_tensor *running_var, const hvp_tensor *y)
 {
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 2.0 * (double)hvp_numel(x)); /* per element */
     const char *op = "batchnorm_fwd_eval";
     HVP_TRY(check_desc(d, op));
     size_t total = (size_t)d->n * d->c * d->hw;
@@ -412,6 +414,7 @@ hvp_status hvp_batchnorm_bwd(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hv
                              const hvp_tensor *dy, const hvp_tensor *dx,
                              const hvp_tensor *dgamma, const hvp_tensor *dbeta)
 {
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 9.0 * (double)hvp_numel(x)); /* per element */
     const char *op = "batchnorm_bwd";
     HVP_TRY(check_desc(d, op));
     size_t total = (size_t)d->n * d->c * d->hw;

@@ -348,13 +348,26 @@ static hvp_status fwd_batched(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_
     return b ? add_bias(ctx, d, b, y) : HVP_OK;
 }
 
+/* A convolution counts as its GEMMs, 2 n c_out ho wo c_in kh kw FLOPs per product (as
+ * PyTorch counts conv and convolution_backward, bias not counted), whichever kernels
+ * computed it: what its inner GEMMs (im2col path) added since `before` is replaced. */
+static void counted_as(hvp_ctx *ctx, uint64_t before, int products, const hvp_conv2d_desc *d)
+{
+    double one = 2.0 * d->n * d->c_out * hvp_conv2d_out_h(d) * hvp_conv2d_out_w(d) * d->c_in *
+                 d->kh * d->kw;
+    ctx->flops[HVP_FLOPS_MATMUL] = before;
+    hvp_flops_add(ctx, HVP_FLOPS_MATMUL, products * one);
+}
+
 hvp_status hvp_conv2d_fwd(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *x,
                           const hvp_tensor *w, const hvp_tensor *b, const hvp_tensor *y)
 {
     HVP_TRY(check_desc(d, "conv2d_fwd"));
     HVP_TRY(check_tensors(d, "conv2d_fwd", x, w, b, y));
     hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
+    uint64_t before = ctx->flops[HVP_FLOPS_MATMUL];
     hvp_status s = fwd_batched(ctx, d, x, w, b, y);
+    counted_as(ctx, before, 1, d);
     /* Safe to rewind with work still queued: the queue is in order, so anything that later
      * reuses this scratch runs after the kernels above have finished with it. */
     hvp_arena_rewind(ctx->acts, mark);
@@ -618,7 +631,9 @@ hvp_status hvp_conv2d_bwd(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tens
         HVP_TRY(hvp_expect_numel(dx, hvp_numel(x), "conv2d_bwd", "dx"));
     HVP_TRY(hvp_expect_numel(dw, hvp_numel(w), "conv2d_bwd", "dw"));
     hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
+    uint64_t before = ctx->flops[HVP_FLOPS_MATMUL];
     hvp_status s = bwd(ctx, d, x, w, dy, dx, dw, db);
+    counted_as(ctx, before, dx ? 2 : 1, d); /* the input and weight gradients */
     /* In-order queue: later users of this scratch run after the kernels above. */
     hvp_arena_rewind(ctx->acts, mark);
     return s;

@@ -18,6 +18,7 @@ static hvp_status check(const char *op, const hvp_tensor *a, const hvp_tensor *b
 hvp_status hvp_cosine_fwd(hvp_ctx *ctx, const hvp_tensor *a, const hvp_tensor *b,
                           const hvp_tensor *s, float eps)
 {
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 6.0 * (double)hvp_numel(a)); /* per element */
     int rows = 0, cols = 0;
     HVP_TRY(check("cosine_fwd", a, b, &rows, &cols));
     HVP_TRY(hvp_expect_numel(s, (size_t)rows, "cosine_fwd", "s"));
@@ -39,6 +40,7 @@ hvp_status hvp_cosine_bwd(hvp_ctx *ctx, const hvp_tensor *a, const hvp_tensor *b
                           const hvp_tensor *ds, const hvp_tensor *da, const hvp_tensor *db,
                           float eps)
 {
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 10.0 * (double)hvp_numel(a)); /* per element */
     int rows = 0, cols = 0;
     HVP_TRY(check("cosine_bwd", a, b, &rows, &cols));
     HVP_TRY(hvp_expect_numel(ds, (size_t)rows, "cosine_bwd", "ds"));

@@ -38,6 +38,7 @@ hvp_status hvp_cross_entropy_fwd(hvp_ctx *ctx, const hvp_tensor *logits, const h
                                  const hvp_tensor *targets, float temperature,
                                  const hvp_tensor *losses, const hvp_tensor *mean)
 {
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 5.0 * (double)hvp_numel(logits)); /* per element */
     const char *op = "cross_entropy_fwd";
     int rows = 0, cols = 0;
     HVP_TRY(check(op, logits, labels, targets, temperature, &rows, &cols));
@@ -66,6 +67,7 @@ hvp_status hvp_cross_entropy_bwd(hvp_ctx *ctx, const hvp_tensor *logits, const h
                                  const hvp_tensor *targets, float temperature, float scale,
                                  const hvp_tensor *dlogits)
 {
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 4.0 * (double)hvp_numel(logits)); /* per element */
     const char *op = "cross_entropy_bwd";
     int rows = 0, cols = 0;
     HVP_TRY(check(op, logits, labels, targets, temperature, &rows, &cols));

@@ -4,6 +4,7 @@
 
 hvp_status hvp_gelu_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *y)
 {
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 8.0 * (double)hvp_numel(x)); /* per element */
     size_t n = hvp_numel(x);
     HVP_TRY(hvp_expect_numel(x, n, "gelu_fwd", "x"));
     HVP_TRY(hvp_expect_numel(y, n, "gelu_fwd", "y"));
@@ -19,6 +20,7 @@ hvp_status hvp_gelu_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *y)
 hvp_status hvp_gelu_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *dy,
                         const hvp_tensor *dx)
 {
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 12.0 * (double)hvp_numel(x)); /* per element */
     size_t n = hvp_numel(x);
     HVP_TRY(hvp_expect_numel(x, n, "gelu_bwd", "x"));
     HVP_TRY(hvp_expect_numel(dy, n, "gelu_bwd", "dy"));

@@ -235,6 +235,8 @@ static hvp_status run_clblast(hvp_ctx *ctx, int ta, int tb, int m, int n, int k,
                               hvp_mat a, size_t sa, hvp_mat b, size_t sb, float beta, hvp_mat c,
                               size_t sc, int batch)
 {
+    if (ctx->count_only)
+        return HVP_OK; /* counting a step's FLOPs: hvp_gemm added them */
     CLBlastStatusCode st;
     if (batch == 1)
         st = CLBlastSgemm(CLBlastLayoutRowMajor, tr(ta), tr(tb), (size_t)m, (size_t)n, (size_t)k,
@@ -479,6 +481,7 @@ hvp_status hvp_gemm_strided_batched_with(hvp_ctx *ctx, const char *algo, int tra
                   : algo_index(hvp_gemm_chosen(ctx, trans_a, trans_b, m, n, k, batch));
     if (ai < 0)
         return HVP_FAIL(HVP_ERR_ARG, "gemm: unknown algorithm '%s'", algo);
+    hvp_flops_add(ctx, HVP_FLOPS_MATMUL, 2.0 * m * n * k * batch);
     return run_algo(ctx, ai, trans_a, trans_b, m, n, k, alpha, a, stride_a, b, stride_b, beta, c,
                     stride_c, batch);
 }

@@ -33,11 +33,13 @@ static hvp_status launch(hvp_ctx *ctx, const char *name, const hvp_tensor *x,
 
 hvp_status hvp_l2norm_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *y, float eps)
 {
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 3.0 * (double)hvp_numel(x)); /* per element */
     return launch(ctx, "l2norm_fwd", x, NULL, y, eps);
 }
 
 hvp_status hvp_l2norm_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *dy,
                           const hvp_tensor *dx, float eps)
 {
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 5.0 * (double)hvp_numel(x)); /* per element */
     return launch(ctx, "l2norm_bwd", x, dy, dx, eps);
 }

@@ -33,6 +33,7 @@ hvp_status hvp_layernorm_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
                              const hvp_tensor *b, float eps, const hvp_tensor *y,
                              const hvp_tensor *mean, const hvp_tensor *rstd)
 {
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 7.0 * (double)hvp_numel(x)); /* per element */
     int rows, d;
     HVP_TRY(ln_dims("layernorm_fwd", x, w, mean, rstd, &rows, &d));
     if (b)
@@ -116,6 +117,7 @@ hvp_status hvp_layernorm_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
                              const hvp_tensor *dy, const hvp_tensor *dx, const hvp_tensor *dw,
                              const hvp_tensor *db)
 {
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 9.0 * (double)hvp_numel(x)); /* per element */
     int rows, d;
     HVP_TRY(ln_dims("layernorm_bwd", x, w, mean, rstd, &rows, &d));
     HVP_TRY(hvp_expect_numel(dy, hvp_numel(x), "layernorm_bwd", "dy"));

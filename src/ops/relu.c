@@ -4,6 +4,7 @@
 
 hvp_status hvp_relu_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *y)
 {
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 1.0 * (double)hvp_numel(x)); /* per element */
     size_t n = hvp_numel(x);
     HVP_TRY(hvp_expect_numel(x, n, "relu_fwd", "x"));
     HVP_TRY(hvp_expect_numel(y, n, "relu_fwd", "y"));
@@ -19,6 +20,7 @@ hvp_status hvp_relu_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *y)
 hvp_status hvp_relu_bwd(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *dy,
                         const hvp_tensor *dx)
 {
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 1.0 * (double)hvp_numel(y)); /* per element */
     size_t n = hvp_numel(y);
     HVP_TRY(hvp_expect_numel(y, n, "relu_bwd", "y"));
     HVP_TRY(hvp_expect_numel(dy, n, "relu_bwd", "dy"));

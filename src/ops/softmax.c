@@ -16,6 +16,7 @@ static hvp_status row_dims(const char *op, const hvp_tensor *t, int *rows, int *
 
 hvp_status hvp_softmax_fwd(hvp_ctx *ctx, const hvp_tensor *x, float scale, const hvp_tensor *y)
 {
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 5.0 * (double)hvp_numel(x)); /* per element */
     int rows, n;
     HVP_TRY(row_dims("softmax_fwd", x, &rows, &n));
     size_t total = (size_t)rows * (size_t)n;
@@ -42,6 +43,7 @@ hvp_status hvp_softmax_fwd(hvp_ctx *ctx, const hvp_tensor *x, float scale, const
 hvp_status hvp_softmax_bwd(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *dy, float scale,
                            const hvp_tensor *dx)
 {
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 4.0 * (double)hvp_numel(y)); /* per element */
     int rows, n;
     HVP_TRY(row_dims("softmax_bwd", y, &rows, &n));
     size_t total = (size_t)rows * (size_t)n;

@@ -305,8 +305,18 @@ static hvp_status adamw_flat(hvp_ctx *ctx, hvp_optim *o)
     return hvp_launch_chunks(ctx, &a, &s->chunks);
 }
 
+/* Per parameter element: weight decay, momentum and update (SGD 4), with the trust ratio's
+ * norms (LARS 8), or both moments, their bias correction and the update (AdamW 12). */
+static void count_flops(hvp_ctx *ctx, const hvp_optim *o)
+{
+    double per = o->cfg.kind == HVP_OPTIM_ADAMW ? 12 : o->cfg.kind == HVP_OPTIM_LARS ? 8 : 4;
+    for (int i = 0; i < o->nparams; i++)
+        hvp_flops_add(ctx, HVP_FLOPS_OTHER, per * (double)hvp_numel(&o->params[i].value));
+}
+
 hvp_status hvp_optim_step(hvp_ctx *ctx, hvp_optim *o)
 {
+    count_flops(ctx, o);
     if (o->seg) {
         HVP_TRY(hvp_segments_sync(ctx, o->seg));
         o->step++;

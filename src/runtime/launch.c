@@ -61,6 +61,8 @@ hvp_status hvp_launch(hvp_ctx *ctx, hvp_args *a, cl_uint dims, const size_t *glo
             loc[i] /= 2;
         glob[i] = (global[i] + loc[i] - 1) / loc[i] * loc[i];
     }
+    if (ctx->count_only)
+        return HVP_OK; /* counting a step's FLOPs: the ops have added theirs already */
     cl_int err = clEnqueueNDRangeKernel(ctx->queue, a->k->kernel, dims, NULL, glob, loc, 0, NULL,
                                         hvp_profile_event(ctx, a->k->name));
     if (err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES)

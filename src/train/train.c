@@ -35,6 +35,8 @@ typedef struct trainer {
     hvp_method *method;
     hvp_optim *optim;
     hvp_selector *sel;
+    hvp_view_config views; /* of t->aug */
+    float *given_scores;   /* hvp.select_by = overlap: [npairs, batch] from the host */
     hvp_tensor loss;     /* one float, outside the per-step arena */
     char run_dir[1024];
     hvp_metrics *steps_csv, *epochs_csv, *epochs_jsonl;
@@ -48,8 +50,13 @@ typedef struct trainer {
     long saved_step;     /* the step of saved_dir, the last checkpoint written or resumed */
     char saved_dir[1100];
     long steps_per_epoch, total_steps;
+    int epochs; /* the epochs total_steps reaches into (train.epochs unless a budget) */
     double base_lr;
     int first_step_done; /* of this invocation (for the steady-state counts) */
+    /* FLOPs (hvp_flops_total) of the last step's selection and training, and their sums
+     * over this epoch's and this invocation's steps */
+    double step_select_flops, step_train_flops;
+    double epoch_select_flops, epoch_train_flops, run_flops;
     /* Data parallelism (hvp/dist.h): world ranks, each with data.batch_size / world
      * images of every batch; rank 0 alone writes checkpoints, logs and the progress line. */
     int rank, world;
@@ -321,7 +328,7 @@ static hvp_status read_position(trainer *t, const hvp_st_file *f, const char *di
         return HVP_FAIL(HVP_ERR_ARG, "%s: step %" PRId64 " is past this run's last step %ld "
                         "(train.epochs = %d, train.max_steps = %d); raise them to go on, or "
                         "start afresh with train.resume = none", path, step, t->total_steps,
-                        t->cfg->train.epochs, t->cfg->train.max_steps);
+                        t->epochs, t->cfg->train.max_steps);
     t->step = (long)step;
     t->epoch = (int)done; /* a mid-epoch checkpoint: the run continues inside that epoch */
     return HVP_OK;
@@ -352,7 +359,10 @@ static hvp_status resume(trainer *t)
     return HVP_OK;
 }
 
-static hvp_status setup(trainer *t)
+static void teardown(trainer *t);
+
+/* The device, data, views, model, optimizer and selector: all a step needs. */
+static hvp_status setup_model(trainer *t)
 {
     const hvp_config *c = t->cfg;
     HVP_TRY(hvp_train_open_device(c, &t->ctx));
@@ -384,6 +394,7 @@ static hvp_status setup(trainer *t)
     t->total_steps = t->steps_per_epoch * c->train.epochs;
     if (c->train.max_steps > 0 && c->train.max_steps < t->total_steps)
         t->total_steps = c->train.max_steps;
+    t->epochs = c->train.epochs;
 
     int nviews = c->hvp.enabled ? c->hvp.views : 2;
     hvp_view_config vc;
@@ -439,6 +450,7 @@ static hvp_status setup(trainer *t)
     }
     /* a fixed rule, so that a resumed or repeated run takes the same path */
     hvp_augment_set_blur_mode(t->aug, hvp_views_blur_mode(&vc));
+    t->views = vc;
     HVP_TRY(hvp_train_make_method(t->ctx, c, hvp_dataset_channels(t->data), &t->method));
     if (nlocal > 0 && !t->method->policy.takes_local)
         return HVP_FAIL(HVP_ERR_ARG, "data.local_crops = %d: method.name = %s takes no local "
@@ -451,8 +463,6 @@ static hvp_status setup(trainer *t)
         (double)hvp_state_numel(&t->method->state) / 1e6,
         c->model.init[0] ? "; backbone from " : "", c->model.init);
     HVP_TRY(make_optimizer(t));
-    if (t->method->ops->set_schedule)
-        t->method->ops->set_schedule(t->method, t->steps_per_epoch, t->total_steps);
     if (c->hvp.enabled) {
         hvp_select_config sc = {.views = c->hvp.views,
                                 .select_every = c->hvp.select_every,
@@ -462,15 +472,39 @@ static hvp_status setup(trainer *t)
                                 .local_candidates = ncand,
                                 .local_keep = ncand > nlocal ? nlocal : 0,
                                 .limit = c->hvp.limit_comparisons,
+                                .score_fraction = (float)c->hvp.score_fraction,
                                 .rank = t->rank,
                                 .world = t->world};
         if (sc.local_keep > 0 && !t->method->ops->score_pairs_locals)
             return HVP_FAIL(HVP_ERR_ARG, "hvp.local_candidates = %d: method.name = %s cannot "
                             "score local views to select them (set it to 0)", ncand,
                             t->method->ops->name);
+        if (sc.local_keep > 0 && c->hvp.select_by == HVP_SELECT_BY_OVERLAP)
+            return HVP_FAIL(HVP_ERR_ARG, "hvp.local_candidates = %d: hvp.select_by = overlap "
+                            "cannot select local crops (set it to loss)", ncand);
         HVP_TRY(hvp_selector_create(&sc, &t->sel));
+        if (c->hvp.select_by == HVP_SELECT_BY_OVERLAP &&
+            !(t->given_scores = malloc((size_t)t->sel->npairs * (size_t)c->data.batch_size *
+                                       sizeof *t->given_scores)))
+            return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
     }
     HVP_TRY(hvp_alloc_f32(t->ctx->params, "loss", &t->loss, 1, (int[]){1}));
+    return HVP_OK;
+}
+
+static hvp_status set_length_by_flops(trainer *t, double budget);
+
+static hvp_status setup(trainer *t)
+{
+    const hvp_config *c = t->cfg;
+    double budget = c->train.flops_budget;
+    if (c->train.match[0]) /* before this run's model: one model on the device at a time */
+        HVP_TRY(hvp_train_match_budget(c->train.match, &budget));
+    HVP_TRY(setup_model(t));
+    if (budget > 0)
+        HVP_TRY(set_length_by_flops(t, budget));
+    if (t->method->ops->set_schedule)
+        t->method->ops->set_schedule(t->method, t->steps_per_epoch, t->total_steps);
     hvp_config_run_dir(c, t->run_dir, sizeof t->run_dir);
     HVP_TRY(resume(t));
     HVP_TRY(open_logs(t));
@@ -492,6 +526,7 @@ static void teardown(trainer *t)
     hvp_metrics_close(t->epochs_jsonl);
     hvp_tb_close(t->tb);
     hvp_selector_destroy(t->sel);
+    free(t->given_scores);
     hvp_optim_destroy(t->optim);
     hvp_method_destroy(t->method);
     hvp_augment_destroy(t->aug_score);
@@ -600,8 +635,9 @@ static hvp_status log_chosen(trainer *t)
     return st;
 }
 
-/* One optimizer step on one batch; *loss gets its value (read back: the step's sync). */
-static hvp_status step_body(trainer *t, const hvp_image_batch *b, double *loss)
+/* Enqueues one optimizer step on one batch, counting its selection's and its training's
+ * FLOPs into t->step_select_flops and t->step_train_flops. */
+static hvp_status enqueue_step(trainer *t, const hvp_image_batch *b)
 {
     hvp_ctx *ctx = t->ctx;
     const hvp_config *c = t->cfg;
@@ -618,7 +654,12 @@ static hvp_status step_body(trainer *t, const hvp_image_batch *b, double *loss)
     hvp_tensor *kept_locals = select_locals ? &t->method->local : NULL;
     hvp_tensor x12;
     t->method->step = (uint32_t)t->step; /* drop-path masks of this step */
-    if (t->sel && t->aug_score) {
+    uint64_t f0 = hvp_flops_total(ctx);
+    if (t->sel && t->given_scores) { /* by the crops' overlap: no forward */
+        hvp_overlap_scores(t->sel, &t->views, b, (uint64_t)c->run.seed, t->epoch,
+                           t->given_scores);
+        HVP_TRY(hvp_select_given(t->sel, ctx, t->given_scores, &views, t->step, &x12));
+    } else if (t->sel && t->aug_score) {
         hvp_tensor low_global, low_local, low;
         HVP_TRY(hvp_augment_batch(t->aug_score, b, (uint64_t)c->run.seed, t->epoch, &low_global,
                                   &low_local));
@@ -632,6 +673,7 @@ static hvp_status step_body(trainer *t, const hvp_image_batch *b, double *loss)
         x12 = views; /* views 0 and 1 are the first 2B rows */
         x12.shape[0] = 2 * b->count;
     }
+    uint64_t f1 = hvp_flops_total(ctx);
     HVP_TRY(hvp_params_zero_grad(ctx, t->method->state.params, t->method->state.nparams));
     HVP_TRY(t->method->ops->train_step(t->method, ctx, &x12, &t->loss));
     if (t->world > 1) { /* its time, with the transfers, goes into comm_seconds */
@@ -656,6 +698,18 @@ static hvp_status step_body(trainer *t, const hvp_image_batch *b, double *loss)
     HVP_TRY(restore_frozen(t, &kept));
     if (t->method->ops->after_step)
         HVP_TRY(t->method->ops->after_step(t->method, ctx, t->step));
+    /* the global batch's: this rank's share times the ranks (equal shares; SimCLR's loss
+     * over the gathered rows, which every rank computes, is counted once per rank) */
+    t->step_select_flops = (double)(f1 - f0) * t->world;
+    t->step_train_flops = (double)(hvp_flops_total(ctx) - f1) * t->world;
+    return HVP_OK;
+}
+
+/* One optimizer step on one batch; *loss gets its value (read back: the step's sync). */
+static hvp_status step_body(trainer *t, const hvp_image_batch *b, double *loss)
+{
+    hvp_ctx *ctx = t->ctx;
+    HVP_TRY(enqueue_step(t, b));
     float value;
     HVP_TRY(hvp_tensor_download(ctx, &t->loss, &value)); /* waits for the step */
     if (t->world > 1) { /* the global batch's loss: the mean of the ranks' means */
@@ -675,18 +729,99 @@ static hvp_status step_body(trainer *t, const hvp_image_batch *b, double *loss)
                         t->epoch + 1, t->run_dir);
     *loss = value;
     t->step++;
+    t->epoch_select_flops += t->step_select_flops;
+    t->epoch_train_flops += t->step_train_flops;
+    t->run_flops += t->step_select_flops + t->step_train_flops;
     return HVP_OK;
+}
+
+/* ---- the run's length from a FLOP budget -------------------------------------------- */
+
+/* The FLOPs of each kind of step the run takes, counted without computing them
+ * (hvp_flops_count_only): scored or not (hvp.select_every), on a full batch or on an
+ * epoch's last one (smaller when data.drop_last is off). The model, optimizer and
+ * selector are left as they were. */
+static hvp_status count_step_kinds(trainer *t, hvp_step_flops *out)
+{
+    memset(out, 0, sizeof *out);
+    out->steps_per_epoch = t->steps_per_epoch;
+    out->select_every = t->sel ? t->cfg->hvp.select_every : 1;
+    long step = t->step, optim_step = t->optim->step;
+    int was = hvp_flops_count_only(t->ctx, 1);
+    hvp_status st = HVP_OK;
+    for (int last = 0; last < 2 && st == HVP_OK; last++) {
+        const hvp_image_batch *b = NULL;
+        st = hvp_loader_start_epoch_at(t->loader, 0, last ? t->steps_per_epoch - 1 : 0);
+        if (st == HVP_OK)
+            st = hvp_loader_next(t->loader, &b);
+        if (st == HVP_OK && !b)
+            st = HVP_FAIL(HVP_ERR_ARG, "counting FLOPs: the loader gave no batch");
+        for (int scored = 0; scored < 2 && st == HVP_OK; scored++) {
+            t->step = scored ? 0 : 1; /* step 0 is scored, step 1 not when select_every > 1 */
+            st = hvp_ctx_step_begin(t->ctx);
+            if (st == HVP_OK)
+                st = enqueue_step(t, b);
+            hvp_ctx_step_end(t->ctx);
+            if (st == HVP_OK)
+                st = hvp_ctx_finish(t->ctx);
+            out->step[scored][last] = t->step_select_flops + t->step_train_flops;
+        }
+    }
+    hvp_flops_count_only(t->ctx, was);
+    t->step = step;
+    t->optim->step = optim_step;
+    t->step_select_flops = t->step_train_flops = 0;
+    return st;
+}
+
+/* train.flops_budget / train.match: as many steps as come nearest to the budget; the
+ * schedules then follow that length. */
+static hvp_status set_length_by_flops(trainer *t, double budget)
+{
+    hvp_step_flops own;
+    HVP_TRY(count_step_kinds(t, &own));
+    long n = hvp_step_flops_steps_for(&own, budget);
+    if (n < 1)
+        return HVP_FAIL(HVP_ERR_ARG, "a FLOP budget of %.4g is less than this config's first "
+                        "step (%.4g FLOPs)", budget, own.step[1][0]);
+    t->total_steps = n;
+    t->epochs = (int)((n + t->steps_per_epoch - 1) / t->steps_per_epoch);
+    say(t, "length: %ld steps (%d epochs of %ld), %.4g FLOPs, for a budget of %.4g FLOPs "
+        "(%.4g per step%s)\n", n, t->epochs, t->steps_per_epoch,
+        hvp_step_flops_sum(&own, n), budget, own.step[1][0],
+        own.select_every > 1 ? " when scored" : "");
+    return HVP_OK;
+}
+
+hvp_status hvp_train_count_flops(const hvp_config *cfg, hvp_step_flops *plan, long *total_steps)
+{
+    trainer t;
+    memset(&t, 0, sizeof t);
+    t.cfg = cfg;
+    t.rank = hvp_dist_rank(); /* every rank counts its share, as its run would */
+    t.world = hvp_dist_world();
+    t.saved_step = -1;
+    hvp_status st = setup_model(&t);
+    if (st == HVP_OK)
+        st = count_step_kinds(&t, plan);
+    *total_steps = t.total_steps;
+    teardown(&t);
+    return st;
 }
 
 static hvp_status log_step(trainer *t, double loss, double lr, int images)
 {
     hvp_metric row[] = {{"step", (double)t->step}, {"epoch", t->epoch + 1},
-                        {"loss", loss}, {"lr", lr}};
+                        {"loss", loss}, {"lr", lr},
+                        {"select_flops", t->step_select_flops},
+                        {"train_flops", t->step_train_flops}};
     if (t->steps_csv && t->step % (t->cfg->log.every > 0 ? t->cfg->log.every : 1) == 0)
-        HVP_TRY(hvp_metrics_row(t->steps_csv, row, 4));
+        HVP_TRY(hvp_metrics_row(t->steps_csv, row, 6));
     if (t->tb) {
         HVP_TRY(hvp_tb_scalar(t->tb, "train/loss", t->step, loss));
         HVP_TRY(hvp_tb_scalar(t->tb, "train/lr", t->step, lr));
+        HVP_TRY(hvp_tb_scalar(t->tb, "flops/select", t->step, t->step_select_flops));
+        HVP_TRY(hvp_tb_scalar(t->tb, "flops/train", t->step, t->step_train_flops));
     }
     (void)images;
     return HVP_OK;
@@ -761,7 +896,7 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
     const hvp_config *c = t->cfg;
     hvp_loader_stats ls = hvp_loader_get_stats(t->loader);
     double top1 = -1, top5 = -1;
-    int final = number == c->train.epochs || t->step >= t->total_steps;
+    int final = number == t->epochs || t->step >= t->total_steps;
     char label[96];
     int n = snprintf(label, sizeof label, "epoch %d", number);
     if (first > 0 || last < t->steps_per_epoch)
@@ -820,13 +955,21 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
         say(t, "%s: communication %.1f ms per step, %.1f%% of the step time, over %d ranks\n",
             label, 1e3 * t->comm_seconds / (double)(last - first),
             100.0 * t->comm_seconds / seconds, t->world);
+    /* HVP's cost in FLOPs, beside the epoch's time: selection against training */
+    double sel_f = t->epoch_select_flops, train_f = t->epoch_train_flops;
+    double overhead = train_f > 0 ? (sel_f + train_f) / train_f : 1;
+    say(t, "%s: %.4g TFLOP in %.1f s: training %.4g, selection %.4g (x%.2f the training's "
+        "FLOPs)\n", label, (sel_f + train_f) * 1e-12, seconds, train_f * 1e-12, sel_f * 1e-12,
+        overhead);
     hvp_metric row[] = {{"epoch", number},           {"step", (double)t->step},
                         {"loss", mean_loss},         {"knn_top1", top1},
                         {"knn_top5", top5},          {"hvp_chosen_loss", chosen},
                         {"hvp_all_loss", all},       {"img_per_s", images / seconds},
                         {"data_wait_s", ls.wait_seconds}, {"skipped_files", (double)ls.skipped},
                         {"knn_init_top1", res->knn_init_top1},
-                        {"knn_pixels_top1", top1 >= 0 ? res->knn_pixels_top1 : -1}};
+                        {"knn_pixels_top1", top1 >= 0 ? res->knn_pixels_top1 : -1},
+                        {"select_flops", sel_f}, {"train_flops", train_f},
+                        {"seconds", seconds}};
     int ncols = sizeof row / sizeof row[0];
     if (t->epochs_csv)
         HVP_TRY(hvp_metrics_row(t->epochs_csv, row, ncols));
@@ -834,6 +977,9 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
         HVP_TRY(hvp_metrics_row(t->epochs_jsonl, row, ncols));
     if (t->tb) {
         HVP_TRY(hvp_tb_scalar(t->tb, "epoch/loss", t->step, mean_loss));
+        HVP_TRY(hvp_tb_scalar(t->tb, "epoch/flops", t->step, sel_f + train_f));
+        HVP_TRY(hvp_tb_scalar(t->tb, "epoch/seconds", t->step, seconds));
+        HVP_TRY(hvp_tb_scalar(t->tb, "hvp/flops_overhead", t->step, overhead));
         if (top1 >= 0) {
             HVP_TRY(hvp_tb_scalar(t->tb, "eval/knn_top1", t->step, top1));
             HVP_TRY(hvp_tb_scalar(t->tb, "eval/knn_pixels_top1", t->step, res->knn_pixels_top1));
@@ -848,6 +994,7 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
     }
     if (t->sel)
         hvp_selector_reset_stats(t->sel);
+    t->epoch_select_flops = t->epoch_train_flops = 0;
     if (final || (c->train.save_every > 0 && number % c->train.save_every == 0))
         HVP_TRY(save_checkpoint_once(t));
     return HVP_OK;
@@ -912,7 +1059,7 @@ static hvp_status run(trainer *t, hvp_train_result *res)
             HVP_TRY(train_step(t, b, &loss, res));
             sum += loss;
             images += (long)b->count * t->world; /* the global batch */
-            hvp_progress_step(&t->progress, t->step, t->epoch + 1, c->train.epochs, (int)s + 1,
+            hvp_progress_step(&t->progress, t->step, t->epoch + 1, t->epochs, (int)s + 1,
                               (int)shown, loss, lr, b->count * t->world);
             HVP_TRY(log_step(t, loss, lr, b->count));
             if (every > 0 && t->step % every == 0)
@@ -1003,6 +1150,7 @@ hvp_status hvp_train(const hvp_config *cfg, FILE *out, hvp_train_result *result)
     if (t.saved_step == t.step)
         snprintf(result->checkpoint, sizeof result->checkpoint, "%s", t.saved_dir);
     result->seconds = now() - t0;
+    result->flops = t.run_flops;
     snprintf(result->run_dir, sizeof result->run_dir, "%s", t.run_dir);
     if (t.ctx && result->steps > 0)
         say(&t, "device memory: %.1f MiB held (parameters and optimizer %.1f MiB, activations "
