@@ -270,3 +270,43 @@ kernel void batchnorm_bwd_dx(CHANNEL_ARGS, global const float *dy, int dy_off,
     float4 dxu = k.g * k.is * (g - a.x - xhat * a.y);
     store_unit(dxu, dx + dx_off + e, u);
 }
+
+/* SyncBN (data-parallel ranks, src/ops/batchnorm.c): the statistics of all ranks, reduced
+ * on the host, as stats [3, c] = (mean, invstd, unbiased variance); with update the
+ * running statistics move towards them as in batchnorm_fwd_final. Global (c). */
+kernel void batchnorm_fwd_set(int c, float momentum, int update, global const float *stats,
+                              int stats_off, global float *mean, int mean_off,
+                              global float *invstd, int invstd_off, global float *run_mean,
+                              int rm_off, global float *run_var, int rv_off)
+{
+    int ch = get_global_id(0);
+    if (ch >= c)
+        return;
+    float mu = stats[stats_off + ch];
+    mean[mean_off + ch] = mu;
+    invstd[invstd_off + ch] = stats[stats_off + c + ch];
+    if (update) {
+        run_mean[rm_off + ch] = (1.0f - momentum) * run_mean[rm_off + ch] + momentum * mu;
+        run_var[rv_off + ch] = (1.0f - momentum) * run_var[rv_off + ch] +
+                               momentum * stats[stats_off + 2 * c + ch];
+    }
+}
+
+/* SyncBN's backward sums, reduced on the host: sums [c, 4] = (sum(dy)/m, sum(dy xhat)/m
+ * over all ranks, then this rank's own sum(dy), sum(dy xhat)). coef takes the first two;
+ * dbeta and dgamma this rank's own (the gradient all-reduce averages them, as every other
+ * gradient). Global (c). */
+kernel void batchnorm_bwd_set(int c, global const float *sums, int sums_off, global float *coef,
+                              int coef_off, int affine, global float *dgamma, int dgamma_off,
+                              global float *dbeta, int dbeta_off)
+{
+    int ch = get_global_id(0);
+    if (ch >= c)
+        return;
+    float4 s = vload4(ch, sums + sums_off);
+    vstore2(s.xy, ch, coef + coef_off);
+    if (affine) {
+        dgamma[dgamma_off + ch] += s.w;
+        dbeta[dbeta_off + ch] += s.z;
+    }
+}

@@ -3,7 +3,9 @@
  * (seed, step, layer, index), never on work-group sizes. An element (or sample) is kept
  * when its uniform draw u32_to_unit(word) >= p; kept values are scaled by 1 / (1 - p).
  *   dropout:   word of element i = philox(seed, (i / 4, step, layer, 0))[i % 4]
- *   drop-path: word of sample s  = philox(seed, (s, step, layer, 1))[0]
+ *   drop-path: word of sample s  = philox(seed, (s * world + rank, step, layer, 1))[0]
+ *              (rank 0 of 1 but on data-parallel ranks, whose sample s is sample
+ *              s * world + rank of the global batch: K ranks drop what one device drops)
  * src/ops/dropout.c and the host reference (hvp_philox) follow the same formulas. */
 
 /* One work-item per 4 consecutive elements (one Philox call). dx = dy * mask * scale is the
@@ -55,12 +57,12 @@ kernel void dropout_bits(int n, uint seed_lo, uint seed_hi, uint step, uint laye
  * inside one sample: the group's first item draws the sample's Philox word once, and every
  * item scales its VEC elements (cl/common.cl) by 0 or `scale`. */
 inline void drop_path_apply(int per, uint seed_lo, uint seed_hi, uint step, uint layer, float p,
-                            float scale, global const float *in, int in_off, global float *out,
+                            float scale, int rank, int world, global const float *in, int in_off, global float *out,
                             int out_off, local float *keep)
 {
     int i = get_global_id(0), s = get_global_id(1);
     if (get_local_id(0) == 0) {
-        uint w = philox4x32((uint2)(seed_lo, seed_hi), (uint4)((uint)s, step, layer, 1u)).x;
+        uint w = philox4x32((uint2)(seed_lo, seed_hi), (uint4)((uint)(s * world + rank), step, layer, 1u)).x;
         *keep = u32_to_unit(w) >= p ? scale : 0.0f;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -76,17 +78,19 @@ inline void drop_path_apply(int per, uint seed_lo, uint seed_hi, uint step, uint
 }
 
 kernel void dropout_fwd_path(int per, uint seed_lo, uint seed_hi, uint step, uint layer, float p,
-                             float scale, global const float *x, int x_off, global float *y,
-                             int y_off)
+                             float scale, int rank, int world, global const float *x, int x_off,
+                             global float *y, int y_off)
 {
     local float keep;
-    drop_path_apply(per, seed_lo, seed_hi, step, layer, p, scale, x, x_off, y, y_off, &keep);
+    drop_path_apply(per, seed_lo, seed_hi, step, layer, p, scale, rank, world, x, x_off, y, y_off,
+                    &keep);
 }
 
 kernel void dropout_bwd_path(int per, uint seed_lo, uint seed_hi, uint step, uint layer, float p,
-                             float scale, global const float *dy, int dy_off, global float *dx,
-                             int dx_off)
+                             float scale, int rank, int world, global const float *dy,
+                             int dy_off, global float *dx, int dx_off)
 {
     local float keep;
-    drop_path_apply(per, seed_lo, seed_hi, step, layer, p, scale, dy, dy_off, dx, dx_off, &keep);
+    drop_path_apply(per, seed_lo, seed_hi, step, layer, p, scale, rank, world, dy, dy_off, dx,
+                    dx_off, &keep);
 }

@@ -2,17 +2,21 @@
  * pairs' losses by argmax_beats (cl/common.cl: ties to the lowest pair index, a NaN loss
  * wins, as torch.argmax, so that the step's loss shows it), or a random pair for the
  * samples drawn to keep one and for those not scored (samples nscored.. of the batch:
- * scores is [npairs, nscored]); writes the rows to gather for the chosen views. */
+ * scores is [npairs, nscored]); writes the rows to gather for the chosen views. A
+ * sample's draw is keyed by its place in the global batch (s * world + rank: data-parallel
+ * ranks hold every world-th image), so K ranks draw what one device draws. */
 
 kernel void hvp_select_pairs(int b, int npairs, int nscored, global const float *scores,
                              int scores_off, global const int *pairs, int pairs_off,
                              uint seed_lo, uint seed_hi, uint step, float random_fraction,
-                             global int *rows, int rows_off, global int *chosen, int chosen_off)
+                             int rank, int world, global int *rows, int rows_off,
+                             global int *chosen, int chosen_off)
 {
     int s = get_global_id(0);
     if (s >= b)
         return;
-    uint4 r = philox4x32((uint2)(seed_lo, seed_hi), (uint4)((uint)s, step, 0x5e1ec7u, 0u));
+    uint4 r = philox4x32((uint2)(seed_lo, seed_hi),
+                         (uint4)((uint)(s * world + rank), step, 0x5e1ec7u, 0u));
     int best = (int)(r.y % (uint)npairs);
     if (s < nscored && u32_to_unit(r.x) >= random_fraction) {
         best = 0;
@@ -73,8 +77,9 @@ kernel void hvp_select_locals(int b, int npairs, int m, int l, int scored,
                               global const float *local_scores, int local_off,
                               int ncombos, global const int *combos, int combos_off,
                               global const int *pairs, int pairs_off, uint seed_lo,
-                              uint seed_hi, uint step, float random_fraction, global int *rows,
-                              int rows_off, global int *chosen, int chosen_off,
+                              uint seed_hi, uint step, float random_fraction, int rank,
+                              int world, global int *rows, int rows_off, global int *chosen,
+                              int chosen_off,
                               global int *local_rows, int local_rows_off, global int *locals,
                               int locals_off)
 {
@@ -89,7 +94,8 @@ kernel void hvp_select_locals(int b, int npairs, int m, int l, int scored,
     for (int c = 0; c < l; c++) /* a random pair's locals: the first L candidates */
         taken[c >> 5] |= 1u << (c & 31);
     /* the draw of hvp_select_pairs: was this sample's pair random? */
-    uint4 r = philox4x32((uint2)(seed_lo, seed_hi), (uint4)((uint)s, step, 0x5e1ec7u, 0u));
+    uint4 r = philox4x32((uint2)(seed_lo, seed_hi),
+                         (uint4)((uint)(s * world + rank), step, 0x5e1ec7u, 0u));
     if (scored && u32_to_unit(r.x) >= random_fraction) {
         int best = -1;
         float top = 0.0f;

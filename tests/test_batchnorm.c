@@ -301,3 +301,21 @@ HVP_TEST(batchnorm_deterministic)
     EXPECT(memcmp(out[0][1], out[1][1], t.total * sizeof(float)) == 0, "dx differs");
     EXPECT(memcmp(out[0][2], out[1][2], (size_t)c * sizeof(float)) == 0, "dgamma differs");
 }
+
+/* SyncBN's path (ctx->sync_bn: per-channel sums read back, merged on the host, written
+ * back through batchnorm_fwd_set and batchnorm_bwd_set) on one process: the same results
+ * as the reference, running statistics and finite differences included. The merge over
+ * two ranks is checked by the two-rank runs (tests/test_train_mpi.c). */
+HVP_TEST(batchnorm_sync_path_on_one_rank)
+{
+    hvp_ctx *ctx = test_ctx();
+    ctx->sync_bn = 1;
+    check_train(3, 4, 5, 1, 0, 1.0f, 0.0f);
+    /* several chunks (the tiny shape two), a mean far from 0 */
+    check_train(2, 2, test_tiny() ? 4100 : 8200, 0, 1, 2.0f, 10.0f);
+    check_bwd(2, 2, 3, 1, 0, 0);
+    check_bwd(17, 5, 1, 1, 1, 1); /* 1-d, fused ReLU */
+    if (!test_tiny())
+        check_bwd(3, 2, 2801, 1, 0, 0);
+    ctx->sync_bn = 0;
+}

@@ -43,6 +43,7 @@ typedef struct hvp_config {
     } run;
     struct {
         char select[HVP_CFG_STR];
+        int share; /* data-parallel ranks of one machine may share a device */
         int profile;
         int memory_limit_mb;
     } device;

@@ -4,6 +4,7 @@
 
 #include "hvp/status.h"
 #include "hvp/runtime.h"
+#include "hvp/dist.h"
 #include "hvp/tensor.h"
 #include "hvp/rng.h"
 #include "hvp/ops.h"

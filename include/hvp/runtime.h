@@ -46,6 +46,13 @@ hvp_status hvp_list_devices(hvp_device_info **out, int *count);
  * substring of "platform name / device name". NULL or "" means $HVP_DEVICE, and if that is
  * unset, the first GPU, else the first device. */
 hvp_status hvp_find_device(const char *selector, hvp_device_info *out);
+/* The device of slot `slot` of `slots` processes on this machine (data-parallel ranks):
+ * the slot-th of the devices the selector matches (an index: that one; a substring: all
+ * that contain it; none: the GPUs, else the first device). Fewer devices than slots is an
+ * error naming them, unless share: then slot k takes matching device k mod their number.
+ * hvp_find_device is slot 0 of 1. */
+hvp_status hvp_find_device_for(const char *selector, int slot, int slots, int share,
+                               hvp_device_info *out);
 
 typedef struct hvp_arena hvp_arena;
 typedef struct hvp_programs hvp_programs;
@@ -80,9 +87,15 @@ typedef struct hvp_ctx {
     uint64_t flops[HVP_FLOPS_KINDS];
     /* Set: kernels are counted but not enqueued (hvp_flops_count_only). */
     int count_only;
+    /* Train-mode batch norm takes its statistics over all data-parallel ranks (SyncBN,
+     * src/ops/batchnorm.c); every rank must then run the same batch norms in the same
+     * order. Set by the trainer when it runs on more than one rank. */
+    int sync_bn;
 } hvp_ctx;
 
 hvp_status hvp_ctx_create(const char *selector, hvp_ctx **out);
+/* The same on a device already chosen (hvp_find_device_for). */
+hvp_status hvp_ctx_create_on(const hvp_device_info *device, hvp_ctx **out);
 /* Caps the device memory the arenas may hold (0: the device's global memory, the default).
  * Drivers that allocate lazily only fail at a later kernel; the cap makes running out an
  * error at the allocation, naming it. A cap below what the arenas already hold (their

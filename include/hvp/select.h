@@ -26,6 +26,10 @@ typedef struct hvp_select_config {
      * loader shuffles); the others keep a random pair, and scoring costs f of its FLOPs.
      * In [0, 1]; 1, or 0 (the zero-initialised default), scores all. */
     float score_fraction;
+    /* Data-parallel runs: this rank's images are every world-th of the global batch from
+     * the rank-th on, so sample s draws with key s * world + rank, as the one device that
+     * holds the whole batch would (world 0 means 1). */
+    int rank, world;
 } hvp_select_config;
 
 typedef struct hvp_selector {

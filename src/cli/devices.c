@@ -1,6 +1,8 @@
-/* `hvp devices`: every OpenCL platform and device, and which one hvp would pick. */
+/* `hvp devices`: every OpenCL platform and device, and which one hvp would pick; under
+ * mpirun, which device each rank takes. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "hvp/hvp.h"
@@ -16,8 +18,45 @@ static const char *type_name(cl_device_type t)
     return "other";
 }
 
+/* Under an MPI launcher: the device each rank takes (HVP_DEVICE, node-local rank order), as
+ * training would with device.share = false, printed by rank 0. */
+static int rank_devices(void)
+{
+    typedef struct {
+        int index; /* -1: none */
+        char host[64], device[700];
+    } choice;
+    int world = hvp_dist_world();
+    choice mine, *all = calloc((size_t)world, sizeof *all);
+    if (!all)
+        return 1;
+    memset(&mine, 0, sizeof mine);
+    hvp_device_info d;
+    mine.index = hvp_find_device_for(NULL, hvp_dist_local_rank(), hvp_dist_local_world(), 0,
+                                     &d) == HVP_OK ? d.index : -1;
+    snprintf(mine.host, sizeof mine.host, "%s", hvp_dist_host());
+    if (mine.index >= 0)
+        snprintf(mine.device, sizeof mine.device, "%s / %s", d.platform_name, d.device_name);
+    else
+        snprintf(mine.device, sizeof mine.device, "%s", hvp_last_error());
+    int rc = hvp_dist_allgather(&mine, sizeof mine, all) == HVP_OK ? 0 : 1;
+    for (int r = 0; rc == 0 && hvp_dist_rank() == 0 && r < world; r++) {
+        if (all[r].index >= 0)
+            printf("rank %d on %s: [%d] %s\n", r, all[r].host, all[r].index, all[r].device);
+        else
+            printf("rank %d on %s: no device of its own (%s)\n", r, all[r].host,
+                   all[r].device);
+    }
+    free(all);
+    return rc;
+}
+
 int hvp_cmd_devices(int argc, char **argv)
 {
+    if (hvp_dist_world() > 1 && rank_devices() != 0)
+        return hvp_cli_error("gathering the ranks' devices");
+    if (hvp_dist_rank() != 0) /* rank 0 lists the devices once */
+        return 0;
     (void)argc;
     (void)argv;
     hvp_device_info *list;

@@ -11,7 +11,10 @@
 
 int hvp_cli_error(const char *what)
 {
-    fprintf(stderr, "hvp: %s: %s\n", what, hvp_last_error());
+    char why[2048];
+    snprintf(why, sizeof why, "%s: %s", what, hvp_last_error());
+    hvp_dist_abort(1, why); /* one of several ranks: ends the whole job, naming this rank */
+    fprintf(stderr, "hvp: %s\n", why);
     return 1;
 }
 
@@ -70,6 +73,10 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
+        return 2;
+    }
+    if (hvp_dist_init(&argc, &argv) != HVP_OK) {
+        fprintf(stderr, "hvp: %s\n", hvp_last_error());
         return 2;
     }
     const char *cmd = argv[1];

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "hvp/config.h"
+#include "hvp/dist.h"
 #include "hvp/train.h"
 
 /* Loads CONFIG and the overrides that follow it; prints the error and returns 0 on failure. */
@@ -47,6 +48,8 @@ int hvp_cmd_train(int argc, char **argv)
     hvp_config cfg;
     if (!hvp_cli_load_config(argc, argv, &cfg))
         return 2;
+    if (hvp_dist_rank() != 0 && !freopen("/dev/null", "w", stdout)) /* rank 0 speaks */
+        return hvp_cli_error("redirecting the output of a rank other than 0");
     printf("# resolved configuration (saved in the run directory as config.ini)\n");
     hvp_config_write(&cfg, stdout, 1);
     fflush(stdout);

@@ -280,6 +280,8 @@ static hvp_status select_locals(hvp_selector *s, hvp_ctx *ctx, int b, int scored
     hvp_arg_uint(&a, (unsigned)(s->cfg.seed >> 32));
     hvp_arg_uint(&a, (unsigned)step);
     hvp_arg_float(&a, s->cfg.random_fraction);
+    hvp_arg_int(&a, s->cfg.rank);
+    hvp_arg_int(&a, s->cfg.world > 1 ? s->cfg.world : 1);
     hvp_arg_mem(&a, rows->buf);
     hvp_arg_int(&a, (int)rows->off);
     hvp_arg_mem(&a, chosen->buf);
@@ -399,6 +401,8 @@ static hvp_status select_views(hvp_selector *s, hvp_ctx *ctx, hvp_method *m,
     hvp_arg_uint(&a, (unsigned)(s->cfg.seed >> 32));
     hvp_arg_uint(&a, (unsigned)step);
     hvp_arg_float(&a, s->cfg.random_fraction);
+    hvp_arg_int(&a, s->cfg.rank);
+    hvp_arg_int(&a, s->cfg.world > 1 ? s->cfg.world : 1);
     hvp_arg_mem(&a, rows.buf);
     hvp_arg_int(&a, (int)rows.off);
     hvp_arg_mem(&a, chosen.buf);

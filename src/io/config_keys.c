@@ -44,6 +44,8 @@ const hvp_config_key hvp_config_keys[] = {
     /* [device] */
     STR("device", "select", device.select, "",
         "device index (as `hvp devices` lists) or part of its platform/device name; empty: $HVP_DEVICE or the first"),
+    BOOL("device", "share", device.share, "false",
+         "data-parallel runs: ranks on one machine may share devices when fewer match device.select than there are ranks"),
     BOOL("device", "profile", device.profile, "false", "print time per kernel at exit"),
     INT("device", "memory_limit_mb", device.memory_limit_mb, "0", 0, 1 << 30,
         "most device memory hvp may hold, in MiB; 0: the device's global memory"),

@@ -1,4 +1,11 @@
-/* Batch norm, 1-d and 2-d, train and eval (cl/batchnorm.cl). */
+/* Batch norm, 1-d and 2-d, train and eval (cl/batchnorm.cl). With ctx->sync_bn the
+ * train-mode statistics and the backward's two sums are those of all data-parallel ranks
+ * (SyncBN): each rank's per-channel sums are read back, reduced on the host in rank order
+ * (hvp/dist.h) and written back; a host round trip per layer and direction. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "hvp/dist.h"
 #include "hvp/ops.h"
 #include "ops/op_util.h"
 #include "ops/row_util.h"
@@ -101,6 +108,149 @@ static hvp_status launch_channels(hvp_ctx *ctx, hvp_args *a, const hvp_batchnorm
     return hvp_launch(ctx, a, 1, &global, NULL);
 }
 
+/* A channel's sums of its chunks' partials, in double. */
+static void channel_sums(const float *part, int ch, int chunks, double *s1, double *s2)
+{
+    *s1 = *s2 = 0;
+    for (int k = 0; k < chunks; k++) {
+        *s1 += part[2 * (ch * chunks + k)];
+        *s2 += part[2 * (ch * chunks + k) + 1];
+    }
+}
+
+/* Host scratch of n floats; NULL (with the error set) when out of memory. */
+static float *host_floats(size_t n)
+{
+    float *p = malloc(n * sizeof *p);
+    if (!p)
+        HVP_FAIL(HVP_ERR_NOMEM, "batch norm: out of host memory for %zu floats", n);
+    return p;
+}
+
+/* SyncBN forward: this rank's (count, mean, sum of squared deviations) per channel from
+ * batchnorm_fwd_part's pivot-shifted sums, gathered from every rank and merged in rank
+ * order (Chan et al.'s pairwise update, in double); mean, invstd and the running update
+ * then as one device holding every rank's batch would compute them. */
+static hvp_status sync_stats(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hvp_tensor *x,
+                             const hvp_tensor *part, int chunks, const hvp_tensor *running_mean,
+                             const hvp_tensor *running_var, const hvp_tensor *mean,
+                             const hvp_tensor *invstd)
+{
+    int c = d->c, world = hvp_dist_world();
+    double m = (double)d->n * d->hw;
+    float *sums = host_floats((size_t)2 * c * chunks), *pivot = host_floats((size_t)c);
+    double *mine = malloc((size_t)3 * c * sizeof *mine);
+    double *all = malloc((size_t)3 * c * world * sizeof *all);
+    float *stats = host_floats((size_t)3 * c);
+    hvp_status st = sums && pivot && mine && all && stats ? HVP_OK
+                                                          : HVP_FAIL(HVP_ERR_NOMEM, "batch norm: out of host memory");
+    if (st == HVP_OK)
+        st = hvp_tensor_download(ctx, part, sums);
+    /* the pivots: each channel's first value, x[ch * hw] (one strided read) */
+    size_t origin[3] = {x->off * sizeof(float), 0, 0}, host_origin[3] = {0, 0, 0};
+    size_t region[3] = {sizeof(float), (size_t)c, 1};
+    if (st == HVP_OK) {
+        cl_int err = clEnqueueReadBufferRect(ctx->queue, x->buf, CL_TRUE, origin, host_origin,
+                                             region, (size_t)d->hw * sizeof(float), 0,
+                                             sizeof(float), 0, pivot, 0, NULL, NULL);
+        ctx->host_waits++;
+        if (err != CL_SUCCESS)
+            st = HVP_FAIL(HVP_ERR_CL, "batch norm: reading the pivots failed: %s",
+                          hvp_cl_error_name(err));
+    }
+    for (int ch = 0; st == HVP_OK && ch < c; ch++) {
+        double s1, s2;
+        channel_sums(sums, ch, chunks, &s1, &s2);
+        mine[3 * ch] = m;
+        mine[3 * ch + 1] = pivot[ch] + s1 / m;
+        mine[3 * ch + 2] = fmax(s2 - s1 * s1 / m, 0.0);
+    }
+    if (st == HVP_OK)
+        st = hvp_dist_allgather(mine, (size_t)3 * c * sizeof *mine, all);
+    for (int ch = 0; st == HVP_OK && ch < c; ch++) {
+        double n = 0, mu = 0, m2 = 0;
+        for (int r = 0; r < world; r++) {
+            const double *o = all + (size_t)3 * c * r + 3 * ch;
+            double total = n + o[0], delta = o[1] - mu;
+            mu += delta * o[0] / total;
+            m2 += o[2] + delta * delta * n * o[0] / total;
+            n = total;
+        }
+        stats[ch] = (float)mu;
+        stats[c + ch] = (float)(1.0 / sqrt(m2 / n + (double)d->eps));
+        stats[2 * c + ch] = (float)(n > 1 ? m2 / (n - 1) : m2 / n);
+    }
+    hvp_tensor dev;
+    if (st == HVP_OK)
+        st = scratch(ctx, 3 * c, "batch norm synchronised statistics", &dev);
+    if (st == HVP_OK)
+        st = hvp_tensor_upload(ctx, &dev, stats);
+    free(sums);
+    free(pivot);
+    free(mine);
+    free(all);
+    free(stats);
+    HVP_TRY(st);
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_fwd_set", &k));
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_int(&a, c);
+    hvp_arg_float(&a, d->momentum);
+    hvp_arg_int(&a, running_mean != NULL);
+    hvp_arg_tensor(&a, &dev);
+    hvp_arg_tensor(&a, mean);
+    hvp_arg_tensor(&a, invstd);
+    arg_opt(&a, running_mean, mean);
+    arg_opt(&a, running_var, invstd);
+    return launch_channels(ctx, &a, d);
+}
+
+/* SyncBN backward: the two sums of every rank added in rank order, over all ranks' values
+ * into coef; dgamma and dbeta take this rank's own sums (batchnorm_bwd_set). */
+static hvp_status sync_grad_sums(hvp_ctx *ctx, const hvp_batchnorm_desc *d,
+                                 const hvp_tensor *part, int chunks, const hvp_tensor *coef,
+                                 const hvp_tensor *dgamma, const hvp_tensor *dbeta)
+{
+    int c = d->c;
+    float *sums = host_floats((size_t)2 * c * chunks), *out = host_floats((size_t)4 * c);
+    double *total = malloc((size_t)3 * c * sizeof *total);
+    hvp_status st = sums && out && total ? HVP_OK
+                                         : HVP_FAIL(HVP_ERR_NOMEM, "batch norm: out of host memory");
+    if (st == HVP_OK)
+        st = hvp_tensor_download(ctx, part, sums);
+    for (int ch = 0; st == HVP_OK && ch < c; ch++) {
+        channel_sums(sums, ch, chunks, &total[3 * ch], &total[3 * ch + 1]);
+        total[3 * ch + 2] = (double)d->n * d->hw; /* values: the global count */
+        out[4 * ch + 2] = (float)total[3 * ch];
+        out[4 * ch + 3] = (float)total[3 * ch + 1];
+    }
+    if (st == HVP_OK)
+        st = hvp_dist_allreduce_sum_f64(total, (size_t)3 * c);
+    for (int ch = 0; st == HVP_OK && ch < c; ch++) {
+        out[4 * ch] = (float)(total[3 * ch] / total[3 * ch + 2]);
+        out[4 * ch + 1] = (float)(total[3 * ch + 1] / total[3 * ch + 2]);
+    }
+    hvp_tensor dev;
+    if (st == HVP_OK)
+        st = scratch(ctx, 4 * c, "batch norm synchronised gradient sums", &dev);
+    if (st == HVP_OK)
+        st = hvp_tensor_upload(ctx, &dev, out);
+    free(sums);
+    free(out);
+    free(total);
+    HVP_TRY(st);
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_bwd_set", &k));
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_int(&a, c);
+    hvp_arg_tensor(&a, &dev);
+    hvp_arg_tensor(&a, coef);
+    hvp_arg_int(&a, dgamma != NULL);
+    arg_opt(&a, dgamma, coef);
+    arg_opt(&a, dbeta, coef);
+    return launch_channels(ctx, &a, d);
+}
+
 static hvp_status fwd_train(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hvp_tensor *x,
                             const hvp_tensor *gamma, const hvp_tensor *beta,
                             const hvp_tensor *running_mean, const hvp_tensor *running_var,
@@ -123,22 +273,26 @@ static hvp_status fwd_train(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hvp
     hvp_arg_local(&a, s.local[0] * sizeof(cl_float2));
     HVP_TRY(hvp_launch(ctx, &a, 2, s.global, s.local));
 
-    HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_fwd_final", &k));
-    a = hvp_args_begin(k);
-    hvp_arg_int(&a, d->c);
-    hvp_arg_int(&a, d->hw);
-    hvp_arg_int(&a, d->n * d->hw);
-    hvp_arg_int(&a, s.chunks);
-    hvp_arg_float(&a, d->eps);
-    hvp_arg_float(&a, d->momentum);
-    hvp_arg_int(&a, running_mean != NULL);
-    hvp_arg_tensor(&a, x);
-    hvp_arg_tensor(&a, &part);
-    hvp_arg_tensor(&a, mean);
-    hvp_arg_tensor(&a, invstd);
-    arg_opt(&a, running_mean, mean);
-    arg_opt(&a, running_var, invstd);
-    HVP_TRY(launch_channels(ctx, &a, d));
+    if (ctx->sync_bn) {
+        HVP_TRY(sync_stats(ctx, d, x, &part, s.chunks, running_mean, running_var, mean, invstd));
+    } else {
+        HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_fwd_final", &k));
+        a = hvp_args_begin(k);
+        hvp_arg_int(&a, d->c);
+        hvp_arg_int(&a, d->hw);
+        hvp_arg_int(&a, d->n * d->hw);
+        hvp_arg_int(&a, s.chunks);
+        hvp_arg_float(&a, d->eps);
+        hvp_arg_float(&a, d->momentum);
+        hvp_arg_int(&a, running_mean != NULL);
+        hvp_arg_tensor(&a, x);
+        hvp_arg_tensor(&a, &part);
+        hvp_arg_tensor(&a, mean);
+        hvp_arg_tensor(&a, invstd);
+        arg_opt(&a, running_mean, mean);
+        arg_opt(&a, running_var, invstd);
+        HVP_TRY(launch_channels(ctx, &a, d));
+    }
 
     HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_fwd_apply", &k));
     a = hvp_args_begin(k);
@@ -229,17 +383,21 @@ static hvp_status bwd(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hvp_tenso
     hvp_arg_local(&a, s.local[0] * sizeof(cl_float2));
     HVP_TRY(hvp_launch(ctx, &a, 2, s.global, s.local));
 
-    HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_bwd_final", &k));
-    a = hvp_args_begin(k);
-    hvp_arg_int(&a, d->c);
-    hvp_arg_int(&a, d->n * d->hw);
-    hvp_arg_int(&a, s.chunks);
-    hvp_arg_tensor(&a, &part);
-    hvp_arg_tensor(&a, &coef);
-    hvp_arg_int(&a, dgamma != NULL);
-    arg_opt(&a, dgamma, mean);
-    arg_opt(&a, dbeta, mean);
-    HVP_TRY(launch_channels(ctx, &a, d));
+    if (ctx->sync_bn) {
+        HVP_TRY(sync_grad_sums(ctx, d, &part, s.chunks, &coef, dgamma, dbeta));
+    } else {
+        HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_bwd_final", &k));
+        a = hvp_args_begin(k);
+        hvp_arg_int(&a, d->c);
+        hvp_arg_int(&a, d->n * d->hw);
+        hvp_arg_int(&a, s.chunks);
+        hvp_arg_tensor(&a, &part);
+        hvp_arg_tensor(&a, &coef);
+        hvp_arg_int(&a, dgamma != NULL);
+        arg_opt(&a, dgamma, mean);
+        arg_opt(&a, dbeta, mean);
+        HVP_TRY(launch_channels(ctx, &a, d));
+    }
 
     HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_bwd_dx", &k));
     a = hvp_args_begin(k);

@@ -1,4 +1,5 @@
 /* Dropout and drop-path (cl/dropout.cl), masks regenerated from Philox in the backward. */
+#include "hvp/dist.h"
 #include "hvp/ops.h"
 #include "ops/op_util.h"
 
@@ -85,6 +86,8 @@ static hvp_status drop_path_run(hvp_ctx *ctx, const char *op, const char *kernel
     arg_key(&a, seed, step, layer);
     hvp_arg_float(&a, p);
     hvp_arg_float(&a, 1.0f / (1.0f - p));
+    hvp_arg_int(&a, hvp_dist_rank()); /* data-parallel: keyed by the global batch's sample */
+    hvp_arg_int(&a, hvp_dist_world());
     hvp_arg_tensor(&a, in);
     hvp_arg_tensor(&a, out);
     /* Groups inside one sample (local size 1 across samples): one Philox draw per group. */

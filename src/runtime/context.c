@@ -16,14 +16,19 @@
 hvp_status hvp_ctx_create(const char *selector, hvp_ctx **out)
 {
     *out = NULL;
+    hvp_device_info info;
+    HVP_TRY(hvp_find_device(selector, &info));
+    return hvp_ctx_create_on(&info, out);
+}
+
+hvp_status hvp_ctx_create_on(const hvp_device_info *device, hvp_ctx **out)
+{
+    *out = NULL;
     hvp_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
-    hvp_status s = hvp_find_device(selector, &ctx->info);
-    if (s != HVP_OK) {
-        free(ctx);
-        return s;
-    }
+    ctx->info = *device;
+    hvp_status s;
     cl_int err;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->info.platform,
                                      0};

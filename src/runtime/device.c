@@ -128,7 +128,28 @@ static int contains_nocase(const char *hay, const char *needle)
     return 0;
 }
 
-hvp_status hvp_find_device(const char *selector, hvp_device_info *out)
+/* Whether device i is one the selector names: an index names one device, a substring
+ * every device whose "platform / device" contains it, and no selector the GPUs (or, when
+ * there is none, the first device). */
+static int matches(const hvp_device_info *list, int n, int i, const char *selector)
+{
+    if (!selector || !*selector) {
+        int gpus = 0;
+        for (int k = 0; k < n; k++)
+            gpus += (list[k].type & CL_DEVICE_TYPE_GPU) != 0;
+        return gpus ? (list[i].type & CL_DEVICE_TYPE_GPU) != 0 : i == 0;
+    }
+    char *end;
+    long idx = strtol(selector, &end, 10);
+    if (*end == 0)
+        return idx == i;
+    char both[300];
+    snprintf(both, sizeof both, "%s / %s", list[i].platform_name, list[i].device_name);
+    return contains_nocase(both, selector);
+}
+
+hvp_status hvp_find_device_for(const char *selector, int slot, int slots, int share,
+                               hvp_device_info *out)
 {
     if (!selector || !*selector)
         selector = getenv("HVP_DEVICE");
@@ -139,36 +160,44 @@ hvp_status hvp_find_device(const char *selector, hvp_device_info *out)
         return HVP_FAIL(HVP_ERR_NOTFOUND,
                         "no OpenCL device found: install an OpenCL implementation "
                         "(Debian: pocl-opencl-icd for the CPU)");
-    int pick = -1;
-    if (!selector || !*selector) {
-        pick = 0;
-        for (int i = 0; i < n; i++)
-            if (list[i].type & CL_DEVICE_TYPE_GPU) {
+    int found = 0, pick = -1;
+    char names[1024] = "";
+    size_t used = 0;
+    for (int i = 0; i < n; i++) {
+        if (!matches(list, n, i, selector))
+            continue;
+        if (found == slot)
+            pick = i;
+        if (used < sizeof names)
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%d: %s / %s",
+                                     found ? "; " : "", i, list[i].platform_name,
+                                     list[i].device_name);
+        found++;
+    }
+    if (share && found > 0 && slot >= found) /* shared: slot k takes device k mod found */
+        for (int i = 0, m = 0; i < n; i++)
+            if (matches(list, n, i, selector) && m++ == slot % found)
                 pick = i;
-                break;
-            }
-    } else {
-        char *end;
-        long idx = strtol(selector, &end, 10);
-        if (*end == 0) {
-            if (idx >= 0 && idx < n)
-                pick = (int)idx;
-        } else {
-            for (int i = 0; i < n && pick < 0; i++) {
-                char both[300];
-                snprintf(both, sizeof both, "%s / %s", list[i].platform_name, list[i].device_name);
-                if (contains_nocase(both, selector))
-                    pick = i;
-            }
-        }
-    }
-    if (pick < 0) {
-        free(list);
-        return HVP_FAIL(HVP_ERR_NOTFOUND,
-                        "no OpenCL device matches '%s' (an index, or part of a platform or "
-                        "device name; `hvp devices` lists them)", selector);
-    }
-    *out = list[pick];
+    hvp_status st = HVP_OK;
+    if (found == 0)
+        st = HVP_FAIL(HVP_ERR_NOTFOUND,
+                      "no OpenCL device matches '%s' (an index, or part of a platform or "
+                      "device name; `hvp devices` lists them)", selector);
+    else if (slots > found && !share)
+        st = HVP_FAIL(HVP_ERR_NOTFOUND,
+                      "%d ranks on this machine need %d devices, but %d match '%s' (%s): "
+                      "give device.select (or HVP_DEVICE) a name that more devices share, "
+                      "start fewer ranks per machine, or set device.share = true to let "
+                      "ranks share devices", slots, slots, found,
+                      selector && *selector ? selector : "the GPUs, else the first device",
+                      names);
+    if (st == HVP_OK)
+        *out = list[pick];
     free(list);
-    return HVP_OK;
+    return st;
+}
+
+hvp_status hvp_find_device(const char *selector, hvp_device_info *out)
+{
+    return hvp_find_device_for(selector, 0, 1, 0, out);
 }

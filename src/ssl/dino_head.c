@@ -1,8 +1,10 @@
-/* DINO's head and centering, shared by DINO and iBOT (see dino_head.h). */
+/* DINO's head and centering, shared by DINO and iBOT (see dino_head.h). On several
+ * data-parallel ranks the center moves towards the mean over every rank's batch. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hvp/dist.h"
 #include "nn/module_util.h"
 #include "ssl/dino_head.h"
 
@@ -159,6 +161,23 @@ hvp_status dino_teacher_probs(hvp_ctx *ctx, const hvp_tensor *t, const hvp_tenso
     return hvp_softmax_fwd(ctx, probs, 1.0f / temp, probs);
 }
 
+/* t <- the mean of every rank's t (the official code's all_reduce of the batch center),
+ * through host memory, in rank order: bitwise the same on every rank. */
+static hvp_status mean_over_ranks(hvp_ctx *ctx, const hvp_tensor *t)
+{
+    size_t n = hvp_numel(t);
+    float *host = malloc(n * sizeof *host);
+    if (!host)
+        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory for the center (%zu floats)", n);
+    hvp_status st = hvp_tensor_download(ctx, t, host);
+    if (st == HVP_OK)
+        st = hvp_dist_allreduce_mean_f32(host, n);
+    if (st == HVP_OK)
+        st = hvp_tensor_upload(ctx, t, host);
+    free(host);
+    return st;
+}
+
 hvp_status dino_update_center(hvp_ctx *ctx, const hvp_tensor *t, const hvp_tensor *w,
                               const hvp_tensor *center, float momentum)
 {
@@ -173,6 +192,8 @@ hvp_status dino_update_center(hvp_ctx *ctx, const hvp_tensor *t, const hvp_tenso
     HVP_TRY(hvp_act(ctx, "dino batch center", &mean, 2, (int[]){1, k}));
     HVP_TRY(hvp_gemm(ctx, 1, 0, 1, k, n, alpha, hvp_mat_of(w, 1), hvp_mat_of(t, k), 0.0f,
                      hvp_mat_of(&mean, k)));
+    if (hvp_dist_world() > 1) /* the global batch's mean: ranks hold equal shares */
+        HVP_TRY(mean_over_ranks(ctx, &mean));
     hvp_tensor c = hvp_tensor_view(center, 0, 2, (int[]){1, k});
     return hvp_axpby(ctx, momentum, &c, (float)(1.0 - (double)momentum), &mean, &c);
 }

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hvp/dist.h"
 #include "hvp/rng.h"
 #include "hvp/ssl.h"
 #include "nn/module_util.h"
@@ -187,7 +188,9 @@ static hvp_status make_masks(hvp_method *m, hvp_ctx *ctx, int grid, int nviews, 
         if (inj)
             memcpy(mk, inj + (size_t)r * L, (size_t)L * sizeof *mk);
         else
-            hvp_ibot_draw_mask(&d->cfg, grid, m->step, r % b,
+            /* keyed by the image's place in the global batch (data-parallel ranks) */
+            hvp_ibot_draw_mask(&d->cfg, grid, m->step,
+                               (r % b) * hvp_dist_world() + hvp_dist_rank(),
                                (uint32_t)(r / b) + (scoring ? SCORE_VIEW : 0u), mk);
         int count = 0;
         for (int t = 0; t < L; t++)

@@ -3,12 +3,17 @@
  * Linear-ReLU-Linear, NT-Xent loss over the 2B projections of two views with the
  * temperature tau. Row r's positive is the other view of its image; every row but r itself
  * is in its denominator. Names: "backbone.conv1.weight", "projector.0.weight",
- * "projector.2.bias". */
+ * "projector.2.bias". On several data-parallel ranks the projections of all ranks are
+ * gathered (solo-learn's gather layer): every rank computes the loss of the global batch,
+ * negatives from every rank, and takes its own rows' gradient back (times the number of
+ * ranks, which the gradient all-reduce's mean undoes). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "hvp/dist.h"
 #include "hvp/ssl.h"
 #include "nn/module_util.h"
+#include "ssl/dist_rows.h"
 
 /* Added to the self-similarity before the softmax: exp() of it is exactly 0 in float. */
 #define SELF_MASK (-1e9f)
@@ -97,13 +102,14 @@ static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *vie
 {
     simclr *s = m->impl;
     int b = views->shape[0] / nviews, d = s->cfg.proj_dim, n = 2 * b;
+    int world = hvp_dist_world();
     hvp_pass p = {ctx, 1, 0, 1, 0};
     hvp_backbone_set_step(&s->backbone, m->step);
     HVP_TRY(forward(s, &p, views));
     hvp_tensor z12, losses, labels;
-    HVP_TRY(positives(ctx, n, &labels));
+    HVP_TRY(positives(ctx, n * world, &labels));
     HVP_TRY(hvp_act(ctx, "simclr pair projections", &z12, 2, (int[]){n, d}));
-    HVP_TRY(hvp_act(ctx, "simclr pair losses", &losses, 1, &n));
+    HVP_TRY(hvp_act(ctx, "simclr pair losses", &losses, 1, (int[]){n * world}));
     for (int k = 0; k < npairs; k++) {
         hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
         hvp_tensor z1 = rows(&z12, 0, b), z2 = rows(&z12, b, b);
@@ -111,10 +117,15 @@ static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *vie
         HVP_TRY(hvp_tensor_copy(ctx, &z1, &zi));
         HVP_TRY(hvp_tensor_copy(ctx, &z2, &zj));
         ntxent nt;
-        HVP_TRY(ntxent_fwd(ctx, &z12, &labels, s->cfg.temperature, &nt, &losses, NULL));
+        hvp_tensor all = z12, mine = losses; /* one rank: its own rows are all */
+        if (world > 1) /* the pair's projections of every rank: the global negatives */
+            HVP_TRY(hvp_rows_allgather(ctx, &z12, 2, &all));
+        HVP_TRY(ntxent_fwd(ctx, &all, &labels, s->cfg.temperature, &nt, &losses, NULL));
+        if (world > 1)
+            HVP_TRY(hvp_rows_mine(ctx, &losses, 2, 1.0f, &mine));
         hvp_tensor row = hvp_tensor_view(scores, (size_t)k * (size_t)b, 1, &b);
-        hvp_tensor l1 = hvp_tensor_view(&losses, 0, 1, &b);
-        hvp_tensor l2 = hvp_tensor_view(&losses, (size_t)b, 1, &b);
+        hvp_tensor l1 = hvp_tensor_view(&mine, 0, 1, &b);
+        hvp_tensor l2 = hvp_tensor_view(&mine, (size_t)b, 1, &b);
         HVP_TRY(hvp_axpby(ctx, 0.5f, &l1, 0.5f, &l2, &row));
         hvp_arena_rewind(ctx->acts, mark);
     }
@@ -130,11 +141,18 @@ static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
     hvp_backbone_set_step(&s->backbone, m->step);
     HVP_TRY(forward(s, &p, x12));
     ntxent nt;
-    hvp_tensor labels;
-    HVP_TRY(positives(ctx, x12->shape[0], &labels));
-    HVP_TRY(ntxent_fwd(ctx, &s->z, &labels, s->cfg.temperature, &nt, NULL, loss));
+    hvp_tensor labels, all = s->z;
+    int world = hvp_dist_world();
+    if (world > 1)
+        HVP_TRY(hvp_rows_allgather(ctx, &s->z, 2, &all));
+    HVP_TRY(positives(ctx, all.shape[0], &labels));
+    HVP_TRY(ntxent_fwd(ctx, &all, &labels, s->cfg.temperature, &nt, NULL, loss));
     hvp_tensor dz, df;
-    HVP_TRY(ntxent_bwd(ctx, &s->z, s->cfg.temperature, &nt, &dz));
+    HVP_TRY(ntxent_bwd(ctx, &all, s->cfg.temperature, &nt, &dz));
+    if (world > 1) { /* this rank's rows; times world against the all-reduce's mean */
+        hvp_tensor dall = dz;
+        HVP_TRY(hvp_rows_mine(ctx, &dall, 2, (float)world, &dz));
+    }
     HVP_TRY(hvp_mlp_backward(&s->projector, ctx, &dz, &df));
     return hvp_backbone_backward(&s->backbone, ctx, &df);
 }

@@ -16,6 +16,7 @@
 #include "hvp/augment.h"
 #include "hvp/checkpoint.h"
 #include "hvp/data.h"
+#include "hvp/dist.h"
 #include "hvp/logs.h"
 #include "hvp/model_io.h"
 #include "hvp/nn.h"
@@ -58,6 +59,12 @@ typedef struct trainer {
      * over this epoch's and this invocation's steps */
     double step_select_flops, step_train_flops;
     double epoch_select_flops, epoch_train_flops, run_flops;
+    /* Data parallelism (hvp/dist.h): world ranks, each with data.batch_size / world
+     * images of every batch; rank 0 alone writes checkpoints, logs and the progress line. */
+    int rank, world;
+    int stop_agreed;     /* world > 1: the stop request every rank acts on */
+    float *grad_host;    /* the gradient region on its way through the all-reduce */
+    double comm_seconds; /* this epoch's time in collectives */
 } trainer;
 
 /* Set by hvp_train_request_stop, from a signal handler or another thread: a lock-free
@@ -206,6 +213,8 @@ static hvp_status open_logs(trainer *t)
 {
     char path[1200];
     const hvp_config *c = t->cfg;
+    if (t->rank != 0)
+        return HVP_OK;
     HVP_TRY(hvp_mkdirs(t->run_dir));
     snprintf(path, sizeof path, "%s/config.ini", t->run_dir);
     HVP_TRY(hvp_config_save(c, path));
@@ -238,6 +247,10 @@ static hvp_status open_logs(trainer *t)
 
 static hvp_status save_checkpoint(trainer *t)
 {
+    if (t->rank != 0) { /* rank 0 writes; the others hold the same state */
+        t->saved_step = t->step;
+        return HVP_OK;
+    }
     hvp_ckpt_tx tx;
     char path[1200];
     HVP_TRY(hvp_ckpt_begin(t->run_dir, t->step, &tx));
@@ -355,6 +368,7 @@ static hvp_status setup_model(trainer *t)
 {
     const hvp_config *c = t->cfg;
     HVP_TRY(hvp_train_open_device(c, &t->ctx));
+    t->ctx->sync_bn = t->world > 1; /* SyncBN: the statistics of the global batch */
     say(t, "device: %s / %s\n", t->ctx->info.platform_name, t->ctx->info.device_name);
     char gemm[512];
     hvp_gemm_describe(t->ctx, gemm, sizeof gemm);
@@ -364,8 +378,16 @@ static hvp_status setup_model(trainer *t)
     say(t, "data: %s (%s, %lld images, %d channels, %d classes)\n", hvp_dataset_root(t->data),
         hvp_data_format_name(hvp_dataset_format(t->data)), (long long)hvp_dataset_size(t->data),
         hvp_dataset_channels(t->data), hvp_dataset_num_classes(t->data));
-    hvp_loader_opts lo = {c->data.batch_size, c->data.workers, c->data.prefetch, 1,
-                          c->data.drop_last, (uint64_t)c->run.seed, 0, 1, warn_bad_file, t};
+    if (c->data.batch_size % t->world)
+        return HVP_FAIL(HVP_ERR_ARG, "data.batch_size = %d is the global batch: it does not "
+                        "split evenly over %d ranks (make it a multiple of %d)",
+                        c->data.batch_size, t->world, t->world);
+    if (t->world > 1)
+        say(t, "data parallel: %d ranks, %d images each per step of %d\n", t->world,
+            c->data.batch_size / t->world, c->data.batch_size);
+    hvp_loader_opts lo = {c->data.batch_size / t->world, c->data.workers, c->data.prefetch, 1,
+                          c->data.drop_last, (uint64_t)c->run.seed, t->rank, t->world,
+                          warn_bad_file, t};
     HVP_TRY(hvp_loader_create(t->data, &lo, &t->loader));
     t->steps_per_epoch = (long)hvp_loader_num_batches(t->loader);
     if (t->steps_per_epoch < 1)
@@ -455,7 +477,9 @@ static hvp_status setup_model(trainer *t)
                                 .local_candidates = ncand,
                                 .local_keep = ncand > nlocal ? nlocal : 0,
                                 .limit = c->hvp.limit_comparisons,
-                                .score_fraction = (float)c->hvp.score_fraction};
+                                .score_fraction = (float)c->hvp.score_fraction,
+                                .rank = t->rank,
+                                .world = t->world};
         if (sc.local_keep > 0 && !t->method->ops->score_pairs_locals)
             return HVP_FAIL(HVP_ERR_ARG, "hvp.local_candidates = %d: method.name = %s cannot "
                             "score local views to select them (set it to 0)", ncand,
@@ -489,7 +513,7 @@ static hvp_status setup(trainer *t)
     hvp_config_run_dir(c, t->run_dir, sizeof t->run_dir);
     HVP_TRY(resume(t));
     HVP_TRY(open_logs(t));
-    int off = c->log.progress == HVP_PROGRESS_OFF;
+    int off = c->log.progress == HVP_PROGRESS_OFF || t->rank != 0;
     hvp_progress_init(&t->progress, t->out ? t->out : stderr, off ? 2 : (int)c->log.progress,
                       off ? INT_MAX : c->log.every, t->total_steps, t->step);
     return HVP_OK;
@@ -497,6 +521,7 @@ static hvp_status setup(trainer *t)
 
 static void teardown(trainer *t)
 {
+    free(t->grad_host);
     hvp_progress_break(&t->progress);
     hvp_metrics_close(t->steps_csv);
     hvp_metrics_close(t->epochs_csv);
@@ -528,8 +553,53 @@ static hvp_tensor view_rows(const hvp_tensor *global)
     return views;
 }
 
-/* chosen_pairs.csv: per image the chosen pair and, with local selection, the kept local
- * candidates (local_0 .. local_{L-1}, indices among the local candidates, ascending). */
+/* Every rank's gradients averaged, bitwise the same on every rank: the gradients through
+ * host memory (OpenCL buffers are not MPI's), the flat region in one transfer each way
+ * when the model has one, then hvp_dist's rank-ordered all-reduce. Each rank's loss is the
+ * mean over its images, so the mean over ranks is the gradient of the global batch's mean. */
+static hvp_status allreduce_gradients(trainer *t)
+{
+    const hvp_state *s = &t->method->state;
+    hvp_tensor values, grads;
+    int flat = hvp_state_param_region(s, &values, &grads) == HVP_OK;
+    size_t total = 0;
+    for (int i = 0; !flat && i < s->nparams; i++)
+        total += hvp_numel(&s->params[i].grad);
+    if (flat)
+        total = hvp_numel(&grads);
+    if (!t->grad_host && !(t->grad_host = malloc(total * sizeof *t->grad_host)))
+        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory for the gradients (%zu floats)",
+                        total);
+    if (flat)
+        HVP_TRY(hvp_tensor_download(t->ctx, &grads, t->grad_host));
+    for (size_t i = 0, off = 0; !flat && i < (size_t)s->nparams; off += hvp_numel(&s->params[i].grad), i++)
+        HVP_TRY(hvp_tensor_download(t->ctx, &s->params[i].grad, t->grad_host + off));
+    HVP_TRY(hvp_dist_allreduce_mean_f32(t->grad_host, total));
+    if (flat)
+        return hvp_tensor_upload(t->ctx, &grads, t->grad_host);
+    for (size_t i = 0, off = 0; i < (size_t)s->nparams; off += hvp_numel(&s->params[i].grad), i++)
+        HVP_TRY(hvp_tensor_upload(t->ctx, &s->params[i].grad, t->grad_host + off));
+    return HVP_OK;
+}
+
+/* A stop request is acted on by every rank at the same step (a rank that stopped alone
+ * would leave the others waiting in a collective): the requests are summed every step. */
+static hvp_status agree_on_stop(trainer *t)
+{
+    if (t->world == 1)
+        return HVP_OK;
+    double requested = stopping();
+    HVP_TRY(hvp_dist_allreduce_sum_f64(&requested, 1));
+    t->stop_agreed = requested > 0;
+    return HVP_OK;
+}
+
+static int stop_seen(const trainer *t) { return t->world > 1 ? t->stop_agreed : stopping(); }
+
+/* chosen_pairs.csv: per image of the global batch, numbered by its place there (rank r's
+ * image k is k * world + r), the chosen pair and, with local selection, the kept local
+ * candidates (local_0 .. local_{L-1}, indices among the local candidates, ascending).
+ * Every rank takes part; rank 0 writes. */
 static hvp_status log_chosen(trainer *t)
 {
     static const char *const local_cols[] = {
@@ -544,18 +614,31 @@ static hvp_status log_chosen(trainer *t)
         "local_56", "local_57", "local_58", "local_59", "local_60", "local_61", "local_62",
         "local_63"};
     const hvp_selector *sel = t->sel;
-    int b = sel->pending_b, nl = sel->cfg.local_keep;
+    int b = sel->pending_b, nl = sel->cfg.local_keep, world = t->world;
     if (nl > (int)(sizeof local_cols / sizeof *local_cols))
         return HVP_FAIL(HVP_ERR_ARG, "chosen_pairs.csv: %d kept local views, at most %d", nl,
                         (int)(sizeof local_cols / sizeof *local_cols));
-    for (int i = 0; i < b; i++) {
-        hvp_metric row[3 + sizeof local_cols / sizeof *local_cols] = {
-            {"step", (double)t->step + 1}, {"image", i}, {"pair", sel->chosen_host[i]}};
-        for (int j = 0; j < nl; j++)
-            row[3 + j] = (hvp_metric){local_cols[j], sel->local_host[(size_t)j * b + i]};
-        HVP_TRY(hvp_metrics_row(t->chosen_csv, row, 3 + nl));
+    size_t per = (size_t)b * (size_t)(1 + nl); /* a rank's chosen pairs, then its locals */
+    int *mine = malloc(per * sizeof *mine), *all = malloc(per * (size_t)world * sizeof *all);
+    hvp_status st = mine && all ? HVP_OK : HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+    if (st == HVP_OK) {
+        memcpy(mine, sel->chosen_host, (size_t)b * sizeof *mine);
+        if (nl > 0)
+            memcpy(mine + b, sel->local_host, (size_t)nl * b * sizeof *mine);
+        st = hvp_dist_allgather(mine, per * sizeof *mine, all);
     }
-    return HVP_OK;
+    for (int g = 0; st == HVP_OK && t->chosen_csv && g < b * world; g++) {
+        const int *of = all + (size_t)(g % world) * per; /* its rank's */
+        int i = g / world;
+        hvp_metric row[3 + sizeof local_cols / sizeof *local_cols] = {
+            {"step", (double)t->step + 1}, {"image", g}, {"pair", of[i]}};
+        for (int j = 0; j < nl; j++)
+            row[3 + j] = (hvp_metric){local_cols[j], of[b + (size_t)j * b + i]};
+        st = hvp_metrics_row(t->chosen_csv, row, 3 + nl);
+    }
+    free(mine);
+    free(all);
+    return st;
 }
 
 /* Enqueues one optimizer step on one batch, counting its selection's and its training's
@@ -607,6 +690,13 @@ static hvp_status enqueue_step(trainer *t, const hvp_image_batch *b)
         HVP_TRY(hvp_online_probe_step(t->probe, ctx, t->method, &x1, b->labels));
         probe_flops = hvp_flops_total(ctx) - fp;
     }
+    if (t->world > 1) { /* its time, with the transfers, goes into comm_seconds */
+        t->comm_seconds += hvp_dist_take_seconds(); /* batch norm's, so far this step */
+        double t0 = now();
+        HVP_TRY(allreduce_gradients(t));
+        hvp_dist_take_seconds(); /* counted in the line below */
+        t->comm_seconds += now() - t0;
+    }
     if (c->optim.clip_grad > 0 && t->method->policy.clip_per_param)
         HVP_TRY(hvp_optim_clip_grad_per_param(ctx, t->optim, (float)c->optim.clip_grad, NULL));
     else if (c->optim.clip_grad > 0)
@@ -622,8 +712,10 @@ static hvp_status enqueue_step(trainer *t, const hvp_image_batch *b)
     HVP_TRY(restore_frozen(t, &kept));
     if (t->method->ops->after_step)
         HVP_TRY(t->method->ops->after_step(t->method, ctx, t->step));
-    t->step_select_flops = (double)(f1 - f0);
-    t->step_train_flops = (double)(hvp_flops_total(ctx) - f1 - probe_flops);
+    /* the global batch's: this rank's share times the ranks (equal shares; SimCLR's loss
+     * over the gathered rows, which every rank computes, is counted once per rank) */
+    t->step_select_flops = (double)(f1 - f0) * t->world;
+    t->step_train_flops = (double)(hvp_flops_total(ctx) - f1 - probe_flops) * t->world;
     return HVP_OK;
 }
 
@@ -634,10 +726,16 @@ static hvp_status step_body(trainer *t, const hvp_image_batch *b, double *loss)
     HVP_TRY(enqueue_step(t, b));
     float value;
     HVP_TRY(hvp_tensor_download(ctx, &t->loss, &value)); /* waits for the step */
+    if (t->world > 1) { /* the global batch's loss: the mean of the ranks' means */
+        double global = value;
+        HVP_TRY(hvp_dist_allreduce_sum_f64(&global, 1));
+        value = (float)(global / t->world);
+        t->comm_seconds += hvp_dist_take_seconds();
+    }
     int scored = t->sel && t->sel->pending;
     if (t->sel)
         hvp_selector_collect(t->sel);
-    if (scored && t->chosen_csv)
+    if (scored && t->cfg->log.chosen_pairs) /* every rank takes part */
         HVP_TRY(log_chosen(t));
     if (!isfinite(value))
         return HVP_FAIL(HVP_ERR_NUMERIC, "the loss is %g at step %ld (epoch %d): stopping; the "
@@ -714,6 +812,8 @@ hvp_status hvp_train_count_flops(const hvp_config *cfg, hvp_step_flops *plan, lo
     trainer t;
     memset(&t, 0, sizeof t);
     t.cfg = cfg;
+    t.rank = hvp_dist_rank(); /* every rank counts its share, as its run would */
+    t.world = hvp_dist_world();
     t.saved_step = -1;
     hvp_status st = setup_model(&t);
     if (st == HVP_OK)
@@ -782,6 +882,28 @@ static hvp_status pixels_baseline(trainer *t, hvp_train_result *res)
     return HVP_OK;
 }
 
+/* The selection statistics of every rank's images, summed (every rank calls it). */
+static hvp_status sum_selection_stats(hvp_selector *sel)
+{
+    int n = 3 + sel->npairs;
+    double *v = malloc((size_t)n * sizeof *v);
+    if (!v)
+        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+    v[0] = sel->sum_chosen_loss;
+    v[1] = sel->sum_all_loss;
+    v[2] = (double)sel->scored_samples;
+    for (int k = 0; k < sel->npairs; k++)
+        v[3 + k] = (double)sel->wins[k];
+    hvp_status st = hvp_dist_allreduce_sum_f64(v, (size_t)n);
+    sel->sum_chosen_loss = v[0];
+    sel->sum_all_loss = v[1];
+    sel->scored_samples = (long)v[2];
+    for (int k = 0; k < sel->npairs; k++)
+        sel->wins[k] = (long)v[3 + k];
+    free(v);
+    return st;
+}
+
 static hvp_status end_epoch(trainer *t, int number, long first, long last, double mean_loss,
                             double seconds, long images, hvp_train_result *res)
 {
@@ -794,14 +916,18 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
     if (first > 0 || last < t->steps_per_epoch)
         snprintf(label + n, sizeof label - (size_t)n, " (its steps %ld-%ld of %ld)", first + 1,
                  last, t->steps_per_epoch);
-    int eval = c->eval.every > 0 && (number % c->eval.every == 0 || final);
-    if (eval && stopping()) /* it may take minutes; the checkpoint can be evaluated later */
+    /* rank 0 evaluates (eval-mode features need no other rank) while the others wait */
+    int eval = c->eval.every > 0 && (number % c->eval.every == 0 || final) && t->rank == 0;
+    if (eval && stop_seen(t)) /* it may take minutes; the checkpoint can be evaluated later */
         say(t, "epoch %d: kNN evaluation skipped to stop sooner (`hvp knn RUN_DIR` runs it on "
             "the checkpoint)\n", number);
     else if (eval) {
         double t0 = now();
-        HVP_TRY(hvp_eval_knn_method(t->ctx, t->method, c, c->eval.knn_train_limit,
-                                    c->eval.knn_test_limit, &top1, &top5));
+        t->ctx->sync_bn = 0; /* rank 0 alone: no other rank to synchronise with */
+        hvp_status st = hvp_eval_knn_method(t->ctx, t->method, c, c->eval.knn_train_limit,
+                                            c->eval.knn_test_limit, &top1, &top5);
+        t->ctx->sync_bn = t->world > 1;
+        HVP_TRY(st);
         res->knn_top1 = top1;
         res->knn_top5 = top5;
         say(t, "epoch %d: kNN top-1 %.2f%% top-5 %.2f%% (k=%d, %.1f s)\n", number, top1, top5,
@@ -809,6 +935,8 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
         HVP_TRY(pixels_baseline(t, res));
     }
     double chosen = -1, all = -1;
+    if (t->sel && t->world > 1)
+        HVP_TRY(sum_selection_stats(t->sel));
     if (t->sel && t->sel->scored_samples) {
         chosen = t->sel->sum_chosen_loss / (double)t->sel->scored_samples;
         all = t->sel->sum_all_loss / (double)t->sel->scored_samples;
@@ -837,6 +965,10 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
     }
     say(t, "%s: loss %.4f, %.1f img/s, waited %.1f s for data, %lld files skipped\n", label,
         mean_loss, (double)images / seconds, ls.wait_seconds, (long long)ls.skipped);
+    if (t->world > 1 && last > first) /* rank 0's: the gradient all-reduce and the syncs */
+        say(t, "%s: communication %.1f ms per step, %.1f%% of the step time, over %d ranks\n",
+            label, 1e3 * t->comm_seconds / (double)(last - first),
+            100.0 * t->comm_seconds / seconds, t->world);
     /* HVP's cost in FLOPs, beside the epoch's time: selection against training */
     double sel_f = t->epoch_select_flops, train_f = t->epoch_train_flops;
     double overhead = train_f > 0 ? (sel_f + train_f) / train_f : 1;
@@ -844,7 +976,7 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
         "FLOPs)\n", label, (sel_f + train_f) * 1e-12, seconds, train_f * 1e-12, sel_f * 1e-12,
         overhead);
     double probe1 = -1, probe5 = -1;
-    if (t->probe) {
+    if (t->probe && t->rank == 0) { /* rank 0's probe, as the kNN */
         HVP_TRY(hvp_online_probe_evaluate(t->probe, t->ctx, t->method, c, &probe1, &probe5));
         say(t, "epoch %d: online linear probe top-1 %.2f%% top-5 %.2f%%\n", number, probe1,
             probe5);
@@ -917,28 +1049,33 @@ static hvp_status train_step(trainer *t, const hvp_image_batch *b, double *loss,
 static hvp_status run(trainer *t, hvp_train_result *res)
 {
     const hvp_config *c = t->cfg;
-    if (c->eval.at_start && t->step == 0) {
+    if (c->eval.at_start && t->step == 0 && t->rank == 0) {
         double top1, top5;
-        HVP_TRY(hvp_eval_knn_method(t->ctx, t->method, c, c->eval.knn_train_limit,
-                                    c->eval.knn_test_limit, &top1, &top5));
+        t->ctx->sync_bn = 0; /* rank 0 alone: no other rank to synchronise with */
+        hvp_status st = hvp_eval_knn_method(t->ctx, t->method, c, c->eval.knn_train_limit,
+                                            c->eval.knn_test_limit, &top1, &top5);
+        t->ctx->sync_bn = t->world > 1;
+        HVP_TRY(st);
         say(t, "at initialisation: kNN top-1 %.2f%% top-5 %.2f%%\n", top1, top5);
         res->knn_init_top1 = top1;
         HVP_TRY(pixels_baseline(t, res));
     }
     long per_epoch = t->steps_per_epoch, every = c->train.save_every_steps;
-    while (t->step < t->total_steps && !stopping()) {
+    while (t->step < t->total_steps && !stop_seen(t)) {
         /* 0, or where a checkpoint written inside this epoch left off */
         long first = t->step - (long)t->epoch * per_epoch, s = first;
         HVP_TRY(hvp_loader_start_epoch_at(t->loader, t->epoch, first));
         double t0 = now(), sum = 0;
         long images = 0;
+        t->comm_seconds = 0;
         /* the steps of this epoch the run will take (train.max_steps may end it early) */
         long shown = t->total_steps - (long)t->epoch * per_epoch;
         shown = shown < per_epoch ? shown : per_epoch;
         for (; s < per_epoch && t->step < t->total_steps; s++) {
             const hvp_image_batch *b;
             HVP_TRY(hvp_loader_next(t->loader, &b));
-            if (stopping()) /* checked after the wait for data, before the next step */
+            HVP_TRY(agree_on_stop(t));
+            if (stop_seen(t)) /* checked after the wait for data, before the next step */
                 break;
             if (!b)
                 return HVP_FAIL(HVP_ERR_ARG, "the loader ended epoch %d after %ld of %ld "
@@ -946,9 +1083,9 @@ static hvp_status run(trainer *t, hvp_train_result *res)
             double loss = 0, lr = lr_at(t, t->step);
             HVP_TRY(train_step(t, b, &loss, res));
             sum += loss;
-            images += b->count;
+            images += (long)b->count * t->world; /* the global batch */
             hvp_progress_step(&t->progress, t->step, t->epoch + 1, t->epochs, (int)s + 1,
-                              (int)shown, loss, lr, b->count);
+                              (int)shown, loss, lr, b->count * t->world);
             HVP_TRY(log_step(t, loss, lr, b->count));
             if (every > 0 && t->step % every == 0)
                 HVP_TRY(save_checkpoint_once(t));
@@ -959,12 +1096,59 @@ static hvp_status run(trainer *t, hvp_train_result *res)
         res->final_loss = sum / (double)(s - first);
         HVP_TRY(end_epoch(t, number, first, s, res->final_loss, now() - t0, images, res));
     }
-    if (stopping() && t->step < t->total_steps) {
+    if (stop_seen(t) && t->step < t->total_steps) {
         res->stopped = 1;
         if (t->step > 0) /* before the first step there is nothing to save */
             HVP_TRY(save_checkpoint_once(t));
     }
     return HVP_OK;
+}
+
+/* FNV-1a over n bytes, continuing from h. */
+static uint64_t fnv_bytes(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/* The end of a data-parallel run: every rank must hold bitwise the parameters and buffers
+ * of rank 0 (the all-reduces are ordered; anything else is a defect, named here). */
+static hvp_status check_replicas(trainer *t)
+{
+    const hvp_state *s = &t->method->state;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (int i = 0; i < s->nparams + s->nbuffers; i++) {
+        int is_param = i < s->nparams;
+        const hvp_buffer *b = is_param ? NULL : &s->buffers[i - s->nparams];
+        if (b && b->is_count) {
+            h = fnv_bytes(h, &b->count, sizeof b->count);
+            continue;
+        }
+        const hvp_tensor *v = is_param ? &s->params[i].value : &b->value;
+        float *host = malloc(hvp_nbytes(v) + 1);
+        if (!host)
+            return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+        hvp_status st = hvp_tensor_download(t->ctx, v, host);
+        h = fnv_bytes(h, host, hvp_nbytes(v));
+        free(host);
+        HVP_TRY(st);
+    }
+    uint64_t *all = calloc((size_t)t->world, sizeof *all);
+    if (!all)
+        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+    hvp_status st = hvp_dist_allgather(&h, sizeof h, all);
+    for (int r = 1; st == HVP_OK && r < t->world; r++)
+        if (all[r] != all[0])
+            st = HVP_FAIL(HVP_ERR_NUMERIC, "after step %ld rank %d's parameters and buffers "
+                          "differ from rank 0's (FNV-1a %016" PRIx64 " against %016" PRIx64
+                          "): the ranks have diverged", t->step, r, all[r], all[0]);
+    if (st == HVP_OK)
+        say(t, "replicas: the parameters and buffers of all %d ranks are bitwise identical "
+            "(FNV-1a %016" PRIx64 ")\n", t->world, all[0]);
+    free(all);
+    return st;
 }
 
 hvp_status hvp_train(const hvp_config *cfg, FILE *out, hvp_train_result *result)
@@ -974,13 +1158,17 @@ hvp_status hvp_train(const hvp_config *cfg, FILE *out, hvp_train_result *result)
     memset(result, 0, sizeof *result);
     result->knn_top1 = result->knn_top5 = result->knn_init_top1 = result->knn_pixels_top1 = -1;
     t.cfg = cfg;
-    t.out = out;
+    t.rank = hvp_dist_rank();
+    t.world = hvp_dist_world();
+    t.out = t.rank == 0 ? out : NULL; /* one voice for the job */
     t.saved_step = -1;
     hvp_progress_init(&t.progress, out ? out : stderr, 2, 1, 1, 0);
     double t0 = now();
     hvp_status st = setup(&t);
     if (st == HVP_OK)
         st = run(&t, result);
+    if (st == HVP_OK && t.world > 1)
+        st = check_replicas(&t);
     result->steps = t.step;
     result->epoch = t.steps_per_epoch > 0 ? (int)((t.step + t.steps_per_epoch - 1) /
                                                   t.steps_per_epoch) : 0;

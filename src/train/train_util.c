@@ -1,13 +1,18 @@
 /* Config -> datasets and view settings. */
 #include <string.h>
 
+#include "hvp/dist.h"
 #include "hvp/model_io.h"
 #include "hvp/ssl.h"
 #include "hvp/train.h"
 
 hvp_status hvp_train_open_device(const hvp_config *cfg, hvp_ctx **out)
 {
-    HVP_TRY(hvp_ctx_create(cfg->device.select, out));
+    /* data-parallel ranks on one machine take distinct devices (or share them) */
+    hvp_device_info dev;
+    HVP_TRY(hvp_find_device_for(cfg->device.select, hvp_dist_local_rank(),
+                                hvp_dist_local_world(), cfg->device.share, &dev));
+    HVP_TRY(hvp_ctx_create_on(&dev, out));
     hvp_status s = hvp_ctx_set_memory_limit(*out, (size_t)cfg->device.memory_limit_mb << 20);
     if (s != HVP_OK) {
         hvp_ctx_destroy(*out);

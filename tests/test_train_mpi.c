@@ -1,0 +1,414 @@
+/* Data-parallel whole runs over MPI (hvp/dist.h): `mpirun -np 2 hvp` on one PoCL device
+ * shared by both ranks, one thread each, against `hvp` alone on the same global batch.
+ * Skipped when hvp was built without MPI or mpirun is missing, and under HVP_TEST_TINY.
+ *
+ * Equal means: every step's loss within 1e-5 of the one-rank loss relative to max(|loss|,
+ * 1) (a loss near 0 is a difference of terms of size ~1); the same chosen pair for every
+ * image of every step; every tensor of the final weights within 1e-5 relative to its
+ * largest value, or to 1e-2 for tensors of rounding noise below that (batch-norm biases
+ * whose gradient vanishes behind the next batch norm, running means of centred inputs). */
+#include <dirent.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "test_train_util.h"
+
+#ifndef HVP_MPIRUN
+#define HVP_MPIRUN ""
+#endif
+#ifndef HVP_BIN
+#define HVP_BIN "./hvp"
+#endif
+
+#define LOSS_TOL 1e-5
+#define PARAM_TOL 1e-5
+#define NOISE_SCALE 1e-2
+
+/* 0, with the test skipped, when there is no MPI to run on. */
+static int have_mpi(void)
+{
+    if (!hvp_dist_available() || !HVP_MPIRUN[0]) {
+        test_skip("built without MPI (or mpirun not found): ./configure --with-mpi");
+        return 0;
+    }
+    /* one PoCL thread per rank: two ranks share the two cores instead of fighting */
+    setenv("POCL_MAX_PTHREAD_COUNT", "1", 1);
+    setenv("POCL_CPU_MAX_CU_NUM", "1", 1);
+    return 1;
+}
+
+/* Starts `mpirun -np ranks hvp args...` (ranks 0: hvp alone) with its output in log. */
+static pid_t spawn_ranks(const char *log, int ranks, const char *const *args)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *out = freopen(log, "w", stdout);
+        if (out)
+            dup2(fileno(stdout), 2);
+        const char *argv[32];
+        int n = 0;
+        char np[16];
+        snprintf(np, sizeof np, "%d", ranks);
+        if (ranks > 0) {
+            const char *launch[] = {HVP_MPIRUN, "--oversubscribe", "--allow-run-as-root",
+                                    "--mca", "btl", "self,vader", "-np", np};
+            for (size_t i = 0; i < sizeof launch / sizeof *launch; i++)
+                argv[n++] = launch[i];
+        }
+        argv[n++] = HVP_BIN;
+        for (int i = 0; args[i] && n < 31; i++)
+            argv[n++] = args[i];
+        argv[n] = NULL;
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int run_ranks(const char *log, int ranks, const char *const *args)
+{
+    return tr_finish(spawn_ranks(log, ranks, args));
+}
+
+/* A run of cfg with `ranks` ranks into dir (log beside it); 1 when it succeeded. */
+static int train(const char *cfg, int ranks, const char *dir, const char *extra_override)
+{
+    char over[1400], log[1400];
+    snprintf(over, sizeof over, "run.dir=%s", dir);
+    snprintf(log, sizeof log, "%s.log", dir);
+    const char *args[] = {cfg, over, "device.share=true", extra_override, NULL};
+    int rc = run_ranks(log, ranks, args);
+    EXPECT(rc == 0, "%d rank(s) into %s: exit status %d", ranks, dir, rc);
+    if (rc != 0)
+        tr_show_log(log);
+    return rc == 0;
+}
+
+/* Column `col` (from 0) of every data row of a CSV file, at most max rows. */
+static int csv_column(const char *path, int col, double *out, int max)
+{
+    FILE *f = fopen(path, "r");
+    char line[512];
+    int n = 0;
+    if (!f)
+        return 0;
+    if (!fgets(line, sizeof line, f)) { /* the header */
+        fclose(f);
+        return 0;
+    }
+    while (n < max && fgets(line, sizeof line, f)) {
+        char *p = line;
+        for (int c = 0; c < col && p; c++)
+            p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL;
+        if (p)
+            out[n++] = atof(p);
+    }
+    fclose(f);
+    return n;
+}
+
+/* The largest loss difference relative to max(|loss|, 1), over the steps of both runs. */
+static double compare_losses(const char *one, const char *two)
+{
+    char a[1400], b[1400];
+    double la[64], lb[64], worst = 0;
+    snprintf(a, sizeof a, "%s/steps.csv", one);
+    snprintf(b, sizeof b, "%s/steps.csv", two);
+    int na = csv_column(a, 2, la, 64), nb = csv_column(b, 2, lb, 64);
+    EXPECT(na == 3 && nb == 3, "steps logged: %d by one rank, %d by two (expected 3)", na, nb);
+    for (int i = 0; i < na && i < nb; i++) {
+        double d = fabs(la[i] - lb[i]) / fmax(fmax(fabs(la[i]), fabs(lb[i])), 1.0);
+        worst = fmax(worst, d);
+        EXPECT(d <= LOSS_TOL, "step %d: loss %.9g on one rank, %.9g on two (relative %.2g)",
+               i + 1, la[i], lb[i], d);
+    }
+    return worst;
+}
+
+static void expect_same_pairs(const char *one, const char *two)
+{
+    char a[1400], b[1400];
+    snprintf(a, sizeof a, "%s/chosen_pairs.csv", one);
+    snprintf(b, sizeof b, "%s/chosen_pairs.csv", two);
+    size_t sa = 0, sb = 0;
+    unsigned char *pa = test_read_file(a, &sa), *pb = test_read_file(b, &sb);
+    EXPECT(pa && pb && sa > 20 && sa == sb && memcmp(pa, pb, sa) == 0,
+           "%s and %s differ: the hard views chosen on two ranks are not one rank's", a, b);
+}
+
+/* The weights file of a run's latest checkpoint into path; 0 (a failure) when none. */
+static int latest_weights(const char *run, char *path, size_t size)
+{
+    char dir[1024];
+    int64_t step;
+    if (hvp_ckpt_find_latest(run, dir, sizeof dir, &step) != HVP_OK || step < 0) {
+        TEST_FAIL("no checkpoint in %s", run);
+        return 0;
+    }
+    snprintf(path, size, "%s/" HVP_CKPT_WEIGHTS, dir);
+    return 1;
+}
+
+/* The largest relative difference between the tensors of two weights files. */
+static double compare_weight_files(const char *a, const char *b)
+{
+    double worst = 0;
+    hvp_st_file *fa = NULL, *fb = NULL;
+    if (hvp_st_open(a, &fa) != HVP_OK || hvp_st_open(b, &fb) != HVP_OK) {
+        TEST_FAIL("%s", hvp_last_error());
+        hvp_st_close(fa);
+        return 1;
+    }
+    EXPECT(hvp_st_count(fa) == hvp_st_count(fb), "%d tensors against %d", hvp_st_count(fa),
+           hvp_st_count(fb));
+    for (int i = 0; i < hvp_st_count(fa); i++) {
+        const hvp_st_tensor *x = hvp_st_at(fa, i), *y = hvp_st_find(fb, x->name);
+        if (x->dtype != HVP_ST_F32)
+            continue;
+        if (!y || y->nbytes != x->nbytes) {
+            TEST_FAIL("%s: missing or of another size in %s", x->name, b);
+            continue;
+        }
+        const float *u = x->data, *v = y->data;
+        size_t n = x->nbytes / sizeof(float);
+        double scale = 0, diff = 0;
+        for (size_t k = 0; k < n; k++) {
+            scale = fmax(scale, fabs(u[k]));
+            diff = fmax(diff, fabs((double)u[k] - v[k]));
+        }
+        double rel = diff / fmax(scale, NOISE_SCALE);
+        worst = fmax(worst, rel);
+        EXPECT(rel <= PARAM_TOL, "%s: largest difference %.3g at scale %.3g (relative %.3g)",
+               x->name, diff, scale, rel);
+    }
+    hvp_st_close(fa);
+    hvp_st_close(fb);
+    return worst;
+}
+
+/* The same for the final weights of two runs. */
+static double compare_weights(const char *one, const char *two)
+{
+    char a[1400], b[1400];
+    if (!latest_weights(one, a, sizeof a) || !latest_weights(two, b, sizeof b))
+        return 1;
+    return compare_weight_files(a, b);
+}
+
+/* Whether two safetensors files hold the same tensors bit for bit (their metadata, which
+ * names the run's folder, aside). */
+static int tensors_equal(const char *a, const char *b)
+{
+    hvp_st_file *fa = NULL, *fb = NULL;
+    int same = hvp_st_open(a, &fa) == HVP_OK && hvp_st_open(b, &fb) == HVP_OK &&
+               hvp_st_count(fa) == hvp_st_count(fb) && hvp_st_count(fa) > 0;
+    for (int i = 0; same && i < hvp_st_count(fa); i++) {
+        const hvp_st_tensor *x = hvp_st_at(fa, i), *y = hvp_st_find(fb, x->name);
+        same = y && x->nbytes == y->nbytes && memcmp(x->data, y->data, x->nbytes) == 0;
+    }
+    hvp_st_close(fa);
+    hvp_st_close(fb);
+    return same;
+}
+
+/* The latest checkpoints of two runs, bit for bit (weights and optimizer state). */
+static void expect_same_checkpoint(const char *run_a, const char *run_b)
+{
+    char da[1024], db[1024], a[1400], b[1400];
+    int64_t sa = -1, sb = -2;
+    if (hvp_ckpt_find_latest(run_a, da, sizeof da, &sa) != HVP_OK ||
+        hvp_ckpt_find_latest(run_b, db, sizeof db, &sb) != HVP_OK || sa != sb) {
+        TEST_FAIL("checkpoints of %s and %s: %s", run_a, run_b, hvp_last_error());
+        return;
+    }
+    const char *files[] = {HVP_CKPT_WEIGHTS, HVP_CKPT_STATE};
+    for (int i = 0; i < 2; i++) {
+        snprintf(a, sizeof a, "%s/%s", da, files[i]);
+        snprintf(b, sizeof b, "%s/%s", db, files[i]);
+        EXPECT(tensors_equal(a, b), "%s and %s differ", a, b);
+    }
+}
+
+/* 3 steps of a method with hard views: one rank with batch 8 against two with 4 each
+ * (losses, pairs, weights), both ranks bitwise equal, and (repeat) a second two-rank run
+ * bitwise the first. */
+static void two_ranks_equal_one(const char *extra, int repeat)
+{
+    tr_files f;
+    char extra_all[1024];
+    snprintf(extra_all, sizeof extra_all, "%s[log]\nevery = 1\nchosen_pairs = true\n", extra);
+    if (!have_mpi() || !tr_begin(&f, 12, 1, extra_all))
+        return;
+    char one[1100], two[1100], again[1100];
+    snprintf(one, sizeof one, "%s/one", f.root);
+    snprintf(two, sizeof two, "%s/two", f.root);
+    snprintf(again, sizeof again, "%s/again", f.root);
+    if (!train(f.cfg, 0, one, "run.name=one") || !train(f.cfg, 2, two, "run.name=two"))
+        return;
+    char log[1400];
+    snprintf(log, sizeof log, "%s.log", two);
+    const char *text = tr_log_text(log);
+    EXPECT(text && strstr(text, "replicas: the parameters and buffers of all 2 ranks are "
+                                "bitwise identical"), "the two ranks' states differ (%s)", log);
+    EXPECT(text && strstr(text, "communication "), "no communication line in %s", log);
+    double dl = compare_losses(one, two);
+    expect_same_pairs(one, two);
+    double dp = compare_weights(one, two);
+    printf("     2 ranks x 4 against 1 x 8: losses within %.2g, weights within %.2g relative\n",
+           dl, dp);
+    if (!repeat || !train(f.cfg, 2, again, "run.name=again"))
+        return;
+    expect_same_checkpoint(two, again);
+}
+
+HVP_TEST(train_mpi_simsiam_two_ranks_equal_one)
+{
+    two_ranks_equal_one("", 1);
+}
+
+/* SimCLR: the negatives of both ranks (gathered projections), the gradient back to the
+ * rank that owns each row. */
+HVP_TEST(train_mpi_simclr_two_ranks_equal_one)
+{
+    two_ranks_equal_one("[method]\nname = simclr\n", 0);
+}
+
+/* DINO: the teacher's center averaged over both ranks' outputs (and its batch norms
+ * synchronised, its EMA the same on both). */
+HVP_TEST(train_mpi_dino_two_ranks_equal_one)
+{
+    two_ranks_equal_one("[method]\nname = dino\nout_dim = 32\nbottleneck_dim = 8\n"
+                        "norm_last_layer = false\n[optim]\nname = adamw\nlr = 0.01\n"
+                        "weight_decay = 0.04\n", 0);
+}
+
+/* A checkpoint written by 2 ranks (mid-run, after epoch 1 of 2) resumes on 2 ranks to the
+ * uninterrupted run's weights bit for bit, and on 1 rank to them within the tolerance
+ * (its steps are one rank's from there). */
+HVP_TEST(train_mpi_checkpoint_of_two_ranks_resumes_on_one_and_two)
+{
+    tr_files f;
+    if (!have_mpi() || !tr_begin(&f, 12, 2, ""))
+        return;
+    char run[1100], ref[1400], cmd[4400], path[1400];
+    snprintf(run, sizeof run, "%s/two", f.root);
+    snprintf(ref, sizeof ref, "%s/uninterrupted.safetensors", f.root);
+    if (!train(f.cfg, 2, run, "run.name=two") || !latest_weights(run, path, sizeof path))
+        return;
+    EXPECT(strstr(path, "step-0000000006"), "the last checkpoint is %s, expected step 6", path);
+    /* keep the final weights; remove that checkpoint: the run resumes from step 3 */
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && rm -r \"$(dirname '%s')\"", path, ref, path);
+    REQUIRE_OK(system(cmd) == 0 ? HVP_OK : HVP_FAIL(HVP_ERR_IO, "%s failed", cmd));
+    if (!train(f.cfg, 2, run, "run.name=two"))
+        return;
+    char log[1400];
+    snprintf(log, sizeof log, "%s.log", run);
+    const char *text = tr_log_text(log);
+    EXPECT(text && strstr(text, "resumed from") && strstr(text, "step 3)"),
+           "the 2-rank run did not resume from step 3 (%s)", log);
+    if (latest_weights(run, path, sizeof path))
+        EXPECT(tensors_equal(path, ref), "resumed on 2 ranks, %s differs from the "
+               "uninterrupted run's weights", path);
+    REQUIRE_OK(system(cmd) == 0 ? HVP_OK : HVP_FAIL(HVP_ERR_IO, "%s failed", cmd));
+    if (!train(f.cfg, 0, run, "run.name=two"))
+        return;
+    text = tr_log_text(log);
+    EXPECT(text && strstr(text, "resumed from") && strstr(text, "step 3)"),
+           "the 1-rank run did not resume from step 3 (%s)", log);
+    if (latest_weights(run, path, sizeof path)) {
+        double d = compare_weight_files(ref, path);
+        printf("     resumed on 1 rank: weights within %.2g of 2 ranks' relative\n", d);
+    }
+}
+
+/* The pid of the child of parent whose environment says it is MPI rank `rank` (-1: none
+ * yet). Open MPI's mpirun starts the ranks of its own machine as its children. */
+static pid_t rank_pid(pid_t parent, int rank)
+{
+    static char buf[1 << 17];
+    char want[64], path[300];
+    snprintf(want, sizeof want, "OMPI_COMM_WORLD_RANK=%d", rank);
+    DIR *proc = opendir("/proc");
+    struct dirent *e;
+    pid_t found = -1;
+    while (proc && found < 0 && (e = readdir(proc))) {
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (pid <= 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        int ppid = -1;
+        char state;
+        int got = fscanf(f, "%*d %*s %c %d", &state, &ppid);
+        fclose(f);
+        if (got != 2 || ppid != parent)
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+        f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        if (tr_contains((const unsigned char *)buf, n, want))
+            found = pid;
+    }
+    if (proc)
+        closedir(proc);
+    return found;
+}
+
+/* A rank killed with SIGKILL mid-run ends the whole job within 30 s, with mpirun naming
+ * the rank, its host and the signal; the other rank does not hang in a collective. */
+HVP_TEST(train_mpi_sigkill_of_one_rank_ends_the_job)
+{
+    tr_files f;
+    if (!have_mpi() || !tr_begin(&f, 12, 40, "[log]\nevery = 1\n"))
+        return;
+    char steps[1400];
+    snprintf(steps, sizeof steps, "%s/steps.csv", f.run_dir);
+    const char *args[] = {f.cfg, f.over_dir, "device.share=true", NULL};
+    pid_t job = spawn_ranks(f.log, 2, args);
+    pid_t victim = -1;
+    for (int i = 0; i < 600 && (victim < 0 || tr_lines(steps) < 3); i++) { /* 60 s at most */
+        usleep(100000);
+        if (victim < 0)
+            victim = rank_pid(job, 1);
+        if (waitpid(job, NULL, WNOHANG) == job) {
+            TEST_FAIL("the job ended before rank 1 was killed");
+            tr_show_log(f.log);
+            return;
+        }
+    }
+    EXPECT(victim > 0, "rank 1 of mpirun %d not found", (int)job);
+    if (victim > 0)
+        kill(victim, SIGKILL);
+    int ended = 0, status = 0;
+    for (int i = 0; i < 300 && !ended; i++) { /* within 30 s */
+        ended = waitpid(job, &status, WNOHANG) == job;
+        if (!ended)
+            usleep(100000);
+    }
+    if (!ended) {
+        TEST_FAIL("the job did not end within 30 s of rank 1's SIGKILL");
+        kill(job, SIGKILL);
+        waitpid(job, NULL, 0);
+        return;
+    }
+    EXPECT(!(WIFEXITED(status) && WEXITSTATUS(status) == 0), "the job ended as if it succeeded");
+    const char *text = tr_log_text(f.log);
+    EXPECT(text && strstr(text, "rank 1") && strstr(text, "signal 9"),
+           "mpirun's message does not name rank 1 and the signal (%s)", f.log);
+    if (!text || !strstr(text, "signal 9"))
+        tr_show_log(f.log);
+}
