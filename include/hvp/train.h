@@ -104,6 +104,10 @@ hvp_status hvp_train_open_dataset(const hvp_config *cfg, const char *split, int 
  * eval.train_root's splits when it is set (format guessed from its files; the test split
  * from eval.test_root when that is set too), else hvp_train_open_dataset's. */
 hvp_status hvp_train_open_eval_dataset(const hvp_config *cfg, int is_test, hvp_dataset **out);
+/* A checkpoint's state file (path): the optimizer's state, its step, the epochs completed
+ * and the run's config, which a resume checks against. */
+hvp_status hvp_train_write_state(hvp_ctx *ctx, const struct hvp_optim *opt, long step,
+                                 long epoch, const hvp_config *cfg, const char *path);
 /* The views the config describes: nviews global views of data.image_size, one slot each
  * (1..HVP_MAX_VIEWS), with the channels of the images they are cut from; odd slots take
  * data.odd_blur_prob and data.odd_solarize_prob where set (DINO's two kinds of view). */

@@ -167,7 +167,7 @@ static hvp_status save(run_state *r, const hvp_optim *opt, const char *dir, long
                        int epoch)
 {
     hvp_ckpt_tx tx;
-    char path[1300], num[64];
+    char path[1300];
     hvp_st_writer *w = NULL;
     HVP_TRY(hvp_ckpt_begin(dir, step, &tx));
     hvp_status st = hvp_st_writer_new(&w);
@@ -178,24 +178,9 @@ static hvp_status save(run_state *r, const hvp_optim *opt, const char *dir, long
     if (st == HVP_OK)
         st = hvp_st_save(w, hvp_ckpt_file(&tx, HVP_CKPT_WEIGHTS, path, sizeof path));
     hvp_st_writer_free(w);
-    w = NULL;
     if (st == HVP_OK)
-        st = hvp_st_writer_new(&w);
-    if (st == HVP_OK)
-        st = hvp_optim_write(r->ctx, opt, w);
-    snprintf(num, sizeof num, "%ld", step);
-    if (st == HVP_OK)
-        st = hvp_st_set_metadata(w, "step", num);
-    snprintf(num, sizeof num, "%d", epoch);
-    if (st == HVP_OK)
-        st = hvp_st_set_metadata(w, "epoch", num);
-    char *text = st == HVP_OK ? hvp_config_to_string(r->cfg) : NULL;
-    if (st == HVP_OK && text)
-        st = hvp_st_set_metadata(w, "config", text);
-    free(text);
-    if (st == HVP_OK)
-        st = hvp_st_save(w, hvp_ckpt_file(&tx, HVP_CKPT_STATE, path, sizeof path));
-    hvp_st_writer_free(w);
+        st = hvp_train_write_state(r->ctx, opt, step, epoch, r->cfg,
+                                   hvp_ckpt_file(&tx, HVP_CKPT_STATE, path, sizeof path));
     if (st == HVP_OK)
         return hvp_ckpt_commit(&tx);
     hvp_ckpt_abort(&tx);

@@ -263,25 +263,9 @@ static hvp_status save_checkpoint(trainer *t)
     if (st == HVP_OK)
         st = hvp_st_save(w, hvp_ckpt_file(&tx, HVP_CKPT_WEIGHTS, path, sizeof path));
     hvp_st_writer_free(w);
-    w = NULL;
-    if (st == HVP_OK)
-        st = hvp_st_writer_new(&w);
-    if (st == HVP_OK)
-        st = hvp_optim_write(t->ctx, t->optim, w);
-    char num[64];
-    snprintf(num, sizeof num, "%ld", t->step);
-    if (st == HVP_OK)
-        st = hvp_st_set_metadata(w, "step", num);
-    snprintf(num, sizeof num, "%ld", t->step / t->steps_per_epoch); /* completed; see resume */
-    if (st == HVP_OK)
-        st = hvp_st_set_metadata(w, "epoch", num);
-    char *text = st == HVP_OK ? hvp_config_to_string(t->cfg) : NULL;
-    if (st == HVP_OK && text)
-        st = hvp_st_set_metadata(w, "config", text);
-    free(text);
-    if (st == HVP_OK)
-        st = hvp_st_save(w, hvp_ckpt_file(&tx, HVP_CKPT_STATE, path, sizeof path));
-    hvp_st_writer_free(w);
+    if (st == HVP_OK) /* epochs completed; see resume */
+        st = hvp_train_write_state(t->ctx, t->optim, t->step, t->step / t->steps_per_epoch,
+                                   t->cfg, hvp_ckpt_file(&tx, HVP_CKPT_STATE, path, sizeof path));
     if (st == HVP_OK)
         st = hvp_ckpt_commit(&tx);
     else

@@ -116,3 +116,27 @@ hvp_status hvp_train_make_method(hvp_ctx *ctx, const hvp_config *c, int channels
     }
     return st;
 }
+
+hvp_status hvp_train_write_state(hvp_ctx *ctx, const hvp_optim *opt, long step, long epoch,
+                                 const hvp_config *cfg, const char *path)
+{
+    hvp_st_writer *w = NULL;
+    hvp_status st = hvp_st_writer_new(&w);
+    if (st == HVP_OK)
+        st = hvp_optim_write(ctx, opt, w);
+    char num[64];
+    snprintf(num, sizeof num, "%ld", step);
+    if (st == HVP_OK)
+        st = hvp_st_set_metadata(w, "step", num);
+    snprintf(num, sizeof num, "%ld", epoch);
+    if (st == HVP_OK)
+        st = hvp_st_set_metadata(w, "epoch", num);
+    char *text = st == HVP_OK ? hvp_config_to_string(cfg) : NULL;
+    if (st == HVP_OK && text)
+        st = hvp_st_set_metadata(w, "config", text);
+    free(text);
+    if (st == HVP_OK)
+        st = hvp_st_save(w, path);
+    hvp_st_writer_free(w);
+    return st;
+}
