@@ -129,8 +129,9 @@ int hvp_flops_count_only(hvp_ctx *ctx, int on);
 
 /* ---- the cache folder ------------------------------------------------------------- */
 
-/* FNV-1a of s and a separator, continuing from h (start at 0xcbf29ce484222325): hashing
- * several strings in turn keys on each of them. */
+/* FNV-1a over n bytes, continuing from h (start at 0xcbf29ce484222325). */
+uint64_t hvp_fnv1a_bytes(uint64_t h, const void *p, size_t n);
+/* FNV-1a of s and a separator: hashing several strings in turn keys on each of them. */
 uint64_t hvp_fnv1a(uint64_t h, const char *s);
 /* The cache folder, created if missing: $HVP_CACHE_DIR, else $XDG_CACHE_HOME/hvp, else
  * ~/.cache/hvp. */

@@ -1,16 +1,22 @@
 /* hvp's cache folder: $HVP_CACHE_DIR, else $XDG_CACHE_HOME/hvp, else ~/.cache/hvp. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "hvp/runtime.h"
 
+uint64_t hvp_fnv1a_bytes(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
 uint64_t hvp_fnv1a(uint64_t h, const char *s)
 {
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ULL;
-    }
+    h = hvp_fnv1a_bytes(h, s, strlen(s));
     h ^= 0xff; /* a separator, so that hashing ("ab", "c") and ("a", "bc") differ */
     return h * 0x100000001b3ULL;
 }

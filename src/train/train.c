@@ -24,6 +24,7 @@
 #include "hvp/online_probe.h"
 #include "hvp/ssl.h"
 #include "hvp/train.h"
+#include "train/replicas.h"
 
 typedef struct trainer {
     const hvp_config *cfg;
@@ -537,35 +538,6 @@ static hvp_tensor view_rows(const hvp_tensor *global)
     return views;
 }
 
-/* Every rank's gradients averaged, bitwise the same on every rank: the gradients through
- * host memory (OpenCL buffers are not MPI's), the flat region in one transfer each way
- * when the model has one, then hvp_dist's rank-ordered all-reduce. Each rank's loss is the
- * mean over its images, so the mean over ranks is the gradient of the global batch's mean. */
-static hvp_status allreduce_gradients(trainer *t)
-{
-    const hvp_state *s = &t->method->state;
-    hvp_tensor values, grads;
-    int flat = hvp_state_param_region(s, &values, &grads) == HVP_OK;
-    size_t total = 0;
-    for (int i = 0; !flat && i < s->nparams; i++)
-        total += hvp_numel(&s->params[i].grad);
-    if (flat)
-        total = hvp_numel(&grads);
-    if (!t->grad_host && !(t->grad_host = malloc(total * sizeof *t->grad_host)))
-        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory for the gradients (%zu floats)",
-                        total);
-    if (flat)
-        HVP_TRY(hvp_tensor_download(t->ctx, &grads, t->grad_host));
-    for (size_t i = 0, off = 0; !flat && i < (size_t)s->nparams; off += hvp_numel(&s->params[i].grad), i++)
-        HVP_TRY(hvp_tensor_download(t->ctx, &s->params[i].grad, t->grad_host + off));
-    HVP_TRY(hvp_dist_allreduce_mean_f32(t->grad_host, total));
-    if (flat)
-        return hvp_tensor_upload(t->ctx, &grads, t->grad_host);
-    for (size_t i = 0, off = 0; i < (size_t)s->nparams; off += hvp_numel(&s->params[i].grad), i++)
-        HVP_TRY(hvp_tensor_upload(t->ctx, &s->params[i].grad, t->grad_host + off));
-    return HVP_OK;
-}
-
 /* A stop request is acted on by every rank at the same step (a rank that stopped alone
  * would leave the others waiting in a collective): the requests are summed every step. */
 static hvp_status agree_on_stop(trainer *t)
@@ -677,7 +649,7 @@ static hvp_status enqueue_step(trainer *t, const hvp_image_batch *b)
     if (t->world > 1) { /* its time, with the transfers, goes into comm_seconds */
         t->comm_seconds += hvp_dist_take_seconds(); /* batch norm's, so far this step */
         double t0 = now();
-        HVP_TRY(allreduce_gradients(t));
+        HVP_TRY(hvp_replicas_average_gradients(t->ctx, &t->method->state, &t->grad_host));
         hvp_dist_take_seconds(); /* counted in the line below */
         t->comm_seconds += now() - t0;
     }
@@ -866,28 +838,6 @@ static hvp_status pixels_baseline(trainer *t, hvp_train_result *res)
     return HVP_OK;
 }
 
-/* The selection statistics of every rank's images, summed (every rank calls it). */
-static hvp_status sum_selection_stats(hvp_selector *sel)
-{
-    int n = 3 + sel->npairs;
-    double *v = malloc((size_t)n * sizeof *v);
-    if (!v)
-        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
-    v[0] = sel->sum_chosen_loss;
-    v[1] = sel->sum_all_loss;
-    v[2] = (double)sel->scored_samples;
-    for (int k = 0; k < sel->npairs; k++)
-        v[3 + k] = (double)sel->wins[k];
-    hvp_status st = hvp_dist_allreduce_sum_f64(v, (size_t)n);
-    sel->sum_chosen_loss = v[0];
-    sel->sum_all_loss = v[1];
-    sel->scored_samples = (long)v[2];
-    for (int k = 0; k < sel->npairs; k++)
-        sel->wins[k] = (long)v[3 + k];
-    free(v);
-    return st;
-}
-
 static hvp_status end_epoch(trainer *t, int number, long first, long last, double mean_loss,
                             double seconds, long images, hvp_train_result *res)
 {
@@ -920,7 +870,7 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
     }
     double chosen = -1, all = -1;
     if (t->sel && t->world > 1)
-        HVP_TRY(sum_selection_stats(t->sel));
+        HVP_TRY(hvp_replicas_sum_selection(t->sel));
     if (t->sel && t->sel->scored_samples) {
         chosen = t->sel->sum_chosen_loss / (double)t->sel->scored_samples;
         all = t->sel->sum_all_loss / (double)t->sel->scored_samples;
@@ -1088,51 +1038,14 @@ static hvp_status run(trainer *t, hvp_train_result *res)
     return HVP_OK;
 }
 
-/* FNV-1a over n bytes, continuing from h. */
-static uint64_t fnv_bytes(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 0x100000001b3ULL;
-    return h;
-}
-
-/* The end of a data-parallel run: every rank must hold bitwise the parameters and buffers
- * of rank 0 (the all-reduces are ordered; anything else is a defect, named here). */
+/* The end of a data-parallel run: every rank must hold bitwise rank 0's state. */
 static hvp_status check_replicas(trainer *t)
 {
-    const hvp_state *s = &t->method->state;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (int i = 0; i < s->nparams + s->nbuffers; i++) {
-        int is_param = i < s->nparams;
-        const hvp_buffer *b = is_param ? NULL : &s->buffers[i - s->nparams];
-        if (b && b->is_count) {
-            h = fnv_bytes(h, &b->count, sizeof b->count);
-            continue;
-        }
-        const hvp_tensor *v = is_param ? &s->params[i].value : &b->value;
-        float *host = malloc(hvp_nbytes(v) + 1);
-        if (!host)
-            return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
-        hvp_status st = hvp_tensor_download(t->ctx, v, host);
-        h = fnv_bytes(h, host, hvp_nbytes(v));
-        free(host);
-        HVP_TRY(st);
-    }
-    uint64_t *all = calloc((size_t)t->world, sizeof *all);
-    if (!all)
-        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
-    hvp_status st = hvp_dist_allgather(&h, sizeof h, all);
-    for (int r = 1; st == HVP_OK && r < t->world; r++)
-        if (all[r] != all[0])
-            st = HVP_FAIL(HVP_ERR_NUMERIC, "after step %ld rank %d's parameters and buffers "
-                          "differ from rank 0's (FNV-1a %016" PRIx64 " against %016" PRIx64
-                          "): the ranks have diverged", t->step, r, all[r], all[0]);
-    if (st == HVP_OK)
-        say(t, "replicas: the parameters and buffers of all %d ranks are bitwise identical "
-            "(FNV-1a %016" PRIx64 ")\n", t->world, all[0]);
-    free(all);
-    return st;
+    uint64_t hash;
+    HVP_TRY(hvp_replicas_check(t->ctx, &t->method->state, t->step, &hash));
+    say(t, "replicas: the parameters and buffers of all %d ranks are bitwise identical "
+        "(FNV-1a %016" PRIx64 ")\n", t->world, hash);
+    return HVP_OK;
 }
 
 hvp_status hvp_train(const hvp_config *cfg, FILE *out, hvp_train_result *result)
