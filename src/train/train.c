@@ -558,22 +558,15 @@ static int stop_seen(const trainer *t) { return t->world > 1 ? t->stop_agreed : 
  * Every rank takes part; rank 0 writes. */
 static hvp_status log_chosen(trainer *t)
 {
-    static const char *const local_cols[] = {
-        "local_0",  "local_1",  "local_2",  "local_3",  "local_4",  "local_5",  "local_6",
-        "local_7",  "local_8",  "local_9",  "local_10", "local_11", "local_12", "local_13",
-        "local_14", "local_15", "local_16", "local_17", "local_18", "local_19", "local_20",
-        "local_21", "local_22", "local_23", "local_24", "local_25", "local_26", "local_27",
-        "local_28", "local_29", "local_30", "local_31", "local_32", "local_33", "local_34",
-        "local_35", "local_36", "local_37", "local_38", "local_39", "local_40", "local_41",
-        "local_42", "local_43", "local_44", "local_45", "local_46", "local_47", "local_48",
-        "local_49", "local_50", "local_51", "local_52", "local_53", "local_54", "local_55",
-        "local_56", "local_57", "local_58", "local_59", "local_60", "local_61", "local_62",
-        "local_63"};
+    enum { MAX_LOCAL_COLS = 64 }; /* data.local_crops' limit */
+    char local_cols[MAX_LOCAL_COLS][16];
     const hvp_selector *sel = t->sel;
     int b = sel->pending_b, nl = sel->cfg.local_keep, world = t->world;
-    if (nl > (int)(sizeof local_cols / sizeof *local_cols))
+    if (nl > MAX_LOCAL_COLS)
         return HVP_FAIL(HVP_ERR_ARG, "chosen_pairs.csv: %d kept local views, at most %d", nl,
-                        (int)(sizeof local_cols / sizeof *local_cols));
+                        MAX_LOCAL_COLS);
+    for (int j = 0; j < nl; j++)
+        snprintf(local_cols[j], sizeof local_cols[j], "local_%d", j);
     size_t per = (size_t)b * (size_t)(1 + nl); /* a rank's chosen pairs, then its locals */
     int *mine = malloc(per * sizeof *mine), *all = malloc(per * (size_t)world * sizeof *all);
     hvp_status st = mine && all ? HVP_OK : HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
@@ -586,7 +579,7 @@ static hvp_status log_chosen(trainer *t)
     for (int g = 0; st == HVP_OK && t->chosen_csv && g < b * world; g++) {
         const int *of = all + (size_t)(g % world) * per; /* its rank's */
         int i = g / world;
-        hvp_metric row[3 + sizeof local_cols / sizeof *local_cols] = {
+        hvp_metric row[3 + MAX_LOCAL_COLS] = {
             {"step", (double)t->step + 1}, {"image", g}, {"pair", of[i]}};
         for (int j = 0; j < nl; j++)
             row[3 + j] = (hvp_metric){local_cols[j], of[b + (size_t)j * b + i]};
