@@ -44,7 +44,8 @@ while IFS="$(printf '\t')" read -r index name; do
     # them in full.
     except=""
     case "$name" in rusticl*) except="--except=resumes_after_sigkill --except=train_mpi_" ;; esac
-    HVP_DEVICE=$index "$test_bin" "$@" $except >"$log/run" 2>&1
+    # stdin from /dev/null: the loop reads the device list from its own stdin
+    HVP_DEVICE=$index "$test_bin" "$@" $except </dev/null >"$log/run" 2>&1
     grep -E '^(FAIL|    )' "$log/run"
     tail -n 1 "$log/run"
     count "$log/run"

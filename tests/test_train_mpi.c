@@ -7,6 +7,7 @@
  * image of every step; every tensor of the final weights within 1e-5 relative to its
  * largest value, or to 1e-2 for tensors of rounding noise below that (batch-norm biases
  * whose gradient vanishes behind the next batch norm, running means of centred inputs). */
+#include <fcntl.h>
 #include <dirent.h>
 #include <math.h>
 #include <signal.h>
@@ -54,6 +55,11 @@ static pid_t spawn_ranks(const char *log, int ranks, const char *const *args)
         FILE *out = freopen(log, "w", stdout);
         if (out)
             dup2(fileno(stdout), 2);
+        /* mpirun forwards its stdin to rank 0: it would eat the input of whoever runs the
+         * tests (tests/portability.sh reads its device list from there) */
+        int null = open("/dev/null", O_RDONLY);
+        if (null >= 0)
+            dup2(null, 0);
         const char *argv[32];
         int n = 0;
         char np[16];
