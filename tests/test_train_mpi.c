@@ -326,12 +326,14 @@ static void tinted_folder(const char *root)
  * top-1 and top-5. A sample of 22 of the 24 training images and all 24 test images, in
  * batches of 5: shares of 2 and 3 batches and a last batch of 2 or 4 images. The two runs
  * read copies of the data at different paths, so that neither finds the other's raw-pixel
- * result in the cache. */
+ * result in the cache. The online probe's test features are gathered the same way (its
+ * result is rank 0's probe's, not compared). Then `hvp knn` and `hvp linear` of one
+ * checkpoint, under mpirun and alone. */
 HVP_TEST(train_mpi_knn_two_ranks_equal_one)
 {
     tr_files f;
     const char *extra = "[eval]\nat_start = true\nbatch_size = 5\nknn_train_limit = 22\n"
-                        "knn_k = 5\n";
+                        "knn_k = 5\nonline_probe = true\n";
     if (!have_mpi() || !tr_begin(&f, 0, 1, extra))
         return;
     char copy[1100], cfg2[1200], one[1100], two[1100];
@@ -361,13 +363,17 @@ HVP_TEST(train_mpi_knn_two_ranks_equal_one)
     EXPECT(text && strstr(text, "at initialisation: kNN top-1") &&
                strstr(text, "epoch 1: kNN top-1"),
            "the 2-rank run did not evaluate at the start and at the end (%s)", b);
+    EXPECT(text && strstr(text, "online linear probe top-1"),
+           "the 2-rank run did not evaluate its online probe (%s)", b);
     /* `hvp knn` and `hvp linear` of one checkpoint under mpirun: one rank's result */
     static const char *const cmds[] = {"knn", "linear"};
     for (int c = 0; c < 2; c++) {
         char la[1400], lb[1400], said[2][200] = {"", ""};
         snprintf(la, sizeof la, "%s/%s1.log", f.root, cmds[c]);
         snprintf(lb, sizeof lb, "%s/%s2.log", f.root, cmds[c]);
-        const char *args[] = {cmds[c], one, "device.share=true", "eval.linear_epochs=3", NULL};
+        /* kNN in batches of 30: one batch a split, rank 0's share empty */
+        const char *args[] = {cmds[c], one, "device.share=true",
+                              c ? "eval.linear_epochs=3" : "eval.batch_size=30", NULL};
         int ra = run_ranks(la, 0, args), rb = run_ranks(lb, 2, args);
         EXPECT(ra == 0 && rb == 0, "hvp %s: exit status %d on one rank, %d on two", cmds[c],
                ra, rb);
