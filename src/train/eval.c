@@ -117,8 +117,9 @@ static hvp_status extract(hvp_ctx *ctx, hvp_method *m, const hvp_config *cfg,
     hvp_status st = params && *labels ? HVP_OK : HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
     if (!m) /* raw pixels: the normalised view itself is the feature */
         dim = vc.out_channels * vc.slot[0].size * vc.slot[0].size;
-    long nb = (n + batch - 1) / batch, rank = hvp_dist_rank();
-    long first = share_first(nb, (int)rank), last = share_first(nb, (int)rank + 1);
+    int rank = hvp_dist_rank();
+    long nb = (n + batch - 1) / batch;
+    long first = share_first(nb, rank), last = share_first(nb, rank + 1);
     long rounds = (nb + hvp_dist_world() - 1) / hvp_dist_world(); /* the largest share */
     if (st == HVP_OK)
         st = rounds_begin(&fr, nb, batch, dim);
