@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "test_data_util.h"
 #include "test_train_util.h"
 
 #ifndef HVP_MPIRUN
@@ -295,6 +296,102 @@ HVP_TEST(train_mpi_dino_two_ranks_equal_one)
     two_ranks_equal_one("[method]\nname = dino\nout_dim = 32\nbottleneck_dim = 8\n"
                         "norm_last_layer = false\n[optim]\nname = adamw\nlr = 0.01\n"
                         "weight_decay = 0.04\n", 0);
+}
+
+/* The columns of epochs.csv that hold the evaluation: kNN top-1, top-5, at initialisation
+ * and of the raw pixels. */
+static const struct { int col; const char *name; } knn_columns[] = {
+    {3, "knn_top1"}, {4, "knn_top5"}, {10, "knn_init_top1"}, {11, "knn_pixels_top1"}};
+
+/* root/{train,test}/cN/NN.ppm: 6 classes of 4 images a split, each a random pattern at half
+ * contrast over a tint of its class, so that kNN is neither at chance nor perfect. */
+static void tinted_folder(const char *root)
+{
+    static const char *const splits[] = {"train", "test"};
+    char dir[1200], file[1300];
+    for (int s = 0; s < 2; s++) {
+        snprintf(dir, sizeof dir, "%s/%s", root, splits[s]);
+        td_mkdir(dir);
+        for (int c = 0; c < 6; c++) {
+            snprintf(dir, sizeof dir, "%s/%s/c%d", root, splits[s], c);
+            td_mkdir(dir);
+            for (int i = 0; i < 4; i++) {
+                uint8_t *px = td_pattern(16, 16, 3, 100 * s + 10 * c + i);
+                for (int k = 0; k < 16 * 16 * 3; k++)
+                    px[k] = (uint8_t)(px[k] / 2 + (k % 3 == 0 ? 40 * (c % 3) : k % 3 == 1
+                                                                 ? 60 * (c / 3) : 30));
+                snprintf(file, sizeof file, "%s/%02d.ppm", dir, i);
+                td_write_ppm(file, px, 16, 16, 3);
+            }
+        }
+    }
+}
+
+/* kNN at initialisation and after the run, and the raw-pixel baseline, with the features
+ * extracted by 2 ranks (contiguous shares of the batches, gathered): exactly one rank's
+ * top-1 and top-5. A sample of 22 of the 24 training images and all 24 test images, in
+ * batches of 5: shares of 2 and 3 batches and a last batch of 2 or 4 images. The two runs
+ * read copies of the data at different paths, so that neither finds the other's raw-pixel
+ * result in the cache. The online probe's test features are gathered the same way (its
+ * result is rank 0's probe's, not compared). Then `hvp knn` and `hvp linear` of one
+ * checkpoint, under mpirun and alone. */
+HVP_TEST(train_mpi_knn_two_ranks_equal_one)
+{
+    tr_files f;
+    const char *extra = "[eval]\nat_start = true\nbatch_size = 5\nknn_train_limit = 22\n"
+                        "knn_k = 5\nonline_probe = true\n";
+    if (!have_mpi() || !tr_begin(&f, 0, 1, extra))
+        return;
+    char copy[1100], cfg2[1200], one[1100], two[1100];
+    snprintf(copy, sizeof copy, "%s/copy", f.root);
+    snprintf(cfg2, sizeof cfg2, "%s/copy.ini", f.root);
+    snprintf(one, sizeof one, "%s/one", f.root);
+    snprintf(two, sizeof two, "%s/two", f.root);
+    td_mkdir(copy);
+    tinted_folder(f.root);
+    tinted_folder(copy);
+    tr_write_config(cfg2, copy, 1, extra);
+    if (!train(f.cfg, 0, one, "eval.every=1") || !train(cfg2, 2, two, "eval.every=1"))
+        return;
+    char a[1400], b[1400];
+    snprintf(a, sizeof a, "%s/epochs.csv", one);
+    snprintf(b, sizeof b, "%s/epochs.csv", two);
+    for (size_t k = 0; k < sizeof knn_columns / sizeof *knn_columns; k++) {
+        double va = -1, vb = -2;
+        int na = csv_column(a, knn_columns[k].col, &va, 1);
+        int nb = csv_column(b, knn_columns[k].col, &vb, 1);
+        EXPECT(na == 1 && nb == 1 && va >= 0 && va == vb,
+               "%s: %.10g on one rank, %.10g on two", knn_columns[k].name, va, vb);
+        printf("     %s: %.4g%% on one rank, %.4g%% on two\n", knn_columns[k].name, va, vb);
+    }
+    snprintf(b, sizeof b, "%s.log", two);
+    const char *text = tr_log_text(b);
+    EXPECT(text && strstr(text, "at initialisation: kNN top-1") &&
+               strstr(text, "epoch 1: kNN top-1"),
+           "the 2-rank run did not evaluate at the start and at the end (%s)", b);
+    EXPECT(text && strstr(text, "online linear probe top-1"),
+           "the 2-rank run did not evaluate its online probe (%s)", b);
+    /* `hvp knn` and `hvp linear` of one checkpoint under mpirun: one rank's result */
+    static const char *const cmds[] = {"knn", "linear"};
+    for (int c = 0; c < 2; c++) {
+        char la[1400], lb[1400], said[2][200] = {"", ""};
+        snprintf(la, sizeof la, "%s/%s1.log", f.root, cmds[c]);
+        snprintf(lb, sizeof lb, "%s/%s2.log", f.root, cmds[c]);
+        /* kNN in batches of 30: one batch a split, rank 0's share empty */
+        const char *args[] = {cmds[c], one, "device.share=true",
+                              c ? "eval.linear_epochs=3" : "eval.batch_size=30", NULL};
+        int ra = run_ranks(la, 0, args), rb = run_ranks(lb, 2, args);
+        EXPECT(ra == 0 && rb == 0, "hvp %s: exit status %d on one rank, %d on two", cmds[c],
+               ra, rb);
+        for (int k = 0; k < 2; k++) {
+            const char *log = tr_log_text(k ? lb : la), *at = log ? strstr(log, ": top-1") : 0;
+            if (at)
+                snprintf(said[k], sizeof said[k], "%.*s", (int)strcspn(at, "\n"), at);
+        }
+        EXPECT(said[0][0] && strcmp(said[0], said[1]) == 0, "hvp %s: '%s' on one rank, '%s' "
+               "on two", cmds[c], said[0], said[1]);
+        printf("     hvp %s%s on one rank and on two\n", cmds[c], said[0]);
+    }
 }
 
 /* A checkpoint written by 2 ranks (mid-run, after epoch 1 of 2) resumes on 2 ranks to the

@@ -129,7 +129,10 @@ hvp_status hvp_train_make_method(hvp_ctx *ctx, const hvp_config *cfg, int channe
 
 /* kNN top-1/top-5 of a method's backbone features, as the run's evaluation computes it
  * (used by `hvp knn`). train_limit/test_limit cap the samples used (0: all). m NULL:
- * the normalised pixels themselves are the features (the raw-pixel baseline). */
+ * the normalised pixels themselves are the features (the raw-pixel baseline).
+ * Under MPI these evaluations are collective: every rank calls them, extracts a share of
+ * the batches and gathers all features (one rank's, bitwise); rank 0 classifies and every
+ * rank returns its result. */
 hvp_status hvp_eval_knn_method(hvp_ctx *ctx, struct hvp_method *m, const hvp_config *cfg,
                                long train_limit, long test_limit, double *top1, double *top5);
 /* Features [n, d] (from ctx->acts) of `limit` images (0: all; else a fixed random sample)

@@ -843,14 +843,14 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
     if (first > 0 || last < t->steps_per_epoch)
         snprintf(label + n, sizeof label - (size_t)n, " (its steps %ld-%ld of %ld)", first + 1,
                  last, t->steps_per_epoch);
-    /* rank 0 evaluates (eval-mode features need no other rank) while the others wait */
-    int eval = c->eval.every > 0 && (number % c->eval.every == 0 || final) && t->rank == 0;
+    /* every rank extracts a share of the features; rank 0 runs the kNN */
+    int eval = c->eval.every > 0 && (number % c->eval.every == 0 || final);
     if (eval && stop_seen(t)) /* it may take minutes; the checkpoint can be evaluated later */
         say(t, "epoch %d: kNN evaluation skipped to stop sooner (`hvp knn RUN_DIR` runs it on "
             "the checkpoint)\n", number);
     else if (eval) {
         double t0 = now();
-        t->ctx->sync_bn = 0; /* rank 0 alone: no other rank to synchronise with */
+        t->ctx->sync_bn = 0; /* eval mode; the ranks extract batches of their own */
         hvp_status st = hvp_eval_knn_method(t->ctx, t->method, c, c->eval.knn_train_limit,
                                             c->eval.knn_test_limit, &top1, &top5);
         t->ctx->sync_bn = t->world > 1;
@@ -860,6 +860,7 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
         say(t, "epoch %d: kNN top-1 %.2f%% top-5 %.2f%% (k=%d, %.1f s)\n", number, top1, top5,
             c->eval.knn_k, now() - t0);
         HVP_TRY(pixels_baseline(t, res));
+        hvp_dist_take_seconds(); /* the evaluation's gathers are not the steps' communication */
     }
     double chosen = -1, all = -1;
     if (t->sel && t->world > 1)
@@ -903,8 +904,9 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
         "FLOPs)\n", label, (sel_f + train_f) * 1e-12, seconds, train_f * 1e-12, sel_f * 1e-12,
         overhead);
     double probe1 = -1, probe5 = -1;
-    if (t->probe && t->rank == 0) { /* rank 0's probe, as the kNN */
+    if (t->probe) { /* all ranks extract the features; rank 0's probe is the one shown */
         HVP_TRY(hvp_online_probe_evaluate(t->probe, t->ctx, t->method, c, &probe1, &probe5));
+        hvp_dist_take_seconds(); /* its gathers are not the steps' communication */
         say(t, "epoch %d: online linear probe top-1 %.2f%% top-5 %.2f%%\n", number, probe1,
             probe5);
     }
@@ -976,9 +978,9 @@ static hvp_status train_step(trainer *t, const hvp_image_batch *b, double *loss,
 static hvp_status run(trainer *t, hvp_train_result *res)
 {
     const hvp_config *c = t->cfg;
-    if (c->eval.at_start && t->step == 0 && t->rank == 0) {
+    if (c->eval.at_start && t->step == 0) { /* all ranks, as at an epoch's end */
         double top1, top5;
-        t->ctx->sync_bn = 0; /* rank 0 alone: no other rank to synchronise with */
+        t->ctx->sync_bn = 0; /* eval mode; the ranks extract batches of their own */
         hvp_status st = hvp_eval_knn_method(t->ctx, t->method, c, c->eval.knn_train_limit,
                                             c->eval.knn_test_limit, &top1, &top5);
         t->ctx->sync_bn = t->world > 1;
@@ -986,6 +988,7 @@ static hvp_status run(trainer *t, hvp_train_result *res)
         say(t, "at initialisation: kNN top-1 %.2f%% top-5 %.2f%%\n", top1, top5);
         res->knn_init_top1 = top1;
         HVP_TRY(pixels_baseline(t, res));
+        hvp_dist_take_seconds(); /* the evaluation's gathers are not the steps' communication */
     }
     long per_epoch = t->steps_per_epoch, every = c->train.save_every_steps;
     while (t->step < t->total_steps && !stop_seen(t)) {
