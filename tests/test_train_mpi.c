@@ -473,17 +473,19 @@ static pid_t rank_pid(pid_t parent, int rank)
 
 /* A rank killed with SIGKILL mid-run ends the whole job within 30 s, with mpirun naming
  * the rank, its host and the signal; the other rank does not hang in a collective. */
-HVP_TEST(train_mpi_sigkill_of_one_rank_ends_the_job)
+HVP_TEST(train_mpi_sigkill_of_one_rank_ends_the_job_and_resumes)
 {
     tr_files f;
     if (!have_mpi() || !tr_begin(&f, 12, 40, "[log]\nevery = 1\n"))
         return;
     char steps[1400];
     snprintf(steps, sizeof steps, "%s/steps.csv", f.run_dir);
-    const char *args[] = {f.cfg, f.over_dir, "device.share=true", NULL};
+    /* a checkpoint every 2 steps of 24; rank 1 dies after step 4 */
+    const char *args[] = {f.cfg, f.over_dir, "device.share=true", "train.save_every_steps=2",
+                          "train.max_steps=24", NULL};
     pid_t job = spawn_ranks(f.log, 2, args);
     pid_t victim = -1;
-    for (int i = 0; i < 600 && (victim < 0 || tr_lines(steps) < 3); i++) { /* 60 s at most */
+    for (int i = 0; i < 600 && (victim < 0 || tr_lines(steps) < 5); i++) { /* 60 s at most */
         usleep(100000);
         if (victim < 0)
             victim = rank_pid(job, 1);
@@ -514,4 +516,18 @@ HVP_TEST(train_mpi_sigkill_of_one_rank_ends_the_job)
            "mpirun's message does not name rank 1 and the signal (%s)", f.log);
     if (!text || !strstr(text, "signal 9"))
         tr_show_log(f.log);
+
+    /* resumed, the job ends with the weights of an uninterrupted 2-rank run */
+    char ref[1100], resumed_log[1100], a_path[1400], b_path[1400];
+    snprintf(ref, sizeof ref, "%s/uninterrupted", f.root);
+    snprintf(resumed_log, sizeof resumed_log, "%s.log", f.run_dir);
+    if (!train(f.cfg, 2, f.run_dir, "train.max_steps=24") ||
+        !train(f.cfg, 2, ref, "train.max_steps=24"))
+        return;
+    text = tr_log_text(resumed_log);
+    EXPECT(text && strstr(text, "resumed from"), "the job did not resume (%s)", resumed_log);
+    if (latest_weights(f.run_dir, a_path, sizeof a_path) && latest_weights(ref, b_path, sizeof b_path))
+        EXPECT(strstr(a_path, "step-0000000024") && tensors_equal(a_path, b_path),
+               "resumed after the SIGKILL, %s differs from the uninterrupted run's %s", a_path,
+               b_path);
 }
