@@ -85,7 +85,9 @@ typedef struct hvp_ctx {
     struct hvp_state_plan *state_plan;
     /* Since creation: what the ops enqueued, forward and backward, by kind. */
     uint64_t flops[HVP_FLOPS_KINDS];
-    /* Set: kernels are counted but not enqueued (hvp_flops_count_only). */
+    /* Set: kernels are counted but not enqueued (hvp_flops_count_only), uploads' copies
+     * included, so a counted step leaves its model unusable for training: count on a model
+     * of its own (hvp_train_count_flops). */
     int count_only;
     /* Train-mode batch norm takes its statistics over all data-parallel ranks (SyncBN,
      * src/ops/batchnorm.c); every rank must then run the same batch norms in the same

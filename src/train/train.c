@@ -482,7 +482,7 @@ static hvp_status setup_model(trainer *t)
     return HVP_OK;
 }
 
-static hvp_status set_length_by_flops(trainer *t, double budget);
+static hvp_status set_length_by_flops(trainer *t, const hvp_step_flops *own, double budget);
 
 static hvp_status setup(trainer *t)
 {
@@ -490,9 +490,15 @@ static hvp_status setup(trainer *t)
     double budget = c->train.flops_budget;
     if (c->train.match[0]) /* before this run's model: one model on the device at a time */
         HVP_TRY(hvp_train_match_budget(c->train.match, &budget));
+    /* This config's steps are counted on a model of their own: a counted step enqueues no
+     * kernel, so state it would set up once (the selector's pair table) stays unset. */
+    hvp_step_flops own;
+    long unused;
+    if (budget > 0)
+        HVP_TRY(hvp_train_count_flops(c, &own, &unused));
     HVP_TRY(setup_model(t));
     if (budget > 0)
-        HVP_TRY(set_length_by_flops(t, budget));
+        HVP_TRY(set_length_by_flops(t, &own, budget));
     if (t->method->ops->set_schedule)
         t->method->ops->set_schedule(t->method, t->steps_per_epoch, t->total_steps);
     hvp_config_run_dir(c, t->run_dir, sizeof t->run_dir);
@@ -739,20 +745,18 @@ static hvp_status count_step_kinds(trainer *t, hvp_step_flops *out)
 
 /* train.flops_budget / train.match: as many steps as come nearest to the budget; the
  * schedules then follow that length. */
-static hvp_status set_length_by_flops(trainer *t, double budget)
+static hvp_status set_length_by_flops(trainer *t, const hvp_step_flops *own, double budget)
 {
-    hvp_step_flops own;
-    HVP_TRY(count_step_kinds(t, &own));
-    long n = hvp_step_flops_steps_for(&own, budget);
+    long n = hvp_step_flops_steps_for(own, budget);
     if (n < 1)
         return HVP_FAIL(HVP_ERR_ARG, "a FLOP budget of %.4g is less than this config's first "
-                        "step (%.4g FLOPs)", budget, own.step[1][0]);
+                        "step (%.4g FLOPs)", budget, own->step[1][0]);
     t->total_steps = n;
     t->epochs = (int)((n + t->steps_per_epoch - 1) / t->steps_per_epoch);
     say(t, "length: %ld steps (%d epochs of %ld), %.4g FLOPs, for a budget of %.4g FLOPs "
         "(%.4g per step%s)\n", n, t->epochs, t->steps_per_epoch,
-        hvp_step_flops_sum(&own, n), budget, own.step[1][0],
-        own.select_every > 1 ? " when scored" : "");
+        hvp_step_flops_sum(own, n), budget, own->step[1][0],
+        own->select_every > 1 ? " when scored" : "");
     return HVP_OK;
 }
 
