@@ -824,6 +824,18 @@ static void say_wins(trainer *t, const hvp_selector *sel)
  * statistics then cover only those steps, and the log says so. */
 /* Raw-pixel kNN on the evaluation's samples, once per run (and cached per dataset): the
  * baseline the learnt features are shown against. */
+/* kNN of the model on the test sample. Every rank extracts a share of the features in
+ * eval mode, batches of its own: no batch-norm synchronisation. */
+static hvp_status knn_of_model(trainer *t, double *top1, double *top5)
+{
+    const hvp_config *c = t->cfg;
+    t->ctx->sync_bn = 0;
+    hvp_status st = hvp_eval_knn_method(t->ctx, t->method, c, c->eval.knn_train_limit,
+                                        c->eval.knn_test_limit, top1, top5);
+    t->ctx->sync_bn = t->world > 1;
+    return st;
+}
+
 static hvp_status pixels_baseline(trainer *t, hvp_train_result *res)
 {
     if (res->knn_pixels_top1 >= 0)
@@ -854,11 +866,7 @@ static hvp_status end_epoch(trainer *t, int number, long first, long last, doubl
             "the checkpoint)\n", number);
     else if (eval) {
         double t0 = now();
-        t->ctx->sync_bn = 0; /* eval mode; the ranks extract batches of their own */
-        hvp_status st = hvp_eval_knn_method(t->ctx, t->method, c, c->eval.knn_train_limit,
-                                            c->eval.knn_test_limit, &top1, &top5);
-        t->ctx->sync_bn = t->world > 1;
-        HVP_TRY(st);
+        HVP_TRY(knn_of_model(t, &top1, &top5));
         res->knn_top1 = top1;
         res->knn_top5 = top5;
         say(t, "epoch %d: kNN top-1 %.2f%% top-5 %.2f%% (k=%d, %.1f s)\n", number, top1, top5,
@@ -984,11 +992,7 @@ static hvp_status run(trainer *t, hvp_train_result *res)
     const hvp_config *c = t->cfg;
     if (c->eval.at_start && t->step == 0) { /* all ranks, as at an epoch's end */
         double top1, top5;
-        t->ctx->sync_bn = 0; /* eval mode; the ranks extract batches of their own */
-        hvp_status st = hvp_eval_knn_method(t->ctx, t->method, c, c->eval.knn_train_limit,
-                                            c->eval.knn_test_limit, &top1, &top5);
-        t->ctx->sync_bn = t->world > 1;
-        HVP_TRY(st);
+        HVP_TRY(knn_of_model(t, &top1, &top5));
         say(t, "at initialisation: kNN top-1 %.2f%% top-5 %.2f%%\n", top1, top5);
         res->knn_init_top1 = top1;
         HVP_TRY(pixels_baseline(t, res));
