@@ -49,36 +49,21 @@ static int have_mpi(void)
 /* Starts `mpirun -np ranks hvp args...` (ranks 0: hvp alone) with its output in log. */
 static pid_t spawn_ranks(const char *log, int ranks, const char *const *args)
 {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        FILE *out = freopen(log, "w", stdout);
-        if (out)
-            dup2(fileno(stdout), 2);
-        /* mpirun forwards its stdin to rank 0: it would eat the input of whoever runs the
-         * tests (tests/portability.sh reads its device list from there) */
-        int null = open("/dev/null", O_RDONLY);
-        if (null >= 0)
-            dup2(null, 0);
-        const char *argv[32];
-        int n = 0;
-        char np[16];
-        snprintf(np, sizeof np, "%d", ranks);
-        if (ranks > 0) {
-            const char *launch[] = {HVP_MPIRUN, "--oversubscribe", "--allow-run-as-root",
-                                    "--mca", "btl", "self,vader", "-np", np};
-            for (size_t i = 0; i < sizeof launch / sizeof *launch; i++)
-                argv[n++] = launch[i];
-        }
-        argv[n++] = HVP_BIN;
-        for (int i = 0; args[i] && n < 31; i++)
-            argv[n++] = args[i];
-        argv[n] = NULL;
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
+    const char *argv[32];
+    int n = 0;
+    char np[16];
+    snprintf(np, sizeof np, "%d", ranks);
+    if (ranks > 0) {
+        const char *launch[] = {HVP_MPIRUN, "--oversubscribe", "--allow-run-as-root",
+                                "--mca", "btl", "self,vader", "-np", np};
+        for (size_t i = 0; i < sizeof launch / sizeof *launch; i++)
+            argv[n++] = launch[i];
     }
-    return pid;
+    argv[n++] = HVP_BIN;
+    for (int i = 0; args[i] && n < 31; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    return tr_spawn_argv(log, argv, 0);
 }
 
 static int run_ranks(const char *log, int ranks, const char *const *args)

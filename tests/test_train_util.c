@@ -1,12 +1,15 @@
 /* Helpers of the whole-run tests (see test_train_util.h). */
 #include "test_train_util.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -78,33 +81,101 @@ pid_t tr_spawn(const char *log, const char *const *args)
 
 pid_t tr_spawn_limited(const char *log, const char *const *args, long max_file_bytes)
 {
-    fflush(stdout); /* else the child's freopen writes our buffered output a second time */
+    const char *argv[16] = {HVP_BIN};
+    for (int i = 0; args[i] && i < 14; i++)
+        argv[i + 1] = args[i];
+    return tr_spawn_argv(log, argv, max_file_bytes);
+}
+
+pid_t tr_spawn_argv(const char *log, const char *const *argv, long max_file_bytes)
+{
+    fflush(stdout); /* else the child would write our buffered output a second time */
     fflush(stderr);
     pid_t pid = fork();
-    if (pid == 0) {
-        if (max_file_bytes > 0) {
-            /* writes past the limit fail with EFBIG, as on a full disk; SIGXFSZ would
-             * kill the process instead */
-            struct rlimit lim = {(rlim_t)max_file_bytes, (rlim_t)max_file_bytes};
-            signal(SIGXFSZ, SIG_IGN);
-            setrlimit(RLIMIT_FSIZE, &lim);
-        }
-        FILE *out = freopen(log, "w", stdout);
-        if (out)
-            dup2(fileno(stdout), 2);
-        const char *argv[16] = {HVP_BIN};
-        for (int i = 0; args[i] && i < 14; i++)
-            argv[i + 1] = args[i];
-        execv(HVP_BIN, (char *const *)argv);
-        _exit(127);
+    if (pid != 0)
+        return pid;
+    /* The child of a multi-threaded process (the device's threads) may call only
+     * async-signal-safe functions until execv: a lock (malloc's, stdio's) held by another
+     * thread at the fork stays locked in the child for ever. So open and dup2, no freopen. */
+    int out = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (out >= 0) {
+        dup2(out, 1);
+        dup2(out, 2);
     }
-    return pid;
+    /* mpirun forwards its stdin to rank 0: it would eat the input of whoever runs the tests
+     * (tests/portability.sh reads its device list from there) */
+    int null = open("/dev/null", O_RDONLY);
+    if (null >= 0)
+        dup2(null, 0);
+    if (max_file_bytes > 0) {
+        /* writes past the limit fail with EFBIG, as on a full disk; SIGXFSZ would kill the
+         * process instead */
+        struct rlimit lim = {(rlim_t)max_file_bytes, (rlim_t)max_file_bytes};
+        signal(SIGXFSZ, SIG_IGN);
+        setrlimit(RLIMIT_FSIZE, &lim);
+    }
+    execv(argv[0], (char *const *)argv);
+    _exit(127);
+}
+
+/* Prints each thread's state and kernel wait channel of a process that does not end, to
+ * the test's output: where it hangs. */
+static void show_threads(pid_t pid)
+{
+    char path[400], line[256];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *tasks = opendir(path);
+    if (!tasks)
+        return;
+    for (struct dirent *t; (t = readdir(tasks)) != NULL;) {
+        if (t->d_name[0] == '.')
+            continue;
+        char state[64] = "?", wchan[64] = "?";
+        snprintf(path, sizeof path, "/proc/%d/task/%s/stat", (int)pid, t->d_name);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (fgets(line, sizeof line, f)) {
+                const char *end = strrchr(line, ')'); /* after the command's name */
+                if (end)
+                    snprintf(state, sizeof state, "%.1s", end + 2);
+            }
+            fclose(f);
+        }
+        snprintf(path, sizeof path, "/proc/%d/task/%s/wchan", (int)pid, t->d_name);
+        f = fopen(path, "r");
+        if (f) {
+            if (!fgets(wchan, sizeof wchan, f))
+                snprintf(wchan, sizeof wchan, "?");
+            fclose(f);
+        }
+        printf("      thread %s: state %s, waiting in %s\n", t->d_name, state, wchan);
+    }
+    closedir(tasks);
 }
 
 int tr_finish(pid_t pid)
 {
+    if (pid < 0)
+        return -1;
+    /* A run that hangs fails its test instead of stopping the whole suite (and CI). */
+    const char *env = getenv("HVP_TEST_RUN_TIMEOUT");
+    double limit = env && atof(env) > 0 ? atof(env) : 900, waited = 0;
+    struct timespec nap = {0, 10000000};
     int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+    pid_t done;
+    while ((done = waitpid(pid, &status, WNOHANG)) == 0 && waited < limit) {
+        nanosleep(&nap, NULL);
+        waited += 0.01;
+    }
+    if (done == 0) {
+        TEST_FAIL("process %d still running after %.0f s (HVP_TEST_RUN_TIMEOUT): killed",
+                  (int)pid, limit);
+        show_threads(pid);
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        return -1;
+    }
+    if (done != pid)
         return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

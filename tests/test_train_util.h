@@ -29,7 +29,12 @@ int tr_begin(tr_files *f, int per_class, int epochs, const char *extra);
 pid_t tr_spawn(const char *log, const char *const *args);
 /* The same, with files of at most max_file_bytes (0: no limit): a full disk, file by file. */
 pid_t tr_spawn_limited(const char *log, const char *const *args, long max_file_bytes);
-/* Waits for pid: its exit status, or 128 + the signal that ended it. */
+/* The same for any program: argv[0] is its path, argv NULL-terminated. Its stdin is
+ * /dev/null. */
+pid_t tr_spawn_argv(const char *log, const char *const *argv, long max_file_bytes);
+/* Waits for pid: its exit status, or 128 + the signal that ended it. A process still
+ * running after HVP_TEST_RUN_TIMEOUT seconds (default 900) fails the test, has its
+ * threads' states printed, is killed, and gives -1. */
 int tr_finish(pid_t pid);
 /* tr_spawn and tr_finish. */
 int tr_run(const char *log, const char *const *args);
