@@ -11,7 +11,7 @@
 
 typedef struct hvp_method hvp_method;
 
-/* What a step gives a method besides its global views: the step's number and its local
+/* What a training step gives a method besides its global views: the step and the local
  * views (multi-crop). */
 typedef struct hvp_step_input {
     uint32_t step;           /* the training step: draws a ViT's drop-path masks, iBOT's masks */
