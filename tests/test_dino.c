@@ -99,13 +99,13 @@ HVP_TEST(dino_state_and_step)
     hvp_tensor views = test_tensor(4, (int[]){nv * b, 3, 8, 8}, x);
     hvp_tensor scores = test_tensor(2, (int[]){3, b}, NULL), loss = test_tensor(1, (int[]){1}, NULL);
     const int pairs[3][2] = {{0, 1}, {0, 2}, {1, 2}};
-    REQUIRE_OK(m->ops->score_pairs(m, ctx, &views, nv, 3, pairs, &scores));
+    REQUIRE_OK(m->ops->score_pairs(m, ctx, &views, nv, 3, pairs, 0, &scores));
     float *sc = test_read(&scores);
     /* train on views (0, 1): its loss is the batch mean of pair 0's scores */
     hvp_tensor x12 = views;
     x12.shape[0] = 2 * b;
     REQUIRE_OK(hvp_params_zero_grad(ctx, s->params, nparams));
-    REQUIRE_OK(m->ops->train_step(m, ctx, &x12, &loss));
+    REQUIRE_OK(m->ops->train_step(m, ctx, &x12, &(hvp_step_input){.step = 0}, &loss));
     float got = test_read(&loss)[0];
     double want = (sc[0] + sc[1] + sc[2]) / 3.0;
     EXPECT(isfinite(got) && fabs(got - want) <= 1e-5 * fabs(want), "loss %.7g, pair scores' mean %.7g",

@@ -83,7 +83,7 @@ static int count_simsiam(const char *const *overrides, int b, int s, int count_o
         st = hvp_select(sel, ctx, m, &views, NULL, 0, &x12);
     uint64_t f1 = ctx->flops[HVP_FLOPS_MATMUL], o1 = ctx->flops[HVP_FLOPS_OTHER];
     if (st == HVP_OK)
-        st = m->ops->train_step(m, ctx, &x12, &loss);
+        st = m->ops->train_step(m, ctx, &x12, &(hvp_step_input){.step = 0}, &loss);
     if (st == HVP_OK)
         st = hvp_ctx_finish(ctx);
     out->select = (double)(f1 - f0);

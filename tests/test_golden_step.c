@@ -42,7 +42,8 @@ static void expect_local_scores(hvp_ctx *ctx, hvp_method *m, const hvp_selector 
     REQUIRE_OK(hvp_alloc_f32(ctx->acts, "local losses", &local_scores, 3,
                              (int[]){sel->npairs, nc, b}));
     REQUIRE_OK(m->ops->score_pairs_locals(m, ctx, views, n, sel->npairs,
-                                          (const int (*)[2])sel->pairs, cand, nc, &scores,
+                                          (const int (*)[2])sel->pairs,
+                                          &(hvp_step_input){0, cand, nc}, &scores,
                                           &local_scores));
     size_t k = hvp_numel(&local_scores);
     EXPECT_CLOSE("local losses", test_read(&local_scores), test_to_double(want->data, k), k, 1e-4);
@@ -117,19 +118,23 @@ static void golden_step(const char *file, make_method_fn make)
     REQUIRE_OK(hvp_alloc_f32(ctx->acts, "loss", &loss, 1, (int[]){1}));
     REQUIRE_OK(hvp_params_zero_grad(ctx, m->state.params, m->state.nparams));
     const hvp_st_tensor *local_st = hvp_st_find(f, "local_views");
+    hvp_tensor locals;
+    hvp_step_input in = {.step = 0};
     if (cand_st) {
         hvp_tensor cand = test_tensor(4, (int[]){nc * b, c, ls, ls}, cand_st->data);
         expect_local_scores(ctx, m, sel, f, &views, &cand);
-        REQUIRE_OK(hvp_select_views(sel, ctx, m, &views, NULL, &cand, 0, &x12, &m->local));
-        m->nlocal = nl;
+        REQUIRE_OK(hvp_select_views(sel, ctx, m, &views, NULL, &cand, 0, &x12, &locals));
+        in.local = &locals;
+        in.nlocal = nl;
     } else {
         REQUIRE_OK(hvp_select(sel, ctx, m, &views, NULL, 0, &x12));
     }
     if (local_st) { /* multi-crop: nlocal views per image besides the chosen pair */
-        m->local = test_tensor(4, (int[]){nl * b, c, ls, ls}, local_st->data);
-        m->nlocal = nl;
+        locals = test_tensor(4, (int[]){nl * b, c, ls, ls}, local_st->data);
+        in.local = &locals;
+        in.nlocal = nl;
     }
-    REQUIRE_OK(m->ops->train_step(m, ctx, &x12, &loss));
+    REQUIRE_OK(m->ops->train_step(m, ctx, &x12, &in, &loss));
     REQUIRE_OK(hvp_optim_step(ctx, opt));
     if (m->ops->after_step) { /* the teacher EMA with the momentum of step ema_step, else 0 */
         int ema_step = hvp_st_metadata(f, "ema_step") ? test_meta_int(f, "ema_step") : 0;

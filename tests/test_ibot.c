@@ -156,12 +156,12 @@ static void state_and_step(int separate, int separate_teacher)
     hvp_tensor views = test_tensor(4, (int[]){nv * b, 3, 8, 8}, x);
     hvp_tensor scores = test_tensor(2, (int[]){3, b}, NULL), loss = test_tensor(1, (int[]){1}, NULL);
     const int pairs[3][2] = {{0, 1}, {0, 2}, {1, 2}};
-    REQUIRE_OK(m->ops->score_pairs(m, ctx, &views, nv, 3, pairs, &scores));
+    REQUIRE_OK(m->ops->score_pairs(m, ctx, &views, nv, 3, pairs, 0, &scores));
     float *sc = test_read(&scores);
     hvp_tensor x12 = views;
     x12.shape[0] = 2 * b;
     REQUIRE_OK(hvp_params_zero_grad(ctx, s->params, s->nparams));
-    REQUIRE_OK(m->ops->train_step(m, ctx, &x12, &loss));
+    REQUIRE_OK(m->ops->train_step(m, ctx, &x12, &(hvp_step_input){.step = 0}, &loss));
     float got = test_read(&loss)[0];
     double want = (sc[0] + sc[1] + sc[2]) / 3.0;
     EXPECT(isfinite(got) && fabs(got - want) <= 1e-5 * fabs(want),
@@ -183,9 +183,8 @@ static void state_and_step(int separate, int separate_teacher)
 
     /* drawn masks (no injected ones) give finite losses, and the EMA runs */
     REQUIRE_OK(hvp_ibot_set_masks(m, NULL, 0, NULL, 0));
-    m->step = 7;
-    REQUIRE_OK(m->ops->score_pairs(m, ctx, &views, nv, 3, pairs, &scores));
-    REQUIRE_OK(m->ops->train_step(m, ctx, &x12, &loss));
+    REQUIRE_OK(m->ops->score_pairs(m, ctx, &views, nv, 3, pairs, 7, &scores));
+    REQUIRE_OK(m->ops->train_step(m, ctx, &x12, &(hvp_step_input){.step = 7}, &loss));
     REQUIRE_OK(m->ops->after_step(m, ctx, 7));
     got = test_read(&loss)[0];
     sc = test_read(&scores);

@@ -11,10 +11,10 @@
 #include "hvp/select.h"
 
 static hvp_status constant_scores(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *views,
-                                  int nviews, int npairs, const int (*pairs)[2],
+                                  int nviews, int npairs, const int (*pairs)[2], uint32_t step,
                                   const hvp_tensor *scores)
 {
-    (void)m, (void)views, (void)nviews, (void)npairs, (void)pairs;
+    (void)m, (void)views, (void)nviews, (void)npairs, (void)pairs, (void)step;
     return hvp_tensor_fill_f32(ctx, scores, 1.0f);
 }
 
@@ -83,10 +83,10 @@ static const float given[3 * 5] = {
 };
 
 static hvp_status given_scores(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *views,
-                               int nviews, int npairs, const int (*pairs)[2],
+                               int nviews, int npairs, const int (*pairs)[2], uint32_t step,
                                const hvp_tensor *scores)
 {
-    (void)m, (void)views, (void)nviews, (void)npairs, (void)pairs;
+    (void)m, (void)views, (void)nviews, (void)npairs, (void)pairs, (void)step;
     return hvp_tensor_upload(ctx, scores, given);
 }
 
@@ -239,12 +239,14 @@ HVP_TEST(select_cap_draws_distinct_combinations_in_order)
 
 /* A stand-in method whose pair and local scores are given ([pairs, B], [pairs, M, B]). */
 static const float *given_pair_scores, *given_local_scores;
+static hvp_step_input given_views_seen; /* what the selection gave the method */
 static hvp_status given_views_scores(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *views,
                                      int nviews, int npairs, const int (*pairs)[2],
-                                     const hvp_tensor *locals, int nlocal,
-                                     const hvp_tensor *scores, const hvp_tensor *local_scores)
+                                     const hvp_step_input *in, const hvp_tensor *scores,
+                                     const hvp_tensor *local_scores)
 {
-    (void)m, (void)views, (void)nviews, (void)npairs, (void)pairs, (void)locals, (void)nlocal;
+    (void)m, (void)views, (void)nviews, (void)npairs, (void)pairs;
+    given_views_seen = *in;
     HVP_TRY(hvp_tensor_upload(ctx, scores, given_pair_scores));
     return hvp_tensor_upload(ctx, local_scores, given_local_scores);
 }
@@ -295,6 +297,10 @@ HVP_TEST(select_locals_jointly_with_the_pair_as_brute_force)
         REQUIRE_OK(hvp_select_views(sel, ctx, &meth, &views, NULL, &locals, step, &x12, &kept));
         REQUIRE_OK(hvp_ctx_finish(ctx));
         hvp_selector_collect(sel);
+        EXPECT(given_views_seen.step == step && given_views_seen.local == &locals &&
+                   given_views_seen.nlocal == M,
+               "the method scored step %u with %d local views, want step %ld and the %d "
+               "candidates", (unsigned)given_views_seen.step, given_views_seen.nlocal, step, M);
         int table[9 * (1 + L)], count = 0;
         REQUIRE_OK(hvp_select_combinations(sel, step, table, &count));
         const int *list = limit ? table : all;
@@ -348,10 +354,10 @@ HVP_TEST(select_locals_jointly_with_the_pair_as_brute_force)
  * in the statistics. */
 static int scored_rows;
 static hvp_status view_major_scores(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *views,
-                                    int nviews, int npairs, const int (*pairs)[2],
+                                    int nviews, int npairs, const int (*pairs)[2], uint32_t step,
                                     const hvp_tensor *scores)
 {
-    (void)m, (void)pairs;
+    (void)m, (void)pairs, (void)step;
     int bs = views->shape[0] / nviews, d = views->shape[1];
     float *x = test_read(views);
     scored_rows = views->shape[0];

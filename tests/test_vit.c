@@ -308,13 +308,12 @@ static void vit_method(const char *method, const char *first, const char *head)
     static const int pairs[2][2] = {{0, 1}, {2, 3}};
     float first_loss = 0;
     for (int rep = 0; rep < 2; rep++) {
-        m->step = 7;
-        REQUIRE_OK(m->ops->score_pairs(m, ctx, &views, 4, 2, pairs, &scores));
+        REQUIRE_OK(m->ops->score_pairs(m, ctx, &views, 4, 2, pairs, 7, &scores));
         float *sc = test_read(&scores);
         for (int i = 0; i < 2 * B; i++)
             EXPECT(isfinite(sc[i]), "%s: score %d = %g", method, i, sc[i]);
         REQUIRE_OK(hvp_params_zero_grad(ctx, m->state.params, m->state.nparams));
-        REQUIRE_OK(m->ops->train_step(m, ctx, &x12, &loss));
+        REQUIRE_OK(m->ops->train_step(m, ctx, &x12, &(hvp_step_input){.step = 7}, &loss));
         float l = test_read(&loss)[0];
         EXPECT(isfinite(l), "%s: loss %g", method, l);
         if (rep == 0)

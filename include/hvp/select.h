@@ -67,7 +67,8 @@ void hvp_selector_destroy(hvp_selector *s);
  * ctx->acts. On a scoring step the method scores all pairs of score_views (the same views,
  * possibly cut at a lower resolution: hvp.select_resolution; NULL means views) and a
  * device kernel takes the per-sample argmax over the [pairs, B] losses (ties to the
- * lowest pair index). With score_fraction < 1 only the first images are scored. */
+ * lowest pair index). With score_fraction < 1 only the first images are scored. step: the
+ * training step, passed on to the method. */
 hvp_status hvp_select(hvp_selector *s, hvp_ctx *ctx, hvp_method *m, const hvp_tensor *views,
                       const hvp_tensor *score_views, long step, hvp_tensor *x12);
 /* As hvp_select, with local-crop selection when cfg.local_keep > 0: locals [M*B, ...]

@@ -11,29 +11,41 @@
 
 typedef struct hvp_method hvp_method;
 
+/* What a training step gives a method besides its global views: the step and the local
+ * views (multi-crop). */
+typedef struct hvp_step_input {
+    uint32_t step;           /* the training step: draws a ViT's drop-path masks, iBOT's masks */
+    const hvp_tensor *local; /* local views [nlocal*B, C, s, s], view-major; NULL when none */
+    int nlocal;              /* local views per image; 0: none */
+} hvp_step_input;
+
 typedef struct hvp_method_ops {
     const char *name;  /* method.name */
     const char *title; /* as printed, e.g. "SimSiam" */
     /* views: nviews*B samples, view-major (view v of image b at row v*B + b). Runs the
      * model in train mode without keeping activations (batch-norm statistics over all the
      * views) and writes the method's own per-sample loss of each pair, pair k = (pairs[k][0],
-     * pairs[k][1]), into scores [npairs, B]. */
+     * pairs[k][1]), into scores [npairs, B]. step: the training step. */
     hvp_status (*score_pairs)(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *views, int nviews,
-                              int npairs, const int (*pairs)[2], const hvp_tensor *scores);
-    /* Optional, for local-crop selection (hvp.local_candidates): as score_pairs, and for
-     * each pair q and each of the nlocal local views l (locals [nlocal*B], view-major) the
-     * per-sample loss of l against q's two global views into local_scores [npairs, nlocal,
-     * B], on the scale of the pair's score, so that the method's loss of pair q trained
-     * with the local views S is (scores[q] + sum over l in S of local_scores[q, l]) /
+                              int npairs, const int (*pairs)[2], uint32_t step,
+                              const hvp_tensor *scores);
+    /* Optional, for local-crop selection (hvp.local_candidates): as score_pairs at in->step,
+     * and for each pair q and each of the in->nlocal local candidates l (in->local, view-major)
+     * the per-sample loss of l against q's two global views into local_scores [npairs,
+     * nlocal, B], on the scale of the pair's score, so that the method's loss of pair q
+     * trained with the local views S is (scores[q] + sum over l in S of local_scores[q, l]) /
      * (1 + |S|). NULL: the method cannot select local views. */
     hvp_status (*score_pairs_locals)(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *views,
                                      int nviews, int npairs, const int (*pairs)[2],
-                                     const hvp_tensor *locals, int nlocal,
-                                     const hvp_tensor *scores, const hvp_tensor *local_scores);
-    /* x12 = [x1; x2], 2B samples: forward, loss, backward. Parameter gradients accumulate
-     * (the caller zeroes them); the mean loss goes to loss (F32, one element). */
+                                     const hvp_step_input *in, const hvp_tensor *scores,
+                                     const hvp_tensor *local_scores);
+    /* x12 = [x1; x2], 2B samples: forward, loss, backward at step in->step. Multi-crop
+     * (DINO, iBOT): the student also trains on the in->nlocal local views in->local (the
+     * teacher sees the two global views only); only a method that sets policy.takes_local
+     * at creation is given any. Parameter gradients accumulate (the caller zeroes them);
+     * the mean loss goes to loss (F32, one element). */
     hvp_status (*train_step)(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
-                             const hvp_tensor *loss);
+                             const hvp_step_input *in, const hvp_tensor *loss);
     /* After the optimizer step (DINO's teacher EMA, centering); may be NULL. */
     hvp_status (*after_step)(hvp_method *m, hvp_ctx *ctx, long step);
     /* The run's length, for schedules by epoch or step (DINO's teacher temperature and
@@ -72,14 +84,6 @@ struct hvp_method {
     hvp_method_policy policy;
     hvp_state state;   /* every parameter and buffer, torchvision / official names */
     int feature_dim;   /* backbone feature size */
-    uint32_t step;     /* the training step, set by the trainer before score_pairs and
-                        * train_step: it draws the drop-path masks of a ViT backbone */
-    /* Multi-crop (DINO, iBOT): local views [nlocal*B, C, s, s], view-major, set by the trainer
-     * before train_step when data.local_crops > 0; train_step adds them to the student's
-     * views (the teacher sees the two global views only). Only a method that sets
-     * policy.takes_local at creation is given any; nlocal 0: none. */
-    int nlocal;
-    hvp_tensor local;
     void *impl;
 };
 
@@ -112,7 +116,7 @@ hvp_status hvp_simclr_create(hvp_ctx *ctx, const hvp_simclr_config *cfg, hvp_met
  * (its weights are buffers "teacher.*": checkpointed, never optimised), centering of the
  * teacher outputs ("dino_loss.center"). Loss over two global views: the cross-entropy of
  * softmax((t_i - center) / teacher_temp) against log_softmax(s_j / student_temp), j != i,
- * averaged over both terms and the batch; with local views (m->nlocal) the student also
+ * averaged over both terms and the batch; with local views (in->local) the student also
  * learns each of them from both teacher views, every term weighted alike (DINOLoss over
  * 2 + nlocal crops). A pair's selection score is the two-view loss per sample; a local
  * view's against pair (i, j) its two terms' mean 1/2 (H(P_i, s_l) + H(P_j, s_l))
@@ -161,7 +165,7 @@ float hvp_dino_teacher_momentum(const hvp_method *m, long step);
  * the student's log_softmax(s / student_temp) of the same view, summed over the masked
  * patches over their number (at least 1), averaged over samples and views. center2
  * ("ibot_loss.center2", [1, 1, patch_out_dim]) follows the teacher patch tokens' mean.
- * Local views (m->nlocal, any side the patches tile: pos_embed interpolated) go through the
+ * Local views (in->local, any side the patches tile: pos_embed interpolated) go through the
  * student unmasked; their class outputs learn from both teacher views (main_ibot.py: the
  * class term has 2 (nlocal + 1) terms, the patch term stays the globals').
  * A pair's selection score is that loss per sample, with masks drawn for scoring. */

@@ -81,13 +81,14 @@ int hvp_cmd_bench_train(int argc, char **argv)
         opt->groups[g].weight_decay = (float)cfg.optim.weight_decay;
     }
     double t0 = 0;
+    const hvp_step_input in = {.step = 0}; /* the global views only */
     for (int i = 0; st == HVP_OK && i < steps + 2; i++) {
         if (i == 2) /* two warm-up steps: kernel builds, first allocations */
             t0 = now();
         hvp_arena_reset(ctx->acts);
         st = hvp_params_zero_grad(ctx, m->state.params, m->state.nparams);
         if (st == HVP_OK)
-            st = m->ops->train_step(m, ctx, &x12, &loss);
+            st = m->ops->train_step(m, ctx, &x12, &in, &loss);
         if (st == HVP_OK && cfg.optim.clip_grad > 0)
             st = m->policy.clip_per_param
                      ? hvp_optim_clip_grad_per_param(ctx, opt, (float)cfg.optim.clip_grad, NULL)

@@ -376,13 +376,14 @@ static hvp_status select_views(hvp_selector *s, hvp_ctx *ctx, hvp_method *m,
         if (host_scores) { /* uploaded through the step's staging: no wait */
             HVP_TRY(hvp_tensor_upload(ctx, &scores, host_scores));
         } else if (nl > 0) {
+            hvp_step_input in = {(uint32_t)step, locals, nc};
             HVP_TRY(m->ops->score_pairs_locals(m, ctx, score_views, n, s->npairs,
-                                               (const int (*)[2])s->pairs, locals, nc, &scores,
+                                               (const int (*)[2])s->pairs, &in, &scores,
                                                &local_scores));
         } else {
             HVP_TRY(first_images(ctx, score_views, n, b, bs, &to_score));
             HVP_TRY(m->ops->score_pairs(m, ctx, &to_score, n, s->npairs,
-                                        (const int (*)[2])s->pairs, &scores));
+                                        (const int (*)[2])s->pairs, (uint32_t)step, &scores));
         }
         hvp_arena_rewind(ctx->acts, mark);
     }

@@ -93,12 +93,13 @@ static void set_step(byol *b, uint32_t step)
 /* Both networks on all the views in train mode, keeping nothing and moving no running
  * statistics; a pair's score is its BYOL loss per sample (as train_step's, symmetric). */
 static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *views, int nviews,
-                              int npairs, const int (*pairs)[2], const hvp_tensor *scores)
+                              int npairs, const int (*pairs)[2], uint32_t step,
+                              const hvp_tensor *scores)
 {
     byol *b = m->impl;
     int n = views->shape[0] / nviews;
     hvp_pass p = {ctx, 1, 0, 1, 0};
-    set_step(b, m->step);
+    set_step(b, step);
     hvp_tensor zm;
     HVP_TRY(momentum_forward(b, &p, views, &zm));
     HVP_TRY(online_forward(b, &p, views));
@@ -110,11 +111,11 @@ static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *vie
 }
 
 static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
-                             const hvp_tensor *loss)
+                             const hvp_step_input *in, const hvp_tensor *loss)
 {
     byol *b = m->impl;
     int n = x12->shape[0] / 2;
-    set_step(b, m->step);
+    set_step(b, in->step);
     /* solo-learn forwards each view on its own (BaseMethod.training_step, one call per
      * crop): batch-norm statistics per view (groups 2) in both networks; the momentum
      * network in train mode (Lightning trains the whole module), its running statistics

@@ -107,23 +107,22 @@ static hvp_status update_center(dino *d, hvp_ctx *ctx, const hvp_tensor *t)
  * loss of the pair with locals S, summed over its 2 + 2|S| terms as the reference's
  * select_forward, is (2 + 2|S|) times (pair + sum of locals) / (1 + |S|). */
 static hvp_status score_views(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *views, int nviews,
-                              int npairs, const int (*pairs)[2], const hvp_tensor *locals,
-                              int nlocal, const hvp_tensor *scores,
-                              const hvp_tensor *local_scores)
+                              int npairs, const int (*pairs)[2], const hvp_step_input *in,
+                              const hvp_tensor *scores, const hvp_tensor *local_scores)
 {
     dino *d = m->impl;
-    int b = views->shape[0] / nviews, k = d->cfg.out_dim;
+    int b = views->shape[0] / nviews, k = d->cfg.out_dim, nlocal = in->nlocal;
     float st = d->cfg.student_temp;
     hvp_pass p = {ctx, 1, 0, 1, 0};
-    hvp_backbone_set_step(&d->student.backbone, m->step);
+    hvp_backbone_set_step(&d->student.backbone, in->step);
     hvp_tensor s, t, probs, l1, l2, sl, both;
     HVP_TRY(net_forward(&d->student, &p, views, k, &s));
     HVP_TRY(net_forward(&d->teacher, &p, views, k, &t));
-    HVP_TRY(teacher_probs(d, ctx, &t, hvp_dino_teacher_temp(m, (long)m->step), &probs));
+    HVP_TRY(teacher_probs(d, ctx, &t, hvp_dino_teacher_temp(m, (long)in->step), &probs));
     HVP_TRY(hvp_act(ctx, "dino pair loss", &l1, 1, &b));
     HVP_TRY(hvp_act(ctx, "dino pair loss", &l2, 1, &b));
     if (nlocal > 0) {
-        HVP_TRY(net_forward(&d->student, &p, locals, k, &sl));
+        HVP_TRY(net_forward(&d->student, &p, in->local, k, &sl));
         HVP_TRY(hvp_act(ctx, "dino pair targets", &both, 2, (int[]){b, k}));
     }
     for (int q = 0; q < npairs; q++) {
@@ -148,16 +147,18 @@ static hvp_status score_views(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *vie
 }
 
 static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *views, int nviews,
-                              int npairs, const int (*pairs)[2], const hvp_tensor *scores)
+                              int npairs, const int (*pairs)[2], uint32_t step,
+                              const hvp_tensor *scores)
 {
-    return score_views(m, ctx, views, nviews, npairs, pairs, NULL, 0, scores, NULL);
+    return score_views(m, ctx, views, nviews, npairs, pairs, &(hvp_step_input){.step = step},
+                       scores, NULL);
 }
 
 /* Student forward, CE and backward on one group of views (one resolution) with its
  * targets; the CE's mean over the group's rows is scaled by `weight` into the loss (added
  * to loss when add). Rows are independent given the targets, so the globals and the
  * locals are trained one after the other through the same modules. */
-static hvp_status student_group(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x,
+static hvp_status student_group(hvp_method *m, hvp_ctx *ctx, uint32_t step, const hvp_tensor *x,
                                 const hvp_tensor *targets, float weight, const hvp_tensor *loss,
                                 int add)
 {
@@ -165,7 +166,7 @@ static hvp_status student_group(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x
     float st = d->cfg.student_temp;
     hvp_pass sp = {ctx, 1, 1, 1, 1};
     hvp_tensor s, mean;
-    hvp_backbone_set_step(&d->student.backbone, m->step);
+    hvp_backbone_set_step(&d->student.backbone, step);
     HVP_TRY(net_forward(&d->student, &sp, x, d->cfg.out_dim, &s));
     HVP_TRY(hvp_act(ctx, "dino group loss", &mean, 1, (int[]){1}));
     HVP_TRY(hvp_cross_entropy_fwd(ctx, &s, NULL, targets, st, NULL, &mean));
@@ -178,15 +179,15 @@ static hvp_status student_group(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x
 }
 
 static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
-                             const hvp_tensor *loss)
+                             const hvp_step_input *in, const hvp_tensor *loss)
 {
     dino *d = m->impl;
-    int n = x12->shape[0], b = n / 2, k = d->cfg.out_dim, nl = m->nlocal;
+    int n = x12->shape[0], b = n / 2, k = d->cfg.out_dim, nl = in->nlocal;
     /* teacher: train-mode batch norm (its running statistics move), nothing kept */
     hvp_pass tp = {ctx, 1, 0, 1, 1};
     hvp_tensor t, probs, targets;
     HVP_TRY(net_forward(&d->teacher, &tp, x12, k, &t));
-    HVP_TRY(teacher_probs(d, ctx, &t, hvp_dino_teacher_temp(m, (long)m->step), &probs));
+    HVP_TRY(teacher_probs(d, ctx, &t, hvp_dino_teacher_temp(m, (long)in->step), &probs));
     HVP_TRY(update_center(d, ctx, &t)); /* after its use, as DINOLoss.forward */
     /* student row r of view v learns from the teacher's other view: targets [P1; P0] */
     HVP_TRY(hvp_act_like(ctx, "dino targets", &probs, &targets));
@@ -198,10 +199,10 @@ static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
      * row has one term, a local row two (against P0 and P1: the cross-entropy is linear in
      * its target, so one term against P0 + P1); each group's CE mean is over its rows. */
     float terms = 2.0f * (float)(nl + 1);
-    HVP_TRY(student_group(m, ctx, x12, &targets, 2.0f / terms, loss, 0));
+    HVP_TRY(student_group(m, ctx, in->step, x12, &targets, 2.0f / terms, loss, 0));
     if (nl <= 0)
         return HVP_OK;
-    if (m->local.ndim < 1 || m->local.shape[0] != nl * b)
+    if (!in->local || in->local->ndim < 1 || in->local->shape[0] != nl * b)
         return HVP_FAIL(HVP_ERR_ARG, "DINO: %d local views of %d images need %d rows", nl, b,
                         nl * b);
     hvp_tensor both, local_targets;
@@ -212,7 +213,8 @@ static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
         hvp_tensor dst = rows(&local_targets, v * b, b);
         HVP_TRY(hvp_tensor_copy(ctx, &dst, &both));
     }
-    return student_group(m, ctx, &m->local, &local_targets, (float)nl / terms, loss, 1);
+    return student_group(m, ctx, in->step, in->local, &local_targets, (float)nl / terms, loss,
+                         1);
 }
 
 static hvp_status after_step(hvp_method *m, hvp_ctx *ctx, long step)

@@ -166,8 +166,8 @@ hvp_status hvp_ibot_set_masks(hvp_method *m, const int *score, int score_rows,
 /* The masks of nviews x b rows (view-major) on the device, I32 [rows, L], and per token
  * row (rows x T, class token first) the weights: cls_weight on the class rows, scale *
  * mask / max(1, masked of the row) on the patch rows. */
-static hvp_status make_masks(hvp_method *m, hvp_ctx *ctx, int grid, int nviews, int b,
-                             int scoring, float scale, float cls_weight, hvp_tensor *mask,
+static hvp_status make_masks(hvp_method *m, hvp_ctx *ctx, uint32_t step, int grid, int nviews,
+                             int b, int scoring, float scale, float cls_weight, hvp_tensor *mask,
                              hvp_tensor *weights)
 {
     ibot *d = m->impl;
@@ -189,7 +189,7 @@ static hvp_status make_masks(hvp_method *m, hvp_ctx *ctx, int grid, int nviews, 
             memcpy(mk, inj + (size_t)r * L, (size_t)L * sizeof *mk);
         else
             /* keyed by the image's place in the global batch (data-parallel ranks) */
-            hvp_ibot_draw_mask(&d->cfg, grid, m->step,
+            hvp_ibot_draw_mask(&d->cfg, grid, step,
                                (r % b) * hvp_dist_world() + hvp_dist_rank(),
                                (uint32_t)(r / b) + (scoring ? SCORE_VIEW : 0u), mk);
         int count = 0;
@@ -265,14 +265,14 @@ static hvp_status row_scale(hvp_ctx *ctx, const hvp_tensor *w, const hvp_tensor 
 
 /* The teacher's class outputs tcls [n, K] -> p1 (center, teacher_temp) and its patch
  * outputs tpatch [n * T, K2] -> p2 (center2, teacher_patch_temp). */
-static hvp_status teacher_probs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *tcls,
-                                const hvp_tensor *tpatch, hvp_tensor *p1, hvp_tensor *p2)
+static hvp_status teacher_probs(hvp_method *m, hvp_ctx *ctx, uint32_t step,
+                                const hvp_tensor *tcls, const hvp_tensor *tpatch, hvp_tensor *p1,
+                                hvp_tensor *p2)
 {
     ibot *d = m->impl;
-    HVP_TRY(dino_teacher_probs(ctx, tcls, &d->center, hvp_ibot_teacher_temp(m, (long)m->step),
-                               p1));
+    HVP_TRY(dino_teacher_probs(ctx, tcls, &d->center, hvp_ibot_teacher_temp(m, (long)step), p1));
     return dino_teacher_probs(ctx, tpatch, &d->center2,
-                              hvp_ibot_teacher_patch_temp(m, (long)m->step), p2);
+                              hvp_ibot_teacher_patch_temp(m, (long)step), p2);
 }
 
 static hvp_tensor rows(const hvp_tensor *t, int first, int count)
@@ -284,7 +284,8 @@ static hvp_tensor rows(const hvp_tensor *t, int first, int count)
 /* ---- the method interface ---------------------------------------------------------- */
 
 static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *views, int nviews,
-                              int npairs, const int (*pairs)[2], const hvp_tensor *scores)
+                              int npairs, const int (*pairs)[2], uint32_t step,
+                              const hvp_tensor *scores)
 {
     ibot *d = m->impl;
     const hvp_ibot_config *c = &d->cfg;
@@ -292,12 +293,12 @@ static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *vie
     int T = grid * grid + 1;
     float st = c->student_temp;
     hvp_pass p = {ctx, 1, 0, 1, 0};
-    hvp_backbone_set_step(&d->student.backbone, m->step);
+    hvp_backbone_set_step(&d->student.backbone, step);
     hvp_tensor mask, w, scls, spatch, szc, tcls, tpatch, tzc, p1, p2, q, rl, pv, one, l1, l2;
-    HVP_TRY(make_masks(m, ctx, grid, nviews, b, 1, 1.0f, 0.0f, &mask, &w));
+    HVP_TRY(make_masks(m, ctx, step, grid, nviews, b, 1, 1.0f, 0.0f, &mask, &w));
     HVP_TRY(net_tokens(d, &d->student, &p, views, &mask, &scls, &spatch, &szc));
     HVP_TRY(net_tokens(d, &d->teacher, &p, views, NULL, &tcls, &tpatch, &tzc));
-    HVP_TRY(teacher_probs(m, ctx, &tcls, &tpatch, &p1, &p2));
+    HVP_TRY(teacher_probs(m, ctx, step, &tcls, &tpatch, &p1, &p2));
     /* patch loss of each view and sample: sum over the masked rows of H / masked */
     HVP_TRY(hvp_act_like(ctx, "ibot patch targets", &p2, &q));
     HVP_TRY(row_scale(ctx, &w, &p2, &q));
@@ -344,13 +345,13 @@ static hvp_status ce_term(hvp_ctx *ctx, const hvp_tensor *s, const hvp_tensor *t
 
 /* The local crops' class term (main_ibot.py: student(images[2:])[0]): each local row learns
  * from p0 + p1, the teacher's two views, weighted lambda1 nl / terms over its mean. */
-static hvp_status local_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *p1, int b,
-                             float terms, const hvp_tensor *loss)
+static hvp_status local_step(hvp_method *m, hvp_ctx *ctx, const hvp_step_input *in,
+                             const hvp_tensor *p1, int b, float terms, const hvp_tensor *loss)
 {
     ibot *d = m->impl;
     const hvp_ibot_config *c = &d->cfg;
-    int nl = m->nlocal, K = c->out_dim;
-    if (m->local.ndim != 4 || m->local.shape[0] != nl * b)
+    int nl = in->nlocal, K = c->out_dim;
+    if (!in->local || in->local->ndim != 4 || in->local->shape[0] != nl * b)
         return HVP_FAIL(HVP_ERR_ARG, "iBOT: %d local views of %d images need %d rows", nl, b,
                         nl * b);
     hvp_tensor both, targets, s, df;
@@ -363,10 +364,10 @@ static hvp_status local_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *p1, 
         HVP_TRY(hvp_tensor_copy(ctx, &dst, &both));
     }
     hvp_pass sp = {ctx, 1, 1, 1, 1};
-    hvp_backbone_set_step(&d->student.backbone, m->step);
+    hvp_backbone_set_step(&d->student.backbone, in->step);
     hvp_tensor f;
     HVP_TRY(hvp_act(ctx, "ibot local outputs", &s, 2, (int[]){nl * b, K}));
-    HVP_TRY(hvp_backbone_forward(&d->student.backbone, &sp, &m->local, &f));
+    HVP_TRY(hvp_backbone_forward(&d->student.backbone, &sp, in->local, &f));
     HVP_TRY(dino_head_forward(&d->student, &sp, &f, &s));
     HVP_TRY(ce_term(ctx, &s, &targets, c->student_temp, c->lambda1 * (float)nl / terms, loss, 1));
     HVP_TRY(dino_head_backward(&d->student, ctx, &s, &df));
@@ -374,22 +375,22 @@ static hvp_status local_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *p1, 
 }
 
 static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
-                             const hvp_tensor *loss)
+                             const hvp_step_input *in, const hvp_tensor *loss)
 {
     ibot *d = m->impl;
     const hvp_ibot_config *c = &d->cfg;
     int n = x12->shape[0], b = n / 2;
     int grid = grid_of(d, x12), L = grid * grid, T = L + 1, N = n * T, bott = c->bottleneck_dim;
-    int nl = m->nlocal > 0 ? m->nlocal : 0;
+    int nl = in->nlocal > 0 ? in->nlocal : 0;
     hvp_vit *vit = &d->student.backbone.vit;
     /* iBOTLoss: the class term over its 2 (nl + 1) terms, the patch term over its 2 */
     float terms = 2.0f * (float)(nl + 1);
     /* teacher: unmasked, nothing kept */
     hvp_pass tp = {ctx, 1, 0, 1, 1};
     hvp_tensor mask, w, tcls, tpatch, tzc, p1, p2, wc, ct, scls, spatch, szc, dzc, dzn, dx, df;
-    HVP_TRY(make_masks(m, ctx, grid, 2, b, 0, c->lambda2 / (float)n, 0.0f, &mask, &w));
+    HVP_TRY(make_masks(m, ctx, in->step, grid, 2, b, 0, c->lambda2 / (float)n, 0.0f, &mask, &w));
     HVP_TRY(net_tokens(d, &d->teacher, &tp, x12, NULL, &tcls, &tpatch, &tzc));
-    HVP_TRY(teacher_probs(m, ctx, &tcls, &tpatch, &p1, &p2));
+    HVP_TRY(teacher_probs(m, ctx, in->step, &tcls, &tpatch, &p1, &p2));
     /* centers after their use, as iBOTLoss.forward: center from the class outputs, center2
      * from the patch rows (weights 1 / (n L), the class rows 0) */
     HVP_TRY(dino_update_center(ctx, &tcls, NULL, &d->center, c->center_momentum));
@@ -414,7 +415,7 @@ static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
     HVP_TRY(row_scale(ctx, &w, &p2, &tpatch));
     /* student: masked, kept for the backward */
     hvp_pass sp = {ctx, 1, 1, 1, 1};
-    hvp_backbone_set_step(&d->student.backbone, m->step);
+    hvp_backbone_set_step(&d->student.backbone, in->step);
     HVP_TRY(net_tokens(d, &d->student, &sp, x12, &mask, &scls, &spatch, &szc));
     HVP_TRY(ce_term(ctx, &scls, &ct, c->student_temp, 2.0f * c->lambda1 / terms, loss, 0));
     HVP_TRY(ce_term(ctx, &spatch, &tpatch, c->student_temp, (float)N, loss, 1));
@@ -430,7 +431,7 @@ static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
     HVP_TRY(dino_head_bottleneck_backward(&d->student, ctx, &dzn, &df));
     hvp_tensor dtok = hvp_tensor_view(&df, 0, 3, (int[]){n, T, vit->cfg.dim});
     HVP_TRY(hvp_vit_backward_tokens(vit, ctx, &dtok));
-    return nl > 0 ? local_step(m, ctx, &p1, b, terms, loss) : HVP_OK;
+    return nl > 0 ? local_step(m, ctx, in, &p1, b, terms, loss) : HVP_OK;
 }
 
 static hvp_status after_step(hvp_method *m, hvp_ctx *ctx, long step)

@@ -98,13 +98,14 @@ static hvp_tensor rows(const hvp_tensor *t, int first, int count)
 /* The score of a pair is each image's loss: the mean of its two rows' losses, with the
  * other B images' two views as negatives. */
 static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *views, int nviews,
-                              int npairs, const int (*pairs)[2], const hvp_tensor *scores)
+                              int npairs, const int (*pairs)[2], uint32_t step,
+                              const hvp_tensor *scores)
 {
     simclr *s = m->impl;
     int b = views->shape[0] / nviews, d = s->cfg.proj_dim, n = 2 * b;
     int world = hvp_dist_world();
     hvp_pass p = {ctx, 1, 0, 1, 0};
-    hvp_backbone_set_step(&s->backbone, m->step);
+    hvp_backbone_set_step(&s->backbone, step);
     HVP_TRY(forward(s, &p, views));
     hvp_tensor z12, losses, labels;
     HVP_TRY(positives(ctx, n * world, &labels));
@@ -133,12 +134,12 @@ static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *vie
 }
 
 static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
-                             const hvp_tensor *loss)
+                             const hvp_step_input *in, const hvp_tensor *loss)
 {
     simclr *s = m->impl;
     /* batch-norm statistics per view, as two forwards */
     hvp_pass p = {ctx, 1, 1, 2, 1};
-    hvp_backbone_set_step(&s->backbone, m->step);
+    hvp_backbone_set_step(&s->backbone, in->step);
     HVP_TRY(forward(s, &p, x12));
     ntxent nt;
     hvp_tensor labels, all = s->z;

@@ -46,12 +46,13 @@ static hvp_status pair_loss(hvp_ctx *ctx, const hvp_tensor *pred, const hvp_tens
 }
 
 static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *views, int nviews,
-                              int npairs, const int (*pairs)[2], const hvp_tensor *scores)
+                              int npairs, const int (*pairs)[2], uint32_t step,
+                              const hvp_tensor *scores)
 {
     simsiam *s = m->impl;
     int b = views->shape[0] / nviews;
     hvp_pass p = {ctx, 1, 0, 1, 0};
-    hvp_backbone_set_step(&s->backbone, m->step);
+    hvp_backbone_set_step(&s->backbone, step);
     HVP_TRY(forward(s, &p, views));
     for (int k = 0; k < npairs; k++) {
         hvp_tensor row = hvp_tensor_view(scores, (size_t)k * (size_t)b, 1, &b);
@@ -61,12 +62,12 @@ static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *vie
 }
 
 static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
-                             const hvp_tensor *loss)
+                             const hvp_step_input *in, const hvp_tensor *loss)
 {
     simsiam *s = m->impl;
     int b = x12->shape[0] / 2;
     hvp_pass p = {ctx, 1, 1, 2, 1};
-    hvp_backbone_set_step(&s->backbone, m->step);
+    hvp_backbone_set_step(&s->backbone, in->step);
     HVP_TRY(forward(s, &p, x12));
     hvp_tensor per_sample;
     HVP_TRY(hvp_act(ctx, "simsiam loss", &per_sample, 1, &b));

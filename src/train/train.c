@@ -607,14 +607,15 @@ static hvp_status enqueue_step(trainer *t, const hvp_image_batch *b)
     hvp_tensor views = view_rows(&global), locals = view_rows(&local);
     /* with local selection the candidates, else the trained local views */
     int select_locals = t->sel && t->sel->cfg.local_keep > 0;
+    hvp_tensor trained_locals = locals; /* with local selection, the kept ones */
+    hvp_step_input in = {.step = (uint32_t)t->step}; /* drop-path masks of this step */
     if (t->method->policy.takes_local && c->data.local_crops > 0) {
-        t->method->local = locals;
-        t->method->nlocal = c->data.local_crops;
+        in.local = &trained_locals;
+        in.nlocal = c->data.local_crops;
     }
     const hvp_tensor *cand = select_locals ? &locals : NULL;
-    hvp_tensor *kept_locals = select_locals ? &t->method->local : NULL;
+    hvp_tensor *kept_locals = select_locals ? &trained_locals : NULL;
     hvp_tensor x12;
-    t->method->step = (uint32_t)t->step; /* drop-path masks of this step */
     uint64_t f0 = hvp_flops_total(ctx);
     if (t->sel && t->given_scores) { /* by the crops' overlap: no forward */
         hvp_overlap_scores(t->sel, &t->views, b, (uint64_t)c->run.seed, t->epoch,
@@ -636,7 +637,7 @@ static hvp_status enqueue_step(trainer *t, const hvp_image_batch *b)
     }
     uint64_t f1 = hvp_flops_total(ctx);
     HVP_TRY(hvp_params_zero_grad(ctx, t->method->state.params, t->method->state.nparams));
-    HVP_TRY(t->method->ops->train_step(t->method, ctx, &x12, &t->loss));
+    HVP_TRY(t->method->ops->train_step(t->method, ctx, &x12, &in, &t->loss));
     uint64_t probe_flops = 0; /* evaluation, not training: left out of the step's count */
     if (t->probe && !ctx->count_only) { /* on the first view of each image, before the update */
         hvp_tensor x1 = x12;
