@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "harness.h"
 #include "hvp/checkpoint.h"
@@ -54,10 +53,8 @@ static void deterministic_and_resumes(const char *extra, const char *tensor)
     char steps[1200];
     snprintf(steps, sizeof steps, "%s/steps.csv", dir_c);
     pid_t pid = tr_spawn(log, (const char *[]){cfg, over[2], "log.every=1", NULL});
-    struct timespec nap = {0, 2000000};
-    for (int i = 0; i < 60000 && tr_lines(steps) < 1 + 7; i++)
-        nanosleep(&nap, NULL);
-    kill(pid, SIGKILL);
+    tr_wait_for_lines(pid, steps, 1 + 7, 120);
+    tr_signal(pid, SIGKILL);
     rc = tr_finish(pid);
     EXPECT(rc == 128 + SIGKILL, "the run to kill ended by itself (%d) before its third epoch",
            rc);

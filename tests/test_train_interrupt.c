@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include "harness.h"
 #include "hvp/checkpoint.h"
@@ -51,16 +50,21 @@ static int same_end(const setup *s, const char *dir)
     return w && step == STEPS && size == s->size && memcmp(w, s->weights, size) == 0;
 }
 
-/* Starts the run of run_dir and returns once its step `step` is in steps.csv. */
+/* Starts the run of run_dir and returns its pid once its step `step` is in steps.csv; -1
+ * (the test failed, the run ended) when it ends or takes a minute before that. */
 static pid_t start_and_wait_for_step(const setup *s, const char *run_dir, int step)
 {
     char over[1100], steps[1200];
     snprintf(over, sizeof over, "run.dir=%s", run_dir);
     snprintf(steps, sizeof steps, "%s/steps.csv", run_dir);
     pid_t pid = tr_spawn(s->f.log, (const char *[]){s->f.cfg, over, BATCH, "log.every=1", NULL});
-    struct timespec nap = {0, 1000000};
-    for (int i = 0; i < 60000 && tr_lines(steps) < 1 + step; i++) /* + the header */
-        nanosleep(&nap, NULL);
+    if (pid > 0 && !tr_wait_for_lines(pid, steps, 1 + step, 60)) { /* + the header */
+        tr_signal(pid, SIGKILL);
+        int rc = tr_finish(pid);
+        tr_show_log(s->f.log);
+        TEST_FAIL("the run ended (%d) or took a minute before its step %d", rc, step);
+        return -1;
+    }
     return pid;
 }
 
@@ -126,7 +130,8 @@ HVP_TEST(train_sigterm_inside_an_epoch_saves_and_resumes_exactly)
     snprintf(over, sizeof over, "run.dir=%s", run_dir);
     snprintf(steps, sizeof steps, "%s/steps.csv", run_dir);
     pid_t pid = start_and_wait_for_step(&s, run_dir, 7); /* the 1st step of epoch 2 */
-    kill(pid, SIGTERM);
+    if (!tr_signal(pid, SIGTERM))
+        return;
     int rc = tr_finish(pid);
     const char *text = tr_log_text(s.f.log), *said = strstr(text, "interrupted at step ");
     long at = 0;
@@ -176,12 +181,13 @@ HVP_TEST(train_second_signal_exits_at_once)
     snprintf(over, sizeof over, "run.dir=%s", run_dir);
     pid_t pid = start_and_wait_for_step(&s, run_dir, 7);
     int status = 0;
-    kill(pid, SIGSTOP);
+    if (!tr_signal(pid, SIGSTOP))
+        return;
     EXPECT(waitpid(pid, &status, WUNTRACED) == pid && WIFSTOPPED(status),
            "the run did not stop for SIGSTOP");
-    kill(pid, SIGINT);
-    kill(pid, SIGTERM);
-    kill(pid, SIGCONT);
+    tr_signal(pid, SIGINT);
+    tr_signal(pid, SIGTERM);
+    tr_signal(pid, SIGCONT);
     int rc = tr_finish(pid);
     const char *text = tr_log_text(s.f.log);
     EXPECT(rc == 128 + SIGINT || rc == 128 + SIGTERM, "exit %d, want %d or %d", rc,

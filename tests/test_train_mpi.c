@@ -482,7 +482,7 @@ HVP_TEST(train_mpi_sigkill_of_one_rank_ends_the_job_and_resumes)
     }
     EXPECT(victim > 0, "rank 1 of mpirun %d not found", (int)job);
     if (victim > 0)
-        kill(victim, SIGKILL);
+        tr_signal(victim, SIGKILL);
     int ended = 0, status = 0;
     for (int i = 0; i < 300 && !ended; i++) { /* within 30 s */
         ended = waitpid(job, &status, WNOHANG) == job;
@@ -491,7 +491,7 @@ HVP_TEST(train_mpi_sigkill_of_one_rank_ends_the_job_and_resumes)
     }
     if (!ended) {
         TEST_FAIL("the job did not end within 30 s of rank 1's SIGKILL");
-        kill(job, SIGKILL);
+        tr_signal(job, SIGKILL);
         waitpid(job, NULL, 0);
         return;
     }

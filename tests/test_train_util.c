@@ -2,6 +2,7 @@
 #include "test_train_util.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -92,6 +93,8 @@ pid_t tr_spawn_argv(const char *log, const char *const *argv, long max_file_byte
     fflush(stdout); /* else the child would write our buffered output a second time */
     fflush(stderr);
     pid_t pid = fork();
+    if (pid < 0)
+        TEST_FAIL("fork for %s: %s", argv[0], strerror(errno));
     if (pid != 0)
         return pid;
     /* The child of a multi-threaded process (the device's threads) may call only
@@ -183,6 +186,33 @@ int tr_finish(pid_t pid)
 int tr_run(const char *log, const char *const *args)
 {
     return tr_finish(tr_spawn(log, args));
+}
+
+int tr_signal(pid_t pid, int sig)
+{
+    /* kill(-1, sig) signals every process we may signal (as root: all of them), and
+     * kill(0, sig) our own group: only ever a child that was started */
+    if (pid <= 0) {
+        TEST_FAIL("no process to send signal %d to (pid %d)", sig, (int)pid);
+        return 0;
+    }
+    return kill(pid, sig) == 0;
+}
+
+int tr_wait_for_lines(pid_t pid, const char *path, long lines, double seconds)
+{
+    struct timespec nap = {0, 2000000};
+    for (double waited = 0; waited < seconds; waited += 0.002) {
+        if (tr_lines(path) >= lines)
+            return 1;
+        siginfo_t info;
+        info.si_pid = 0; /* WNOWAIT: look without reaping, tr_finish still gets the status */
+        if (pid <= 0 || waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+            info.si_pid == pid)
+            return 0;
+        nanosleep(&nap, NULL);
+    }
+    return 0;
 }
 
 long tr_lines(const char *path)

@@ -39,6 +39,12 @@ int tr_finish(pid_t pid);
 /* tr_spawn and tr_finish. */
 int tr_run(const char *log, const char *const *args);
 
+/* kill(pid, sig) for a started child only: pid <= 0 (a failed spawn) fails the test
+ * instead of signalling every process (-1) or our own group (0). 1 when sent. */
+int tr_signal(pid_t pid, int sig);
+/* Waits until the file at path has `lines` lines: 1; 0 when the process pid ended first
+ * (it stays to be reaped by tr_finish) or after `seconds`. */
+int tr_wait_for_lines(pid_t pid, const char *path, long lines, double seconds);
 /* Lines in a file (0 when it is missing). */
 long tr_lines(const char *path);
 /* The weights of the run's latest checkpoint, read whole (test memory); NULL if none. */
