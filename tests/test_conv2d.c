@@ -80,7 +80,7 @@ static const int igemm_shapes[][9] = {
 
 HVP_TEST(conv2d_fwd_igemm)
 {
-    int old = hvp_conv2d_igemm(1);
+    int old = hvp_conv2d_igemm(test_ctx(), 1);
     for (int s = 0; s < (test_tiny() ? 3 : NIGEMM); s++) {
         hvp_conv2d_desc d = desc_of(igemm_shapes[s]);
         check_fwd(&d, s % 2);
@@ -89,7 +89,7 @@ HVP_TEST(conv2d_fwd_igemm)
         hvp_conv2d_desc d = desc_of(fwd_shapes[s]);
         check_fwd(&d, s % 2);
     }
-    hvp_conv2d_igemm(old);
+    hvp_conv2d_igemm(test_ctx(), old);
 }
 
 /* A scratch bound of a few images' columns forces the chunked path (and a short last
@@ -100,9 +100,9 @@ HVP_TEST(conv2d_fwd_chunked)
     if (test_tiny())
         d.h = d.w = 3;
     size_t per_image = (size_t)(27 + 4) * d.h * d.w;
-    size_t old = hvp_conv2d_scratch_limit(2 * per_image + 1);
+    size_t old = hvp_conv2d_scratch_limit(test_ctx(), 2 * per_image + 1);
     check_fwd(&d, 1);
-    hvp_conv2d_scratch_limit(old);
+    hvp_conv2d_scratch_limit(test_ctx(), old);
 }
 
 HVP_TEST(conv2d_out_size)
@@ -212,7 +212,7 @@ static const int igemm_bwd_shapes[][9] = {
 
 HVP_TEST(conv2d_bwd_igemm)
 {
-    int old = hvp_conv2d_igemm(1);
+    int old = hvp_conv2d_igemm(test_ctx(), 1);
     int n = (int)(sizeof igemm_bwd_shapes / sizeof igemm_bwd_shapes[0]);
     for (int s = 0; s < (test_tiny() ? 2 : n); s++) {
         hvp_conv2d_desc d = desc_of(igemm_bwd_shapes[s]);
@@ -223,7 +223,7 @@ HVP_TEST(conv2d_bwd_igemm)
         hvp_conv2d_desc d = desc_of(bwd_shapes[s]);
         check_bwd(&d, 1);
     }
-    hvp_conv2d_igemm(old);
+    hvp_conv2d_igemm(test_ctx(), old);
 }
 
 /* dx and dw (+= a random start) against the double reference, for shapes too large for
@@ -281,29 +281,29 @@ HVP_TEST(conv2d_bwd_implicit)
     int n = (int)(sizeof implicit_bwd_shapes / sizeof implicit_bwd_shapes[0]);
     if (test_tiny())
         n = 2;
-    int old = hvp_conv2d_igemm(1);
+    int old = hvp_conv2d_igemm(test_ctx(), 1);
     for (int s = 0; s < n; s++) {
         hvp_conv2d_desc d = desc_of(implicit_bwd_shapes[s]);
         check_bwd_ref(&d, s != 1);
     }
-    hvp_conv2d_igemm(-1);
+    hvp_conv2d_igemm(test_ctx(), -1);
     for (int s = 0; s < n; s++) {
         hvp_conv2d_desc d = desc_of(implicit_bwd_shapes[s]);
         check_bwd_ref(&d, 1);
     }
-    hvp_conv2d_igemm(1);
+    hvp_conv2d_igemm(test_ctx(), 1);
     /* Chunks of one image, then of two for an odd batch: dw adds chunk after chunk. */
     hvp_conv2d_desc d = desc_of(implicit_bwd_shapes[0]);
     size_t per_image = (size_t)32 * hvp_conv2d_out_h(&d) * hvp_conv2d_out_w(&d) * 2;
-    size_t old_limit = hvp_conv2d_scratch_limit(1);
+    size_t old_limit = hvp_conv2d_scratch_limit(test_ctx(), 1);
     check_bwd_ref(&d, 1);
     if (!test_tiny()) {
         d.n = 5;
-        hvp_conv2d_scratch_limit(2 * per_image + per_image / 2);
+        hvp_conv2d_scratch_limit(test_ctx(), 2 * per_image + per_image / 2);
         check_bwd_ref(&d, 1);
     }
-    hvp_conv2d_scratch_limit(old_limit);
-    hvp_conv2d_igemm(old);
+    hvp_conv2d_scratch_limit(test_ctx(), old_limit);
+    hvp_conv2d_igemm(test_ctx(), old);
 }
 
 HVP_TEST(conv2d_bwd_no_dx_and_chunked)
@@ -316,7 +316,7 @@ HVP_TEST(conv2d_bwd_no_dx_and_chunked)
         check_bwd(&d, 0);
     }
     /* Chunks of one image (the bound is below one image's scratch). */
-    size_t old = hvp_conv2d_scratch_limit(1);
+    size_t old = hvp_conv2d_scratch_limit(test_ctx(), 1);
     check_bwd(&d, 1);
     if (!test_tiny()) {
         hvp_conv2d_desc pw = {3, 2, 3, 3, 2, 1, 1, 1, 0};
@@ -324,7 +324,7 @@ HVP_TEST(conv2d_bwd_no_dx_and_chunked)
         hvp_conv2d_desc big = {3, 1, 23, 23, 2, 3, 3, 1, 1}; /* per image */
         check_bwd(&big, 1);
     }
-    hvp_conv2d_scratch_limit(old);
+    hvp_conv2d_scratch_limit(test_ctx(), old);
 }
 
 HVP_TEST(conv2d_rejects_bad_shapes)
@@ -376,9 +376,9 @@ HVP_TEST(conv2d_bwd_deterministic)
     check_deterministic((hvp_conv2d_desc){4, 8, 15, 15, 16, 3, 3, 2, 1}); /* one wide GEMM */
     check_deterministic((hvp_conv2d_desc){4, 8, 47, 47, 16, 3, 3, 2, 1}); /* per image */
     /* Implicit GEMM: dw added over chunks of two images (the scratch bound), dx by phases */
-    int old = hvp_conv2d_igemm(1);
-    size_t old_limit = hvp_conv2d_scratch_limit((size_t)64 * 8 * 8 * 2);
+    int old = hvp_conv2d_igemm(test_ctx(), 1);
+    size_t old_limit = hvp_conv2d_scratch_limit(test_ctx(), (size_t)64 * 8 * 8 * 2);
     check_deterministic((hvp_conv2d_desc){5, 12, 15, 15, 40, 3, 3, 2, 1});
-    hvp_conv2d_scratch_limit(old_limit);
-    hvp_conv2d_igemm(old);
+    hvp_conv2d_scratch_limit(test_ctx(), old_limit);
+    hvp_conv2d_igemm(test_ctx(), old);
 }

@@ -182,9 +182,9 @@ HVP_TEST(flops_conv2d_counts_its_shape_on_every_path)
     REQUIRE_OK(hvp_tensor_fill_f32(ctx, &x, 0.5f));
     REQUIRE_OK(hvp_tensor_fill_f32(ctx, &w, 0.25f));
     REQUIRE_OK(hvp_tensor_fill_f32(ctx, &dw, 0.0f));
-    int mode = hvp_conv2d_igemm(1);
+    int mode = hvp_conv2d_igemm(ctx, 1);
     for (int igemm = 1; igemm >= 0; igemm--) {
-        hvp_conv2d_igemm(igemm);
+        hvp_conv2d_igemm(ctx, igemm);
         uint64_t f0 = ctx->flops[HVP_FLOPS_MATMUL];
         hvp_status st = hvp_conv2d_fwd(ctx, &d, &x, &w, NULL, &y);
         uint64_t f1 = ctx->flops[HVP_FLOPS_MATMUL];
@@ -201,6 +201,6 @@ HVP_TEST(flops_conv2d_counts_its_shape_on_every_path)
                "%.0f, %.0f", igemm, (double)(f1 - f0), (double)(f2 - f1), (double)(f3 - f2), one,
                2 * one, one);
     }
-    hvp_conv2d_igemm(mode);
+    hvp_conv2d_igemm(ctx, mode);
     REQUIRE_OK(hvp_ctx_finish(ctx));
 }

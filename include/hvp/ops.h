@@ -65,14 +65,14 @@ hvp_status hvp_conv2d_fwd(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tens
 hvp_status hvp_conv2d_bwd(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *x,
                           const hvp_tensor *w, const hvp_tensor *dy, const hvp_tensor *dx,
                           const hvp_tensor *dw, const hvp_tensor *db);
-/* Sets the scratch bound (floats per call; 16M = 64 MiB by default; 0 leaves it) and
+/* Sets ctx's scratch bound (floats per call; 16M = 64 MiB by default; 0 leaves it) and
  * returns the previous one. A single image whose column matrix is larger still runs. */
-size_t hvp_conv2d_scratch_limit(size_t floats);
-/* Implicit-GEMM kernels (no column matrix) for the convolutions that are not 1x1 stride 1,
- * forward, weight gradient and input gradient (by phases when strided): 1 on, 0 off, -1
+size_t hvp_conv2d_scratch_limit(hvp_ctx *ctx, size_t floats);
+/* Implicit-GEMM kernels (no column matrix) for ctx's convolutions that are not 1x1 stride
+ * 1, forward, weight gradient and input gradient (by phases when strided): 1 on, 0 off, -1
  * the default, a choice per shape (HVP_CONV_IGEMM=0/1 in the environment overrides -1).
  * Returns the previous setting. */
-int hvp_conv2d_igemm(int mode);
+int hvp_conv2d_igemm(hvp_ctx *ctx, int mode);
 
 /* batch norm (src/ops/batchnorm.c), one implementation for 2-d (x [n, c, h, w]: hw = h*w)
  * and 1-d (x [n, c]: hw = 1), statistics per channel over (n, hw). PyTorch semantics:
@@ -316,7 +316,8 @@ const char *hvp_gemm_chosen(hvp_ctx *ctx, int trans_a, int trans_b, int m, int n
                             int batch);
 /* One line: the algorithm per class and where the choice came from (table or default). */
 void hvp_gemm_describe(hvp_ctx *ctx, char *buf, size_t size);
-/* Reads this device's tune table again (it is read once, at the first GEMM). */
+/* Reads the tune table of ctx's device again, for ctx (each context reads it once, at its
+ * first GEMM). */
 void hvp_gemm_reload_table(hvp_ctx *ctx);
 /* Where this device's tune table lives. */
 hvp_status hvp_gemm_table_path(const hvp_ctx *ctx, char *path, size_t size);
@@ -325,7 +326,7 @@ hvp_status hvp_gemm_table_path(const hvp_ctx *ctx, char *path, size_t size);
 hvp_status hvp_gemm_time(hvp_ctx *ctx, const char *algo, int trans_a, int trans_b, int m, int n,
                          int k, int batch, int share_a, int runs, double *seconds);
 /* Times every algorithm on representative shapes of each class, writes the winners to the
- * device's tune table and uses them from now on; progress goes to out (may be NULL). */
+ * device's tune table and ctx uses them from now on; progress goes to out (may be NULL). */
 hvp_status hvp_gemm_tune(hvp_ctx *ctx, int quick, FILE *out);
 
 /* ---- ViT token embedding (src/ops/vit_embed.c) --------------------------------------- */

@@ -93,6 +93,17 @@ typedef struct hvp_ctx {
      * src/ops/batchnorm.c); every rank must then run the same batch norms in the same
      * order. Set by the trainer when it runs on more than one rank. */
     int sync_bn;
+    /* The ops' own state (src/ops/), here so that contexts on two devices in one process
+     * keep their own: conv2d's scratch bound in floats per call (0: its default) and its
+     * implicit-GEMM setting (-1: per shape), set with hvp_conv2d_scratch_limit and
+     * hvp_conv2d_igemm; the GEMM dispatch table, read at the first GEMM (src/ops/gemm.c;
+     * plain host memory, freed with the context). Like the queue and the arenas, they take
+     * no lock: a context is used by one thread at a time. */
+    struct {
+        size_t conv_scratch_floats;
+        int conv_igemm;
+        struct hvp_gemm_table *gemm_table;
+    } ops;
 } hvp_ctx;
 
 hvp_status hvp_ctx_create(const char *selector, hvp_ctx **out);

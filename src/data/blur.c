@@ -37,35 +37,42 @@ struct hvp_blur {
     int nchoices;
 };
 
-/* clFFT's library state (clfftSetup) lives while any hvp_blur holds plans, and is torn
- * down with the last of them: clfftTeardown releases programs that belong to the OpenCL
- * context, so it must run before the context goes (an atexit teardown after
- * hvp_ctx_destroy corrupted the heap under Oclgrind). A run keeps one augment object, so
- * this is one setup and one teardown per process. */
-static pthread_mutex_t clfft_lock = PTHREAD_MUTEX_INITIALIZER;
-static int clfft_users;
+/* clFFT's library state (clfftSetup) is process-wide by nature, so its count of users is
+ * the one thing here shared by all contexts: it lives while any hvp_blur holds plans or
+ * hvp_augment_fft_keep holds it, and is torn down with the last of them: clfftTeardown
+ * releases programs that belong to the OpenCL contexts, so it must run before they go (an
+ * atexit teardown after hvp_ctx_destroy corrupted the heap under Oclgrind). A run keeps
+ * one augment object, so this is one setup and one teardown per process. */
+static struct {
+    pthread_mutex_t lock;
+    int users; /* hvp_blur objects holding plans, and one while kept */
+    int kept;  /* hvp_augment_fft_keep(1) holds a use */
+} clfft = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
 
-static clfftStatus clfft_acquire(void)
+/* Adds one user (delta 1), setting clFFT up for the first, or takes one away (delta -1),
+ * tearing it down after the last. The caller holds clfft.lock. */
+static clfftStatus clfft_count(int delta)
 {
     clfftStatus st = CLFFT_SUCCESS;
-    pthread_mutex_lock(&clfft_lock);
-    if (clfft_users == 0) {
+    if (delta > 0 && clfft.users == 0) {
         clfftSetupData d;
         clfftInitSetupData(&d);
         st = clfftSetup(&d);
     }
-    if (st == CLFFT_SUCCESS)
-        clfft_users++;
-    pthread_mutex_unlock(&clfft_lock);
+    if (st != CLFFT_SUCCESS)
+        return st;
+    clfft.users += delta;
+    if (clfft.users == 0)
+        clfftTeardown();
     return st;
 }
 
-static void clfft_release(void)
+static clfftStatus clfft_use(int delta)
 {
-    pthread_mutex_lock(&clfft_lock);
-    if (--clfft_users == 0)
-        clfftTeardown();
-    pthread_mutex_unlock(&clfft_lock);
+    pthread_mutex_lock(&clfft.lock);
+    clfftStatus st = clfft_count(delta);
+    pthread_mutex_unlock(&clfft.lock);
+    return st;
 }
 
 #define FFT_CHECK(call)                                                                  \
@@ -78,16 +85,14 @@ static void clfft_release(void)
 
 hvp_status hvp_augment_fft_keep(int keep)
 {
-    static int kept;
-    if (keep && !kept) {
-        clfftStatus st = clfft_acquire();
-        if (st != CLFFT_SUCCESS)
-            return HVP_FAIL(HVP_ERR_CL, "clfftSetup failed: status %d", (int)st);
-        kept = 1;
-    } else if (!keep && kept) {
-        clfft_release();
-        kept = 0;
-    }
+    keep = keep != 0;
+    pthread_mutex_lock(&clfft.lock);
+    clfftStatus st = keep == clfft.kept ? CLFFT_SUCCESS : clfft_count(keep ? 1 : -1);
+    if (st == CLFFT_SUCCESS)
+        clfft.kept = keep;
+    pthread_mutex_unlock(&clfft.lock);
+    if (st != CLFFT_SUCCESS)
+        return HVP_FAIL(HVP_ERR_CL, "clfftSetup failed: status %d", (int)st);
     return HVP_OK;
 }
 
@@ -114,7 +119,7 @@ void hvp_blur_destroy(hvp_blur *b)
         clReleaseMemObject(p->H);
     }
     if (b->clfft_held)
-        clfft_release();
+        clfft_use(-1);
     free(b);
 }
 
@@ -157,7 +162,7 @@ static hvp_status make_plan(hvp_blur *b, int P, int planes, fft_plan **out)
             b->nplans--;
         }
     if (!b->clfft_held) {
-        clfftStatus st = clfft_acquire();
+        clfftStatus st = clfft_use(1);
         if (st != CLFFT_SUCCESS)
             return HVP_FAIL(HVP_ERR_CL, "clfftSetup failed: status %d", (int)st);
         b->clfft_held = 1;

@@ -499,6 +499,8 @@ static hvp_status scan_file(const char *path, scan_entry **out, int *count)
     return HVP_OK;
 }
 
+/* iniparser reports through one process-wide callback that takes no user pointer, so its
+ * message lands here: load configs from one thread at a time. */
 static char ini_message[512];
 static int ini_error(const char *fmt, ...)
 {

@@ -9,14 +9,19 @@
 
 #include <stdlib.h>
 
-/* Scratch bound per call, in floats (64 MiB by default). */
-static size_t scratch_limit = (size_t)16 << 20;
+/* Scratch bound per call, in floats, when the context sets none (64 MiB). */
+#define DEFAULT_SCRATCH_FLOATS ((size_t)16 << 20)
 
-size_t hvp_conv2d_scratch_limit(size_t floats)
+static size_t scratch_floats(const hvp_ctx *ctx)
 {
-    size_t old = scratch_limit;
+    return ctx->ops.conv_scratch_floats ? ctx->ops.conv_scratch_floats : DEFAULT_SCRATCH_FLOATS;
+}
+
+size_t hvp_conv2d_scratch_limit(hvp_ctx *ctx, size_t floats)
+{
+    size_t old = scratch_floats(ctx);
     if (floats)
-        scratch_limit = floats;
+        ctx->ops.conv_scratch_floats = floats;
     return old;
 }
 
@@ -50,9 +55,9 @@ static int is_pointwise(const hvp_conv2d_desc *d)
 }
 
 /* Images per chunk so that per_image floats of scratch per image stay under the bound. */
-static int chunk_images(const hvp_conv2d_desc *d, size_t per_image)
+static int chunk_images(const hvp_ctx *ctx, const hvp_conv2d_desc *d, size_t per_image)
 {
-    size_t nb = per_image ? scratch_limit / per_image : (size_t)d->n;
+    size_t nb = per_image ? scratch_floats(ctx) / per_image : (size_t)d->n;
     if (nb < 1)
         nb = 1;
     if (nb > (size_t)d->n)
@@ -283,22 +288,20 @@ static hvp_status dx_phases(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_te
     return hvp_launch(ctx, &a, 3, global, ctx->info.type & CL_DEVICE_TYPE_CPU ? one : NULL);
 }
 
-static int igemm_mode = -1;
-
-int hvp_conv2d_igemm(int mode)
+int hvp_conv2d_igemm(hvp_ctx *ctx, int mode)
 {
-    int old = igemm_mode;
-    igemm_mode = mode;
+    int old = ctx->ops.conv_igemm;
+    ctx->ops.conv_igemm = mode;
     return old;
 }
 
 /* The forced setting (hvp_conv2d_igemm, else HVP_CONV_IGEMM), or -1 for the default. */
-static int igemm_setting(void)
+static int igemm_setting(const hvp_ctx *ctx)
 {
     const char *e = getenv("HVP_CONV_IGEMM");
-    if (igemm_mode < 0 && e && *e)
+    if (ctx->ops.conv_igemm < 0 && e && *e)
         return atoi(e) != 0;
-    return igemm_mode;
+    return ctx->ops.conv_igemm;
 }
 
 /* Whether convolution d (not 1x1 stride 1) takes the implicit GEMM. By default when the
@@ -307,9 +310,9 @@ static int igemm_setting(void)
  * column matrix would outgrow the caches. On PoCL (ResNet-18 CIFAR layers, process CPU
  * time) it took 0.45-0.85x the time of im2col + GEMM at 32x32 and 16x16 and, at batch 128,
  * 0.6-0.9x at 8x8 and 4x4; at batch 32 those took 1.1-1.2x, the 3-channel stem 1-2.5x. */
-static int use_igemm(const hvp_conv2d_desc *d)
+static int use_igemm(const hvp_ctx *ctx, const hvp_conv2d_desc *d)
 {
-    int mode = igemm_setting();
+    int mode = igemm_setting(ctx);
     if (mode >= 0)
         return mode;
     double P = (double)hvp_conv2d_out_h(d) * hvp_conv2d_out_w(d);
@@ -330,10 +333,10 @@ static hvp_status fwd_batched(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_
         HVP_TRY(hvp_gemm_strided_batched(ctx, 0, 0, d->c_out, P, K, 1.0f, hvp_mat_of(w, K), 0,
                                          hvp_mat_of(x, P), (size_t)K * P, 0.0f,
                                          hvp_mat_of(y, P), ystride, d->n));
-    } else if (use_igemm(d)) {
+    } else if (use_igemm(ctx, d)) {
         HVP_TRY(igemm(ctx, d, x, w, y));
     } else {
-        int nb = chunk_images(d, (size_t)K * P);
+        int nb = chunk_images(ctx, d, (size_t)K * P);
         hvp_tensor col;
         HVP_TRY(scratch(ctx, (size_t)K * nb * P, "conv2d column matrix", &col));
         for (int i0 = 0; i0 < d->n; i0 += nb) {
@@ -460,7 +463,7 @@ static hvp_status dw_igemm(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_ten
     int cpad = ig_cpad(d->c_out), kk = d->kh * d->kw;
     size_t per_image = sizeof(float) * ((size_t)d->c_in * d->h * d->w + (size_t)cpad * P);
     int nb = (int)(DW_CHUNK_BYTES / per_image);
-    int nb_scratch = chunk_images(d, (size_t)cpad * P);
+    int nb_scratch = chunk_images(ctx, d, (size_t)cpad * P);
     nb = nb < 1 ? 1 : nb > nb_scratch ? nb_scratch : nb;
     size_t ystride = (size_t)d->c_out * P, xstride = (size_t)d->c_in * d->h * d->w;
     hvp_tensor dyt;
@@ -508,11 +511,11 @@ static hvp_status dw_igemm(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_ten
  * input channels (the 3-channel stem would fill 3 of a tile's 8). On PoCL (ResNet-18
  * CIFAR layers, process CPU time of the whole backward) it took 0.6x the time at 32x32 and
  * 16x16, 0.75x at 8x8 and 0.8-0.9x at 4x4 and for the strided layers, at batch 32 and 128. */
-static int use_dw_igemm(const hvp_conv2d_desc *d)
+static int use_dw_igemm(const hvp_ctx *ctx, const hvp_conv2d_desc *d)
 {
     if (is_pointwise(d))
         return 0;
-    int mode = igemm_setting();
+    int mode = igemm_setting(ctx);
     return mode >= 0 ? mode : d->c_in >= 16;
 }
 
@@ -523,16 +526,16 @@ static int use_dw_igemm(const hvp_conv2d_desc *d)
  * 1.2-1.4x). Strided: by default with the implicit weight gradient (then no column matrix
  * is built at all); the whole backward of the 3x3 stride-2 layer took 0.88x (batch 128)
  * and 0.96x (batch 32) the time, of the 1x1 stride-2 shortcut 1.0x and 0.91x. */
-static int use_dx_phases(const hvp_conv2d_desc *d)
+static int use_dx_phases(const hvp_ctx *ctx, const hvp_conv2d_desc *d)
 {
     if (is_pointwise(d))
         return 0;
-    int mode = igemm_setting();
+    int mode = igemm_setting(ctx);
     if (mode >= 0)
         return mode;
     if (d->stride == 1)
-        return use_igemm(d) && hvp_conv2d_out_h(d) * hvp_conv2d_out_w(d) >= 128;
-    return d->c_out >= 16 && use_dw_igemm(d);
+        return use_igemm(ctx, d) && hvp_conv2d_out_h(d) * hvp_conv2d_out_w(d) >= 128;
+    return d->c_out >= 16 && use_dw_igemm(ctx, d);
 }
 
 /* Backward by column matrices, per chunk of nb images, in one of two layouts; dx and dw
@@ -556,7 +559,7 @@ static hvp_status bwd_col(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tens
     size_t col_len = x_is_col ? 0 : (size_t)K * P;
     /* other: the dw parts (per image, with dw) or dyT (wide) */
     size_t other_len = per_image ? (dw ? wlen : 0) : (size_t)d->c_out * P;
-    int nb = chunk_images(d, col_len + other_len);
+    int nb = chunk_images(ctx, d, col_len + other_len);
     if (!per_image && nb * P > WIDE_MAX_COLS)
         nb = WIDE_MAX_COLS / P > 1 ? WIDE_MAX_COLS / P : 1;
     hvp_tensor col, other;
@@ -611,7 +614,7 @@ static hvp_status bwd(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *
                       const hvp_tensor *w, const hvp_tensor *dy, const hvp_tensor *dx,
                       const hvp_tensor *dw, const hvp_tensor *db)
 {
-    int dw_direct = use_dw_igemm(d), dx_direct = dx && use_dx_phases(d);
+    int dw_direct = use_dw_igemm(ctx, d), dx_direct = dx && use_dx_phases(ctx, d);
     if (dw_direct)
         HVP_TRY(dw_igemm(ctx, d, x, dy, dw));
     if (!dw_direct || (dx && !dx_direct))

@@ -10,7 +10,6 @@
 #include <iniparser.h>
 #include <limits.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,18 +82,13 @@ static int shape_class(int m, int n, int k, int batch)
     return CLASS_LARGE;
 }
 
-/* ---- per-device table ------------------------------------------------------------------ */
+/* ---- the table, per context ------------------------------------------------------------ */
 
-typedef struct device_table {
-    cl_device_id device;
+/* The choice per shape class on a context's device (ctx->ops.gemm_table). */
+typedef struct hvp_gemm_table {
     int algo[NCLASSES];
     char source[3400]; /* where the choice came from, for start-up messages */
-} device_table;
-
-static pthread_mutex_t tables_lock = PTHREAD_MUTEX_INITIALIZER;
-static device_table tables[16];
-static int ntables;
-
+} hvp_gemm_table;
 
 hvp_status hvp_gemm_table_path(const hvp_ctx *ctx, char *path, size_t size)
 {
@@ -113,7 +107,7 @@ hvp_status hvp_gemm_table_path(const hvp_ctx *ctx, char *path, size_t size)
 /* Without a measured table: CPU devices take our register kernel with work-groups of one
  * item (vector code over an 8 x 32 tile; it won every class on PoCL/AVX-512, 2-20x ahead of
  * CLBlast); other devices take CLBlast, whose database covers most GPUs. */
-static void default_choice(const hvp_ctx *ctx, device_table *t)
+static void default_choice(const hvp_ctx *ctx, hvp_gemm_table *t)
 {
     int cpu = (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
     for (int c = 0; c < NCLASSES; c++)
@@ -122,7 +116,7 @@ static void default_choice(const hvp_ctx *ctx, device_table *t)
              cpu ? "CPU" : "non-CPU");
 }
 
-static void load_table(const hvp_ctx *ctx, device_table *t)
+static void load_table(const hvp_ctx *ctx, hvp_gemm_table *t)
 {
     default_choice(ctx, t);
     char path[3200];
@@ -145,52 +139,28 @@ static void load_table(const hvp_ctx *ctx, device_table *t)
     snprintf(t->source, sizeof t->source, "measured, from %s", path);
 }
 
-/* This device's table, loaded on first use. Returns a copy (the table may be replaced by a
- * concurrent tune). */
-static device_table get_table(const hvp_ctx *ctx)
+/* ctx's table, read at its first use; out of host memory for it, `spare` takes the
+ * default and is returned. */
+static hvp_gemm_table *table_of(hvp_ctx *ctx, hvp_gemm_table *spare)
 {
-    pthread_mutex_lock(&tables_lock);
-    device_table *found = NULL;
-    for (int i = 0; i < ntables; i++)
-        if (tables[i].device == ctx->info.device)
-            found = &tables[i];
-    if (!found) {
-        found = &tables[ntables < 16 ? ntables++ : 15];
-        found->device = ctx->info.device;
-        load_table(ctx, found);
-    }
-    device_table copy = *found;
-    pthread_mutex_unlock(&tables_lock);
-    return copy;
-}
-
-static void set_table(const hvp_ctx *ctx, const int *algo, const char *source)
-{
-    get_table(ctx); /* make sure an entry exists */
-    pthread_mutex_lock(&tables_lock);
-    for (int i = 0; i < ntables; i++)
-        if (tables[i].device == ctx->info.device) {
-            memcpy(tables[i].algo, algo, sizeof tables[i].algo);
-            snprintf(tables[i].source, sizeof tables[i].source, "%s", source);
+    if (!ctx->ops.gemm_table) {
+        hvp_gemm_table *t = malloc(sizeof *t);
+        if (!t) {
+            default_choice(ctx, spare);
+            return spare;
         }
-    pthread_mutex_unlock(&tables_lock);
+        load_table(ctx, t);
+        ctx->ops.gemm_table = t;
+    }
+    return ctx->ops.gemm_table;
 }
 
 void hvp_gemm_reload_table(hvp_ctx *ctx)
 {
-    device_table fresh;
-    fresh.device = ctx->info.device;
-    load_table(ctx, &fresh);
-    pthread_mutex_lock(&tables_lock);
-    int found = 0;
-    for (int i = 0; i < ntables; i++)
-        if (tables[i].device == ctx->info.device) {
-            tables[i] = fresh;
-            found = 1;
-        }
-    if (!found)
-        tables[ntables < 16 ? ntables++ : 15] = fresh;
-    pthread_mutex_unlock(&tables_lock);
+    free(ctx->ops.gemm_table);
+    ctx->ops.gemm_table = NULL;
+    hvp_gemm_table spare;
+    table_of(ctx, &spare);
 }
 
 static int forced_algo(void)
@@ -207,20 +177,21 @@ const char *hvp_gemm_chosen(hvp_ctx *ctx, int trans_a, int trans_b, int m, int n
     int f = forced_algo();
     if (f >= 0)
         return ALGOS[f].name;
-    device_table t = get_table(ctx);
-    return ALGOS[t.algo[shape_class(m, n, k, batch)]].name;
+    hvp_gemm_table spare;
+    return ALGOS[table_of(ctx, &spare)->algo[shape_class(m, n, k, batch)]].name;
 }
 
 void hvp_gemm_describe(hvp_ctx *ctx, char *buf, size_t size)
 {
-    device_table t = get_table(ctx);
+    hvp_gemm_table spare;
+    const hvp_gemm_table *t = table_of(ctx, &spare);
     size_t used = 0;
     buf[0] = 0;
     for (int c = 0; c < NCLASSES && used < size; c++)
         used += (size_t)snprintf(buf + used, size - used, "%s=%s ", CLASS_NAMES[c],
-                                 ALGOS[t.algo[c]].name);
+                                 ALGOS[t->algo[c]].name);
     if (used < size)
-        snprintf(buf + used, size - used, "(%s)", t.source);
+        snprintf(buf + used, size - used, "(%s)", t->source);
     const char *env = getenv("HVP_GEMM");
     if (env && *env && used < size)
         snprintf(buf, size, "HVP_GEMM=%s forces %s everywhere", env,
@@ -657,8 +628,8 @@ hvp_status hvp_gemm_tune(hvp_ctx *ctx, int quick, FILE *out)
     char path[3200];
     HVP_TRY(hvp_gemm_table_path(ctx, path, sizeof path)); /* makes the cache folder */
     HVP_TRY(write_table(ctx, best, path));
-    char source[3400];
-    snprintf(source, sizeof source, "measured, from %s", path);
-    set_table(ctx, best, source);
+    hvp_gemm_table spare, *t = table_of(ctx, &spare);
+    memcpy(t->algo, best, sizeof t->algo);
+    snprintf(t->source, sizeof t->source, "measured, from %s", path);
     return HVP_OK;
 }

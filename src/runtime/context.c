@@ -28,6 +28,7 @@ hvp_status hvp_ctx_create_on(const hvp_device_info *device, hvp_ctx **out)
     if (!ctx)
         return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
     ctx->info = *device;
+    ctx->ops.conv_igemm = -1; /* no forced choice */
     hvp_status s;
     cl_int err;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->info.platform,
@@ -114,8 +115,10 @@ void hvp_ctx_destroy(hvp_ctx *ctx)
     hvp_arena_destroy(ctx->acts);
     hvp_arena_destroy(ctx->params);
     hvp_programs_destroy(ctx->programs);
+    free(ctx->ops.gemm_table);
     /* CLBlast caches programs per context; release them while the context lives, not in
-     * CLBlast's exit-time destructor (which crashes Oclgrind). */
+     * CLBlast's exit-time destructor (which crashes Oclgrind). Its cache is process-wide:
+     * other contexts' CLBlast programs go too, and are rebuilt at their next use. */
     CLBlastClearCache();
     if (ctx->queue)
         clReleaseCommandQueue(ctx->queue);

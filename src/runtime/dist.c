@@ -15,6 +15,8 @@
 #include <mpi.h>
 #endif
 
+/* This process's place among the ranks: process-wide, as MPI is (one MPI_Init per process),
+ * whatever devices the process drives. */
 static struct {
     int rank, world, local_rank, local_world, joined;
     char host[256];

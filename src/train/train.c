@@ -69,7 +69,8 @@ typedef struct trainer {
 } trainer;
 
 /* Set by hvp_train_request_stop, from a signal handler or another thread: a lock-free
- * atomic is both async-signal-safe and seen by the training thread. */
+ * atomic is both async-signal-safe and seen by the training thread. Process-wide, as a
+ * signal is: it stops every run in the process. */
 static atomic_int stop_requested;
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "hvp_train_request_stop needs a lock-free int");
 
