@@ -98,7 +98,7 @@ static void check_tables(hvp_ctx *a, hvp_ctx *b)
          *forced = env_copy("HVP_GEMM"), path[4096];
     setenv("HVP_CACHE_DIR", cache, 1);
     unsetenv("HVP_GEMM"); /* it would force one algorithm on both */
-    FILE *f = hvp_gemm_table_path(b, path, sizeof path) == HVP_OK ? fopen(path, "w") : NULL;
+    FILE *f = hvp_tune_table_path(b, path, sizeof path) == HVP_OK ? fopen(path, "w") : NULL;
     if (f) {
         fprintf(f, "[gemm]\n");
         for (int c = 0; c < NCLASSES; c++)

@@ -319,8 +319,6 @@ void hvp_gemm_describe(hvp_ctx *ctx, char *buf, size_t size);
 /* Reads the tune table of ctx's device again, for ctx (each context reads it once, at its
  * first GEMM). */
 void hvp_gemm_reload_table(hvp_ctx *ctx);
-/* Where this device's tune table lives. */
-hvp_status hvp_gemm_table_path(const hvp_ctx *ctx, char *path, size_t size);
 /* Median seconds of `runs` calls (after one warm-up), each bounded by clFinish, of one
  * algorithm on scratch matrices from ctx->acts (share_a: the batch shares A). */
 hvp_status hvp_gemm_time(hvp_ctx *ctx, const char *algo, int trans_a, int trans_b, int m, int n,
@@ -328,6 +326,14 @@ hvp_status hvp_gemm_time(hvp_ctx *ctx, const char *algo, int trans_a, int trans_
 /* Times every algorithm on representative shapes of each class, writes the winners to the
  * device's tune table and ctx uses them from now on; progress goes to out (may be NULL). */
 hvp_status hvp_gemm_tune(hvp_ctx *ctx, int quick, FILE *out);
+
+/* ---- the tune table (src/ops/tune_table.c) ----------------------------------------- */
+
+/* Where this device's tune table lives: tune-<device hash>.ini in the cache folder. */
+hvp_status hvp_tune_table_path(const hvp_ctx *ctx, char *path, size_t size);
+/* Replaces section `section` of ctx's tune table with body ("key = value" lines), keeping
+ * the other ops' sections; the file is replaced atomically. */
+hvp_status hvp_tune_table_write(const hvp_ctx *ctx, const char *section, const char *body);
 
 /* ---- ViT token embedding (src/ops/vit_embed.c) --------------------------------------- */
 /* c [B, D, L] (the NCHW output of the patch convolution, L = h*w patches), cls [D] (the class

@@ -36,7 +36,7 @@ int hvp_cmd_tune(int argc, char **argv)
     }
     hvp_gemm_describe(ctx, desc, sizeof desc);
     printf("gemm path now: %s\n", desc);
-    if (hvp_gemm_table_path(ctx, path, sizeof path) == HVP_OK)
+    if (hvp_tune_table_path(ctx, path, sizeof path) == HVP_OK)
         printf("written: %s\n", path);
     hvp_ctx_destroy(ctx);
     return 0;
