@@ -1,6 +1,7 @@
 /* The device's tune table: tune-<device hash>.ini in the cache folder, written by `hvp
- * tune`, one section per tuned op ([gemm]: src/ops/gemm.c) after the [device] it was
- * measured on. Each op rewrites its own section and keeps the others'. */
+ * tune`, one section per tuned op ([gemm]: src/ops/gemm.c, [conv2d]: src/ops/conv2d_tune.c)
+ * after the [device] it was measured on. Each op rewrites its own section and keeps the
+ * others'. */
 #include "ops/tune_table.h"
 
 #include <stdio.h>
