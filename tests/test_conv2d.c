@@ -388,7 +388,7 @@ HVP_TEST(conv2d_bwd_deterministic)
 
 /* ---- the tune table's choice of path (src/ops/conv2d_tune.c) ---------------------------- */
 
-/* A convolution of some classes, small enough for the reference. */
+/* One convolution of each of four classes, small enough for the reference. */
 static const hvp_conv2d_desc STEM = {2, 3, 8, 8, 8, 3, 3, 1, 1},
                              S1_LARGE = {2, 16, 12, 12, 8, 3, 3, 1, 1}, /* 144 pixels */
                              S2_SMALL = {2, 16, 9, 9, 16, 3, 3, 2, 1},  /* 25 pixels */
@@ -420,25 +420,11 @@ typedef struct tune_env {
     int old_igemm;
 } tune_env;
 
-static char *env_copy(const char *name)
-{
-    const char *v = getenv(name);
-    return v ? strcpy(test_alloc(strlen(v) + 1), v) : NULL;
-}
-
-static void env_restore(const char *name, const char *value)
-{
-    if (value)
-        setenv(name, value, 1);
-    else
-        unsetenv(name);
-}
-
 static void tune_env_begin(tune_env *e, const char *text)
 {
     e->dir = test_tmpdir();
-    e->old_cache = env_copy("HVP_CACHE_DIR");
-    e->old_forced = env_copy("HVP_CONV_IGEMM");
+    e->old_cache = test_env_copy("HVP_CACHE_DIR");
+    e->old_forced = test_env_copy("HVP_CONV_IGEMM");
     e->old_igemm = hvp_conv2d_igemm(test_ctx(), -1);
     setenv("HVP_CACHE_DIR", e->dir, 1);
     unsetenv("HVP_CONV_IGEMM");
@@ -455,8 +441,8 @@ static void tune_env_begin(tune_env *e, const char *text)
 
 static void tune_env_end(tune_env *e)
 {
-    env_restore("HVP_CACHE_DIR", e->old_cache);
-    env_restore("HVP_CONV_IGEMM", e->old_forced);
+    test_env_restore("HVP_CACHE_DIR", e->old_cache);
+    test_env_restore("HVP_CONV_IGEMM", e->old_forced);
     hvp_conv2d_igemm(test_ctx(), e->old_igemm);
     hvp_conv2d_reload_table(test_ctx());
     test_rmdir(e->dir);

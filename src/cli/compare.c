@@ -4,8 +4,8 @@
  * (one device's crash cannot take the others down), then side by side: loss and
  * chosen-pair agreement per step, the parameter tensors ranked by how far they drifted
  * from the first device's, speed, the costliest kernels, the GEMM and convolution paths,
- * device memory and the device facts that explain differences. Writes DIR/report.md (with SVG plots) and
- * DIR/report.json; exits 1 when a tensor's divergence exceeds the tolerance. */
+ * device memory and the device facts that explain differences. Writes DIR/report.md (with
+ * SVG plots) and DIR/report.json; exits 1 when a tensor's divergence exceeds the tolerance. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
