@@ -115,6 +115,20 @@ char *test_tmpdir(void)
     return d;
 }
 
+char *test_env_copy(const char *name)
+{
+    const char *v = getenv(name);
+    return v ? strcpy(test_alloc(strlen(v) + 1), v) : NULL;
+}
+
+void test_env_restore(const char *name, const char *value)
+{
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+}
+
 void test_rmdir(const char *dir)
 {
     char cmd[300];

@@ -67,6 +67,9 @@ double *test_to_double(const float *x, size_t n);
 char *test_tmpdir(void);
 void test_rmdir(const char *dir);
 unsigned char *test_read_file(const char *path, size_t *size);
+/* An environment variable's value in test memory (NULL when unset), and putting it back. */
+char *test_env_copy(const char *name);
+void test_env_restore(const char *name, const char *value);
 
 /* A number from a safetensors file's metadata (golden files keep their sizes there); -1
  * when the key is missing. */

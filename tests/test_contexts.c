@@ -70,21 +70,6 @@ static void check_settings(hvp_ctx *a, hvp_ctx *b)
            "context b lost its conv2d settings");
 }
 
-/* An environment variable's value in test memory (NULL when unset), and putting it back. */
-static char *env_copy(const char *name)
-{
-    const char *v = getenv(name);
-    return v ? strcpy(test_alloc(strlen(v) + 1), v) : NULL;
-}
-
-static void env_restore(const char *name, const char *value)
-{
-    if (value)
-        setenv(name, value, 1);
-    else
-        unsetenv(name);
-}
-
 /* b reads a tune table (from a folder of its own) that differs from a's choice in every
  * class; a keeps its own. */
 static void check_tables(hvp_ctx *a, hvp_ctx *b)
@@ -94,11 +79,11 @@ static void check_tables(hvp_ctx *a, hvp_ctx *b)
         a_choice[c] = chosen(a, c);
         b_choice[c] = strcmp(a_choice[c], "dot4x4") ? "dot4x4" : "lds8";
     }
-    char *cache = test_tmpdir(), *old_cache = env_copy("HVP_CACHE_DIR"),
-         *forced = env_copy("HVP_GEMM"), path[4096];
+    char *cache = test_tmpdir(), *old_cache = test_env_copy("HVP_CACHE_DIR"),
+         *forced = test_env_copy("HVP_GEMM"), path[4096];
     setenv("HVP_CACHE_DIR", cache, 1);
     unsetenv("HVP_GEMM"); /* it would force one algorithm on both */
-    FILE *f = hvp_gemm_table_path(b, path, sizeof path) == HVP_OK ? fopen(path, "w") : NULL;
+    FILE *f = hvp_tune_table_path(b, path, sizeof path) == HVP_OK ? fopen(path, "w") : NULL;
     if (f) {
         fprintf(f, "[gemm]\n");
         for (int c = 0; c < NCLASSES; c++)
@@ -115,8 +100,8 @@ static void check_tables(hvp_ctx *a, hvp_ctx *b)
     } else {
         TEST_FAIL("cannot write a tune table in %s", cache);
     }
-    env_restore("HVP_CACHE_DIR", old_cache);
-    env_restore("HVP_GEMM", forced);
+    test_env_restore("HVP_CACHE_DIR", old_cache);
+    test_env_restore("HVP_GEMM", forced);
     test_rmdir(cache);
 }
 

@@ -284,7 +284,7 @@ HVP_TEST(gemm_tune_table_drives_dispatch)
         snprintf(forced_copy, sizeof forced_copy, "%s", forced);
     unsetenv("HVP_GEMM");
     setenv("HVP_CACHE_DIR", dir, 1);
-    REQUIRE_OK(hvp_gemm_table_path(ctx, path, sizeof path));
+    REQUIRE_OK(hvp_tune_table_path(ctx, path, sizeof path));
     FILE *f = fopen(path, "w");
     EXPECT(f != NULL, "cannot write %s", path);
     if (f) {

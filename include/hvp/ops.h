@@ -60,8 +60,9 @@ int hvp_conv2d_out_w(const hvp_conv2d_desc *d);
 /* b may be NULL (no bias). y must not overlap x. */
 hvp_status hvp_conv2d_fwd(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *x,
                           const hvp_tensor *w, const hvp_tensor *b, const hvp_tensor *y);
-/* dx = d(loss)/dx (skipped when dx is NULL, e.g. the first layer); dw += ...; db += ...
- * when db is not NULL. All reductions are in a fixed order (no atomics). */
+/* dx = d(loss)/dx (skipped when dx is NULL, e.g. the first layer); dw += ... (skipped when
+ * dw is NULL); db += ... when db is not NULL. All reductions are in a fixed order (no
+ * atomics). */
 hvp_status hvp_conv2d_bwd(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *x,
                           const hvp_tensor *w, const hvp_tensor *dy, const hvp_tensor *dx,
                           const hvp_tensor *dw, const hvp_tensor *db);
@@ -70,9 +71,17 @@ hvp_status hvp_conv2d_bwd(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tens
 size_t hvp_conv2d_scratch_limit(hvp_ctx *ctx, size_t floats);
 /* Implicit-GEMM kernels (no column matrix) for ctx's convolutions that are not 1x1 stride
  * 1, forward, weight gradient and input gradient (by phases when strided): 1 on, 0 off, -1
- * the default, a choice per shape (HVP_CONV_IGEMM=0/1 in the environment overrides -1).
- * Returns the previous setting. */
+ * the default, a choice per shape and pass (HVP_CONV_IGEMM=0/1 in the environment
+ * overrides -1). Returns the previous setting. */
 int hvp_conv2d_igemm(hvp_ctx *ctx, int mode);
+/* The three products of a convolution: y, dw and dx. Each runs by the implicit GEMM or
+ * by column matrices (im2col + GEMM for y and dw, GEMM + col2im for dx). */
+typedef enum { HVP_CONV2D_FWD, HVP_CONV2D_DW, HVP_CONV2D_DX, HVP_CONV2D_PASSES } hvp_conv2d_pass;
+/* Whether ctx computes `pass` of convolution d by the implicit GEMM (1) or by column
+ * matrices (0): as forced (hvp_conv2d_igemm, HVP_CONV_IGEMM), else as the [conv2d] section
+ * of the device's tune table says, else by a heuristic measured on PoCL. 1x1 stride-1
+ * convolutions multiply the input directly (0). */
+int hvp_conv2d_implicit(hvp_ctx *ctx, const hvp_conv2d_desc *d, hvp_conv2d_pass pass);
 
 /* batch norm (src/ops/batchnorm.c), one implementation for 2-d (x [n, c, h, w]: hw = h*w)
  * and 1-d (x [n, c]: hw = 1), statistics per channel over (n, hw). PyTorch semantics:
@@ -319,8 +328,6 @@ void hvp_gemm_describe(hvp_ctx *ctx, char *buf, size_t size);
 /* Reads the tune table of ctx's device again, for ctx (each context reads it once, at its
  * first GEMM). */
 void hvp_gemm_reload_table(hvp_ctx *ctx);
-/* Where this device's tune table lives. */
-hvp_status hvp_gemm_table_path(const hvp_ctx *ctx, char *path, size_t size);
 /* Median seconds of `runs` calls (after one warm-up), each bounded by clFinish, of one
  * algorithm on scratch matrices from ctx->acts (share_a: the batch shares A). */
 hvp_status hvp_gemm_time(hvp_ctx *ctx, const char *algo, int trans_a, int trans_b, int m, int n,
@@ -328,6 +335,35 @@ hvp_status hvp_gemm_time(hvp_ctx *ctx, const char *algo, int trans_a, int trans_
 /* Times every algorithm on representative shapes of each class, writes the winners to the
  * device's tune table and ctx uses them from now on; progress goes to out (may be NULL). */
 hvp_status hvp_gemm_tune(hvp_ctx *ctx, int quick, FILE *out);
+
+/* ---- convolution paths per device (src/ops/conv2d_tune.c) ------------------------- */
+
+/* Convolutions other than 1x1 stride 1 fall in classes: "stem" (fewer than 16 input
+ * channels), else by stride ("s1", or "s2" for any larger stride, "s2_1x1" with a 1x1
+ * kernel) and output pixels per image ("_large" from 128, else "_small"). The [conv2d]
+ * section of the tune table names a path per class and pass, e.g. "s1_small.dx = columns"
+ * or "implicit"; what it does not name, the heuristic decides. */
+
+/* One line: the path per class and pass and where the choice came from (the tune table,
+ * the heuristic, or a forced setting). */
+void hvp_conv2d_describe(hvp_ctx *ctx, char *buf, size_t size);
+/* Reads the [conv2d] section of the device's tune table again, for ctx (each context reads
+ * it once, at its first convolution). */
+void hvp_conv2d_reload_table(hvp_ctx *ctx);
+/* Times each pass of each class both ways on ResNet-18 CIFAR (batch 32 and 128) and
+ * ResNet-50 (224 px, batch 16) layers, quick: ResNet-18 CIFAR at batch 32 only; writes the
+ * faster per class and pass to the device's tune table, which ctx uses from now on. Run it
+ * after hvp_gemm_tune: the column path's GEMMs are timed as dispatched. Progress goes to
+ * out (may be NULL). */
+hvp_status hvp_conv2d_tune(hvp_ctx *ctx, int quick, FILE *out);
+
+/* ---- the tune table (src/ops/tune_table.c) ----------------------------------------- */
+
+/* Where this device's tune table lives: tune-<device hash>.ini in the cache folder. */
+hvp_status hvp_tune_table_path(const hvp_ctx *ctx, char *path, size_t size);
+/* Replaces section `section` of ctx's tune table with body ("key = value" lines), keeping
+ * the other ops' sections; the file is replaced atomically. */
+hvp_status hvp_tune_table_write(const hvp_ctx *ctx, const char *section, const char *body);
 
 /* ---- ViT token embedding (src/ops/vit_embed.c) --------------------------------------- */
 /* c [B, D, L] (the NCHW output of the patch convolution, L = h*w patches), cls [D] (the class

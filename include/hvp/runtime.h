@@ -96,13 +96,15 @@ typedef struct hvp_ctx {
     /* The ops' own state (src/ops/), here so that contexts on two devices in one process
      * keep their own: conv2d's scratch bound in floats per call (0: its default) and its
      * implicit-GEMM setting (-1: per shape), set with hvp_conv2d_scratch_limit and
-     * hvp_conv2d_igemm; the GEMM dispatch table, read at the first GEMM (src/ops/gemm.c;
-     * plain host memory, freed with the context). Like the queue and the arenas, they take
-     * no lock: a context is used by one thread at a time. */
+     * hvp_conv2d_igemm; the GEMM dispatch table and the convolution paths, read from the
+     * tune file at the first GEMM and convolution (src/ops/gemm.c, conv2d_tune.c; plain
+     * host memory, freed with the context). Like the queue and the arenas, they take no
+     * lock: a context is used by one thread at a time. */
     struct {
         size_t conv_scratch_floats;
         int conv_igemm;
         struct hvp_gemm_table *gemm_table;
+        struct hvp_conv2d_table *conv_table;
     } ops;
 } hvp_ctx;
 

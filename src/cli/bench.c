@@ -353,6 +353,8 @@ int hvp_cmd_bench(int argc, char **argv)
     hvp_gemm_describe(ctx, desc, sizeof desc);
     printf("device: %s / %s\n", ctx->info.platform_name, ctx->info.device_name);
     printf("gemm path: %s\n", desc);
+    hvp_conv2d_describe(ctx, desc, sizeof desc);
+    printf("conv path: %s\n", desc);
     printf("batch %d, median of %d runs after a warm-up, each bounded by clFinish, %s\n", batch,
            runs, use_cpu_time ? "process CPU time (GFLOP/s = GFLOP per CPU second)" : "wall time");
 #ifdef HVP_HAVE_OPENBLAS

@@ -3,9 +3,9 @@
  * seed, views and selection) on several OpenCL devices, each run as its own hvp process
  * (one device's crash cannot take the others down), then side by side: loss and
  * chosen-pair agreement per step, the parameter tensors ranked by how far they drifted
- * from the first device's, speed, the costliest kernels, the GEMM path, device memory and
- * the device facts that explain differences. Writes DIR/report.md (with SVG plots) and
- * DIR/report.json; exits 1 when a tensor's divergence exceeds the tolerance. */
+ * from the first device's, speed, the costliest kernels, the GEMM and convolution paths,
+ * device memory and the device facts that explain differences. Writes DIR/report.md (with
+ * SVG plots) and DIR/report.json; exits 1 when a tensor's divergence exceeds the tolerance. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +32,7 @@ typedef struct run {
     hvp_csv steps, chosen;
     hvp_st_file *weights;
     double img_per_s, mem_mib;
-    char gemm[512];
+    char gemm[512], conv[512];
     int nkernels;
     char kernel[TOP_KERNELS][48];
     double kernel_ms[TOP_KERNELS], kernel_share[TOP_KERNELS];
@@ -71,8 +71,8 @@ static int spawn(const char *log, char *const *args)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* What the run's log says: images/s of its last epoch line, the GEMM path, device memory,
- * and the first rows of the kernel-time table. */
+/* What the run's log says: images/s of its last epoch line, the GEMM and convolution paths,
+ * device memory, and the first rows of the kernel-time table. */
 static void read_log(run *r, const char *log)
 {
     FILE *f = fopen(log, "r");
@@ -83,6 +83,8 @@ static void read_log(run *r, const char *log)
         const char *p;
         if (strncmp(line, "gemm: ", 6) == 0)
             snprintf(r->gemm, sizeof r->gemm, "%.500s", line + 6);
+        else if (strncmp(line, "conv: ", 6) == 0)
+            snprintf(r->conv, sizeof r->conv, "%.500s", line + 6);
         else if (strncmp(line, "device memory: ", 15) == 0)
             r->mem_mib = atof(line + 15);
         else if (strncmp(line, "epoch ", 6) == 0 && (p = strstr(line, " img/s,")) != NULL) {
@@ -328,8 +330,9 @@ int hvp_cmd_compare_devices(int argc, char **argv)
         return 1;
     }
     fprintf(md, "# hvp compare-devices: %s, %d steps\n\n## Devices\n\n| run | device | OpenCL C "
-                "| fp16 / fp64 / subgroups | float | images/s | memory MiB | GEMM path |\n"
-                "| --- | --- | --- | --- | --- | --- | --- | --- |\n", config, steps);
+                "| fp16 / fp64 / subgroups | float | images/s | memory MiB | GEMM path "
+                "| conv path |\n"
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n", config, steps);
     fprintf(js, "{\"config\": \"%s\", \"steps\": %d, \"tolerance\": %g, \"runs\": [", config,
             steps, tolerance);
     printf("\n%-4s %-52s %10s %10s\n", "run", "device", "images/s", "memory MiB");
@@ -339,15 +342,15 @@ int hvp_cmd_compare_devices(int argc, char **argv)
         fp_facts(R->fp, fp, sizeof fp);
         printf("%-4d %-52.52s %10.1f %10.1f%s\n", r, R->info.device_name, R->img_per_s,
                R->mem_mib, R->rc ? "  FAILED" : "");
-        fprintf(md, "| %d | %s / %s | %s | %d / %d / %d | %s | %.1f | %.1f | %s |\n", r,
+        fprintf(md, "| %d | %s / %s | %s | %d / %d / %d | %s | %.1f | %.1f | %s | %s |\n", r,
                 R->info.platform_name, R->info.device_name, R->info.opencl_c_version,
                 R->info.has_fp16, R->info.has_fp64, R->info.has_subgroups, fp, R->img_per_s,
-                R->mem_mib, R->gemm);
+                R->mem_mib, R->gemm, R->conv);
         fprintf(js, "%s{\"device\": \"%s / %s\", \"exit\": %d, \"images_per_s\": %g, "
                     "\"memory_mib\": %g, \"opencl_c\": \"%s\", \"float\": \"%s\", \"gemm\": "
-                    "\"%s\", \"kernels\": [", r ? ", " : "", R->info.platform_name,
-                R->info.device_name, R->rc, R->img_per_s, R->mem_mib, R->info.opencl_c_version,
-                fp, R->gemm);
+                    "\"%s\", \"conv\": \"%s\", \"kernels\": [", r ? ", " : "",
+                R->info.platform_name, R->info.device_name, R->rc, R->img_per_s, R->mem_mib,
+                R->info.opencl_c_version, fp, R->gemm, R->conv);
         for (int k = 0; k < R->nkernels; k++)
             fprintf(js, "%s{\"name\": \"%s\", \"ms\": %g, \"share\": %g}", k ? ", " : "",
                     R->kernel[k], R->kernel_ms[k], R->kernel_share[k]);

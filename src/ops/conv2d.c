@@ -1,10 +1,13 @@
 /* 2-d convolution (cl/conv2d.cl): forward by an implicit GEMM (no column matrix) or
  * im2col + GEMM; weight gradient by an implicit GEMM or im2col + GEMM; input gradient by
  * the implicit GEMM (stride 1, or phase by phase for strided convolutions) or GEMM + col2im
- * (a gather); 1x1 stride-1 convolutions straight on the input.
+ * (a gather); 1x1 stride-1 convolutions straight on the input. Which way each of the three
+ * runs (hvp_conv2d_implicit): as forced, else as the device's tune table says (measured by
+ * `hvp tune`, src/ops/conv2d_tune.c), else by a heuristic measured on PoCL.
  * Scratch comes from ctx->acts and is rewound before returning; the batch is processed in
  * chunks so that the column matrix stays under a bound (hvp_conv2d_scratch_limit). */
 #include "hvp/ops.h"
+#include "ops/conv2d_tune.h"
 #include "ops/op_util.h"
 
 #include <stdlib.h>
@@ -295,8 +298,7 @@ int hvp_conv2d_igemm(hvp_ctx *ctx, int mode)
     return old;
 }
 
-/* The forced setting (hvp_conv2d_igemm, else HVP_CONV_IGEMM), or -1 for the default. */
-static int igemm_setting(const hvp_ctx *ctx)
+int hvp_conv2d_forced(const hvp_ctx *ctx)
 {
     const char *e = getenv("HVP_CONV_IGEMM");
     if (ctx->ops.conv_igemm < 0 && e && *e)
@@ -304,20 +306,52 @@ static int igemm_setting(const hvp_ctx *ctx)
     return ctx->ops.conv_igemm;
 }
 
-/* Whether convolution d (not 1x1 stride 1) takes the implicit GEMM. By default when the
- * loop over input channels inside each tap is long enough to pay for the tile's set-up and
- * scattered stores, and either the rows are long (vector loads for most taps) or the
- * column matrix would outgrow the caches. On PoCL (ResNet-18 CIFAR layers, process CPU
- * time) it took 0.45-0.85x the time of im2col + GEMM at 32x32 and 16x16 and, at batch 128,
- * 0.6-0.9x at 8x8 and 4x4; at batch 32 those took 1.1-1.2x, the 3-channel stem 1-2.5x. */
-static int use_igemm(const hvp_ctx *ctx, const hvp_conv2d_desc *d)
+/* Without a tune table, the forward takes the implicit GEMM when the loop over input
+ * channels inside each tap is long enough to pay for the tile's set-up and scattered
+ * stores, and either the rows are long (vector loads for most taps) or the column matrix
+ * would outgrow the caches. On PoCL (ResNet-18 CIFAR layers, process CPU time) it took
+ * 0.45-0.85x the time of im2col + GEMM at 32x32 and 16x16 and, at batch 128, 0.6-0.9x at
+ * 8x8 and 4x4; at batch 32 those took 1.1-1.2x, the 3-channel stem 1-2.5x. */
+static int heuristic_fwd(const hvp_conv2d_desc *d)
 {
-    int mode = igemm_setting(ctx);
-    if (mode >= 0)
-        return mode;
     double P = (double)hvp_conv2d_out_h(d) * hvp_conv2d_out_w(d);
     double col = (double)d->n * d->c_in * d->kh * d->kw * P;
     return d->kh * d->kw > 1 && d->c_in >= 16 && (P >= 128 || col >= (double)(4 << 20));
+}
+
+/* The weight gradient, from 16 input channels (the 3-channel stem would fill 3 of a
+ * tile's 8). On PoCL (ResNet-18 CIFAR layers, process CPU time of the whole backward) it
+ * took 0.6x the time at 32x32 and 16x16, 0.75x at 8x8 and 0.8-0.9x at 4x4 and for the
+ * strided layers, at batch 32 and 128. */
+static int heuristic_dw(const hvp_conv2d_desc *d) { return d->c_in >= 16; }
+
+/* The input gradient by phases. Stride 1 (a single phase): from 128 pixels: on PoCL it
+ * took 0.7-0.85x the time of GEMM + col2im at 32x32 and 16x16 (ResNet-18 CIFAR, batch 32)
+ * but 1.2x at 8x8 and 1.7x at 4x4, where dy's rows are short (with the implicit weight
+ * gradient: 8x8 0.95-1.03x, 4x4 1.2-1.4x). Strided: with the implicit weight gradient
+ * (then no column matrix is built at all); the whole backward of the 3x3 stride-2 layer
+ * took 0.88x (batch 128) and 0.96x (batch 32) the time, of the 1x1 stride-2 shortcut 1.0x
+ * and 0.91x. */
+static int heuristic_dx(const hvp_conv2d_desc *d)
+{
+    if (d->stride == 1)
+        return heuristic_fwd(d) && hvp_conv2d_out_h(d) * hvp_conv2d_out_w(d) >= 128;
+    return d->c_out >= 16 && heuristic_dw(d);
+}
+
+int hvp_conv2d_implicit(hvp_ctx *ctx, const hvp_conv2d_desc *d, hvp_conv2d_pass pass)
+{
+    if (is_pointwise(d))
+        return 0;
+    int forced = hvp_conv2d_forced(ctx);
+    if (forced >= 0)
+        return forced;
+    int tuned = hvp_conv2d_tuned(ctx, d, pass);
+    if (tuned >= 0)
+        return tuned;
+    return pass == HVP_CONV2D_FWD ? heuristic_fwd(d)
+           : pass == HVP_CONV2D_DW ? heuristic_dw(d)
+                                   : heuristic_dx(d);
 }
 
 /* Forward with one [K, P] column matrix per image and a strided batched GEMM straight into
@@ -333,7 +367,7 @@ static hvp_status fwd_batched(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_
         HVP_TRY(hvp_gemm_strided_batched(ctx, 0, 0, d->c_out, P, K, 1.0f, hvp_mat_of(w, K), 0,
                                          hvp_mat_of(x, P), (size_t)K * P, 0.0f,
                                          hvp_mat_of(y, P), ystride, d->n));
-    } else if (use_igemm(ctx, d)) {
+    } else if (hvp_conv2d_implicit(ctx, d, HVP_CONV2D_FWD)) {
         HVP_TRY(igemm(ctx, d, x, w, y));
     } else {
         int nb = chunk_images(ctx, d, (size_t)K * P);
@@ -506,38 +540,6 @@ static hvp_status dw_igemm(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_ten
     return HVP_OK;
 }
 
-/* Whether the weight gradient takes the implicit GEMM (conv2d_bwd_dw_igemm) rather than
- * im2col + GEMM: by default for convolutions that are not 1x1 stride 1 with 16 or more
- * input channels (the 3-channel stem would fill 3 of a tile's 8). On PoCL (ResNet-18
- * CIFAR layers, process CPU time of the whole backward) it took 0.6x the time at 32x32 and
- * 16x16, 0.75x at 8x8 and 0.8-0.9x at 4x4 and for the strided layers, at batch 32 and 128. */
-static int use_dw_igemm(const hvp_ctx *ctx, const hvp_conv2d_desc *d)
-{
-    if (is_pointwise(d))
-        return 0;
-    int mode = igemm_setting(ctx);
-    return mode >= 0 ? mode : d->c_in >= 16;
-}
-
-/* Whether dx takes the implicit GEMM by phases (dx_phases) rather than GEMM + col2im.
- * Stride 1 (a single phase): by default from 128 pixels: on PoCL it took 0.7-0.85x the
- * time at 32x32 and 16x16 (ResNet-18 CIFAR, batch 32) but 1.2x at 8x8 and 1.7x at 4x4,
- * where dy's rows are short (with the implicit weight gradient: 8x8 0.95-1.03x, 4x4
- * 1.2-1.4x). Strided: by default with the implicit weight gradient (then no column matrix
- * is built at all); the whole backward of the 3x3 stride-2 layer took 0.88x (batch 128)
- * and 0.96x (batch 32) the time, of the 1x1 stride-2 shortcut 1.0x and 0.91x. */
-static int use_dx_phases(const hvp_ctx *ctx, const hvp_conv2d_desc *d)
-{
-    if (is_pointwise(d))
-        return 0;
-    int mode = igemm_setting(ctx);
-    if (mode >= 0)
-        return mode;
-    if (d->stride == 1)
-        return use_igemm(ctx, d) && hvp_conv2d_out_h(d) * hvp_conv2d_out_w(d) >= 128;
-    return d->c_out >= 16 && use_dw_igemm(ctx, d);
-}
-
 /* Backward by column matrices, per chunk of nb images, in one of two layouts; dx and dw
  * may each be NULL (taken elsewhere).
  * Per image (P >= DW_PER_IMAGE_MIN_P): col_i = im2col(x_i) as [K, P] (x_i itself for 1x1
@@ -614,11 +616,13 @@ static hvp_status bwd(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *
                       const hvp_tensor *w, const hvp_tensor *dy, const hvp_tensor *dx,
                       const hvp_tensor *dw, const hvp_tensor *db)
 {
-    int dw_direct = use_dw_igemm(ctx, d), dx_direct = dx && use_dx_phases(ctx, d);
+    int dw_direct = dw && hvp_conv2d_implicit(ctx, d, HVP_CONV2D_DW);
+    int dx_direct = dx && hvp_conv2d_implicit(ctx, d, HVP_CONV2D_DX);
     if (dw_direct)
         HVP_TRY(dw_igemm(ctx, d, x, dy, dw));
-    if (!dw_direct || (dx && !dx_direct))
-        HVP_TRY(bwd_col(ctx, d, x, w, dy, dx_direct ? NULL : dx, dw_direct ? NULL : dw));
+    const hvp_tensor *dx_col = dx_direct ? NULL : dx, *dw_col = dw_direct ? NULL : dw;
+    if (dx_col || dw_col)
+        HVP_TRY(bwd_col(ctx, d, x, w, dy, dx_col, dw_col));
     if (dx_direct)
         HVP_TRY(dx_phases(ctx, d, w, dy, dx));
     return db ? bias_grad(ctx, d, dy, db) : HVP_OK;
@@ -632,11 +636,12 @@ hvp_status hvp_conv2d_bwd(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tens
     HVP_TRY(check_tensors(d, "conv2d_bwd", x, w, db, dy));
     if (dx)
         HVP_TRY(hvp_expect_numel(dx, hvp_numel(x), "conv2d_bwd", "dx"));
-    HVP_TRY(hvp_expect_numel(dw, hvp_numel(w), "conv2d_bwd", "dw"));
+    if (dw)
+        HVP_TRY(hvp_expect_numel(dw, hvp_numel(w), "conv2d_bwd", "dw"));
     hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
     uint64_t before = ctx->flops[HVP_FLOPS_MATMUL];
     hvp_status s = bwd(ctx, d, x, w, dy, dx, dw, db);
-    counted_as(ctx, before, dx ? 2 : 1, d); /* the input and weight gradients */
+    counted_as(ctx, before, (dx != NULL) + (dw != NULL), d); /* the gradients computed */
     /* In-order queue: later users of this scratch run after the kernels above. */
     hvp_arena_rewind(ctx->acts, mark);
     return s;

@@ -1,20 +1,19 @@
 /* GEMM, row-major, on (buffer, offset, ld) matrices, through one of several algorithms:
  * CLBlast, or our own kernels from cl/gemm.cl (register-tiled gemm_reg_*, local-memory
  * tiled gemm_lds). Which one runs is decided per device and shape class by measurement
- * (`hvp tune` writes tune-<device hash>.ini in the cache directory), or, without a table,
- * from the device's queried type. CLBlast gets the queue and no event in the hot path (one
- * is made only when profiling). */
+ * (`hvp tune` writes the [gemm] section of the device's tune table, src/ops/tune_table.c),
+ * or, without one, from the device's queried type. CLBlast gets the queue and no event in
+ * the hot path (one is made only when profiling). */
 #include "hvp/ops.h" /* first: sets CL_TARGET_OPENCL_VERSION before CLBlast includes CL/cl.h */
+#include "ops/tune_table.h"
 
 #include <clblast_c.h>
-#include <iniparser.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 /* ---- algorithms ---------------------------------------------------------------------- */
 
@@ -90,20 +89,6 @@ typedef struct hvp_gemm_table {
     char source[3400]; /* where the choice came from, for start-up messages */
 } hvp_gemm_table;
 
-hvp_status hvp_gemm_table_path(const hvp_ctx *ctx, char *path, size_t size)
-{
-    const hvp_device_info *d = &ctx->info;
-    const char *parts[] = {d->platform_name, d->platform_version, d->device_name,
-                           d->device_version, d->driver_version};
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        h = hvp_fnv1a(h, parts[i]);
-    char dir[3072];
-    HVP_TRY(hvp_cache_dir(dir, sizeof dir));
-    snprintf(path, size, "%s/tune-%016llx.ini", dir, (unsigned long long)h);
-    return HVP_OK;
-}
-
 /* Without a measured table: CPU devices take our register kernel with work-groups of one
  * item (vector code over an 8 x 32 tile; it won every class on PoCL/AVX-512, 2-20x ahead of
  * CLBlast); other devices take CLBlast, whose database covers most GPUs. */
@@ -120,9 +105,7 @@ static void load_table(const hvp_ctx *ctx, hvp_gemm_table *t)
 {
     default_choice(ctx, t);
     char path[3200];
-    if (hvp_gemm_table_path(ctx, path, sizeof path) != HVP_OK || access(path, R_OK) != 0)
-        return;
-    dictionary *d = iniparser_load(path);
+    dictionary *d = hvp_tune_table_load(ctx, path, sizeof path);
     if (!d)
         return;
     int ok = 1, algo[NCLASSES];
@@ -551,26 +534,15 @@ hvp_status hvp_gemm_time(hvp_ctx *ctx, const char *algo, int trans_a, int trans_
     return HVP_OK;
 }
 
-static hvp_status write_table(const hvp_ctx *ctx, const int *algo, const char *path)
+/* The [gemm] section of the device's tune table. */
+static hvp_status write_table(const hvp_ctx *ctx, const int *algo)
 {
-    char tmp[3300];
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return HVP_FAIL(HVP_ERR_IO, "cannot write %s", tmp);
-    fprintf(f, "; written by hvp tune: the fastest GEMM algorithm per shape class, measured\n");
-    fprintf(f, "[device]\nplatform = \"%s\"\nname = \"%s\"\ndriver = \"%s\"\n\n",
-            ctx->info.platform_name, ctx->info.device_name, ctx->info.driver_version);
-    fprintf(f, "[gemm]\n");
+    char body[512];
+    size_t used = 0;
     for (int c = 0; c < NCLASSES; c++)
-        fprintf(f, "%s = %s\n", CLASS_NAMES[c], ALGOS[algo[c]].name);
-    int bad = ferror(f);
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        remove(tmp);
-        return HVP_FAIL(HVP_ERR_IO, "cannot write %s", path);
-    }
-    return HVP_OK;
+        used += (size_t)snprintf(body + used, sizeof body - used, "%s = %s\n", CLASS_NAMES[c],
+                                 ALGOS[algo[c]].name);
+    return hvp_tune_table_write(ctx, "gemm", body);
 }
 
 hvp_status hvp_gemm_tune(hvp_ctx *ctx, int quick, FILE *out)
@@ -626,8 +598,8 @@ hvp_status hvp_gemm_tune(hvp_ctx *ctx, int quick, FILE *out)
                 best[c] = a;
     }
     char path[3200];
-    HVP_TRY(hvp_gemm_table_path(ctx, path, sizeof path)); /* makes the cache folder */
-    HVP_TRY(write_table(ctx, best, path));
+    HVP_TRY(write_table(ctx, best));
+    HVP_TRY(hvp_tune_table_path(ctx, path, sizeof path));
     hvp_gemm_table spare, *t = table_of(ctx, &spare);
     memcpy(t->algo, best, sizeof t->algo);
     snprintf(t->source, sizeof t->source, "measured, from %s", path);

@@ -116,6 +116,7 @@ void hvp_ctx_destroy(hvp_ctx *ctx)
     hvp_arena_destroy(ctx->params);
     hvp_programs_destroy(ctx->programs);
     free(ctx->ops.gemm_table);
+    free(ctx->ops.conv_table);
     /* CLBlast caches programs per context; release them while the context lives, not in
      * CLBlast's exit-time destructor (which crashes Oclgrind). Its cache is process-wide:
      * other contexts' CLBlast programs go too, and are rebuilt at their next use. */

@@ -356,9 +356,11 @@ static hvp_status setup_model(trainer *t)
     HVP_TRY(hvp_train_open_device(c, &t->ctx));
     t->ctx->sync_bn = t->world > 1; /* SyncBN: the statistics of the global batch */
     say(t, "device: %s / %s\n", t->ctx->info.platform_name, t->ctx->info.device_name);
-    char gemm[512];
-    hvp_gemm_describe(t->ctx, gemm, sizeof gemm);
-    say(t, "gemm: %s\n", gemm);
+    char desc[4096];
+    hvp_gemm_describe(t->ctx, desc, sizeof desc);
+    say(t, "gemm: %s\n", desc);
+    hvp_conv2d_describe(t->ctx, desc, sizeof desc);
+    say(t, "conv: %s\n", desc);
     HVP_TRY(hvp_build_all_programs(t->ctx));
     HVP_TRY(hvp_train_open_dataset(c, "train", 0, &t->data));
     say(t, "data: %s (%s, %lld images, %d channels, %d classes)\n", hvp_dataset_root(t->data),
