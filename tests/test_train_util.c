@@ -162,7 +162,7 @@ int tr_finish(pid_t pid)
         return -1;
     /* A run that hangs fails its test instead of stopping the whole suite (and CI). */
     const char *env = getenv("HVP_TEST_RUN_TIMEOUT");
-    double limit = env && atof(env) > 0 ? atof(env) : 900, waited = 0;
+    double limit = env && atof(env) > 0 ? atof(env) : 300, waited = 0;
     struct timespec nap = {0, 10000000};
     int status = 0;
     pid_t done;

@@ -33,7 +33,7 @@ pid_t tr_spawn_limited(const char *log, const char *const *args, long max_file_b
  * /dev/null. */
 pid_t tr_spawn_argv(const char *log, const char *const *argv, long max_file_bytes);
 /* Waits for pid: its exit status, or 128 + the signal that ended it. A process still
- * running after HVP_TEST_RUN_TIMEOUT seconds (default 900) fails the test, has its
+ * running after HVP_TEST_RUN_TIMEOUT seconds (default 300) fails the test, has its
  * threads' states printed, is killed, and gives -1. */
 int tr_finish(pid_t pid);
 /* tr_spawn and tr_finish. */
