@@ -96,8 +96,12 @@ hvp_status hvp_tensor_upload(hvp_ctx *ctx, const hvp_tensor *t, const void *host
     CL_CHECK(clGetMemObjectInfo(t->buf, CL_MEM_SIZE, sizeof buf_size, &buf_size, NULL));
     if (t->off == 0 && bytes == buf_size) {
         ctx->host_waits++;
-        CL_CHECK(clEnqueueWriteBuffer(ctx->queue, t->buf, CL_TRUE, 0, bytes, host, 0, NULL, NULL));
-        return HVP_OK;
+        cl_event written;
+        CL_CHECK(clEnqueueWriteBuffer(ctx->queue, t->buf, CL_FALSE, 0, bytes, host, 0, NULL,
+                                      &written));
+        hvp_status s = hvp_ctx_wait_event(ctx, written, "an upload");
+        clReleaseEvent(written);
+        return s;
     }
     /* A host write to part of a buffer goes through a staging buffer and a copy kernel:
      * Oclgrind 21.10 loses track of which bytes of a buffer are initialised after a
@@ -115,8 +119,8 @@ hvp_status hvp_tensor_upload(hvp_ctx *ctx, const hvp_tensor *t, const void *host
     if (s == HVP_OK)
         s = copy_elements(ctx, t->dtype, hvp_numel(t), staging, 0, t->buf, t->off);
     ctx->host_waits++;
-    if (s == HVP_OK && (err = clFinish(ctx->queue)) != CL_SUCCESS)
-        s = HVP_FAIL(HVP_ERR_CL, "upload failed: %s", hvp_cl_error_name(err));
+    if (s == HVP_OK)
+        s = hvp_ctx_drain(ctx); /* before the staging buffer goes */
     clReleaseMemObject(staging);
     return s;
 }
@@ -127,9 +131,12 @@ hvp_status hvp_tensor_download(hvp_ctx *ctx, const hvp_tensor *t, void *host)
     if (hvp_numel(t) == 0)
         return HVP_OK;
     ctx->host_waits++;
-    CL_CHECK(clEnqueueReadBuffer(ctx->queue, t->buf, CL_TRUE, t->off * es, hvp_nbytes(t), host,
-                                 0, NULL, NULL));
-    return HVP_OK;
+    cl_event read;
+    CL_CHECK(clEnqueueReadBuffer(ctx->queue, t->buf, CL_FALSE, t->off * es, hvp_nbytes(t), host,
+                                 0, NULL, &read));
+    hvp_status s = hvp_ctx_wait_event(ctx, read, "a download");
+    clReleaseEvent(read);
+    return s;
 }
 
 static hvp_status fill_u32(hvp_ctx *ctx, const hvp_tensor *t, uint32_t pattern)

@@ -93,6 +93,12 @@ typedef struct hvp_ctx {
      * src/ops/batchnorm.c); every rank must then run the same batch norms in the same
      * order. Set by the trainer when it runs on more than one rank. */
     int sync_bn;
+    /* Host waits poll the command's status (src/runtime/wait.c) instead of blocking inside
+     * the driver. Set on PoCL: its pthread driver (3.1, Debian 12's) now and then misses
+     * the wakeup of a thread blocked on a finished command, which then waits for ever
+     * (seen about once in 600 runs under AddressSanitizer, in a blocking read; PoCL's
+     * later versions wait with a timeout for the same reason). */
+    int poll_waits;
     /* The ops' own state (src/ops/), here so that contexts on two devices in one process
      * keep their own: conv2d's scratch bound in floats per call (0: its default) and its
      * implicit-GEMM setting (-1: per shape), set with hvp_conv2d_scratch_limit and
@@ -120,6 +126,12 @@ hvp_status hvp_ctx_set_memory_limit(hvp_ctx *ctx, size_t bytes);
 void hvp_ctx_destroy(hvp_ctx *ctx);
 /* Waits for the queue to drain; the step boundary. */
 hvp_status hvp_ctx_finish(hvp_ctx *ctx);
+/* The host's waits on the device (src/runtime/wait.c), polling where ctx->poll_waits says
+ * so; they count nothing in host_waits (their callers do). Waits until ev has finished;
+ * what names the command in an error. ctx may be NULL (then: clWaitForEvents). */
+hvp_status hvp_ctx_wait_event(hvp_ctx *ctx, cl_event ev, const char *what);
+/* Waits until every command enqueued so far has finished. */
+hvp_status hvp_ctx_drain(hvp_ctx *ctx);
 
 /* A training step: begin resets ctx->acts (the caller has waited for the last step), and
  * until end, uploads go through the context's staging slots without waiting. */

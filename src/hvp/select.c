@@ -129,7 +129,7 @@ static void wait_reads(hvp_selector *s)
             /* finished already if the in-order queue was drained since (the step's loss) */
             if (s->ctx && s->ctx->host_waits == s->reads_drains)
                 s->ctx->host_waits++;
-            clWaitForEvents(1, &s->reads[i]);
+            hvp_ctx_wait_event(s->ctx, s->reads[i], "reading the chosen pairs");
             clReleaseEvent(s->reads[i]);
             s->reads[i] = NULL;
         }

@@ -150,13 +150,18 @@ static hvp_status sync_stats(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hv
     size_t origin[3] = {x->off * sizeof(float), 0, 0}, host_origin[3] = {0, 0, 0};
     size_t region[3] = {sizeof(float), (size_t)c, 1};
     if (st == HVP_OK) {
-        cl_int err = clEnqueueReadBufferRect(ctx->queue, x->buf, CL_TRUE, origin, host_origin,
+        cl_event read;
+        cl_int err = clEnqueueReadBufferRect(ctx->queue, x->buf, CL_FALSE, origin, host_origin,
                                              region, (size_t)d->hw * sizeof(float), 0,
-                                             sizeof(float), 0, pivot, 0, NULL, NULL);
+                                             sizeof(float), 0, pivot, 0, NULL, &read);
         ctx->host_waits++;
         if (err != CL_SUCCESS)
             st = HVP_FAIL(HVP_ERR_CL, "batch norm: reading the pivots failed: %s",
                           hvp_cl_error_name(err));
+        else {
+            st = hvp_ctx_wait_event(ctx, read, "batch norm: reading the pivots");
+            clReleaseEvent(read);
+        }
     }
     for (int ch = 0; st == HVP_OK && ch < c; ch++) {
         double s1, s2;

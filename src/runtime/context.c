@@ -28,6 +28,7 @@ hvp_status hvp_ctx_create_on(const hvp_device_info *device, hvp_ctx **out)
     if (!ctx)
         return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
     ctx->info = *device;
+    ctx->poll_waits = strstr(device->platform_name, "Portable Computing Language") != NULL;
     ctx->ops.conv_igemm = -1; /* no forced choice */
     hvp_status s;
     cl_int err;
@@ -94,7 +95,7 @@ hvp_status hvp_ctx_set_memory_limit(hvp_ctx *ctx, size_t bytes)
 hvp_status hvp_ctx_finish(hvp_ctx *ctx)
 {
     ctx->host_waits++;
-    CL_CHECK(clFinish(ctx->queue));
+    HVP_TRY(hvp_ctx_drain(ctx));
     if (ctx->profile)
         hvp_profile_collect(ctx->profile);
     return HVP_OK;
@@ -105,7 +106,7 @@ void hvp_ctx_destroy(hvp_ctx *ctx)
     if (!ctx)
         return;
     if (ctx->queue)
-        clFinish(ctx->queue);
+        hvp_ctx_drain(ctx);
     if (ctx->profile) {
         hvp_profile_collect(ctx->profile);
         hvp_profile_report(ctx, stderr);

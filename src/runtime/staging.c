@@ -35,7 +35,7 @@ static void settle(hvp_ctx *ctx, staging_slot *s)
         return;
     if (ctx->host_waits == s->drains) {
         ctx->host_waits++;
-        clWaitForEvents(1, &s->written);
+        hvp_ctx_wait_event(ctx, s->written, "a staged upload");
     }
     clReleaseEvent(s->written);
     s->written = NULL;
@@ -119,7 +119,7 @@ void hvp_staging_free(hvp_ctx *ctx)
         return;
     for (int i = 0; i < st->nslots; i++) {
         if (st->slots[i].written) {
-            clWaitForEvents(1, &st->slots[i].written);
+            hvp_ctx_wait_event(ctx, st->slots[i].written, "a staged upload");
             clReleaseEvent(st->slots[i].written);
         }
         if (st->slots[i].buf)
