@@ -39,9 +39,6 @@ if ! { ./autogen.sh && ./configure CFLAGS="-g -O1 $san" LDFLAGS="$san" &&
 fi
 
 # halt_on_error: the first report ends the process, and the test run with it.
-# PoCL leaks inside its compiler (libpocl, libLLVM) when it builds a kernel that is not in
-# its cache yet; .ci/run runs make check first, which fills the cache. Run it (or
-# tests/hvp_test) before this on a fresh machine, or the first runs report those leaks.
 supp=$src/tests/sanitizers.supp
 ASAN_OPTIONS=halt_on_error=1:detect_leaks=1
 LSAN_OPTIONS=suppressions=$supp
