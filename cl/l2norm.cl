@@ -1,15 +1,16 @@
 /* Row L2 normalisation, y = x / max(||x||_2, eps) per row (PyTorch F.normalize). Row
  * get_global_id(1) belongs to the work-group's items of that local row
  * (hvp_launch_row_groups): they stride over it by VEC-element vectors (cl/common.cl), then
- * over its tail's scalars, and sum in their share of local memory (group_sum over dimension
- * 0, a fixed order). Every item rereads only the elements it writes, so y may be x, dx dy.
+ * over its tail's scalars, and sum in their share of local memory (row_sum over dimension
+ * 0, a fixed order); each kernel's *_item twin, one item per row, has no barriers (CPUs).
+ * Every item rereads only the elements it writes, so y may be x, dx dy.
  * (Scalar items, one element each, divisions, 256-item groups' barriers for 2048 elements:
  * SimSiam's [32, 2048] at 0.14 ms, 0.1-0.25 of a copy's GB/s; now 0.05 ms with a whole row
  * per item on CPUs, 0.3-0.9 of a copy in alternated runs at load 4-6: a call this short is
  * mostly launch cost.) */
 
-kernel void l2norm_fwd(int rows, int cols, global const float *x, int x_off, global float *y,
-                       int y_off, float eps, local float *buf)
+inline void l2norm_fwd_row(int rows, int cols, global const float *x, int x_off, global float *y,
+                           int y_off, float eps, local float *buf, int grouped)
 {
     int row = get_global_id(1), lid = get_local_id(0), lsz = get_local_size(0);
     buf += get_local_id(1) * lsz;
@@ -27,18 +28,30 @@ kernel void l2norm_fwd(int rows, int cols, global const float *x, int x_off, glo
     float ss = hsum(sv);
     for (int j = VEC * nv + lid; j < cols; j += lsz)
         ss += x[j] * x[j];
-    float inv = 1.0f / fmax(sqrt(group_sum(ss, buf)), eps); /* no division per element */
+    float inv = 1.0f / fmax(sqrt(row_sum(ss, buf, grouped)), eps); /* no division per element */
     for (int v = lid; v < nv; v += lsz)
         storev(loadv(x, v, al) * inv, y, v, al);
     for (int j = VEC * nv + lid; j < cols; j += lsz)
         y[j] = x[j] * inv;
 }
 
+kernel void l2norm_fwd(int rows, int cols, global const float *x, int x_off, global float *y,
+                       int y_off, float eps, local float *buf)
+{
+    l2norm_fwd_row(rows, cols, x, x_off, y, y_off, eps, buf, 1);
+}
+
+kernel void l2norm_fwd_item(int rows, int cols, global const float *x, int x_off,
+                            global float *y, int y_off, float eps, local float *buf)
+{
+    l2norm_fwd_row(rows, cols, x, x_off, y, y_off, eps, buf, 0);
+}
+
 /* dx = (dy - y (y . dy)) / ||x|| where ||x|| > eps, else dy / eps (the clamp passes no
  * gradient). */
-kernel void l2norm_bwd(int rows, int cols, global const float *x, int x_off,
-                       global const float *dy, int dy_off, global float *dx, int dx_off,
-                       float eps, local float *buf)
+inline void l2norm_bwd_row(int rows, int cols, global const float *x, int x_off,
+                           global const float *dy, int dy_off, global float *dx, int dx_off,
+                           float eps, local float *buf, int grouped)
 {
     int row = get_global_id(1), lid = get_local_id(0), lsz = get_local_size(0);
     buf += get_local_id(1) * lsz;
@@ -60,8 +73,8 @@ kernel void l2norm_bwd(int rows, int cols, global const float *x, int x_off,
         ss += x[j] * x[j];
         xd += x[j] * dy[j];
     }
-    float n = sqrt(group_sum(ss, buf));
-    xd = group_sum(xd, buf);
+    float n = sqrt(row_sum(ss, buf, grouped));
+    xd = row_sum(xd, buf, grouped);
     if (n > eps) { /* uniform over the row's items */
         float inv = 1.0f / n, yd = xd * inv; /* y . dy */
         for (int v = lid; v < nv; v += lsz)
@@ -75,4 +88,18 @@ kernel void l2norm_bwd(int rows, int cols, global const float *x, int x_off,
         for (int j = VEC * nv + lid; j < cols; j += lsz)
             dx[j] = dy[j] * inv;
     }
+}
+
+kernel void l2norm_bwd(int rows, int cols, global const float *x, int x_off,
+                       global const float *dy, int dy_off, global float *dx, int dx_off,
+                       float eps, local float *buf)
+{
+    l2norm_bwd_row(rows, cols, x, x_off, dy, dy_off, dx, dx_off, eps, buf, 1);
+}
+
+kernel void l2norm_bwd_item(int rows, int cols, global const float *x, int x_off,
+                            global const float *dy, int dy_off, global float *dx, int dx_off,
+                            float eps, local float *buf)
+{
+    l2norm_bwd_row(rows, cols, x, x_off, dy, dy_off, dx, dx_off, eps, buf, 0);
 }

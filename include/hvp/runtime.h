@@ -93,6 +93,11 @@ typedef struct hvp_ctx {
      * src/ops/batchnorm.c); every rank must then run the same batch norms in the same
      * order. Set by the trainer when it runs on more than one rank. */
     int sync_bn;
+    /* Row kernels with a barrier-free twin (softmax, cross-entropy, l2norm) give each row
+     * one work-item (src/ops/row_util.h): set at creation on CPUs, where barriers are
+     * costly; clear, several items per row reduce in local memory (GPUs). Tests switch it
+     * to run both kernels on one device. */
+    int row_per_item;
 } hvp_ctx;
 
 hvp_status hvp_ctx_create(const char *selector, hvp_ctx **out);

@@ -4,6 +4,7 @@
 #define HVP_ROW_UTIL_H
 
 #include <limits.h>
+#include <stdio.h>
 
 #include "hvp/tensor.h"
 
@@ -18,6 +19,26 @@ static inline size_t hvp_row_group_size(const hvp_kernel *k, size_t cols, size_t
     while (l * 2 <= cap && l * per_item < cols)
         l *= 2;
     return l;
+}
+
+/* The row kernel `name` of `program` and its work-group size for rows of `cols`: about
+ * `per_item` elements per item (hvp_row_group_size); where that is one item, and always
+ * under ctx->row_per_item (CPUs), the kernel's twin `name`_item (same arguments, one item
+ * per row), which has no barriers (row_sum in cl/common.cl). On CPUs a whole row per item
+ * also keeps the item's share in its cache between its passes over it (DINO's
+ * cross-entropy, [32, 65536]: 0.5-0.6 of a copy's GB/s with one item per row, 0.3-0.4 with
+ * 16 and with 256 per row). */
+static inline hvp_status hvp_row_kernel(hvp_ctx *ctx, const char *program, const char *name,
+                                        size_t cols, size_t per_item, hvp_kernel **k,
+                                        size_t *local)
+{
+    HVP_TRY(hvp_kernel_get(ctx, program, name, k));
+    *local = ctx->row_per_item ? 1 : hvp_row_group_size(*k, cols, per_item);
+    if (*local > 1)
+        return HVP_OK;
+    char item[64];
+    snprintf(item, sizeof item, "%s_item", name);
+    return hvp_kernel_get(ctx, program, item, k);
 }
 
 /* One work-group of `local` items per row; `scratch` floats of local memory are the

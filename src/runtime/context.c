@@ -28,6 +28,7 @@ hvp_status hvp_ctx_create_on(const hvp_device_info *device, hvp_ctx **out)
     if (!ctx)
         return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
     ctx->info = *device;
+    ctx->row_per_item = (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
     hvp_status s;
     cl_int err;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->info.platform,
