@@ -89,12 +89,56 @@ inline floatv loadv(global const float *p, int i, int aligned)
     return aligned ? ((global const floatv *)p)[i] : vload16(i, p);
 }
 
+/* floatv at float alignment: a typedef may lower alignment (OpenCL C 6.11.1). PoCL made 4
+ * 16-byte stores of a vstore16, one store of this (ViT-S attention softmax, 197-wide rows:
+ * about 10% faster). */
+typedef float16 floatv_unaligned __attribute__((aligned(4)));
+
 inline void storev(floatv v, global float *p, int i, int aligned)
 {
     if (aligned)
         ((global floatv *)p)[i] = v;
     else
-        vstore16(v, i, p);
+        *(global floatv_unaligned *)(p + VEC * i) = v;
+}
+
+/* A row's tail, its last n % VEC elements after n / VEC whole vectors, as one more vector
+ * (scalar exponentials for the 5 of a 197-wide attention row took a third of the softmax's
+ * time on a CPU): in rows of at least VEC the row's last VEC elements, from tail_start(n),
+ * whose lanes below VEC - n % VEC repeat the last whole vector; in shorter rows the n
+ * elements through a private array, the other lanes 0. tail_lanes(n) is true in the tail's
+ * own lanes. store_tail writes those lanes only: the others get back what they hold, so the
+ * tail must be taken by the item of the last whole vector (tail_item) after it. */
+inline int tail_start(int n) { return n >= VEC ? n - VEC : 0; }
+
+inline int tail_item(int n, int lsz) { return max(n / VEC - 1, 0) % lsz; }
+
+inline int16 tail_lanes(int n)
+{
+    int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    return n >= VEC ? lane >= VEC - n % VEC : lane < n;
+}
+
+inline floatv load_tail(const global float *row, int n)
+{
+    if (n >= VEC)
+        return vload16(0, row + n - VEC);
+    float t[VEC];
+    for (int k = 0; k < VEC; k++)
+        t[k] = k < n ? row[k] : 0.0f;
+    return vload16(0, t);
+}
+
+inline void store_tail(floatv v, global float *row, int n)
+{
+    if (n >= VEC) {
+        storev(select(vload16(0, row + n - VEC), v, tail_lanes(n)), row + n - VEC, 0, 0);
+        return;
+    }
+    float t[VEC];
+    vstore16(v, 0, t);
+    for (int k = 0; k < n; k++)
+        row[k] = t[k];
 }
 
 /* out's vector v becomes s, or out + s when acc (accumulating into a gradient). */

@@ -2,9 +2,9 @@
  * log-softmax. Per-sample losses; backward of the mean loss. A label outside [0, C) gives a
  * NaN loss and NaN gradients for its row (visible, never an out-of-bounds read).
  * Row get_global_id(1) belongs to the work-group's items of that local row
- * (hvp_launch_row_groups; on CPUs one item per row up to long rows): each takes its share,
- * VEC-element vectors lid, lid + lsz, ... (cl/common.cl), then the tail's scalars, and the
- * items combine in their share of local memory (group_sum / group_max, a fixed order).
+ * (hvp_launch_row_groups; on CPUs one item per row): each takes its share, VEC-element
+ * vectors lid, lid + lsz, ..., one of them also the row's tail (cl/common.cl), and the items
+ * combine in their share of local memory (row_sum / row_max, a fixed order).
  * Labels are read only when soft is 0 and the targets only when soft is 1 (the other
  * buffer is a stand-in). */
 
@@ -23,12 +23,14 @@ inline ce_row ce_row_stats(int cols, const global float *zr, int al, const globa
                            int grouped)
 {
     int lid = get_local_id(0), lsz = get_local_size(0), nv = cols / VEC;
+    int tail = cols % VEC > 0 && lid == tail_item(cols, lsz);
+    int16 own = tail_lanes(cols);
     floatv mv = -INFINITY;
     for (int v = lid; v < nv; v += lsz)
         mv = vmax(mv, loadv(zr, v, al) * it);
+    if (tail)
+        mv = vmax(mv, select(-INFINITY, load_tail(zr, cols) * it, own));
     float m = hmax(mv);
-    for (int j = VEC * nv + lid; j < cols; j += lsz)
-        m = fmax(m, zr[j] * it);
     float c = m > -INFINITY ? m : 0.0f; /* a share of only -inf logits (or none) sums 0 */
     floatv sev = 0.0f, stv = 0.0f, crv = 0.0f;
     for (int v = lid; v < nv; v += lsz) {
@@ -40,15 +42,16 @@ inline ce_row ce_row_stats(int cols, const global float *zr, int al, const globa
             crv += tv * (c - zt);
         }
     }
-    float se = hsum(sev), st = hsum(stv), cr = hsum(crv);
-    for (int j = VEC * nv + lid; j < cols; j += lsz) {
-        float zt = zr[j] * it;
-        se += exp(zt - c);
+    if (tail) {
+        floatv zt = load_tail(zr, cols) * it;
+        sev += select(0.0f, exp_nonpos(zt - c), own);
         if (soft) {
-            st += tr[j];
-            cr += tr[j] * (c - zt);
+            floatv tv = select(0.0f, load_tail(tr, cols), own);
+            stv += tv;
+            crv += tv * (c - zt);
         }
     }
+    float se = hsum(sev), st = hsum(stv), cr = hsum(crv);
     ce_row s;
     s.max = row_max(m, buf, grouped);
     s.sum_exp = row_sum(se == 0.0f ? 0.0f : se * exp(c - s.max), buf, grouped); /* NaN stays */
@@ -104,7 +107,8 @@ kernel void cross_entropy_fwd_item(int rows, int cols, global const float *z, in
 }
 
 /* dz = coef * (softmax(z/tau) * sum(t) - t), coef = scale / (rows * tau). Every item
- * rereads only the elements it writes, so dz may be z. */
+ * rereads only the elements it writes (the tail's item the last whole vector's too), so dz
+ * may be z. */
 inline void cross_entropy_bwd_row(int rows, int cols, global const float *z, int z_off,
                                   global const int *labels, int labels_off,
                                   global const float *t, int t_off, int soft, float tau,
@@ -132,10 +136,11 @@ inline void cross_entropy_bwd_row(int rows, int cols, global const float *z, int
                              : select((floatv)0.0f, (floatv)1.0f, lane + VEC * v == y);
         storev(coef * (p * st - target) + bad, dz, v, al);
     }
-    for (int j = VEC * nv + lid; j < cols; j += lsz) {
-        float p = exp(zr[j] * it - mx) * ise;
-        float target = soft ? tr[j] : (j == y ? 1.0f : 0.0f);
-        dz[j] = coef * (p * st - target) + bad;
+    if (cols % VEC > 0 && lid == tail_item(cols, lsz)) {
+        floatv p = exp_nonpos(load_tail(zr, cols) * it - mx) * ise;
+        floatv target = soft ? load_tail(tr, cols)
+                             : select((floatv)0.0f, (floatv)1.0f, lane + tail_start(cols) == y);
+        store_tail(coef * (p * st - target) + bad, dz, cols);
     }
 }
 

@@ -18,14 +18,16 @@ inline void softmax_fwd_row(int rows, int n, float scale, global const float *x,
     if (row >= rows) /* no early return before a barrier (PoCL crashes on one): an empty row */
         n = 0;
     int xo = x_off + row * n, yo = y_off + row * n, al = vec_aligned(xo | yo), nv = n / VEC;
+    int tail = n % VEC > 0 && lid == tail_item(n, lsz);
+    int16 own = tail_lanes(n);
     x += xo;
     y += yo;
     floatv mv = -INFINITY;
     for (int v = lid; v < nv; v += lsz)
         mv = vmax(mv, scale * loadv(x, v, al));
+    if (tail)
+        mv = vmax(mv, select(-INFINITY, scale * load_tail(x, n), own));
     float m = hmax(mv);
-    for (int j = VEC * nv + lid; j < n; j += lsz)
-        m = fmax(m, scale * x[j]);
     float c = m > -INFINITY ? m : 0.0f; /* a share of only -inf (or none) sums 0 */
     floatv sv = 0.0f;
     for (int v = lid; v < nv; v += lsz) {
@@ -33,19 +35,19 @@ inline void softmax_fwd_row(int rows, int n, float scale, global const float *x,
         storev(e, y, v, al);
         sv += e;
     }
-    float s = hsum(sv);
-    for (int j = VEC * nv + lid; j < n; j += lsz) {
-        float e = exp(scale * x[j] - c);
-        y[j] = e;
-        s += e;
+    if (tail) {
+        floatv e = select(0.0f, exp_nonpos(scale * load_tail(x, n) - c), own);
+        store_tail(e, y, n);
+        sv += e;
     }
+    float s = hsum(sv);
     float mx = row_max(m, buf, grouped);
     float w = s == 0.0f ? 0.0f : exp(c - mx); /* 1 with one item per row */
     float f = w / row_sum(s * w, buf, grouped);
     for (int v = lid; v < nv; v += lsz)
         storev(loadv(y, v, al) * f, y, v, al);
-    for (int j = VEC * nv + lid; j < n; j += lsz)
-        y[j] *= f;
+    if (tail)
+        store_tail(load_tail(y, n) * f, y, n);
 }
 
 kernel void softmax_fwd(int rows, int n, float scale, global const float *x, int x_off,
@@ -70,21 +72,20 @@ inline void softmax_bwd_row(int rows, int n, float scale, global const float *y,
     if (row >= rows)
         n = 0;
     int yo = y_off + row * n, dyo = dy_off + row * n, dxo = dx_off + row * n, nv = n / VEC;
-    int al = vec_aligned(yo | dyo | dxo);
+    int al = vec_aligned(yo | dyo | dxo), tail = n % VEC > 0 && lid == tail_item(n, lsz);
     y += yo;
     dy += dyo;
     dx += dxo;
     floatv dv = 0.0f;
     for (int v = lid; v < nv; v += lsz)
         dv += loadv(dy, v, al) * loadv(y, v, al);
-    float d = hsum(dv);
-    for (int j = VEC * nv + lid; j < n; j += lsz)
-        d += dy[j] * y[j];
-    d = row_sum(d, buf, grouped);
+    if (tail)
+        dv += select(0.0f, load_tail(dy, n) * load_tail(y, n), tail_lanes(n));
+    float d = row_sum(hsum(dv), buf, grouped);
     for (int v = lid; v < nv; v += lsz)
         storev(scale * loadv(y, v, al) * (loadv(dy, v, al) - d), dx, v, al);
-    for (int j = VEC * nv + lid; j < n; j += lsz)
-        dx[j] = scale * y[j] * (dy[j] - d);
+    if (tail)
+        store_tail(scale * load_tail(y, n) * (load_tail(dy, n) - d), dx, n);
 }
 
 kernel void softmax_bwd(int rows, int n, float scale, global const float *y, int y_off,
