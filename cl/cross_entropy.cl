@@ -9,49 +9,76 @@
  * buffer is a stand-in). */
 
 /* The row's statistics of z/tau: its maximum, the sum of exp(z/tau - max) and, for soft
- * targets, their mass sum t and cross = sum t (max - z/tau) (when want_cross). Each item
- * finds the maximum m of its share, then sums relative to it in a second pass over the same
- * elements (from its cache: one pass over the row in memory, where a row maximum first
- * took two); the items' sums are rescaled to the row's maximum as they combine. it =
- * 1 / tau (a multiply: vector divisions took a third of the time of DINO's rows). */
+ * targets, their mass sum t and cross = sum t (max - z/tau) (when want_cross). it = 1 / tau
+ * (a multiply: vector divisions took a third of the time of DINO's rows). */
 typedef struct ce_row {
     float max, sum_exp, mass, cross;
 } ce_row;
+
+/* Lane-wise running sums of an item: se = sum exp(zt - c), st = sum t, cr = sum t (c - zt)
+ * relative to c = shift(m), m the lanes' maximum so far (its finite stand-in 0 while a lane
+ * has seen only -inf: its se is 0 then). */
+typedef struct ce_lanes {
+    floatv m, se, st, cr;
+} ce_lanes;
+
+inline floatv ce_shift(floatv m) { return select(m, (floatv)0.0f, m == -INFINITY); }
+
+/* The sums moved to a new maximum m (>= the old lane by lane). */
+inline void ce_rescale(ce_lanes *l, floatv m)
+{
+    floatv c = ce_shift(l->m), c_new = ce_shift(m);
+    l->se = select(l->se * exp_nonpos(c - c_new), (floatv)0.0f, l->se == 0.0f); /* NaN stays */
+    l->cr += l->st * (c_new - c);
+    l->m = m;
+}
+
+/* An item takes its share in chunks of CE_CHUNK vectors: their maximum, the sums moved to it,
+ * then the chunk's terms in a second pass over the chunk, from the item's cache. One pass
+ * over the row in memory (a pass for the maximum first made two), and each chunk's loads
+ * overlap the last one's exponentials: DINO's [32, 65536] on a CPU in half the time of two
+ * passes over an item's whole share. */
+#define CE_CHUNK 64
 
 inline ce_row ce_row_stats(int cols, const global float *zr, int al, const global float *tr,
                            int alt, int soft, int want_cross, float it, local float *buf,
                            int grouped)
 {
     int lid = get_local_id(0), lsz = get_local_size(0), nv = cols / VEC;
-    int tail = cols % VEC > 0 && lid == tail_item(cols, lsz);
-    int16 own = tail_lanes(cols);
-    floatv mv = -INFINITY;
-    for (int v = lid; v < nv; v += lsz)
-        mv = vmax(mv, loadv(zr, v, al) * it);
-    if (tail)
-        mv = vmax(mv, select(-INFINITY, load_tail(zr, cols) * it, own));
-    float m = hmax(mv);
-    float c = m > -INFINITY ? m : 0.0f; /* a share of only -inf logits (or none) sums 0 */
-    floatv sev = 0.0f, stv = 0.0f, crv = 0.0f;
-    for (int v = lid; v < nv; v += lsz) {
-        floatv zt = loadv(zr, v, al) * it;
-        sev += exp_nonpos(zt - c);
-        if (soft) {
-            floatv tv = loadv(tr, v, alt);
-            stv += tv;
-            crv += tv * (c - zt);
+    ce_lanes l = {-INFINITY, 0.0f, 0.0f, 0.0f};
+    for (int v0 = lid; v0 < nv; v0 += CE_CHUNK * lsz) {
+        int v1 = min(nv, v0 + CE_CHUNK * lsz);
+        floatv m = l.m;
+        for (int v = v0; v < v1; v += lsz)
+            m = vmax(m, loadv(zr, v, al) * it);
+        ce_rescale(&l, m);
+        floatv c = ce_shift(m);
+        for (int v = v0; v < v1; v += lsz) {
+            floatv zt = loadv(zr, v, al) * it;
+            l.se += exp_nonpos(zt - c);
+            if (soft) {
+                floatv tv = loadv(tr, v, alt);
+                l.st += tv;
+                l.cr += tv * (c - zt);
+            }
         }
     }
-    if (tail) {
+    if (cols % VEC > 0 && lid == tail_item(cols, lsz)) {
+        int16 own = tail_lanes(cols);
         floatv zt = load_tail(zr, cols) * it;
-        sev += select(0.0f, exp_nonpos(zt - c), own);
+        ce_rescale(&l, vmax(l.m, select(-INFINITY, zt, own)));
+        floatv c = ce_shift(l.m);
+        l.se += select(0.0f, exp_nonpos(zt - c), own);
         if (soft) {
             floatv tv = select(0.0f, load_tail(tr, cols), own);
-            stv += tv;
-            crv += tv * (c - zt);
+            l.st += tv;
+            l.cr += tv * (c - zt);
         }
     }
-    float se = hsum(sev), st = hsum(stv), cr = hsum(crv);
+    /* The lanes, then the row's items, moved to their common maximum as they combine. */
+    float m = hmax(l.m);
+    ce_rescale(&l, (floatv)m);
+    float c = m > -INFINITY ? m : 0.0f, se = hsum(l.se), st = hsum(l.st), cr = hsum(l.cr);
     ce_row s;
     s.max = row_max(m, buf, grouped);
     s.sum_exp = row_sum(se == 0.0f ? 0.0f : se * exp(c - s.max), buf, grouped); /* NaN stays */

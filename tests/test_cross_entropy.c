@@ -97,15 +97,17 @@ HVP_TEST(cross_entropy_bad_label)
 }
 
 /* A row with -INFINITY logits (the first item's whole share in the work-group form: rows of
- * 64, four items of 16) has its finite loss and gradient; a NaN logit gives its row NaN. */
+ * 64, four items of 16; and every 16th, one vector lane throughout) has its finite loss and
+ * gradient; a NaN logit gives its row NaN. */
 HVP_TEST(cross_entropy_infinite_logits)
 {
     enum { ROWS = 2, COLS = 64 };
     float z[ROWS * COLS];
     int y[ROWS] = {40, 3};
     test_fill_uniform(z, ROWS * COLS, -2, 2);
-    for (int j = 0; j < 16; j++)
-        z[j] = -INFINITY;
+    for (int j = 0; j < COLS; j++)
+        if (j < 16 || j % 16 == 0)
+            z[j] = -INFINITY;
     z[COLS + 50] = NAN;
     double want;
     ref_cross_entropy_fwd(test_to_double(z, COLS), y, NULL, 1, COLS, 0.5, &want);
