@@ -3,8 +3,8 @@
  * (hvp_launch_row_groups): they stride over it by VEC-element vectors, one of them also
  * over its tail (cl/common.cl), and sum in their share of local memory (row_sum over
  * dimension 0, a fixed order); each kernel's *_item twin, one item per row, has no barriers
- * (CPUs).
- * Every item rereads only the elements it writes, so y may be x, dx dy.
+ * (CPUs). Every item rereads only the elements it writes (the tail's item the last whole
+ * vector's too), so y may be x, dx dy.
  * (Scalar items, one element each, divisions, 256-item groups' barriers for 2048 elements:
  * SimSiam's [32, 2048] at 0.14 ms, 0.1-0.25 of a copy's GB/s; now 0.05 ms with a whole row
  * per item on CPUs, 0.3-0.9 of a copy in alternated runs at load 4-6: a call this short is
@@ -18,7 +18,7 @@ inline void l2norm_fwd_row(int rows, int cols, global const float *x, int x_off,
     if (row >= rows) /* no early return before a barrier (PoCL crashes on one): an empty row */
         cols = 0;
     int xo = x_off + row * cols, yo = y_off + row * cols, al = vec_aligned(xo | yo);
-    int nv = cols / VEC, tail = cols % VEC > 0 && lid == tail_item(cols, lsz);
+    int nv = cols / VEC, takes_tail = cols % VEC > 0 && lid == tail_item(cols, lsz);
     x += xo;
     y += yo;
     floatv sv = 0.0f;
@@ -26,7 +26,7 @@ inline void l2norm_fwd_row(int rows, int cols, global const float *x, int x_off,
         floatv c = loadv(x, v, al);
         sv += c * c;
     }
-    if (tail) {
+    if (takes_tail) {
         floatv c = select(0.0f, load_tail(x, cols), tail_lanes(cols));
         sv += c * c;
     }
@@ -34,7 +34,7 @@ inline void l2norm_fwd_row(int rows, int cols, global const float *x, int x_off,
     float inv = 1.0f / fmax(sqrt(ss), eps); /* no division per element */
     for (int v = lid; v < nv; v += lsz)
         storev(loadv(x, v, al) * inv, y, v, al);
-    if (tail)
+    if (takes_tail)
         store_tail(load_tail(x, cols) * inv, y, cols);
 }
 
@@ -62,7 +62,7 @@ inline void l2norm_bwd_row(int rows, int cols, global const float *x, int x_off,
         cols = 0;
     int xo = x_off + row * cols, dyo = dy_off + row * cols, dxo = dx_off + row * cols;
     int al = vec_aligned(xo | dyo | dxo), nv = cols / VEC;
-    int tail = cols % VEC > 0 && lid == tail_item(cols, lsz);
+    int takes_tail = cols % VEC > 0 && lid == tail_item(cols, lsz);
     x += xo;
     dy += dyo;
     dx += dxo;
@@ -72,7 +72,7 @@ inline void l2norm_bwd_row(int rows, int cols, global const float *x, int x_off,
         sv += c * c;
         xdv += c * loadv(dy, v, al);
     }
-    if (tail) {
+    if (takes_tail) {
         floatv c = select(0.0f, load_tail(x, cols), tail_lanes(cols));
         sv += c * c;
         xdv += c * load_tail(dy, cols);
@@ -82,7 +82,7 @@ inline void l2norm_bwd_row(int rows, int cols, global const float *x, int x_off,
     float inv = n > eps ? 1.0f / n : 1.0f / eps, k = n > eps ? inv * xd * inv : 0.0f;
     for (int v = lid; v < nv; v += lsz)
         storev((loadv(dy, v, al) - loadv(x, v, al) * k) * inv, dx, v, al);
-    if (tail)
+    if (takes_tail)
         store_tail((load_tail(dy, cols) - load_tail(x, cols) * k) * inv, dx, cols);
 }
 
