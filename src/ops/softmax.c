@@ -1,4 +1,5 @@
-/* Row softmax over the last dimension (cl/softmax.cl): a row per work-group's row of items. */
+/* Row softmax over the last dimension (cl/softmax.cl): a row per work-group's row of items,
+ * or per item (CPUs: hvp_row_kernel). */
 #include "hvp/ops.h"
 #include "ops/op_util.h"
 #include "ops/row_util.h"
@@ -26,8 +27,7 @@ hvp_status hvp_softmax_fwd(hvp_ctx *ctx, const hvp_tensor *x, float scale, const
         return HVP_OK;
     hvp_kernel *k;
     size_t local;
-    HVP_TRY(hvp_row_kernel(ctx, "softmax", "softmax_fwd", (size_t)n, HVP_VEC, &k,
-                           &local));
+    HVP_TRY(hvp_row_kernel(ctx, "softmax", "softmax_fwd", (size_t)n, HVP_VEC, &k, &local));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, n);
@@ -51,8 +51,7 @@ hvp_status hvp_softmax_bwd(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *
         return HVP_OK;
     hvp_kernel *k;
     size_t local;
-    HVP_TRY(hvp_row_kernel(ctx, "softmax", "softmax_bwd", (size_t)n, HVP_VEC, &k,
-                           &local));
+    HVP_TRY(hvp_row_kernel(ctx, "softmax", "softmax_bwd", (size_t)n, HVP_VEC, &k, &local));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, n);
