@@ -81,7 +81,8 @@ inline ce_row ce_row_stats(int cols, const global float *zr, int al, const globa
     float c = m > -INFINITY ? m : 0.0f, se = hsum(l.se), st = hsum(l.st), cr = hsum(l.cr);
     ce_row s;
     s.max = row_max(m, buf, grouped);
-    s.sum_exp = row_sum(se == 0.0f ? 0.0f : se * exp(c - s.max), buf, grouped); /* NaN stays */
+    /* Each item's sums moved to the row's maximum (one item: c is it); NaN stays NaN. */
+    s.sum_exp = row_sum(se == 0.0f || !grouped ? se : se * exp(c - s.max), buf, grouped);
     s.mass = row_sum(st, buf, grouped); /* called by every item: no barrier under a branch */
     s.cross = want_cross ? row_sum(cr + st * (s.max - c), buf, grouped) : 0.0f; /* a literal */
     return s;

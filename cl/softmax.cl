@@ -43,7 +43,7 @@ inline void softmax_fwd_row(int rows, int n, float scale, global const float *x,
     }
     float s = hsum(sv);
     float mx = row_max(m, buf, grouped);
-    float w = s == 0.0f ? 0.0f : exp(c - mx); /* 1 with one item per row */
+    float w = s == 0.0f ? 0.0f : grouped ? exp(c - mx) : 1.0f; /* one item: c is mx */
     float f = w / row_sum(s * w, buf, grouped);
     for (int v = lid; v < nv; v += lsz)
         storev(loadv(y, v, al) * f, y, v, al);
