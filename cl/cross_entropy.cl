@@ -48,31 +48,31 @@ inline ce_row ce_row_stats(int cols, const global float *zr, int al, const globa
     ce_lanes l = {-INFINITY, 0.0f, 0.0f, 0.0f};
     for (int v0 = lid; v0 < nv; v0 += CE_CHUNK * lsz) {
         int v1 = min(nv, v0 + CE_CHUNK * lsz);
-        floatv m = l.m;
+        floatv mz = -INFINITY; /* of z: times it > 0, exactly the maximum of z * it */
         for (int v = v0; v < v1; v += lsz)
-            m = vmax(m, loadv(zr, v, al) * it);
-        ce_rescale(&l, m);
-        floatv c = ce_shift(m);
+            mz = vmax(mz, loadv(zr, v, al));
+        ce_rescale(&l, vmax(l.m, mz * it));
+        floatv c = ce_shift(l.m);
         for (int v = v0; v < v1; v += lsz) {
-            floatv zt = loadv(zr, v, al) * it;
-            l.se += exp_nonpos(zt - c);
+            floatv d = fma(loadv(zr, v, al), it, -c); /* z * it - c */
+            l.se += exp_nonpos(d);
             if (soft) {
                 floatv tv = loadv(tr, v, alt);
                 l.st += tv;
-                l.cr += tv * (c - zt);
+                l.cr -= tv * d;
             }
         }
     }
     if (cols % VEC > 0 && lid == tail_item(cols, lsz)) {
         int16 own = tail_lanes(cols);
-        floatv zt = load_tail(zr, cols) * it;
-        ce_rescale(&l, vmax(l.m, select(-INFINITY, zt, own)));
-        floatv c = ce_shift(l.m);
-        l.se += select(0.0f, exp_nonpos(zt - c), own);
+        floatv z = load_tail(zr, cols);
+        ce_rescale(&l, vmax(l.m, select(-INFINITY, z * it, own)));
+        floatv d = fma(z, it, -ce_shift(l.m));
+        l.se += select(0.0f, exp_nonpos(d), own);
         if (soft) {
             floatv tv = select(0.0f, load_tail(tr, cols), own);
             l.st += tv;
-            l.cr += tv * (c - zt);
+            l.cr -= tv * d;
         }
     }
     /* The lanes, then the row's items, moved to their common maximum as they combine. */
@@ -159,13 +159,13 @@ inline void cross_entropy_bwd_row(int rows, int cols, global const float *z, int
     float bad = (!soft && (y < 0 || y >= cols)) ? NAN : 0.0f;
     int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (int v = lid; v < nv; v += lsz) {
-        floatv p = exp_nonpos(loadv(zr, v, al) * it - mx) * ise;
+        floatv p = exp_nonpos(fma(loadv(zr, v, al), it, -mx)) * ise;
         floatv target = soft ? loadv(tr, v, alt)
                              : select((floatv)0.0f, (floatv)1.0f, lane + VEC * v == y);
         storev(coef * (p * st - target) + bad, dz, v, al);
     }
     if (cols % VEC > 0 && lid == tail_item(cols, lsz)) {
-        floatv p = exp_nonpos(load_tail(zr, cols) * it - mx) * ise;
+        floatv p = exp_nonpos(fma(load_tail(zr, cols), it, -mx)) * ise;
         floatv target = soft ? load_tail(tr, cols)
                              : select((floatv)0.0f, (floatv)1.0f, lane + tail_start(cols) == y);
         store_tail(coef * (p * st - target) + bad, dz, cols);
