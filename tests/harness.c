@@ -305,7 +305,7 @@ int main(int argc, char **argv)
     }
     printf("device: %s / %s (%s)%s\n", ctx->info.platform_name, ctx->info.device_name,
            ctx->info.device_version, test_tiny() ? ", tiny shapes" : "");
-    int passed = 0, failed = 0, skipped = 0;
+    int passed = 0, failed = 0, skipped = 0, row_per_item = ctx->row_per_item;
     for (int t = 0; t < ntests; t++) {
         if (!selected(tests[t].name, argc, argv))
             continue;
@@ -313,6 +313,7 @@ int main(int argc, char **argv)
         current_skip = NULL;
         rng_state = hash_name(tests[t].name);
         hvp_arena_reset(ctx->acts);
+        ctx->row_per_item = row_per_item; /* the device's own, whatever a test left */
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         tests[t].fn();

@@ -48,7 +48,8 @@ void test_fail_at(const char *file, int line, const char *fmt, ...)
 void test_skip(const char *why);
 
 /* The device under test (HVP_DEVICE picks it); the activation arena is reset before each
- * test and may be used freely. */
+ * test and may be used freely, and row_per_item restored to the device's own (tests set
+ * it to run both forms of the row kernels). */
 hvp_ctx *test_ctx(void);
 /* True when HVP_TEST_TINY is set: the smallest shapes only, for Oclgrind. */
 int test_tiny(void);

@@ -112,6 +112,11 @@ typedef struct hvp_ctx {
         struct hvp_gemm_table *gemm_table;
         struct hvp_conv2d_table *conv_table;
     } ops;
+    /* Row kernels with a barrier-free twin (softmax, cross-entropy, l2norm) give each row
+     * one work-item (src/ops/row_util.h): set at creation on CPUs, where barriers are
+     * costly; clear, several items per row reduce in local memory (GPUs). Tests switch it
+     * to run both kernels on one device. */
+    int row_per_item;
 } hvp_ctx;
 
 hvp_status hvp_ctx_create(const char *selector, hvp_ctx **out);

@@ -21,6 +21,9 @@ enum {
 };
 
 enum { T = 197, D = 384, HEADS = 6, HIDDEN = 1536, FC = 1000, R50_C = 256, R50_HW = 56 * 56 };
+/* DINO: the head's 65536 prototypes, its 256-d bottleneck normalised for 2 global and 8 local
+ * crops of each image. SimCLR: the 2B x 2B similarities of B images' two views. */
+enum { DINO_K = 65536, DINO_BOTTLENECK = 256, DINO_CROPS = 10 };
 
 typedef struct op_state {
     int id, batch;
@@ -94,7 +97,12 @@ double hvp_bench_op_flops(const void *arg, int b)
     case ATTENTION_FWD: return 4.0 * b * HEADS * T * T * 64;
     case ATTENTION_BWD: return 8.0 * b * HEADS * T * T * 64;
     case L2NORM_FWD: return (double)b * 2048 * 3;
-    case CROSS_ENTROPY_FWD: return (double)b * 65536 * 4;
+    case L2NORM_BWD: return (double)b * 2048 * 5;
+    case L2NORM_FWD_DINO: return (double)b * DINO_CROPS * DINO_BOTTLENECK * 3;
+    case CROSS_ENTROPY_FWD: return (double)b * DINO_K * 4;
+    case CROSS_ENTROPY_BWD: return (double)b * DINO_K * 4;
+    case CROSS_ENTROPY_FWD_SIMCLR:
+    case CROSS_ENTROPY_BWD_SIMCLR: return 4.0 * (2.0 * b) * (2.0 * b);
     }
     return 0;
 }
@@ -103,7 +111,7 @@ double hvp_bench_op_bytes(const void *arg, int b)
 {
     int id = *(const int *)arg;
     double tokens = (double)b * T, r50 = (double)b * R50_C * R50_HW, f = sizeof(float);
-    double attn = (double)b * HEADS * T * T;
+    double attn = (double)b * HEADS * T * T, views = 2.0 * b; /* SimCLR's rows */
     switch (id) {
     case MAXPOOL_FWD: return f * b * 64 * (112 * 112 + 2 * 56 * 56); /* x; y and indices */
     case RELU_FWD: return 2 * f * r50;
@@ -122,7 +130,12 @@ double hvp_bench_op_bytes(const void *arg, int b)
     case SOFTMAX_FWD: return 2 * f * attn;
     case SOFTMAX_BWD: return 3 * f * attn;
     case L2NORM_FWD: return 2 * f * b * 2048;
-    case CROSS_ENTROPY_FWD: return f * (2.0 * b * 65536 + b);
+    case L2NORM_BWD: return 3 * f * b * 2048;
+    case L2NORM_FWD_DINO: return 2 * f * b * DINO_CROPS * DINO_BOTTLENECK;
+    case CROSS_ENTROPY_FWD: return f * (2.0 * b * DINO_K + b);           /* z, t; losses */
+    case CROSS_ENTROPY_BWD: return 3 * f * b * DINO_K;                   /* z, t; dz */
+    case CROSS_ENTROPY_FWD_SIMCLR: return f * (views * views + 2 * views); /* z, labels; losses */
+    case CROSS_ENTROPY_BWD_SIMCLR: return f * (2 * views * views + views);  /* z, labels; dz */
     }
     return 0;
 }
@@ -224,12 +237,35 @@ hvp_status hvp_bench_op_setup(hvp_ctx *ctx, const void *arg, int b, void **state
         return hvp_attention_fwd(ctx, &s->attn, &t[0], &t[1], &t[2]);
     }
     case L2NORM_FWD:
+    case L2NORM_BWD:
         HVP_TRY(tensor(ctx, &t[0], 2, (int[]){b, 2048}, 0.5f));
-        return tensor(ctx, &t[1], 2, (int[]){b, 2048}, 0.0f);
+        HVP_TRY(tensor(ctx, &t[1], 2, (int[]){b, 2048}, 0.0f));
+        return tensor(ctx, &t[2], 2, (int[]){b, 2048}, 0.1f);
+    case L2NORM_FWD_DINO:
+        HVP_TRY(tensor(ctx, &t[0], 2, (int[]){b * DINO_CROPS, DINO_BOTTLENECK}, 0.5f));
+        return tensor(ctx, &t[1], 2, (int[]){b * DINO_CROPS, DINO_BOTTLENECK}, 0.0f);
     case CROSS_ENTROPY_FWD:
-        HVP_TRY(tensor(ctx, &t[0], 2, (int[]){b, 65536}, 0.5f));
-        HVP_TRY(tensor(ctx, &t[1], 2, (int[]){b, 65536}, 1.0f / 65536));
-        return tensor(ctx, &t[2], 1, (int[]){b}, 0.0f);
+    case CROSS_ENTROPY_BWD:
+        HVP_TRY(tensor(ctx, &t[0], 2, (int[]){b, DINO_K}, 0.5f));
+        HVP_TRY(tensor(ctx, &t[1], 2, (int[]){b, DINO_K}, 1.0f / DINO_K));
+        HVP_TRY(tensor(ctx, &t[2], 1, (int[]){b}, 0.0f));
+        return tensor(ctx, &t[3], 2, (int[]){b, DINO_K}, 0.0f);
+    case CROSS_ENTROPY_FWD_SIMCLR:
+    case CROSS_ENTROPY_BWD_SIMCLR: {
+        int n = 2 * b, *labels = malloc((size_t)n * sizeof *labels);
+        if (!labels)
+            return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+        for (int i = 0; i < n; i++) /* the other view of the same image */
+            labels[i] = (i + b) % n;
+        hvp_status st = hvp_tensor_alloc(ctx->acts, HVP_I32, 1, &n, "bench labels", &t[1]);
+        if (st == HVP_OK)
+            st = hvp_tensor_upload(ctx, &t[1], labels);
+        free(labels);
+        HVP_TRY(st);
+        HVP_TRY(tensor(ctx, &t[0], 2, (int[]){n, n}, 0.5f));
+        HVP_TRY(tensor(ctx, &t[2], 1, &n, 0.0f));
+        return tensor(ctx, &t[3], 2, (int[]){n, n}, 0.0f);
+    }
     }
     return HVP_FAIL(HVP_ERR_ARG, "unknown bench op %d", s->id);
 }
@@ -273,9 +309,17 @@ hvp_status hvp_bench_op_run(hvp_ctx *ctx, void *state, const char *algo)
     case SOFTMAX_FWD: return hvp_softmax_fwd(ctx, &t[0], 0.125f, &t[1]);
     case ATTENTION_FWD: return hvp_attention_fwd(ctx, &s->attn, &t[0], &t[1], &t[2]);
     case ATTENTION_BWD: return hvp_attention_bwd(ctx, &s->attn, &t[1], &t[2], &t[3]);
-    case L2NORM_FWD: return hvp_l2norm_fwd(ctx, &t[0], &t[1], 1e-12f);
+    case L2NORM_FWD:
+    case L2NORM_FWD_DINO: return hvp_l2norm_fwd(ctx, &t[0], &t[1], 1e-12f);
+    case L2NORM_BWD: return hvp_l2norm_bwd(ctx, &t[0], &t[2], &t[1], 1e-12f);
     case CROSS_ENTROPY_FWD:
         return hvp_cross_entropy_fwd(ctx, &t[0], NULL, &t[1], 0.1f, &t[2], NULL);
+    case CROSS_ENTROPY_BWD:
+        return hvp_cross_entropy_bwd(ctx, &t[0], NULL, &t[1], 0.1f, 1.0f, &t[3]);
+    case CROSS_ENTROPY_FWD_SIMCLR:
+        return hvp_cross_entropy_fwd(ctx, &t[0], &t[1], NULL, 0.1f, &t[2], NULL);
+    case CROSS_ENTROPY_BWD_SIMCLR:
+        return hvp_cross_entropy_bwd(ctx, &t[0], &t[1], NULL, 0.1f, 1.0f, &t[3]);
     }
     return HVP_FAIL(HVP_ERR_ARG, "unknown bench op %d", s->id);
 }

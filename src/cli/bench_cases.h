@@ -46,7 +46,12 @@
     X(ATTENTION_FWD, "attention fwd vit-s16")                                            \
     X(ATTENTION_BWD, "attention bwd vit-s16")                                            \
     X(L2NORM_FWD, "l2norm fwd 2048-d")                                                   \
-    X(CROSS_ENTROPY_FWD, "cross_entropy fwd dino 65536")
+    X(L2NORM_BWD, "l2norm bwd 2048-d")                                                   \
+    X(L2NORM_FWD_DINO, "l2norm fwd dino head 256-d x10 crops")                           \
+    X(CROSS_ENTROPY_FWD, "cross_entropy fwd dino 65536")                                 \
+    X(CROSS_ENTROPY_BWD, "cross_entropy bwd dino 65536")                                 \
+    X(CROSS_ENTROPY_FWD_SIMCLR, "cross_entropy fwd simclr 2B x 2B")                      \
+    X(CROSS_ENTROPY_BWD_SIMCLR, "cross_entropy bwd simclr 2B x 2B")
 
 #define HVP_BENCH_ENUM(id, name) HVP_BENCH_##id,
 enum { HVP_BENCH_OPS(HVP_BENCH_ENUM) HVP_BENCH_NOPS };

@@ -54,8 +54,8 @@ hvp_status hvp_cross_entropy_fwd(hvp_ctx *ctx, const hvp_tensor *logits, const h
     if (mean)
         HVP_TRY(hvp_expect_numel(mean, 1, op, "mean"));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "cross_entropy", op, &k));
-    size_t local = hvp_row_group_size(k, (size_t)cols, hvp_row_per_item(ctx));
+    size_t local;
+    HVP_TRY(hvp_row_kernel(ctx, "cross_entropy", op, (size_t)cols, HVP_VEC, &k, &local));
     hvp_args a = hvp_args_begin(k);
     common_args(&a, rows, cols, logits, labels, targets, temperature);
     hvp_arg_tensor(&a, losses);
@@ -73,8 +73,8 @@ hvp_status hvp_cross_entropy_bwd(hvp_ctx *ctx, const hvp_tensor *logits, const h
     HVP_TRY(check(op, logits, labels, targets, temperature, &rows, &cols));
     HVP_TRY(hvp_expect_numel(dlogits, hvp_numel(logits), op, "dlogits"));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "cross_entropy", op, &k));
-    size_t local = hvp_row_group_size(k, (size_t)cols, hvp_row_per_item(ctx));
+    size_t local;
+    HVP_TRY(hvp_row_kernel(ctx, "cross_entropy", op, (size_t)cols, HVP_VEC, &k, &local));
     hvp_args a = hvp_args_begin(k);
     common_args(&a, rows, cols, logits, labels, targets, temperature);
     hvp_arg_float(&a, (float)((double)scale / ((double)rows * (double)temperature)));

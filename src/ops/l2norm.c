@@ -1,4 +1,5 @@
-/* Row L2 normalisation (cl/l2norm.cl): a row per work-group's row of items. */
+/* Row L2 normalisation (cl/l2norm.cl): a row per work-group's row of items, or per item
+ * (CPUs: hvp_row_kernel). */
 #include "hvp/ops.h"
 #include "ops/op_util.h"
 #include "ops/row_util.h"
@@ -16,10 +17,10 @@ static hvp_status launch(hvp_ctx *ctx, const char *name, const hvp_tensor *x,
     if (!(eps > 0))
         return HVP_FAIL(HVP_ERR_ARG, "%s: eps %g must be positive", name, (double)eps);
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "l2norm", name, &k));
-    /* On CPUs a whole row of up to 2048 per item: SimSiam's [32, 2048] 0.041 ms with 256
-     * per item, 0.032 ms with 2048 (copy: 0.014 ms). */
-    size_t local = hvp_row_group_size(k, (size_t)cols, 8 * hvp_row_per_item(ctx));
+    size_t local;
+    /* About 8 vectors per item on GPUs; on CPUs a whole row (SimSiam's [32, 2048]: 0.041 ms
+     * with 256 per item, 0.032 ms with 2048; copy: 0.014 ms). */
+    HVP_TRY(hvp_row_kernel(ctx, "l2norm", name, (size_t)cols, 8 * HVP_VEC, &k, &local));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, cols);

@@ -4,6 +4,7 @@
 #define HVP_ROW_UTIL_H
 
 #include <limits.h>
+#include <stdio.h>
 
 #include "hvp/tensor.h"
 
@@ -20,6 +21,26 @@ static inline size_t hvp_row_group_size(const hvp_kernel *k, size_t cols, size_t
     return l;
 }
 
+/* The row kernel `name` of `program` and its work-group size for rows of `cols`: about
+ * `per_item` elements per item (hvp_row_group_size); where that is one item, and always
+ * under ctx->row_per_item (CPUs), the kernel's twin `name`_item (same arguments, one item
+ * per row), which has no barriers (row_sum in cl/common.cl). On CPUs a whole row per item
+ * also keeps the item's share in its cache between its passes over it (DINO's
+ * cross-entropy, [32, 65536], on PoCL: forward and backward 2.1 and 3.5 ms with one item per
+ * row, 3.3-3.6 and 5.8-6.0 ms with 16 or 256 items per row). */
+static inline hvp_status hvp_row_kernel(hvp_ctx *ctx, const char *program, const char *name,
+                                        size_t cols, size_t per_item, hvp_kernel **k,
+                                        size_t *local)
+{
+    HVP_TRY(hvp_kernel_get(ctx, program, name, k));
+    *local = ctx->row_per_item ? 1 : hvp_row_group_size(*k, cols, per_item);
+    if (*local > 1)
+        return HVP_OK;
+    char item[64];
+    snprintf(item, sizeof item, "%s_item", name);
+    return hvp_kernel_get(ctx, program, item, k);
+}
+
 /* One work-group of `local` items per row; `scratch` floats of local memory are the
  * kernel's last argument (already appended by the caller). */
 static inline hvp_status hvp_launch_rows(hvp_ctx *ctx, hvp_args *a, size_t rows, size_t local)
@@ -28,10 +49,10 @@ static inline hvp_status hvp_launch_rows(hvp_ctx *ctx, hvp_args *a, size_t rows,
     return hvp_launch(ctx, a, 1, &global, &local);
 }
 
-/* Elements per work-item for the vectorised row kernels (softmax, layer norm): on CPUs a
- * whole row of up to 256 per item (ViT-S attention softmax, [18912, 197], forward and
- * backward 1.7x and 2.2x faster than 16 per item: fewer items, and the group reductions
- * cost barriers); on GPUs about one vector per item. */
+/* Elements per work-item for the vectorised row kernels without a barrier-free twin (layer
+ * norm): on CPUs a whole row of up to 256 per item (ViT-S attention softmax, [18912, 197],
+ * forward and backward 1.7x and 2.2x faster than 16 per item: fewer items, and the group
+ * reductions cost barriers); on GPUs about one vector per item. */
 static inline size_t hvp_row_per_item(const hvp_ctx *ctx)
 {
     return (ctx->info.type & CL_DEVICE_TYPE_CPU) ? 256 : 16;

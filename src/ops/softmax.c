@@ -1,4 +1,5 @@
-/* Row softmax over the last dimension (cl/softmax.cl): a row per work-group's row of items. */
+/* Row softmax over the last dimension (cl/softmax.cl): a row per work-group's row of items,
+ * or per item (CPUs: hvp_row_kernel). */
 #include "hvp/ops.h"
 #include "ops/op_util.h"
 #include "ops/row_util.h"
@@ -25,18 +26,14 @@ hvp_status hvp_softmax_fwd(hvp_ctx *ctx, const hvp_tensor *x, float scale, const
     if (rows == 0)
         return HVP_OK;
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "softmax", "softmax_fwd", &k));
-    size_t local = hvp_row_group_size(k, (size_t)n, hvp_row_per_item(ctx));
-    if (local == 1) /* no group reductions needed: the kernel without barriers */
-        HVP_TRY(hvp_kernel_get(ctx, "softmax", "softmax_fwd_item", &k));
+    size_t local;
+    HVP_TRY(hvp_row_kernel(ctx, "softmax", "softmax_fwd", (size_t)n, HVP_VEC, &k, &local));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, n);
     hvp_arg_float(&a, scale);
     hvp_arg_tensor(&a, x);
     hvp_arg_tensor(&a, y);
-    if (local == 1)
-        return hvp_launch_1d(ctx, &a, (size_t)rows);
     return hvp_launch_row_groups(ctx, &a, (size_t)rows, local);
 }
 
@@ -53,8 +50,8 @@ hvp_status hvp_softmax_bwd(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *
     if (rows == 0)
         return HVP_OK;
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "softmax", "softmax_bwd", &k));
-    size_t local = hvp_row_group_size(k, (size_t)n, hvp_row_per_item(ctx));
+    size_t local;
+    HVP_TRY(hvp_row_kernel(ctx, "softmax", "softmax_bwd", (size_t)n, HVP_VEC, &k, &local));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, n);

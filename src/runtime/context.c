@@ -30,6 +30,7 @@ hvp_status hvp_ctx_create_on(const hvp_device_info *device, hvp_ctx **out)
     ctx->info = *device;
     ctx->poll_waits = strstr(device->platform_name, "Portable Computing Language") != NULL;
     ctx->ops.conv_igemm = -1; /* no forced choice */
+    ctx->row_per_item = (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
     hvp_status s;
     cl_int err;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->info.platform,
