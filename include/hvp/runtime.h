@@ -75,8 +75,9 @@ typedef struct hvp_ctx {
     size_t memory_limit;    /* most bytes the arenas may hold together */
     size_t memory_held;     /* bytes the arenas hold now */
     hvp_staging *staging;   /* uploads inside a step (src/runtime/staging.c) */
-    /* Since creation: device buffers created, and host waits on the device: each clFinish
-     * and blocking transfer (each drains the in-order queue), and each wait for an event
+    /* Since creation: device buffers created, and host waits on the device: each drain of
+     * the queue and each transfer the host waits for (each drains the in-order queue; see
+     * hvp_ctx_drain, hvp_ctx_wait_event), and each wait for an event
      * enqueued since the last of those. After its first steps a training step adds no
      * buffer and one wait. */
     long buffers_created, host_waits;
