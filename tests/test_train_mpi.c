@@ -430,6 +430,7 @@ HVP_TEST(train_mpi_finetune_two_ranks_equal_one)
     char one[1100], two[1100], a[1400], b[1400];
     snprintf(one, sizeof one, "%s/one", f.root);
     snprintf(two, sizeof two, "%s/two", f.root);
+    /* lr 2: 2 epochs take test top-1 from 29 % to 54 %, neither chance nor perfect */
     const char *keys[] = {"eval.finetune_epochs=2", "eval.finetune_batch_size=8",
                           "eval.finetune_lr=2", "eval.finetune_warmup_epochs=1",
                           "eval.finetune_label_smoothing=0.1", NULL};
@@ -472,6 +473,7 @@ HVP_TEST(train_mpi_linear_augmented_two_ranks_equal_one)
         return;
     tinted_folder(f.root);
     char dir[2][1100], log[2400]; /* (GCC bounds dir[k] by the whole array) */
+    /* lr 64: 2 epochs take test top-1 from 29 % to 46 %, top-5 below 100 % */
     const char *keys[] = {"eval.augment=true", "eval.linear_epochs=2",
                           "eval.linear_batch_size=8", "eval.linear_lr=64", NULL};
     double loss[2][2] = {{-1, -1}, {-2, -2}};
