@@ -239,6 +239,16 @@ static void expect_same_checkpoint(const char *run_a, const char *run_b)
     }
 }
 
+/* The log beside dir must say that the 2 ranks ended bitwise equal. */
+static void expect_replicas_equal(const char *dir)
+{
+    char log[1400];
+    snprintf(log, sizeof log, "%s.log", dir);
+    const char *text = tr_log_text(log);
+    EXPECT(text && strstr(text, "replicas: the parameters and buffers of all 2 ranks are "
+                                "bitwise identical"), "the two ranks' states differ (%s)", log);
+}
+
 /* 3 steps of a method with hard views: one rank with batch 8 against two with 4 each
  * (losses, pairs, weights), both ranks bitwise equal, and (repeat) a second two-rank run
  * bitwise the first. */
@@ -258,8 +268,7 @@ static void two_ranks_equal_one(const char *extra, int repeat)
     char log[1400];
     snprintf(log, sizeof log, "%s.log", two);
     const char *text = tr_log_text(log);
-    EXPECT(text && strstr(text, "replicas: the parameters and buffers of all 2 ranks are "
-                                "bitwise identical"), "the two ranks' states differ (%s)", log);
+    expect_replicas_equal(two);
     EXPECT(text && strstr(text, "communication "), "no communication line in %s", log);
     double dl = compare_losses(one, two);
     expect_same_pairs(one, two);
@@ -404,16 +413,6 @@ static int evaluate(const char *cmd, const char *cfg, int ranks, const char *dir
     if (rc != 0)
         tr_show_log(log);
     return rc == 0;
-}
-
-/* Whether the log beside dir says that all 2 ranks ended bitwise equal. */
-static void expect_replicas_equal(const char *dir)
-{
-    char log[1400];
-    snprintf(log, sizeof log, "%s.log", dir);
-    const char *text = tr_log_text(log);
-    EXPECT(text && strstr(text, "replicas: the parameters and buffers of all 2 ranks are "
-                                "bitwise identical"), "the two ranks' states differ (%s)", log);
 }
 
 /* `hvp finetune` of the network at initialisation (the whole ResNet in train mode, its
