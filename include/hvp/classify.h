@@ -90,7 +90,12 @@ hvp_status hvp_supervised_opts_from_config(const hvp_config *cfg, int finetune,
                                            hvp_supervised_opts *out);
 /* Trains c on the evaluation's training split (eval.train_root or data.root) with o, one
  * line per epoch to log (NULL: silent) with the test split's top-1 / top-5 (eval.test_root
- * or the training data's test split; eval.knn_train_limit / knn_test_limit sample them). */
+ * or the training data's test split; eval.knn_train_limit / knn_test_limit sample them).
+ * On K > 1 MPI ranks (every rank calls it) the batch is the global one: each rank trains
+ * on batch / K of its images (an error when K does not divide it), the gradients are
+ * averaged over the ranks, fine-tuning's batch norms take the global batch's statistics
+ * (SyncBN), the ranks share the test split and add their hits, and rank 0 alone writes to
+ * log and o->out_dir; at the end every rank must hold bitwise rank 0's classifier. */
 hvp_status hvp_supervised_run(hvp_ctx *ctx, hvp_classifier *c, const hvp_config *cfg,
                               const hvp_supervised_opts *o, FILE *log,
                               hvp_supervised_result *out);

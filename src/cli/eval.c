@@ -75,19 +75,12 @@ static int evaluate(int argc, char **argv, int linear)
         fprintf(stderr, "hvp finetune: --pixels has no network to fine-tune\n");
         return 2;
     }
-    int supervised = linear == 2 || (linear && cfg.eval.augment && !pixels);
-    if (supervised && hvp_dist_world() > 1) {
-        if (hvp_dist_rank() == 0)
-            fprintf(stderr, "hvp %s: %s trains on one process; run it without mpirun\n",
-                    cmd,
-                    linear == 2 ? "fine-tuning" : "the linear probe with eval.augment = true");
-        return 2;
-    }
-    if (supervised)
-        return hvp_cli_supervised(cmd, &cfg, ckpt, linear == 2);
-    /* under MPI every rank extracts a share of the features; rank 0 speaks */
+    /* under MPI every rank extracts a share of the features, or trains on a share of each
+     * batch; rank 0 speaks */
     if (hvp_dist_rank() != 0 && !freopen("/dev/null", "w", stdout))
         return hvp_cli_error("redirecting the output of a rank other than 0");
+    if (linear == 2 || (linear && cfg.eval.augment && !pixels))
+        return hvp_cli_supervised(cmd, &cfg, ckpt, linear == 2);
     hvp_ctx *ctx = NULL;
     hvp_method *m = NULL;
     hvp_st_file *f = NULL;

@@ -3,20 +3,22 @@
 #include <stdlib.h>
 
 #include "hvp/dist.h"
+#include "hvp/optim.h"
 #include "hvp/runtime.h"
 #include "train/replicas.h"
 
-/* The gradients go through host memory (OpenCL buffers are not MPI's), the flat region in
- * one transfer each way
- * when the model has one, then hvp_dist's rank-ordered all-reduce. Each rank's loss is the
- * mean over its images, so the mean over ranks is the gradient of the global batch's mean. */
-hvp_status hvp_replicas_average_gradients(hvp_ctx *ctx, const hvp_state *s, float **host)
+/* The gradients go through host memory (OpenCL buffers are not MPI's): a packed list in
+ * one transfer each way, any other tensor by tensor, then hvp_dist's rank-ordered
+ * all-reduce over them all at once. Each rank's loss is the mean over its images, so the
+ * mean over ranks is the gradient of the global batch's mean. */
+hvp_status hvp_replicas_average_gradients(hvp_ctx *ctx, const hvp_param *params, int n,
+                                          float **host)
 {
     hvp_tensor values, grads;
-    int flat = hvp_state_param_region(s, &values, &grads) == HVP_OK;
+    int flat = hvp_params_packed(params, n, &values, &grads);
     size_t total = 0;
-    for (int i = 0; !flat && i < s->nparams; i++)
-        total += hvp_numel(&s->params[i].grad);
+    for (int i = 0; !flat && i < n; i++)
+        total += hvp_numel(&params[i].grad);
     if (flat)
         total = hvp_numel(&grads);
     if (!*host && !(*host = malloc(total * sizeof **host)))
@@ -24,13 +26,22 @@ hvp_status hvp_replicas_average_gradients(hvp_ctx *ctx, const hvp_state *s, floa
                         total);
     if (flat)
         HVP_TRY(hvp_tensor_download(ctx, &grads, *host));
-    for (size_t i = 0, off = 0; !flat && i < (size_t)s->nparams; off += hvp_numel(&s->params[i].grad), i++)
-        HVP_TRY(hvp_tensor_download(ctx, &s->params[i].grad, *host + off));
+    size_t off = 0;
+    for (int i = 0; !flat && i < n; off += hvp_numel(&params[i].grad), i++)
+        HVP_TRY(hvp_tensor_download(ctx, &params[i].grad, *host + off));
     HVP_TRY(hvp_dist_allreduce_mean_f32(*host, total));
     if (flat)
         return hvp_tensor_upload(ctx, &grads, *host);
-    for (size_t i = 0, off = 0; i < (size_t)s->nparams; off += hvp_numel(&s->params[i].grad), i++)
-        HVP_TRY(hvp_tensor_upload(ctx, &s->params[i].grad, *host + off));
+    off = 0;
+    for (int i = 0; i < n; off += hvp_numel(&params[i].grad), i++)
+        HVP_TRY(hvp_tensor_upload(ctx, &params[i].grad, *host + off));
+    return HVP_OK;
+}
+
+hvp_status hvp_replicas_mean_loss(double *loss)
+{
+    HVP_TRY(hvp_dist_allreduce_sum_f64(loss, 1));
+    *loss /= hvp_dist_world();
     return HVP_OK;
 }
 
@@ -55,15 +66,14 @@ hvp_status hvp_replicas_sum_selection(hvp_selector *sel)
     return st;
 }
 
-/* The all-reduces are ordered, so any difference between the ranks is a defect. */
-hvp_status hvp_replicas_check(hvp_ctx *ctx, const hvp_state *s, long step, uint64_t *hash)
+/* The FNV-1a of a state's parameters and buffers, continuing h. */
+static hvp_status hash_state(hvp_ctx *ctx, const hvp_state *s, uint64_t *h)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
     for (int i = 0; i < s->nparams + s->nbuffers; i++) {
         int is_param = i < s->nparams;
         const hvp_buffer *b = is_param ? NULL : &s->buffers[i - s->nparams];
         if (b && b->is_count) {
-            h = hvp_fnv1a_bytes(h, &b->count, sizeof b->count);
+            *h = hvp_fnv1a_bytes(*h, &b->count, sizeof b->count);
             continue;
         }
         const hvp_tensor *v = is_param ? &s->params[i].value : &b->value;
@@ -71,10 +81,20 @@ hvp_status hvp_replicas_check(hvp_ctx *ctx, const hvp_state *s, long step, uint6
         if (!host)
             return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
         hvp_status st = hvp_tensor_download(ctx, v, host);
-        h = hvp_fnv1a_bytes(h, host, hvp_nbytes(v));
+        *h = hvp_fnv1a_bytes(*h, host, hvp_nbytes(v));
         free(host);
         HVP_TRY(st);
     }
+    return HVP_OK;
+}
+
+/* The all-reduces are ordered, so any difference between the ranks is a defect. */
+hvp_status hvp_replicas_check(hvp_ctx *ctx, const hvp_state *const *states, int n, long step,
+                              uint64_t *hash)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (int i = 0; i < n; i++)
+        HVP_TRY(hash_state(ctx, states[i], &h));
     int world = hvp_dist_world();
     uint64_t *all = calloc((size_t)world, sizeof *all);
     if (!all)

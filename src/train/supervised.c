@@ -2,6 +2,7 @@
  * (the backbone frozen in eval mode, features recomputed every step) and fine-tuning (the
  * whole network), each epoch over the evaluation's training split with fresh views, then
  * top-1 / top-5 on its test split with the evaluation preprocessing. */
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +11,11 @@
 #include "hvp/checkpoint.h"
 #include "hvp/classify.h"
 #include "hvp/data.h"
+#include "hvp/dist.h"
 #include "hvp/logs.h"
 #include "hvp/model_io.h"
 #include "hvp/train.h"
+#include "train/replicas.h"
 
 /* Whether key was set by the config file or the command line. */
 static int given(const hvp_config *cfg, const char *name)
@@ -116,14 +119,19 @@ typedef struct run_state {
     int size;
 } run_state;
 
-/* Top-1 / top-5 of the classifier on (at most `limit` of) the test split. */
+/* Top-1 / top-5 of the classifier on (at most `limit` of) the test split. Under MPI the
+ * ranks take contiguous shares of its batches (the one-rank batches, so the same logits)
+ * and add up their hits. */
 static hvp_status test_accuracy(run_state *r, const hvp_dataset *ds, long limit, int batch,
                                 double *top1, double *top5, long *count)
 {
     hvp_ctx *ctx = r->ctx;
-    long n = (long)hvp_dataset_size(ds), hit1 = 0, hit5 = 0, done = 0;
+    long n = (long)hvp_dataset_size(ds);
+    double hits[3] = {0, 0, 0}; /* top-1, top-5, images */
     if (limit > 0 && limit < n)
         n = limit;
+    int rank = hvp_dist_rank(), world = hvp_dist_world();
+    long nb = (n + batch - 1) / batch, first = nb * rank / world, last = nb * (rank + 1) / world;
     /* a limit takes a fixed random sample, as the kNN evaluation */
     hvp_loader_opts lo = {batch, r->cfg->data.workers, 0, n < (long)hvp_dataset_size(ds), 0,
                           0x6b6e6eULL, 0, 1, NULL, NULL};
@@ -132,14 +140,15 @@ static hvp_status test_accuracy(run_state *r, const hvp_dataset *ds, long limit,
     hvp_status st = logits ? HVP_OK : HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
     if (st == HVP_OK)
         st = hvp_loader_create(ds, &lo, &loader);
-    if (st == HVP_OK)
-        st = hvp_loader_start_epoch(loader, 0);
-    while (st == HVP_OK && done < n) {
+    if (st == HVP_OK && first < last)
+        st = hvp_loader_start_epoch_at(loader, 0, first);
+    for (long j = first; st == HVP_OK && j < last; j++) {
         const hvp_image_batch *b;
         st = hvp_loader_next(loader, &b);
         if (st != HVP_OK || !b)
             break;
-        int take = b->count < n - done ? b->count : (int)(n - done);
+        int take = b->count < n - j * batch ? b->count : (int)(n - j * batch);
+        long hit1 = 0, hit5 = 0;
         hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
         hvp_tensor x, z;
         st = views_of(r->aug, b, r->params, 0, 0, 0, r->size, &x);
@@ -150,13 +159,17 @@ static hvp_status test_accuracy(run_state *r, const hvp_dataset *ds, long limit,
         hvp_arena_rewind(ctx->acts, mark);
         if (st == HVP_OK)
             hvp_classify_hits(logits, b->labels, take, r->c->classes, &hit1, &hit5);
-        done += take;
+        hits[0] += (double)hit1;
+        hits[1] += (double)hit5;
+        hits[2] += take;
     }
     hvp_loader_destroy(loader);
     free(logits);
-    *top1 = done ? 100.0 * hit1 / done : 0;
-    *top5 = done ? 100.0 * hit5 / done : 0;
-    *count = done;
+    if (st == HVP_OK)
+        st = hvp_dist_allreduce_sum_f64(hits, 3);
+    *top1 = hits[2] > 0 ? 100.0 * hits[0] / hits[2] : 0;
+    *top5 = hits[2] > 0 ? 100.0 * hits[1] / hits[2] : 0;
+    *count = (long)hits[2];
     return st;
 }
 
@@ -187,17 +200,35 @@ static hvp_status save(run_state *r, const hvp_optim *opt, const char *dir, long
     return st;
 }
 
+/* The end of a data-parallel run: every rank must hold bitwise rank 0's classifier. */
+static hvp_status check_replicas(hvp_classifier *c, hvp_ctx *ctx, long step, FILE *log)
+{
+    uint64_t hash;
+    HVP_TRY(hvp_replicas_check(ctx, (const hvp_state *[]){&c->state, &c->head_state}, 2, step,
+                               &hash));
+    if (log)
+        fprintf(log, "replicas: the parameters and buffers of all %d ranks are bitwise "
+                "identical (FNV-1a %016" PRIx64 ")\n", hvp_dist_world(), hash);
+    return HVP_OK;
+}
+
 hvp_status hvp_supervised_run(hvp_ctx *ctx, hvp_classifier *c, const hvp_config *cfg,
                               const hvp_supervised_opts *o, FILE *log,
                               hvp_supervised_result *out)
 {
     memset(out, 0, sizeof *out);
+    /* Data parallel (hvp/dist.h): every rank takes batch / world images of each batch and
+     * the gradients are averaged; rank 0 alone speaks and writes. */
+    int rank = hvp_dist_rank(), world = hvp_dist_world(), sync_bn = ctx->sync_bn;
+    if (rank != 0)
+        log = NULL;
     /* the optimizer's state and the loss live for this run only */
     hvp_arena_mark params = hvp_arena_get_mark(ctx->params);
     hvp_dataset *train = NULL, *test = NULL;
     hvp_optim *opt = NULL;
     hvp_metrics *csv = NULL;
     hvp_loader *loader = NULL;
+    float *grad_host = NULL; /* the gradients on their way through the all-reduce */
     run_state r = {ctx, c, cfg, NULL, NULL, cfg->data.image_size};
     int batch = o->batch_size;
     hvp_tensor loss;
@@ -215,6 +246,11 @@ hvp_status hvp_supervised_run(hvp_ctx *ctx, hvp_classifier *c, const hvp_config 
     if (st == HVP_OK && batch > c->max_batch)
         st = HVP_FAIL(HVP_ERR_ARG, "batch %d is larger than the classifier's %d", batch,
                       c->max_batch);
+    if (st == HVP_OK && batch % world)
+        st = HVP_FAIL(HVP_ERR_ARG, "%s: the global batch of %d images%s does not split evenly "
+                      "over %d ranks (make it a multiple of %d)",
+                      o->finetune ? "eval.finetune_batch_size" : "eval.linear_batch_size", batch,
+                      batch < o->batch_size ? " (every training image)" : "", world, world);
     long steps_per_epoch = batch > 0 ? n / batch : 0, total = steps_per_epoch * o->epochs;
     long warmup = steps_per_epoch * o->warmup_epochs;
     hvp_view_config vc;
@@ -242,15 +278,17 @@ hvp_status hvp_supervised_run(hvp_ctx *ctx, hvp_classifier *c, const hvp_config 
     if (st == HVP_OK)
         st = hvp_alloc_f32(ctx->params, "classifier loss", &loss, 1, (int[]){1});
     char path[1200];
-    if (st == HVP_OK && o->out_dir) {
+    if (st == HVP_OK && o->out_dir && rank == 0) {
         st = hvp_mkdirs(o->out_dir);
         snprintf(path, sizeof path, "%s/epochs.csv", o->out_dir);
         if (st == HVP_OK)
             st = hvp_metrics_open(path, HVP_METRICS_CSV, &csv);
     }
     c->label_smoothing = (float)o->label_smoothing;
-    hvp_loader_opts lo = {batch, cfg->data.workers, 0, 1, 1, (uint64_t)cfg->run.seed, 0, 1,
-                          NULL, NULL};
+    /* rank r's images of a batch are its every world-th from the r-th, as in pretraining */
+    hvp_loader_opts lo = {batch / world, cfg->data.workers, 0, 1, 1, (uint64_t)cfg->run.seed,
+                          rank, world, NULL, NULL};
+    ctx->sync_bn = world > 1; /* fine-tuning's batch norms: the global batch's statistics */
     if (st == HVP_OK)
         st = hvp_loader_create(train, &lo, &loader);
     double peak = o->lr * batch / 256.0;
@@ -272,15 +310,21 @@ hvp_status hvp_supervised_run(hvp_ctx *ctx, hvp_classifier *c, const hvp_config 
             }
             hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
             hvp_tensor x;
-            float l = 0;
+            float mine = 0;
+            double l = 0;
             st = views_of(r.aug, b, r.params, o->augment, (uint64_t)cfg->run.seed, e, r.size,
                           &x);
             if (st == HVP_OK)
                 st = hvp_classifier_train_step(c, ctx, &x, b->labels, &loss);
+            if (st == HVP_OK && world > 1)
+                st = hvp_replicas_average_gradients(ctx, c->params, c->nparams, &grad_host);
             if (st == HVP_OK)
                 st = hvp_optim_step(ctx, opt);
             if (st == HVP_OK)
-                st = hvp_tensor_download(ctx, &loss, &l);
+                st = hvp_tensor_download(ctx, &loss, &mine);
+            l = mine;
+            if (st == HVP_OK && world > 1) /* every rank stops on the same loss */
+                st = hvp_replicas_mean_loss(&l);
             hvp_arena_rewind(ctx->acts, mark);
             if (st == HVP_OK && !isfinite(l))
                 st = HVP_FAIL(HVP_ERR_NUMERIC, "%s: loss %g at step %ld",
@@ -302,9 +346,13 @@ hvp_status hvp_supervised_run(hvp_ctx *ctx, hvp_classifier *c, const hvp_config 
                                 {"top1", out->top1}, {"top5", out->top5}};
             st = hvp_metrics_row(csv, row, (int)(sizeof row / sizeof row[0]));
         }
-        if (st == HVP_OK && o->finetune && o->out_dir)
+        if (st == HVP_OK && o->finetune && o->out_dir && rank == 0)
             st = save(&r, opt, o->out_dir, step, e + 1);
     }
+    if (st == HVP_OK && world > 1)
+        st = check_replicas(c, ctx, step, log);
+    ctx->sync_bn = sync_bn;
+    free(grad_host);
     hvp_loader_destroy(loader);
     hvp_status cs = hvp_metrics_close(csv);
     if (st == HVP_OK)

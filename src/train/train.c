@@ -652,7 +652,8 @@ static hvp_status enqueue_step(trainer *t, const hvp_image_batch *b)
     if (t->world > 1) { /* its time, with the transfers, goes into comm_seconds */
         t->comm_seconds += hvp_dist_take_seconds(); /* batch norm's, so far this step */
         double t0 = now();
-        HVP_TRY(hvp_replicas_average_gradients(t->ctx, &t->method->state, &t->grad_host));
+        HVP_TRY(hvp_replicas_average_gradients(t->ctx, t->method->state.params,
+                                                t->method->state.nparams, &t->grad_host));
         hvp_dist_take_seconds(); /* counted in the line below */
         t->comm_seconds += now() - t0;
     }
@@ -687,8 +688,8 @@ static hvp_status step_body(trainer *t, const hvp_image_batch *b, double *loss)
     HVP_TRY(hvp_tensor_download(ctx, &t->loss, &value)); /* waits for the step */
     if (t->world > 1) { /* the global batch's loss: the mean of the ranks' means */
         double global = value;
-        HVP_TRY(hvp_dist_allreduce_sum_f64(&global, 1));
-        value = (float)(global / t->world);
+        HVP_TRY(hvp_replicas_mean_loss(&global));
+        value = (float)global;
         t->comm_seconds += hvp_dist_take_seconds();
     }
     int scored = t->sel && t->sel->pending;
@@ -1050,7 +1051,8 @@ static hvp_status run(trainer *t, hvp_train_result *res)
 static hvp_status check_replicas(trainer *t)
 {
     uint64_t hash;
-    HVP_TRY(hvp_replicas_check(t->ctx, &t->method->state, t->step, &hash));
+    HVP_TRY(hvp_replicas_check(t->ctx, (const hvp_state *[]){&t->method->state}, 1, t->step,
+                               &hash));
     say(t, "replicas: the parameters and buffers of all %d ranks are bitwise identical "
         "(FNV-1a %016" PRIx64 ")\n", t->world, hash);
     return HVP_OK;
