@@ -6,6 +6,7 @@
 
 #include "hvp/eval.h"
 #include "hvp/ops.h"
+#include "runtime/kernels.h"
 
 hvp_status hvp_topk_rows(hvp_ctx *ctx, const hvp_tensor *sims, int k, const hvp_tensor *values,
                          const hvp_tensor *indices)
@@ -17,7 +18,7 @@ hvp_status hvp_topk_rows(hvp_ctx *ctx, const hvp_tensor *sims, int k, const hvp_
     if (hvp_numel(values) != (size_t)rows * k || hvp_numel(indices) != (size_t)rows * k)
         return HVP_FAIL(HVP_ERR_ARG, "top-k: outputs must hold %d x %d values", rows, k);
     hvp_kernel *kern;
-    HVP_TRY(hvp_kernel_get(ctx, "knn", "topk_rows", &kern));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_topk_rows, &kern));
     hvp_args a = hvp_args_begin(kern);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, cols);

@@ -12,7 +12,7 @@ hvp_status hvp_add_fwd(hvp_ctx *ctx, const hvp_tensor *a, const hvp_tensor *b,
     HVP_TRY(hvp_expect_numel(b, n, "add_fwd", "b"));
     HVP_TRY(hvp_expect_numel(y, n, "add_fwd", "y"));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "add", "add_fwd", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_add_fwd, &k));
     hvp_args args = hvp_args_begin(k);
     hvp_arg_int(&args, (int)n);
     hvp_arg_tensor(&args, a);
@@ -28,7 +28,7 @@ hvp_status hvp_add_acc(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *x)
     HVP_TRY(hvp_expect_numel(y, n, "add_acc", "y"));
     HVP_TRY(hvp_expect_numel(x, n, "add_acc", "x"));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "add", "add_fwd_acc", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_add_fwd_acc, &k));
     hvp_args args = hvp_args_begin(k);
     hvp_arg_int(&args, (int)n);
     hvp_arg_tensor(&args, y);
@@ -45,7 +45,7 @@ hvp_status hvp_axpby(hvp_ctx *ctx, float alpha, const hvp_tensor *a, float beta,
     HVP_TRY(hvp_expect_numel(b, n, "axpby", "b"));
     HVP_TRY(hvp_expect_numel(y, n, "axpby", "y"));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "add", "add_axpby", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_add_axpby, &k));
     hvp_args args = hvp_args_begin(k);
     hvp_arg_int(&args, (int)n);
     hvp_arg_float(&args, alpha);
@@ -63,7 +63,7 @@ hvp_status hvp_add_diagonal(hvp_ctx *ctx, const hvp_tensor *x, float value)
                         x->ndim);
     int rows = x->shape[0], cols = x->shape[1], n = rows < cols ? rows : cols;
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "add", "add_diagonal", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_add_diagonal, &k));
     hvp_args args = hvp_args_begin(k);
     hvp_arg_int(&args, n);
     hvp_arg_int(&args, cols);

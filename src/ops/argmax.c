@@ -14,7 +14,7 @@ hvp_status hvp_argmax_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *i
     if (vals)
         HVP_TRY(hvp_expect_numel(vals, (size_t)rows, op, "vals"));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "argmax", op, &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_argmax_fwd, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, cols);

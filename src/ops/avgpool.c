@@ -12,7 +12,7 @@ hvp_status hvp_avgpool_fwd(hvp_ctx *ctx, int n, int c, int hw, const hvp_tensor 
     HVP_TRY(hvp_expect_numel(x, planes * hw, "avgpool_fwd", "x"));
     HVP_TRY(hvp_expect_numel(y, planes, "avgpool_fwd", "y"));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "avgpool", "avgpool_fwd", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_avgpool_fwd, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, (int)planes);
     hvp_arg_int(&a, hw);
@@ -31,7 +31,7 @@ hvp_status hvp_avgpool_bwd(hvp_ctx *ctx, int n, int c, int hw, const hvp_tensor 
     HVP_TRY(hvp_expect_numel(dy, planes, "avgpool_bwd", "dy"));
     HVP_TRY(hvp_expect_numel(dx, planes * hw, "avgpool_bwd", "dx"));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "avgpool", "avgpool_bwd", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_avgpool_bwd, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, (int)planes);
     hvp_arg_int(&a, hw);

@@ -55,7 +55,8 @@ hvp_status hvp_cross_entropy_fwd(hvp_ctx *ctx, const hvp_tensor *logits, const h
         HVP_TRY(hvp_expect_numel(mean, 1, op, "mean"));
     hvp_kernel *k;
     size_t local;
-    HVP_TRY(hvp_row_kernel(ctx, "cross_entropy", op, (size_t)cols, HVP_VEC, &k, &local));
+    HVP_TRY(hvp_row_kernel(ctx, HVP_K_cross_entropy_fwd, HVP_K_cross_entropy_fwd_item,
+                           (size_t)cols, HVP_VEC, &k, &local));
     hvp_args a = hvp_args_begin(k);
     common_args(&a, rows, cols, logits, labels, targets, temperature);
     hvp_arg_tensor(&a, losses);
@@ -74,7 +75,8 @@ hvp_status hvp_cross_entropy_bwd(hvp_ctx *ctx, const hvp_tensor *logits, const h
     HVP_TRY(hvp_expect_numel(dlogits, hvp_numel(logits), op, "dlogits"));
     hvp_kernel *k;
     size_t local;
-    HVP_TRY(hvp_row_kernel(ctx, "cross_entropy", op, (size_t)cols, HVP_VEC, &k, &local));
+    HVP_TRY(hvp_row_kernel(ctx, HVP_K_cross_entropy_bwd, HVP_K_cross_entropy_bwd_item,
+                           (size_t)cols, HVP_VEC, &k, &local));
     hvp_args a = hvp_args_begin(k);
     common_args(&a, rows, cols, logits, labels, targets, temperature);
     hvp_arg_float(&a, (float)((double)scale / ((double)rows * (double)temperature)));

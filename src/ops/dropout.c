@@ -18,7 +18,7 @@ static void arg_key(hvp_args *a, uint64_t seed, uint32_t step, uint32_t layer)
     hvp_arg_uint(a, layer);
 }
 
-static hvp_status dropout_run(hvp_ctx *ctx, const char *op, const char *kernel,
+static hvp_status dropout_run(hvp_ctx *ctx, const char *op, hvp_kernel_id kernel,
                               const hvp_tensor *in, float p, uint64_t seed, uint32_t step,
                               uint32_t layer, const hvp_tensor *out)
 {
@@ -27,7 +27,7 @@ static hvp_status dropout_run(hvp_ctx *ctx, const char *op, const char *kernel,
     HVP_TRY(hvp_expect_numel(in, n, op, "input"));
     HVP_TRY(hvp_expect_numel(out, n, op, "output"));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "dropout", kernel, &k));
+    HVP_TRY(hvp_kernel_get(ctx, kernel, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, (int)n);
     arg_key(&a, seed, step, layer);
@@ -41,13 +41,13 @@ static hvp_status dropout_run(hvp_ctx *ctx, const char *op, const char *kernel,
 hvp_status hvp_dropout_fwd(hvp_ctx *ctx, const hvp_tensor *x, float p, uint64_t seed,
                            uint32_t step, uint32_t layer, const hvp_tensor *y)
 {
-    return dropout_run(ctx, "dropout_fwd", "dropout_fwd", x, p, seed, step, layer, y);
+    return dropout_run(ctx, "dropout_fwd", HVP_K_dropout_fwd, x, p, seed, step, layer, y);
 }
 
 hvp_status hvp_dropout_bwd(hvp_ctx *ctx, const hvp_tensor *dy, float p, uint64_t seed,
                            uint32_t step, uint32_t layer, const hvp_tensor *dx)
 {
-    return dropout_run(ctx, "dropout_bwd", "dropout_bwd", dy, p, seed, step, layer, dx);
+    return dropout_run(ctx, "dropout_bwd", HVP_K_dropout_bwd, dy, p, seed, step, layer, dx);
 }
 
 hvp_status hvp_dropout_bits(hvp_ctx *ctx, uint64_t seed, uint32_t step, uint32_t layer,
@@ -60,7 +60,7 @@ hvp_status hvp_dropout_bits(hvp_ctx *ctx, uint64_t seed, uint32_t step, uint32_t
     if (out->off + n > INT_MAX)
         return HVP_FAIL(HVP_ERR_ARG, "dropout_bits: out reaches past element 2^31");
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "dropout", "dropout_bits", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_dropout_bits, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, (int)n);
     arg_key(&a, seed, step, layer);
@@ -68,7 +68,7 @@ hvp_status hvp_dropout_bits(hvp_ctx *ctx, uint64_t seed, uint32_t step, uint32_t
     return hvp_launch_1d(ctx, &a, (n + 3) / 4);
 }
 
-static hvp_status drop_path_run(hvp_ctx *ctx, const char *op, const char *kernel,
+static hvp_status drop_path_run(hvp_ctx *ctx, const char *op, hvp_kernel_id kernel,
                                 const hvp_tensor *in, float p, uint64_t seed, uint32_t step,
                                 uint32_t layer, const hvp_tensor *out)
 {
@@ -80,7 +80,7 @@ static hvp_status drop_path_run(hvp_ctx *ctx, const char *op, const char *kernel
     HVP_TRY(hvp_expect_numel(out, n, op, "output"));
     int samples = in->shape[0], per = (int)(n / (size_t)samples);
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "dropout", kernel, &k));
+    HVP_TRY(hvp_kernel_get(ctx, kernel, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, per);
     arg_key(&a, seed, step, layer);
@@ -100,11 +100,12 @@ static hvp_status drop_path_run(hvp_ctx *ctx, const char *op, const char *kernel
 hvp_status hvp_drop_path_fwd(hvp_ctx *ctx, const hvp_tensor *x, float p, uint64_t seed,
                              uint32_t step, uint32_t layer, const hvp_tensor *y)
 {
-    return drop_path_run(ctx, "drop_path_fwd", "dropout_fwd_path", x, p, seed, step, layer, y);
+    return drop_path_run(ctx, "drop_path_fwd", HVP_K_dropout_fwd_path, x, p, seed, step, layer, y);
 }
 
 hvp_status hvp_drop_path_bwd(hvp_ctx *ctx, const hvp_tensor *dy, float p, uint64_t seed,
                              uint32_t step, uint32_t layer, const hvp_tensor *dx)
 {
-    return drop_path_run(ctx, "drop_path_bwd", "dropout_bwd_path", dy, p, seed, step, layer, dx);
+    return drop_path_run(ctx, "drop_path_bwd", HVP_K_dropout_bwd_path, dy, p, seed, step, layer,
+                         dx);
 }

@@ -4,9 +4,11 @@
 #include "ops/op_util.h"
 #include "ops/row_util.h"
 
-static hvp_status launch(hvp_ctx *ctx, const char *name, const hvp_tensor *x,
-                         const hvp_tensor *dy, const hvp_tensor *out, float eps)
+static hvp_status launch(hvp_ctx *ctx, hvp_kernel_id id, hvp_kernel_id item_id,
+                         const hvp_tensor *x, const hvp_tensor *dy, const hvp_tensor *out,
+                         float eps)
 {
+    const char *name = hvp_kernel_name(id);
     int rows = 0, cols = 0;
     HVP_TRY(hvp_rows_cols(x, name, "x", &rows, &cols));
     size_t n = hvp_numel(x);
@@ -20,7 +22,7 @@ static hvp_status launch(hvp_ctx *ctx, const char *name, const hvp_tensor *x,
     size_t local;
     /* About 8 vectors per item on GPUs; on CPUs a whole row (SimSiam's [32, 2048]: 0.041 ms
      * with 256 per item, 0.032 ms with 2048; copy: 0.014 ms). */
-    HVP_TRY(hvp_row_kernel(ctx, "l2norm", name, (size_t)cols, 8 * HVP_VEC, &k, &local));
+    HVP_TRY(hvp_row_kernel(ctx, id, item_id, (size_t)cols, 8 * HVP_VEC, &k, &local));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, cols);
@@ -35,12 +37,12 @@ static hvp_status launch(hvp_ctx *ctx, const char *name, const hvp_tensor *x,
 hvp_status hvp_l2norm_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *y, float eps)
 {
     hvp_flops_add(ctx, HVP_FLOPS_OTHER, 3.0 * (double)hvp_numel(x)); /* per element */
-    return launch(ctx, "l2norm_fwd", x, NULL, y, eps);
+    return launch(ctx, HVP_K_l2norm_fwd, HVP_K_l2norm_fwd_item, x, NULL, y, eps);
 }
 
 hvp_status hvp_l2norm_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *dy,
                           const hvp_tensor *dx, float eps)
 {
     hvp_flops_add(ctx, HVP_FLOPS_OTHER, 5.0 * (double)hvp_numel(x)); /* per element */
-    return launch(ctx, "l2norm_bwd", x, dy, dx, eps);
+    return launch(ctx, HVP_K_l2norm_bwd, HVP_K_l2norm_bwd_item, x, dy, dx, eps);
 }

@@ -5,6 +5,7 @@
 #include <limits.h>
 
 #include "hvp/tensor.h"
+#include "runtime/kernels.h"
 
 /* Fails unless t is float32 and has exactly n elements. */
 static inline hvp_status hvp_expect_numel(const hvp_tensor *t, size_t n, const char *op,

@@ -9,7 +9,7 @@ hvp_status hvp_relu_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *y)
     HVP_TRY(hvp_expect_numel(x, n, "relu_fwd", "x"));
     HVP_TRY(hvp_expect_numel(y, n, "relu_fwd", "y"));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "relu", "relu_fwd", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_relu_fwd, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, (int)n);
     hvp_arg_tensor(&a, x);
@@ -26,7 +26,7 @@ hvp_status hvp_relu_bwd(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *dy,
     HVP_TRY(hvp_expect_numel(dy, n, "relu_bwd", "dy"));
     HVP_TRY(hvp_expect_numel(dx, n, "relu_bwd", "dx"));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "relu", "relu_bwd", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_relu_bwd, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, (int)n);
     hvp_arg_tensor(&a, y);

@@ -27,7 +27,8 @@ hvp_status hvp_softmax_fwd(hvp_ctx *ctx, const hvp_tensor *x, float scale, const
         return HVP_OK;
     hvp_kernel *k;
     size_t local;
-    HVP_TRY(hvp_row_kernel(ctx, "softmax", "softmax_fwd", (size_t)n, HVP_VEC, &k, &local));
+    HVP_TRY(hvp_row_kernel(ctx, HVP_K_softmax_fwd, HVP_K_softmax_fwd_item, (size_t)n, HVP_VEC, &k,
+                           &local));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, n);
@@ -51,7 +52,8 @@ hvp_status hvp_softmax_bwd(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *
         return HVP_OK;
     hvp_kernel *k;
     size_t local;
-    HVP_TRY(hvp_row_kernel(ctx, "softmax", "softmax_bwd", (size_t)n, HVP_VEC, &k, &local));
+    HVP_TRY(hvp_row_kernel(ctx, HVP_K_softmax_bwd, HVP_K_softmax_bwd_item, (size_t)n, HVP_VEC, &k,
+                           &local));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, n);

@@ -28,7 +28,7 @@ hvp_status hvp_ema_update(hvp_ctx *ctx, const hvp_param *teacher, const hvp_para
                           int n, float m)
 {
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "optim_util", "optim_ema", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_optim_ema, &k));
     for (int i = 0; i < n; i++)
         HVP_TRY(ema_one(ctx, k, &teacher[i].value, &student[i].value, m));
     return HVP_OK;
@@ -38,7 +38,7 @@ hvp_status hvp_ema_tensors(hvp_ctx *ctx, const hvp_tensor *teacher, const hvp_te
                            int n, float m)
 {
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "optim_util", "optim_ema", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_optim_ema, &k));
     for (int i = 0; i < n; i++)
         HVP_TRY(ema_one(ctx, k, &teacher[i], &student[i], m));
     return HVP_OK;
@@ -57,9 +57,9 @@ static hvp_status ema_table(hvp_ctx *ctx, hvp_ema_pairs *e)
         numel[k] = hvp_numel(&e->teacher[k]);
         delta[k] = (int)e->online[k].off - (int)e->teacher[k].off;
     }
-    static const char *const kernels[] = {"optim_ema_pairs", NULL};
+    static const hvp_kernel_id kernels[] = {HVP_K_optim_ema_pairs};
     if (st == HVP_OK)
-        st = hvp_chunks(ctx, start, numel, n, kernels, &e->chunks);
+        st = hvp_chunks(ctx, start, numel, n, kernels, 1, &e->chunks);
     if (st == HVP_OK)
         st = hvp_tensor_alloc(ctx->params, HVP_I32, 1, (int[]){n}, "EMA pairs", &e->delta);
     if (st == HVP_OK)
@@ -103,10 +103,10 @@ hvp_status hvp_ema_pairs_update(hvp_ctx *ctx, const hvp_ema_pairs *e, float m)
         return hvp_ema_tensors(ctx, e->teacher, e->online, e->n, m);
     hvp_kernel *k;
     if (e->mode == HVP_EMA_RUN) {
-        HVP_TRY(hvp_kernel_get(ctx, "optim_util", "optim_ema", &k));
+        HVP_TRY(hvp_kernel_get(ctx, HVP_K_optim_ema, &k));
         return ema_one(ctx, k, &e->teacher_run, &e->online_run, m); /* gaps: zeros both */
     }
-    HVP_TRY(hvp_kernel_get(ctx, "optim_flat", "optim_ema_pairs", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_optim_ema_pairs, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_mem(&a, e->teacher[0].buf);
     hvp_arg_mem(&a, e->online[0].buf);
@@ -161,7 +161,7 @@ hvp_status hvp_clip_grad_norm(hvp_ctx *ctx, const hvp_param *params, int n, floa
     }
     HVP_TRY(hvp_reduce(ctx, HVP_REDUCE_NORM2, &norms, &total));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "optim_util", "optim_clip", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_optim_clip, &k));
     for (int i = 0; i < n; i++)
         HVP_TRY(scale_grad(ctx, k, &params[i], &total, max_norm));
     return HVP_OK;
@@ -175,7 +175,7 @@ hvp_status hvp_clip_grad_per_param(hvp_ctx *ctx, const hvp_param *params, int n,
     hvp_tensor norms;
     HVP_TRY(grad_norms(ctx, params, n, norms_out, &norms));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "optim_util", "optim_clip", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_optim_clip, &k));
     for (int i = 0; i < n; i++) {
         hvp_tensor one = hvp_tensor_view(&norms, (size_t)i, 1, (int[]){1});
         HVP_TRY(scale_grad(ctx, k, &params[i], &one, clip));
@@ -196,7 +196,7 @@ hvp_status hvp_optim_clip_grad_norm(hvp_ctx *ctx, hvp_optim *o, float max_norm,
     HVP_TRY(hvp_segments_norms(ctx, s, 1, &norms));
     HVP_TRY(hvp_reduce(ctx, HVP_REDUCE_NORM2, &norms, total)); /* as hvp_clip_grad_norm */
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "optim_util", "optim_clip", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_optim_clip, &k));
     hvp_param region;
     region.grad = s->grads; /* the gaps hold zeros: scaling them changes nothing */
     return scale_grad(ctx, k, &region, total, max_norm);
@@ -215,7 +215,7 @@ hvp_status hvp_optim_clip_grad_per_param(hvp_ctx *ctx, hvp_optim *o, float clip,
     }
     HVP_TRY(hvp_segments_norms(ctx, s, 1, &norms));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "optim_flat", "optim_clip_flat", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_optim_clip_flat, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_tensor(&a, &s->grads);
     hvp_arg_tensor(&a, &s->chunks.table);
