@@ -115,7 +115,8 @@ static hvp_status create(hvp_ctx *ctx, hvp_segments *s, const hvp_param *params,
     static const hvp_kernel_id kernels[] = {HVP_K_optim_sgd_flat, HVP_K_optim_lars_flat,
                                             HVP_K_optim_adamw_flat, HVP_K_optim_clip_flat};
     if (st == HVP_OK)
-        st = hvp_chunks(ctx, start, numel, n, kernels, 4, &s->chunks);
+        st = hvp_chunks(ctx, start, numel, n, kernels, (int)(sizeof kernels / sizeof kernels[0]),
+                        &s->chunks);
     free(start);
     HVP_TRY(st);
     HVP_TRY(upload_i32(ctx, "segments", s->host_info, 4 * n, &s->info));
