@@ -71,11 +71,11 @@ inline float row_sum(float v, local float *s, int grouped) { return grouped ? gr
 inline float row_max(float v, local float *s, int grouped) { return grouped ? group_max(v, s) : v; }
 
 /* ---- elementwise kernels -------------------------------------------------------------
- * Work-item i takes elements [VEC i, VEC i + VEC) as one float16 (hvp_launch_vec launches
- * ceil(n / VEC) items): a full vector with loadv / storev, the tail (the last item's n % VEC
- * elements) with scalars. Explicit wide vectors are what make PoCL use the CPU's vector
- * units (it vectorises across work-items only when their bodies do not branch); on GPUs an
- * item reads 64 contiguous bytes. */
+ * Work-item i takes elements [VEC i, VEC i + VEC) as one float16 (hvp_launch_elementwise
+ * with HVP_VEC per item launches ceil(n / VEC) items): a full vector with loadv / storev,
+ * the tail (the last item's n % VEC elements) with scalars. Explicit wide vectors are what
+ * make PoCL use the CPU's vector units (it vectorises across work-items only when their
+ * bodies do not branch); on GPUs an item reads 64 contiguous bytes. */
 #define VEC 16
 typedef float16 floatv;
 

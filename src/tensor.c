@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hvp/tensor.h"
+#include "runtime/kernels.h"
 
 size_t hvp_dtype_size(hvp_dtype t) { return t == HVP_U8 ? 1 : 4; }
 
@@ -72,7 +73,7 @@ static hvp_status copy_elements(hvp_ctx *ctx, hvp_dtype dtype, size_t n, cl_mem 
         return HVP_FAIL(HVP_ERR_ARG, "copy of %zu elements at offsets %zu, %zu: too large", n,
                         src_off, dst_off);
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "tensor", dtype == HVP_U8 ? "copy_u8" : "copy_u32", &k));
+    HVP_TRY(hvp_kernel_get(ctx, dtype == HVP_U8 ? HVP_K_copy_u8 : HVP_K_copy_u32, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, (int)n);
     hvp_arg_mem(&a, src);
@@ -147,7 +148,7 @@ static hvp_status fill_u32(hvp_ctx *ctx, const hvp_tensor *t, uint32_t pattern)
     if (t->dtype == HVP_U8 || n > INT_MAX || t->off > INT_MAX)
         return HVP_FAIL(HVP_ERR_ARG, "fill: only 4-byte tensors below 2^31 elements");
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "tensor", "fill_u32", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_fill_u32, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, (int)n);
     hvp_arg_mem(&a, t->buf);

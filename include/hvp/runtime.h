@@ -187,9 +187,9 @@ typedef struct hvp_kernel {
     char name[64];
 } hvp_kernel;
 
-/* The kernel `kernel` of program `program` (cl/<program>.cl), building the program on
- * first use. Programs are built once per context; the pointer stays valid until destroy. */
-hvp_status hvp_kernel_get(hvp_ctx *ctx, const char *program, const char *kernel, hvp_kernel **out);
+/* Kernels are looked up by constant, hvp_kernel_get(ctx, HVP_K_<name>, &k), in the
+ * library's own src/runtime/kernels.h. */
+
 /* Builds every embedded program now, so that no step ever waits for a compiler. */
 hvp_status hvp_build_all_programs(hvp_ctx *ctx);
 

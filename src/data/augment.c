@@ -105,7 +105,7 @@ static hvp_status run_group(hvp_augment *a, const hvp_image_batch *b, int first_
                              &work));
     size_t grid[2] = {(size_t)S * S, (size_t)nv};
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "augment", "augment_crop", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_augment_crop, &k));
     hvp_args ar = hvp_args_begin(k);
     hvp_arg_int(&ar, nv);
     hvp_arg_int(&ar, S);
@@ -120,7 +120,7 @@ static hvp_status run_group(hvp_augment *a, const hvp_image_batch *b, int first_
         loc[0] = k->max_work_group_size;
     HVP_TRY(hvp_launch(ctx, &ar, 2, grid, loc));
 
-    HVP_TRY(hvp_kernel_get(ctx, "augment", "augment_color", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_augment_color, &k));
     /* a power of two, no larger than the kernel allows, 256, or the view's pixel count */
     size_t L = 1;
     while (L * 2 <= k->max_work_group_size && L * 2 <= 256 && L < (size_t)S * S)
@@ -139,7 +139,7 @@ static hvp_status run_group(hvp_augment *a, const hvp_image_batch *b, int first_
     HVP_TRY(hvp_blur_run(a->blur, a->mode, nb, nv, S, C, kmax, vp->buf, list_off, vp->buf,
                          vp_off, work.buf, (int)work.off));
 
-    HVP_TRY(hvp_kernel_get(ctx, "augment", "augment_finish", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_augment_finish, &k));
     ar = hvp_args_begin(k);
     hvp_arg_int(&ar, nv);
     hvp_arg_int(&ar, S);

@@ -212,7 +212,7 @@ static hvp_status blur_weights(hvp_ctx *ctx, int nb, int kmax, cl_mem list, int 
 {
     HVP_TRY(hvp_tensor_alloc(ctx->acts, HVP_F32, 1, (int[]){nb * kmax}, "blur weights", w));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "blur", "blur_weights", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_blur_weights, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, nb);
     hvp_arg_int(&a, kmax);
@@ -234,10 +234,10 @@ static hvp_status blur_direct(hvp_blur *b, int nb, int S, int C, int kmax, cl_me
     HVP_TRY(hvp_tensor_alloc(ctx->acts, HVP_F32, 1, (int[]){nb * C * S * S}, "blur scratch",
                              &tmp));
     size_t g[2] = {(size_t)S * S, (size_t)nb * C};
-    const char *names[2] = {"blur_h", "blur_v"};
+    const hvp_kernel_id passes[2] = {HVP_K_blur_h, HVP_K_blur_v};
     for (int pass = 0; pass < 2; pass++) {
         hvp_kernel *k;
-        HVP_TRY(hvp_kernel_get(ctx, "blur", names[pass], &k));
+        HVP_TRY(hvp_kernel_get(ctx, passes[pass], &k));
         hvp_args a = hvp_args_begin(k);
         hvp_arg_int(&a, nb);
         hvp_arg_int(&a, S);
@@ -280,10 +280,10 @@ static hvp_status blur_fft(hvp_blur *b, int nb, int nv, int S, int C, int kmax, 
     hvp_tensor w;
     HVP_TRY(blur_weights(ctx, nb, kmax, list, list_off, vp, vp_off, &w));
     hvp_kernel *kpad, *ktr, *kmul, *kcrop;
-    HVP_TRY(hvp_kernel_get(ctx, "blur", "blur_fft_pad", &kpad));
-    HVP_TRY(hvp_kernel_get(ctx, "blur", "blur_fft_transfer", &ktr));
-    HVP_TRY(hvp_kernel_get(ctx, "blur", "blur_fft_mul", &kmul));
-    HVP_TRY(hvp_kernel_get(ctx, "blur", "blur_fft_crop", &kcrop));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_blur_fft_pad, &kpad));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_blur_fft_transfer, &ktr));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_blur_fft_mul, &kmul));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_blur_fft_crop, &kcrop));
     int W = P / 2 + 1;
     for (int first = 0; first < nb; first += chunk) {
         hvp_args a = hvp_args_begin(kpad);

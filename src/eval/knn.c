@@ -6,6 +6,7 @@
 
 #include "hvp/eval.h"
 #include "hvp/ops.h"
+#include "ops/launch.h"
 
 hvp_status hvp_topk_rows(hvp_ctx *ctx, const hvp_tensor *sims, int k, const hvp_tensor *values,
                          const hvp_tensor *indices)
@@ -16,19 +17,9 @@ hvp_status hvp_topk_rows(hvp_ctx *ctx, const hvp_tensor *sims, int k, const hvp_
     int rows = sims->shape[0], cols = sims->shape[1];
     if (hvp_numel(values) != (size_t)rows * k || hvp_numel(indices) != (size_t)rows * k)
         return HVP_FAIL(HVP_ERR_ARG, "top-k: outputs must hold %d x %d values", rows, k);
-    hvp_kernel *kern;
-    HVP_TRY(hvp_kernel_get(ctx, "knn", "topk_rows", &kern));
-    hvp_args a = hvp_args_begin(kern);
-    hvp_arg_int(&a, rows);
-    hvp_arg_int(&a, cols);
-    hvp_arg_int(&a, k);
-    hvp_arg_mem(&a, sims->buf);
-    hvp_arg_int(&a, (int)sims->off);
-    hvp_arg_mem(&a, values->buf);
-    hvp_arg_int(&a, (int)values->off);
-    hvp_arg_mem(&a, indices->buf);
-    hvp_arg_int(&a, (int)indices->off);
-    return hvp_launch_1d(ctx, &a, (size_t)rows);
+    return hvp_launch_elementwise(ctx, HVP_K_topk_rows, (size_t)rows, 1, /* an item per row */
+                                  HVP_KARGS(HVP_INT(cols), HVP_INT(k), HVP_TENSOR(sims),
+                                            HVP_TENSOR(values), HVP_TENSOR(indices)));
 }
 
 /* Ranks classes by summed vote weight; fills hit1/hit5 for one test sample. */

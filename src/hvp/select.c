@@ -7,6 +7,7 @@
 #include "hvp/augment.h" /* HVP_MAX_VIEWS */
 #include "hvp/rng.h"
 #include "hvp/select.h"
+#include "runtime/kernels.h"
 
 /* The sampling of capped combinations: scratch kept by the selector. */
 typedef struct combo_scratch {
@@ -260,7 +261,7 @@ static hvp_status select_locals(hvp_selector *s, hvp_ctx *ctx, int b, int scored
         HVP_TRY(hvp_tensor_upload(ctx, &combos, s->combo_host));
     }
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "hvp_select", "hvp_select_locals", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_hvp_select_locals, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, b);
     hvp_arg_int(&a, s->npairs);
@@ -389,7 +390,7 @@ static hvp_status select_views(hvp_selector *s, hvp_ctx *ctx, hvp_method *m,
     }
 
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "hvp_select", "hvp_select_pairs", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_hvp_select_pairs, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, b);
     hvp_arg_int(&a, s->npairs);

@@ -1,6 +1,7 @@
 /* Residual add (cl/add.cl). The backward of y = a + b is da = dy, db = dy: callers pass dy
  * on (or sum it into an existing gradient with hvp_add_acc); there is no backward kernel. */
 #include "hvp/ops.h"
+#include "ops/launch.h"
 #include "ops/op_util.h"
 
 hvp_status hvp_add_fwd(hvp_ctx *ctx, const hvp_tensor *a, const hvp_tensor *b,
@@ -11,14 +12,8 @@ hvp_status hvp_add_fwd(hvp_ctx *ctx, const hvp_tensor *a, const hvp_tensor *b,
     HVP_TRY(hvp_expect_numel(a, n, "add_fwd", "a"));
     HVP_TRY(hvp_expect_numel(b, n, "add_fwd", "b"));
     HVP_TRY(hvp_expect_numel(y, n, "add_fwd", "y"));
-    hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "add", "add_fwd", &k));
-    hvp_args args = hvp_args_begin(k);
-    hvp_arg_int(&args, (int)n);
-    hvp_arg_tensor(&args, a);
-    hvp_arg_tensor(&args, b);
-    hvp_arg_tensor(&args, y);
-    return hvp_launch_vec(ctx, &args, n);
+    return hvp_launch_elementwise(ctx, HVP_K_add_fwd, n, HVP_VEC,
+                                  HVP_KARGS(HVP_TENSOR(a), HVP_TENSOR(b), HVP_TENSOR(y)));
 }
 
 hvp_status hvp_add_acc(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *x)
@@ -27,13 +22,8 @@ hvp_status hvp_add_acc(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *x)
     size_t n = hvp_numel(y);
     HVP_TRY(hvp_expect_numel(y, n, "add_acc", "y"));
     HVP_TRY(hvp_expect_numel(x, n, "add_acc", "x"));
-    hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "add", "add_fwd_acc", &k));
-    hvp_args args = hvp_args_begin(k);
-    hvp_arg_int(&args, (int)n);
-    hvp_arg_tensor(&args, y);
-    hvp_arg_tensor(&args, x);
-    return hvp_launch_vec(ctx, &args, n);
+    return hvp_launch_elementwise(ctx, HVP_K_add_fwd_acc, n, HVP_VEC,
+                                  HVP_KARGS(HVP_TENSOR(y), HVP_TENSOR(x)));
 }
 
 hvp_status hvp_axpby(hvp_ctx *ctx, float alpha, const hvp_tensor *a, float beta,
@@ -44,16 +34,9 @@ hvp_status hvp_axpby(hvp_ctx *ctx, float alpha, const hvp_tensor *a, float beta,
     HVP_TRY(hvp_expect_numel(a, n, "axpby", "a"));
     HVP_TRY(hvp_expect_numel(b, n, "axpby", "b"));
     HVP_TRY(hvp_expect_numel(y, n, "axpby", "y"));
-    hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "add", "add_axpby", &k));
-    hvp_args args = hvp_args_begin(k);
-    hvp_arg_int(&args, (int)n);
-    hvp_arg_float(&args, alpha);
-    hvp_arg_tensor(&args, a);
-    hvp_arg_float(&args, beta);
-    hvp_arg_tensor(&args, b);
-    hvp_arg_tensor(&args, y);
-    return hvp_launch_vec(ctx, &args, n);
+    return hvp_launch_elementwise(ctx, HVP_K_add_axpby, n, HVP_VEC,
+                                  HVP_KARGS(HVP_FLOAT(alpha), HVP_TENSOR(a), HVP_FLOAT(beta),
+                                            HVP_TENSOR(b), HVP_TENSOR(y)));
 }
 
 hvp_status hvp_add_diagonal(hvp_ctx *ctx, const hvp_tensor *x, float value)
@@ -62,12 +45,6 @@ hvp_status hvp_add_diagonal(hvp_ctx *ctx, const hvp_tensor *x, float value)
         return HVP_FAIL(HVP_ERR_ARG, "add_diagonal: x must be an F32 matrix, not %d-d",
                         x->ndim);
     int rows = x->shape[0], cols = x->shape[1], n = rows < cols ? rows : cols;
-    hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "add", "add_diagonal", &k));
-    hvp_args args = hvp_args_begin(k);
-    hvp_arg_int(&args, n);
-    hvp_arg_int(&args, cols);
-    hvp_arg_float(&args, value);
-    hvp_arg_tensor(&args, x);
-    return hvp_launch_1d(ctx, &args, (size_t)n);
+    return hvp_launch_elementwise(ctx, HVP_K_add_diagonal, (size_t)n, 1,
+                                  HVP_KARGS(HVP_INT(cols), HVP_FLOAT(value), HVP_TENSOR(x)));
 }

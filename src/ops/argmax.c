@@ -1,5 +1,6 @@
 /* Per-row argmax (cl/argmax.cl). */
 #include "hvp/ops.h"
+#include "ops/launch.h"
 #include "ops/op_util.h"
 #include "ops/row_util.h"
 
@@ -13,14 +14,8 @@ hvp_status hvp_argmax_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *i
     HVP_TRY(hvp_expect_i32(idx, (size_t)rows, op, "idx"));
     if (vals)
         HVP_TRY(hvp_expect_numel(vals, (size_t)rows, op, "vals"));
-    hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "argmax", op, &k));
-    hvp_args a = hvp_args_begin(k);
-    hvp_arg_int(&a, rows);
-    hvp_arg_int(&a, cols);
-    hvp_arg_tensor(&a, x);
-    hvp_arg_tensor(&a, idx);
-    hvp_arg_int(&a, vals != NULL);
-    hvp_arg_tensor(&a, vals ? vals : x); /* a stand-in that is never written */
-    return hvp_launch_1d(ctx, &a, (size_t)rows);
+    /* one work-item per row; without vals, x stands in for it and is never written */
+    return hvp_launch_elementwise(ctx, HVP_K_argmax_fwd, (size_t)rows, 1,
+                                  HVP_KARGS(HVP_INT(cols), HVP_TENSOR(x), HVP_TENSOR(idx),
+                                            HVP_INT(vals != NULL), HVP_TENSOR(vals ? vals : x)));
 }

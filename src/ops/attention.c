@@ -25,11 +25,11 @@ size_t hvp_attention_saved_numel(const hvp_attn_shape *s)
 }
 
 /* Launches one of the layout kernels over (Dh, T, B); each work-item moves parts*H floats. */
-static hvp_status layout(hvp_ctx *ctx, const char *kernel, int parts, const hvp_attn_shape *s,
+static hvp_status layout(hvp_ctx *ctx, hvp_kernel_id kernel, int parts, const hvp_attn_shape *s,
                          cl_mem src, size_t src_off, cl_mem dst, size_t dst_off)
 {
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "attention", kernel, &k));
+    HVP_TRY(hvp_kernel_get(ctx, kernel, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, parts);
     hvp_arg_int(&a, s->B);
@@ -62,7 +62,7 @@ hvp_status hvp_attention_fwd(hvp_ctx *ctx, const hvp_attn_shape *s, const hvp_te
     HVP_TRY(hvp_expect_numel(out, per, "attention_fwd", "out"));
     /* q, k, v into the saved state; S = Q K^T into P's place, the softmax in place;
      * O = P V per head into scratch, then merged into out's (B, T, H, Dh) layout. */
-    HVP_TRY(layout(ctx, "attention_fwd_split", 3, s, qkv->buf, qkv->off, saved->buf,
+    HVP_TRY(layout(ctx, HVP_K_attention_fwd_split, 3, s, qkv->buf, qkv->off, saved->buf,
                    saved->off));
     size_t p_at = 3 * per;
     HVP_TRY(hvp_gemm_strided_batched(ctx, 0, 1, T, T, Dh, 1.0f, at(saved, 0, Dh), td,
@@ -76,7 +76,7 @@ hvp_status hvp_attention_fwd(hvp_ctx *ctx, const hvp_attn_shape *s, const hvp_te
                                              at(saved, 2 * per, Dh), td, 0.0f, at(&o, 0, Dh),
                                              td, bh);
     if (st == HVP_OK)
-        st = layout(ctx, "attention_fwd_merge", 1, s, o.buf, o.off, out->buf, out->off);
+        st = layout(ctx, HVP_K_attention_fwd_merge, 1, s, o.buf, o.off, out->buf, out->off);
     /* Later work on the in-order queue runs after these kernels, so the scratch may be
      * handed out again right away. */
     hvp_arena_rewind(ctx->acts, mark);
@@ -105,7 +105,7 @@ hvp_status hvp_attention_bwd(hvp_ctx *ctx, const hvp_attn_shape *s, const hvp_te
     hvp_tensor dp = hvp_tensor_view(&scratch, d_p, 2, (int[]){bh * T, T});
     hvp_tensor p = hvp_tensor_view(saved, p_at, 2, (int[]){bh * T, T});
     /* dO into head layout. */
-    st = layout(ctx, "attention_bwd_split", 1, s, dout->buf, dout->off, scratch.buf,
+    st = layout(ctx, HVP_K_attention_bwd_split, 1, s, dout->buf, dout->off, scratch.buf,
                 scratch.off + d_o);
     /* dV = P^T dO */
     if (st == HVP_OK)
@@ -130,7 +130,7 @@ hvp_status hvp_attention_bwd(hvp_ctx *ctx, const hvp_attn_shape *s, const hvp_te
                                       at(saved, 0, Dh), td, 0.0f, at(&scratch, d_k, Dh), td, bh);
     /* dq, dk, dv (contiguous) into dqkv's (B, T, 3, H, Dh) layout */
     if (st == HVP_OK)
-        st = layout(ctx, "attention_bwd_merge", 3, s, scratch.buf, scratch.off + d_q,
+        st = layout(ctx, HVP_K_attention_bwd_merge, 3, s, scratch.buf, scratch.off + d_q,
                     dqkv->buf, dqkv->off);
     hvp_arena_rewind(ctx->acts, mark);
     return st;

@@ -1,5 +1,6 @@
 /* Global average pool (cl/avgpool.cl). */
 #include "hvp/ops.h"
+#include "ops/launch.h"
 #include "ops/op_util.h"
 
 hvp_status hvp_avgpool_fwd(hvp_ctx *ctx, int n, int c, int hw, const hvp_tensor *x,
@@ -11,14 +12,8 @@ hvp_status hvp_avgpool_fwd(hvp_ctx *ctx, int n, int c, int hw, const hvp_tensor 
     size_t planes = (size_t)n * c;
     HVP_TRY(hvp_expect_numel(x, planes * hw, "avgpool_fwd", "x"));
     HVP_TRY(hvp_expect_numel(y, planes, "avgpool_fwd", "y"));
-    hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "avgpool", "avgpool_fwd", &k));
-    hvp_args a = hvp_args_begin(k);
-    hvp_arg_int(&a, (int)planes);
-    hvp_arg_int(&a, hw);
-    hvp_arg_tensor(&a, x);
-    hvp_arg_tensor(&a, y);
-    return hvp_launch_1d(ctx, &a, planes);
+    return hvp_launch_elementwise(ctx, HVP_K_avgpool_fwd, planes, 1, /* an item per plane */
+                                  HVP_KARGS(HVP_INT(hw), HVP_TENSOR(x), HVP_TENSOR(y)));
 }
 
 hvp_status hvp_avgpool_bwd(hvp_ctx *ctx, int n, int c, int hw, const hvp_tensor *dy,
@@ -31,7 +26,7 @@ hvp_status hvp_avgpool_bwd(hvp_ctx *ctx, int n, int c, int hw, const hvp_tensor 
     HVP_TRY(hvp_expect_numel(dy, planes, "avgpool_bwd", "dy"));
     HVP_TRY(hvp_expect_numel(dx, planes * hw, "avgpool_bwd", "dx"));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "avgpool", "avgpool_bwd", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_avgpool_bwd, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, (int)planes);
     hvp_arg_int(&a, hw);

@@ -197,7 +197,7 @@ static hvp_status sync_stats(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hv
     free(stats);
     HVP_TRY(st);
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_fwd_set", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_batchnorm_fwd_set, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, c);
     hvp_arg_float(&a, d->momentum);
@@ -245,7 +245,7 @@ static hvp_status sync_grad_sums(hvp_ctx *ctx, const hvp_batchnorm_desc *d,
     free(total);
     HVP_TRY(st);
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_bwd_set", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_batchnorm_bwd_set, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, c);
     hvp_arg_tensor(&a, &dev);
@@ -263,7 +263,7 @@ static hvp_status fwd_train(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hvp
                             const hvp_tensor *invstd)
 {
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_fwd_part", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_batchnorm_fwd_part, &k));
     split s = split_for(k, d);
     hvp_tensor part;
     HVP_TRY(scratch(ctx, 2 * d->c * s.chunks, "batch norm partial sums", &part));
@@ -281,7 +281,7 @@ static hvp_status fwd_train(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hvp
     if (ctx->sync_bn) {
         HVP_TRY(sync_stats(ctx, d, x, &part, s.chunks, running_mean, running_var, mean, invstd));
     } else {
-        HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_fwd_final", &k));
+        HVP_TRY(hvp_kernel_get(ctx, HVP_K_batchnorm_fwd_final, &k));
         a = hvp_args_begin(k);
         hvp_arg_int(&a, d->c);
         hvp_arg_int(&a, d->hw);
@@ -299,7 +299,7 @@ static hvp_status fwd_train(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hvp
         HVP_TRY(launch_channels(ctx, &a, d));
     }
 
-    HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_fwd_apply", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_batchnorm_fwd_apply, &k));
     a = hvp_args_begin(k);
     channel_args(&a, d, x, mean, invstd, gamma, beta);
     hvp_arg_tensor(&a, y);
@@ -352,7 +352,7 @@ hvp_status hvp_batchnorm_fwd_eval(hvp_ctx *ctx, const hvp_batchnorm_desc *d,
     HVP_TRY(check_pair(running_mean, running_var, d->c, op, "running_mean", "running_var"));
 
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_fwd_eval", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_batchnorm_fwd_eval, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, d->n);
     hvp_arg_int(&a, d->c);
@@ -375,7 +375,7 @@ static hvp_status bwd(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hvp_tenso
                       const hvp_tensor *dgamma, const hvp_tensor *dbeta)
 {
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_bwd_part", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_batchnorm_bwd_part, &k));
     split s = split_for(k, d);
     hvp_tensor part, coef;
     HVP_TRY(scratch(ctx, 2 * d->c * s.chunks, "batch norm partial sums", &part));
@@ -391,7 +391,7 @@ static hvp_status bwd(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hvp_tenso
     if (ctx->sync_bn) {
         HVP_TRY(sync_grad_sums(ctx, d, &part, s.chunks, &coef, dgamma, dbeta));
     } else {
-        HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_bwd_final", &k));
+        HVP_TRY(hvp_kernel_get(ctx, HVP_K_batchnorm_bwd_final, &k));
         a = hvp_args_begin(k);
         hvp_arg_int(&a, d->c);
         hvp_arg_int(&a, d->n * d->hw);
@@ -404,7 +404,7 @@ static hvp_status bwd(hvp_ctx *ctx, const hvp_batchnorm_desc *d, const hvp_tenso
         HVP_TRY(launch_channels(ctx, &a, d));
     }
 
-    HVP_TRY(hvp_kernel_get(ctx, "batchnorm", "batchnorm_bwd_dx", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_batchnorm_bwd_dx, &k));
     a = hvp_args_begin(k);
     channel_args(&a, d, x, mean, invstd, gamma, beta);
     hvp_arg_tensor(&a, dy);

@@ -97,7 +97,7 @@ static hvp_status im2col(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tenso
 {
     int ho = hvp_conv2d_out_h(d), wo = hvp_conv2d_out_w(d);
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "conv2d", "conv2d_fwd_im2col", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_conv2d_fwd_im2col, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, nb);
     hvp_arg_int(&a, d->c_in);
@@ -123,7 +123,7 @@ static hvp_status swap01(hvp_ctx *ctx, int d0, int d1, int P, cl_mem src, size_t
                          cl_mem dst, size_t dst_off)
 {
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "conv2d", "conv2d_swap01", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_conv2d_swap01, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, d0);
     hvp_arg_int(&a, d1);
@@ -141,7 +141,7 @@ static hvp_status add_bias(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_ten
 {
     int P = hvp_conv2d_out_h(d) * hvp_conv2d_out_w(d);
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "conv2d", "conv2d_fwd_bias", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_conv2d_fwd_bias, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, d->n);
     hvp_arg_int(&a, d->c_out);
@@ -177,7 +177,7 @@ static hvp_status w_pack(hvp_ctx *ctx, int ci, int co, int skh, int skw, const h
                          int k0h, int k0w, int flip, const hvp_tensor *w, const hvp_tensor *wt)
 {
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "conv2d", "conv2d_w_pack", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_conv2d_w_pack, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, ci);
     hvp_arg_int(&a, co);
@@ -201,7 +201,7 @@ static hvp_status igemm_run(hvp_ctx *ctx, const hvp_conv2d_desc *d, const ig_geo
                             const hvp_tensor *x, const hvp_tensor *wt, const hvp_tensor *y)
 {
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "conv2d", "conv2d_fwd_igemm", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_conv2d_fwd_igemm, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, d->c_in);
     hvp_arg_int(&a, d->h);
@@ -269,7 +269,7 @@ static hvp_status dx_phases(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_te
         sub.off += (size_t)skh * skw * d->c_out * cpad;
     }
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "conv2d", "conv2d_dx_phases", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_conv2d_dx_phases, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, d->c_out);
     hvp_arg_int(&a, ho);
@@ -416,7 +416,7 @@ static hvp_status bias_grad(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_te
 {
     int P = hvp_conv2d_out_h(d) * hvp_conv2d_out_w(d);
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "conv2d", "conv2d_bwd_bias", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_conv2d_bwd_bias, &k));
     size_t local = k->max_work_group_size < 256 ? k->max_work_group_size : 256;
     size_t global = (size_t)d->c_out * local;
     hvp_args a = hvp_args_begin(k);
@@ -433,7 +433,7 @@ static hvp_status col2im(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tenso
                          int img_stride, int i0, int nb, const hvp_tensor *dx)
 {
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "conv2d", "conv2d_bwd_col2im", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_conv2d_bwd_col2im, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, nb);
     hvp_arg_int(&a, d->c_in);
@@ -459,7 +459,7 @@ static hvp_status sum_partials(hvp_ctx *ctx, const hvp_tensor *part, int nb, int
                                const hvp_tensor *dw)
 {
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "conv2d", "conv2d_bwd_sum", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_conv2d_bwd_sum, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, nb);
     hvp_arg_int(&a, len);
@@ -503,8 +503,8 @@ static hvp_status dw_igemm(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_ten
     hvp_tensor dyt;
     HVP_TRY(scratch(ctx, (size_t)nb * P * cpad, "conv2d dy panels", &dyt));
     hvp_kernel *kt, *kw;
-    HVP_TRY(hvp_kernel_get(ctx, "conv2d", "conv2d_dy_panels", &kt));
-    HVP_TRY(hvp_kernel_get(ctx, "conv2d", "conv2d_bwd_dw_igemm", &kw));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_conv2d_dy_panels, &kt));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_conv2d_bwd_dw_igemm, &kw));
     size_t one[2] = {1, 1};
     for (int i0 = 0; i0 < d->n; i0 += nb) {
         int cb = d->n - i0 < nb ? d->n - i0 : nb;

@@ -23,7 +23,7 @@ hvp_status hvp_cosine_fwd(hvp_ctx *ctx, const hvp_tensor *a, const hvp_tensor *b
     HVP_TRY(check("cosine_fwd", a, b, &rows, &cols));
     HVP_TRY(hvp_expect_numel(s, (size_t)rows, "cosine_fwd", "s"));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "cosine", "cosine_fwd", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_cosine_fwd, &k));
     size_t local = hvp_row_group_size(k, (size_t)cols, 1);
     hvp_args ar = hvp_args_begin(k);
     hvp_arg_int(&ar, rows);
@@ -51,7 +51,7 @@ hvp_status hvp_cosine_bwd(hvp_ctx *ctx, const hvp_tensor *a, const hvp_tensor *b
     if (!da && !db)
         return HVP_OK;
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "cosine", "cosine_bwd", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_cosine_bwd, &k));
     size_t local = hvp_row_group_size(k, (size_t)cols, 1);
     hvp_args ar = hvp_args_begin(k);
     hvp_arg_int(&ar, rows);

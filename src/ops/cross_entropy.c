@@ -1,5 +1,6 @@
 /* Cross-entropy with hard labels or soft targets and a temperature (cl/cross_entropy.cl). */
 #include "hvp/ops.h"
+#include "ops/launch.h"
 #include "ops/op_util.h"
 #include "ops/row_util.h"
 
@@ -20,19 +21,12 @@ static hvp_status check(const char *op, const hvp_tensor *logits, const hvp_tens
     return HVP_OK;
 }
 
-/* The arguments the two kernels share, up to and including tau. */
-static void common_args(hvp_args *a, int rows, int cols, const hvp_tensor *logits,
-                        const hvp_tensor *labels, const hvp_tensor *targets, float temperature)
-{
-    hvp_arg_int(a, rows);
-    hvp_arg_int(a, cols);
-    hvp_arg_tensor(a, logits);
-    /* The unused one of labels / targets gets the logits' buffer as a stand-in. */
-    hvp_arg_tensor(a, labels ? labels : logits);
-    hvp_arg_tensor(a, targets ? targets : logits);
-    hvp_arg_int(a, targets != NULL);
-    hvp_arg_float(a, temperature);
-}
+/* The arguments the two kernels share after (rows, cols), up to and including tau; the
+ * unused one of labels / targets gets the logits' buffer as a stand-in. */
+#define COMMON_ARGS(logits, labels, targets, temperature)                                      \
+    HVP_TENSOR(logits), HVP_TENSOR((labels) ? (labels) : (logits)),                           \
+        HVP_TENSOR((targets) ? (targets) : (logits)), HVP_INT((targets) != NULL),             \
+        HVP_FLOAT(temperature)
 
 hvp_status hvp_cross_entropy_fwd(hvp_ctx *ctx, const hvp_tensor *logits, const hvp_tensor *labels,
                                  const hvp_tensor *targets, float temperature,
@@ -53,13 +47,9 @@ hvp_status hvp_cross_entropy_fwd(hvp_ctx *ctx, const hvp_tensor *logits, const h
     }
     if (mean)
         HVP_TRY(hvp_expect_numel(mean, 1, op, "mean"));
-    hvp_kernel *k;
-    size_t local;
-    HVP_TRY(hvp_row_kernel(ctx, "cross_entropy", op, (size_t)cols, HVP_VEC, &k, &local));
-    hvp_args a = hvp_args_begin(k);
-    common_args(&a, rows, cols, logits, labels, targets, temperature);
-    hvp_arg_tensor(&a, losses);
-    HVP_TRY(hvp_launch_row_groups(ctx, &a, (size_t)rows, local));
+    HVP_TRY(hvp_launch_rowwise(
+        ctx, HVP_K_cross_entropy_fwd, HVP_K_cross_entropy_fwd_item, rows, cols, HVP_VEC,
+        HVP_KARGS(COMMON_ARGS(logits, labels, targets, temperature), HVP_TENSOR(losses))));
     return mean ? hvp_reduce(ctx, HVP_REDUCE_MEAN, losses, mean) : HVP_OK;
 }
 
@@ -72,12 +62,9 @@ hvp_status hvp_cross_entropy_bwd(hvp_ctx *ctx, const hvp_tensor *logits, const h
     int rows = 0, cols = 0;
     HVP_TRY(check(op, logits, labels, targets, temperature, &rows, &cols));
     HVP_TRY(hvp_expect_numel(dlogits, hvp_numel(logits), op, "dlogits"));
-    hvp_kernel *k;
-    size_t local;
-    HVP_TRY(hvp_row_kernel(ctx, "cross_entropy", op, (size_t)cols, HVP_VEC, &k, &local));
-    hvp_args a = hvp_args_begin(k);
-    common_args(&a, rows, cols, logits, labels, targets, temperature);
-    hvp_arg_float(&a, (float)((double)scale / ((double)rows * (double)temperature)));
-    hvp_arg_tensor(&a, dlogits);
-    return hvp_launch_row_groups(ctx, &a, (size_t)rows, local);
+    float dscale = (float)((double)scale / ((double)rows * (double)temperature));
+    return hvp_launch_rowwise(
+        ctx, HVP_K_cross_entropy_bwd, HVP_K_cross_entropy_bwd_item, rows, cols, HVP_VEC,
+        HVP_KARGS(COMMON_ARGS(logits, labels, targets, temperature), HVP_FLOAT(dscale),
+                  HVP_TENSOR(dlogits)));
 }

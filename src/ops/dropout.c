@@ -1,6 +1,7 @@
 /* Dropout and drop-path (cl/dropout.cl), masks regenerated from Philox in the backward. */
 #include "hvp/dist.h"
 #include "hvp/ops.h"
+#include "ops/launch.h"
 #include "ops/op_util.h"
 
 static hvp_status check_p(const char *op, float p)
@@ -10,15 +11,12 @@ static hvp_status check_p(const char *op, float p)
     return HVP_OK;
 }
 
-static void arg_key(hvp_args *a, uint64_t seed, uint32_t step, uint32_t layer)
-{
-    hvp_arg_uint(a, (unsigned)(uint32_t)seed);
-    hvp_arg_uint(a, (unsigned)(uint32_t)(seed >> 32));
-    hvp_arg_uint(a, step);
-    hvp_arg_uint(a, layer);
-}
+/* The Philox key every dropout kernel takes: four kernel arguments. */
+#define KEY_ARGS(seed, step, layer)                                                            \
+    HVP_UINT((uint32_t)(seed)), HVP_UINT((uint32_t)((seed) >> 32)), HVP_UINT(step),           \
+        HVP_UINT(layer)
 
-static hvp_status dropout_run(hvp_ctx *ctx, const char *op, const char *kernel,
+static hvp_status dropout_run(hvp_ctx *ctx, const char *op, hvp_kernel_id kernel,
                               const hvp_tensor *in, float p, uint64_t seed, uint32_t step,
                               uint32_t layer, const hvp_tensor *out)
 {
@@ -26,28 +24,22 @@ static hvp_status dropout_run(hvp_ctx *ctx, const char *op, const char *kernel,
     size_t n = hvp_numel(in);
     HVP_TRY(hvp_expect_numel(in, n, op, "input"));
     HVP_TRY(hvp_expect_numel(out, n, op, "output"));
-    hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "dropout", kernel, &k));
-    hvp_args a = hvp_args_begin(k);
-    hvp_arg_int(&a, (int)n);
-    arg_key(&a, seed, step, layer);
-    hvp_arg_float(&a, p);
-    hvp_arg_float(&a, 1.0f / (1.0f - p));
-    hvp_arg_tensor(&a, in);
-    hvp_arg_tensor(&a, out);
-    return hvp_launch_1d(ctx, &a, (n + 3) / 4);
+    return hvp_launch_elementwise(ctx, kernel, n, 4,
+                                  HVP_KARGS(KEY_ARGS(seed, step, layer), HVP_FLOAT(p),
+                                            HVP_FLOAT(1.0f / (1.0f - p)), HVP_TENSOR(in),
+                                            HVP_TENSOR(out)));
 }
 
 hvp_status hvp_dropout_fwd(hvp_ctx *ctx, const hvp_tensor *x, float p, uint64_t seed,
                            uint32_t step, uint32_t layer, const hvp_tensor *y)
 {
-    return dropout_run(ctx, "dropout_fwd", "dropout_fwd", x, p, seed, step, layer, y);
+    return dropout_run(ctx, "dropout_fwd", HVP_K_dropout_fwd, x, p, seed, step, layer, y);
 }
 
 hvp_status hvp_dropout_bwd(hvp_ctx *ctx, const hvp_tensor *dy, float p, uint64_t seed,
                            uint32_t step, uint32_t layer, const hvp_tensor *dx)
 {
-    return dropout_run(ctx, "dropout_bwd", "dropout_bwd", dy, p, seed, step, layer, dx);
+    return dropout_run(ctx, "dropout_bwd", HVP_K_dropout_bwd, dy, p, seed, step, layer, dx);
 }
 
 hvp_status hvp_dropout_bits(hvp_ctx *ctx, uint64_t seed, uint32_t step, uint32_t layer,
@@ -59,16 +51,11 @@ hvp_status hvp_dropout_bits(hvp_ctx *ctx, uint64_t seed, uint32_t step, uint32_t
                         hvp_dtype_name(out->dtype));
     if (out->off + n > INT_MAX)
         return HVP_FAIL(HVP_ERR_ARG, "dropout_bits: out reaches past element 2^31");
-    hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "dropout", "dropout_bits", &k));
-    hvp_args a = hvp_args_begin(k);
-    hvp_arg_int(&a, (int)n);
-    arg_key(&a, seed, step, layer);
-    hvp_arg_tensor(&a, out);
-    return hvp_launch_1d(ctx, &a, (n + 3) / 4);
+    return hvp_launch_elementwise(ctx, HVP_K_dropout_bits, n, 4,
+                                  HVP_KARGS(KEY_ARGS(seed, step, layer), HVP_TENSOR(out)));
 }
 
-static hvp_status drop_path_run(hvp_ctx *ctx, const char *op, const char *kernel,
+static hvp_status drop_path_run(hvp_ctx *ctx, const char *op, hvp_kernel_id kernel,
                                 const hvp_tensor *in, float p, uint64_t seed, uint32_t step,
                                 uint32_t layer, const hvp_tensor *out)
 {
@@ -80,16 +67,12 @@ static hvp_status drop_path_run(hvp_ctx *ctx, const char *op, const char *kernel
     HVP_TRY(hvp_expect_numel(out, n, op, "output"));
     int samples = in->shape[0], per = (int)(n / (size_t)samples);
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "dropout", kernel, &k));
+    HVP_TRY(hvp_kernel_get(ctx, kernel, &k));
     hvp_args a = hvp_args_begin(k);
-    hvp_arg_int(&a, per);
-    arg_key(&a, seed, step, layer);
-    hvp_arg_float(&a, p);
-    hvp_arg_float(&a, 1.0f / (1.0f - p));
-    hvp_arg_int(&a, hvp_dist_rank()); /* data-parallel: keyed by the global batch's sample */
-    hvp_arg_int(&a, hvp_dist_world());
-    hvp_arg_tensor(&a, in);
-    hvp_arg_tensor(&a, out);
+    /* data-parallel: keyed by the global batch's sample (rank, world) */
+    hvp_args_add(&a, HVP_KARGS(HVP_INT(per), KEY_ARGS(seed, step, layer), HVP_FLOAT(p),
+                               HVP_FLOAT(1.0f / (1.0f - p)), HVP_INT(hvp_dist_rank()),
+                               HVP_INT(hvp_dist_world()), HVP_TENSOR(in), HVP_TENSOR(out)));
     /* Groups inside one sample (local size 1 across samples): one Philox draw per group. */
     size_t global[2] = {((size_t)per + 15) / 16, (size_t)samples}, local[2] = {256, 1};
     if (local[0] > k->max_work_group_size)
@@ -100,11 +83,12 @@ static hvp_status drop_path_run(hvp_ctx *ctx, const char *op, const char *kernel
 hvp_status hvp_drop_path_fwd(hvp_ctx *ctx, const hvp_tensor *x, float p, uint64_t seed,
                              uint32_t step, uint32_t layer, const hvp_tensor *y)
 {
-    return drop_path_run(ctx, "drop_path_fwd", "dropout_fwd_path", x, p, seed, step, layer, y);
+    return drop_path_run(ctx, "drop_path_fwd", HVP_K_dropout_fwd_path, x, p, seed, step, layer, y);
 }
 
 hvp_status hvp_drop_path_bwd(hvp_ctx *ctx, const hvp_tensor *dy, float p, uint64_t seed,
                              uint32_t step, uint32_t layer, const hvp_tensor *dx)
 {
-    return drop_path_run(ctx, "drop_path_bwd", "dropout_bwd_path", dy, p, seed, step, layer, dx);
+    return drop_path_run(ctx, "drop_path_bwd", HVP_K_dropout_bwd_path, dy, p, seed, step, layer,
+                         dx);
 }

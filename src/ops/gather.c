@@ -1,5 +1,6 @@
 /* Gather rows by index and its deterministic backward (cl/gather.cl). */
 #include "hvp/ops.h"
+#include "ops/launch.h"
 #include "ops/op_util.h"
 #include "ops/row_util.h"
 
@@ -17,7 +18,7 @@ hvp_status hvp_gather_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *i
         return HVP_FAIL(HVP_ERR_ARG, "%s: rows of x have %d elements, rows of y %d", op, cols,
                         ycols);
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "gather", op, &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_gather_fwd, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, n);
     hvp_arg_int(&a, cols);
@@ -45,20 +46,16 @@ hvp_status hvp_gather_bwd(hvp_ctx *ctx, const hvp_tensor *idx, const hvp_tensor 
     HVP_TRY(hvp_tensor_alloc(ctx->acts, HVP_I32, 1, &m, "gather_bwd first", &first));
     HVP_TRY(hvp_tensor_alloc(ctx->acts, HVP_I32, 1, &n, "gather_bwd next", &next));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "gather", "gather_bwd_first", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_gather_bwd_first, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, n);
     hvp_arg_int(&a, m);
     hvp_arg_tensor(&a, idx);
     hvp_arg_tensor(&a, &first);
     HVP_TRY(hvp_launch_1d(ctx, &a, (size_t)m));
-    HVP_TRY(hvp_kernel_get(ctx, "gather", "gather_bwd_next", &k));
-    a = hvp_args_begin(k);
-    hvp_arg_int(&a, n);
-    hvp_arg_tensor(&a, idx);
-    hvp_arg_tensor(&a, &next);
-    HVP_TRY(hvp_launch_1d(ctx, &a, (size_t)n));
-    HVP_TRY(hvp_kernel_get(ctx, "gather", "gather_bwd", &k));
+    HVP_TRY(hvp_launch_elementwise(ctx, HVP_K_gather_bwd_next, (size_t)n, 1,
+                                   HVP_KARGS(HVP_TENSOR(idx), HVP_TENSOR(&next))));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_gather_bwd, &k));
     a = hvp_args_begin(k);
     hvp_arg_int(&a, m);
     hvp_arg_int(&a, cols);

@@ -1,5 +1,6 @@
 /* GELU, exact erf form (cl/gelu.cl). */
 #include "hvp/ops.h"
+#include "ops/launch.h"
 #include "ops/op_util.h"
 
 hvp_status hvp_gelu_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *y)
@@ -8,13 +9,8 @@ hvp_status hvp_gelu_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *y)
     size_t n = hvp_numel(x);
     HVP_TRY(hvp_expect_numel(x, n, "gelu_fwd", "x"));
     HVP_TRY(hvp_expect_numel(y, n, "gelu_fwd", "y"));
-    hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "gelu", "gelu_fwd", &k));
-    hvp_args a = hvp_args_begin(k);
-    hvp_arg_int(&a, (int)n);
-    hvp_arg_tensor(&a, x);
-    hvp_arg_tensor(&a, y);
-    return hvp_launch_vec(ctx, &a, n);
+    return hvp_launch_elementwise(ctx, HVP_K_gelu_fwd, n, HVP_VEC,
+                                  HVP_KARGS(HVP_TENSOR(x), HVP_TENSOR(y)));
 }
 
 hvp_status hvp_gelu_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *dy,
@@ -25,12 +21,6 @@ hvp_status hvp_gelu_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *dy,
     HVP_TRY(hvp_expect_numel(x, n, "gelu_bwd", "x"));
     HVP_TRY(hvp_expect_numel(dy, n, "gelu_bwd", "dy"));
     HVP_TRY(hvp_expect_numel(dx, n, "gelu_bwd", "dx"));
-    hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "gelu", "gelu_bwd", &k));
-    hvp_args a = hvp_args_begin(k);
-    hvp_arg_int(&a, (int)n);
-    hvp_arg_tensor(&a, x);
-    hvp_arg_tensor(&a, dy);
-    hvp_arg_tensor(&a, dx);
-    return hvp_launch_vec(ctx, &a, n);
+    return hvp_launch_elementwise(ctx, HVP_K_gelu_bwd, n, HVP_VEC,
+                                  HVP_KARGS(HVP_TENSOR(x), HVP_TENSOR(dy), HVP_TENSOR(dx)));
 }

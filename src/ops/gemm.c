@@ -6,6 +6,7 @@
  * the hot path (one is made only when profiling). */
 #include "hvp/ops.h" /* first: sets CL_TARGET_OPENCL_VERSION before CLBlast includes CL/cl.h */
 #include "ops/tune_table.h"
+#include "runtime/kernels.h"
 
 #include <clblast_c.h>
 #include <limits.h>
@@ -22,26 +23,26 @@ enum { ALGO_CLBLAST, ALGO_REG, ALGO_LDS };
 typedef struct gemm_algo {
     const char *name;
     int kind;
-    const char *kernel;
+    hvp_kernel_id kernel;
     int tm, tn; /* tile of C per work-item (register kernels) */
     int local;  /* register kernels: 1 = work-groups of one item, 0 = launcher's choice;
                    local-memory kernel: side of the square work-group */
 } gemm_algo;
 
 static const gemm_algo ALGOS[] = {
-    {"clblast", ALGO_CLBLAST, NULL, 0, 0, 0},
-    {"reg4x32", ALGO_REG, "gemm_reg_4x32", 4, 32, 1},
-    {"reg6x32", ALGO_REG, "gemm_reg_6x32", 6, 32, 1},
-    {"reg8x32", ALGO_REG, "gemm_reg_8x32", 8, 32, 1},
-    {"reg12x32", ALGO_REG, "gemm_reg_12x32", 12, 32, 1},
-    {"reg14x32", ALGO_REG, "gemm_reg_14x32", 14, 32, 1},
-    {"reg8x16", ALGO_REG, "gemm_reg_8x16", 8, 16, 1},
-    {"reg4x16", ALGO_REG, "gemm_reg_4x16", 4, 16, 1},
-    {"reg4x8g", ALGO_REG, "gemm_reg_4x8", 4, 8, 0},
-    {"reg4x16g", ALGO_REG, "gemm_reg_4x16", 4, 16, 0},
-    {"dot4x4", ALGO_REG, "gemm_dot_4x4", 4, 4, 1},
-    {"lds16", ALGO_LDS, "gemm_lds", 4, 4, 16},
-    {"lds8", ALGO_LDS, "gemm_lds", 4, 4, 8},
+    {"clblast", ALGO_CLBLAST, HVP_K_COUNT /* none of ours */, 0, 0, 0},
+    {"reg4x32", ALGO_REG, HVP_K_gemm_reg_4x32, 4, 32, 1},
+    {"reg6x32", ALGO_REG, HVP_K_gemm_reg_6x32, 6, 32, 1},
+    {"reg8x32", ALGO_REG, HVP_K_gemm_reg_8x32, 8, 32, 1},
+    {"reg12x32", ALGO_REG, HVP_K_gemm_reg_12x32, 12, 32, 1},
+    {"reg14x32", ALGO_REG, HVP_K_gemm_reg_14x32, 14, 32, 1},
+    {"reg8x16", ALGO_REG, HVP_K_gemm_reg_8x16, 8, 16, 1},
+    {"reg4x16", ALGO_REG, HVP_K_gemm_reg_4x16, 4, 16, 1},
+    {"reg4x8g", ALGO_REG, HVP_K_gemm_reg_4x8, 4, 8, 0},
+    {"reg4x16g", ALGO_REG, HVP_K_gemm_reg_4x16, 4, 16, 0},
+    {"dot4x4", ALGO_REG, HVP_K_gemm_dot_4x4, 4, 4, 1},
+    {"lds16", ALGO_LDS, HVP_K_gemm_lds, 4, 4, 16},
+    {"lds8", ALGO_LDS, HVP_K_gemm_lds, 4, 4, 8},
 };
 #define NALGOS ((int)(sizeof ALGOS / sizeof ALGOS[0]))
 #define LDS_R 4   /* as in cl/gemm.cl */
@@ -258,7 +259,7 @@ static hvp_status pack(hvp_ctx *ctx, int k, int n, int tile, hvp_mat *x, int *rs
     hvp_kernel *kp;
     /* A source contiguous along p (a transposed operand) is read along p. */
     int along_p = *rs == 1 && *cs != 1;
-    HVP_TRY(hvp_kernel_get(ctx, "gemm", along_p ? "gemm_pack_t" : "gemm_pack", &kp));
+    HVP_TRY(hvp_kernel_get(ctx, along_p ? HVP_K_gemm_pack_t : HVP_K_gemm_pack, &kp));
     hvp_args g = hvp_args_begin(kp);
     hvp_arg_int(&g, k);
     hvp_arg_int(&g, n);
@@ -302,7 +303,7 @@ static hvp_status run_reg(hvp_ctx *ctx, const gemm_algo *al, int ta, int tb, int
      * PoCL: 2-3x faster up to m = 64 for the 1000 x 2048 classifier). */
     if (strncmp(al->name, "reg", 3) == 0 && !ta && tb && m <= 64)
         al = &ALGOS[algo_index("dot4x4")];
-    int is_dot = strcmp(al->kernel, "gemm_dot_4x4") == 0;
+    int is_dot = al->kernel == HVP_K_gemm_dot_4x4;
     const hvp_mat a0 = a, b0 = b; /* before packing */
     const size_t sa0 = sa, sb0 = sb;
     hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
@@ -341,7 +342,7 @@ static hvp_status run_reg(hvp_ctx *ctx, const gemm_algo *al, int ta, int tb, int
         return s;
     }
     hvp_kernel *kr;
-    s = hvp_kernel_get(ctx, "gemm", al->kernel, &kr);
+    s = hvp_kernel_get(ctx, al->kernel, &kr);
     if (s == HVP_OK) {
         hvp_args g = hvp_args_begin(kr);
         gemm_args(&g, m, n, k, alpha, beta, a, a_rs, a_cs, sa, b, b_rs, b_cs, sb, c, sc);
@@ -362,7 +363,7 @@ static hvp_status run_lds(hvp_ctx *ctx, const gemm_algo *al, int ta, int tb, int
                           hvp_mat c, size_t sc, int batch)
 {
     hvp_kernel *kl;
-    HVP_TRY(hvp_kernel_get(ctx, "gemm", al->kernel, &kl));
+    HVP_TRY(hvp_kernel_get(ctx, al->kernel, &kl));
     /* The largest square work-group up to al->local that the kernel and local memory allow. */
     size_t side = (size_t)al->local;
     while (side > 1 && (side * side > kl->max_work_group_size ||

@@ -44,10 +44,10 @@ hvp_status hvp_layernorm_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
     if (rows == 0)
         return HVP_OK;
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "layernorm", "layernorm_fwd", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_layernorm_fwd, &k));
     size_t local = hvp_row_group_size(k, (size_t)d, 2 * hvp_row_per_item(ctx));
     if (local == 1) /* no group reductions needed: the kernel without barriers */
-        HVP_TRY(hvp_kernel_get(ctx, "layernorm", "layernorm_fwd_item", &k));
+        HVP_TRY(hvp_kernel_get(ctx, HVP_K_layernorm_fwd_item, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, d);
@@ -71,7 +71,7 @@ static hvp_status ln_params_level(hvp_ctx *ctx, int rows, int d, int chunk, cons
                                   const hvp_tensor *db, int acc)
 {
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "layernorm", "layernorm_bwd_params", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_layernorm_bwd_params, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, d);
@@ -135,10 +135,10 @@ hvp_status hvp_layernorm_bwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
     if (!dx)
         return HVP_OK;
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "layernorm", "layernorm_bwd_dx", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_layernorm_bwd_dx, &k));
     size_t local = hvp_row_group_size(k, (size_t)d, 2 * hvp_row_per_item(ctx));
     if (local == 1) /* no group reductions needed: the kernel without barriers */
-        HVP_TRY(hvp_kernel_get(ctx, "layernorm", "layernorm_bwd_dx_item", &k));
+        HVP_TRY(hvp_kernel_get(ctx, HVP_K_layernorm_bwd_dx_item, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, d);

@@ -40,7 +40,7 @@ hvp_status hvp_linear_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *w
     if (!b || m == 0)
         return HVP_OK;
     hvp_kernel *kb;
-    HVP_TRY(hvp_kernel_get(ctx, "linear", "linear_fwd_bias", &kb));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_linear_fwd_bias, &kb));
     hvp_args a = hvp_args_begin(kb);
     hvp_arg_int(&a, m);
     hvp_arg_int(&a, n);

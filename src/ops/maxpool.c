@@ -47,7 +47,7 @@ hvp_status hvp_maxpool_fwd(hvp_ctx *ctx, const hvp_maxpool_desc *d, const hvp_te
     HVP_TRY(hvp_expect_numel(y, ny, op, "y"));
     HVP_TRY(check_idx(idx, ny, op));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "maxpool", "maxpool_fwd", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_maxpool_fwd, &k));
     hvp_args a = hvp_args_begin(k);
     add_geometry(&a, d);
     hvp_arg_tensor(&a, x);
@@ -70,7 +70,7 @@ hvp_status hvp_maxpool_bwd(hvp_ctx *ctx, const hvp_maxpool_desc *d, const hvp_te
     HVP_TRY(check_idx(idx, ny, op));
     HVP_TRY(hvp_expect_numel(dx, nx, op, "dx"));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "maxpool", "maxpool_bwd", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_maxpool_bwd, &k));
     hvp_args a = hvp_args_begin(k);
     add_geometry(&a, d);
     hvp_arg_tensor(&a, dy);

@@ -5,6 +5,7 @@
 #include <limits.h>
 
 #include "hvp/tensor.h"
+#include "runtime/kernels.h"
 
 /* Fails unless t is float32 and has exactly n elements. */
 static inline hvp_status hvp_expect_numel(const hvp_tensor *t, size_t n, const char *op,
@@ -32,11 +33,5 @@ static inline void hvp_arg_tensor(hvp_args *a, const hvp_tensor *t)
 
 /* VEC of cl/common.cl: the floats of a work-item's vector. */
 #define HVP_VEC 16
-
-/* Launches an elementwise kernel over n floats, HVP_VEC per work-item. */
-static inline hvp_status hvp_launch_vec(hvp_ctx *ctx, hvp_args *a, size_t n)
-{
-    return hvp_launch_1d(ctx, a, (n + HVP_VEC - 1) / HVP_VEC);
-}
 
 #endif

@@ -39,7 +39,7 @@ hvp_status hvp_reduce(hvp_ctx *ctx, hvp_reduce_op op, const hvp_tensor *x, const
     int take_sqrt = op == HVP_REDUCE_NORM2;
     float div = op == HVP_REDUCE_MEAN ? (float)n : 1.0f;
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "reduce", "reduce_fwd", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_reduce_fwd, &k));
     size_t local = hvp_row_group_size(k, n, 1);
     /* About 4 elements per item before the tree, at most MAX_PARTIALS groups. */
     size_t groups = (n + 4 * local - 1) / (4 * local);
@@ -59,7 +59,7 @@ hvp_status hvp_col_sums(hvp_ctx *ctx, const hvp_tensor *in, int rows, int cols, 
                         const hvp_tensor *out, int acc)
 {
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "reduce", "col_sums", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_col_sums, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, cols);

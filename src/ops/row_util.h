@@ -4,9 +4,9 @@
 #define HVP_ROW_UTIL_H
 
 #include <limits.h>
-#include <stdio.h>
 
 #include "hvp/tensor.h"
+#include "runtime/kernels.h"
 
 /* A work-group size for reducing rows of `cols` elements with about `per_item` elements
  * per work-item: a power of two, at most the kernel's maximum and 256. The kernels are
@@ -21,24 +21,20 @@ static inline size_t hvp_row_group_size(const hvp_kernel *k, size_t cols, size_t
     return l;
 }
 
-/* The row kernel `name` of `program` and its work-group size for rows of `cols`: about
- * `per_item` elements per item (hvp_row_group_size); where that is one item, and always
- * under ctx->row_per_item (CPUs), the kernel's twin `name`_item (same arguments, one item
- * per row), which has no barriers (row_sum in cl/common.cl). On CPUs a whole row per item
+/* The row kernel `id` and its work-group size for rows of `cols`: about `per_item` elements
+ * per item (hvp_row_group_size); where that is one item, and always under
+ * ctx->row_per_item (CPUs), its twin `item_id` (<name>_item: same arguments, one item per
+ * row), which has no barriers (row_sum in cl/common.cl). On CPUs a whole row per item
  * also keeps the item's share in its cache between its passes over it (DINO's
  * cross-entropy, [32, 65536], on PoCL: forward and backward 2.1 and 3.5 ms with one item per
  * row, 3.3-3.6 and 5.8-6.0 ms with 16 or 256 items per row). */
-static inline hvp_status hvp_row_kernel(hvp_ctx *ctx, const char *program, const char *name,
+static inline hvp_status hvp_row_kernel(hvp_ctx *ctx, hvp_kernel_id id, hvp_kernel_id item_id,
                                         size_t cols, size_t per_item, hvp_kernel **k,
                                         size_t *local)
 {
-    HVP_TRY(hvp_kernel_get(ctx, program, name, k));
+    HVP_TRY(hvp_kernel_get(ctx, id, k));
     *local = ctx->row_per_item ? 1 : hvp_row_group_size(*k, cols, per_item);
-    if (*local > 1)
-        return HVP_OK;
-    char item[64];
-    snprintf(item, sizeof item, "%s_item", name);
-    return hvp_kernel_get(ctx, program, item, k);
+    return *local > 1 ? HVP_OK : hvp_kernel_get(ctx, item_id, k);
 }
 
 /* One work-group of `local` items per row; `scratch` floats of local memory are the

@@ -1,8 +1,8 @@
 /* Row softmax over the last dimension (cl/softmax.cl): a row per work-group's row of items,
  * or per item (CPUs: hvp_row_kernel). */
 #include "hvp/ops.h"
+#include "ops/launch.h"
 #include "ops/op_util.h"
-#include "ops/row_util.h"
 
 static hvp_status row_dims(const char *op, const hvp_tensor *t, int *rows, int *n)
 {
@@ -25,16 +25,8 @@ hvp_status hvp_softmax_fwd(hvp_ctx *ctx, const hvp_tensor *x, float scale, const
     HVP_TRY(hvp_expect_numel(y, total, "softmax_fwd", "y"));
     if (rows == 0)
         return HVP_OK;
-    hvp_kernel *k;
-    size_t local;
-    HVP_TRY(hvp_row_kernel(ctx, "softmax", "softmax_fwd", (size_t)n, HVP_VEC, &k, &local));
-    hvp_args a = hvp_args_begin(k);
-    hvp_arg_int(&a, rows);
-    hvp_arg_int(&a, n);
-    hvp_arg_float(&a, scale);
-    hvp_arg_tensor(&a, x);
-    hvp_arg_tensor(&a, y);
-    return hvp_launch_row_groups(ctx, &a, (size_t)rows, local);
+    return hvp_launch_rowwise(ctx, HVP_K_softmax_fwd, HVP_K_softmax_fwd_item, rows, n, HVP_VEC,
+                              HVP_KARGS(HVP_FLOAT(scale), HVP_TENSOR(x), HVP_TENSOR(y)));
 }
 
 hvp_status hvp_softmax_bwd(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *dy, float scale,
@@ -49,15 +41,7 @@ hvp_status hvp_softmax_bwd(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *
     HVP_TRY(hvp_expect_numel(dx, total, "softmax_bwd", "dx"));
     if (rows == 0)
         return HVP_OK;
-    hvp_kernel *k;
-    size_t local;
-    HVP_TRY(hvp_row_kernel(ctx, "softmax", "softmax_bwd", (size_t)n, HVP_VEC, &k, &local));
-    hvp_args a = hvp_args_begin(k);
-    hvp_arg_int(&a, rows);
-    hvp_arg_int(&a, n);
-    hvp_arg_float(&a, scale);
-    hvp_arg_tensor(&a, y);
-    hvp_arg_tensor(&a, dy);
-    hvp_arg_tensor(&a, dx);
-    return hvp_launch_row_groups(ctx, &a, (size_t)rows, local);
+    return hvp_launch_rowwise(
+        ctx, HVP_K_softmax_bwd, HVP_K_softmax_bwd_item, rows, n, HVP_VEC,
+        HVP_KARGS(HVP_FLOAT(scale), HVP_TENSOR(y), HVP_TENSOR(dy), HVP_TENSOR(dx)));
 }

@@ -23,7 +23,7 @@ hvp_status hvp_vit_embed_fwd(hvp_ctx *ctx, int B, int D, int L, const hvp_tensor
     HVP_TRY(hvp_expect_numel(pos, tokens, op, "pos"));
     HVP_TRY(hvp_expect_numel(y, (size_t)B * tokens, op, "y"));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "vit_embed", op, &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_vit_embed_fwd, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, B);
     hvp_arg_int(&a, D);
@@ -49,7 +49,7 @@ hvp_status hvp_vit_embed_bwd(hvp_ctx *ctx, int B, int D, int L, const hvp_tensor
     hvp_args a;
     if (dc) {
         HVP_TRY(hvp_expect_numel(dc, (size_t)B * D * L, op, "dc"));
-        HVP_TRY(hvp_kernel_get(ctx, "vit_embed", "vit_embed_bwd_c", &k));
+        HVP_TRY(hvp_kernel_get(ctx, HVP_K_vit_embed_bwd_c, &k));
         a = hvp_args_begin(k);
         hvp_arg_int(&a, B);
         hvp_arg_int(&a, D);
@@ -58,7 +58,7 @@ hvp_status hvp_vit_embed_bwd(hvp_ctx *ctx, int B, int D, int L, const hvp_tensor
         hvp_arg_tensor(&a, dc);
         HVP_TRY(hvp_launch_1d(ctx, &a, (size_t)B * D * L));
     }
-    HVP_TRY(hvp_kernel_get(ctx, "vit_embed", "vit_embed_bwd_params", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_vit_embed_bwd_params, &k));
     a = hvp_args_begin(k);
     hvp_arg_int(&a, B);
     hvp_arg_int(&a, D);
@@ -69,10 +69,11 @@ hvp_status hvp_vit_embed_bwd(hvp_ctx *ctx, int B, int D, int L, const hvp_tensor
     return hvp_launch_1d(ctx, &a, tokens);
 }
 
-static hvp_status cls_run(hvp_ctx *ctx, const char *op, int B, int T, int D,
+static hvp_status cls_run(hvp_ctx *ctx, hvp_kernel_id kernel, int B, int T, int D,
                           const hvp_tensor *src, size_t src_n, const hvp_tensor *dst,
                           size_t dst_n)
 {
+    const char *op = hvp_kernel_name(kernel);
     if (B < 1 || T < 1 || D < 1)
         return HVP_FAIL(HVP_ERR_ARG, "%s: B %d, T %d, D %d must be positive", op, B, T, D);
     if ((size_t)B * (size_t)T * (size_t)D > INT_MAX)
@@ -81,7 +82,7 @@ static hvp_status cls_run(hvp_ctx *ctx, const char *op, int B, int T, int D,
     HVP_TRY(hvp_expect_numel(src, src_n, op, "input"));
     HVP_TRY(hvp_expect_numel(dst, dst_n, op, "output"));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "vit_embed", op, &k));
+    HVP_TRY(hvp_kernel_get(ctx, kernel, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, B);
     hvp_arg_int(&a, T);
@@ -95,12 +96,12 @@ hvp_status hvp_vit_cls_fwd(hvp_ctx *ctx, int B, int T, int D, const hvp_tensor *
                            const hvp_tensor *y)
 {
     size_t all = (size_t)B * (size_t)T * (size_t)D, rows = (size_t)B * (size_t)D;
-    return cls_run(ctx, "vit_embed_cls_fwd", B, T, D, x, all, y, rows);
+    return cls_run(ctx, HVP_K_vit_embed_cls_fwd, B, T, D, x, all, y, rows);
 }
 
 hvp_status hvp_vit_cls_bwd(hvp_ctx *ctx, int B, int T, int D, const hvp_tensor *dy,
                            const hvp_tensor *dx)
 {
     size_t all = (size_t)B * (size_t)T * (size_t)D, rows = (size_t)B * (size_t)D;
-    return cls_run(ctx, "vit_embed_cls_bwd", B, T, D, dy, rows, dx, all);
+    return cls_run(ctx, HVP_K_vit_embed_cls_bwd, B, T, D, dy, rows, dx, all);
 }

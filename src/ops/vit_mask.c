@@ -16,12 +16,12 @@ static hvp_status check(const char *op, int B, int D, int L, const hvp_tensor *m
     return HVP_OK;
 }
 
-static hvp_status run(hvp_ctx *ctx, const char *kernel, int B, int D, int L,
+static hvp_status run(hvp_ctx *ctx, hvp_kernel_id kernel, int B, int D, int L,
                       const hvp_tensor *in, const hvp_tensor *mask, const hvp_tensor *e,
                       const hvp_tensor *out, size_t n)
 {
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "vit_mask", kernel, &k));
+    HVP_TRY(hvp_kernel_get(ctx, kernel, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, B);
     hvp_arg_int(&a, D);
@@ -43,7 +43,7 @@ hvp_status hvp_vit_mask_fwd(hvp_ctx *ctx, int B, int D, int L, const hvp_tensor 
     HVP_TRY(hvp_expect_numel(c, n, op, "c"));
     HVP_TRY(hvp_expect_numel(e, (size_t)D, op, "masked_embed"));
     HVP_TRY(hvp_expect_numel(y, n, op, "y"));
-    return run(ctx, op, B, D, L, c, mask, e, y, n);
+    return run(ctx, HVP_K_vit_mask_fwd, B, D, L, c, mask, e, y, n);
 }
 
 hvp_status hvp_vit_mask_bwd(hvp_ctx *ctx, int B, int D, int L, const hvp_tensor *dy,
@@ -55,9 +55,9 @@ hvp_status hvp_vit_mask_bwd(hvp_ctx *ctx, int B, int D, int L, const hvp_tensor 
     HVP_TRY(hvp_expect_numel(dy, n, op, "dy"));
     HVP_TRY(hvp_expect_numel(de, (size_t)D, op, "dmasked_embed"));
     /* de first: dc may overwrite dy */
-    HVP_TRY(run(ctx, "vit_mask_bwd_e", B, D, L, dy, mask, NULL, de, (size_t)D));
+    HVP_TRY(run(ctx, HVP_K_vit_mask_bwd_e, B, D, L, dy, mask, NULL, de, (size_t)D));
     if (!dc)
         return HVP_OK;
     HVP_TRY(hvp_expect_numel(dc, n, op, "dc"));
-    return run(ctx, "vit_mask_bwd_c", B, D, L, dy, mask, NULL, dc, n);
+    return run(ctx, HVP_K_vit_mask_bwd_c, B, D, L, dy, mask, NULL, dc, n);
 }

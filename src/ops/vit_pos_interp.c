@@ -27,13 +27,13 @@ static hvp_status check(const char *op, int D, int G, int g, float scale, const 
 
 /* Both directions take (D, G, g, scale, from, to) and one work-item per element of the
  * output: the interpolated grid forward, the stored one backward (no atomics). */
-static hvp_status launch(hvp_ctx *ctx, const char *op, int D, int G, int g, float scale,
+static hvp_status launch(hvp_ctx *ctx, hvp_kernel_id kernel, int D, int G, int g, float scale,
                          const hvp_tensor *from, const hvp_tensor *to, size_t items)
 {
     /* per interpolated element 4 x 4 taps, a multiply-add each, in both directions */
     hvp_flops_add(ctx, HVP_FLOPS_OTHER, 32.0 * (double)g * g * D);
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "vit_pos_interp", op, &k));
+    HVP_TRY(hvp_kernel_get(ctx, kernel, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, D);
     hvp_arg_int(&a, G);
@@ -50,7 +50,7 @@ hvp_status hvp_vit_pos_interp_fwd(hvp_ctx *ctx, int D, int G, int g, float scale
     const char *op = "vit_pos_interp_fwd";
     size_t np = (size_t)(1 + G * G) * (size_t)D, no = (size_t)(1 + g * g) * (size_t)D;
     HVP_TRY(check(op, D, G, g, scale, pos, "pos", np, out, "out", no));
-    return launch(ctx, op, D, G, g, scale, pos, out, no);
+    return launch(ctx, HVP_K_vit_pos_interp_fwd, D, G, g, scale, pos, out, no);
 }
 
 hvp_status hvp_vit_pos_interp_bwd(hvp_ctx *ctx, int D, int G, int g, float scale,
@@ -59,5 +59,5 @@ hvp_status hvp_vit_pos_interp_bwd(hvp_ctx *ctx, int D, int G, int g, float scale
     const char *op = "vit_pos_interp_bwd";
     size_t np = (size_t)(1 + G * G) * (size_t)D, no = (size_t)(1 + g * g) * (size_t)D;
     HVP_TRY(check(op, D, G, g, scale, dout, "dout", no, dpos, "dpos", np));
-    return launch(ctx, op, D, G, g, scale, dout, dpos, np);
+    return launch(ctx, HVP_K_vit_pos_interp_bwd, D, G, g, scale, dout, dpos, np);
 }

@@ -18,7 +18,7 @@ hvp_status hvp_weight_norm_fwd(hvp_ctx *ctx, const hvp_tensor *v, const hvp_tens
     HVP_TRY(check("weight_norm_fwd", v, g, &rows, &cols));
     HVP_TRY(hvp_expect_numel(w, hvp_numel(v), "weight_norm_fwd", "w"));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "weight_norm", "weight_norm_fwd", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_weight_norm_fwd, &k));
     size_t local = hvp_row_group_size(k, (size_t)cols, 1);
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
@@ -40,7 +40,7 @@ hvp_status hvp_weight_norm_bwd(hvp_ctx *ctx, const hvp_tensor *v, const hvp_tens
     if (dg)
         HVP_TRY(hvp_expect_numel(dg, (size_t)rows, "weight_norm_bwd", "dg"));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "weight_norm", "weight_norm_bwd", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_weight_norm_bwd, &k));
     size_t local = hvp_row_group_size(k, (size_t)cols, 1);
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);

@@ -6,41 +6,33 @@
 
 #include "hvp/ops.h"
 #include "hvp/optim.h"
+#include "ops/launch.h"
 #include "ops/op_util.h"
 #include "optim/segments.h"
 
-static hvp_status ema_one(hvp_ctx *ctx, hvp_kernel *k, const hvp_tensor *t, const hvp_tensor *s,
-                          float m)
+static hvp_status ema_one(hvp_ctx *ctx, const hvp_tensor *t, const hvp_tensor *s, float m)
 {
     size_t n = hvp_numel(t);
     HVP_TRY(hvp_expect_numel(t, n, "ema", "teacher"));
     HVP_TRY(hvp_expect_numel(s, n, "ema", "student"));
-    hvp_args a = hvp_args_begin(k);
-    hvp_arg_int(&a, (int)n);
-    hvp_arg_tensor(&a, t);
-    hvp_arg_tensor(&a, s);
-    hvp_arg_float(&a, m);
-    hvp_arg_float(&a, (float)(1.0 - (double)m));
-    return hvp_launch_1d(ctx, &a, n);
+    return hvp_launch_elementwise(ctx, HVP_K_optim_ema, n, 1,
+                                  HVP_KARGS(HVP_TENSOR(t), HVP_TENSOR(s), HVP_FLOAT(m),
+                                            HVP_FLOAT((float)(1.0 - (double)m))));
 }
 
 hvp_status hvp_ema_update(hvp_ctx *ctx, const hvp_param *teacher, const hvp_param *student,
                           int n, float m)
 {
-    hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "optim_util", "optim_ema", &k));
     for (int i = 0; i < n; i++)
-        HVP_TRY(ema_one(ctx, k, &teacher[i].value, &student[i].value, m));
+        HVP_TRY(ema_one(ctx, &teacher[i].value, &student[i].value, m));
     return HVP_OK;
 }
 
 hvp_status hvp_ema_tensors(hvp_ctx *ctx, const hvp_tensor *teacher, const hvp_tensor *student,
                            int n, float m)
 {
-    hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "optim_util", "optim_ema", &k));
     for (int i = 0; i < n; i++)
-        HVP_TRY(ema_one(ctx, k, &teacher[i], &student[i], m));
+        HVP_TRY(ema_one(ctx, &teacher[i], &student[i], m));
     return HVP_OK;
 }
 
@@ -57,9 +49,9 @@ static hvp_status ema_table(hvp_ctx *ctx, hvp_ema_pairs *e)
         numel[k] = hvp_numel(&e->teacher[k]);
         delta[k] = (int)e->online[k].off - (int)e->teacher[k].off;
     }
-    static const char *const kernels[] = {"optim_ema_pairs", NULL};
+    static const hvp_kernel_id kernels[] = {HVP_K_optim_ema_pairs};
     if (st == HVP_OK)
-        st = hvp_chunks(ctx, start, numel, n, kernels, &e->chunks);
+        st = hvp_chunks(ctx, start, numel, n, kernels, 1, &e->chunks);
     if (st == HVP_OK)
         st = hvp_tensor_alloc(ctx->params, HVP_I32, 1, (int[]){n}, "EMA pairs", &e->delta);
     if (st == HVP_OK)
@@ -101,12 +93,10 @@ hvp_status hvp_ema_pairs_update(hvp_ctx *ctx, const hvp_ema_pairs *e, float m)
 {
     if (e->mode == HVP_EMA_PER_PAIR)
         return hvp_ema_tensors(ctx, e->teacher, e->online, e->n, m);
+    if (e->mode == HVP_EMA_RUN)
+        return ema_one(ctx, &e->teacher_run, &e->online_run, m); /* gaps: zeros both */
     hvp_kernel *k;
-    if (e->mode == HVP_EMA_RUN) {
-        HVP_TRY(hvp_kernel_get(ctx, "optim_util", "optim_ema", &k));
-        return ema_one(ctx, k, &e->teacher_run, &e->online_run, m); /* gaps: zeros both */
-    }
-    HVP_TRY(hvp_kernel_get(ctx, "optim_flat", "optim_ema_pairs", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_optim_ema_pairs, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_mem(&a, e->teacher[0].buf);
     hvp_arg_mem(&a, e->online[0].buf);
@@ -134,16 +124,12 @@ static hvp_status grad_norms(hvp_ctx *ctx, const hvp_param *params, int n, const
     return HVP_OK;
 }
 
-static hvp_status scale_grad(hvp_ctx *ctx, hvp_kernel *k, const hvp_param *p,
-                             const hvp_tensor *norm, float max_norm)
+static hvp_status scale_grad(hvp_ctx *ctx, const hvp_tensor *grad, const hvp_tensor *norm,
+                             float max_norm)
 {
-    size_t n = hvp_numel(&p->grad);
-    hvp_args a = hvp_args_begin(k);
-    hvp_arg_int(&a, (int)n);
-    hvp_arg_tensor(&a, &p->grad);
-    hvp_arg_tensor(&a, norm);
-    hvp_arg_float(&a, max_norm);
-    return hvp_launch_1d(ctx, &a, n);
+    return hvp_launch_elementwise(
+        ctx, HVP_K_optim_clip, hvp_numel(grad), 1,
+        HVP_KARGS(HVP_TENSOR(grad), HVP_TENSOR(norm), HVP_FLOAT(max_norm)));
 }
 
 hvp_status hvp_clip_grad_norm(hvp_ctx *ctx, const hvp_param *params, int n, float max_norm,
@@ -160,10 +146,8 @@ hvp_status hvp_clip_grad_norm(hvp_ctx *ctx, const hvp_param *params, int n, floa
         HVP_TRY(hvp_alloc_f32(ctx->acts, "total gradient norm", &total, 1, (int[]){1}));
     }
     HVP_TRY(hvp_reduce(ctx, HVP_REDUCE_NORM2, &norms, &total));
-    hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "optim_util", "optim_clip", &k));
     for (int i = 0; i < n; i++)
-        HVP_TRY(scale_grad(ctx, k, &params[i], &total, max_norm));
+        HVP_TRY(scale_grad(ctx, &params[i].grad, &total, max_norm));
     return HVP_OK;
 }
 
@@ -174,11 +158,9 @@ hvp_status hvp_clip_grad_per_param(hvp_ctx *ctx, const hvp_param *params, int n,
         return HVP_OK;
     hvp_tensor norms;
     HVP_TRY(grad_norms(ctx, params, n, norms_out, &norms));
-    hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "optim_util", "optim_clip", &k));
     for (int i = 0; i < n; i++) {
         hvp_tensor one = hvp_tensor_view(&norms, (size_t)i, 1, (int[]){1});
-        HVP_TRY(scale_grad(ctx, k, &params[i], &one, clip));
+        HVP_TRY(scale_grad(ctx, &params[i].grad, &one, clip));
     }
     return HVP_OK;
 }
@@ -195,11 +177,8 @@ hvp_status hvp_optim_clip_grad_norm(hvp_ctx *ctx, hvp_optim *o, float max_norm,
     hvp_tensor norms = hvp_tensor_view(&s->norms, 0, 1, (int[]){s->n});
     HVP_TRY(hvp_segments_norms(ctx, s, 1, &norms));
     HVP_TRY(hvp_reduce(ctx, HVP_REDUCE_NORM2, &norms, total)); /* as hvp_clip_grad_norm */
-    hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "optim_util", "optim_clip", &k));
-    hvp_param region;
-    region.grad = s->grads; /* the gaps hold zeros: scaling them changes nothing */
-    return scale_grad(ctx, k, &region, total, max_norm);
+    /* the whole region: the gaps hold zeros, scaling them changes nothing */
+    return scale_grad(ctx, &s->grads, total, max_norm);
 }
 
 hvp_status hvp_optim_clip_grad_per_param(hvp_ctx *ctx, hvp_optim *o, float clip,
@@ -215,7 +194,7 @@ hvp_status hvp_optim_clip_grad_per_param(hvp_ctx *ctx, hvp_optim *o, float clip,
     }
     HVP_TRY(hvp_segments_norms(ctx, s, 1, &norms));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "optim_flat", "optim_clip_flat", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_optim_clip_flat, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_tensor(&a, &s->grads);
     hvp_arg_tensor(&a, &s->chunks.table);

@@ -256,7 +256,7 @@ static hvp_status sgd_or_lars_flat(hvp_ctx *ctx, hvp_optim *o)
     if (lars)
         HVP_TRY(hvp_segments_norms(ctx, s, 0, &s->norms));
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "optim_flat", lars ? "optim_lars_flat" : "optim_sgd_flat", &k));
+    HVP_TRY(hvp_kernel_get(ctx, lars ? HVP_K_optim_lars_flat : HVP_K_optim_sgd_flat, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_tensor(&a, &s->values);
     hvp_arg_tensor(&a, &s->grads);
@@ -285,7 +285,7 @@ static hvp_status adamw_flat(hvp_ctx *ctx, hvp_optim *o)
     double t = (double)o->step;
     double bc1 = 1.0 - pow((double)c->beta1, t), bc2 = 1.0 - pow((double)c->beta2, t);
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, "optim_flat", "optim_adamw_flat", &k));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_optim_adamw_flat, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_tensor(&a, &s->values);
     hvp_arg_tensor(&a, &s->grads);
@@ -323,11 +323,11 @@ hvp_status hvp_optim_step(hvp_ctx *ctx, hvp_optim *o)
         return o->cfg.kind == HVP_OPTIM_ADAMW ? adamw_flat(ctx, o) : sgd_or_lars_flat(ctx, o);
     }
     hvp_kernel *k;
-    const char *prog = o->cfg.kind == HVP_OPTIM_ADAMW ? "optim_adamw" : "optim_sgd";
-    const char *name = o->cfg.kind == HVP_OPTIM_ADAMW  ? "optim_adamw"
-                       : o->cfg.kind == HVP_OPTIM_LARS ? "optim_lars"
-                                                       : "optim_sgd";
-    HVP_TRY(hvp_kernel_get(ctx, prog, name, &k));
+    HVP_TRY(hvp_kernel_get(ctx,
+                           o->cfg.kind == HVP_OPTIM_ADAMW  ? HVP_K_optim_adamw
+                           : o->cfg.kind == HVP_OPTIM_LARS ? HVP_K_optim_lars
+                                                           : HVP_K_optim_sgd,
+                           &k));
     o->step++;
     for (int i = 0; i < o->nparams; i++) {
         if (hvp_numel(&o->params[i].value) == 0)

@@ -32,12 +32,11 @@ static hvp_status upload_i32(hvp_ctx *ctx, const char *what, const int *host, in
     return hvp_tensor_upload(ctx, out, host);
 }
 
-static size_t kernel_cap(hvp_ctx *ctx, const char *prog, const char *name, size_t cap,
-                         hvp_status *st)
+static size_t kernel_cap(hvp_ctx *ctx, hvp_kernel_id id, size_t cap, hvp_status *st)
 {
     hvp_kernel *k;
     if (*st == HVP_OK)
-        *st = hvp_kernel_get(ctx, prog, name, &k);
+        *st = hvp_kernel_get(ctx, id, &k);
     return *st == HVP_OK && k->max_work_group_size < cap ? k->max_work_group_size : cap;
 }
 
@@ -45,9 +44,9 @@ static size_t kernel_cap(hvp_ctx *ctx, const char *prog, const char *name, size_
 static hvp_status plan_norms(hvp_ctx *ctx, hvp_segments *s)
 {
     hvp_status st = HVP_OK;
-    size_t cap1 = kernel_cap(ctx, "reduce", "reduce_fwd", 256, &st);
-    size_t cap2 = kernel_cap(ctx, "optim_flat", "optim_seg_norm_final", cap1, &st);
-    cap1 = kernel_cap(ctx, "optim_flat", "optim_seg_norm_partials", cap1, &st);
+    size_t cap1 = kernel_cap(ctx, HVP_K_reduce_fwd, 256, &st);
+    size_t cap2 = kernel_cap(ctx, HVP_K_optim_seg_norm_final, cap1, &st);
+    cap1 = kernel_cap(ctx, HVP_K_optim_seg_norm_partials, cap1, &st);
     HVP_TRY(st);
     int n = s->n, *seg = malloc((size_t)n * 7 * sizeof *seg);
     if (!seg)
@@ -113,10 +112,11 @@ static hvp_status create(hvp_ctx *ctx, hvp_segments *s, const hvp_param *params,
         r[3] = flags ? flags[i] : 0;
         at = (int)hvp_packed_next((size_t)at, numel[i]);
     }
-    static const char *const kernels[] = {"optim_sgd_flat", "optim_lars_flat",
-                                          "optim_adamw_flat", "optim_clip_flat", NULL};
+    static const hvp_kernel_id kernels[] = {HVP_K_optim_sgd_flat, HVP_K_optim_lars_flat,
+                                            HVP_K_optim_adamw_flat, HVP_K_optim_clip_flat};
     if (st == HVP_OK)
-        st = hvp_chunks(ctx, start, numel, n, kernels, &s->chunks);
+        st = hvp_chunks(ctx, start, numel, n, kernels, (int)(sizeof kernels / sizeof kernels[0]),
+                        &s->chunks);
     free(start);
     HVP_TRY(st);
     HVP_TRY(upload_i32(ctx, "segments", s->host_info, 4 * n, &s->info));
@@ -177,8 +177,8 @@ hvp_status hvp_segments_norms(hvp_ctx *ctx, hvp_segments *s, int grads_only,
     int nv = grads_only ? s->n : 2 * s->n; /* virtual segments reduced */
     HVP_TRY(hvp_expect_numel(out, (size_t)nv, "segment norms", "out"));
     hvp_kernel *k1, *k2;
-    HVP_TRY(hvp_kernel_get(ctx, "optim_flat", "optim_seg_norm_partials", &k1));
-    HVP_TRY(hvp_kernel_get(ctx, "optim_flat", "optim_seg_norm_final", &k2));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_optim_seg_norm_partials, &k1));
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_optim_seg_norm_final, &k2));
     /* grads only: the grads' partials and norms take the values' places */
     const hvp_tensor *first = grads_only ? &s->grads : &s->values;
     hvp_args a = hvp_args_begin(k1);
@@ -204,12 +204,12 @@ hvp_status hvp_segments_norms(hvp_ctx *ctx, hvp_segments *s, int grads_only,
 }
 
 hvp_status hvp_chunks(hvp_ctx *ctx, const size_t *start, const size_t *numel, int n,
-                      const char *const *kernels, hvp_chunk_table *out)
+                      const hvp_kernel_id *kernels, int nkernels, hvp_chunk_table *out)
 {
     hvp_status st = HVP_OK;
     size_t size = 256;
-    for (int k = 0; kernels[k]; k++)
-        size = kernel_cap(ctx, "optim_flat", kernels[k], size, &st);
+    for (int k = 0; k < nkernels; k++)
+        size = kernel_cap(ctx, kernels[k], size, &st);
     HVP_TRY(st);
     size_t count = 0;
     for (int i = 0; i < n; i++)

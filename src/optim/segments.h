@@ -8,6 +8,7 @@
 #define HVP_OPTIM_SEGMENTS_H
 
 #include "hvp/optim.h"
+#include "runtime/kernels.h"
 
 /* Per-segment flags (the fourth entry of a segment's row). */
 #define HVP_SEG_DECAY 1 /* weight decay applies (SGD, AdamW) */
@@ -48,11 +49,10 @@ hvp_status hvp_segments_norms(hvp_ctx *ctx, hvp_segments *s, int grads_only,
                               const hvp_tensor *out);
 
 /* The chunks of n tensors at element offsets start[i] of numel[i] elements (in
- * ctx->params), sized for the kernels named (of program optim_flat, NULL-terminated): 256
- * elements, fewer where one of them allows fewer items per work-group (Rusticl's llvmpipe:
- * 32). */
+ * ctx->params), sized for the nkernels kernels given: 256 elements, fewer where one of
+ * them allows fewer items per work-group (Rusticl's llvmpipe: 32). */
 hvp_status hvp_chunks(hvp_ctx *ctx, const size_t *start, const size_t *numel, int n,
-                      const char *const *kernels, hvp_chunk_table *out);
+                      const hvp_kernel_id *kernels, int nkernels, hvp_chunk_table *out);
 /* Launches a kernel of cl/optim_flat.cl over the chunks: one work-group per chunk. */
 hvp_status hvp_launch_chunks(hvp_ctx *ctx, hvp_args *a, const hvp_chunk_table *c);
 

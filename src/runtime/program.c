@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "hvp/runtime.h"
+#include "runtime/kernels.h"
 #include "runtime/programs.h"
 
 /* From the generated cl_sources.c: cl/<name>.cl with their real newlines. */
@@ -185,14 +186,79 @@ static hvp_status build_from_source(hvp_ctx *ctx, const char *name, const char *
     return HVP_OK;
 }
 
-static hvp_status get_program(hvp_ctx *ctx, const char *name, cl_program *out)
+/* The program and kernel of each hvp_kernel_id. */
+static const struct {
+    const char *program, *kernel;
+} KERNELS[HVP_K_COUNT] = {
+#define HVP_KERNEL_NAMES(program, kernel) {#program, #kernel},
+    HVP_KERNELS(HVP_KERNEL_NAMES)
+#undef HVP_KERNEL_NAMES
+};
+
+static hvp_status create_kernel(hvp_ctx *ctx, cl_program p, hvp_kernel_id id, hvp_kernel **out)
+{
+    cl_int err;
+    cl_kernel k = clCreateKernel(p, KERNELS[id].kernel, &err);
+    if (!k || err != CL_SUCCESS)
+        return HVP_FAIL(HVP_ERR_CL, "no kernel %s in cl/%s.cl (src/runtime/kernels.h): %s",
+                        KERNELS[id].kernel, KERNELS[id].program, hvp_cl_error_name(err));
+    hvp_kernel *rec = calloc(1, sizeof *rec);
+    if (!rec) {
+        clReleaseKernel(k);
+        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
+    }
+    rec->kernel = k;
+    snprintf(rec->name, sizeof rec->name, "%s", KERNELS[id].kernel);
+    clGetKernelWorkGroupInfo(k, ctx->info.device, CL_KERNEL_WORK_GROUP_SIZE,
+                             sizeof rec->max_work_group_size, &rec->max_work_group_size, NULL);
+    clGetKernelWorkGroupInfo(k, ctx->info.device, CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE,
+                             sizeof rec->preferred_multiple, &rec->preferred_multiple, NULL);
+    if (rec->max_work_group_size == 0)
+        rec->max_work_group_size = 1;
+    if (rec->preferred_multiple == 0)
+        rec->preferred_multiple = 1;
+    *out = rec;
+    return HVP_OK;
+}
+
+/* Releases the kernels of program `name` (all of them, or those created before a failure). */
+static void release_kernels(hvp_programs *ps, const char *name)
+{
+    for (int id = 0; id < HVP_K_COUNT; id++)
+        if (ps->kernels[id] && (!name || strcmp(KERNELS[id].program, name) == 0)) {
+            clReleaseKernel(ps->kernels[id]->kernel);
+            free(ps->kernels[id]);
+            ps->kernels[id] = NULL;
+        }
+}
+
+/* Creates every kernel of the freshly built program `name`, failing unless the program
+ * defines exactly the kernels KERNELS lists for it. */
+static hvp_status create_kernels(hvp_ctx *ctx, const char *name, cl_program p)
+{
+    cl_uint listed = 0;
+    for (int id = 0; id < HVP_K_COUNT; id++) {
+        if (strcmp(KERNELS[id].program, name) != 0)
+            continue;
+        HVP_TRY(create_kernel(ctx, p, (hvp_kernel_id)id, &ctx->programs->kernels[id]));
+        listed++;
+    }
+    size_t defined = 0;
+    CL_CHECK(clGetProgramInfo(p, CL_PROGRAM_NUM_KERNELS, sizeof defined, &defined, NULL));
+    if (defined != listed)
+        return HVP_FAIL(HVP_ERR_ARG,
+                        "cl/%s.cl defines %zu kernels, src/runtime/kernels.h lists %u for it",
+                        name, defined, listed);
+    return HVP_OK;
+}
+
+/* Builds the program `name` (from the cache or the source) and creates its kernels, once. */
+static hvp_status build_program(hvp_ctx *ctx, const char *name)
 {
     hvp_programs *ps = ctx->programs;
     for (int i = 0; i < ps->nprograms; i++)
-        if (strcmp(ps->programs[i].name, name) == 0) {
-            *out = ps->programs[i].program;
+        if (strcmp(ps->programs[i].name, name) == 0)
             return HVP_OK;
-        }
     if (ps->nprograms == HVP_MAX_PROGRAMS)
         return HVP_FAIL(HVP_ERR_ARG, "more than %d kernel programs", HVP_MAX_PROGRAMS);
 
@@ -211,49 +277,31 @@ static hvp_status get_program(hvp_ctx *ctx, const char *name, cl_program *out)
             store_cached(ctx, p, path);
     }
     free(text);
+    hvp_status s = create_kernels(ctx, name, p);
+    if (s != HVP_OK) { /* the next use fails again, with this message */
+        release_kernels(ps, name);
+        clReleaseProgram(p);
+        return s;
+    }
     snprintf(ps->programs[ps->nprograms].name, sizeof ps->programs[0].name, "%s", name);
     ps->programs[ps->nprograms].program = p;
     ps->nprograms++;
-    *out = p;
     return HVP_OK;
 }
 
-hvp_status hvp_kernel_get(hvp_ctx *ctx, const char *program, const char *kernel, hvp_kernel **out)
+const char *hvp_kernel_name(hvp_kernel_id id)
 {
-    hvp_programs *ps = ctx->programs;
-    for (int i = 0; i < ps->nkernels; i++)
-        if (strcmp(ps->kernels[i]->name, kernel) == 0 &&
-            strcmp(ps->kernel_programs[i], program) == 0) {
-            *out = ps->kernels[i];
-            return HVP_OK;
-        }
-    if (ps->nkernels == HVP_MAX_KERNELS)
-        return HVP_FAIL(HVP_ERR_ARG, "more than %d kernels", HVP_MAX_KERNELS);
-    cl_program p;
-    HVP_TRY(get_program(ctx, program, &p));
-    cl_int err;
-    cl_kernel k = clCreateKernel(p, kernel, &err);
-    if (!k || err != CL_SUCCESS)
-        return HVP_FAIL(HVP_ERR_CL, "no kernel %s in cl/%s.cl: %s", kernel, program,
-                        hvp_cl_error_name(err));
-    hvp_kernel *rec = calloc(1, sizeof *rec);
-    if (!rec) {
-        clReleaseKernel(k);
-        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
-    }
-    rec->kernel = k;
-    snprintf(rec->name, sizeof rec->name, "%s", kernel);
-    clGetKernelWorkGroupInfo(k, ctx->info.device, CL_KERNEL_WORK_GROUP_SIZE,
-                             sizeof rec->max_work_group_size, &rec->max_work_group_size, NULL);
-    clGetKernelWorkGroupInfo(k, ctx->info.device, CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE,
-                             sizeof rec->preferred_multiple, &rec->preferred_multiple, NULL);
-    if (rec->max_work_group_size == 0)
-        rec->max_work_group_size = 1;
-    if (rec->preferred_multiple == 0)
-        rec->preferred_multiple = 1;
-    snprintf(ps->kernel_programs[ps->nkernels], sizeof ps->kernel_programs[0], "%s", program);
-    ps->kernels[ps->nkernels++] = rec;
-    *out = rec;
+    return (unsigned)id < HVP_K_COUNT ? KERNELS[id].kernel : "(no kernel)";
+}
+
+hvp_status hvp_kernel_get(hvp_ctx *ctx, hvp_kernel_id id, hvp_kernel **out)
+{
+    if ((unsigned)id >= HVP_K_COUNT)
+        return HVP_FAIL(HVP_ERR_ARG, "no kernel number %d", (int)id);
+    hvp_kernel **k = &ctx->programs->kernels[id];
+    if (!*k)
+        HVP_TRY(build_program(ctx, KERNELS[id].program)); /* creates *k */
+    *out = *k;
     return HVP_OK;
 }
 
@@ -262,8 +310,7 @@ hvp_status hvp_build_all_programs(hvp_ctx *ctx)
     for (int i = 0; hvp_cl_embedded_names[i]; i++) {
         if (strcmp(hvp_cl_embedded_names[i], COMMON_PROGRAM) == 0)
             continue;
-        cl_program p;
-        HVP_TRY(get_program(ctx, hvp_cl_embedded_names[i], &p));
+        HVP_TRY(build_program(ctx, hvp_cl_embedded_names[i]));
     }
     return HVP_OK;
 }
@@ -278,10 +325,7 @@ void hvp_programs_destroy(hvp_programs *ps)
 {
     if (!ps)
         return;
-    for (int i = 0; i < ps->nkernels; i++) {
-        clReleaseKernel(ps->kernels[i]->kernel);
-        free(ps->kernels[i]);
-    }
+    release_kernels(ps, NULL);
     for (int i = 0; i < ps->nprograms; i++)
         clReleaseProgram(ps->programs[i].program);
     free(ps);

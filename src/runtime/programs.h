@@ -2,10 +2,9 @@
 #ifndef HVP_RUNTIME_PROGRAMS_H
 #define HVP_RUNTIME_PROGRAMS_H
 
-#include "hvp/runtime.h"
+#include "runtime/kernels.h"
 
 #define HVP_MAX_PROGRAMS 128
-#define HVP_MAX_KERNELS 512
 
 struct hvp_programs {
     struct {
@@ -13,9 +12,7 @@ struct hvp_programs {
         cl_program program;
     } programs[HVP_MAX_PROGRAMS];
     int nprograms;
-    hvp_kernel *kernels[HVP_MAX_KERNELS];
-    char kernel_programs[HVP_MAX_KERNELS][64];
-    int nkernels;
+    hvp_kernel *kernels[HVP_K_COUNT]; /* NULL until its program is built */
 };
 
 hvp_status hvp_programs_create(hvp_programs **out);

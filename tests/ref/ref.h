@@ -59,6 +59,8 @@ void ref_cross_entropy_fwd(const double *z, const int *labels, const double *t, 
                            int cols, double tau, double *loss);
 void ref_gather_fwd(const double *x, const int *idx, double *y, int n, int cols);
 void ref_argmax_fwd(const double *x, int *idx, int rows, int cols);
+/* The k largest of each row, largest first, ties in column order (idx [rows, k]). */
+void ref_topk_rows(const double *x, int rows, int cols, int k, int *idx);
 double ref_sum(const double *x, size_t n);
 double ref_sumsq(const double *x, size_t n);
 

@@ -1,4 +1,4 @@
-/* References of gather, argmax and the whole-tensor reductions. */
+/* References of gather, argmax, top-k and the whole-tensor reductions. */
 #include <math.h>
 
 #include "ref.h"
@@ -19,6 +19,26 @@ void ref_argmax_fwd(const double *x, int *idx, int rows, int cols)
             if (isnan(xr[j]) || xr[j] > xr[bi])
                 bi = j;
         idx[r] = bi;
+    }
+}
+
+void ref_topk_rows(const double *x, int rows, int cols, int k, int *idx)
+{
+    for (int r = 0; r < rows; r++) {
+        const double *xr = x + (size_t)r * cols;
+        int *out = idx + (size_t)r * k;
+        /* selection: the i-th pick is the first column of the largest value not yet taken */
+        for (int i = 0; i < k; i++) {
+            int best = -1;
+            for (int c = 0; c < cols; c++) {
+                int taken = 0;
+                for (int j = 0; j < i; j++)
+                    taken |= out[j] == c;
+                if (!taken && (best < 0 || xr[c] > xr[best]))
+                    best = c;
+            }
+            out[i] = best;
+        }
     }
 }
 
