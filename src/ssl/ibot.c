@@ -174,7 +174,7 @@ static hvp_status make_masks(hvp_method *m, hvp_ctx *ctx, uint32_t step, int gri
     int L = grid * grid, T = L + 1, rows = nviews * b;
     const int *inj = scoring ? d->inj_score : d->inj_train;
     int inj_rows = scoring ? d->inj_score_rows : d->inj_train_rows;
-    int inj_grid = hvp_backbone_token_grid(&d->student.backbone, 0);
+    int inj_grid = inj ? hvp_backbone_token_grid(&d->student.backbone, 0) : grid;
     if (inj && (inj_rows != rows || grid != inj_grid))
         return HVP_FAIL(HVP_ERR_ARG, "iBOT: %d test masks of %d patches for %d views of %d",
                         inj_rows, inj_grid * inj_grid, rows, L);
