@@ -195,8 +195,8 @@ HVP_TEST(backbone_method_asks_the_interface)
     ibot_step(&vit, want_scores, &want_loss);
     memset(&calls, 0, sizeof calls);
     ibot_step(&other, scores, &loss);
-    EXPECT(memcmp(scores, want_scores, sizeof scores) == 0 && memcmp(&loss, &want_loss, sizeof loss) == 0 &&
-               isfinite(loss),
+    EXPECT(memcmp(scores, want_scores, sizeof scores) == 0 &&
+               memcmp(&loss, &want_loss, sizeof loss) == 0 && isfinite(loss),
            "on the counted family: loss %.9g, scores %.9g %.9g %.9g; on the ViT %.9g, %.9g %.9g "
            "%.9g", (double)loss, (double)scores[0], (double)scores[1], (double)scores[2],
            (double)want_loss, (double)want_scores[0], (double)want_scores[1],

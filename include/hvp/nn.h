@@ -328,7 +328,7 @@ typedef struct hvp_backbone_config {
 
 typedef struct hvp_backbone {
     const hvp_backbone_ops *ops;
-    void *impl; /* the family's module (an hvp_resnet, an hvp_vit), made by ops->init */
+    void *impl; /* the family's module (an hvp_resnet, an hvp_vit), built by ops->init */
 } hvp_backbone;
 
 /* What a family provides. impl is the module its init made. A NULL entry is something the
@@ -345,8 +345,10 @@ struct hvp_backbone_ops {
     void (*describe)(const hvp_backbone_config *cfg, char *buf, size_t size);
     void (*set_drop_path)(hvp_backbone_config *cfg, float rate);
     void (*set_masked_tokens)(hvp_backbone_config *cfg, int on);
-    /* Allocates the module into *impl (kept there for free even when init fails). */
-    hvp_status (*init)(void **impl, hvp_state *s, hvp_ctx *ctx, const char *prefix,
+    /* Builds the module in impl (module_size zeroed bytes); free releases what it holds,
+     * also after a failed init. */
+    size_t module_size;
+    hvp_status (*init)(void *impl, hvp_state *s, hvp_ctx *ctx, const char *prefix,
                        const hvp_backbone_config *cfg);
     void (*free)(void *impl);
     int (*feature_dim)(const void *impl);
@@ -403,7 +405,7 @@ hvp_status hvp_backbone_config_set_masked_tokens(hvp_backbone_config *cfg, int o
 hvp_status hvp_backbone_init(hvp_backbone *m, hvp_state *s, hvp_ctx *ctx, const char *prefix,
                              const hvp_backbone_config *cfg);
 void hvp_backbone_free(hvp_backbone *m);
-/* Width of its features (and of each of its tokens). */
+/* Width of its features (and of each of its tokens); 0 before an init. */
 int hvp_backbone_feature_dim(const hvp_backbone *m);
 /* Patches per side of its token grid for images of side px (side 0: the side it was built
  * for, its position embedding's); 0 where it has no tokens. */

@@ -1,4 +1,5 @@
 /* Backbones behind one interface (hvp_backbone_ops), so that SSL methods hold any family. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "hvp/nn.h"
@@ -30,20 +31,24 @@ hvp_status hvp_backbone_init(hvp_backbone *m, hvp_state *s, hvp_ctx *ctx, const 
         return HVP_FAIL(HVP_ERR_ARG, "backbone '%s': its config names no family "
                         "(hvp_backbone_from_config or hvp_<family>_backbone_config)",
                         prefix ? prefix : "");
+    m->impl = calloc(1, cfg->ops->module_size);
+    if (!m->impl)
+        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
     m->ops = cfg->ops;
-    return cfg->ops->init(&m->impl, s, ctx, prefix, cfg);
+    return cfg->ops->init(m->impl, s, ctx, prefix, cfg);
 }
 
 void hvp_backbone_free(hvp_backbone *m)
 {
-    if (m->ops && m->impl)
+    if (m->impl)
         m->ops->free(m->impl);
+    free(m->impl);
     m->impl = NULL;
 }
 
 int hvp_backbone_feature_dim(const hvp_backbone *m)
 {
-    return m->ops->feature_dim(m->impl);
+    return m->impl ? m->ops->feature_dim(m->impl) : 0;
 }
 
 int hvp_backbone_token_grid(const hvp_backbone *m, int side)

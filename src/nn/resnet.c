@@ -262,20 +262,15 @@ static void backbone_describe(const hvp_backbone_config *cfg, char *buf, size_t 
     snprintf(buf, size, "ResNet-%d", cfg->family.resnet.depth);
 }
 
-static hvp_status backbone_init(void **impl, hvp_state *s, hvp_ctx *ctx, const char *prefix,
+static hvp_status backbone_init(void *impl, hvp_state *s, hvp_ctx *ctx, const char *prefix,
                                 const hvp_backbone_config *cfg)
 {
-    hvp_resnet *m = calloc(1, sizeof *m);
-    if (!m)
-        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
-    *impl = m;
-    return hvp_resnet_init(m, s, ctx, prefix, &cfg->family.resnet);
+    return hvp_resnet_init(impl, s, ctx, prefix, &cfg->family.resnet);
 }
 
 static void backbone_free(void *impl)
 {
     hvp_resnet_free(impl);
-    free(impl);
 }
 
 static int backbone_feature_dim(const void *impl)
@@ -299,6 +294,7 @@ const hvp_backbone_ops hvp_resnet_backbone_ops = {.name = "ResNet",
                                                   .weight_names = "torchvision",
                                                   .from_config = backbone_from_config,
                                                   .describe = backbone_describe,
+                                                  .module_size = sizeof(hvp_resnet),
                                                   .init = backbone_init,
                                                   .free = backbone_free,
                                                   .feature_dim = backbone_feature_dim,

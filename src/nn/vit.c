@@ -475,20 +475,15 @@ static void backbone_set_masked_tokens(hvp_backbone_config *cfg, int on)
     cfg->family.vit.masked_im_modeling = on;
 }
 
-static hvp_status backbone_init(void **impl, hvp_state *s, hvp_ctx *ctx, const char *prefix,
+static hvp_status backbone_init(void *impl, hvp_state *s, hvp_ctx *ctx, const char *prefix,
                                 const hvp_backbone_config *cfg)
 {
-    hvp_vit *m = calloc(1, sizeof *m);
-    if (!m)
-        return HVP_FAIL(HVP_ERR_NOMEM, "out of host memory");
-    *impl = m;
-    return hvp_vit_init(m, s, ctx, prefix, &cfg->family.vit);
+    return hvp_vit_init(impl, s, ctx, prefix, &cfg->family.vit);
 }
 
 static void backbone_free(void *impl)
 {
     hvp_vit_free(impl);
-    free(impl);
 }
 
 static int backbone_feature_dim(const void *impl)
@@ -553,6 +548,7 @@ const hvp_backbone_ops hvp_vit_backbone_ops = {
     .describe = backbone_describe,
     .set_drop_path = backbone_set_drop_path,
     .set_masked_tokens = backbone_set_masked_tokens,
+    .module_size = sizeof(hvp_vit),
     .init = backbone_init,
     .free = backbone_free,
     .feature_dim = backbone_feature_dim,

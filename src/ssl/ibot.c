@@ -390,6 +390,7 @@ static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
     int grid;
     HVP_TRY(grid_of(d, x12, &grid));
     int L = grid * grid, T = L + 1, N = n * T, bott = c->bottleneck_dim;
+    int D = hvp_backbone_feature_dim(&d->student.backbone);
     int nl = in->nlocal > 0 ? in->nlocal : 0;
     /* iBOTLoss: the class term over its 2 (nl + 1) terms, the patch term over its 2 */
     float terms = 2.0f * (float)(nl + 1);
@@ -437,8 +438,7 @@ static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
     HVP_TRY(hvp_vit_cls_bwd(ctx, n, T, bott, &dzc, &dx));
     HVP_TRY(hvp_add_acc(ctx, &dzn, &dx));
     HVP_TRY(dino_head_bottleneck_backward(&d->student, ctx, &dzn, &df));
-    hvp_tensor dtok = hvp_tensor_view(&df, 0, 3,
-                                      (int[]){n, T, hvp_backbone_feature_dim(&d->student.backbone)});
+    hvp_tensor dtok = hvp_tensor_view(&df, 0, 3, (int[]){n, T, D});
     HVP_TRY(hvp_backbone_backward_tokens(&d->student.backbone, ctx, &dtok));
     return nl > 0 ? local_step(m, ctx, in, &p1, b, terms, loss) : HVP_OK;
 }
