@@ -155,6 +155,7 @@ static void ibot_step(const hvp_backbone_config *bc, float *scores, float *loss)
     c.mask_ratio_min = 0.1f;
     c.mask_ratio_max = 0.5f;
     c.seed = 3;
+    hvp_arena_mark mark = hvp_arena_get_mark(ctx->params);
     hvp_method *m = NULL;
     REQUIRE_OK(hvp_ibot_create(ctx, &c, &m));
     int b = 3;
@@ -173,6 +174,7 @@ static void ibot_step(const hvp_backbone_config *bc, float *scores, float *loss)
     memcpy(scores, test_read(&sc), (size_t)b * sizeof *scores);
     *loss = test_read(&l)[0];
     hvp_method_destroy(m);
+    hvp_arena_rewind(ctx->params, mark);
 }
 
 HVP_TEST(backbone_method_asks_the_interface)
