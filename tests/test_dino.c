@@ -12,8 +12,7 @@ static hvp_dino_config tiny_config(void)
 {
     hvp_dino_config c;
     memset(&c, 0, sizeof c);
-    c.backbone.kind = HVP_BACKBONE_VIT;
-    c.backbone.vit = (hvp_vit_config){8, 4, 3, 8, 1, 2, 2.0f, 0.0f, 0};
+    c.backbone = hvp_vit_backbone_config(&(hvp_vit_config){8, 4, 3, 8, 1, 2, 2.0f, 0.0f, 0});
     c.out_dim = 24;
     c.hidden_dim = 12;
     c.bottleneck_dim = 6;

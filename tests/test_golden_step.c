@@ -235,24 +235,24 @@ done:
     hvp_st_close(f);
 }
 
+/* The golden file's ViT (drop path 0). */
+static hvp_backbone_config golden_vit(const hvp_st_file *f)
+{
+    return hvp_vit_backbone_config(&(hvp_vit_config){
+        test_meta_int(f, "S"), test_meta_int(f, "patch"), test_meta_int(f, "C"),
+        test_meta_int(f, "dim"), test_meta_int(f, "depth"), test_meta_int(f, "heads"),
+        (float)test_meta_int(f, "mlp_ratio"), 0.0f, 0});
+}
+
 /* ResNet-18 with the CIFAR stem at the golden file's width and input channels, or where the
- * file says arch = vit its ViT (drop path 0). */
+ * file says arch = vit its ViT. */
 static hvp_backbone_config golden_backbone(const hvp_st_file *f)
 {
-    hvp_backbone_config b;
-    memset(&b, 0, sizeof b);
     const char *arch = hvp_st_metadata(f, "arch");
-    if (arch && strcmp(arch, "vit") == 0) {
-        b.kind = HVP_BACKBONE_VIT;
-        b.vit = (hvp_vit_config){test_meta_int(f, "S"), test_meta_int(f, "patch"),
-                                 test_meta_int(f, "C"), test_meta_int(f, "dim"),
-                                 test_meta_int(f, "depth"), test_meta_int(f, "heads"),
-                                 (float)test_meta_int(f, "mlp_ratio"), 0.0f, 0};
-        return b;
-    }
-    b.kind = HVP_BACKBONE_RESNET;
-    b.resnet = (hvp_resnet_config){18, test_meta_int(f, "C"), 1, (float)test_meta_double(f, "width"), 0};
-    return b;
+    if (arch && strcmp(arch, "vit") == 0)
+        return golden_vit(f);
+    return hvp_resnet_backbone_config(&(hvp_resnet_config){
+        18, test_meta_int(f, "C"), 1, (float)test_meta_double(f, "width"), 0});
 }
 
 static hvp_status make_simsiam(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m)
@@ -333,11 +333,7 @@ static hvp_status make_ibot(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m)
 {
     hvp_ibot_config ic;
     memset(&ic, 0, sizeof ic);
-    ic.backbone.kind = HVP_BACKBONE_VIT;
-    ic.backbone.vit = (hvp_vit_config){test_meta_int(f, "S"), test_meta_int(f, "patch"), test_meta_int(f, "C"),
-                                       test_meta_int(f, "dim"), test_meta_int(f, "depth"),
-                                       test_meta_int(f, "heads"), (float)test_meta_int(f, "mlp_ratio"),
-                                       0.0f, 0};
+    ic.backbone = golden_vit(f);
     ic.out_dim = test_meta_int(f, "out_dim");
     ic.patch_out_dim = test_meta_int(f, "patch_out_dim");
     ic.hidden_dim = test_meta_int(f, "hidden_dim");

@@ -14,8 +14,7 @@ static hvp_ibot_config tiny_config(void)
 {
     hvp_ibot_config c;
     memset(&c, 0, sizeof c);
-    c.backbone.kind = HVP_BACKBONE_VIT;
-    c.backbone.vit = (hvp_vit_config){8, 4, 3, 8, 1, 2, 2.0f, 0.0f, 0};
+    c.backbone = hvp_vit_backbone_config(&(hvp_vit_config){8, 4, 3, 8, 1, 2, 2.0f, 0.0f, 0});
     c.out_dim = c.patch_out_dim = 24;
     c.hidden_dim = 12;
     c.bottleneck_dim = 6;
@@ -89,8 +88,7 @@ HVP_TEST(ibot_schedules_and_errors)
     EXPECT(fabs(hvp_ibot_teacher_momentum(m, 50) - 0.75) < 1e-7, "momentum at the middle");
     hvp_method_destroy(m);
     hvp_ibot_config bad = tiny_config();
-    bad.backbone.kind = HVP_BACKBONE_RESNET;
-    bad.backbone.resnet = (hvp_resnet_config){18, 3, 1, 0.25f, 0};
+    bad.backbone = hvp_resnet_backbone_config(&(hvp_resnet_config){18, 3, 1, 0.25f, 0});
     EXPECT(hvp_ibot_create(test_ctx(), &bad, &m) != HVP_OK, "a ResNet must be refused");
     bad = tiny_config();
     bad.patch_out_dim = 12;

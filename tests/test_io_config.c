@@ -112,7 +112,9 @@ HVP_TEST(io_config_loads_values_and_lines)
     EXPECT(c.data.crop_scale.n == 2 && c.data.crop_scale.v[0] == 0.08 && c.data.crop_scale.v[1] == 1.0,
            "crop_scale");
     EXPECT(c.data.mean.n == 1 && c.data.mean.v[0] == 0.5, "mean");
-    EXPECT(strcmp(hvp_arch_info_of(c.model.arch)->name, "resnet18") == 0 && c.model.cifar_stem == 1, "model");
+    EXPECT(strcmp(hvp_backbone_arch_at(c.model.arch)->name, "resnet18") == 0 &&
+               c.model.cifar_stem == 1,
+           "model");
     EXPECT(c.optim.lr == 0.30000000000000004, "lr %.17g", c.optim.lr);
     const hvp_config_key *k = hvp_config_find("data.batch_size");
     int i = (int)(k - hvp_config_keys);

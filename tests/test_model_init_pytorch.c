@@ -120,7 +120,7 @@ static hvp_status write_formula_file(hvp_ctx *ctx, const hvp_config *cfg, const 
     char name[64];
     snprintf(name, sizeof name, "%s.weight", k->head);
     if (st == HVP_OK)
-        st = add_formula(w, name, 2, (int64_t[]){1000, bb.feature_dim}, 0);
+        st = add_formula(w, name, 2, (int64_t[]){1000, hvp_backbone_feature_dim(&bb)}, 0);
     snprintf(name, sizeof name, "%s.bias", k->head);
     if (st == HVP_OK)
         st = add_formula(w, name, 1, (int64_t[]){1000}, 0);

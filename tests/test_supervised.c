@@ -133,10 +133,8 @@ HVP_TEST(supervised_train_view_params_follow_the_protocol)
 /* A classifier on the golden file's ResNet-18 with its initial weights and head. */
 static int golden_classifier(hvp_ctx *ctx, const hvp_st_file *f, int finetune, hvp_classifier *c)
 {
-    hvp_backbone_config bc;
-    memset(&bc, 0, sizeof bc);
-    bc.kind = HVP_BACKBONE_RESNET;
-    bc.resnet = (hvp_resnet_config){18, 3, 1, (float)test_meta_double(f, "width"), 0};
+    hvp_backbone_config bc = hvp_resnet_backbone_config(
+        &(hvp_resnet_config){18, 3, 1, (float)test_meta_double(f, "width"), 0});
     int b = test_meta_int(f, "B"), k = test_meta_int(f, "K");
     hvp_status st = hvp_classifier_create(ctx, &bc, k, finetune, 1, b, 1, c);
     if (st == HVP_OK)

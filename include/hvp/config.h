@@ -59,7 +59,7 @@ typedef struct hvp_config {
         hvp_cfg_floats local_crop_scale;
     } data;
     struct {
-        int arch; /* the line of HVP_ARCHS (hvp/registry.h): hvp_arch_info_of */
+        int arch; /* the line of HVP_ARCHS (hvp/registry.h): hvp_backbone_arch_at */
         int cifar_stem;
         double width;
         int zero_init_residual, patch_size;

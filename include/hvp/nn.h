@@ -8,7 +8,6 @@
 
 #include "hvp/ops.h"
 #include "hvp/optim.h"
-#include "hvp/registry.h" /* hvp_backbone_kind */
 
 /* How a forward pass runs. */
 typedef struct hvp_pass {
@@ -310,41 +309,129 @@ hvp_status hvp_vit_forward_tokens(hvp_vit *m, const hvp_pass *p, const hvp_tenso
 /* Parameter gradients (masked_embed's included) of the last hvp_vit_forward_tokens. */
 hvp_status hvp_vit_backward_tokens(hvp_vit *m, hvp_ctx *ctx, const hvp_tensor *dtokens);
 
-/* ---- Backbones: what an SSL method holds, whichever network it is ----------------- */
+/* ---- Backbones: what an SSL method holds, whichever network it is -----------------
+ * A family (src/nn/resnet.c, src/nn/vit.c) fills an hvp_backbone_ops; the registry
+ * (src/nn/backbone_registry.c) gives each model.arch of HVP_ARCHS (hvp/registry.h) its
+ * family. Everything outside a family's file goes through the hvp_backbone_* functions below
+ * (src/nn/backbone.c), never the family's own structs. */
 
+typedef struct hvp_backbone_ops hvp_backbone_ops;
+struct hvp_config;
 
 typedef struct hvp_backbone_config {
-    hvp_backbone_kind kind;
-    hvp_resnet_config resnet; /* kind RESNET */
-    hvp_vit_config vit;       /* kind VIT */
+    const hvp_backbone_ops *ops; /* the family */
+    union {                      /* its settings, read by the family only */
+        hvp_resnet_config resnet;
+        hvp_vit_config vit;
+    } family;
 } hvp_backbone_config;
 
 typedef struct hvp_backbone {
-    hvp_backbone_kind kind;
-    hvp_resnet resnet;
-    hvp_vit vit;
-    int feature_dim;
+    const hvp_backbone_ops *ops;
+    void *impl; /* the family's module (an hvp_resnet, an hvp_vit), built by ops->init */
 } hvp_backbone;
 
-/* The backbone of cfg's model.arch (its line in HVP_ARCHS, hvp/registry.h), [model] and
- * data.image_size, on images of `channels` channels. */
-struct hvp_config;
+/* What a family provides. impl is the module its init made. A NULL entry is something the
+ * family has not got: the hvp_backbone_* functions then refuse it or do nothing, as each
+ * says. */
+struct hvp_backbone_ops {
+    const char *name;         /* "ResNet", "ViT": in messages */
+    const char *weight_names; /* whose parameter names and layouts: "torchvision", "timm" */
+    int patch_tiled;          /* images must be multiples of model.patch_size */
+    /* The config of an architecture of this family (variant: its HVP_ARCHS column) from
+     * [model] and data.image_size, for images of `channels` channels. */
+    hvp_status (*from_config)(const char *variant, const struct hvp_config *c, int channels,
+                              hvp_backbone_config *out);
+    void (*describe)(const hvp_backbone_config *cfg, char *buf, size_t size);
+    void (*set_drop_path)(hvp_backbone_config *cfg, float rate);
+    void (*set_masked_tokens)(hvp_backbone_config *cfg, int on);
+    /* Builds the module in impl (module_size zeroed bytes); free releases what it holds,
+     * also after a failed init. */
+    size_t module_size;
+    hvp_status (*init)(void *impl, hvp_state *s, hvp_ctx *ctx, const char *prefix,
+                       const hvp_backbone_config *cfg);
+    void (*free)(void *impl);
+    int (*feature_dim)(const void *impl);
+    int (*token_grid)(const void *impl, int side);
+    void (*set_step)(void *impl, uint32_t step);
+    void (*invert_seed)(void *impl);
+    hvp_status (*forward)(void *impl, const hvp_pass *p, const hvp_tensor *x,
+                          hvp_tensor *features);
+    hvp_status (*backward)(void *impl, hvp_ctx *ctx, const hvp_tensor *dfeatures);
+    hvp_status (*forward_last_blocks)(void *impl, const hvp_pass *p, const hvp_tensor *x,
+                                      int n, hvp_tensor *features);
+    hvp_status (*forward_tokens)(void *impl, const hvp_pass *p, const hvp_tensor *x,
+                                 const hvp_tensor *mask, hvp_tensor *tokens);
+    hvp_status (*backward_tokens)(void *impl, hvp_ctx *ctx, const hvp_tensor *dtokens);
+};
+
+/* The families (resnet.c, vit.c), and configs of theirs built by hand (tests, PyTorch
+ * golden files). */
+extern const hvp_backbone_ops hvp_resnet_backbone_ops, hvp_vit_backbone_ops;
+hvp_backbone_config hvp_resnet_backbone_config(const hvp_resnet_config *cfg);
+hvp_backbone_config hvp_vit_backbone_config(const hvp_vit_config *cfg);
+
+/* ---- the registry: model.arch -> family ------------------------------------------- */
+
+typedef struct hvp_backbone_arch {
+    const char *name;            /* model.arch */
+    const hvp_backbone_ops *ops; /* its family */
+    const char *variant;         /* the family's size of it: ResNet depth, ViT preset */
+} hvp_backbone_arch;
+
+/* The architecture called name; an unknown name fails with the names there are. */
+hvp_status hvp_backbone_arch_find(const char *name, const hvp_backbone_arch **out);
+/* The architecture of the index the config stores (its line of HVP_ARCHS), or NULL. */
+const hvp_backbone_arch *hvp_backbone_arch_at(int index);
+/* The backbone of cfg's model.arch, [model] and data.image_size, on images of `channels`
+ * channels. */
 hvp_status hvp_backbone_from_config(const struct hvp_config *cfg, int channels,
                                     hvp_backbone_config *out);
+
+/* ---- a backbone's configuration ---------------------------------------------------- */
+
 /* A one-line description, e.g. "ResNet-18" or "ViT (dim 192, depth 12, heads 3, patch 16)". */
 void hvp_backbone_describe(const hvp_backbone_config *cfg, char *buf, size_t size);
+/* Stochastic depth at rate (a teacher is built without); nothing where the family has none. */
+void hvp_backbone_config_set_drop_path(hvp_backbone_config *cfg, float rate);
+/* iBOT's learnable embedding for masked patch tokens (hvp_backbone_forward_tokens with a
+ * mask) on or off; fails where the family has no tokens. */
+hvp_status hvp_backbone_config_set_masked_tokens(hvp_backbone_config *cfg, int on);
+
+/* ---- a backbone -------------------------------------------------------------------- */
+
+/* Its parameters in the family's names under prefix. m is freed by hvp_backbone_free, also
+ * when init fails (a zeroed hvp_backbone may be freed too). */
 hvp_status hvp_backbone_init(hvp_backbone *m, hvp_state *s, hvp_ctx *ctx, const char *prefix,
                              const hvp_backbone_config *cfg);
 void hvp_backbone_free(hvp_backbone *m);
-/* The training step that draws a ViT's drop-path masks (nothing for a ResNet). */
+/* Width of its features (and of each of its tokens); 0 before an init. */
+int hvp_backbone_feature_dim(const hvp_backbone *m);
+/* Patches per side of its token grid for images of side px (side 0: the side it was built
+ * for, its position embedding's); 0 where it has no tokens. */
+int hvp_backbone_token_grid(const hvp_backbone *m, int side);
+/* The training step that draws its random masks (drop path); nothing where it draws none. */
 void hvp_backbone_set_step(hvp_backbone *m, uint32_t step);
+/* Inverts the seed of those draws, so that a second network built in the same state draws
+ * its own (BYOL's momentum backbone); nothing where it draws none. */
+void hvp_backbone_invert_seed(hvp_backbone *m);
+/* x [n, C, S, S] -> features [n, feature_dim] (allocated from ctx->acts). */
 hvp_status hvp_backbone_forward(hvp_backbone *m, const hvp_pass *p, const hvp_tensor *x,
                                 hvp_tensor *features);
+/* Parameter gradients of the last forward (which kept its activations); no dx. */
 hvp_status hvp_backbone_backward(hvp_backbone *m, hvp_ctx *ctx, const hvp_tensor *dfeatures);
-/* Frozen features for a linear evaluation: hvp_backbone_forward, or for a ViT with
- * last_blocks > 1 hvp_vit_forward_last_blocks ([n, last_blocks * feature_dim]); a ResNet
- * takes last_blocks 1 only. */
+/* Frozen features for a linear evaluation: hvp_backbone_forward, or with last_blocks > 1
+ * those of each of the last blocks, concatenated ([n, last_blocks * feature_dim]; DINO's
+ * n_last_blocks), where the family has them. */
 hvp_status hvp_backbone_eval_features(hvp_backbone *m, const hvp_pass *p, const hvp_tensor *x,
                                       int last_blocks, hvp_tensor *features);
+/* Every token: tokens [n, 1 + g * g, feature_dim] (class token first, g its token grid for
+ * x's side); mask (NULL: none) I32 [n, g * g], non-zero where a patch is masked (needs the
+ * masked-token embedding) and untouched until the backward. Fails where it has no tokens. */
+hvp_status hvp_backbone_forward_tokens(hvp_backbone *m, const hvp_pass *p, const hvp_tensor *x,
+                                       const hvp_tensor *mask, hvp_tensor *tokens);
+/* Parameter gradients of the last hvp_backbone_forward_tokens. */
+hvp_status hvp_backbone_backward_tokens(hvp_backbone *m, hvp_ctx *ctx,
+                                        const hvp_tensor *dtokens);
 
 #endif

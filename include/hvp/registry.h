@@ -1,6 +1,6 @@
 /* The methods (method.name) and backbones (model.arch) hvp knows, one line each. The
  * config accepts exactly these names; src/ssl/registry.c builds a method by its name and
- * src/train/train_util.c a backbone by its line. Adding a method: its source file in
+ * src/nn/backbone_registry.c a backbone by its line. Adding a method: its source file in
  * src/ssl/ with hvp_<name>_from_config (declared in hvp/ssl.h), and a line here. */
 #ifndef HVP_REGISTRY_H
 #define HVP_REGISTRY_H
@@ -34,32 +34,15 @@ static inline const char *hvp_method_backbone_prefix(int method)
                                                                                : 0;
 }
 
-typedef enum hvp_backbone_kind { HVP_BACKBONE_RESNET = 0, HVP_BACKBONE_VIT } hvp_backbone_kind;
-
-/* name, family, ResNet depth, ViT preset (hvp_vit_preset) */
+/* name, family (hvp_<family>_backbone_ops, src/nn/<family>.c), and the variant the family
+ * builds: ResNet depth, ViT preset (hvp_vit_preset). src/nn/backbone_registry.c maps each
+ * to its family (hvp_backbone_arch_find, hvp/nn.h). */
 #define HVP_ARCHS(X)                                                                           \
-    X(resnet18, HVP_BACKBONE_RESNET, 18, NULL)                                                 \
-    X(resnet34, HVP_BACKBONE_RESNET, 34, NULL)                                                 \
-    X(resnet50, HVP_BACKBONE_RESNET, 50, NULL)                                                 \
-    X(vit_tiny, HVP_BACKBONE_VIT, 0, "tiny")                                                   \
-    X(vit_small, HVP_BACKBONE_VIT, 0, "small")                                                 \
-    X(vit_base, HVP_BACKBONE_VIT, 0, "base")
-
-typedef struct hvp_arch_info {
-    const char *name;
-    hvp_backbone_kind kind;
-    int resnet_depth;
-    const char *vit_preset;
-} hvp_arch_info;
-
-/* model.arch's line (arch: the index the config stores), or NULL out of range. */
-static inline const hvp_arch_info *hvp_arch_info_of(int arch)
-{
-#define HVP_ARCH_INFO(name, kind, depth, preset)                                               \
-    {#name, kind, depth, preset},
-    static const hvp_arch_info archs[] = {HVP_ARCHS(HVP_ARCH_INFO)};
-#undef HVP_ARCH_INFO
-    return arch >= 0 && arch < (int)(sizeof archs / sizeof archs[0]) ? &archs[arch] : 0;
-}
+    X(resnet18, resnet, "18")                                                                  \
+    X(resnet34, resnet, "34")                                                                  \
+    X(resnet50, resnet, "50")                                                                  \
+    X(vit_tiny, vit, "tiny")                                                                   \
+    X(vit_small, vit, "small")                                                                 \
+    X(vit_base, vit, "base")
 
 #endif

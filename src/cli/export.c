@@ -39,11 +39,11 @@ int hvp_cmd_export(int argc, char **argv)
     hvp_config cfg;
     if (hvp_ckpt_load_config(ckpt, &cfg) != HVP_OK)
         return hvp_cli_error("export");
-    const hvp_arch_info *arch = hvp_arch_info_of(cfg.model.arch);
-    const char *names = arch->kind == HVP_BACKBONE_VIT ? "timm" : "torchvision";
+    const hvp_backbone_arch *arch = hvp_backbone_arch_at(cfg.model.arch);
+    const char *names = arch->ops->weight_names;
     if (format && strcmp(format, names) != 0) {
-        fprintf(stderr, "hvp export: --format %s: a %s has %s names (torchvision for ResNets, "
-                        "timm for ViTs)\n", format, arch->name, names);
+        fprintf(stderr, "hvp export: --format %s: a %s has %s names\n", format, arch->name,
+                names);
         return 2;
     }
     snprintf(weights, sizeof weights, "%s/" HVP_CKPT_WEIGHTS, ckpt);

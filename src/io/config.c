@@ -13,6 +13,7 @@
 
 #include "hvp/checkpoint.h"
 #include "hvp/config.h"
+#include "hvp/nn.h"
 
 _Static_assert(sizeof(hvp_data_format) == sizeof(int) && sizeof(hvp_optim_kind) == sizeof(int),
                "enum fields are stored as int");
@@ -637,37 +638,42 @@ hvp_status hvp_config_check(const hvp_config *c)
         return HVP_FAIL(HVP_ERR_ARG, "train.flops_budget (%s) and train.match (%s) both set the "
                         "run's length: give one", origin(c, "train.flops_budget", a, sizeof a),
                         origin(c, "train.match", b, sizeof b));
-    int vit = hvp_arch_info_of(c->model.arch)->kind == HVP_BACKBONE_VIT;
-    /* A ViT takes any side that its patches tile: pos_embed is interpolated */
-    if (vit && c->hvp.select_resolution % c->model.patch_size != 0)
+    const hvp_backbone_ops *family = hvp_backbone_arch_at(c->model.arch)->ops;
+    /* A patch-tiled backbone (a ViT) takes any side its patches tile: pos_embed is
+     * interpolated */
+    int tiled = family->patch_tiled;
+    if (tiled && c->hvp.select_resolution % c->model.patch_size != 0)
         return HVP_FAIL(HVP_ERR_ARG,
                         "hvp.select_resolution = %d (%s) is not a multiple of model.patch_size "
-                        "= %d (%s): ViT patches must tile the scored views",
+                        "= %d (%s): %s patches must tile the scored views",
                         c->hvp.select_resolution, origin(c, "hvp.select_resolution", a, sizeof a),
-                        c->model.patch_size, origin(c, "model.patch_size", b, sizeof b));
-    if (vit && c->data.local_crops > 0 && c->data.local_image_size % c->model.patch_size != 0)
+                        c->model.patch_size, origin(c, "model.patch_size", b, sizeof b),
+                        family->name);
+    if (tiled && c->data.local_crops > 0 && c->data.local_image_size % c->model.patch_size != 0)
         return HVP_FAIL(HVP_ERR_ARG,
                         "data.local_image_size = %d (%s) with data.local_crops = %d is not a "
-                        "multiple of model.patch_size = %d (%s): ViT patches must tile the "
+                        "multiple of model.patch_size = %d (%s): %s patches must tile the "
                         "local crops",
                         c->data.local_image_size, origin(c, "data.local_image_size", a, sizeof a),
                         c->data.local_crops, c->model.patch_size,
-                        origin(c, "model.patch_size", b, sizeof b));
-    if (vit && c->data.image_size % c->model.patch_size != 0)
+                        origin(c, "model.patch_size", b, sizeof b), family->name);
+    if (tiled && c->data.image_size % c->model.patch_size != 0)
         return HVP_FAIL(HVP_ERR_ARG,
                         "data.image_size = %d (%s) is not a multiple of model.patch_size = %d "
-                        "(%s): ViT patches must tile the image",
+                        "(%s): %s patches must tile the image",
                         c->data.image_size, origin(c, "data.image_size", a, sizeof a),
-                        c->model.patch_size, origin(c, "model.patch_size", b, sizeof b));
+                        c->model.patch_size, origin(c, "model.patch_size", b, sizeof b),
+                        family->name);
     if (c->eval.recipe != HVP_RECIPE_DEFAULT && !c->eval.augment)
         return HVP_FAIL(HVP_ERR_ARG, "eval.recipe = %s (%s) is an official protocol on augmented "
                         "views: set eval.augment = true",
                         c->eval.recipe == HVP_RECIPE_SIMSIAM ? "simsiam" : "dino",
                         origin(c, "eval.recipe", a, sizeof a));
-    if (c->eval.last_blocks > 1 && (!vit || !c->eval.augment))
-        return HVP_FAIL(HVP_ERR_ARG, "eval.last_blocks = %d (%s) takes a ViT (model.arch = "
-                        "vit_*) and eval.augment = true", c->eval.last_blocks,
-                        origin(c, "eval.last_blocks", a, sizeof a));
+    if (c->eval.last_blocks > 1 && (!family->forward_last_blocks || !c->eval.augment))
+        return HVP_FAIL(HVP_ERR_ARG, "eval.last_blocks = %d (%s) takes a backbone with "
+                        "features per block (a %s has %s) and eval.augment = true",
+                        c->eval.last_blocks, origin(c, "eval.last_blocks", a, sizeof a),
+                        family->name, family->forward_last_blocks ? "them" : "none");
     if (c->data.crop_scale.v[0] > c->data.crop_scale.v[1])
         return HVP_FAIL(HVP_ERR_ARG, "%s: data.crop_scale = %g, %g: min is larger than max",
                         origin(c, "data.crop_scale", a, sizeof a), c->data.crop_scale.v[0],

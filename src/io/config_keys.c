@@ -24,7 +24,7 @@ const char *const hvp_config_sections[] = {"run", "device", "data", "model", "me
                                            "optim", "train", "eval", "log", NULL};
 
 static const char *const formats[] = {"auto", "imagefolder", "folder", "cifar10", "cifar100", "idx", NULL};
-#define NAME_OF_ARCH(name, kind, depth, preset) #name,
+#define NAME_OF_ARCH(name, family, variant) #name,
 static const char *const archs[] = {HVP_ARCHS(NAME_OF_ARCH) NULL};
 #define NAME_OF_METHOD(name, prefix) #name,
 static const char *const methods[] = {HVP_METHODS(NAME_OF_METHOD) NULL};

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hvp/config.h"
 #include "hvp/nn.h"
 #include "nn/module_util.h"
 
@@ -234,3 +235,68 @@ hvp_status hvp_resnet_backward(hvp_resnet *m, hvp_ctx *ctx, const hvp_tensor *df
     HVP_TRY(hvp_bn_backward(&m->bn1, ctx, &dstem, &dbn));
     return hvp_conv_backward(&m->conv1, ctx, &dbn, NULL);
 }
+
+/* ---- the ResNet family behind hvp_backbone_ops ------------------------------------- */
+
+hvp_backbone_config hvp_resnet_backbone_config(const hvp_resnet_config *cfg)
+{
+    hvp_backbone_config b;
+    memset(&b, 0, sizeof b);
+    b.ops = &hvp_resnet_backbone_ops;
+    b.family.resnet = *cfg;
+    return b;
+}
+
+/* variant: the depth; model.cifar_stem, model.width and model.zero_init_residual. */
+static hvp_status backbone_from_config(const char *variant, const hvp_config *c, int channels,
+                                       hvp_backbone_config *out)
+{
+    hvp_resnet_config r = {atoi(variant), channels, c->model.cifar_stem, (float)c->model.width,
+                           c->model.zero_init_residual};
+    *out = hvp_resnet_backbone_config(&r);
+    return HVP_OK;
+}
+
+static void backbone_describe(const hvp_backbone_config *cfg, char *buf, size_t size)
+{
+    snprintf(buf, size, "ResNet-%d", cfg->family.resnet.depth);
+}
+
+static hvp_status backbone_init(void *impl, hvp_state *s, hvp_ctx *ctx, const char *prefix,
+                                const hvp_backbone_config *cfg)
+{
+    return hvp_resnet_init(impl, s, ctx, prefix, &cfg->family.resnet);
+}
+
+static void backbone_free(void *impl)
+{
+    hvp_resnet_free(impl);
+}
+
+static int backbone_feature_dim(const void *impl)
+{
+    return ((const hvp_resnet *)impl)->feature_dim;
+}
+
+static hvp_status backbone_forward(void *impl, const hvp_pass *p, const hvp_tensor *x,
+                                   hvp_tensor *features)
+{
+    return hvp_resnet_forward(impl, p, x, features);
+}
+
+static hvp_status backbone_backward(void *impl, hvp_ctx *ctx, const hvp_tensor *dfeatures)
+{
+    return hvp_resnet_backward(impl, ctx, dfeatures);
+}
+
+/* No drop path, no tokens, features of the last stage only. */
+const hvp_backbone_ops hvp_resnet_backbone_ops = {.name = "ResNet",
+                                                  .weight_names = "torchvision",
+                                                  .from_config = backbone_from_config,
+                                                  .describe = backbone_describe,
+                                                  .module_size = sizeof(hvp_resnet),
+                                                  .init = backbone_init,
+                                                  .free = backbone_free,
+                                                  .feature_dim = backbone_feature_dim,
+                                                  .forward = backbone_forward,
+                                                  .backward = backbone_backward};

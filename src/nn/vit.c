@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hvp/config.h"
 #include "hvp/nn.h"
 #include "nn/module_util.h"
 
@@ -429,3 +430,134 @@ hvp_status hvp_vit_backward_tokens(hvp_vit *m, hvp_ctx *ctx, const hvp_tensor *d
                               dtokens, &g, &m->norm_w.grad, &m->norm_b.grad));
     return decode_backward(m, ctx, B, g);
 }
+
+/* ---- the ViT family behind hvp_backbone_ops ---------------------------------------- */
+
+hvp_backbone_config hvp_vit_backbone_config(const hvp_vit_config *cfg)
+{
+    hvp_backbone_config b;
+    memset(&b, 0, sizeof b);
+    b.ops = &hvp_vit_backbone_ops;
+    b.family.vit = *cfg;
+    return b;
+}
+
+/* variant: the preset; data.image_size, model.patch_size and model.drop_path. */
+static hvp_status backbone_from_config(const char *variant, const hvp_config *c, int channels,
+                                       hvp_backbone_config *out)
+{
+    if (c->data.image_size % c->model.patch_size != 0)
+        return HVP_FAIL(HVP_ERR_ARG,
+                        "data.image_size = %d is not a multiple of model.patch_size = %d "
+                        "(ViT patches must tile the image)",
+                        c->data.image_size, c->model.patch_size);
+    hvp_vit_config v;
+    HVP_TRY(hvp_vit_preset(variant, c->data.image_size, c->model.patch_size, channels,
+                           (float)c->model.drop_path, &v));
+    *out = hvp_vit_backbone_config(&v);
+    return HVP_OK;
+}
+
+static void backbone_describe(const hvp_backbone_config *cfg, char *buf, size_t size)
+{
+    const hvp_vit_config *v = &cfg->family.vit;
+    snprintf(buf, size, "ViT (dim %d, depth %d, heads %d, patch %d, %d px)", v->dim, v->depth,
+             v->heads, v->patch, v->img_size);
+}
+
+static void backbone_set_drop_path(hvp_backbone_config *cfg, float rate)
+{
+    cfg->family.vit.drop_path = rate;
+}
+
+static void backbone_set_masked_tokens(hvp_backbone_config *cfg, int on)
+{
+    cfg->family.vit.masked_im_modeling = on;
+}
+
+static hvp_status backbone_init(void *impl, hvp_state *s, hvp_ctx *ctx, const char *prefix,
+                                const hvp_backbone_config *cfg)
+{
+    return hvp_vit_init(impl, s, ctx, prefix, &cfg->family.vit);
+}
+
+static void backbone_free(void *impl)
+{
+    hvp_vit_free(impl);
+}
+
+static int backbone_feature_dim(const void *impl)
+{
+    return ((const hvp_vit *)impl)->feature_dim;
+}
+
+/* Patches per side for images of side px (0: the side of pos_embed); 0 unless they tile. */
+static int backbone_token_grid(const void *impl, int side)
+{
+    const hvp_vit *m = impl;
+    if (side == 0)
+        return m->grid;
+    return side > 0 && side % m->cfg.patch == 0 ? side / m->cfg.patch : 0;
+}
+
+static void backbone_set_step(void *impl, uint32_t step)
+{
+    ((hvp_vit *)impl)->step = step;
+}
+
+static void backbone_invert_seed(void *impl)
+{
+    hvp_vit *m = impl;
+    m->seed = ~m->seed;
+}
+
+static hvp_status backbone_forward(void *impl, const hvp_pass *p, const hvp_tensor *x,
+                                   hvp_tensor *features)
+{
+    return hvp_vit_forward(impl, p, x, features);
+}
+
+static hvp_status backbone_backward(void *impl, hvp_ctx *ctx, const hvp_tensor *dfeatures)
+{
+    return hvp_vit_backward(impl, ctx, dfeatures);
+}
+
+static hvp_status backbone_forward_last_blocks(void *impl, const hvp_pass *p,
+                                               const hvp_tensor *x, int n,
+                                               hvp_tensor *features)
+{
+    return hvp_vit_forward_last_blocks(impl, p, x, n, features);
+}
+
+static hvp_status backbone_forward_tokens(void *impl, const hvp_pass *p, const hvp_tensor *x,
+                                          const hvp_tensor *mask, hvp_tensor *tokens)
+{
+    return hvp_vit_forward_tokens(impl, p, x, mask, tokens);
+}
+
+static hvp_status backbone_backward_tokens(void *impl, hvp_ctx *ctx, const hvp_tensor *dtokens)
+{
+    return hvp_vit_backward_tokens(impl, ctx, dtokens);
+}
+
+const hvp_backbone_ops hvp_vit_backbone_ops = {
+    .name = "ViT",
+    .weight_names = "timm",
+    .patch_tiled = 1,
+    .from_config = backbone_from_config,
+    .describe = backbone_describe,
+    .set_drop_path = backbone_set_drop_path,
+    .set_masked_tokens = backbone_set_masked_tokens,
+    .module_size = sizeof(hvp_vit),
+    .init = backbone_init,
+    .free = backbone_free,
+    .feature_dim = backbone_feature_dim,
+    .token_grid = backbone_token_grid,
+    .set_step = backbone_set_step,
+    .invert_seed = backbone_invert_seed,
+    .forward = backbone_forward,
+    .backward = backbone_backward,
+    .forward_last_blocks = backbone_forward_last_blocks,
+    .forward_tokens = backbone_forward_tokens,
+    .backward_tokens = backbone_backward_tokens,
+};

@@ -204,7 +204,7 @@ static hvp_status init_encoder(hvp_state *s, hvp_ctx *ctx, const byol_config *c,
     HVP_TRY(hvp_backbone_init(backbone, s, ctx, name, &c->backbone));
     hvp_mlp_layer_spec proj[2] = {{c->proj_hidden_dim, 1, 1, 1, 1}, {c->proj_dim, 1, 0, 0, 0}};
     snprintf(name, sizeof name, "%sprojector", prefix);
-    return hvp_mlp_init(projector, s, ctx, name, backbone->feature_dim, 2, proj);
+    return hvp_mlp_init(projector, s, ctx, name, hvp_backbone_feature_dim(backbone), 2, proj);
 }
 
 static hvp_status byol_create(hvp_ctx *ctx, const byol_config *cfg, hvp_method **out)
@@ -249,8 +249,8 @@ static hvp_status byol_create(hvp_ctx *ctx, const byol_config *cfg, hvp_method *
     }
     /* A ViT's drop-path masks are drawn from the backbone's seed: the momentum backbone
      * (built with the same drop_path as the online one, as solo-learn) draws its own. */
-    b->momentum_backbone.vit.seed = ~b->momentum_backbone.vit.seed;
-    m->feature_dim = b->backbone.feature_dim;
+    hvp_backbone_invert_seed(&b->momentum_backbone);
+    m->feature_dim = hvp_backbone_feature_dim(&b->backbone);
     /* solo-learn gives every parameter the weight decay; LARS's exclude_bias_n_norm
      * (optim.lars_exclude_bias_bn) is what spares biases and norm parameters. */
     m->policy.decay_all = 1;

@@ -268,7 +268,7 @@ hvp_status hvp_dino_create(hvp_ctx *ctx, const hvp_dino_config *cfg, hvp_method 
     d->cfg = *cfg;
     hvp_state_init(&m->state, cfg->seed);
     hvp_backbone_config tbc = cfg->backbone;
-    tbc.vit.drop_path = 0; /* the official teacher is built without drop path */
+    hvp_backbone_config_set_drop_path(&tbc, 0); /* the official teacher has none */
     dino_head_config hc = {cfg->out_dim, cfg->hidden_dim, cfg->bottleneck_dim,
                            cfg->norm_last_layer, 0};
     hvp_status st = dino_net_init(&d->student, &m->state, ctx, "student", &hc, &cfg->backbone);
@@ -286,7 +286,7 @@ hvp_status hvp_dino_create(hvp_ctx *ctx, const hvp_dino_config *cfg, hvp_method 
         hvp_method_destroy(m);
         return st;
     }
-    m->feature_dim = d->student.backbone.feature_dim;
+    m->feature_dim = hvp_backbone_feature_dim(&d->student.backbone);
     m->policy = dino_policy;
     m->policy.takes_local = 1;
     *out = m;

@@ -30,7 +30,8 @@ hvp_status dino_net_init(dino_net *net, hvp_state *s, hvp_ctx *ctx, const char *
     char n[128];
     snprintf(n, sizeof n, "%s.backbone", prefix);
     HVP_TRY(hvp_backbone_init(&net->backbone, s, ctx, n, bc));
-    int feat = net->backbone.feature_dim, hid = hc->hidden_dim, bott = hc->bottleneck_dim;
+    int feat = hvp_backbone_feature_dim(&net->backbone);
+    int hid = hc->hidden_dim, bott = hc->bottleneck_dim;
     HVP_TRY(head_linear(&net->mlp[0], s, ctx, prefix, 0, feat, hid));
     HVP_TRY(head_linear(&net->mlp[1], s, ctx, prefix, 2, hid, hid));
     HVP_TRY(head_linear(&net->mlp[2], s, ctx, prefix, 4, hid, bott));

@@ -141,7 +141,7 @@ hvp_status hvp_ibot_set_masks(hvp_method *m, const int *score, int score_rows,
                               const int *train, int train_rows)
 {
     ibot *d = m->impl;
-    int L = d->student.backbone.vit.tokens - 1;
+    int grid = hvp_backbone_token_grid(&d->student.backbone, 0), L = grid * grid;
     free(d->inj_score);
     free(d->inj_train);
     d->inj_score = d->inj_train = NULL;
@@ -174,10 +174,10 @@ static hvp_status make_masks(hvp_method *m, hvp_ctx *ctx, uint32_t step, int gri
     int L = grid * grid, T = L + 1, rows = nviews * b;
     const int *inj = scoring ? d->inj_score : d->inj_train;
     int inj_rows = scoring ? d->inj_score_rows : d->inj_train_rows;
-    if (inj && (inj_rows != rows || grid != d->student.backbone.vit.grid))
+    int inj_grid = inj ? hvp_backbone_token_grid(&d->student.backbone, 0) : grid;
+    if (inj && (inj_rows != rows || grid != inj_grid))
         return HVP_FAIL(HVP_ERR_ARG, "iBOT: %d test masks of %d patches for %d views of %d",
-                        inj_rows, d->student.backbone.vit.grid * d->student.backbone.vit.grid,
-                        rows, L);
+                        inj_rows, inj_grid * inj_grid, rows, L);
     int *host = malloc((size_t)rows * L * sizeof *host);
     float *w = malloc((size_t)rows * T * sizeof *w);
     hvp_status st = HVP_OK;
@@ -216,9 +216,13 @@ static hvp_status make_masks(hvp_method *m, hvp_ctx *ctx, uint32_t step, int gri
 /* ---- the network and the loss pieces ----------------------------------------------- */
 
 /* Patches per side of views x [n, C, S, S]. */
-static int grid_of(const ibot *d, const hvp_tensor *x)
+static hvp_status grid_of(const ibot *d, const hvp_tensor *x, int *grid)
 {
-    return x->shape[2] / d->cfg.backbone.vit.patch;
+    *grid = hvp_backbone_token_grid(&d->student.backbone, x->shape[2]);
+    if (*grid < 1)
+        return HVP_FAIL(HVP_ERR_ARG, "iBOT: views of %d px are not tiled by the backbone's "
+                        "patches", x->shape[2]);
+    return HVP_OK;
 }
 
 /* The layer of net's patch outputs: last_layer2 when it has one, else last_layer. */
@@ -236,13 +240,15 @@ static hvp_status net_tokens(ibot *d, dino_net *net, const hvp_pass *p, const hv
                              hvp_tensor *zc)
 {
     hvp_ctx *ctx = p->ctx;
-    int g = grid_of(d, x), n = x->shape[0], T = g * g + 1, D = d->cfg.backbone.vit.dim;
+    int g, n = x->shape[0], D = hvp_backbone_feature_dim(&net->backbone);
+    HVP_TRY(grid_of(d, x, &g));
+    int T = g * g + 1;
     HVP_TRY(hvp_act(ctx, "ibot class outputs", cls, 2, (int[]){n, d->cfg.out_dim}));
     HVP_TRY(hvp_act(ctx, "ibot patch outputs", patch, 2, (int[]){n * T, d->cfg.patch_out_dim}));
     HVP_TRY(hvp_act(ctx, "ibot class bottleneck", zc, 2, (int[]){n, d->cfg.bottleneck_dim}));
     hvp_arena_mark mark = hvp_arena_get_mark(ctx->acts);
     hvp_tensor tok;
-    HVP_TRY(hvp_vit_forward_tokens(&net->backbone.vit, p, x, mask, &tok));
+    HVP_TRY(hvp_backbone_forward_tokens(&net->backbone, p, x, mask, &tok));
     hvp_tensor f = hvp_tensor_view(&tok, 0, 2, (int[]){n * T, D});
     HVP_TRY(dino_head_bottleneck_forward(net, p, &f));
     HVP_TRY(hvp_vit_cls_fwd(ctx, n, T, d->cfg.bottleneck_dim, &net->zn, zc));
@@ -289,7 +295,8 @@ static hvp_status score_pairs(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *vie
 {
     ibot *d = m->impl;
     const hvp_ibot_config *c = &d->cfg;
-    int b = views->shape[0] / nviews, n = nviews * b, grid = grid_of(d, views);
+    int b = views->shape[0] / nviews, n = nviews * b, grid;
+    HVP_TRY(grid_of(d, views, &grid));
     int T = grid * grid + 1;
     float st = c->student_temp;
     hvp_pass p = {ctx, 1, 0, 1, 0};
@@ -380,9 +387,11 @@ static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
     ibot *d = m->impl;
     const hvp_ibot_config *c = &d->cfg;
     int n = x12->shape[0], b = n / 2;
-    int grid = grid_of(d, x12), L = grid * grid, T = L + 1, N = n * T, bott = c->bottleneck_dim;
+    int grid;
+    HVP_TRY(grid_of(d, x12, &grid));
+    int L = grid * grid, T = L + 1, N = n * T, bott = c->bottleneck_dim;
+    int D = hvp_backbone_feature_dim(&d->student.backbone);
     int nl = in->nlocal > 0 ? in->nlocal : 0;
-    hvp_vit *vit = &d->student.backbone.vit;
     /* iBOTLoss: the class term over its 2 (nl + 1) terms, the patch term over its 2 */
     float terms = 2.0f * (float)(nl + 1);
     /* teacher: unmasked, nothing kept */
@@ -429,8 +438,8 @@ static hvp_status train_step(hvp_method *m, hvp_ctx *ctx, const hvp_tensor *x12,
     HVP_TRY(hvp_vit_cls_bwd(ctx, n, T, bott, &dzc, &dx));
     HVP_TRY(hvp_add_acc(ctx, &dzn, &dx));
     HVP_TRY(dino_head_bottleneck_backward(&d->student, ctx, &dzn, &df));
-    hvp_tensor dtok = hvp_tensor_view(&df, 0, 3, (int[]){n, T, vit->cfg.dim});
-    HVP_TRY(hvp_vit_backward_tokens(vit, ctx, &dtok));
+    hvp_tensor dtok = hvp_tensor_view(&df, 0, 3, (int[]){n, T, D});
+    HVP_TRY(hvp_backbone_backward_tokens(&d->student.backbone, ctx, &dtok));
     return nl > 0 ? local_step(m, ctx, in, &p1, b, terms, loss) : HVP_OK;
 }
 
@@ -470,9 +479,14 @@ static const hvp_method_ops ibot_ops = {.name = "ibot",
 hvp_status hvp_ibot_create(hvp_ctx *ctx, const hvp_ibot_config *cfg, hvp_method **out)
 {
     *out = NULL;
-    if (cfg->backbone.kind != HVP_BACKBONE_VIT)
+    /* as official: the student has the masked-token embedding, the teacher neither it nor
+     * drop path */
+    hvp_backbone_config sbc = cfg->backbone, tbc = cfg->backbone;
+    if (hvp_backbone_config_set_masked_tokens(&sbc, 1) != HVP_OK)
         return HVP_FAIL(HVP_ERR_ARG, "iBOT needs a ViT backbone (model.arch = vit_tiny, "
                         "vit_small or vit_base): masked image modelling works on patch tokens");
+    HVP_TRY(hvp_backbone_config_set_masked_tokens(&tbc, 0));
+    hvp_backbone_config_set_drop_path(&tbc, 0);
     if (!(cfg->teacher_temp > 0 && cfg->warmup_teacher_temp > 0 && cfg->student_temp > 0 &&
           cfg->teacher_patch_temp > 0 && cfg->warmup_teacher_patch_temp > 0))
         return HVP_FAIL(HVP_ERR_ARG, "iBOT: temperatures must be positive");
@@ -507,10 +521,6 @@ hvp_status hvp_ibot_create(hvp_ctx *ctx, const hvp_ibot_config *cfg, hvp_method 
     m->impl = d;
     d->cfg = *cfg;
     hvp_state_init(&m->state, cfg->seed);
-    hvp_backbone_config sbc = cfg->backbone, tbc = cfg->backbone;
-    sbc.vit.masked_im_modeling = 1;
-    tbc.vit.masked_im_modeling = 0; /* as official: the teacher has no masked_embed */
-    tbc.vit.drop_path = 0;
     /* iBOTHead(shared_head=...): last_layer2 only where the head is not shared */
     dino_head_config hc = {cfg->out_dim, cfg->hidden_dim, cfg->bottleneck_dim,
                            cfg->norm_last_layer, shared ? 0 : cfg->patch_out_dim};
@@ -534,7 +544,7 @@ hvp_status hvp_ibot_create(hvp_ctx *ctx, const hvp_ibot_config *cfg, hvp_method 
         hvp_method_destroy(m);
         return st;
     }
-    m->feature_dim = d->student.backbone.feature_dim;
+    m->feature_dim = hvp_backbone_feature_dim(&d->student.backbone);
     m->policy = dino_policy;
     m->policy.takes_local = 1;
     *out = m;

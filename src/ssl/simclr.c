@@ -199,7 +199,7 @@ hvp_status hvp_simclr_create(hvp_ctx *ctx, const hvp_simclr_config *cfg, hvp_met
     hvp_state_init(&m->state, cfg->seed);
     hvp_status st =
         hvp_backbone_init(&s->backbone, &m->state, ctx, "backbone", &cfg->backbone);
-    int feat = s->backbone.feature_dim;
+    int feat = hvp_backbone_feature_dim(&s->backbone);
     hvp_mlp_layer_spec proj[2] = {{cfg->proj_hidden_dim, 1, 0, 0, 1}, {cfg->proj_dim, 1, 0, 0, 0}};
     if (st == HVP_OK)
         st = hvp_mlp_init(&s->projector, &m->state, ctx, "projector", feat, 2, proj);

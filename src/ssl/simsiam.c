@@ -126,7 +126,7 @@ hvp_status hvp_simsiam_create(hvp_ctx *ctx, const hvp_simsiam_config *cfg, hvp_m
     s->cfg = *cfg;
     hvp_state_init(&m->state, cfg->seed);
     hvp_status st = hvp_backbone_init(&s->backbone, &m->state, ctx, "encoder", &cfg->backbone);
-    int feat = s->backbone.feature_dim;
+    int feat = hvp_backbone_feature_dim(&s->backbone);
     int hidden = cfg->proj_hidden_dim > 0 ? cfg->proj_hidden_dim : feat;
     /* Official: Linear(bias=False) BN ReLU, Linear(bias=False) BN ReLU, fc BN(affine=False);
      * fc keeps its bias tensor (frozen there; its gradient is zero behind the BN anyway). */

@@ -24,7 +24,7 @@ hvp_status hvp_classifier_create(hvp_ctx *ctx, const hvp_backbone_config *bc, in
     c->max_batch = max_batch;
     hvp_state_init(&c->state, seed);
     HVP_TRY(hvp_backbone_init(&c->backbone, &c->state, ctx, "", bc));
-    int d = c->dim = c->backbone.feature_dim * last_blocks;
+    int d = c->dim = hvp_backbone_feature_dim(&c->backbone) * last_blocks;
     hvp_state_init(&c->head_state, seed);
     HVP_TRY(hvp_state_param(&c->head_state, ctx, "head.weight", 2, (int[]){classes, d},
                             HVP_INIT_ZERO, d, 0, &c->head[0]));

@@ -57,8 +57,9 @@ hvp_status hvp_supervised_opts_from_config(const hvp_config *cfg, int finetune,
         o->epochs = 100;
         o->batch_size = 1024;
         o->lr = 0.001;
-        if (hvp_arch_info_of(cfg->model.arch)->kind == HVP_BACKBONE_VIT)
-            o->last_blocks = 4; /* n_last_blocks for ViT-S/16 */
+        /* n_last_blocks for ViT-S/16, where the backbone has features per block */
+        if (hvp_backbone_arch_at(cfg->model.arch)->ops->forward_last_blocks)
+            o->last_blocks = 4;
         break;
     default:
         o->optim = HVP_OPTIM_SGD;
