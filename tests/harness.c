@@ -313,6 +313,9 @@ int main(int argc, char **argv)
         current_skip = NULL;
         rng_state = hash_name(tests[t].name);
         hvp_arena_reset(ctx->acts);
+        /* Tests build models in the shared context; each gets the parameters arena back as
+         * it found it, else their memory adds up past small devices' limits (llvmpipe). */
+        hvp_arena_mark params_at_start = hvp_arena_get_mark(ctx->params);
         ctx->row_per_item = row_per_item; /* the device's own, whatever a test left */
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -320,6 +323,7 @@ int main(int argc, char **argv)
         if (hvp_ctx_finish(ctx) != HVP_OK)
             TEST_FAIL("queue failed after the test: %s", hvp_last_error());
         clock_gettime(CLOCK_MONOTONIC, &t1);
+        hvp_arena_release_to(ctx->params, params_at_start);
         for (size_t i = 0; i < nallocations; i++)
             free(allocations[i]);
         nallocations = 0;

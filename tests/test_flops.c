@@ -95,8 +95,7 @@ static int count_simsiam(const char *const *overrides, int b, int s, int count_o
     hvp_selector_destroy(sel);
     hvp_method_destroy(m);
     hvp_arena_reset(ctx->acts);
-    hvp_arena_rewind(ctx->params, params);
-    hvp_arena_trim(ctx->params);
+    hvp_arena_release_to(ctx->params, params);
     return st == HVP_OK;
 }
 

@@ -678,9 +678,13 @@ HVP_TEST(train_model_init_from_an_exported_backbone)
         hvp_method_destroy(method);
         snprintf(init, sizeof init, "model.init=%s", bad);
         REQUIRE_OK(hvp_config_override(&c, init));
+        size_t used = hvp_arena_used(ctx->params), held = ctx->memory_held;
         st = hvp_train_make_method(ctx, &c, 3, &method);
         EXPECT(st == HVP_ERR_FORMAT && strstr(hvp_last_error(), "layer2.0.conv1.weight"),
                "a misshaped tensor: %s", st == HVP_OK ? "accepted" : hvp_last_error());
+        EXPECT(hvp_arena_used(ctx->params) == used && ctx->memory_held <= held,
+               "the failed build kept device memory: parameters %zu bytes (%zu before), "
+               "held %zu (%zu before)", hvp_arena_used(ctx->params), used, ctx->memory_held, held);
         snprintf(init, sizeof init, "model.init=%s", out);
         REQUIRE_OK(hvp_config_override(&c, init));
         REQUIRE_OK(hvp_config_override(&c, "model.arch=resnet34"));

@@ -255,6 +255,8 @@ void hvp_arena_reset(hvp_arena *a);
  * throw-away allocation, such as a model's first build under a plan, gives its device
  * memory back instead of leaving blocks that later large pieces would skip. */
 void hvp_arena_trim(hvp_arena *a);
+/* Rewinds to m and trims: what was allocated since m, device memory included, is given back. */
+void hvp_arena_release_to(hvp_arena *a, hvp_arena_mark m);
 size_t hvp_arena_used(const hvp_arena *a);
 size_t hvp_arena_peak(const hvp_arena *a);
 

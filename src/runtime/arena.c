@@ -160,6 +160,12 @@ void hvp_arena_trim(hvp_arena *a)
     }
 }
 
+void hvp_arena_release_to(hvp_arena *a, hvp_arena_mark m)
+{
+    hvp_arena_rewind(a, m);
+    hvp_arena_trim(a);
+}
+
 void hvp_arena_reset(hvp_arena *a)
 {
     hvp_arena_mark start = {0, 0};

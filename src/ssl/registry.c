@@ -27,8 +27,8 @@ hvp_status hvp_method_from_config(hvp_ctx *ctx, const hvp_config *cfg,
     /* First build: learns the tensors, then gives its memory back. */
     hvp_status st = factories[i](ctx, cfg, backbone, &sizing);
     hvp_method_destroy(sizing);
-    hvp_arena_rewind(ctx->params, mark);
-    hvp_arena_trim(ctx->params); /* else the regions, larger than a block, skip its blocks */
+    /* trimmed too, else the regions, larger than a block, would skip its blocks */
+    hvp_arena_release_to(ctx->params, mark);
     if (st == HVP_OK)
         st = hvp_state_plan_reserve(plan, ctx);
     if (st == HVP_OK)
@@ -37,9 +37,10 @@ hvp_status hvp_method_from_config(hvp_ctx *ctx, const hvp_config *cfg,
         st = hvp_state_plan_check_done(plan);
     ctx->state_plan = NULL;
     hvp_state_plan_free(plan);
-    if (st != HVP_OK) {
+    if (st != HVP_OK) { /* a failed build keeps no device memory */
         hvp_method_destroy(*out);
         *out = NULL;
+        hvp_arena_release_to(ctx->params, mark);
     }
     return st;
 }

@@ -101,6 +101,7 @@ hvp_status hvp_train_make_method(hvp_ctx *ctx, const hvp_config *c, int channels
 {
     hvp_backbone_config backbone;
     HVP_TRY(hvp_train_backbone_config(c, channels, &backbone));
+    hvp_arena_mark mark = hvp_arena_get_mark(ctx->params);
     HVP_TRY(hvp_method_from_config(ctx, c, &backbone, out));
     if (!c->model.init[0])
         return HVP_OK;
@@ -110,9 +111,10 @@ hvp_status hvp_train_make_method(hvp_ctx *ctx, const hvp_config *c, int channels
     if (st == HVP_OK)
         st = hvp_state_init_backbone(ctx, &(*out)->state, f, &roots);
     hvp_st_close(f);
-    if (st != HVP_OK) {
+    if (st != HVP_OK) { /* a refused file keeps no device memory */
         hvp_method_destroy(*out);
         *out = NULL;
+        hvp_arena_release_to(ctx->params, mark);
     }
     return st;
 }
