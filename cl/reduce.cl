@@ -26,6 +26,31 @@ kernel void reduce_fwd(int n, global const float *x, int x_off, int square, glob
     }
 }
 
+/* col_sums' first level for CPUs (ctx->row_per_item), launched as (chunks): item g streams
+ * chunk g's rows front to back and adds each into row g of out [chunks, cols], which stays
+ * in its cache, instead of walking down columns; the same sums in the same order. */
+kernel void col_sums_rows(int rows, int cols, int chunk, global const float *in, int in_off,
+                          global float *out, int out_off)
+{
+    int g = get_global_id(0), r0 = g * chunk, r1 = min(rows, r0 + chunk), nv = cols / VEC;
+    if (r0 >= rows)
+        return;
+    in += in_off + r0 * cols;
+    out += out_off + g * cols;
+    int al = vec_aligned(in_off | cols), alo = vec_aligned(out_off | cols);
+    for (int v = 0; v < nv; v++)
+        storev(loadv(in, v, al), out, v, alo);
+    for (int c = VEC * nv; c < cols; c++)
+        out[c] = in[c];
+    for (int r = r0 + 1; r < r1; r++) {
+        in += cols;
+        for (int v = 0; v < nv; v++)
+            storev(loadv(out, v, alo) + loadv(in, v, al), out, v, alo);
+        for (int c = VEC * nv; c < cols; c++)
+            out[c] += in[c];
+    }
+}
+
 /* Column sums of in [rows, cols] over chunks of `chunk` rows (src/ops/col_sums.h), launched
  * as (ceil(cols / VEC), chunks): item (v, g) sums columns [VEC v, VEC v + VEC) over chunk g's
  * rows in row order into row g of out [chunks, cols], or, when acc (one chunk), adds them to

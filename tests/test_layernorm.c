@@ -120,7 +120,8 @@ HVP_TEST(layernorm_bwd)
 
 /* The parameter gradients alone (dx NULL) against double sums over the reference's xhat:
  * rows >> d (several chunks of partials), d >> rows, d filling no vector, odd offsets, dw or
- * db alone; bitwise the same when repeated. */
+ * db alone, the first level by columns and by rows (ctx->row_per_item); bitwise the same
+ * when repeated. */
 static void check_ln_params(int m, int d, size_t at)
 {
     size_t n = (size_t)m * d, ud = (size_t)d;
@@ -152,7 +153,8 @@ static void check_ln_params(int m, int d, size_t at)
         }
     }
     char what[96];
-    snprintf(what, sizeof what, "layernorm params m=%d d=%d offset %zu", m, d, at);
+    snprintf(what, sizeof what, "layernorm params m=%d d=%d offset %zu row_per_item %d", m, d,
+             at, test_ctx()->row_per_item);
     float *w = test_read(&tdw), *b = test_read(&tdb);
     EXPECT_CLOSE(what, w, gw, ud, FWD_TOL);
     EXPECT_CLOSE(what, b, gb, ud, FWD_TOL);
@@ -165,8 +167,10 @@ HVP_TEST(layernorm_bwd_params_shapes)
 {
     static const int shapes[][2] = {{3, 5}, {40, 37}, {2, 3001}, {1000, 7}, {3152, 384}};
     int ns = test_tiny() ? 2 : 5;
-    for (int s = 0; s < ns; s++) {
-        check_ln_params(shapes[s][0], shapes[s][1], 0);
-        check_ln_params(shapes[s][0], shapes[s][1], 3);
-    }
+    for (int item = 0; item < 2; item++)
+        for (int s = 0; s < ns; s++) {
+            test_ctx()->row_per_item = item;
+            check_ln_params(shapes[s][0], shapes[s][1], 0);
+            check_ln_params(shapes[s][0], shapes[s][1], 3);
+        }
 }

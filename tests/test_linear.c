@@ -93,7 +93,8 @@ HVP_TEST(linear_bwd)
 }
 
 /* db += column sums of dy against double sums: rows >> cols (several chunks of partials),
- * cols >> rows, columns that fill no vector, odd offsets; bitwise the same when repeated. */
+ * cols >> rows, columns that fill no vector, odd offsets, the first level by columns and by
+ * rows (ctx->row_per_item); bitwise the same when repeated. */
 static void check_bias_grad(int rows, int cols, size_t dy_at, size_t db_at)
 {
     size_t n = (size_t)rows * cols;
@@ -112,8 +113,8 @@ static void check_bias_grad(int rows, int cols, size_t dy_at, size_t db_at)
             want[c] += dy[(size_t)r * cols + c];
     }
     char what[96];
-    snprintf(what, sizeof what, "bias grad rows=%d cols=%d offsets %zu %zu", rows, cols, dy_at,
-             db_at);
+    snprintf(what, sizeof what, "bias grad rows=%d cols=%d offsets %zu %zu row_per_item %d", rows,
+             cols, dy_at, db_at, test_ctx()->row_per_item);
     float *got = test_read(&tdb);
     EXPECT_CLOSE(what, got, want, (size_t)cols, FWD_TOL);
     EXPECT(memcmp(got, test_read(&again), (size_t)cols * sizeof *got) == 0,
@@ -125,8 +126,10 @@ HVP_TEST(linear_bwd_bias_shapes)
     static const int shapes[][2] = {{3, 5},     {40, 37},   {1, 1000}, {16, 3001},
                                     {1000, 7}, {3152, 384}, {4099, 33}};
     int ns = test_tiny() ? 2 : 7;
-    for (int s = 0; s < ns; s++) {
-        check_bias_grad(shapes[s][0], shapes[s][1], 0, 0);
-        check_bias_grad(shapes[s][0], shapes[s][1], 3, 1);
-    }
+    for (int item = 0; item < 2; item++)
+        for (int s = 0; s < ns; s++) {
+            test_ctx()->row_per_item = item;
+            check_bias_grad(shapes[s][0], shapes[s][1], 0, 0);
+            check_bias_grad(shapes[s][0], shapes[s][1], 3, 1);
+        }
 }

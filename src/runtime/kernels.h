@@ -38,6 +38,7 @@
     X(layernorm, layernorm_fwd_item)                                                           \
     X(layernorm, layernorm_bwd_dx_item)                                                        \
     X(layernorm, layernorm_bwd_params)                                                         \
+    X(layernorm, layernorm_bwd_params_rows)                                                    \
     X(gelu, gelu_fwd)                                                                          \
     X(gelu, gelu_bwd)                                                                          \
     X(softmax, softmax_fwd)                                                                    \
@@ -103,6 +104,7 @@
     X(argmax, argmax_fwd)                                                                      \
     X(reduce, reduce_fwd)                                                                      \
     X(reduce, col_sums)                                                                        \
+    X(reduce, col_sums_rows)                                                                   \
     X(optim_sgd, optim_sgd)                                                                    \
     X(optim_sgd, optim_lars)                                                                   \
     X(optim_adamw, optim_adamw)                                                                \
