@@ -266,6 +266,31 @@ HVP_TEST(gemm_dispatch_classes)
         check_case(NULL, cases[i]);
 }
 
+/* Each of CLBlast's parameter sets that hvp tune tries is accepted by CLBlast and computes
+ * the product, on a shape large enough for its Xgemm kernel (not the direct one) and ragged
+ * against every tile, the sets taking the four transposes in turn (each set costs a CLBlast
+ * compilation). The sets stay process-wide: the last one given is the generic set, whichever
+ * ran before. (Not on Oclgrind: CLBlast is not our code.) */
+HVP_TEST(clblast_xgemm_sets_compute_the_product)
+{
+    if (test_tiny()) {
+        test_skip("CLBlast's kernels under Oclgrind take minutes");
+        return;
+    }
+    for (int i = 1; hvp_clblast_xgemm_set_name(i); i++) {
+        const char *name = hvp_clblast_xgemm_set_name(i);
+        hvp_status st = hvp_clblast_xgemm_apply(test_ctx(), name);
+        EXPECT(st == HVP_OK, "set %s: %s", name, hvp_last_error());
+        gemm_case g = {i & 1, (i >> 1) & 1, 515, 390, 131, 1.0f, 0.0f, 0, 0, 1, 0, 0};
+        if (st == HVP_OK)
+            check_case("clblast", g);
+    }
+    EXPECT(hvp_clblast_xgemm_apply(test_ctx(), "nosuch") == HVP_ERR_ARG &&
+               strstr(hvp_last_error(), "nosuch"),
+           "an unknown set: %s", hvp_last_error());
+    REQUIRE_OK(hvp_clblast_xgemm_apply(test_ctx(), "generic"));
+}
+
 /* The dispatcher follows the device's tune table, and falls back to the default derived
  * from the device type when the table is missing or names an unknown algorithm. */
 HVP_TEST(gemm_tune_table_drives_dispatch)
@@ -288,7 +313,8 @@ HVP_TEST(gemm_tune_table_drives_dispatch)
     FILE *f = fopen(path, "w");
     EXPECT(f != NULL, "cannot write %s", path);
     if (f) {
-        fprintf(f, "[gemm]\nsmall = lds8\nskinny = dot4x4\nlarge = clblast\nbatched = reg4x16\n");
+        fprintf(f, "[gemm]\nsmall = lds8\nskinny = dot4x4\nlarge = clblast\nbatched = reg4x16\n"
+                   "[clblast]\nxgemm = generic\n");
         fclose(f);
     }
     hvp_gemm_reload_table(ctx);
@@ -300,19 +326,25 @@ HVP_TEST(gemm_tune_table_drives_dispatch)
            hvp_gemm_chosen(ctx, 0, 0, 512, 512, 512, 1));
     EXPECT(strcmp(hvp_gemm_chosen(ctx, 0, 1, 197, 197, 64, 192), "reg4x16") == 0, "batched: %s",
            hvp_gemm_chosen(ctx, 0, 1, 197, 197, 64, 192));
+    char desc[4096];
+    hvp_gemm_describe(ctx, desc, sizeof desc);
+    EXPECT(strstr(desc, "CLBlast Xgemm parameters: generic") != NULL,
+           "the [clblast] section is not named: %s", desc);
     /* A GEMM through the table's choice is still right. */
     gemm_case g = {0, 0, 5, 9, 4, 1.0f, 0.0f, 0, 0, 1, 0, 0};
     check_case(NULL, g);
     /* An unknown name: the whole table is ignored. */
     f = fopen(path, "w");
     if (f) {
-        fprintf(f, "[gemm]\nsmall = nosuch\nskinny = dot4x4\nlarge = clblast\nbatched = lds8\n");
+        fprintf(f, "[gemm]\nsmall = nosuch\nskinny = dot4x4\nlarge = clblast\nbatched = lds8\n"
+                   "[clblast]\nxgemm = nosuch\n");
         fclose(f);
     }
     hvp_gemm_reload_table(ctx);
-    char desc[4096];
     hvp_gemm_describe(ctx, desc, sizeof desc);
-    EXPECT(strstr(desc, "default") != NULL, "a bad table is not ignored: %s", desc);
+    EXPECT(strstr(desc, "default") != NULL && strstr(desc, "ignored") &&
+               strstr(desc, "nosuch"),
+           "a bad table is not ignored, or not named: %s", desc);
     remove(path);
     rmdir(dir);
     if (old_dir[0])

@@ -336,6 +336,21 @@ hvp_status hvp_gemm_time(hvp_ctx *ctx, const char *algo, int trans_a, int trans_
  * device's tune table and ctx uses them from now on; progress goes to out (may be NULL). */
 hvp_status hvp_gemm_tune(hvp_ctx *ctx, int quick, FILE *out);
 
+/* ---- CLBlast's GEMM parameters per device (src/ops/clblast_params.c) ------------------ */
+
+/* The i-th choice for CLBlast's Xgemm parameters: 0 is "database" (CLBlast's own choice
+ * for the device), then named sets from CLBlast's database for other devices; NULL past
+ * the last. */
+const char *hvp_clblast_xgemm_set_name(int i);
+/* Gives CLBlast the named set for ctx's device (process-wide, until another is given; an
+ * override cannot be taken back, so "database" does nothing). */
+hvp_status hvp_clblast_xgemm_apply(const hvp_ctx *ctx, const char *name);
+/* Times CLBlast's GEMM with each choice on large products and writes the fastest to the
+ * [clblast] section of the device's tune table ("xgemm = NAME"), used by contexts that
+ * read the table from then on. Leaves the last set tried in force in this process: run it
+ * in a process of its own (hvp tune does). Progress goes to out (may be NULL). */
+hvp_status hvp_clblast_tune(hvp_ctx *ctx, int quick, FILE *out);
+
 /* ---- convolution paths per device (src/ops/conv2d_tune.c) ------------------------- */
 
 /* Convolutions other than 1x1 stride 1 fall in classes: "stem" (fewer than 16 input

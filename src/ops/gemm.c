@@ -87,7 +87,7 @@ static int shape_class(int m, int n, int k, int batch)
 /* The choice per shape class on a context's device (ctx->ops.gemm_table). */
 typedef struct hvp_gemm_table {
     int algo[NCLASSES];
-    char source[3400]; /* where the choice came from, for start-up messages */
+    char source[3600]; /* where the choice came from, for start-up messages */
 } hvp_gemm_table;
 
 /* Without a measured table: CPU devices take our register kernel with work-groups of one
@@ -109,6 +109,14 @@ static void load_table(const hvp_ctx *ctx, hvp_gemm_table *t)
     dictionary *d = hvp_tune_table_load(ctx, path, sizeof path);
     if (!d)
         return;
+    /* CLBlast's parameters (src/ops/clblast_params.c) before its first call. */
+    const char *xgemm = iniparser_getstring(d, "clblast:xgemm", NULL);
+    char clblast[300] = "";
+    if (xgemm && strcmp(xgemm, "database") != 0)
+        snprintf(clblast, sizeof clblast, "; CLBlast Xgemm parameters: %s", xgemm);
+    if (xgemm && hvp_clblast_xgemm_apply(ctx, xgemm) != HVP_OK)
+        snprintf(clblast, sizeof clblast, "; CLBlast Xgemm parameters ignored: %s",
+                 hvp_last_error());
     int ok = 1, algo[NCLASSES];
     for (int c = 0; c < NCLASSES; c++) {
         char key[64];
@@ -117,10 +125,13 @@ static void load_table(const hvp_ctx *ctx, hvp_gemm_table *t)
         ok = ok && algo[c] >= 0;
     }
     iniparser_freedict(d);
-    if (!ok)
-        return; /* stale or foreign table: keep the default */
+    if (!ok) { /* stale or foreign table: keep the default */
+        size_t used = strlen(t->source);
+        snprintf(t->source + used, sizeof t->source - used, "%s", clblast);
+        return;
+    }
     memcpy(t->algo, algo, sizeof algo);
-    snprintf(t->source, sizeof t->source, "measured, from %s", path);
+    snprintf(t->source, sizeof t->source, "measured, from %s%s", path, clblast);
 }
 
 /* ctx's table, read at its first use; out of host memory for it, `spare` takes the
