@@ -1,6 +1,7 @@
-/* Column sums in two levels with a fixed order (col_sums in cl/reduce.cl): the rows are cut
- * into chunks of hvp_col_chunk(rows); each chunk's column sums become one row of partials,
- * then the partials are summed in order. The order depends only on the shape, so results
+/* Column sums in two levels with a fixed order (col_sums in cl/reduce.cl; on CPUs the first
+ * level is col_sums_rows, the same sums in the same order): the rows are cut into chunks of
+ * hvp_col_chunk(rows); each chunk's column sums become one row of partials, then the
+ * partials are summed in order. The order depends only on the shape, so results
  * are bitwise the same run to run, and every level has columns x chunks of parallel work
  * (bias gradients: rows >> cols for tokens, cols >> rows for a classifier's batch). */
 #ifndef HVP_COL_SUMS_H

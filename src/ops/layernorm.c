@@ -64,14 +64,17 @@ hvp_status hvp_layernorm_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor
 }
 
 /* One level of the parameter gradients: into the partials pw, pb [chunks, d] (acc 0) or
- * added to dw, db (acc 1, one chunk); NULL ones are skipped. */
+ * added to dw, db (acc 1, one chunk); NULL ones are skipped. The first level on CPUs
+ * (ctx->row_per_item) takes an item per chunk that streams its rows (cl/layernorm.cl). */
 static hvp_status ln_params_level(hvp_ctx *ctx, int rows, int d, int chunk, const hvp_tensor *x,
                                   const hvp_tensor *mean, const hvp_tensor *rstd,
                                   const hvp_tensor *dy, const hvp_tensor *dw,
                                   const hvp_tensor *db, int acc)
 {
+    int by_rows = !acc && ctx->row_per_item;
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, HVP_K_layernorm_bwd_params, &k));
+    HVP_TRY(hvp_kernel_get(
+        ctx, by_rows ? HVP_K_layernorm_bwd_params_rows : HVP_K_layernorm_bwd_params, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, d);
@@ -82,30 +85,12 @@ static hvp_status ln_params_level(hvp_ctx *ctx, int rows, int d, int chunk, cons
     hvp_arg_tensor(&a, dy);
     arg_optional(&a, dw, dy);
     arg_optional(&a, db, dy);
+    size_t chunks = ((size_t)rows + chunk - 1) / (size_t)chunk, one[1] = {1};
+    if (by_rows)
+        return hvp_launch(ctx, &a, 1, &chunks, one);
     hvp_arg_int(&a, acc);
-    size_t global[2] = {((size_t)d + 15) / 16, ((size_t)rows + chunk - 1) / (size_t)chunk};
+    size_t global[2] = {((size_t)d + 15) / 16, chunks};
     return hvp_launch(ctx, &a, 2, global, NULL);
-}
-
-/* The first level on CPUs: one item per chunk, streaming its rows (cl/layernorm.cl). */
-static hvp_status ln_params_rows(hvp_ctx *ctx, int rows, int d, int chunk, const hvp_tensor *x,
-                                 const hvp_tensor *mean, const hvp_tensor *rstd,
-                                 const hvp_tensor *dy, const hvp_tensor *dw, const hvp_tensor *db)
-{
-    hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, HVP_K_layernorm_bwd_params_rows, &k));
-    hvp_args a = hvp_args_begin(k);
-    hvp_arg_int(&a, rows);
-    hvp_arg_int(&a, d);
-    hvp_arg_int(&a, chunk);
-    hvp_arg_tensor(&a, x);
-    hvp_arg_tensor(&a, mean);
-    hvp_arg_tensor(&a, rstd);
-    hvp_arg_tensor(&a, dy);
-    arg_optional(&a, dw, dy);
-    arg_optional(&a, db, dy);
-    size_t global[1] = {((size_t)rows + chunk - 1) / (size_t)chunk}, one[1] = {1};
-    return hvp_launch(ctx, &a, 1, global, one);
 }
 
 /* dw, db (either may be NULL) in two levels with a fixed order (src/ops/col_sums.h). */
@@ -123,11 +108,8 @@ static hvp_status ln_params(hvp_ctx *ctx, int rows, int d, const hvp_tensor *x,
     if (s == HVP_OK)
         s = hvp_alloc_f32(ctx->acts, "layer norm bias gradient partials", &pb, 2, shape);
     if (s == HVP_OK)
-        s = ctx->row_per_item
-                ? ln_params_rows(ctx, rows, d, chunk, x, mean, rstd, dy, dw ? &pw : NULL,
-                                 db ? &pb : NULL)
-                : ln_params_level(ctx, rows, d, chunk, x, mean, rstd, dy, dw ? &pw : NULL,
-                                  db ? &pb : NULL, 0);
+        s = ln_params_level(ctx, rows, d, chunk, x, mean, rstd, dy, dw ? &pw : NULL,
+                            db ? &pb : NULL, 0);
     if (s == HVP_OK && dw)
         s = hvp_col_sums(ctx, &pw, chunks, d, chunks, dw, 1);
     if (s == HVP_OK && db)

@@ -58,33 +58,22 @@ hvp_status hvp_reduce(hvp_ctx *ctx, hvp_reduce_op op, const hvp_tensor *x, const
 hvp_status hvp_col_sums(hvp_ctx *ctx, const hvp_tensor *in, int rows, int cols, int chunk,
                         const hvp_tensor *out, int acc)
 {
+    /* The first level on CPUs: an item per chunk that streams its rows (cl/reduce.cl). */
+    int by_rows = !acc && ctx->row_per_item;
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, HVP_K_col_sums, &k));
+    HVP_TRY(hvp_kernel_get(ctx, by_rows ? HVP_K_col_sums_rows : HVP_K_col_sums, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, rows);
     hvp_arg_int(&a, cols);
     hvp_arg_int(&a, chunk);
     hvp_arg_tensor(&a, in);
     hvp_arg_tensor(&a, out);
+    size_t chunks = ((size_t)rows + chunk - 1) / (size_t)chunk, one[1] = {1};
+    if (by_rows)
+        return hvp_launch(ctx, &a, 1, &chunks, one);
     hvp_arg_int(&a, acc);
-    size_t global[2] = {((size_t)cols + 15) / 16, ((size_t)rows + chunk - 1) / (size_t)chunk};
+    size_t global[2] = {((size_t)cols + 15) / 16, chunks};
     return hvp_launch(ctx, &a, 2, global, NULL);
-}
-
-/* The first level on CPUs: one item per chunk, streaming its rows (cl/reduce.cl). */
-static hvp_status col_sums_rows(hvp_ctx *ctx, const hvp_tensor *in, int rows, int cols,
-                                int chunk, const hvp_tensor *part)
-{
-    hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, HVP_K_col_sums_rows, &k));
-    hvp_args a = hvp_args_begin(k);
-    hvp_arg_int(&a, rows);
-    hvp_arg_int(&a, cols);
-    hvp_arg_int(&a, chunk);
-    hvp_arg_tensor(&a, in);
-    hvp_arg_tensor(&a, part);
-    size_t global[1] = {((size_t)rows + chunk - 1) / (size_t)chunk}, one[1] = {1};
-    return hvp_launch(ctx, &a, 1, global, one);
 }
 
 hvp_status hvp_col_sums_acc(hvp_ctx *ctx, const hvp_tensor *in, int rows, int cols,
@@ -97,9 +86,7 @@ hvp_status hvp_col_sums_acc(hvp_ctx *ctx, const hvp_tensor *in, int rows, int co
     hvp_tensor part;
     hvp_status s = hvp_alloc_f32(ctx->acts, "column sum partials", &part, 2,
                                  (int[]){chunks, cols});
-    if (s == HVP_OK && ctx->row_per_item)
-        s = col_sums_rows(ctx, in, rows, cols, chunk, &part);
-    else if (s == HVP_OK)
+    if (s == HVP_OK)
         s = hvp_col_sums(ctx, in, rows, cols, chunk, &part, 0);
     if (s == HVP_OK)
         s = hvp_col_sums(ctx, &part, chunks, cols, chunks, out, 1);
