@@ -14,18 +14,24 @@ static void check_attention_fwd(int B, int T, int H, int Dh)
     REQUIRE_OK(hvp_attention_fwd(test_ctx(), &s, &tq, &tsaved, &to));
     double *want = test_doubles(no);
     ref_attention_fwd(test_to_double(qkv, nq), want, B, T, H, Dh);
-    char what[80];
-    snprintf(what, sizeof what, "attention out B=%d T=%d H=%d Dh=%d", B, T, H, Dh);
+    char what[96];
+    snprintf(what, sizeof what, "attention out B=%d T=%d H=%d Dh=%d row_per_item %d", B, T, H,
+             Dh, test_ctx()->row_per_item);
     EXPECT_CLOSE(what, test_read(&to), want, no, FWD_TOL);
 }
 
+/* Heads of a few elements, and of whole vectors with a tail (Dh 20, 64); the layout
+ * kernels an element per work-item and a head row per work-item (ctx->row_per_item). */
 HVP_TEST(attention_fwd)
 {
-    static const int shapes[][4] = {{1, 2, 1, 2}, {2, 3, 2, 3}, {2, 5, 1, 4},
-                                    {1, 17, 3, 8}, {3, 7, 6, 5}, {1, 197, 6, 64}};
-    int ns = test_tiny() ? 2 : 6;
-    for (int i = 0; i < ns; i++)
-        check_attention_fwd(shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3]);
+    static const int shapes[][4] = {{1, 2, 1, 2}, {2, 3, 2, 3}, {2, 5, 1, 4}, {1, 17, 3, 8},
+                                    {3, 7, 6, 5}, {2, 4, 2, 20}, {1, 197, 6, 64}};
+    int ns = test_tiny() ? 2 : 7;
+    for (int item = 0; item < 2; item++)
+        for (int i = 0; i < ns; i++) {
+            test_ctx()->row_per_item = item;
+            check_attention_fwd(shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3]);
+        }
 }
 
 typedef struct {
@@ -59,19 +65,24 @@ static void check_attention_bwd(int B, int T, int H, int Dh)
                    B, T, H, Dh};
     double *want = test_doubles(nq);
     test_fd_grad(l.qkv, nq, attn_loss_fn, &l, 1e-6, want);
-    char what[80];
-    snprintf(what, sizeof what, "attention dqkv B=%d T=%d H=%d Dh=%d", B, T, H, Dh);
+    char what[96];
+    snprintf(what, sizeof what, "attention dqkv B=%d T=%d H=%d Dh=%d row_per_item %d", B, T, H,
+             Dh, test_ctx()->row_per_item);
     EXPECT_CLOSE(what, test_read(&tdq), want, nq, GRAD_TOL);
 }
 
 HVP_TEST(attention_bwd)
 {
-    if (test_tiny()) {
-        check_attention_bwd(2, 3, 2, 2);
-        return;
+    for (int item = 0; item < 2; item++) {
+        test_ctx()->row_per_item = item;
+        if (test_tiny()) {
+            check_attention_bwd(2, 3, 2, 2);
+            continue;
+        }
+        check_attention_bwd(1, 1, 1, 3);
+        check_attention_bwd(2, 5, 3, 4);
+        check_attention_bwd(1, 17, 1, 8);
+        check_attention_bwd(2, 7, 6, 2);
+        check_attention_bwd(1, 3, 2, 20);
     }
-    check_attention_bwd(1, 1, 1, 3);
-    check_attention_bwd(2, 5, 3, 4);
-    check_attention_bwd(1, 17, 1, 8);
-    check_attention_bwd(2, 7, 6, 2);
 }

@@ -36,11 +36,14 @@ static hvp_status layout(hvp_ctx *ctx, hvp_kernel_id kernel, int parts, const hv
     hvp_arg_int(&a, s->T);
     hvp_arg_int(&a, s->H);
     hvp_arg_int(&a, s->Dh);
+    /* CPUs: a whole head row per work-item, as vectors; GPUs: an element (cl/attention.cl) */
+    int span = ctx->row_per_item ? s->Dh : 1;
+    hvp_arg_int(&a, span);
     hvp_arg_mem(&a, src);
     hvp_arg_int(&a, (int)src_off);
     hvp_arg_mem(&a, dst);
     hvp_arg_int(&a, (int)dst_off);
-    size_t global[3] = {(size_t)s->Dh, (size_t)s->T, (size_t)s->B};
+    size_t global[3] = {(size_t)((s->Dh + span - 1) / span), (size_t)s->T, (size_t)s->B};
     return hvp_launch(ctx, &a, 3, global, NULL);
 }
 
