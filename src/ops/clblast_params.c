@@ -104,10 +104,12 @@ hvp_status hvp_clblast_tune(hvp_ctx *ctx, int quick, FILE *out)
                 fprintf(out, " %dx%dx%d:%.1f", SHAPES[j][0], SHAPES[j][1], SHAPES[j][2],
                         2.0 * SHAPES[j][0] * SHAPES[j][1] * SHAPES[j][2] / t[i][j] * 1e-9);
         }
-        if (out) {
-            fprintf(out, s == HVP_OK ? " GFLOP/s\n" : " failed: %s\n", hvp_last_error());
+        if (out && s == HVP_OK)
+            fprintf(out, " GFLOP/s\n");
+        else if (out)
+            fprintf(out, " failed: %s\n", hvp_last_error());
+        if (out)
             fflush(out);
-        }
     }
     /* The set with the smallest sum of log(time / fastest) over the shapes. */
     int best = 0;
