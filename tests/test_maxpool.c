@@ -102,6 +102,32 @@ HVP_TEST(maxpool_ties_pick_first)
     }
 }
 
+/* Many ties (values 0, 1, 2, as after a ReLU of few levels) in 3x3 windows, whose stride-2
+ * blocks take the columns' maxima first: the row-major first still wins. */
+HVP_TEST(maxpool_ties_3x3_pick_first)
+{
+    hvp_maxpool_desc d = {2, 3, 10, 75, 3, 2, 1};
+    int nx = 2 * 3 * 10 * 75, ny = (int)out_len(&d);
+    float *x = test_floats((size_t)nx);
+    for (int i = 0; i < nx; i++)
+        x[i] = floorf(test_uniform(0, 3));
+    hvp_tensor tx = test_tensor(1, &nx, x), ty = test_tensor(1, &ny, NULL), tidx;
+    REQUIRE_OK(hvp_tensor_alloc(test_ctx()->acts, HVP_I32, 1, &ny, "idx", &tidx));
+    REQUIRE_OK(hvp_maxpool_fwd(test_ctx(), &d, &tx, &ty, &tidx));
+    double *want = test_doubles((size_t)ny);
+    int *want_idx = test_alloc((size_t)ny * sizeof(int)), *got_idx = test_alloc((size_t)ny * sizeof(int));
+    ref_maxpool_fwd(test_to_double(x, (size_t)nx), want, want_idx, d.n, d.c, d.h, d.w, d.k,
+                    d.stride, d.pad);
+    EXPECT_CLOSE("maxpool y with ties", test_read(&ty), want, (size_t)ny, 0);
+    REQUIRE_OK(hvp_tensor_download(test_ctx(), &tidx, got_idx));
+    for (int i = 0; i < ny; i++)
+        if (got_idx[i] != want_idx[i]) {
+            TEST_FAIL("idx[%d] = %d, want %d (the first maximum in row-major order)", i,
+                      got_idx[i], want_idx[i]);
+            break;
+        }
+}
+
 typedef struct {
     hvp_maxpool_desc d;
     double *x, *dy, *y;
@@ -157,8 +183,11 @@ HVP_TEST(maxpool_nan_wins)
     int h = 6, w = 68, ho = 3, wo = 34, nx = h * w, ny = ho * wo;
     float *x = test_floats((size_t)nx);
     fill_distinct(x, (size_t)nx);
-    const int nans[] = {1 * w + 20, 2 * w + 21, 3 * w + 40, 0 * w + 0, 5 * w + 67};
-    for (int i = 0; i < 5; i++)
+    /* 4 * w + 33: the column a 3x3 block reads past its 32 vector lanes; 2 * w + 23: two
+     * NaNs in one row of a window */
+    const int nans[] = {1 * w + 20, 2 * w + 21, 3 * w + 40, 0 * w + 0,
+                        5 * w + 67, 4 * w + 33, 2 * w + 23};
+    for (int i = 0; i < 7; i++)
         x[nans[i]] = NAN;
     hvp_tensor tx = test_tensor(1, &nx, x), ty = test_tensor(1, &ny, NULL), tidx;
     REQUIRE_OK(hvp_tensor_alloc(test_ctx()->acts, HVP_I32, 1, &ny, "idx", &tidx));

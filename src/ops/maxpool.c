@@ -50,10 +50,13 @@ hvp_status hvp_maxpool_fwd(hvp_ctx *ctx, const hvp_maxpool_desc *d, const hvp_te
     HVP_TRY(hvp_kernel_get(ctx, HVP_K_maxpool_fwd, &k));
     hvp_args a = hvp_args_begin(k);
     add_geometry(&a, d);
+    int ho = hvp_maxpool_out(d->h, d->k, d->stride, d->pad);
+    int rows = ctx->row_per_item ? ho : 1; /* CPUs: an item streams through a plane */
+    hvp_arg_int(&a, rows);
     hvp_arg_tensor(&a, x);
     hvp_arg_tensor(&a, y);
     hvp_arg_tensor(&a, idx);
-    size_t global[2] = {(size_t)hvp_maxpool_out(d->h, d->k, d->stride, d->pad), planes};
+    size_t global[2] = {(size_t)(ho + rows - 1) / rows, planes};
     return hvp_launch(ctx, &a, 2, global, NULL);
 }
 
