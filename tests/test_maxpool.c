@@ -41,11 +41,13 @@ static void fill_distinct(float *x, size_t n)
     }
 }
 
+/* Both launch shapes: an output row per work-item (GPUs) and a plane (CPUs). */
 HVP_TEST(maxpool_fwd)
 {
     int ns = test_tiny() ? 3 : NSHAPES;
-    for (int s = 0; s < ns; s++) {
-        hvp_maxpool_desc d = desc_of(shapes[s]);
+    for (int t = 0; t < 2 * ns; t++) {
+        test_ctx()->row_per_item = t / ns;
+        hvp_maxpool_desc d = desc_of(shapes[t % ns]);
         size_t nx = (size_t)d.n * d.c * d.h * d.w, ny = out_len(&d);
         float *x = test_floats(nx);
         fill_distinct(x, nx);
@@ -58,8 +60,8 @@ HVP_TEST(maxpool_fwd)
         ref_maxpool_fwd(test_to_double(x, nx), want, want_idx, d.n, d.c, d.h, d.w, d.k, d.stride,
                         d.pad);
         char what[96];
-        snprintf(what, sizeof what, "maxpool y n=%d c=%d %dx%d k=%d s=%d p=%d", d.n, d.c, d.h,
-                 d.w, d.k, d.stride, d.pad);
+        snprintf(what, sizeof what, "maxpool y n=%d c=%d %dx%d k=%d s=%d p=%d row_per_item %d",
+                 d.n, d.c, d.h, d.w, d.k, d.stride, d.pad, test_ctx()->row_per_item);
         EXPECT_CLOSE(what, test_read(&ty), want, ny, FWD_TOL);
         REQUIRE_OK(hvp_tensor_download(test_ctx(), &tidx, got_idx));
         for (size_t i = 0; i < ny; i++)
