@@ -200,11 +200,13 @@ static void igemm_tile(int o0, int p0, int z, int c_in, int h, int w_in, int c_o
     const int P = ho * wo, hw = h * w_in, kk = kh * kw;
     if (o0 >= c_out || p0 >= P)
         return;
-    /* The pixels' top-left input corners; pixels past P get a row no tap brings in range. */
-    const int8 p = p0 + (int8)(0, 1, 2, 3, 4, 5, 6, 7);
+    /* The pixels' top-left input corners; pixels past P (never stored) repeat the last
+     * one, so that they leave the unmasked reads below to taps inside the image. (A vector
+     * bound: Oclgrind 21.10 got min(int8, int) wrong.) */
+    const int8 p = min(p0 + (int8)(0, 1, 2, 3, 4, 5, 6, 7), (int8)(P - 1));
     const int8 oh = p / wo;
     const int8 ow = p - oh * wo;
-    const int8 ih0 = select((int8)(-kh - h), oh * stride - pad_h, p < P);
+    const int8 ih0 = oh * stride - pad_h;
     const int8 iw0 = ow * stride - pad_w;
     const global float *xi = x + x_off + z * c_in * hw;
     IG_PIX(IG_DECL)
@@ -283,6 +285,32 @@ kernel void conv2d_dx_phases(int c_in, int h, int w, int c_out, int kh, int kw, 
                skw, 1, skh - 1 - (rh + pad - k0h) / s, skw - 1 - (rw + pad - k0w) / s,
                (H - rh + s - 1) / s, (W - rw + s - 1) / s, dy, dy_off, wt, off, dx, dx_off,
                H * W, rh * W + rw, s * W, s);
+}
+
+/* xp = x [planes][h][w] inside ph rows and pw columns of zeros on each side, so that
+ * conv2d_fwd_igemm reads every tap unmasked: at 8x8 and 16x16 most tiles have a pixel on
+ * the border, and the masked taps ran at half the speed. An item per row of xp.
+ * Global (h + 2 ph, planes). */
+kernel void conv2d_pad(int planes, int h, int w, int ph, int pw, global const float *x,
+                       int x_off, global float *xp, int xp_off)
+{
+    const int r = (int)get_global_id(0), q = (int)get_global_id(1);
+    const int hp = h + 2 * ph, wp = w + 2 * pw, ir = r - ph;
+    if (r >= hp || q >= planes)
+        return;
+    global float *dst = xp + xp_off + (q * hp + r) * wp;
+    if (ir < 0 || ir >= h) {
+        for (int c = 0; c < wp; c++)
+            dst[c] = 0.0f;
+        return;
+    }
+    const global float *src = x + x_off + (q * h + ir) * w;
+    for (int c = 0; c < pw; c++) {
+        dst[c] = 0.0f;
+        dst[pw + w + c] = 0.0f;
+    }
+    for (int c = 0; c < w; c++)
+        dst[pw + c] = src[c];
 }
 
 /* wt for conv2d_fwd_igemm from w [c_out][c_in][kh][kw]: panels of 32 output channels,

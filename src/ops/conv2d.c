@@ -228,6 +228,44 @@ static hvp_status igemm_run(hvp_ctx *ctx, const hvp_conv2d_desc *d, const ig_geo
     return hvp_launch(ctx, &a, 3, global, ctx->info.type & CL_DEVICE_TYPE_CPU ? one : NULL);
 }
 
+/* x [planes][h][w] inside ph rows and pw columns of zeros on each side, into scratch
+ * (conv2d_pad). */
+static hvp_status pad_input(hvp_ctx *ctx, int planes, int h, int w, int ph, int pw,
+                            const hvp_tensor *x, hvp_tensor *xp)
+{
+    HVP_TRY(scratch(ctx, (size_t)planes * (h + 2 * ph) * (w + 2 * pw), "conv2d padded input",
+                    xp));
+    hvp_kernel *k;
+    HVP_TRY(hvp_kernel_get(ctx, HVP_K_conv2d_pad, &k));
+    hvp_args a = hvp_args_begin(k);
+    hvp_arg_int(&a, planes);
+    hvp_arg_int(&a, h);
+    hvp_arg_int(&a, w);
+    hvp_arg_int(&a, ph);
+    hvp_arg_int(&a, pw);
+    hvp_arg_tensor(&a, x);
+    hvp_arg_tensor(&a, xp);
+    size_t global[2] = {(size_t)(h + 2 * ph), (size_t)planes};
+    return hvp_launch(ctx, &a, 2, global, NULL);
+}
+
+/* conv2d_fwd_igemm of x by packed weights wt, the convolution d with its padding made
+ * zeros first (pad_input), so that no tap is masked. */
+static hvp_status igemm_padded(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *x,
+                               const hvp_tensor *wt, const hvp_tensor *y)
+{
+    hvp_conv2d_desc dp = *d;
+    hvp_tensor xp = *x;
+    if (d->pad > 0) {
+        dp.h += 2 * d->pad;
+        dp.w += 2 * d->pad;
+        dp.pad = 0;
+        HVP_TRY(pad_input(ctx, d->n * d->c_in, d->h, d->w, d->pad, d->pad, x, &xp));
+    }
+    ig_geom g = ig_forward(&dp);
+    return igemm_run(ctx, &dp, &g, &xp, wt, y);
+}
+
 /* The convolution d of x by its weight w [c_out][c_in][kh][kw] into y. */
 static hvp_status igemm(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor *x,
                         const hvp_tensor *w, const hvp_tensor *y)
@@ -236,8 +274,7 @@ static hvp_status igemm(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_tensor
     HVP_TRY(scratch(ctx, (size_t)d->c_in * d->kh * d->kw * ig_cpad(d->c_out),
                     "conv2d transposed weights", &wt));
     HVP_TRY(w_pack(ctx, d->c_in, d->c_out, d->kh, d->kw, d, 0, 0, 0, w, &wt));
-    ig_geom g = ig_forward(d);
-    return igemm_run(ctx, d, &g, x, &wt, y);
+    return igemm_padded(ctx, d, x, &wt, y);
 }
 
 /* dx of convolution d as forward convolutions of dy by the rotated kernel, one per phase
@@ -248,6 +285,17 @@ static hvp_status dx_phases(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_te
 {
     int s = d->stride, ho = hvp_conv2d_out_h(d), wo = hvp_conv2d_out_w(d);
     int cpad = ig_cpad(d->c_in);
+    if (s == 1 && d->kh == d->kw && d->pad < d->kh) {
+        /* One phase: the forward convolution of dy by the rotated kernel with padding
+         * k - 1 - pad, unmasked on a padded copy of dy. */
+        hvp_tensor wt;
+        HVP_TRY(scratch(ctx, (size_t)d->kh * d->kw * d->c_out * cpad, "conv2d transposed weights",
+                        &wt));
+        HVP_TRY(w_pack(ctx, d->c_out, d->c_in, d->kh, d->kw, d, 0, 0, 1, w, &wt));
+        hvp_conv2d_desc t = {d->n, d->c_out, ho, wo, d->c_in, d->kh, d->kw, 1,
+                             d->kh - 1 - d->pad};
+        return igemm_padded(ctx, &t, dy, &wt, dx);
+    }
     size_t taps = 0;
     for (int ph = 0; ph < s * s; ph++) {
         int k0h = (ph / s + d->pad) % s, k0w = (ph % s + d->pad) % s;
