@@ -409,8 +409,8 @@ static void expect_heuristic(void)
 {
     expect_paths(&STEM, "ccc", "stem");
     expect_paths(&S1_LARGE, "iii", "3x3 stride 1, 144 pixels");
-    expect_paths(&S2_SMALL, "cii", "3x3 stride 2, 25 pixels");
-    expect_paths(&S2_1X1_SMALL, "cii", "1x1 stride 2, 16 pixels");
+    expect_paths(&S2_SMALL, "iii", "3x3 stride 2, 25 pixels");
+    expect_paths(&S2_1X1_SMALL, "iii", "1x1 stride 2, 16 pixels");
 }
 
 /* test_ctx() with a tune table of its own: a fresh HVP_CACHE_DIR holding `text` (none when
@@ -464,7 +464,7 @@ HVP_TEST(conv2d_tune_table_picks_paths)
     expect_paths(&STEM, "iii", "stem");
     expect_paths(&S1_LARGE, "ccc", "3x3 stride 1, 144 pixels");
     expect_paths(&S2_SMALL, "ici", "3x3 stride 2, 25 pixels");
-    expect_paths(&S2_1X1_SMALL, "cic", "1x1 stride 2, 16 pixels (dx alone in the table)");
+    expect_paths(&S2_1X1_SMALL, "iic", "1x1 stride 2, 16 pixels (dx alone in the table)");
     expect_paths(&(hvp_conv2d_desc){2, 16, 8, 8, 8, 1, 1, 1, 0}, "ccc",
                  "1x1 stride 1 (the input itself, whatever the table)");
     char desc[4096];

@@ -354,36 +354,25 @@ int hvp_conv2d_forced(const hvp_ctx *ctx)
     return ctx->ops.conv_igemm;
 }
 
-/* Without a tune table, the forward takes the implicit GEMM when the loop over input
- * channels inside each tap is long enough to pay for the tile's set-up and scattered
- * stores, and either the rows are long (vector loads for most taps) or the column matrix
- * would outgrow the caches. On PoCL (ResNet-18 CIFAR layers, process CPU time) it took
- * 0.45-0.85x the time of im2col + GEMM at 32x32 and 16x16 and, at batch 128, 0.6-0.9x at
- * 8x8 and 4x4; at batch 32 those took 1.1-1.2x, the 3-channel stem 1-2.5x. */
-static int heuristic_fwd(const hvp_conv2d_desc *d)
-{
-    double P = (double)hvp_conv2d_out_h(d) * hvp_conv2d_out_w(d);
-    double col = (double)d->n * d->c_in * d->kh * d->kw * P;
-    return d->kh * d->kw > 1 && d->c_in >= 16 && (P >= 128 || col >= (double)(4 << 20));
-}
+/* Without a tune table, the implicit GEMM from 16 input channels (the 3-channel stem
+ * would fill 3 of a tile's 8), for every kernel size and stride, and the weight gradient
+ * likewise. Since it reads a zero-padded input (no masked taps), it beat im2col + GEMM on
+ * every ResNet-18 CIFAR layer on PoCL (bench ops, batch 32 and 128: 0.7-1.0x the time of
+ * the forward at 8x8 and 4x4, 0.7x for the 1x1 stride-2 shortcut), where before it lost
+ * at 8x8 and 4x4 at batch 32. */
+static int heuristic_fwd(const hvp_conv2d_desc *d) { return d->c_in >= 16; }
 
-/* The weight gradient, from 16 input channels (the 3-channel stem would fill 3 of a
- * tile's 8). On PoCL (ResNet-18 CIFAR layers, process CPU time of the whole backward) it
- * took 0.6x the time at 32x32 and 16x16, 0.75x at 8x8 and 0.8-0.9x at 4x4 and for the
- * strided layers, at batch 32 and 128. */
 static int heuristic_dw(const hvp_conv2d_desc *d) { return d->c_in >= 16; }
 
-/* The input gradient by phases. Stride 1 (a single phase): from 128 pixels: on PoCL it
- * took 0.7-0.85x the time of GEMM + col2im at 32x32 and 16x16 (ResNet-18 CIFAR, batch 32)
- * but 1.2x at 8x8 and 1.7x at 4x4, where dy's rows are short (with the implicit weight
- * gradient: 8x8 0.95-1.03x, 4x4 1.2-1.4x). Strided: with the implicit weight gradient
- * (then no column matrix is built at all); the whole backward of the 3x3 stride-2 layer
- * took 0.88x (batch 128) and 0.96x (batch 32) the time, of the 1x1 stride-2 shortcut 1.0x
- * and 0.91x. */
+/* The input gradient by phases. Stride 1 (one phase, a forward convolution of padded dy):
+ * as the forward; at 8x8 it took 0.8x the time of GEMM + col2im, at 4x4 0.8-1.0x (batch
+ * 128 and 32). Strided: with the implicit weight gradient (then no column matrix is built
+ * at all); the whole backward of the 3x3 stride-2 layer took 0.88x (batch 128) and 0.96x
+ * (batch 32) the time, of the 1x1 stride-2 shortcut 1.0x and 0.91x. */
 static int heuristic_dx(const hvp_conv2d_desc *d)
 {
     if (d->stride == 1)
-        return heuristic_fwd(d) && hvp_conv2d_out_h(d) * hvp_conv2d_out_w(d) >= 128;
+        return heuristic_fwd(d);
     return d->c_out >= 16 && heuristic_dw(d);
 }
 

@@ -114,9 +114,8 @@ void hvp_conv2d_describe(hvp_ctx *ctx, char *buf, size_t size)
     }
     const hvp_conv2d_table *t = table_of(ctx);
     if (memcmp(t->way, NO_TABLE.way, sizeof t->way) == 0) {
-        snprintf(buf, size, "default heuristic: implicit GEMM from 16 input channels, the "
-                            "forward and stride-1 dx from 128 output pixels (no [conv2d] in "
-                            "a tune table; run hvp tune)");
+        snprintf(buf, size, "default heuristic: implicit GEMM from 16 input channels (no "
+                            "[conv2d] in a tune table; run hvp tune)");
         return;
     }
     size_t used = 0;
