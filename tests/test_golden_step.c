@@ -67,7 +67,9 @@ static void track(const char *what, const float *got, const float *want, size_t 
 
 typedef hvp_status (*make_method_fn)(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m);
 
-static void golden_step(const char *file, make_method_fn make)
+/* param_tol: the largest error of a parameter after the step, relative to the tensor's
+ * largest value (1e-4 unless a method's step is known to round more). */
+static void golden_step(const char *file, make_method_fn make, double param_tol)
 {
     if (test_tiny()) {
         test_skip("a whole training step; its kernels are checked by the op tests");
@@ -195,7 +197,7 @@ static void golden_step(const char *file, make_method_fn make)
             continue;
         }
         float *got = test_read(&p->value);
-        EXPECT_CLOSE(p->name, got, test_to_double(after->data, k), k, 1e-4);
+        EXPECT_CLOSE(p->name, got, test_to_double(after->data, k), k, param_tol);
         track(p->name, got, after->data, k, 1e-6, &worst, worst_name, sizeof worst_name);
         float *dgot = test_floats(k);
         double *dwant = test_doubles(k);
@@ -269,14 +271,18 @@ static hvp_status make_simclr(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m
     return hvp_simclr_create(ctx, &sc, m);
 }
 
+/* SimSiam's loss is near zero (-0.0086: nearly orthogonal p and z), so its gradients are
+ * differences of close numbers: PyTorch itself in float32 ends 5e-5 from the double
+ * reference on encoder.layer2.0.conv2.weight, and hvp 2.6e-5 to 1.3e-4 depending on which
+ * convolution paths sum (all implicit, all column matrices, the default mix). */
 HVP_TEST(simsiam_golden_step)
 {
-    golden_step(HVP_TEST_DATA "/simsiam_golden.safetensors", make_simsiam);
+    golden_step(HVP_TEST_DATA "/simsiam_golden.safetensors", make_simsiam, 3e-4);
 }
 
 HVP_TEST(simclr_golden_step)
 {
-    golden_step(HVP_TEST_DATA "/simclr_golden.safetensors", make_simclr);
+    golden_step(HVP_TEST_DATA "/simclr_golden.safetensors", make_simclr, 1e-4);
 }
 
 /* norm_last_layer false in the golden file, so weight_g is trained; the schedules put step 0
@@ -303,27 +309,27 @@ static hvp_status make_dino(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m)
 
 HVP_TEST(dino_golden_step)
 {
-    golden_step(HVP_TEST_DATA "/dino_golden.safetensors", make_dino);
+    golden_step(HVP_TEST_DATA "/dino_golden.safetensors", make_dino, 1e-4);
 }
 
 /* The same with two local views of 8 px per image in the student's loss. */
 HVP_TEST(dino_multicrop_golden_step)
 {
-    golden_step(HVP_TEST_DATA "/dino_multicrop_golden.safetensors", make_dino);
+    golden_step(HVP_TEST_DATA "/dino_multicrop_golden.safetensors", make_dino, 1e-4);
 }
 
 /* The paper's DINO hard views: (even, odd) pairs, 2 of 4 local candidates kept jointly
  * with the pair by the multi-crop loss (tools/make_dino_golden.py --local 2 --candidates 4). */
 HVP_TEST(dino_local_select_golden_step)
 {
-    golden_step(HVP_TEST_DATA "/dino_local_select_golden.safetensors", make_dino);
+    golden_step(HVP_TEST_DATA "/dino_local_select_golden.safetensors", make_dino, 1e-4);
 }
 
 /* DINO on a two-block ViT (16 px globals, patch 4) with two local views of 8 px per image:
  * the locals' position embedding is interpolated from the 4 x 4 grid to 2 x 2. */
 HVP_TEST(dino_vit_multicrop_golden_step)
 {
-    golden_step(HVP_TEST_DATA "/dino_vit_multicrop_golden.safetensors", make_dino);
+    golden_step(HVP_TEST_DATA "/dino_vit_multicrop_golden.safetensors", make_dino, 1e-4);
 }
 
 /* iBOT on a two-block ViT (img 32, patch 8), norm_last_layer false, drop path 0, with the
@@ -363,7 +369,7 @@ static hvp_status make_ibot(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m)
 
 HVP_TEST(ibot_golden_step)
 {
-    golden_step(HVP_TEST_DATA "/ibot_golden.safetensors", make_ibot);
+    golden_step(HVP_TEST_DATA "/ibot_golden.safetensors", make_ibot, 1e-4);
 }
 
 /* The same with a separate patch head (shared_head false for both networks, patch_out_dim 24
@@ -371,7 +377,7 @@ HVP_TEST(ibot_golden_step)
  * pos_embed interpolated, their class outputs join the class term, unmasked. */
 HVP_TEST(ibot_multicrop_golden_step)
 {
-    golden_step(HVP_TEST_DATA "/ibot_multicrop_golden.safetensors", make_ibot);
+    golden_step(HVP_TEST_DATA "/ibot_multicrop_golden.safetensors", make_ibot, 1e-4);
 }
 
 /* BYOL through the registry (method.name = byol) with the golden file's sizes and tau
@@ -397,5 +403,5 @@ static hvp_status make_byol(hvp_ctx *ctx, const hvp_st_file *f, hvp_method **m)
 
 HVP_TEST(byol_golden_step)
 {
-    golden_step(HVP_TEST_DATA "/byol_golden.safetensors", make_byol);
+    golden_step(HVP_TEST_DATA "/byol_golden.safetensors", make_byol, 1e-4);
 }
