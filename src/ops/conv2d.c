@@ -243,9 +243,11 @@ static hvp_status pad_input(hvp_ctx *ctx, int planes, int h, int w, int ph, int 
     hvp_arg_int(&a, w);
     hvp_arg_int(&a, ph);
     hvp_arg_int(&a, pw);
+    int hp = h + 2 * ph, rows = ctx->row_per_item ? hp : 1; /* CPUs: a plane an item */
+    hvp_arg_int(&a, rows);
     hvp_arg_tensor(&a, x);
     hvp_arg_tensor(&a, xp);
-    size_t global[2] = {(size_t)(h + 2 * ph), (size_t)planes};
+    size_t global[2] = {(size_t)(hp + rows - 1) / rows, (size_t)planes};
     return hvp_launch(ctx, &a, 2, global, NULL);
 }
 
