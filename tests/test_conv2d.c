@@ -82,9 +82,11 @@ static const int igemm_shapes[][9] = {
 HVP_TEST(conv2d_fwd_igemm)
 {
     int old = hvp_conv2d_igemm(test_ctx(), 1);
-    for (int s = 0; s < (test_tiny() ? 3 : NIGEMM); s++) {
-        hvp_conv2d_desc d = desc_of(igemm_shapes[s]);
-        check_fwd(&d, s % 2);
+    /* the weights packed by both kernels: an item per element (GPUs) and per panel (CPUs) */
+    for (int s = 0; s < 2 * (test_tiny() ? 3 : NIGEMM); s++) {
+        test_ctx()->row_per_item = s % 2;
+        hvp_conv2d_desc d = desc_of(igemm_shapes[s / 2]);
+        check_fwd(&d, s / 2 % 2);
     }
     for (int s = 0; s < (test_tiny() ? 0 : NSHAPES); s++) {
         hvp_conv2d_desc d = desc_of(fwd_shapes[s]);
@@ -215,8 +217,9 @@ HVP_TEST(conv2d_bwd_igemm)
 {
     int old = hvp_conv2d_igemm(test_ctx(), 1);
     int n = (int)(sizeof igemm_bwd_shapes / sizeof igemm_bwd_shapes[0]);
-    for (int s = 0; s < (test_tiny() ? 2 : n); s++) {
-        hvp_conv2d_desc d = desc_of(igemm_bwd_shapes[s]);
+    for (int s = 0; s < 2 * (test_tiny() ? 2 : n); s++) { /* both weight-packing kernels */
+        test_ctx()->row_per_item = s % 2;
+        hvp_conv2d_desc d = desc_of(igemm_bwd_shapes[s / 2]);
         check_bwd(&d, 1);
     }
     for (int s = 0; s < (test_tiny() ? 0 : (int)(sizeof bwd_shapes / sizeof bwd_shapes[0]));

@@ -177,7 +177,8 @@ static hvp_status w_pack(hvp_ctx *ctx, int ci, int co, int skh, int skw, const h
                          int k0h, int k0w, int flip, const hvp_tensor *w, const hvp_tensor *wt)
 {
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, HVP_K_conv2d_w_pack, &k));
+    int panels = ctx->row_per_item; /* CPUs: an item per panel and input channel */
+    HVP_TRY(hvp_kernel_get(ctx, panels ? HVP_K_conv2d_w_pack_panel : HVP_K_conv2d_w_pack, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, ci);
     hvp_arg_int(&a, co);
@@ -193,6 +194,10 @@ static hvp_status w_pack(hvp_ctx *ctx, int ci, int co, int skh, int skw, const h
     hvp_arg_tensor(&a, w);
     hvp_arg_tensor(&a, wt);
     size_t gp[2] = {(size_t)ig_cpad(co), (size_t)ci * skh * skw};
+    if (panels) {
+        gp[0] = (size_t)ig_cpad(co) / IG_CT;
+        gp[1] = (size_t)ci;
+    }
     return hvp_launch(ctx, &a, 2, gp, NULL);
 }
 

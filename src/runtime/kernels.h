@@ -17,6 +17,7 @@
     X(conv2d, conv2d_fwd_igemm)                                                                \
     X(conv2d, conv2d_dx_phases)                                                                \
     X(conv2d, conv2d_w_pack)                                                                   \
+    X(conv2d, conv2d_w_pack_panel)                                                             \
     X(conv2d, conv2d_dy_panels)                                                                \
     X(conv2d, conv2d_pad)                                                                      \
     X(conv2d, conv2d_bwd_dw_igemm)                                                             \
