@@ -328,16 +328,7 @@ kernel void conv2d_pad(int planes, int h, int w, int ph, int pw, int rows, globa
         pad_row(h, w, ph, pw, x + x_off, xp + xp_off, q, r);
 }
 
-/* wt for conv2d_fwd_igemm from w [c_out][c_in][kh][kw]: panels of 32 output channels,
- * each [kh * kw][c_in][32] in the order the kernel reads them, zero past the output
- * channels. flip = 0: the forward, wt(j, c, t) = w[j][c][t], t = ki * kw + kj.
- * flip = 1: the input gradient of a convolution with stride s as forward convolutions of
- * dy (channels swapped, the kernel rotated by 180 degrees), one per phase of dx; the phase
- * whose rows take the taps ki = k0h, k0h + s, ... (columns likewise) has the sub-kernel
- * [skh][skw] with wt(j, c, (mh, mw)) = w[c][j][k0h + s (skh-1-mh)][k0w + s (skw-1-mw)]
- * (stride 1: the whole kernel rotated). ci, co: the input and output channels of the
- * convolution the kernel runs; skh x skw its kernel; kw, kk: w's width and taps.
- * Global (cpad, ci * skh * skw). */
+/* Element (j, c, t) of the packed weights (below). */
 inline float w_pack_value(int ci, int co, int skw, int kw, int kk, int k0h, int k0w, int s,
                           int skh, int flip, global const float *w, int j, int c, int t)
 {
@@ -348,6 +339,16 @@ inline float w_pack_value(int ci, int co, int skw, int kw, int kk, int k0h, int 
     return w[flip ? (c * co + j) * kk + ki * kw + kj : (j * ci + c) * kk + t];
 }
 
+/* wt for conv2d_fwd_igemm from w [c_out][c_in][kh][kw]: panels of 32 output channels,
+ * each [kh * kw][c_in][32] in the order the kernel reads them, zero past the output
+ * channels. flip = 0: the forward, wt(j, c, t) = w[j][c][t], t = ki * kw + kj.
+ * flip = 1: the input gradient of a convolution with stride s as forward convolutions of
+ * dy (channels swapped, the kernel rotated by 180 degrees), one per phase of dx; the phase
+ * whose rows take the taps ki = k0h, k0h + s, ... (columns likewise) has the sub-kernel
+ * [skh][skw] with wt(j, c, (mh, mw)) = w[c][j][k0h + s (skh-1-mh)][k0w + s (skw-1-mw)]
+ * (stride 1: the whole kernel rotated). ci, co: the input and output channels of the
+ * convolution the kernel runs; skh x skw its kernel; kw, kk: w's width and taps.
+ * Global (cpad, ci * skh * skw). */
 kernel void conv2d_w_pack(int ci, int co, int skh, int skw, int kw, int kk, int k0h, int k0w,
                           int s, int cpad, int flip, global const float *w, int w_off,
                           global float *wt, int wt_off)
