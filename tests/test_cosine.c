@@ -5,10 +5,12 @@
 
 static const int shapes[][2] = {{1, 1}, {3, 7}, {5, 33}, {4, 257}, {2, 1000}, {3, 2048}};
 
+/* Every case runs with a work-group per row and with an item per row (ctx->row_per_item). */
 HVP_TEST(cosine_fwd)
 {
-    for (int s = 0; s < (test_tiny() ? 2 : 6); s++) {
-        int rows = shapes[s][0], cols = shapes[s][1], n = rows * cols;
+    for (int s = 0; s < (test_tiny() ? 2 : 6) * 2; s++) {
+        test_ctx()->row_per_item = s % 2;
+        int rows = shapes[s / 2][0], cols = shapes[s / 2][1], n = rows * cols;
         float *a = test_floats((size_t)n), *b = test_floats((size_t)n);
         test_fill_uniform(a, (size_t)n, -1, 1);
         test_fill_uniform(b, (size_t)n, -1, 1);
@@ -85,10 +87,15 @@ static void check_bwd(int rows, int cols, double eps, float scale_a)
 
 HVP_TEST(cosine_bwd)
 {
-    check_bwd(3, 7, 1e-8, 1.0f);
-    if (!test_tiny())
-        check_bwd(5, 70, 1e-8, 1.0f);
-    /* ||a|| under eps: a's norm is clamped and passes no gradient. */
-    check_bwd(2, 5, 0.05, 1e-3f);
-    check_bwd(3, 5, 0.5, -0.15f);
+    for (int item = 0; item < 2; item++) {
+        test_ctx()->row_per_item = item;
+        check_bwd(3, 7, 1e-8, 1.0f);
+        if (!test_tiny())
+            check_bwd(5, 70, 1e-8, 1.0f);
+        /* ||a|| under eps: a's norm is clamped and passes no gradient. */
+        check_bwd(2, 5, 0.05, 1e-3f);
+        check_bwd(3, 5, 0.5, -0.15f);
+        if (!test_tiny())
+            check_bwd(2, 40, 0.5, -0.15f); /* clamped, with whole vectors and a tail */
+    }
 }

@@ -1,7 +1,12 @@
-/* Cosine similarity per row (cl/cosine.cl). */
+/* Cosine similarity per row (cl/cosine.cl): a row per work-group's row of items, or per item
+ * (CPUs: hvp_row_kernel). */
 #include "hvp/ops.h"
+#include "ops/launch.h"
 #include "ops/op_util.h"
 #include "ops/row_util.h"
+
+/* About 8 vectors per item on GPUs; on CPUs a whole row (as l2norm). */
+#define PER_ITEM (8 * HVP_VEC)
 
 static hvp_status check(const char *op, const hvp_tensor *a, const hvp_tensor *b, int *rows,
                         int *cols)
@@ -22,18 +27,9 @@ hvp_status hvp_cosine_fwd(hvp_ctx *ctx, const hvp_tensor *a, const hvp_tensor *b
     int rows = 0, cols = 0;
     HVP_TRY(check("cosine_fwd", a, b, &rows, &cols));
     HVP_TRY(hvp_expect_numel(s, (size_t)rows, "cosine_fwd", "s"));
-    hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, HVP_K_cosine_fwd, &k));
-    size_t local = hvp_row_group_size(k, (size_t)cols, 1);
-    hvp_args ar = hvp_args_begin(k);
-    hvp_arg_int(&ar, rows);
-    hvp_arg_int(&ar, cols);
-    hvp_arg_tensor(&ar, a);
-    hvp_arg_tensor(&ar, b);
-    hvp_arg_tensor(&ar, s);
-    hvp_arg_float(&ar, eps);
-    hvp_arg_local(&ar, local * sizeof(float));
-    return hvp_launch_rows(ctx, &ar, (size_t)rows, local);
+    return hvp_launch_rowwise(ctx, HVP_K_cosine_fwd, HVP_K_cosine_fwd_item, rows, cols, PER_ITEM,
+                              HVP_KARGS(HVP_TENSOR(a), HVP_TENSOR(b), HVP_TENSOR(s),
+                                        HVP_FLOAT(eps)));
 }
 
 hvp_status hvp_cosine_bwd(hvp_ctx *ctx, const hvp_tensor *a, const hvp_tensor *b,
@@ -50,20 +46,10 @@ hvp_status hvp_cosine_bwd(hvp_ctx *ctx, const hvp_tensor *a, const hvp_tensor *b
         HVP_TRY(hvp_expect_numel(db, hvp_numel(a), "cosine_bwd", "db"));
     if (!da && !db)
         return HVP_OK;
-    hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, HVP_K_cosine_bwd, &k));
-    size_t local = hvp_row_group_size(k, (size_t)cols, 1);
-    hvp_args ar = hvp_args_begin(k);
-    hvp_arg_int(&ar, rows);
-    hvp_arg_int(&ar, cols);
-    hvp_arg_tensor(&ar, a);
-    hvp_arg_tensor(&ar, b);
-    hvp_arg_tensor(&ar, ds);
-    hvp_arg_int(&ar, da != NULL);
-    hvp_arg_tensor(&ar, da ? da : a); /* a stand-in that is never written */
-    hvp_arg_int(&ar, db != NULL);
-    hvp_arg_tensor(&ar, db ? db : b);
-    hvp_arg_float(&ar, eps);
-    hvp_arg_local(&ar, local * sizeof(float));
-    return hvp_launch_rows(ctx, &ar, (size_t)rows, local);
+    /* a gradient not wanted gets a stand-in that is never written */
+    return hvp_launch_rowwise(ctx, HVP_K_cosine_bwd, HVP_K_cosine_bwd_item, rows, cols, PER_ITEM,
+                              HVP_KARGS(HVP_TENSOR(a), HVP_TENSOR(b), HVP_TENSOR(ds),
+                                        HVP_INT(da != NULL), HVP_TENSOR(da ? da : a),
+                                        HVP_INT(db != NULL), HVP_TENSOR(db ? db : b),
+                                        HVP_FLOAT(eps)));
 }

@@ -57,6 +57,7 @@
     X(dropout, dropout_fwd_path)                                                               \
     X(dropout, dropout_bwd_path)                                                               \
     X(add, add_fwd)                                                                            \
+    X(add, add_relu_fwd)                                                                       \
     X(add, add_fwd_acc)                                                                        \
     X(add, add_axpby)                                                                          \
     X(add, add_diagonal)                                                                       \
@@ -94,7 +95,9 @@
     X(weight_norm, weight_norm_fwd)                                                            \
     X(weight_norm, weight_norm_bwd)                                                            \
     X(cosine, cosine_fwd)                                                                      \
+    X(cosine, cosine_fwd_item)                                                                 \
     X(cosine, cosine_bwd)                                                                      \
+    X(cosine, cosine_bwd_item)                                                                 \
     X(cross_entropy, cross_entropy_fwd)                                                        \
     X(cross_entropy, cross_entropy_fwd_item)                                                   \
     X(cross_entropy, cross_entropy_bwd)                                                        \
