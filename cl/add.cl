@@ -15,6 +15,22 @@ kernel void add_fwd(int n, global const float *a, int a_off, global const float 
             y[j] = a[j] + b[j];
 }
 
+/* y = max(a + b, 0): a residual block's sum and its ReLU in one pass (the backward is
+ * relu_bwd on y, then the identity to both inputs) */
+kernel void add_relu_fwd(int n, global const float *a, int a_off, global const float *b,
+                         int b_off, global float *y, int y_off)
+{
+    int i = get_global_id(0), al = vec_aligned(a_off | b_off | y_off);
+    a += a_off;
+    b += b_off;
+    y += y_off;
+    if (VEC * i + VEC <= n)
+        storev(fmax(loadv(a, i, al) + loadv(b, i, al), 0.0f), y, i, al);
+    else
+        for (int j = VEC * i; j < n; j++)
+            y[j] = fmax(a[j] + b[j], 0.0f);
+}
+
 /* y += x */
 kernel void add_fwd_acc(int n, global float *y, int y_off, global const float *x, int x_off)
 {

@@ -35,6 +35,31 @@ HVP_TEST(add_fwd)
     }
 }
 
+/* y = max(a + b, 0) against the reference add and ReLU, at aligned and odd offsets and in
+ * place. */
+HVP_TEST(add_relu_fwd)
+{
+    for (int s = 0; s < (test_tiny() ? 3 : 5); s++) {
+        int n = sizes[s];
+        float *a = test_floats((size_t)n), *b = test_floats((size_t)n);
+        test_fill_uniform(a, (size_t)n, -1, 1);
+        test_fill_uniform(b, (size_t)n, -1, 1);
+        double *sum = test_doubles((size_t)n), *want = test_doubles((size_t)n);
+        ref_add_fwd(test_to_double(a, (size_t)n), test_to_double(b, (size_t)n), sum, (size_t)n);
+        ref_relu_fwd(sum, want, (size_t)n);
+        hvp_tensor ta = test_tensor(1, &n, a), tb = test_tensor(1, &n, b),
+                   ty = test_tensor(1, &n, NULL);
+        REQUIRE_OK(hvp_add_relu_fwd(test_ctx(), &ta, &tb, &ty));
+        EXPECT_CLOSE("add_relu y", test_read(&ty), want, (size_t)n, FWD_TOL);
+        hvp_tensor ua = test_tensor_at(1, 1, &n, a), ub = test_tensor_at(2, 1, &n, b),
+                   uy = test_tensor_at(3, 1, &n, NULL);
+        REQUIRE_OK(hvp_add_relu_fwd(test_ctx(), &ua, &ub, &uy));
+        EXPECT_CLOSE("add_relu y at odd offsets", test_read(&uy), want, (size_t)n, FWD_TOL);
+        REQUIRE_OK(hvp_add_relu_fwd(test_ctx(), &ta, &tb, &tb)); /* y aliases b */
+        EXPECT_CLOSE("add_relu y = b", test_read(&tb), want, (size_t)n, FWD_TOL);
+    }
+}
+
 typedef struct {
     double *a, *b, *dy, *y;
     size_t n;

@@ -14,6 +14,11 @@ HVP_TEST(relu_fwd)
         double *want = test_doubles((size_t)n);
         ref_relu_fwd(test_to_double(x, (size_t)n), want, (size_t)n);
         EXPECT_CLOSE("relu y", test_read(&ty), want, (size_t)n, FWD_TOL);
+        hvp_tensor ux = test_tensor_at(1, 1, &n, x), uy = test_tensor_at(3, 1, &n, NULL);
+        REQUIRE_OK(hvp_relu_fwd(test_ctx(), &ux, &uy)); /* odd offsets: no vector alignment */
+        EXPECT_CLOSE("relu y at odd offsets", test_read(&uy), want, (size_t)n, FWD_TOL);
+        REQUIRE_OK(hvp_relu_fwd(test_ctx(), &tx, &tx)); /* in place */
+        EXPECT_CLOSE("relu y = x", test_read(&tx), want, (size_t)n, FWD_TOL);
     }
 }
 
@@ -48,4 +53,8 @@ HVP_TEST(relu_bwd)
     double *want = test_doubles((size_t)n);
     test_fd_grad(l.x, (size_t)n, relu_loss_fn, &l, 1e-6, want);
     EXPECT_CLOSE("relu dx", test_read(&tdx), want, (size_t)n, GRAD_TOL);
+    hvp_tensor uy = test_tensor_at(1, 1, &n, test_read(&ty)), udy = test_tensor_at(2, 1, &n, dy),
+               udx = test_tensor_at(3, 1, &n, NULL);
+    REQUIRE_OK(hvp_relu_bwd(test_ctx(), &uy, &udy, &udx)); /* odd offsets */
+    EXPECT_CLOSE("relu dx at odd offsets", test_read(&udx), want, (size_t)n, GRAD_TOL);
 }

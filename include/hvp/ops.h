@@ -229,6 +229,10 @@ hvp_status hvp_drop_path_bwd(hvp_ctx *ctx, const hvp_tensor *dy, float p, uint64
  * branch and the main path, use hvp_add_acc. */
 hvp_status hvp_add_fwd(hvp_ctx *ctx, const hvp_tensor *a, const hvp_tensor *b,
                        const hvp_tensor *y);
+/* y = max(a + b, 0), the sum and ReLU closing a residual block, in one pass; y may be a or
+ * b. Its backward: hvp_relu_bwd on y, then the identity as for hvp_add_fwd. */
+hvp_status hvp_add_relu_fwd(hvp_ctx *ctx, const hvp_tensor *a, const hvp_tensor *b,
+                            const hvp_tensor *y);
 /* y += x */
 hvp_status hvp_add_acc(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *x);
 /* ---- losses and selection (src/ops/{l2norm,cosine,cross_entropy,gather,argmax,reduce}.c)

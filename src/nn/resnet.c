@@ -118,8 +118,7 @@ static hvp_status block_forward(hvp_resnet_block *b, const hvp_pass *p, const hv
         HVP_TRY(hvp_conv_forward(&b->down_conv, p, x, &c));
         HVP_TRY(hvp_bn_forward(&b->down_bn, p, &c, &shortcut));
     }
-    HVP_TRY(hvp_add_fwd(p->ctx, &h, &shortcut, out));
-    HVP_TRY(hvp_relu_fwd(p->ctx, out, out));
+    HVP_TRY(hvp_add_relu_fwd(p->ctx, &h, &shortcut, out));
     b->out = *out;
     return HVP_OK;
 }

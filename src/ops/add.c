@@ -16,6 +16,18 @@ hvp_status hvp_add_fwd(hvp_ctx *ctx, const hvp_tensor *a, const hvp_tensor *b,
                                   HVP_KARGS(HVP_TENSOR(a), HVP_TENSOR(b), HVP_TENSOR(y)));
 }
 
+hvp_status hvp_add_relu_fwd(hvp_ctx *ctx, const hvp_tensor *a, const hvp_tensor *b,
+                            const hvp_tensor *y)
+{
+    hvp_flops_add(ctx, HVP_FLOPS_OTHER, 2.0 * (double)hvp_numel(y)); /* per element */
+    size_t n = hvp_numel(y);
+    HVP_TRY(hvp_expect_numel(a, n, "add_relu_fwd", "a"));
+    HVP_TRY(hvp_expect_numel(b, n, "add_relu_fwd", "b"));
+    HVP_TRY(hvp_expect_numel(y, n, "add_relu_fwd", "y"));
+    return hvp_launch_elementwise(ctx, HVP_K_add_relu_fwd, n, HVP_VEC,
+                                  HVP_KARGS(HVP_TENSOR(a), HVP_TENSOR(b), HVP_TENSOR(y)));
+}
+
 hvp_status hvp_add_acc(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *x)
 {
     hvp_flops_add(ctx, HVP_FLOPS_OTHER, 1.0 * (double)hvp_numel(y)); /* per element */

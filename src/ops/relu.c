@@ -9,7 +9,7 @@ hvp_status hvp_relu_fwd(hvp_ctx *ctx, const hvp_tensor *x, const hvp_tensor *y)
     size_t n = hvp_numel(x);
     HVP_TRY(hvp_expect_numel(x, n, "relu_fwd", "x"));
     HVP_TRY(hvp_expect_numel(y, n, "relu_fwd", "y"));
-    return hvp_launch_elementwise(ctx, HVP_K_relu_fwd, n, 1,
+    return hvp_launch_elementwise(ctx, HVP_K_relu_fwd, n, HVP_VEC,
                                   HVP_KARGS(HVP_TENSOR(x), HVP_TENSOR(y)));
 }
 
@@ -21,6 +21,6 @@ hvp_status hvp_relu_bwd(hvp_ctx *ctx, const hvp_tensor *y, const hvp_tensor *dy,
     HVP_TRY(hvp_expect_numel(y, n, "relu_bwd", "y"));
     HVP_TRY(hvp_expect_numel(dy, n, "relu_bwd", "dy"));
     HVP_TRY(hvp_expect_numel(dx, n, "relu_bwd", "dx"));
-    return hvp_launch_elementwise(ctx, HVP_K_relu_bwd, n, 1,
+    return hvp_launch_elementwise(ctx, HVP_K_relu_bwd, n, HVP_VEC,
                                   HVP_KARGS(HVP_TENSOR(y), HVP_TENSOR(dy), HVP_TENSOR(dx)));
 }
