@@ -252,6 +252,79 @@ kernel void conv2d_fwd_igemm(int c_in, int h, int w_in, int c_out, int kh, int k
                y, y_off, y_plane, y_base, y_row, y_col);
 }
 
+/* conv2d_fwd_igemm for at most 16 output channels (ResNets at a quarter of the width): a
+ * tile of 16 pixels x 16 channels, one float16 of channels per pixel, so that no FMA goes
+ * to the 16 empty channels of a 32-channel tile. It reads the first 16 lanes of the packed
+ * 32-channel panel. Where the 16 pixels lie in one row at stride 1 and inside the image
+ * (a padded input, whose rows are 16 or 32 wide), pixel e reads x at the first pixel's
+ * offset + e: one address register for all 16 broadcasts. Any other tap gathers and masks.
+ * Global (1, cdiv(P, 16), n); any work-group shape. */
+#define IG16_PIX(X)                                                                            \
+    X(0, s0) X(1, s1) X(2, s2) X(3, s3) X(4, s4) X(5, s5) X(6, s6) X(7, s7) X(8, s8) X(9, s9)  \
+    X(10, sa) X(11, sb) X(12, sc) X(13, sd) X(14, se) X(15, sf)
+#define IG16_DECL(e, s) float16 acc##e = (float16)(0.0f);
+#define IG16_FMA_ROW(e, s) acc##e += xr[e] * w0;
+#define IG16_FMA(e, s) acc##e += b.s * w0;
+#define IG16_STORE(e, s)                                                                       \
+    if (p0 + e < P) {                                                                          \
+        global float *yp = y + y_off + z * c_out * y_plane + yo.s;                            \
+        IG_CH16(IG_STORE_C, acc##e, 0)                                                         \
+    }
+
+kernel void conv2d_fwd_igemm_c16(int c_in, int h, int w_in, int c_out, int kh, int kw,
+                                 int stride, int pad_h, int pad_w, int ho, int wo,
+                                 global const float *x, int x_off, global const float *wt,
+                                 int wt_off, global float *y, int y_off, int y_plane, int y_base,
+                                 int y_row, int y_col)
+{
+    const int p0 = (int)get_global_id(1) * 16, z = (int)get_global_id(2), o0 = 0;
+    const int P = ho * wo, hw = h * w_in, kk = kh * kw;
+    if (p0 >= P || get_global_id(0) > 0)
+        return;
+    const int16 p = min(p0 + (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                        (int16)(P - 1));
+    const int16 oh = p / wo;
+    const int16 ow = p - oh * wo;
+    const int16 ih0 = oh * stride - pad_h;
+    const int16 iw0 = ow * stride - pad_w;
+    /* 16 pixels of one output row, none repeated: at stride 1 they read 16 adjacent x */
+    const int one_row = stride == 1 && p0 + 15 < P && oh.s0 == oh.sf;
+    const global float *xi = x + x_off + z * c_in * hw;
+    IG16_PIX(IG16_DECL)
+    for (int ki = 0; ki < kh; ki++) {
+        const int16 ih = ih0 + ki;
+        const int16 row_ok = ih >= 0 && ih < h;
+        if (!any(row_ok))
+            continue;
+        for (int kj = 0; kj < kw; kj++) {
+            const int16 iw = iw0 + kj;
+            const int16 ok = row_ok && iw >= 0 && iw < w_in;
+            const int16 off = select((int16)(0), ih * w_in + iw, ok);
+            const global float *xc = xi;
+            const global float *wp = wt + wt_off + (ki * kw + kj) * c_in * 32;
+            if (one_row && all(ok)) {
+                const global float *xr = xc + off.s0;
+                for (int c = 0; c < c_in; c++, xr += hw, wp += 32) {
+                    const float16 w0 = vload16(0, wp);
+                    IG16_PIX(IG16_FMA_ROW)
+                }
+            } else {
+                for (int c = 0; c < c_in; c++, xc += hw, wp += 32) {
+                    const float16 w0 = vload16(0, wp);
+                    float16 b = (float16)(xc[off.s0], xc[off.s1], xc[off.s2], xc[off.s3],
+                                          xc[off.s4], xc[off.s5], xc[off.s6], xc[off.s7],
+                                          xc[off.s8], xc[off.s9], xc[off.sa], xc[off.sb],
+                                          xc[off.sc], xc[off.sd], xc[off.se], xc[off.sf]);
+                    b = select((float16)(0.0f), b, ok);
+                    IG16_PIX(IG16_FMA)
+                }
+            }
+        }
+    }
+    const int16 yo = y_base + oh * y_row + ow * y_col;
+    IG16_PIX(IG16_STORE)
+}
+
 /* The input gradient of a convolution with stride s (dx [n][c_out][H][W] here, dy
  * [n][c_in][h][w], kernel kh x kw, padding pad) in one launch over all s*s phases of dx:
  * phase (rh, rw) holds the pixels (rh + s a, rw + s b); its rows take the taps
@@ -470,4 +543,48 @@ kernel void conv2d_bwd_dw_igemm(int nb, int c_in, int h, int w_in, int c_out, in
         }
     }
     DW_CH(DW_STORE)
+}
+
+/* conv2d_bwd_dw_igemm for at most 16 output channels: 8 input x 16 output channels a
+ * work-item (8 float16), reading the first 16 lanes of each dyT panel, so that no FMA
+ * multiplies the zeros of output channels that do not exist. Global (cdiv(c_in, 8) * kh *
+ * kw, 1). */
+#define DW16_DECL(e)                                                                           \
+    float16 acc##e = (float16)(0.0f);                                                          \
+    const int xo##e = min(c0 + e, c_in - 1) * hw;
+#define DW16_FMA(e) acc##e += xr[xo##e] * d0;
+#define DW16_STORE(e)                                                                          \
+    if (c0 + e < c_in) {                                                                       \
+        global float *dwp = dw + dw_off + (c0 + e) * kk + t;                                  \
+        IG_CH16(DW_STORE_O, acc##e, 0)                                                         \
+    }
+
+kernel void conv2d_bwd_dw_igemm_c16(int nb, int c_in, int h, int w_in, int c_out, int kh,
+                                    int kw, int stride, int pad, int ho, int wo,
+                                    global const float *x, int x_off, global const float *dyt,
+                                    int dyt_off, global float *dw, int dw_off)
+{
+    const int kk = kh * kw, q = (int)get_global_id(0), o0 = 0;
+    if (q >= (c_in + 7) / 8 * kk || get_global_id(1) > 0)
+        return;
+    const int cb = q / kk, t = q - cb * kk, ki = t / kw, kj = t - ki * kw;
+    const int c0 = cb * 8, hw = h * w_in, P = ho * wo;
+    const int oh0 = max(0, div_up(pad - ki, stride));
+    const int oh1 = min(ho, div_down(h - 1 + pad - ki, stride) + 1);
+    const int ow0 = max(0, div_up(pad - kj, stride));
+    const int ow1 = min(wo, div_down(w_in - 1 + pad - kj, stride) + 1);
+    DW_CH(DW16_DECL)
+    for (int i = 0; i < nb; i++) {
+        const global float *xi = x + x_off + i * c_in * hw;
+        const global float *di = dyt + dyt_off + i * 32 * P;
+        for (int oh = oh0; oh < oh1; oh++) {
+            const global float *xr = xi + (oh * stride - pad + ki) * w_in + ow0 * stride - pad + kj;
+            const global float *dr = di + (oh * wo + ow0) * 32;
+            for (int ow = ow0; ow < ow1; ow++, xr += stride, dr += 32) {
+                const float16 d0 = vload16(0, dr);
+                DW_CH(DW16_FMA)
+            }
+        }
+    }
+    DW_CH(DW16_STORE)
 }

@@ -66,13 +66,16 @@ HVP_TEST(conv2d_fwd)
     }
 }
 
-/* The implicit-GEMM kernels (16 channels x 16 pixels a tile) on shapes that fill their
- * tiles, leave them ragged both ways, stride 2 with and without padding, batch 1, odd
- * channel counts; then every shape above. Oclgrind takes the first three. */
+/* The implicit-GEMM kernels (32 channels x 8 pixels a tile; 16 x 16 for at most 16 output
+ * channels) on shapes that fill their tiles, leave them ragged both ways, stride 2 with and
+ * without padding, batch 1, odd channel counts; then every shape above. Oclgrind takes the
+ * first four. */
 static const int igemm_shapes[][9] = {
     {2, 5, 9, 7, 17, 3, 3, 1, 1},  /* 17 channels, 63 pixels: ragged tiles */
     {1, 7, 8, 8, 33, 3, 3, 2, 1},  /* stride 2, batch 1 */
     {3, 2, 5, 5, 3, 3, 3, 2, 0},   /* stride 2, no padding */
+    {2, 3, 16, 16, 12, 3, 3, 1, 1}, /* 12 channels: 16-pixel tiles along rows */
+    {2, 4, 7, 9, 16, 3, 3, 1, 1},  /* 16 channels, tiles across rows, a ragged last one */
     {1, 3, 32, 32, 16, 3, 3, 1, 1}, /* CIFAR stem: whole tiles */
     {2, 9, 4, 4, 32, 3, 3, 1, 1},  /* a 4x4 layer: one pixel tile */
     {1, 4, 9, 11, 6, 3, 5, 2, 2},  /* non-square kernel and input */
@@ -83,7 +86,7 @@ HVP_TEST(conv2d_fwd_igemm)
 {
     int old = hvp_conv2d_igemm(test_ctx(), 1);
     /* the weights packed by both kernels: an item per element (GPUs) and per panel (CPUs) */
-    for (int s = 0; s < 2 * (test_tiny() ? 3 : NIGEMM); s++) {
+    for (int s = 0; s < 2 * (test_tiny() ? 4 : NIGEMM); s++) {
         test_ctx()->row_per_item = s % 2;
         hvp_conv2d_desc d = desc_of(igemm_shapes[s / 2]);
         check_fwd(&d, s / 2 % 2);
@@ -268,8 +271,8 @@ static void check_bwd_ref(const hvp_conv2d_desc *d, int with_dx, int with_dw)
  * a strided one, written to its grid of dx), on shapes that divide no tile: channels not
  * multiples of 8 or 32, odd and non-square sizes, strides 2 and 3 with odd inputs, kernels
  * smaller than the stride, padding 0 and beyond k - 1. Forced on, then by default (the
- * last two shapes take the implicit dw; with it, below 128 pixels, dx takes GEMM + col2im),
- * then in chunks of one and two images.
+ * two shapes marked "by default" take the implicit dw; with it, below 128 pixels, dx takes
+ * GEMM + col2im), then in chunks of one and two images.
  * Oclgrind takes the first two. */
 static const int implicit_bwd_shapes[][9] = {
     {3, 13, 9, 11, 37, 3, 3, 2, 1}, /* stride 2, odd input, ragged both ways */
@@ -280,6 +283,7 @@ static const int implicit_bwd_shapes[][9] = {
     {2, 6, 11, 11, 40, 3, 3, 3, 1}, /* stride 3 */
     {3, 16, 9, 9, 33, 3, 3, 1, 1},  /* by default the implicit dw, dx by GEMM + col2im */
     {2, 24, 8, 8, 20, 1, 1, 2, 0},  /* the default takes both */
+    {2, 12, 16, 16, 20, 3, 3, 1, 1}, /* dx of 12 channels: 16-pixel tiles along rows */
 };
 
 HVP_TEST(conv2d_bwd_implicit)

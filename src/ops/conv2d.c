@@ -205,8 +205,11 @@ static hvp_status w_pack(hvp_ctx *ctx, int ci, int co, int skh, int skw, const h
 static hvp_status igemm_run(hvp_ctx *ctx, const hvp_conv2d_desc *d, const ig_geom *g,
                             const hvp_tensor *x, const hvp_tensor *wt, const hvp_tensor *y)
 {
+    /* At most 16 output channels: tiles of 16 pixels x 16 channels, whose FMAs all count
+     * (a 32-channel tile would spend half of them on channels that do not exist). */
+    int c16 = d->c_out <= 16, pt = c16 ? 16 : IG_PT;
     hvp_kernel *k;
-    HVP_TRY(hvp_kernel_get(ctx, HVP_K_conv2d_fwd_igemm, &k));
+    HVP_TRY(hvp_kernel_get(ctx, c16 ? HVP_K_conv2d_fwd_igemm_c16 : HVP_K_conv2d_fwd_igemm, &k));
     hvp_args a = hvp_args_begin(k);
     hvp_arg_int(&a, d->c_in);
     hvp_arg_int(&a, d->h);
@@ -227,7 +230,7 @@ static hvp_status igemm_run(hvp_ctx *ctx, const hvp_conv2d_desc *d, const ig_geo
     hvp_arg_int(&a, g->y_row);
     hvp_arg_int(&a, g->y_col);
     size_t global[3] = {(size_t)ig_cpad(d->c_out) / IG_CT,
-                        ((size_t)g->ho * g->wo + IG_PT - 1) / IG_PT, (size_t)d->n};
+                        ((size_t)g->ho * g->wo + pt - 1) / pt, (size_t)d->n};
     /* Work-groups of one item on CPUs, as the register GEMM: each item is a whole tile. */
     size_t one[3] = {1, 1, 1};
     return hvp_launch(ctx, &a, 3, global, ctx->info.type & CL_DEVICE_TYPE_CPU ? one : NULL);
@@ -548,7 +551,9 @@ static hvp_status dw_igemm(hvp_ctx *ctx, const hvp_conv2d_desc *d, const hvp_ten
     HVP_TRY(scratch(ctx, (size_t)nb * P * cpad, "conv2d dy panels", &dyt));
     hvp_kernel *kt, *kw;
     HVP_TRY(hvp_kernel_get(ctx, HVP_K_conv2d_dy_panels, &kt));
-    HVP_TRY(hvp_kernel_get(ctx, HVP_K_conv2d_bwd_dw_igemm, &kw));
+    int c16 = d->c_out <= 16; /* 8 x 16 channel tiles, as conv2d_fwd_igemm_c16 */
+    HVP_TRY(hvp_kernel_get(ctx, c16 ? HVP_K_conv2d_bwd_dw_igemm_c16 : HVP_K_conv2d_bwd_dw_igemm,
+                           &kw));
     size_t one[2] = {1, 1};
     for (int i0 = 0; i0 < d->n; i0 += nb) {
         int cb = d->n - i0 < nb ? d->n - i0 : nb;

@@ -15,12 +15,14 @@
     X(conv2d, conv2d_bwd_bias)                                                                 \
     X(conv2d, conv2d_bwd_sum)                                                                  \
     X(conv2d, conv2d_fwd_igemm)                                                                \
+    X(conv2d, conv2d_fwd_igemm_c16)                                                            \
     X(conv2d, conv2d_dx_phases)                                                                \
     X(conv2d, conv2d_w_pack)                                                                   \
     X(conv2d, conv2d_w_pack_panel)                                                             \
     X(conv2d, conv2d_dy_panels)                                                                \
     X(conv2d, conv2d_pad)                                                                      \
     X(conv2d, conv2d_bwd_dw_igemm)                                                             \
+    X(conv2d, conv2d_bwd_dw_igemm_c16)                                                         \
     X(batchnorm, batchnorm_fwd_part)                                                           \
     X(batchnorm, batchnorm_fwd_final)                                                          \
     X(batchnorm, batchnorm_fwd_apply)                                                          \
