@@ -150,6 +150,59 @@ inline float3 hue_shift(float3 px, float factor)
     }
 }
 
+/* One ColorJitter op (0 brightness, 1 contrast with the view's grayscale mean, 2
+ * saturation, 3 hue; f its factor) on pixels first, first + stride, ... of a view. Each
+ * pixel's channels are read and written by the one caller that owns the pixel. */
+inline void color_op(int op, float f, float mean, global float *im, int np, int C, int first,
+                     int stride)
+{
+    if (op == 0 && f != 1.0f) {
+        for (int i = first; i < np; i += stride)
+            for (int c = 0; c < C; c++)
+                im[c * np + i] = blend01(im[c * np + i], 0.0f, f);
+    } else if (op == 1 && f != 1.0f) {
+        for (int i = first; i < np; i += stride)
+            for (int c = 0; c < C; c++)
+                im[c * np + i] = blend01(im[c * np + i], mean, f);
+    } else if (op == 2 && f != 1.0f && C == 3) {
+        for (int i = first; i < np; i += stride) {
+            float r = im[i], g = im[np + i], b = im[2 * np + i];
+            float l = gray_of(r, g, b);
+            im[i] = blend01(r, l, f);
+            im[np + i] = blend01(g, l, f);
+            im[2 * np + i] = blend01(b, l, f);
+        }
+    } else if (op == 3 && f != 0.0f && C == 3) {
+        for (int i = first; i < np; i += stride) {
+            float3 o = hue_shift((float3)(im[i], im[np + i], im[2 * np + i]), f);
+            im[i] = o.x;
+            im[np + i] = o.y;
+            im[2 * np + i] = o.z;
+        }
+    }
+}
+
+/* RandomGrayscale on pixels first, first + stride, ... */
+inline void gray_op(global float *im, int np, int first, int stride)
+{
+    for (int i = first; i < np; i += stride) {
+        float l = gray_of(im[i], im[np + i], im[2 * np + i]);
+        im[i] = l;
+        im[np + i] = l;
+        im[2 * np + i] = l;
+    }
+}
+
+/* The grayscale sum of pixels first, first + stride, ... in order: one lane's share of the
+ * contrast mean. */
+inline float gray_part(global const float *im, int np, int C, int first, int stride)
+{
+    float part = 0.0f;
+    for (int i = first; i < np; i += stride)
+        part += C == 3 ? gray_of(im[i], im[np + i], im[2 * np + i]) : im[i];
+    return part;
+}
+
 /* ColorJitter in the drawn order, then RandomGrayscale; one work-group per view, in place.
  * The local size is a power of two (the launcher computes it); contrast's grayscale mean is a
  * fixed-order tree reduction in local memory, so runs are bitwise reproducible. Every
@@ -167,12 +220,7 @@ kernel void augment_color(int nv, int S, int C, global const int *vp, int vp_off
     for (int step = 0; step < 4; step++) {
         int op = jitter ? p[VP_ORDER + step] : -1;
         float f = jitter ? as_float(p[VP_FACTORS + op]) : 1.0f;
-        int contrast = op == 1 && f != 1.0f;
-        float part = 0.0f;
-        if (contrast)
-            for (int i = lid; i < np; i += L)
-                part += C == 3 ? gray_of(im[i], im[np + i], im[2 * np + i]) : im[i];
-        red[lid] = part;
+        red[lid] = op == 1 && f != 1.0f ? gray_part(im, np, C, lid, L) : 0.0f;
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int s = L / 2; s > 0; s >>= 1) {
             if (lid < s)
@@ -181,41 +229,41 @@ kernel void augment_color(int nv, int S, int C, global const int *vp, int vp_off
         }
         float mean = red[0] / (float)np;
         barrier(CLK_LOCAL_MEM_FENCE); /* everyone has read red[0] before the next step */
-        /* Every loop walks the item's own pixels (all channels of pixel i), so no item
-         * ever reads what another wrote: no global barrier is needed between steps. */
-        if (op == 0 && f != 1.0f) {
-            for (int i = lid; i < np; i += L)
-                for (int c = 0; c < C; c++)
-                    im[c * np + i] = blend01(im[c * np + i], 0.0f, f);
-        } else if (contrast) {
-            for (int i = lid; i < np; i += L)
-                for (int c = 0; c < C; c++)
-                    im[c * np + i] = blend01(im[c * np + i], mean, f);
-        } else if (op == 2 && f != 1.0f && C == 3) {
-            for (int i = lid; i < np; i += L) {
-                float r = im[i], g = im[np + i], b = im[2 * np + i];
-                float l = gray_of(r, g, b);
-                im[i] = blend01(r, l, f);
-                im[np + i] = blend01(g, l, f);
-                im[2 * np + i] = blend01(b, l, f);
-            }
-        } else if (op == 3 && f != 0.0f && C == 3) {
-            for (int i = lid; i < np; i += L) {
-                float3 o = hue_shift((float3)(im[i], im[np + i], im[2 * np + i]), f);
-                im[i] = o.x;
-                im[np + i] = o.y;
-                im[2 * np + i] = o.z;
-            }
-        }
+        /* Every item walks its own pixels (all channels of pixel i), so no item ever reads
+         * what another wrote: no global barrier is needed between steps. */
+        color_op(op, f, mean, im, np, C, lid, L);
     }
-    if (live && p[VP_GRAY] && C == 3) {
-        for (int i = lid; i < np; i += L) {
-            float l = gray_of(im[i], im[np + i], im[2 * np + i]);
-            im[i] = l;
-            im[np + i] = l;
-            im[2 * np + i] = l;
+    if (live && p[VP_GRAY] && C == 3)
+        gray_op(im, np, lid, L);
+}
+
+/* augment_color with a whole view per work-item (CPUs: no barriers), bitwise the same: the
+ * contrast mean sums `lanes` lanes' shares (lanes: augment_color's local size, at most 256)
+ * in the same tree. Global (nv). */
+kernel void augment_color_item(int nv, int S, int C, int lanes, global const int *vp,
+                               int vp_off, global float *work, int work_off)
+{
+    int n = get_global_id(0), np = S * S;
+    if (n >= nv)
+        return;
+    global const int *p = vp + vp_off + n * VP_STRIDE;
+    global float *im = work + work_off + (size_t)n * C * np;
+    for (int step = 0; step < 4 && p[VP_JITTER]; step++) {
+        int op = p[VP_ORDER + step];
+        float f = as_float(p[VP_FACTORS + op]), mean = 0.0f;
+        if (op == 1 && f != 1.0f) {
+            float red[256];
+            for (int l = 0; l < lanes; l++)
+                red[l] = gray_part(im, np, C, l, lanes);
+            for (int s = lanes / 2; s > 0; s >>= 1)
+                for (int l = 0; l < s; l++)
+                    red[l] += red[l + s];
+            mean = red[0] / (float)np;
         }
+        color_op(op, f, mean, im, np, C, 0, 1);
     }
+    if (p[VP_GRAY] && C == 3)
+        gray_op(im, np, 0, 1);
 }
 
 /* Solarize and Normalize, writing the output tensor [nv, Cout, S, S]; grid (S*S, nv). */

@@ -180,6 +180,41 @@ HVP_TEST(augment_vs_ref)
             }
 }
 
+/* augment_color's two launch shapes, a work-group per view (GPUs) and a view per item
+ * (CPUs), give the same bits: the item sums the contrast mean in the group's tree. View
+ * sizes give groups of 32 and 256 items (25 and 400 pixels). */
+HVP_TEST(augment_color_group_and_item_agree_bitwise)
+{
+    int hs[3] = {13, 40, 26}, ws[3] = {17, 29, 30}, nimg = 3;
+    int sizes[2] = {5, 20};
+    for (int z = 0; z < (test_tiny() ? 1 : 2); z++) {
+        hvp_image_batch b = make_batch(nimg, 3, hs, ws);
+        hvp_view_config cfg = {0};
+        cfg.n_global = 2;
+        cfg.out_channels = 3;
+        cfg.slot[0] = cfg.slot[1] = test_slot(sizes[z], 0, HVP_INTERP_BILINEAR);
+        hvp_view_params *p = test_alloc(sizeof *p * 2 * nimg);
+        for (int v = 0; v < 2 * nimg; v++)
+            p[v] = test_params(hs[v % nimg], ws[v % nimg], OP_JITTER | OP_GRAY * (v == 3));
+        float *got[2];
+        size_t n = (size_t)2 * nimg * 3 * sizes[z] * sizes[z];
+        for (int item = 0; item < 2; item++) {
+            test_ctx()->row_per_item = item;
+            hvp_augment *a;
+            REQUIRE_OK(hvp_augment_create(test_ctx(), &cfg, &a));
+            hvp_tensor g, l;
+            hvp_status s = hvp_augment_apply(a, &b, p, &g, &l);
+            hvp_augment_destroy(a);
+            REQUIRE_OK(s);
+            got[item] = test_read(&g);
+        }
+        size_t same = 0;
+        for (size_t i = 0; i < n; i++)
+            same += memcmp(&got[0][i], &got[1][i], sizeof(float)) == 0;
+        EXPECT(same == n, "S=%d: %zu of %zu values differ in their bits", sizes[z], n - same, n);
+    }
+}
+
 /* Larger views with the production kernel size (23 at 224 px is 2 * floor(S/20) + 1): both
  * blur paths against the reference. */
 HVP_TEST(augment_blur_paths)

@@ -79,6 +79,7 @@
     X(relu, relu_bwd)                                                                          \
     X(augment, augment_crop)                                                                   \
     X(augment, augment_color)                                                                  \
+    X(augment, augment_color_item)                                                             \
     X(augment, augment_finish)                                                                 \
     X(blur, blur_weights)                                                                      \
     X(blur, blur_h)                                                                            \
