@@ -154,7 +154,7 @@ kernel void conv2d_bwd_sum(int nb, int len, global const float *part, int part_o
  * y[y_off + j * y_plane + y_base + oh * y_row + ow * y_col]: (P, 0, wo, 1) for a forward
  * convolution, a strided grid of dx for one phase of a strided input gradient. Padding may
  * differ between rows and columns and be negative (a phase's sub-convolution).
- * Global (cdiv(c_out, 32), cdiv(P, 8), n); any work-group shape. */
+ * The tile's pixels may span images (igemm_tile). Any work-group shape. */
 #define IG_PIX(X) X(0, s0) X(1, s1) X(2, s2) X(3, s3) X(4, s4) X(5, s5) X(6, s6) X(7, s7)
 #define IG_DECL(e, s) float16 acc##e##_0 = (float16)(0.0f), acc##e##_1 = (float16)(0.0f);
 #define IG_FMA(e, s)                                                                           \
@@ -184,30 +184,35 @@ kernel void conv2d_bwd_sum(int nb, int len, global const float *part, int part_o
     X(v, r0 + 10, sa) X(v, r0 + 11, sb) X(v, r0 + 12, sc) X(v, r0 + 13, sd)                   \
     X(v, r0 + 14, se) X(v, r0 + 15, sf)
 #define IG_STORE(e, s)                                                                         \
-    if (p0 + e < P) {                                                                          \
+    if (p0 + e < pixels) {                                                                     \
         global float *yp = y + y_off + (z * c_out + o0) * y_plane + yo.s;                     \
         IG_CH16(IG_STORE_C, acc##e##_0, 0)                                                     \
         IG_CH16(IG_STORE_C, acc##e##_1, 16)                                                    \
     }
 
-/* The tile of output channels o0.. and pixels p0.. of image z. */
-static void igemm_tile(int o0, int p0, int z, int c_in, int h, int w_in, int c_out, int kh,
-                       int kw, int stride, int pad_h, int pad_w, int ho, int wo,
+/* The tile of output channels o0.. and pixels p0.. of the images from z on: pixel p is
+ * pixel p mod P of image z + p / P, so that a tile spans images where P is not a multiple
+ * of its width (a 2x2 or 7x7 layer would leave most of the tile idle); `pixels` ends the
+ * pixel space (P for one image). */
+static void igemm_tile(int o0, int p0, int z, int pixels, int c_in, int h, int w_in, int c_out,
+                       int kh, int kw, int stride, int pad_h, int pad_w, int ho, int wo,
                        global const float *x, int x_off, global const float *wt, int wt_off,
                        global float *y, int y_off, int y_plane, int y_base, int y_row,
                        int y_col)
 {
     const int P = ho * wo, hw = h * w_in, kk = kh * kw;
-    if (o0 >= c_out || p0 >= P)
+    if (o0 >= c_out || p0 >= pixels)
         return;
-    /* The pixels' top-left input corners; pixels past P (never stored) repeat the last
-     * one, so that they leave the unmasked reads below to taps inside the image. (A vector
-     * bound: Oclgrind 21.10 got min(int8, int) wrong.) */
-    const int8 p = min(p0 + (int8)(0, 1, 2, 3, 4, 5, 6, 7), (int8)(P - 1));
-    const int8 oh = p / wo;
-    const int8 ow = p - oh * wo;
+    /* The pixels' top-left input corners; pixels past the end (never stored) repeat the
+     * last one, so that they leave the unmasked reads below to taps inside the image. (A
+     * vector bound: Oclgrind 21.10 got min(int8, int) wrong.) */
+    const int8 p = min(p0 + (int8)(0, 1, 2, 3, 4, 5, 6, 7), (int8)(pixels - 1));
+    const int8 zi = p / P;
+    const int8 oh = (p - zi * P) / wo;
+    const int8 ow = p - zi * P - oh * wo;
     const int8 ih0 = oh * stride - pad_h;
     const int8 iw0 = ow * stride - pad_w;
+    const int8 xb = zi * (c_in * hw); /* each pixel's image */
     const global float *xi = x + x_off + z * c_in * hw;
     IG_PIX(IG_DECL)
     for (int ki = 0; ki < kh; ki++) {
@@ -218,7 +223,7 @@ static void igemm_tile(int o0, int p0, int z, int c_in, int h, int w_in, int c_o
         for (int kj = 0; kj < kw; kj++) {
             const int8 iw = iw0 + kj;
             const int8 ok = row_ok && iw >= 0 && iw < w_in;
-            const int8 off = select((int8)(0), ih * w_in + iw, ok);
+            const int8 off = select((int8)(0), xb + ih * w_in + iw, ok);
             const global float *xc = xi;
             const global float *wp = wt + wt_off + ((o0 >> 5) * kk + ki * kw + kj) * c_in * 32;
             /* Taps whose 8 pixels are all inside the image need no mask: scalar reads. */
@@ -238,18 +243,20 @@ static void igemm_tile(int o0, int p0, int z, int c_in, int h, int w_in, int c_o
             }
         }
     }
-    const int8 yo = y_base + oh * y_row + ow * y_col;
+    const int8 yo = y_base + oh * y_row + ow * y_col + zi * (c_out * y_plane);
     IG_PIX(IG_STORE)
 }
 
-kernel void conv2d_fwd_igemm(int c_in, int h, int w_in, int c_out, int kh, int kw, int stride,
-                             int pad_h, int pad_w, int ho, int wo, global const float *x,
-                             int x_off, global const float *wt, int wt_off, global float *y,
-                             int y_off, int y_plane, int y_base, int y_row, int y_col)
+/* Global (cdiv(c_out, 32), cdiv(n * P, 8)): the pixels of all n images in one space. */
+kernel void conv2d_fwd_igemm(int n, int c_in, int h, int w_in, int c_out, int kh, int kw,
+                             int stride, int pad_h, int pad_w, int ho, int wo,
+                             global const float *x, int x_off, global const float *wt,
+                             int wt_off, global float *y, int y_off, int y_plane, int y_base,
+                             int y_row, int y_col)
 {
-    igemm_tile((int)get_global_id(0) * 32, (int)get_global_id(1) * 8, (int)get_global_id(2),
-               c_in, h, w_in, c_out, kh, kw, stride, pad_h, pad_w, ho, wo, x, x_off, wt, wt_off,
-               y, y_off, y_plane, y_base, y_row, y_col);
+    igemm_tile((int)get_global_id(0) * 32, (int)get_global_id(1) * 8, 0, n * ho * wo, c_in, h,
+               w_in, c_out, kh, kw, stride, pad_h, pad_w, ho, wo, x, x_off, wt, wt_off, y, y_off,
+               y_plane, y_base, y_row, y_col);
 }
 
 /* conv2d_fwd_igemm for at most 16 output channels (ResNets at a quarter of the width): a
@@ -258,7 +265,8 @@ kernel void conv2d_fwd_igemm(int c_in, int h, int w_in, int c_out, int kh, int k
  * 32-channel panel. Where the 16 pixels lie in one row at stride 1 and inside the image
  * (a padded input, whose rows are 16 or 32 wide), pixel e reads x at the first pixel's
  * offset + e: one address register for all 16 broadcasts. Any other tap gathers and masks.
- * Global (1, cdiv(P, 16), n); any work-group shape. */
+ * Its pixels span images as igemm_tile's. Global (1, cdiv(n * P, 16)); any work-group
+ * shape. */
 #define IG16_PIX(X)                                                                            \
     X(0, s0) X(1, s1) X(2, s2) X(3, s3) X(4, s4) X(5, s5) X(6, s6) X(7, s7) X(8, s8) X(9, s9)  \
     X(10, sa) X(11, sb) X(12, sc) X(13, sd) X(14, se) X(15, sf)
@@ -266,30 +274,32 @@ kernel void conv2d_fwd_igemm(int c_in, int h, int w_in, int c_out, int kh, int k
 #define IG16_FMA_ROW(e, s) acc##e += xr[e] * w0;
 #define IG16_FMA(e, s) acc##e += b.s * w0;
 #define IG16_STORE(e, s)                                                                       \
-    if (p0 + e < P) {                                                                          \
-        global float *yp = y + y_off + z * c_out * y_plane + yo.s;                            \
+    if (p0 + e < pixels) {                                                                     \
+        global float *yp = y + y_off + yo.s;                                                   \
         IG_CH16(IG_STORE_C, acc##e, 0)                                                         \
     }
 
-kernel void conv2d_fwd_igemm_c16(int c_in, int h, int w_in, int c_out, int kh, int kw,
+kernel void conv2d_fwd_igemm_c16(int n, int c_in, int h, int w_in, int c_out, int kh, int kw,
                                  int stride, int pad_h, int pad_w, int ho, int wo,
                                  global const float *x, int x_off, global const float *wt,
                                  int wt_off, global float *y, int y_off, int y_plane, int y_base,
                                  int y_row, int y_col)
 {
-    const int p0 = (int)get_global_id(1) * 16, z = (int)get_global_id(2), o0 = 0;
-    const int P = ho * wo, hw = h * w_in, kk = kh * kw;
-    if (p0 >= P || get_global_id(0) > 0)
+    const int p0 = (int)get_global_id(1) * 16, o0 = 0;
+    const int P = ho * wo, pixels = n * P, hw = h * w_in, kk = kh * kw;
+    if (p0 >= pixels || get_global_id(0) > 0)
         return;
     const int16 p = min(p0 + (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                        (int16)(P - 1));
-    const int16 oh = p / wo;
-    const int16 ow = p - oh * wo;
+                        (int16)(pixels - 1));
+    const int16 zi = p / P;
+    const int16 oh = (p - zi * P) / wo;
+    const int16 ow = p - zi * P - oh * wo;
     const int16 ih0 = oh * stride - pad_h;
     const int16 iw0 = ow * stride - pad_w;
+    const int16 xb = zi * (c_in * hw);
     /* 16 pixels of one output row, none repeated: at stride 1 they read 16 adjacent x */
-    const int one_row = stride == 1 && p0 + 15 < P && oh.s0 == oh.sf;
-    const global float *xi = x + x_off + z * c_in * hw;
+    const int one_row = stride == 1 && p0 + 15 < pixels && zi.s0 == zi.sf && oh.s0 == oh.sf;
+    const global float *xi = x + x_off;
     IG16_PIX(IG16_DECL)
     for (int ki = 0; ki < kh; ki++) {
         const int16 ih = ih0 + ki;
@@ -299,7 +309,7 @@ kernel void conv2d_fwd_igemm_c16(int c_in, int h, int w_in, int c_out, int kh, i
         for (int kj = 0; kj < kw; kj++) {
             const int16 iw = iw0 + kj;
             const int16 ok = row_ok && iw >= 0 && iw < w_in;
-            const int16 off = select((int16)(0), ih * w_in + iw, ok);
+            const int16 off = select((int16)(0), xb + ih * w_in + iw, ok);
             const global float *xc = xi;
             const global float *wp = wt + wt_off + (ki * kw + kj) * c_in * 32;
             if (one_row && all(ok)) {
@@ -321,7 +331,7 @@ kernel void conv2d_fwd_igemm_c16(int c_in, int h, int w_in, int c_out, int kh, i
             }
         }
     }
-    const int16 yo = y_base + oh * y_row + ow * y_col;
+    const int16 yo = y_base + oh * y_row + ow * y_col + zi * (c_out * y_plane);
     IG16_PIX(IG16_STORE)
 }
 
@@ -354,10 +364,11 @@ kernel void conv2d_dx_phases(int c_in, int h, int w, int c_out, int kh, int kw, 
     }
     if (rh >= H || rw >= W || !skh || !skw) /* no pixels, or zero (cleared beforehand) */
         return;
-    igemm_tile(ob * 32, (int)get_global_id(1) * 8, (int)get_global_id(2), c_in, h, w, c_out, skh,
-               skw, 1, skh - 1 - (rh + pad - k0h) / s, skw - 1 - (rw + pad - k0w) / s,
-               (H - rh + s - 1) / s, (W - rw + s - 1) / s, dy, dy_off, wt, off, dx, dx_off,
-               H * W, rh * W + rw, s * W, s);
+    const int pho = (H - rh + s - 1) / s, pwo = (W - rw + s - 1) / s; /* the phase's grid */
+    igemm_tile(ob * 32, (int)get_global_id(1) * 8, (int)get_global_id(2), pho * pwo, c_in, h, w,
+               c_out, skh, skw, 1, skh - 1 - (rh + pad - k0h) / s,
+               skw - 1 - (rw + pad - k0w) / s, pho, pwo, dy, dy_off, wt, off, dx, dx_off, H * W,
+               rh * W + rw, s * W, s);
 }
 
 /* Row r of plane q of xp = x [planes][h][w] inside ph rows and pw columns of zeros on each

@@ -76,6 +76,8 @@ static const int igemm_shapes[][9] = {
     {3, 2, 5, 5, 3, 3, 3, 2, 0},   /* stride 2, no padding */
     {2, 3, 16, 16, 12, 3, 3, 1, 1}, /* 12 channels: 16-pixel tiles along rows */
     {2, 4, 7, 9, 16, 3, 3, 1, 1},  /* 16 channels, tiles across rows, a ragged last one */
+    {3, 20, 2, 2, 40, 3, 3, 1, 1}, /* 2x2: a tile spans two images, the last one ragged */
+    {3, 6, 3, 3, 10, 3, 3, 1, 1},  /* 3x3, 10 channels: 16-pixel tiles span images */
     {1, 3, 32, 32, 16, 3, 3, 1, 1}, /* CIFAR stem: whole tiles */
     {2, 9, 4, 4, 32, 3, 3, 1, 1},  /* a 4x4 layer: one pixel tile */
     {1, 4, 9, 11, 6, 3, 5, 2, 2},  /* non-square kernel and input */

@@ -211,6 +211,7 @@ static hvp_status igemm_run(hvp_ctx *ctx, const hvp_conv2d_desc *d, const ig_geo
     hvp_kernel *k;
     HVP_TRY(hvp_kernel_get(ctx, c16 ? HVP_K_conv2d_fwd_igemm_c16 : HVP_K_conv2d_fwd_igemm, &k));
     hvp_args a = hvp_args_begin(k);
+    hvp_arg_int(&a, d->n);
     hvp_arg_int(&a, d->c_in);
     hvp_arg_int(&a, d->h);
     hvp_arg_int(&a, d->w);
@@ -229,11 +230,13 @@ static hvp_status igemm_run(hvp_ctx *ctx, const hvp_conv2d_desc *d, const ig_geo
     hvp_arg_int(&a, g->y_base);
     hvp_arg_int(&a, g->y_row);
     hvp_arg_int(&a, g->y_col);
-    size_t global[3] = {(size_t)ig_cpad(d->c_out) / IG_CT,
-                        ((size_t)g->ho * g->wo + pt - 1) / pt, (size_t)d->n};
+    /* The pixels of all images in one space: a tile may span images (a 2x2 layer fills
+     * 8-pixel tiles with two) */
+    size_t global[2] = {(size_t)ig_cpad(d->c_out) / IG_CT,
+                        ((size_t)d->n * g->ho * g->wo + pt - 1) / pt};
     /* Work-groups of one item on CPUs, as the register GEMM: each item is a whole tile. */
-    size_t one[3] = {1, 1, 1};
-    return hvp_launch(ctx, &a, 3, global, ctx->info.type & CL_DEVICE_TYPE_CPU ? one : NULL);
+    size_t one[2] = {1, 1};
+    return hvp_launch(ctx, &a, 2, global, ctx->info.type & CL_DEVICE_TYPE_CPU ? one : NULL);
 }
 
 /* x [planes][h][w] inside ph rows and pw columns of zeros on each side, into scratch
