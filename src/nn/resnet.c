@@ -99,9 +99,10 @@ void hvp_resnet_free(hvp_resnet *m)
     m->blocks = NULL;
 }
 
-/* out = relu(main(x) + shortcut(x)), out allocated by the caller. */
+/* out = relu(main(x) + shortcut(x)), written over the main path's last batch-norm output,
+ * which no backward reads (a batch norm's backward reads its input). */
 static hvp_status block_forward(hvp_resnet_block *b, const hvp_pass *p, const hvp_tensor *x,
-                                const hvp_tensor *out)
+                                hvp_tensor *out)
 {
     int nconv = b->bottleneck ? 3 : 2;
     hvp_tensor h = *x;
@@ -118,6 +119,7 @@ static hvp_status block_forward(hvp_resnet_block *b, const hvp_pass *p, const hv
         HVP_TRY(hvp_conv_forward(&b->down_conv, p, x, &c));
         HVP_TRY(hvp_bn_forward(&b->down_bn, p, &c, &shortcut));
     }
+    *out = h;
     HVP_TRY(hvp_add_relu_fwd(p->ctx, &h, &shortcut, out));
     b->out = *out;
     return HVP_OK;
@@ -147,16 +149,6 @@ static hvp_status block_backward(hvp_resnet_block *b, hvp_ctx *ctx, const hvp_te
     }
     *dx = h;
     return HVP_OK;
-}
-
-static void block_out_shape(const hvp_resnet_block *b, const hvp_tensor *x, int *shape)
-{
-    const hvp_conv *last = &b->conv[b->bottleneck ? 2 : 1];
-    int stride = b->bottleneck ? b->conv[1].stride : b->conv[0].stride;
-    shape[0] = x->shape[0];
-    shape[1] = last->c_out;
-    shape[2] = (x->shape[2] - 1) / stride + 1; /* 3x3 pad 1 or 1x1 pad 0 */
-    shape[3] = (x->shape[3] - 1) / stride + 1;
 }
 
 /* Without a backward to feed, nothing but the current stage's input is needed: move it
@@ -199,12 +191,9 @@ hvp_status hvp_resnet_forward(hvp_resnet *m, const hvp_pass *p, const hvp_tensor
         HVP_TRY(hvp_maxpool_fwd(ctx, &m->pool, &n, &h, &m->pool_idx));
     }
     for (int i = 0; i < m->nblocks; i++) {
-        int shape[4];
-        block_out_shape(&m->blocks[i], &h, shape);
         if (!p->keep)
             HVP_TRY(move_down(ctx, mark, &h));
         hvp_tensor out;
-        HVP_TRY(hvp_act(ctx, "resnet block output", &out, 4, shape));
         HVP_TRY(block_forward(&m->blocks[i], p, &h, &out));
         h = out;
     }
