@@ -77,8 +77,8 @@ double hvp_bench_op_flops(const void *arg, int b)
     case BN_FWD:
     case BN_BWD: return (double)b * 64 * 3136 * 4;
     case MAXPOOL_FWD: return (double)b * 64 * 56 * 56 * 9;
-    case RELU_FWD:
-    case ADD_FWD_RESNET: return r50;
+    case RELU_FWD: return r50;
+    case ADD_RELU_FWD_RESNET: return 2 * r50;
     case BIAS_BWD_RESNET: return (double)b * FC;
     case BIAS_BWD: return tokens * HIDDEN;
     case LINEAR_FWD: return 2.0 * tokens * D * HIDDEN;
@@ -115,7 +115,7 @@ double hvp_bench_op_bytes(const void *arg, int b)
     switch (id) {
     case MAXPOOL_FWD: return f * b * 64 * (112 * 112 + 2 * 56 * 56); /* x; y and indices */
     case RELU_FWD: return 2 * f * r50;
-    case ADD_FWD_RESNET: return 3 * f * r50;
+    case ADD_RELU_FWD_RESNET: return 3 * f * r50;
     case BIAS_BWD_RESNET: return f * ((double)b * FC + 2 * FC); /* dy; db read and written */
     case BIAS_BWD: return f * (tokens * HIDDEN + 2 * HIDDEN);
     case LAYERNORM_FWD: return f * (2 * tokens * D + 2 * D + 2 * tokens);
@@ -169,7 +169,7 @@ hvp_status hvp_bench_op_setup(hvp_ctx *ctx, const void *arg, int b, void **state
         HVP_TRY(tensor(ctx, &t[1], 2, hidden, 0.1f));
         return tensor(ctx, &t[2], 2, hidden, 0.0f);
     case RELU_FWD:
-    case ADD_FWD_RESNET:
+    case ADD_RELU_FWD_RESNET:
         HVP_TRY(tensor(ctx, &t[0], 4, r50, -0.5f));
         HVP_TRY(tensor(ctx, &t[1], 4, r50, 0.25f));
         return tensor(ctx, &t[2], 4, r50, 0.0f);
@@ -282,7 +282,7 @@ hvp_status hvp_bench_op_run(hvp_ctx *ctx, void *state, const char *algo)
                    : hvp_conv2d_bwd(ctx, &s->conv, &t[0], &t[1], &t[2], &t[3], &t[4], NULL);
     switch (s->id) {
     case RELU_FWD: return hvp_relu_fwd(ctx, &t[0], &t[2]);
-    case ADD_FWD_RESNET:
+    case ADD_RELU_FWD_RESNET: return hvp_add_relu_fwd(ctx, &t[0], &t[1], &t[2]);
     case ADD_FWD: return hvp_add_fwd(ctx, &t[0], &t[1], &t[2]);
     case ADD_ACC: return hvp_add_acc(ctx, &t[2], &t[0]);
     case BIAS_BWD_RESNET:

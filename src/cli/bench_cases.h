@@ -27,7 +27,7 @@
     X(BN_BWD, "batchnorm bwd resnet50 layer1 64x56x56")                                  \
     X(MAXPOOL_FWD, "maxpool fwd resnet50 stem 3x3/2")                                    \
     X(RELU_FWD, "relu fwd resnet50 layer1 256x56x56")                                    \
-    X(ADD_FWD_RESNET, "add fwd resnet50 layer1 256x56x56")                               \
+    X(ADD_RELU_FWD_RESNET, "add+relu fwd resnet50 layer1 256x56x56")                     \
     X(BIAS_BWD_RESNET, "linear bias grad resnet50 fc 1000")                              \
     X(LINEAR_FWD, "linear fwd vit-s16 mlp fc1")                                          \
     X(LINEAR_BWD, "linear bwd vit-s16 mlp fc1")                                          \
