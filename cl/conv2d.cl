@@ -270,15 +270,38 @@ kernel void conv2d_fwd_igemm(int n, int c_in, int h, int w_in, int c_out, int kh
 #define IG16_PIX(X)                                                                            \
     X(0, s0) X(1, s1) X(2, s2) X(3, s3) X(4, s4) X(5, s5) X(6, s6) X(7, s7) X(8, s8) X(9, s9)  \
     X(10, sa) X(11, sb) X(12, sc) X(13, sd) X(14, se) X(15, sf)
+/* Pixels 8..15 by their lane in the tile's second half */
+#define IG16_HI(X) X(8, s0) X(9, s1) X(10, s2) X(11, s3) X(12, s4) X(13, s5) X(14, s6) X(15, s7)
 #define IG16_DECL(e, s) float16 acc##e = (float16)(0.0f);
 #define IG16_FMA_ROW(e, s) acc##e += xr[e] * w0;
-#define IG16_FMA(e, s) acc##e += b.s * w0;
-#define IG16_STORE(e, s)                                                                       \
-    if (p0 + e < pixels) {                                                                     \
+#define IG16_FMA_LO(e, s) acc##e += bl.s * w0;
+#define IG16_FMA_HI(e, s) acc##e += bh.s * w0;
+#define IG16_STORE_AT(e, s, yo, pe)                                                            \
+    if (pe < pixels) {                                                                         \
         global float *yp = y + y_off + yo.s;                                                   \
         IG_CH16(IG_STORE_C, acc##e, 0)                                                         \
     }
+#define IG16_STORE_LO(e, s) IG16_STORE_AT(e, s, yol, p0 + e)
+#define IG16_STORE_HI(e, s) IG16_STORE_AT(e, s, yoh, p0 + e)
 
+/* Where the 8 pixels first, first + 1, ... (past the end: the last pixel) read x and write
+ * y: their top-left input corners and images' offsets. */
+inline void ig8_pixels(int first, int pixels, int P, int wo, int stride, int pad_h, int pad_w,
+                       int c_in_hw, int c_out_plane, int y_base, int y_row, int y_col,
+                       int8 *ih0, int8 *iw0, int8 *xb, int8 *yo)
+{
+    const int8 p = min(first + (int8)(0, 1, 2, 3, 4, 5, 6, 7), (int8)(pixels - 1));
+    const int8 zi = p / P;
+    const int8 oh = (p - zi * P) / wo;
+    const int8 ow = p - zi * P - oh * wo;
+    *ih0 = oh * stride - pad_h;
+    *iw0 = ow * stride - pad_w;
+    *xb = zi * c_in_hw;
+    *yo = y_base + oh * y_row + ow * y_col + zi * c_out_plane;
+}
+
+/* The geometry runs in two halves of 8 pixels: Oclgrind 21.10 --uninitialized crashed on, or
+ * misreported, the same steps in 16-lane integer vectors. */
 kernel void conv2d_fwd_igemm_c16(int n, int c_in, int h, int w_in, int c_out, int kh, int kw,
                                  int stride, int pad_h, int pad_w, int ho, int wo,
                                  global const float *x, int x_off, global const float *wt,
@@ -289,31 +312,31 @@ kernel void conv2d_fwd_igemm_c16(int n, int c_in, int h, int w_in, int c_out, in
     const int P = ho * wo, pixels = n * P, hw = h * w_in, kk = kh * kw;
     if (p0 >= pixels || get_global_id(0) > 0)
         return;
-    const int16 p = min(p0 + (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                        (int16)(pixels - 1));
-    const int16 zi = p / P;
-    const int16 oh = (p - zi * P) / wo;
-    const int16 ow = p - zi * P - oh * wo;
-    const int16 ih0 = oh * stride - pad_h;
-    const int16 iw0 = ow * stride - pad_w;
-    const int16 xb = zi * (c_in * hw);
+    int8 ih0l, iw0l, xbl, yol, ih0h, iw0h, xbh, yoh;
+    ig8_pixels(p0, pixels, P, wo, stride, pad_h, pad_w, c_in * hw, c_out * y_plane, y_base,
+               y_row, y_col, &ih0l, &iw0l, &xbl, &yol);
+    ig8_pixels(p0 + 8, pixels, P, wo, stride, pad_h, pad_w, c_in * hw, c_out * y_plane, y_base,
+               y_row, y_col, &ih0h, &iw0h, &xbh, &yoh);
     /* 16 pixels of one output row, none repeated: at stride 1 they read 16 adjacent x */
-    const int one_row = stride == 1 && p0 + 15 < pixels && zi.s0 == zi.sf && oh.s0 == oh.sf;
-    const global float *xi = x + x_off;
+    const int pl = p0 + 15, z0 = p0 / P, zl = pl / P;
+    const int one_row = stride == 1 && pl < pixels && z0 == zl &&
+                        (p0 - z0 * P) / wo == (pl - zl * P) / wo;
+    const global float *xc0 = x + x_off;
     IG16_PIX(IG16_DECL)
     for (int ki = 0; ki < kh; ki++) {
-        const int16 ih = ih0 + ki;
-        const int16 row_ok = ih >= 0 && ih < h;
-        if (!any(row_ok))
+        const int8 ihl = ih0l + ki, ihh = ih0h + ki;
+        const int8 rl = ihl >= 0 && ihl < h, rh = ihh >= 0 && ihh < h;
+        if (!any(rl) && !any(rh))
             continue;
         for (int kj = 0; kj < kw; kj++) {
-            const int16 iw = iw0 + kj;
-            const int16 ok = row_ok && iw >= 0 && iw < w_in;
-            const int16 off = select((int16)(0), xb + ih * w_in + iw, ok);
-            const global float *xc = xi;
+            const int8 iwl = iw0l + kj, iwh = iw0h + kj;
+            const int8 okl = rl && iwl >= 0 && iwl < w_in, okh = rh && iwh >= 0 && iwh < w_in;
+            const int8 ol = select((int8)(0), xbl + ihl * w_in + iwl, okl);
+            const int8 oh = select((int8)(0), xbh + ihh * w_in + iwh, okh);
+            const global float *xc = xc0;
             const global float *wp = wt + wt_off + (ki * kw + kj) * c_in * 32;
-            if (one_row && all(ok)) {
-                const global float *xr = xc + off.s0;
+            if (one_row && all(okl) && all(okh)) {
+                const global float *xr = xc + ol.s0;
                 for (int c = 0; c < c_in; c++, xr += hw, wp += 32) {
                     const float16 w0 = vload16(0, wp);
                     IG16_PIX(IG16_FMA_ROW)
@@ -321,18 +344,20 @@ kernel void conv2d_fwd_igemm_c16(int n, int c_in, int h, int w_in, int c_out, in
             } else {
                 for (int c = 0; c < c_in; c++, xc += hw, wp += 32) {
                     const float16 w0 = vload16(0, wp);
-                    float16 b = (float16)(xc[off.s0], xc[off.s1], xc[off.s2], xc[off.s3],
-                                          xc[off.s4], xc[off.s5], xc[off.s6], xc[off.s7],
-                                          xc[off.s8], xc[off.s9], xc[off.sa], xc[off.sb],
-                                          xc[off.sc], xc[off.sd], xc[off.se], xc[off.sf]);
-                    b = select((float16)(0.0f), b, ok);
-                    IG16_PIX(IG16_FMA)
+                    float8 bl = (float8)(xc[ol.s0], xc[ol.s1], xc[ol.s2], xc[ol.s3], xc[ol.s4],
+                                         xc[ol.s5], xc[ol.s6], xc[ol.s7]);
+                    float8 bh = (float8)(xc[oh.s0], xc[oh.s1], xc[oh.s2], xc[oh.s3], xc[oh.s4],
+                                         xc[oh.s5], xc[oh.s6], xc[oh.s7]);
+                    bl = select((float8)(0.0f), bl, okl);
+                    bh = select((float8)(0.0f), bh, okh);
+                    IG_PIX(IG16_FMA_LO)
+                    IG16_HI(IG16_FMA_HI)
                 }
             }
         }
     }
-    const int16 yo = y_base + oh * y_row + ow * y_col + zi * (c_out * y_plane);
-    IG16_PIX(IG16_STORE)
+    IG_PIX(IG16_STORE_LO)
+    IG16_HI(IG16_STORE_HI)
 }
 
 /* The input gradient of a convolution with stride s (dx [n][c_out][H][W] here, dy
@@ -525,6 +550,34 @@ static int div_down(int a, int b)
         IG_CH16(DW_STORE_O, acc##e##_1, 16)                                                    \
     }
 
+/* The output rows [oh0, oh1) and columns [ow0, ow1) whose input pixel for tap (ki, kj)
+ * lies inside the image: 0 <= oh * stride - pad + ki < h, columns likewise. */
+inline int4 dw_tap_window(int ki, int kj, int h, int w_in, int stride, int pad, int ho, int wo)
+{
+    return (int4)(max(0, div_up(pad - ki, stride)),
+                  min(ho, div_down(h - 1 + pad - ki, stride) + 1),
+                  max(0, div_up(pad - kj, stride)),
+                  min(wo, div_down(w_in - 1 + pad - kj, stride) + 1));
+}
+
+/* The loops of both weight-gradient kernels: for every image i of the chunk and every
+ * output pixel of the tap's window, x at the tap (xr) and the pixel's dyT panel row of the
+ * channels from o0 (dr), then BODY. */
+#define DW_PIXELS(BODY)                                                                        \
+    const int4 win = dw_tap_window(ki, kj, h, w_in, stride, pad, ho, wo);                     \
+    for (int i = 0; i < nb; i++) {                                                             \
+        const global float *xi = x + x_off + i * c_in * hw;                                    \
+        const global float *di = dyt + dyt_off + (o0 * nb + i * 32) * P;                       \
+        for (int oh = win.s0; oh < win.s1; oh++) {                                             \
+            const global float *xr =                                                           \
+                xi + (oh * stride - pad + ki) * w_in + win.s2 * stride - pad + kj;             \
+            const global float *dr = di + (oh * wo + win.s2) * 32;                             \
+            for (int ow = win.s2; ow < win.s3; ow++, xr += stride, dr += 32) {                 \
+                BODY                                                                           \
+            }                                                                                  \
+        }                                                                                      \
+    }
+
 kernel void conv2d_bwd_dw_igemm(int nb, int c_in, int h, int w_in, int c_out, int kh, int kw,
                                 int stride, int pad, int ho, int wo,
                                 global const float *x, int x_off, global const float *dyt,
@@ -535,24 +588,9 @@ kernel void conv2d_bwd_dw_igemm(int nb, int c_in, int h, int w_in, int c_out, in
         return;
     const int cb = q / kk, t = q - cb * kk, ki = t / kw, kj = t - ki * kw;
     const int c0 = cb * 8, hw = h * w_in, P = ho * wo;
-    /* Output rows with 0 <= oh * stride - pad + ki < h, columns likewise. */
-    const int oh0 = max(0, div_up(pad - ki, stride));
-    const int oh1 = min(ho, div_down(h - 1 + pad - ki, stride) + 1);
-    const int ow0 = max(0, div_up(pad - kj, stride));
-    const int ow1 = min(wo, div_down(w_in - 1 + pad - kj, stride) + 1);
     DW_CH(DW_DECL)
-    for (int i = 0; i < nb; i++) {
-        const global float *xi = x + x_off + i * c_in * hw;
-        const global float *di = dyt + dyt_off + (o0 * nb + i * 32) * P;
-        for (int oh = oh0; oh < oh1; oh++) {
-            const global float *xr = xi + (oh * stride - pad + ki) * w_in + ow0 * stride - pad + kj;
-            const global float *dr = di + (oh * wo + ow0) * 32;
-            for (int ow = ow0; ow < ow1; ow++, xr += stride, dr += 32) {
-                const float16 d0 = vload16(0, dr), d1 = vload16(1, dr);
-                DW_CH(DW_FMA)
-            }
-        }
-    }
+    DW_PIXELS(const float16 d0 = vload16(0, dr); const float16 d1 = vload16(1, dr);
+              DW_CH(DW_FMA))
     DW_CH(DW_STORE)
 }
 
@@ -580,22 +618,7 @@ kernel void conv2d_bwd_dw_igemm_c16(int nb, int c_in, int h, int w_in, int c_out
         return;
     const int cb = q / kk, t = q - cb * kk, ki = t / kw, kj = t - ki * kw;
     const int c0 = cb * 8, hw = h * w_in, P = ho * wo;
-    const int oh0 = max(0, div_up(pad - ki, stride));
-    const int oh1 = min(ho, div_down(h - 1 + pad - ki, stride) + 1);
-    const int ow0 = max(0, div_up(pad - kj, stride));
-    const int ow1 = min(wo, div_down(w_in - 1 + pad - kj, stride) + 1);
     DW_CH(DW16_DECL)
-    for (int i = 0; i < nb; i++) {
-        const global float *xi = x + x_off + i * c_in * hw;
-        const global float *di = dyt + dyt_off + i * 32 * P;
-        for (int oh = oh0; oh < oh1; oh++) {
-            const global float *xr = xi + (oh * stride - pad + ki) * w_in + ow0 * stride - pad + kj;
-            const global float *dr = di + (oh * wo + ow0) * 32;
-            for (int ow = ow0; ow < ow1; ow++, xr += stride, dr += 32) {
-                const float16 d0 = vload16(0, dr);
-                DW_CH(DW16_FMA)
-            }
-        }
-    }
+    DW_PIXELS(const float16 d0 = vload16(0, dr); DW_CH(DW16_FMA))
     DW_CH(DW16_STORE)
 }
