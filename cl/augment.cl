@@ -240,8 +240,8 @@ kernel void augment_color(int nv, int S, int C, global const int *vp, int vp_off
 /* augment_color with a whole view per work-item (CPUs: no barriers), bitwise the same: the
  * contrast mean sums `lanes` lanes' shares (lanes: augment_color's local size, at most 256)
  * in the same tree. Global (nv). */
-kernel void augment_color_item(int nv, int S, int C, int lanes, global const int *vp,
-                               int vp_off, global float *work, int work_off)
+kernel void augment_color_item(int nv, int S, int C, global const int *vp, int vp_off,
+                               global float *work, int work_off, int lanes)
 {
     int n = get_global_id(0), np = S * S;
     if (n >= nv)

@@ -190,6 +190,24 @@ kernel void conv2d_bwd_sum(int nb, int len, global const float *part, int part_o
         IG_CH16(IG_STORE_C, acc##e##_1, 16)                                                    \
     }
 
+/* Where the 8 pixels first, first + 1, ... read x and write y: their top-left input
+ * corners, their images' offsets in x, and their places in y. Pixels past the end (never
+ * stored) repeat the last one, so that they leave the unmasked reads to taps inside the
+ * image. (A vector bound: Oclgrind 21.10 got min(int8, int) wrong.) */
+inline void ig8_pixels(int first, int pixels, int P, int wo, int stride, int pad_h, int pad_w,
+                       int c_in_hw, int c_out_plane, int y_base, int y_row, int y_col,
+                       int8 *ih0, int8 *iw0, int8 *xb, int8 *yo)
+{
+    const int8 p = min(first + (int8)(0, 1, 2, 3, 4, 5, 6, 7), (int8)(pixels - 1));
+    const int8 zi = p / P;
+    const int8 oh = (p - zi * P) / wo;
+    const int8 ow = p - zi * P - oh * wo;
+    *ih0 = oh * stride - pad_h;
+    *iw0 = ow * stride - pad_w;
+    *xb = zi * c_in_hw;
+    *yo = y_base + oh * y_row + ow * y_col + zi * c_out_plane;
+}
+
 /* The tile of output channels o0.. and pixels p0.. of the images from z on: pixel p is
  * pixel p mod P of image z + p / P, so that a tile spans images where P is not a multiple
  * of its width (a 2x2 or 7x7 layer would leave most of the tile idle); `pixels` ends the
@@ -203,16 +221,9 @@ static void igemm_tile(int o0, int p0, int z, int pixels, int c_in, int h, int w
     const int P = ho * wo, hw = h * w_in, kk = kh * kw;
     if (o0 >= c_out || p0 >= pixels)
         return;
-    /* The pixels' top-left input corners; pixels past the end (never stored) repeat the
-     * last one, so that they leave the unmasked reads below to taps inside the image. (A
-     * vector bound: Oclgrind 21.10 got min(int8, int) wrong.) */
-    const int8 p = min(p0 + (int8)(0, 1, 2, 3, 4, 5, 6, 7), (int8)(pixels - 1));
-    const int8 zi = p / P;
-    const int8 oh = (p - zi * P) / wo;
-    const int8 ow = p - zi * P - oh * wo;
-    const int8 ih0 = oh * stride - pad_h;
-    const int8 iw0 = ow * stride - pad_w;
-    const int8 xb = zi * (c_in * hw); /* each pixel's image */
+    int8 ih0, iw0, xb, yo;
+    ig8_pixels(p0, pixels, P, wo, stride, pad_h, pad_w, c_in * hw, c_out * y_plane, y_base,
+               y_row, y_col, &ih0, &iw0, &xb, &yo);
     const global float *xi = x + x_off + z * c_in * hw;
     IG_PIX(IG_DECL)
     for (int ki = 0; ki < kh; ki++) {
@@ -243,7 +254,6 @@ static void igemm_tile(int o0, int p0, int z, int pixels, int c_in, int h, int w
             }
         }
     }
-    const int8 yo = y_base + oh * y_row + ow * y_col + zi * (c_out * y_plane);
     IG_PIX(IG_STORE)
 }
 
@@ -262,8 +272,8 @@ kernel void conv2d_fwd_igemm(int n, int c_in, int h, int w_in, int c_out, int kh
 /* conv2d_fwd_igemm for at most 16 output channels (ResNets at a quarter of the width): a
  * tile of 16 pixels x 16 channels, one float16 of channels per pixel, so that no FMA goes
  * to the 16 empty channels of a 32-channel tile. It reads the first 16 lanes of the packed
- * 32-channel panel. Where the 16 pixels lie in one row at stride 1 and inside the image
- * (a padded input, whose rows are 16 or 32 wide), pixel e reads x at the first pixel's
+ * 32-channel panel. Where the 16 pixels lie in one output row at stride 1 and inside the
+ * image (a padded input, output rows of 16 or 32 pixels), pixel e reads x at the first pixel's
  * offset + e: one address register for all 16 broadcasts. Any other tap gathers and masks.
  * Its pixels span images as igemm_tile's. Global (1, cdiv(n * P, 16)); any work-group
  * shape. */
@@ -283,22 +293,6 @@ kernel void conv2d_fwd_igemm(int n, int c_in, int h, int w_in, int c_out, int kh
     }
 #define IG16_STORE_LO(e, s) IG16_STORE_AT(e, s, yol, p0 + e)
 #define IG16_STORE_HI(e, s) IG16_STORE_AT(e, s, yoh, p0 + e)
-
-/* Where the 8 pixels first, first + 1, ... (past the end: the last pixel) read x and write
- * y: their top-left input corners and images' offsets. */
-inline void ig8_pixels(int first, int pixels, int P, int wo, int stride, int pad_h, int pad_w,
-                       int c_in_hw, int c_out_plane, int y_base, int y_row, int y_col,
-                       int8 *ih0, int8 *iw0, int8 *xb, int8 *yo)
-{
-    const int8 p = min(first + (int8)(0, 1, 2, 3, 4, 5, 6, 7), (int8)(pixels - 1));
-    const int8 zi = p / P;
-    const int8 oh = (p - zi * P) / wo;
-    const int8 ow = p - zi * P - oh * wo;
-    *ih0 = oh * stride - pad_h;
-    *iw0 = ow * stride - pad_w;
-    *xb = zi * c_in_hw;
-    *yo = y_base + oh * y_row + ow * y_col + zi * c_out_plane;
-}
 
 /* The geometry runs in two halves of 8 pixels: Oclgrind 21.10 --uninitialized crashed on, or
  * misreported, the same steps in 16-lane integer vectors. */

@@ -3,8 +3,8 @@
  * the work-group's items of that local row, which stride over it by VEC-element vectors (one
  * of them also over its tail) and sum in their share of local memory (row_sum, a fixed
  * order); each *_item twin takes a whole row per item and has no barriers (CPUs).
- * (A work-group of 256 scalar items per row: SimSiam's pair scores, [512, 2048], 1.6 ms a
- * call on PoCL with the training beside it.) */
+ * (It was a work-group of 256 scalar items per row, with barriers: SimSiam's pair scores,
+ * [128, 2048], twelve calls a selection step.) */
 
 /* The row's three sums a.a, b.b and a.b. */
 inline float3 cosine_sums(int cols, global const float *a, global const float *b, int al,

@@ -125,29 +125,24 @@ static hvp_status run_group(hvp_augment *a, const hvp_image_batch *b, int first_
     size_t L = 1;
     while (L * 2 <= k->max_work_group_size && L * 2 <= 256 && L < (size_t)S * S)
         L *= 2;
+    size_t items = L * (size_t)nv;
     if (ctx->row_per_item) { /* CPUs: a view per item, the same sums without barriers */
         HVP_TRY(hvp_kernel_get(ctx, HVP_K_augment_color_item, &k));
-        ar = hvp_args_begin(k);
-        hvp_arg_int(&ar, nv);
-        hvp_arg_int(&ar, S);
-        hvp_arg_int(&ar, C);
-        hvp_arg_int(&ar, (int)L);
-        hvp_arg_mem(&ar, vp->buf);
-        hvp_arg_int(&ar, vp_off);
-        hvp_arg_tensor(&ar, &work);
-        size_t gv = (size_t)nv;
-        HVP_TRY(hvp_launch(ctx, &ar, 1, &gv, NULL));
+        items = (size_t)nv;
+    }
+    ar = hvp_args_begin(k);
+    hvp_arg_int(&ar, nv);
+    hvp_arg_int(&ar, S);
+    hvp_arg_int(&ar, C);
+    hvp_arg_mem(&ar, vp->buf);
+    hvp_arg_int(&ar, vp_off);
+    hvp_arg_tensor(&ar, &work);
+    if (ctx->row_per_item) {
+        hvp_arg_int(&ar, (int)L); /* the lanes whose tree it sums in */
+        HVP_TRY(hvp_launch(ctx, &ar, 1, &items, NULL));
     } else {
-        ar = hvp_args_begin(k);
-        hvp_arg_int(&ar, nv);
-        hvp_arg_int(&ar, S);
-        hvp_arg_int(&ar, C);
-        hvp_arg_mem(&ar, vp->buf);
-        hvp_arg_int(&ar, vp_off);
-        hvp_arg_tensor(&ar, &work);
         hvp_arg_local(&ar, L * sizeof(float));
-        size_t gcol = L * (size_t)nv;
-        HVP_TRY(hvp_launch(ctx, &ar, 1, &gcol, &L));
+        HVP_TRY(hvp_launch(ctx, &ar, 1, &items, &L));
     }
 
     HVP_TRY(hvp_blur_run(a->blur, a->mode, nb, nv, S, C, kmax, vp->buf, list_off, vp->buf,
